@@ -1,0 +1,115 @@
+"""The bank interface that every bank backend implements."""
+
+import abc
+import dataclasses
+import hashlib
+import io
+import json
+
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectInfo:
+    """What was stored: the object's key, size and sha256 (hex)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+def iter_chunks(data, chunk_size=DEFAULT_CHUNK_SIZE):
+    """Yield ``bytes`` chunks from bytes, a binary file or an iterable."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        for start in range(0, len(view), chunk_size):
+            yield bytes(view[start:start + chunk_size])
+        return
+    if hasattr(data, "read"):
+        while True:
+            chunk = data.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk
+        return
+    for chunk in data:
+        if chunk:
+            yield bytes(chunk)
+
+
+class HashingReader:
+    """Pass chunks through while counting bytes and computing sha256."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self):
+        for chunk in self._chunks:
+            self._hash.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+    @property
+    def sha256(self):
+        return self._hash.hexdigest()
+
+
+class Bank(abc.ABC):
+    """A key/object store with streaming put and get.
+
+    Keys are validated with :func:`protection.bank.keys.validate_key`.
+    Writes are atomic: a reader sees the old object or the new one whole,
+    never a part. Memory use is bounded by the chunk size, whatever the
+    object's size.
+    """
+
+    name = "bank"
+
+    @abc.abstractmethod
+    def put(self, key, data):
+        """Store ``data`` (bytes, binary file, or iterable of bytes).
+
+        Returns :class:`ObjectInfo`: size and sha256 of what was stored.
+        """
+
+    @abc.abstractmethod
+    def get(self, key, chunk_size=DEFAULT_CHUNK_SIZE):
+        """Return an iterator of the object's bytes in chunks.
+
+        Raises :class:`~protection.exceptions.ObjectNotFound`.
+        """
+
+    @abc.abstractmethod
+    def list(self, prefix=""):
+        """Return the sorted keys that start with ``prefix``."""
+
+    @abc.abstractmethod
+    def delete(self, key):
+        """Delete ``key``; deleting a missing key is not an error."""
+
+    def exists(self, key):
+        return key in self.list(key)
+
+    def describe(self):
+        """A one-line human description (for `checkpoint show` and logs)."""
+        return self.name
+
+    # -- conveniences built on the primitives --------------------------------
+    def get_bytes(self, key):
+        return b"".join(self.get(key))
+
+    def put_json(self, key, obj):
+        data = json.dumps(obj, indent=2, sort_keys=True).encode("utf-8")
+        return self.put(key, io.BytesIO(data))
+
+    def get_json(self, key):
+        return json.loads(self.get_bytes(key).decode("utf-8"))
+
+    def sha256(self, key):
+        """Stream the object and return ``(size, sha256)``."""
+        reader = HashingReader(self.get(key))
+        for _ in reader:
+            pass
+        return reader.size, reader.sha256

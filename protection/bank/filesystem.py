@@ -1,0 +1,132 @@
+"""FileSystemBank: the embedded default bank, a directory on local disk.
+
+Every write goes to a temporary file in the target's directory, is fsynced,
+and is renamed over the target (then the directory is fsynced), so a crash
+leaves either the old object or the new one.
+"""
+
+import errno
+import os
+import tempfile
+
+from protection import exceptions
+from protection.bank import base
+from protection.bank import keys
+
+
+class FileSystemBank(base.Bank):
+    name = "filesystem"
+
+    def __init__(self, path):
+        self.root = os.path.abspath(os.path.expanduser(path))
+        try:
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise exceptions.BankError(
+                f"cannot create bank directory {self.root}: "
+                f"{exc.strerror}") from None
+
+    @classmethod
+    def from_config(cls, conf):
+        return cls(conf.filesystem_bank.path)
+
+    def describe(self):
+        return f"filesystem bank at {self.root}"
+
+    def _path(self, key):
+        keys.validate_key(key)
+        path = os.path.join(self.root, *key.split("/"))
+        # Belt and braces: the validated key cannot escape, and neither can
+        # a symlink planted inside the bank.
+        real = os.path.realpath(path)
+        if not (real == self.root or real.startswith(self.root + os.sep)):
+            raise exceptions.InvalidBankKey(key, "resolves outside the bank")
+        return path
+
+    def put(self, key, data):
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        reader = base.HashingReader(base.iter_chunks(data))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in reader:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self._fsync_dir(directory)
+        return base.ObjectInfo(key=key, size=reader.size, sha256=reader.sha256)
+
+    @staticmethod
+    def _fsync_dir(directory):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def get(self, key, chunk_size=base.DEFAULT_CHUNK_SIZE):
+        path = self._path(key)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise exceptions.ObjectNotFound(key) from None
+        except IsADirectoryError:
+            raise exceptions.ObjectNotFound(key) from None
+        return self._read(handle, chunk_size)
+
+    @staticmethod
+    def _read(handle, chunk_size):
+        with handle:
+            while True:
+                chunk = handle.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+
+    def list(self, prefix=""):
+        keys.validate_prefix(prefix)
+        # Walk only the deepest directory the prefix names.
+        base_dir = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = os.path.join(self.root, *base_dir.split("/")) if base_dir \
+            else self.root
+        found = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, self.root)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            for filename in filenames:
+                if filename.startswith(".tmp-"):
+                    continue
+                key = rel + filename
+                if key.startswith(prefix):
+                    found.append(key)
+        return sorted(found)
+
+    def exists(self, key):
+        return os.path.isfile(self._path(key))
+
+    def delete(self, key):
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        # Remove directories the delete left empty, up to the bank root.
+        directory = os.path.dirname(path)
+        while directory != self.root:
+            try:
+                os.rmdir(directory)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+                    break
+                raise
+            directory = os.path.dirname(directory)

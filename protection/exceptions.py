@@ -1,0 +1,108 @@
+"""Errors that stackvault raises.
+
+Every :class:`StackvaultError` carries a message written for the person who
+ran the command: the CLI prints it on one line, without a traceback.
+"""
+
+
+class StackvaultError(Exception):
+    """Base class of every error meant to reach a user as one line."""
+
+
+class ConfigError(StackvaultError):
+    """The configuration is unusable (bad value, missing cloud, ...)."""
+
+
+class PluginNotFound(StackvaultError):
+    def __init__(self, resource_type, known=()):
+        known_txt = ", ".join(sorted(known)) or "none"
+        super().__init__(
+            f"no protection plugin for resource type {resource_type!r} "
+            f"(plugins loaded: {known_txt})")
+        self.resource_type = resource_type
+
+
+class PluginError(StackvaultError):
+    """A plugin broke the plugin contract (a bug in the plugin)."""
+
+
+class InvalidParameter(StackvaultError):
+    """A protect or restore parameter is invalid for a resource."""
+
+    def __init__(self, target, key, reason):
+        where = f" {key!r}" if key else ""
+        super().__init__(f"invalid parameter{where} for {target}: {reason}")
+        self.target = target
+        self.key = key
+        self.reason = reason
+
+
+class CycleError(StackvaultError):
+    """The resources depend on each other in a loop."""
+
+    def __init__(self, cycle):
+        path = " -> ".join(f"{r.type} {r.id}" for r in cycle)
+        super().__init__(f"dependency cycle between resources: {path}")
+        self.cycle = list(cycle)
+
+
+class ResourceNotFound(StackvaultError):
+    pass
+
+
+class BankError(StackvaultError):
+    pass
+
+
+class InvalidBankKey(BankError):
+    def __init__(self, key, reason):
+        super().__init__(f"invalid bank key {key!r}: {reason}")
+        self.key = key
+
+
+class ObjectNotFound(BankError):
+    def __init__(self, key):
+        super().__init__(f"bank object {key!r} does not exist")
+        self.key = key
+
+
+class CheckpointNotFound(StackvaultError):
+    def __init__(self, checkpoint_id):
+        super().__init__(f"checkpoint {checkpoint_id} does not exist")
+        self.checkpoint_id = checkpoint_id
+
+
+class CheckpointNotAvailable(StackvaultError):
+    def __init__(self, checkpoint_id, status):
+        super().__init__(
+            f"checkpoint {checkpoint_id} is {status!r}, not 'available'")
+        self.checkpoint_id = checkpoint_id
+        self.status = status
+
+
+class WaitTimeout(StackvaultError):
+    """A bounded wait for a cloud resource ran out of time."""
+
+
+class ResourceFailed(StackvaultError):
+    """A cloud resource reached an error state while we waited for it."""
+
+
+class OperationFailed(StackvaultError):
+    """An operation failed; ``failures`` says which resource, step and why.
+
+    ``failures`` is a list of :class:`protection.report.Failure`.
+    """
+
+    def __init__(self, operation, failures, result=None):
+        self.operation = operation
+        self.failures = list(failures)
+        self.result = result
+        if self.failures:
+            first = self.failures[0]
+            more = len(self.failures) - 1
+            tail = f" (and {more} more)" if more else ""
+            msg = f"{operation} failed: {first}{tail}"
+        else:
+            msg = f"{operation} failed"
+        super().__init__(msg)
