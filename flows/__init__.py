@@ -1,0 +1,1 @@
+"""Resource graph -> one TaskFlow flow per operation; engines to run it."""

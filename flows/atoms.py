@@ -1,0 +1,59 @@
+"""The framework's own small tasks: plugin hooks and per-resource markers."""
+
+from taskflow import task
+
+from protection import progress
+
+
+class HookTask(task.Task):
+    """Call one plugin hook (``on_prepare_begin`` ...) for one resource.
+
+    Hooks are notifications: they have nothing of their own to revert.
+    """
+
+    def __init__(self, plugin, hook, ctx, name):
+        super().__init__(name=name)
+        self._call = getattr(plugin, hook)
+        self._ctx = ctx
+
+    def execute(self):
+        self._call(self._ctx, self._ctx.resource)
+
+
+class ResourceStarted(task.Task):
+    """First task of a resource's main flow: reports it running.
+
+    Its revert runs after every other task of the resource was reverted, so
+    it reports the resource as reverted (rolled back).
+    """
+
+    def __init__(self, ctx, name):
+        super().__init__(name=name)
+        self._ctx = ctx
+
+    def execute(self):
+        self._ctx.progress.state(progress.RUNNING)
+
+    def revert(self, **kwargs):
+        self._ctx.progress.state(progress.REVERTED)
+
+
+class ResourceFinished(task.Task):
+    """Last task of a resource's main flow: reports it done."""
+
+    def __init__(self, ctx, name):
+        super().__init__(name=name)
+        self._ctx = ctx
+
+    def execute(self):
+        self._ctx.progress.state(progress.DONE)
+
+    def revert(self, **kwargs):
+        self._ctx.progress.state(progress.REVERTING)
+
+
+class Barrier(task.Task):
+    """A no-op that other tasks wait on (``prepared``: prepare hooks done)."""
+
+    def execute(self):
+        pass

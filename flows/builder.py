@@ -1,0 +1,173 @@
+"""Build one TaskFlow flow for an operation over a whole resource graph.
+
+Per resource R (plugin P(R)) the flow holds four nodes:
+
+``R/on_prepare_begin``   hook            ``R/on_prepare_finish``  hook
+``R/main``               ResourceStarted, P(R)'s flow, ResourceFinished
+``R/on_complete``        hook
+
+and, for every edge parent -> child, these orderings (DESIGN.md "Ordering"):
+
+* ``parent/on_prepare_begin``  before ``child/on_prepare_begin``  (top-down)
+* ``child/on_prepare_finish``  before ``parent/on_prepare_finish`` (bottom-up)
+* every prepare hook before any main flow (the ``prepared`` barrier)
+* restore only: ``child/main`` before ``parent/main``
+* ``R/main`` before ``R/on_complete``; ``child/on_complete`` before
+  ``parent/on_complete``
+
+Anything not ordered runs concurrently under the parallel engine.
+
+A plugin's flow is isolated: its atoms are renamed ``<type>#<id>/<name>``,
+the framework values (``ctx``, ``conn``, ``metadata`` ...) are injected per
+atom, and every other symbol an atom requires must come from the same
+resource's flow (checked here, so a mistake is a clear error, not a value
+silently taken from another resource).
+"""
+
+import dataclasses
+
+from taskflow import atom as tf_atom
+from taskflow import flow as tf_flow
+from taskflow.patterns import graph_flow
+from taskflow.patterns import linear_flow
+
+from flows import atoms
+from protection import exceptions
+from protection import plugin as plugin_mod
+from protection.resource import key_str
+
+
+@dataclasses.dataclass
+class BuiltFlow:
+    """The assembled flow and what is needed to explain its failures."""
+
+    operation: str
+    flow: tf_flow.Flow
+    # atom name -> (resource, step shown to users)
+    owners: dict
+    contexts: dict           # resource key -> ResourceContext
+
+
+def iter_atoms(flow):
+    """Every atom of ``flow``, recursing into subflows."""
+    for node, _meta in flow.iter_nodes():
+        if isinstance(node, tf_flow.Flow):
+            yield from iter_atoms(node)
+        else:
+            yield node
+
+
+def _iter_flows(flow):
+    yield flow
+    for node, _meta in flow.iter_nodes():
+        if isinstance(node, tf_flow.Flow):
+            yield from _iter_flows(node)
+
+
+def _check_closed(flow, resource, operation):
+    """Every requirement is injected or provided inside the same flow."""
+    provided = set()
+    for atom in iter_atoms(flow):
+        provided.update(atom.provides)
+    for atom in iter_atoms(flow):
+        own = set((atom.inject or {}).keys())
+        missing = set(atom.requires) - provided - own - set(
+            plugin_mod.INJECTED_ARGS)
+        if missing:
+            raise exceptions.PluginError(
+                f"{operation} flow of {resource}: task {atom.name!r} "
+                f"requires {', '.join(sorted(missing))}, which no task of "
+                "the same flow provides and the framework does not inject")
+
+
+def _isolate(flow, ctx, prefix):
+    """Rename the plugin's atoms and flows, inject the framework values."""
+    injected = {
+        "ctx": ctx, "resource": ctx.resource, "conn": ctx.conn,
+        "bank": ctx.bank, "metadata": ctx.metadata,
+        "parameters": ctx.parameters, "restored": ctx.restored,
+    }
+    owners = {}
+    for sub in _iter_flows(flow):
+        sub._name = f"{prefix}/{sub.name}"
+    for atom in iter_atoms(flow):
+        step = atom.name
+        atom.name = f"{prefix}/{step}"
+        wanted = {k: v for k, v in injected.items() if k in atom.requires
+                  or k in getattr(atom, "optional", ())}
+        atom.inject = {**wanted, **(atom.inject or {})}
+        owners[atom.name] = (ctx.resource, step)
+    return owners
+
+
+def _plugin_flow(plugin, operation, ctx, resource):
+    flow = plugin.flow_for(operation, ctx, resource)
+    if flow is None:
+        return None
+    if isinstance(flow, tf_atom.Atom):
+        flow = linear_flow.Flow(flow.name).add(flow)
+    if not isinstance(flow, tf_flow.Flow):
+        raise exceptions.PluginError(
+            f"{type(plugin).__name__}.{operation}_flow returned "
+            f"{type(flow).__name__}, not a TaskFlow flow or task")
+    return flow
+
+
+def build(operation, graph, registry, make_context):
+    """Assemble the operation's flow over ``graph``.
+
+    ``make_context(resource)`` returns the resource's ResourceContext.
+    """
+    if operation not in plugin_mod.OPERATIONS:
+        raise ValueError(f"unknown operation {operation!r}")
+    whole = graph_flow.Flow(f"{operation}")
+    owners = {}
+    contexts = {}
+    begin, finish, main, complete = {}, {}, {}, {}
+    prepared = atoms.Barrier(name="prepared")
+    nodes = [prepared]
+
+    for resource in graph.bottom_up():
+        plugin = registry.get(resource.type)
+        ctx = make_context(resource)
+        contexts[resource.key] = ctx
+        label = key_str(resource.key)
+        begin[resource.key] = atoms.HookTask(
+            plugin, "on_prepare_begin", ctx, f"{label}/on_prepare_begin")
+        finish[resource.key] = atoms.HookTask(
+            plugin, "on_prepare_finish", ctx, f"{label}/on_prepare_finish")
+        complete[resource.key] = atoms.HookTask(
+            plugin, "on_complete", ctx, f"{label}/on_complete")
+        body = linear_flow.Flow(f"{label}/main")
+        body.add(atoms.ResourceStarted(ctx, f"{label}/started"))
+        plugin_flow = _plugin_flow(plugin, operation, ctx, resource)
+        if plugin_flow is not None:
+            _check_closed(plugin_flow, resource, operation)
+            owners.update(_isolate(plugin_flow, ctx, label))
+            body.add(plugin_flow)
+        body.add(atoms.ResourceFinished(ctx, f"{label}/finished"))
+        main[resource.key] = body
+        for hook in ("on_prepare_begin", "on_prepare_finish", "on_complete"):
+            owners[f"{label}/{hook}"] = (resource, hook)
+        owners[f"{label}/started"] = (resource, "start")
+        owners[f"{label}/finished"] = (resource, "finish")
+        nodes += [begin[resource.key], finish[resource.key], body,
+                  complete[resource.key]]
+
+    # No symbol-based linking: each resource's flow is closed (checked above)
+    # and every ordering below is explicit.
+    whole.add(*nodes, resolve_requires=False, resolve_existing=False)
+    for resource in graph:
+        key = resource.key
+        whole.link(begin[key], finish[key])
+        whole.link(finish[key], prepared)
+        whole.link(prepared, main[key])
+        whole.link(main[key], complete[key])
+    for parent, child in graph.edges():
+        whole.link(begin[parent.key], begin[child.key])
+        whole.link(finish[child.key], finish[parent.key])
+        whole.link(complete[child.key], complete[parent.key])
+        if operation == plugin_mod.RESTORE:
+            whole.link(main[child.key], main[parent.key])
+    return BuiltFlow(operation=operation, flow=whole, owners=owners,
+                     contexts=contexts)

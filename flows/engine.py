@@ -1,0 +1,84 @@
+"""Run an assembled flow with TaskFlow's parallel engine; explain failures."""
+
+import dataclasses
+import logging
+
+import taskflow.engines
+from taskflow import states
+
+from protection import progress as progress_mod
+from protection.report import Failure
+
+LOG = logging.getLogger(__name__)
+
+ROLLBACK = "rollback"
+KEEP = "keep"
+POLICIES = (ROLLBACK, KEEP)
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    succeeded: bool
+    failures: list            # [Failure] from execute
+    revert_failures: list     # [Failure] from revert (rollback incomplete)
+
+
+def _message(failure):
+    exc = failure.exception
+    text = str(exc) if exc is not None else failure.exception_str
+    return text or failure.exception_type_names[0]
+
+
+def _explain(failures_by_atom, owners):
+    explained = []
+    for atom_name, failure in sorted(failures_by_atom.items()):
+        resource, step = owners.get(atom_name, (None, atom_name))
+        explained.append(Failure(resource=resource, step=step,
+                                 message=_message(failure)))
+    return explained
+
+
+def _step_listener(built, progress):
+    """Turn TaskFlow atom transitions into per-resource progress events."""
+    def on_atom(state, details):
+        owner = built.owners.get(details.get("task_name") or
+                                 details.get("atom_name"))
+        if owner is None:
+            return
+        resource, step = owner
+        if step in ("start", "finish"):
+            return          # the marker tasks report those themselves
+        if state == states.FAILURE:
+            event_state = progress_mod.FAILED
+        elif state == states.RUNNING:
+            event_state = progress_mod.STEP
+        elif state == states.REVERTING:
+            event_state = progress_mod.REVERTING
+        else:
+            return
+        progress.emit(progress_mod.ProgressEvent(
+            built.operation, resource, event_state, step=step))
+    return on_atom
+
+
+def run(built, *, max_workers, policy=ROLLBACK, progress=None):
+    """Run ``built.flow``; on failure revert it (``rollback``) or not.
+
+    Never raises for a task failure: the outcome lists each failure with its
+    resource, step and the cloud's message.
+    """
+    engine = taskflow.engines.load(
+        built.flow, engine="parallel", executor="threaded",
+        max_workers=max_workers, never_resolve=(policy == KEEP))
+    if progress is not None:
+        engine.atom_notifier.register("*", _step_listener(built, progress))
+    try:
+        engine.run()
+    except Exception:  # noqa: BLE001 - explained below from the storage
+        failures = _explain(engine.storage.get_execute_failures(),
+                            built.owners)
+        revert_failures = _explain(engine.storage.get_revert_failures(),
+                                   built.owners)
+        LOG.debug("%s failed: %s", built.operation, failures, exc_info=True)
+        return RunOutcome(False, failures, revert_failures)
+    return RunOutcome(True, [], [])

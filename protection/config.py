@@ -1,0 +1,114 @@
+"""stackvault's configuration (``stackvault.conf``), with oslo.config.
+
+Framework groups are declared here; each plugin and bank declares its own
+group through ``config_group``/``config_opts`` class attributes, registered
+when it is loaded, so a plugin shipped as its own package brings its options.
+``list_opts`` feeds ``oslo-config-generator`` (namespace ``stackvault``).
+"""
+
+import os
+
+from oslo_config import cfg
+import stevedore
+
+from protection import exceptions
+
+PLUGIN_NAMESPACE = "stackvault.plugins"
+BANK_NAMESPACE = "stackvault.banks"
+DATASOURCE_NAMESPACE = "stackvault.datasources"
+
+
+def default_data_dir():
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser(
+        "~/.local/share")
+    return os.path.join(base, "stackvault")
+
+
+bank_opts = [
+    cfg.StrOpt("backend", default="filesystem",
+               help="The bank that keeps checkpoints: the name of an entry "
+                    "point in the 'stackvault.banks' namespace "
+                    "(filesystem, or swift when installed)."),
+]
+
+filesystem_bank_opts = [
+    cfg.StrOpt("path", default=os.path.join(default_data_dir(), "bank"),
+               sample_default="$XDG_DATA_HOME/stackvault/bank",
+               help="Directory of the filesystem bank. Created if missing."),
+]
+
+engine_opts = [
+    cfg.IntOpt("max_workers", default=4, min=1, max=256,
+               help="How many tasks of one operation run at the same time "
+                    "(TaskFlow parallel engine's thread pool)."),
+]
+
+timeout_opts = [
+    cfg.FloatOpt("status_wait", default=600.0, min=1,
+                 help="Seconds to wait for a cloud resource to reach a "
+                      "status before the step fails."),
+    cfg.FloatOpt("per_gib", default=120.0, min=0,
+                 help="Seconds added to a wait for every GiB of data the "
+                      "step moves (backups, restores, uploads)."),
+    cfg.FloatOpt("poll_initial", default=0.5, min=0.01,
+                 help="First interval between two polls of a status."),
+    cfg.FloatOpt("poll_max", default=5.0, min=0.01,
+                 help="Longest interval between two polls (the interval "
+                      "grows by half each poll up to this)."),
+]
+
+FRAMEWORK_OPTS = [
+    ("bank", bank_opts),
+    ("filesystem_bank", filesystem_bank_opts),
+    ("engine", engine_opts),
+    ("timeouts", timeout_opts),
+]
+
+
+def register_framework_opts(conf):
+    for group, opts in FRAMEWORK_OPTS:
+        conf.register_opts(opts, group=group)
+
+
+def register_component_opts(conf, component):
+    """Register a plugin's or bank's own ``config_opts`` in its group."""
+    group = getattr(component, "config_group", None)
+    opts = getattr(component, "config_opts", None) or []
+    if group and opts:
+        conf.register_opts(opts, group=group)
+
+
+def load_config(config_files=None, conf=None):
+    """Return a ConfigOpts with the framework's options, parsed.
+
+    ``config_files`` overrides oslo.config's default search
+    (``~/.stackvault/stackvault.conf``, ``/etc/stackvault/stackvault.conf``).
+    """
+    conf = conf if conf is not None else cfg.ConfigOpts()
+    register_framework_opts(conf)
+    for path in config_files or []:
+        if not os.path.isfile(path):
+            raise exceptions.ConfigError(f"config file {path} does not exist")
+    try:
+        conf(args=[], project="stackvault",
+             default_config_files=config_files or None)
+    except (cfg.Error, ValueError) as exc:
+        raise exceptions.ConfigError(f"bad configuration: {exc}") from None
+    return conf
+
+
+def _component_opts(namespace):
+    found = []
+    manager = stevedore.ExtensionManager(namespace, invoke_on_load=False)
+    for ext in manager:
+        group = getattr(ext.plugin, "config_group", None)
+        opts = getattr(ext.plugin, "config_opts", None)
+        if group and opts:
+            found.append((group, list(opts)))
+    return found
+
+
+def list_opts():
+    """Every option, for oslo-config-generator (entry point ``stackvault``)."""
+    return (list(FRAMEWORK_OPTS) + _component_opts(BANK_NAMESPACE)
+            + _component_opts(PLUGIN_NAMESPACE))

@@ -1,0 +1,123 @@
+"""The base class that every protection plugin subclasses.
+
+A plugin handles one resource type. It answers discovery questions and, for
+each operation, returns a TaskFlow flow for ONE resource; the framework
+(``flows/``) assembles those flows over the whole resource graph, orders
+them, runs them and reverts them on failure.
+
+Values a plugin's tasks can ask for by argument name (injected per task by
+the framework, so two resources of one type never see each other's values):
+
+``ctx``         :class:`protection.context.ResourceContext`
+``resource``    the :class:`protection.resource.Resource`
+``conn``        the target cloud's ``openstack.connection.Connection``
+``bank``        the resource's checkpoint section (``ctx.bank``)
+``metadata``    what protect saved (restore, delete, verify; ``{}`` in protect)
+``parameters``  the merged, validated parameters for this resource
+``restored``    the restore's map of original -> new ids (``ctx.restored``)
+
+Anything else a task requires must be provided by another task of the same
+resource's flow; the framework checks that when it builds the flow.
+"""
+
+from protection import exceptions
+
+INJECTED_ARGS = ("ctx", "resource", "conn", "bank", "metadata", "parameters",
+                 "restored")
+
+PROTECT = "protect"
+RESTORE = "restore"
+DELETE = "delete"
+VERIFY = "verify"
+OPERATIONS = (PROTECT, RESTORE, DELETE, VERIFY)
+
+
+class ProtectionPlugin:
+    """Subclass this; set ``resource_type`` and implement the flows.
+
+    Class attributes:
+
+    ``resource_type``  Heat-style type name, e.g. ``OS::Cinder::Volume``.
+    ``options_schema`` JSON Schema of protect parameters (``{}``: none).
+    ``restore_schema`` JSON Schema of restore parameters (``{}``: none).
+    ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
+    """
+
+    resource_type = None
+    options_schema = {}
+    restore_schema = {}
+    config_group = None
+    config_opts = []
+
+    def __init__(self, conf=None):
+        self.conf = conf
+
+    @property
+    def config(self):
+        """The plugin's own config group (``conf.<config_group>``)."""
+        return getattr(self.conf, self.config_group)
+
+    # -- discovery --------------------------------------------------------
+    def list_resources(self, conn):
+        """Every resource of this type that ``conn``'s project can protect."""
+        raise NotImplementedError
+
+    def show_resource(self, conn, resource_id):
+        """One resource by id; raise ResourceNotFound when it is not there."""
+        raise NotImplementedError
+
+    def dependencies(self, conn, resource):
+        """The resources ``resource`` depends on (its children)."""
+        return []
+
+    # -- flows (one resource each) -----------------------------------------
+    def protect_flow(self, ctx, resource):
+        raise NotImplementedError
+
+    def restore_flow(self, ctx, resource):
+        raise NotImplementedError
+
+    def delete_flow(self, ctx, resource):
+        """Undo what protect stored outside the bank; ``None``: nothing."""
+        return None
+
+    def verify_flow(self, ctx, resource):
+        """Check what protect stored outside the bank; ``None``: nothing."""
+        return None
+
+    # -- hooks -------------------------------------------------------------
+    def on_prepare_begin(self, ctx, resource):
+        """Before this resource's children's ``on_prepare_begin``."""
+
+    def on_prepare_finish(self, ctx, resource):
+        """After this resource's children's ``on_prepare_finish``."""
+
+    def on_complete(self, ctx, resource):
+        """After this resource's flow and every child's ``on_complete``."""
+
+    # -- helpers -------------------------------------------------------------
+    def flow_for(self, operation, ctx, resource):
+        method = getattr(self, f"{operation}_flow")
+        return method(ctx, resource)
+
+    def schema_for(self, operation):
+        if operation == PROTECT:
+            return self.options_schema
+        if operation == RESTORE:
+            return self.restore_schema
+        return {}
+
+    @classmethod
+    def check(cls):
+        """Raise PluginError when the class breaks the plugin contract."""
+        name = f"plugin {cls.__module__}.{cls.__name__}"
+        if not isinstance(cls.resource_type, str) or "::" not in \
+                cls.resource_type:
+            raise exceptions.PluginError(
+                f"{name} has no valid resource_type (got "
+                f"{cls.resource_type!r})")
+        for method in ("list_resources", "show_resource", "protect_flow",
+                       "restore_flow"):
+            if getattr(cls, method) is getattr(ProtectionPlugin, method):
+                raise exceptions.PluginError(
+                    f"{name} does not implement {method}()")

@@ -1,0 +1,48 @@
+"""The map from an original resource to what a restore created for it."""
+
+import threading
+
+from protection import exceptions
+
+
+class RestoredIds:
+    """Thread-safe ``(type, original id) -> new id`` map for one restore.
+
+    Children record their new ids before their parents' restore flows start
+    (the flow builder guarantees that order), so a server's tasks can look
+    up the new ids of its volumes, image and networks. Sub-objects (subnets,
+    ports, security groups) are recorded the same way under their own types.
+    """
+
+    def __init__(self, initial=None):
+        self._ids = dict(initial or {})
+        self._lock = threading.Lock()
+
+    def record(self, rtype, original_id, new_id):
+        with self._lock:
+            self._ids[(rtype, original_id)] = new_id
+
+    def forget(self, rtype, original_id):
+        with self._lock:
+            self._ids.pop((rtype, original_id), None)
+
+    def get(self, rtype, original_id, default=None):
+        with self._lock:
+            return self._ids.get((rtype, original_id), default)
+
+    def require(self, rtype, original_id):
+        """The new id, or a clear error when it was never restored."""
+        new_id = self.get(rtype, original_id)
+        if new_id is None:
+            raise exceptions.StackvaultError(
+                f"{rtype} {original_id} has no restored counterpart "
+                "(was it part of the checkpoint and restored first?)")
+        return new_id
+
+    def as_dict(self):
+        with self._lock:
+            return dict(self._ids)
+
+    def __contains__(self, key):
+        with self._lock:
+            return key in self._ids
