@@ -27,7 +27,7 @@ class FileSystemBank(base.Bank):
                 f"{exc.strerror}") from None
 
     @classmethod
-    def from_config(cls, conf):
+    def from_config(cls, conf, **kwargs):
         return cls(conf.filesystem_bank.path)
 
     def describe(self):

@@ -1,0 +1,1 @@
+"""The ``stackvault`` command: a thin layer over ProtectionService."""

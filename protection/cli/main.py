@@ -1,0 +1,282 @@
+"""``stackvault``: protect and restore OpenStack resources from a terminal.
+
+Exit codes: 0 success, 1 the operation failed, 2 a usage or configuration
+mistake. Mistakes are reported on one line, never with a traceback (unless
+``--debug``).
+"""
+
+import argparse
+import logging
+import sys
+
+from keystoneauth1 import exceptions as ks_exceptions
+from openstack import exceptions as sdk_exceptions
+
+from flows import engine
+from protection import banks
+from protection import cloud
+from protection import config
+from protection import exceptions
+from protection import parameters
+from protection import registry
+from protection.cli import output
+from protection.cli.progress_printer import ProgressPrinter
+from protection.progress import Progress
+from protection.service import ProtectionService
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(exceptions.StackvaultError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _resource_ref(text):
+    rtype, sep, rid = text.partition("=")
+    if not sep or "::" not in rtype or not rid:
+        raise argparse.ArgumentTypeError(
+            f"expected TYPE=ID (for example OS::Cinder::Volume=<id>), got "
+            f"{text!r}")
+    return (rtype, rid)
+
+
+def build_parser():
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("-f", "--format", choices=output.FORMATS,
+                     default="table", help="output format (default table)")
+    prog = Parser(prog="stackvault",
+                  description="Protect OpenStack resources into checkpoints "
+                              "and restore them, without Heat.")
+    prog.add_argument("--os-cloud", metavar="NAME",
+                      help="cloud in clouds.yaml (default: $OS_CLOUD)")
+    prog.add_argument("--config-file", action="append", metavar="PATH",
+                      help="stackvault.conf to read (repeatable)")
+    prog.add_argument("--debug", action="store_true",
+                      help="log details and show tracebacks")
+    prog.add_argument("--progress", action="store_true", default=None,
+                      help="print progress even when stderr is not a "
+                           "terminal")
+    sub = prog.add_subparsers(dest="command", metavar="COMMAND",
+                              parser_class=Parser)
+    sub.required = True
+
+    resource = sub.add_parser("resource", help="protectable resources")
+    rsub = resource.add_subparsers(dest="action", metavar="ACTION",
+                                   parser_class=Parser)
+    rsub.required = True
+    rlist = rsub.add_parser("list", parents=[fmt],
+                            help="list protectable resources")
+    rlist.add_argument("--type", metavar="TYPE")
+    rshow = rsub.add_parser("show", parents=[fmt],
+                            help="a resource and its dependency tree")
+    rshow.add_argument("type", metavar="TYPE")
+    rshow.add_argument("id", metavar="ID")
+
+    protect = sub.add_parser("protect", parents=[fmt],
+                             help="protect resources into a new checkpoint")
+    protect.add_argument("--name", required=True)
+    protect.add_argument("resources", nargs="+", metavar="TYPE=ID",
+                         type=_resource_ref)
+    protect.add_argument("--parameter", action="append", default=[],
+                         metavar="TYPE[#ID]:KEY=VALUE")
+
+    restore = sub.add_parser("restore", parents=[fmt],
+                             help="restore a checkpoint")
+    restore.add_argument("checkpoint_id", metavar="CHECKPOINT_ID")
+    restore.add_argument("--parameter", action="append", default=[],
+                         metavar="TYPE[#ID]:KEY=VALUE")
+    restore.add_argument("--on-failure", choices=engine.POLICIES,
+                         default=engine.ROLLBACK,
+                         help="rollback (default) deletes what the restore "
+                              "created; keep leaves it and lists it")
+    restore.add_argument("--target-cloud", metavar="NAME",
+                         help="restore into this cloud/project, with its own "
+                              "credentials (default: --os-cloud)")
+
+    checkpoint = sub.add_parser("checkpoint", help="checkpoints in the bank")
+    csub = checkpoint.add_subparsers(dest="action", metavar="ACTION",
+                                     parser_class=Parser)
+    csub.required = True
+    csub.add_parser("list", parents=[fmt], help="list checkpoints")
+    for action, text in (("show", "show a checkpoint"),
+                         ("delete", "delete a checkpoint and its backups"),
+                         ("verify", "check every object hash (and, with a "
+                                    "cloud, what plugins stored there)")):
+        one = csub.add_parser(action, parents=[fmt], help=text)
+        one.add_argument("checkpoint_id", metavar="ID")
+        if action == "verify":
+            one.add_argument("--offline", action="store_true",
+                             help="check the bank only, no cloud")
+    return prog
+
+
+class App:
+    """Holds what the commands share; builds each piece when first needed."""
+
+    def __init__(self, args, stdout, stderr):
+        self.args = args
+        self.stdout = stdout
+        self.stderr = stderr
+        self._service = None
+        self._conns = {}
+
+    def conn(self, name=None):
+        name = name or self.args.os_cloud
+        if name not in self._conns:
+            self._conns[name] = cloud.connect(name)
+        return self._conns[name]
+
+    @property
+    def service(self):
+        if self._service is None:
+            conf = config.load_config(self.args.config_file)
+            plugins = registry.PluginRegistry.load(conf)
+            bank = banks.load_bank(conf, connect=self.conn)
+            progress = Progress()
+            show = self.args.progress
+            if show is None:
+                show = self.stderr.isatty()
+            if show:
+                progress.add_listener(ProgressPrinter(self.stderr))
+            self._service = ProtectionService(conf, plugins, bank, progress)
+        return self._service
+
+    def print(self, text):
+        self.stdout.write(text.rstrip("\n") + "\n")
+
+
+def _cmd_resource(app, args):
+    service = app.service
+    if args.action == "list":
+        found = service.list_resources(app.conn(), args.type)
+        app.print(output.render_list(
+            ["Type", "ID", "Name"], [(r.type, r.id, r.name) for r in found],
+            args.format))
+        return EXIT_OK
+    resource = service.show_resource(app.conn(), args.type, args.id)
+    graph = service.resource_graph(app.conn(), [resource])
+    tree = [("  " * depth + r.type, r.id, r.name)
+            for depth, r in graph.tree()]
+    if args.format in ("json", "yaml"):
+        app.print(output.render_one({"resource": resource.to_dict(),
+                                     "graph": graph.to_dict()}, args.format))
+    else:
+        app.print(output.render_list(["Type", "ID", "Name"], tree,
+                                     args.format))
+    return EXIT_OK
+
+
+def _report(app, result, fmt):
+    data = result.to_dict()
+    if fmt in ("json", "yaml"):
+        app.print(output.render_one(data, fmt))
+        return
+    app.print(output.render_one(
+        {k: v for k, v in data.items() if v not in ({}, [], None)}, fmt))
+
+
+def _run_operation(app, args, call):
+    try:
+        result = call()
+    except exceptions.OperationFailed as exc:
+        if exc.result is not None:
+            _report(app, exc.result, args.format)
+        app.stderr.write(f"stackvault: {exc}\n")
+        return EXIT_FAILED
+    _report(app, result, args.format)
+    return EXIT_OK
+
+
+def _cmd_protect(app, args):
+    params = parameters.from_assignments(args.parameter)
+    return _run_operation(app, args, lambda: app.service.protect(
+        app.conn(), args.name, args.resources, params))
+
+
+def _cmd_restore(app, args):
+    params = parameters.from_assignments(args.parameter)
+    return _run_operation(app, args, lambda: app.service.restore(
+        args.checkpoint_id, app.conn(args.target_cloud), params,
+        args.on_failure))
+
+
+def _cmd_checkpoint(app, args):
+    service = app.service
+    if args.action == "list":
+        rows = [(c.id, c.name, c.status, c.index.get("created_at"),
+                 len(c.graph)) for c in service.list_checkpoints()]
+        app.print(output.render_list(
+            ["ID", "Name", "Status", "Created", "Resources"], rows,
+            args.format))
+        return EXIT_OK
+    if args.action == "show":
+        checkpoint = service.show_checkpoint(args.checkpoint_id)
+        data = dict(checkpoint.to_summary())
+        data["plan"] = checkpoint.index["plan"]
+        data["resources"] = checkpoint.index.get("resources", {})
+        data["errors"] = checkpoint.index.get("errors", [])
+        data["bank"] = service.bank.describe()
+        if args.format in ("json", "yaml"):
+            data["graph"] = checkpoint.index["graph"]
+        else:
+            data["tree"] = "\n".join(
+                f"{'  ' * d}{r.type} {r.id}"
+                for d, r in checkpoint.graph.tree())
+        app.print(output.render_one(data, args.format))
+        return EXIT_OK
+    if args.action == "delete":
+        return _run_operation(app, args, lambda: service.delete(
+            args.checkpoint_id, app.conn()))
+    conn = None if args.offline else app.conn()
+    return _run_operation(app, args, lambda: service.verify(
+        args.checkpoint_id, conn))
+
+
+COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
+            "restore": _cmd_restore, "checkpoint": _cmd_checkpoint}
+
+
+def main(argv=None, stdout=None, stderr=None):
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        stream=stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: "
+                               "%(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](App(args, stdout, stderr), args)
+    except UsageError as exc:
+        stderr.write(f"{exc}\n")
+        return EXIT_USAGE
+    except exceptions.OperationFailed as exc:
+        stderr.write(f"stackvault: {exc}\n")
+        return EXIT_FAILED
+    except exceptions.StackvaultError as exc:
+        stderr.write(f"stackvault: error: {exc}\n")
+        return EXIT_USAGE
+    except (sdk_exceptions.SDKException,
+            ks_exceptions.ClientException) as exc:
+        if debug:
+            raise
+        stderr.write(f"stackvault: cloud error: {exc}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        stderr.write("stackvault: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence
+        if debug:
+            raise
+        stderr.write(f"stackvault: internal error: {type(exc).__name__}: "
+                     f"{exc} (run with --debug for the traceback)\n")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
