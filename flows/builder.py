@@ -91,13 +91,22 @@ def _isolate(flow, ctx, prefix):
     for sub in _iter_flows(flow):
         sub._name = f"{prefix}/{sub.name}"
     for atom in iter_atoms(flow):
-        step = atom.name
+        step = _step_name(atom)
         atom.name = f"{prefix}/{step}"
         wanted = {k: v for k, v in injected.items() if k in atom.requires
                   or k in getattr(atom, "optional", ())}
         atom.inject = {**wanted, **(atom.inject or {})}
         owners[atom.name] = (ctx.resource, step)
     return owners
+
+
+def _step_name(atom):
+    """What users see as the step: the task's name, or its class name when
+    the task kept TaskFlow's default (the dotted class path)."""
+    cls = type(atom)
+    if atom.name == f"{cls.__module__}.{cls.__qualname__}":
+        return cls.__name__
+    return atom.name
 
 
 def _plugin_flow(plugin, operation, ctx, resource):

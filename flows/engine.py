@@ -1,5 +1,6 @@
 """Run an assembled flow with TaskFlow's parallel engine; explain failures."""
 
+from concurrent import futures
 import dataclasses
 import logging
 
@@ -52,8 +53,6 @@ def _step_listener(built, progress):
             event_state = progress_mod.FAILED
         elif state == states.RUNNING:
             event_state = progress_mod.STEP
-        elif state == states.REVERTING:
-            event_state = progress_mod.REVERTING
         else:
             return
         progress.emit(progress_mod.ProgressEvent(
@@ -67,18 +66,23 @@ def run(built, *, max_workers, policy=ROLLBACK, progress=None):
     Never raises for a task failure: the outcome lists each failure with its
     resource, step and the cloud's message.
     """
-    engine = taskflow.engines.load(
-        built.flow, engine="parallel", executor="threaded",
-        max_workers=max_workers, never_resolve=(policy == KEEP))
-    if progress is not None:
-        engine.atom_notifier.register("*", _step_listener(built, progress))
-    try:
-        engine.run()
-    except Exception:  # noqa: BLE001 - explained below from the storage
-        failures = _explain(engine.storage.get_execute_failures(),
-                            built.owners)
-        revert_failures = _explain(engine.storage.get_revert_failures(),
-                                   built.owners)
-        LOG.debug("%s failed: %s", built.operation, failures, exc_info=True)
-        return RunOutcome(False, failures, revert_failures)
+    # Our own pool (the stdlib one): TaskFlow leaves executors it did not
+    # create alone, and this one shuts down at once when idle.
+    with futures.ThreadPoolExecutor(max_workers=max_workers) as executor:
+        engine = taskflow.engines.load(
+            built.flow, engine="parallel", executor=executor,
+            never_resolve=(policy == KEEP))
+        if progress is not None:
+            engine.atom_notifier.register("*",
+                                          _step_listener(built, progress))
+        try:
+            engine.run()
+        except Exception:  # noqa: BLE001 - explained from the storage
+            failures = _explain(engine.storage.get_execute_failures(),
+                                built.owners)
+            revert_failures = _explain(engine.storage.get_revert_failures(),
+                                       built.owners)
+            LOG.debug("%s failed: %s", built.operation, failures,
+                      exc_info=True)
+            return RunOutcome(False, failures, revert_failures)
     return RunOutcome(True, [], [])

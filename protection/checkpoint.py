@@ -232,6 +232,10 @@ class CheckpointStore:
             keys.validate_key(checkpoint_id)
         except exceptions.InvalidBankKey:
             raise exceptions.CheckpointNotFound(checkpoint_id) from None
+        if "/" in checkpoint_id:
+            # One key part: "<id>/resources/<type>/<rid>" is not a checkpoint
+            # even when a plugin stored an object named index.json there.
+            raise exceptions.CheckpointNotFound(checkpoint_id)
         index_key = f"{PREFIX}/{checkpoint_id}/{INDEX}"
         try:
             index = self.bank.get_json(index_key)
@@ -297,6 +301,9 @@ def verify_objects(checkpoint):
             size, sha = bank.sha256(checkpoint.key(relative))
         except exceptions.ObjectNotFound:
             problems.append(f"{relative}: missing")
+            continue
+        except exceptions.InvalidBankKey:
+            problems.append(f"{relative}: not a valid object name")
             continue
         if sha != expected["sha256"] or size != expected["size"]:
             problems.append(

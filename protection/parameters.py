@@ -103,6 +103,11 @@ def validate(schema, values, resource):
             key = extra[0] if extra else None
             reason = "unknown parameter (known: " + ", ".join(
                 sorted(schema.get("properties", {}))) + ")"
+        elif key is None and error.validator == "required":
+            missing = sorted(k for k in error.validator_value
+                             if k not in values)
+            key = missing[0] if missing else None
+            reason = error.message
         else:
             reason = error.message
         raise exceptions.InvalidParameter(str(resource), key, reason)

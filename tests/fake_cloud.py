@@ -15,7 +15,6 @@ from taskflow.patterns import linear_flow
 from protection import exceptions
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
-from protection.tasks import RecordNewId
 
 
 class CloudError(Exception):
@@ -72,6 +71,7 @@ class SaveRecord(task.Task):
         record = conn.records[resource.id]
         bank.put("data", record["data"])
         bank.save_metadata({"name": record["name"], "type": record["type"]})
+        conn.event("protect-done", resource.id)
 
     def revert(self, conn, resource, **kwargs):
         conn.event("protect-revert", resource.id)
@@ -93,12 +93,19 @@ class CreateRecord(task.Task):
         }
         data = b"".join(bank.get("data"))
         name = parameters.get("restore_name") or metadata["name"]
-        return conn.create(resource.type, name, data, children)
+        new_id = conn.create(resource.type, name, data, children)
+        # Record in the task that created it: with --on-failure keep the
+        # engine stops scheduling at the first failure, and what was
+        # created must still be listed.
+        ctx.record_new_id(new_id)
+        conn.event("restore-done", resource.id)
+        return new_id
 
-    def revert(self, conn, resource, result, **kwargs):
+    def revert(self, ctx, conn, resource, result, **kwargs):
         conn.event("restore-revert", resource.id)
         if isinstance(result, str):
             conn.delete(result)
+            ctx.forget_new_id()
 
 
 class CheckRecord(task.Task):
@@ -155,8 +162,7 @@ class RecordPlugin(ProtectionPlugin):
         return linear_flow.Flow("protect").add(SaveRecord())
 
     def restore_flow(self, ctx, resource):
-        return linear_flow.Flow("restore").add(
-            CreateRecord(), RecordNewId("new_record_id"))
+        return linear_flow.Flow("restore").add(CreateRecord())
 
     def delete_flow(self, ctx, resource):
         return ForgetRecord()

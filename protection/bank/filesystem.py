@@ -18,7 +18,9 @@ class FileSystemBank(base.Bank):
     name = "filesystem"
 
     def __init__(self, path):
-        self.root = os.path.abspath(os.path.expanduser(path))
+        # realpath: _path() compares resolved paths with the root, so the
+        # root must be resolved too (the bank directory may be a symlink).
+        self.root = os.path.realpath(os.path.expanduser(path))
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
         except OSError as exc:

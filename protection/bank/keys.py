@@ -7,7 +7,7 @@ from protection import exceptions
 # Letters, digits and the punctuation that Heat-style types
 # (``OS::Nova::Server``) and cloud ids need. No spaces, no backslashes,
 # no control characters.
-_PART = re.compile(r"^[A-Za-z0-9._:@=+\-]+$")
+_PART = re.compile(r"[A-Za-z0-9._:@=+\-]+")
 MAX_KEY_LENGTH = 1024
 
 
@@ -23,7 +23,8 @@ def validate_key(key):
         if part in ("", ".", ".."):
             raise exceptions.InvalidBankKey(
                 key, "empty, '.' and '..' path parts are not allowed")
-        if not _PART.match(part):
+        # fullmatch: '$' would let a trailing newline through.
+        if not _PART.fullmatch(part):
             raise exceptions.InvalidBankKey(
                 key,
                 f"part {part!r} has characters outside [A-Za-z0-9._:@=+-]")

@@ -1,0 +1,203 @@
+"""The ordering rules of DESIGN.md ("Ordering"), proven on recorded events.
+
+The graph (tests.fake_cloud.app_cloud) has depth 3 and shared children:
+
+    web -> vol-web -> img        db -> vol-db -> img
+    web -> net                   db -> net
+
+Children are made slow so that a missing ordering edge would show up as a
+parent starting before its child finished.
+"""
+
+import threading
+import time
+
+import pytest
+from oslo_config import cfg
+from taskflow import task
+
+from flows import builder
+from protection import config
+from protection import exceptions
+from protection.bank.filesystem import FileSystemBank
+from protection.registry import PluginRegistry
+from protection.service import ProtectionService
+from tests import fake_cloud
+
+EDGES = [("web", "vol-web"), ("web", "net"), ("db", "vol-db"),
+         ("db", "net"), ("vol-web", "img"), ("vol-db", "img")]
+ROOTS = [("Test::Server", "web"), ("Test::Server", "db")]
+
+
+def make_service(tmp_path, workers=8, plugins=fake_cloud.ALL):
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    conf.set_override("max_workers", workers, group="engine")
+    return ProtectionService(conf, PluginRegistry([p() for p in plugins]),
+                             FileSystemBank(str(tmp_path / "bank")))
+
+
+@pytest.fixture
+def cloud():
+    cloud = fake_cloud.app_cloud()
+    # Leaves slow, so parents would overtake them if ordering were missing.
+    cloud.slow.update({"img": 0.05, "net": 0.05, "vol-web": 0.03,
+                       "vol-db": 0.03})
+    return cloud
+
+
+@pytest.fixture
+def protected(tmp_path, cloud):
+    service = make_service(tmp_path)
+    result = service.protect(cloud, "app", ROOTS)
+    return service, result.checkpoint_id
+
+
+def test_protect_prepare_hooks_top_down_then_bottom_up(tmp_path, cloud):
+    make_service(tmp_path).protect(cloud, "app", ROOTS)
+    for parent, child in EDGES:
+        assert cloud.index("prepare_begin", parent) < \
+            cloud.index("prepare_begin", child)
+        assert cloud.index("prepare_finish", child) < \
+            cloud.index("prepare_finish", parent)
+    for rid in ("web", "db", "vol-web", "vol-db", "net", "img"):
+        assert cloud.index("prepare_begin", rid) < \
+            cloud.index("prepare_finish", rid)
+
+
+def test_protect_main_flows_start_after_every_prepare_hook(tmp_path, cloud):
+    make_service(tmp_path).protect(cloud, "app", ROOTS)
+    last_prepare = max(i for i, (what, _) in enumerate(cloud.log)
+                       if what.startswith("prepare_"))
+    first_main = min(i for i, (what, _) in enumerate(cloud.log)
+                     if what == "protect")
+    assert last_prepare < first_main
+
+
+def test_shared_children_are_processed_once(tmp_path, cloud):
+    make_service(tmp_path).protect(cloud, "app", ROOTS)
+    for what in ("prepare_begin", "prepare_finish", "protect", "complete"):
+        assert cloud.log.count((what, "img")) == 1
+        assert cloud.log.count((what, "net")) == 1
+
+
+@pytest.mark.parametrize("operation", ["protect", "restore"])
+def test_on_complete_after_own_tasks_and_children_complete(
+        protected, cloud, operation):
+    service, checkpoint_id = protected
+    if operation == "restore":
+        cloud.log.clear()
+        service.restore(checkpoint_id, cloud)
+    for rid in ("web", "db", "vol-web", "vol-db", "net", "img"):
+        assert cloud.index(f"{operation}-done", rid) < \
+            cloud.index("complete", rid)
+    for parent, child in EDGES:
+        assert cloud.index("complete", child) < \
+            cloud.index("complete", parent)
+
+
+def test_restore_children_finish_before_parent_starts(protected, cloud):
+    service, checkpoint_id = protected
+    cloud.log.clear()
+    service.restore(checkpoint_id, cloud)
+    for parent, child in EDGES:
+        assert cloud.index("restore-done", child) < \
+            cloud.index("restore", parent)
+
+
+def test_parent_restore_reads_new_ids_of_children(protected, cloud):
+    service, checkpoint_id = protected
+    result = service.restore(checkpoint_id, cloud)
+    restored = result.restored
+    web = cloud.records[restored["Test::Server#web"]]
+    assert web["children"] == {
+        "vol-web": restored["Test::Volume#vol-web"],
+        "net": restored["Test::Network#net"],
+    }
+    vol_db = cloud.records[restored["Test::Volume#vol-db"]]
+    assert vol_db["children"] == {"img": restored["Test::Image#img"]}
+    # one image, one network, although each is shared by two parents
+    assert len(cloud.created()) == 6
+
+
+class _Timed(task.Task):
+    """Records when it ran; used to observe concurrency."""
+
+    def __init__(self, name, spans, lock):
+        super().__init__(name=name)
+        self._spans, self._lock = spans, lock
+
+    def execute(self):
+        start = time.monotonic()
+        time.sleep(0.2)
+        with self._lock:
+            self._spans[self.name] = (start, time.monotonic())
+
+
+class TimedPlugin(fake_cloud.RecordPlugin):
+    resource_type = "Test::Timed"
+    spans = {}
+    lock = threading.Lock()
+
+    def protect_flow(self, ctx, resource):
+        return _Timed("sleep", self.spans, self.lock)
+
+
+def _overlap(spans):
+    (a0, a1), (b0, b1) = spans
+    return a0 < b1 and b0 < a1
+
+
+@pytest.mark.parametrize("workers, overlapping", [(4, True), (1, False)])
+def test_independent_resources_run_concurrently_within_the_bound(
+        tmp_path, workers, overlapping):
+    cloud = fake_cloud.FakeCloud()
+    cloud.add("Test::Timed", "a")
+    cloud.add("Test::Timed", "b")
+    TimedPlugin.spans = {}
+    service = make_service(tmp_path, workers=workers, plugins=[TimedPlugin])
+    service.protect(cloud, "two", [("Test::Timed", "a"),
+                                   ("Test::Timed", "b")])
+    assert _overlap(list(TimedPlugin.spans.values())) is overlapping
+
+
+class _NeedsSomethingElse(task.Task):
+    def execute(self, ctx, new_volume_id):
+        pass
+
+
+class LeakyPlugin(fake_cloud.RecordPlugin):
+    resource_type = "Test::Leaky"
+
+    def protect_flow(self, ctx, resource):
+        return _NeedsSomethingElse()
+
+
+def test_a_task_cannot_read_symbols_of_another_resource(tmp_path):
+    cloud = fake_cloud.FakeCloud()
+    cloud.add("Test::Leaky", "x")
+    service = make_service(tmp_path, plugins=[LeakyPlugin])
+    with pytest.raises(exceptions.PluginError,
+                       match="requires new_volume_id"):
+        service.protect(cloud, "leaky", [("Test::Leaky", "x")])
+
+
+def test_atoms_are_named_per_resource(tmp_path, cloud):
+    service = make_service(tmp_path)
+    graph = service.resource_graph(cloud, [service.show_resource(
+        cloud, "Test::Server", "web")])
+    built = builder.build("protect", graph, service.registry,
+                          lambda r: _ctx_stub(r))
+    names = [a.name for a in builder.iter_atoms(built.flow)]
+    assert len(names) == len(set(names))
+    assert "Test::Volume#vol-web/SaveRecord" in names
+    assert built.owners["Test::Volume#vol-web/SaveRecord"][1] == "SaveRecord"
+
+
+def _ctx_stub(resource):
+    class Ctx:
+        pass
+    ctx = Ctx()
+    ctx.resource = resource
+    ctx.conn = ctx.bank = ctx.restored = ctx.progress = None
+    ctx.metadata, ctx.parameters = {}, {}
+    return ctx
