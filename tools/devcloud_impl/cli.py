@@ -1,0 +1,136 @@
+"""tools/devcloud up|down|status|reset|env
+
+``up`` installs what is missing with the system python (stdlib only), then
+re-executes itself with the services virtualenv's python (which has
+openstacksdk) to boot and check the cloud.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import time
+
+from . import paths, procs
+
+
+def _layout():
+    return paths.Layout()
+
+
+def cmd_env(args):
+    layout = _layout()
+    print("export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud" % layout.clouds_yaml)
+    return 0
+
+
+def cmd_up(args):
+    layout = _layout()
+    layout.root.mkdir(parents=True, exist_ok=True)
+    if args.installed is None:
+        from . import install
+        t0 = time.monotonic()
+        try:
+            spent = install.install_all(layout)
+        except Exception as exc:
+            print("devcloud: install failed: %s" % exc, file=sys.stderr)
+            return 1
+        spent = time.monotonic() - t0 if spent else 0.0
+        py = str(layout.venv / "bin" / "python")
+        env = dict(os.environ, PYTHONPATH=str(paths.TOOLS_DIR))
+        argv = [py, "-m", "devcloud_impl", "up", "--installed", "%.1f" % spent,
+                "--timeout", str(args.timeout)]
+        if args.db:
+            argv += ["--db", args.db]
+        sys.stdout.flush()
+        os.execve(py, argv, env)
+    from . import boot
+    ctx = boot.make_ctx(layout, args.db)
+    state = boot.settings(layout)
+    state["db"] = ctx.db.name
+    boot.save_settings(layout, state)
+    timings = {}
+    print("devcloud: booting (%s database, state %s)" % (ctx.db.name, layout.root), flush=True)
+    try:
+        boot.up(ctx, timings, ready_timeout=args.timeout)
+    except Exception as exc:
+        print("devcloud: up FAILED: %s" % exc, file=sys.stderr)
+        print("devcloud: logs are in %s; 'tools/devcloud down' stops what started"
+              % layout.logs, file=sys.stderr)
+        return 1
+    rss = boot.total_rss_mib(ctx)
+    n = len(boot.service_names(ctx))
+    inst = float(args.installed)
+    print("devcloud: install %s" % ("%.1f s" % inst if inst else "0 s (already installed)"))
+    print("devcloud: boot %.1f s (schema and keystone %.1f s)" % (
+        timings["boot"], timings["schema+keystone"]))
+    print("devcloud: services RSS %.0f MiB (%d services)" % (rss, n))
+    print("devcloud: ready; to use it:")
+    print("  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud" % layout.clouds_yaml)
+    return 0
+
+
+def cmd_down(args):
+    layout = _layout()
+    if not layout.root.exists():
+        print("devcloud: nothing to stop (%s does not exist)" % layout.root)
+        return 0
+    from . import boot
+    ctx = boot.make_ctx(layout)
+    killed = boot.stop(ctx)
+    if killed:
+        print("devcloud: had to SIGKILL: %s" % ", ".join(killed))
+    print("devcloud: stopped")
+    return 0
+
+
+def cmd_reset(args):
+    layout = _layout()
+    if layout.root.exists():
+        cmd_down(args)
+        from . import boot
+        boot.unmount_all(layout)
+        shutil.rmtree(layout.root)
+    print("devcloud: state %s wiped (virtualenvs kept in %s)" % (
+        layout.root, paths.cache_dir()))
+    return 0
+
+
+def cmd_status(args):
+    layout = _layout()
+    from . import boot, status
+    ctx = boot.make_ctx(layout)
+    rows = status.collect(ctx)
+    print("%-18s %-8s %-6s %s" % ("SERVICE", "PID", "PORT", "ANSWERS"))
+    for name, pid, port, answers in rows:
+        print("%-18s %-8s %-6s %s" % (name, pid or "-", port or "-", answers))
+    up_all = all(r[1] for r in rows)
+    if up_all:
+        print("total RSS %.0f MiB" % boot.total_rss_mib(ctx))
+    return 0 if up_all and all(r[3] == "yes" for r in rows) else 3
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="tools/devcloud",
+        description="A real OpenStack on this machine, for tests and demos "
+                    "(not for production). State: $DEVCLOUD_HOME or "
+                    "<checkout>/.devcloud.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="install what is missing, boot, wait until ready")
+    p.add_argument("--db", choices=["mysql", "sqlite"], default=None,
+                   help="database backend for a new state (default mysql, "
+                        "or $DEVCLOUD_DB)")
+    p.add_argument("--timeout", type=float, default=420.0,
+                   help="seconds to wait for every service to answer")
+    p.add_argument("--installed", help=argparse.SUPPRESS)
+    p.set_defaults(fn=cmd_up)
+    sub.add_parser("down", help="stop every process devcloud started").set_defaults(fn=cmd_down)
+    sub.add_parser("status", help="each service, its pid, port, and whether it answers"
+                   ).set_defaults(fn=cmd_status)
+    sub.add_parser("reset", help="stop and wipe the state (not the virtualenvs)"
+                   ).set_defaults(fn=cmd_reset)
+    sub.add_parser("env", help="print the export line for OS_CLOUD"
+                   ).set_defaults(fn=cmd_env)
+    args = parser.parse_args(argv)
+    return args.fn(args)
