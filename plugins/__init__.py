@@ -1,0 +1,1 @@
+"""stackvault's protection plugins, one module per resource type."""

@@ -1,0 +1,279 @@
+"""Unit tests of the Cinder volume plugin's tasks (mocked openstacksdk)."""
+
+from unittest import mock
+
+import pytest
+from openstack import exceptions as sdk_exceptions
+
+from plugins import volume
+from protection import exceptions
+from protection.resource import Resource
+from tests.unit.plugin_helpers import make_ctx, obj, statuses
+
+VOL = Resource(volume.RESOURCE_TYPE, "vol-1", "data")
+NOT_FOUND = sdk_exceptions.NotFoundException("not found")
+
+
+def _volume(**overrides):
+    attrs = dict(id="vol-1", name="data", description="d", size=2,
+                 volume_type="nfs", availability_zone="nova",
+                 is_bootable="false", metadata={"k": "v"},
+                 volume_image_metadata={}, status="available")
+    attrs.update(overrides)
+    return obj(**attrs)
+
+
+@pytest.fixture
+def conn():
+    return mock.Mock()
+
+
+class TestDescribeVolume:
+    def test_reads_what_restore_needs(self, conn):
+        conn.block_storage.get_volume.return_value = _volume(
+            is_bootable="true", volume_image_metadata={"hw_x": "1"})
+        info = volume.DescribeVolume().execute(conn, VOL)
+        assert info["size"] == 2 and info["bootable"] is True
+        assert info["metadata"] == {"k": "v"}
+        assert info["image_metadata"] == {"hw_x": "1"}
+
+    @pytest.mark.parametrize("status", ["error", "creating", "deleting"])
+    def test_refuses_volumes_in_other_states(self, conn, status):
+        conn.block_storage.get_volume.return_value = _volume(status=status)
+        with pytest.raises(exceptions.StackvaultError,
+                           match=f"vol-1 is '{status}'"):
+            volume.DescribeVolume().execute(conn, VOL)
+
+
+class TestChooseBackupMode:
+    def test_full_by_default(self, conn):
+        ctx = make_ctx(VOL, conn)
+        assert volume.ChooseBackupMode().execute(ctx, conn, VOL, {}) is False
+        conn.block_storage.backups.assert_not_called()
+
+    def test_incremental_when_an_earlier_backup_exists(self, conn):
+        conn.block_storage.backups.return_value = [obj(status="available")]
+        ctx = make_ctx(VOL, conn)
+        assert volume.ChooseBackupMode().execute(
+            ctx, conn, VOL, {"backup_mode": "incremental"}) is True
+        conn.block_storage.backups.assert_called_once_with(volume_id="vol-1")
+
+    def test_incremental_falls_back_to_full(self, conn):
+        conn.block_storage.backups.return_value = [obj(status="error")]
+        events = []
+        ctx = make_ctx(VOL, conn, events=events)
+        assert volume.ChooseBackupMode().execute(
+            ctx, conn, VOL, {"backup_mode": "incremental"}) is False
+        assert "full backup" in events[0].message
+
+
+class TestTemporarySnapshot:
+    def test_created_forced_for_in_use_volumes(self, conn):
+        conn.block_storage.create_snapshot.return_value = obj(id="snap-1")
+        ctx = make_ctx(VOL, conn)
+        assert volume.CreateTemporarySnapshot().execute(
+            ctx, conn, VOL, {}) == "snap-1"
+        kwargs = conn.block_storage.create_snapshot.call_args.kwargs
+        assert kwargs["volume_id"] == "vol-1" and kwargs["is_forced"]
+
+    def test_not_created_for_direct_backups(self, conn):
+        ctx = make_ctx(VOL, conn)
+        assert volume.CreateTemporarySnapshot().execute(
+            ctx, conn, VOL, {"method": "direct"}) is None
+        conn.block_storage.create_snapshot.assert_not_called()
+
+    def test_revert_waits_until_deletable_then_deletes(self, conn):
+        fetch = statuses("creating", "available")
+        gone = iter([False, False, True])
+
+        def get_snapshot(snap_id):
+            if conn.block_storage.delete_snapshot.called and next(gone):
+                raise NOT_FOUND
+            return fetch()
+        conn.block_storage.get_snapshot.side_effect = get_snapshot
+        ctx = make_ctx(VOL, conn)
+        volume.CreateTemporarySnapshot().revert(ctx, conn, "snap-1")
+        conn.block_storage.delete_snapshot.assert_called_once_with("snap-1")
+
+    def test_revert_of_a_failed_create_does_nothing(self, conn):
+        ctx = make_ctx(VOL, conn)
+        volume.CreateTemporarySnapshot().revert(ctx, conn, mock.Mock())
+        conn.block_storage.delete_snapshot.assert_not_called()
+
+    def test_deleted_after_the_backup_with_a_bounded_wait(self, conn):
+        conn.block_storage.get_snapshot.side_effect = NOT_FOUND
+        ctx = make_ctx(VOL, conn)
+        volume.DeleteTemporarySnapshot().execute(ctx, conn, "snap-1")
+        conn.block_storage.delete_snapshot.assert_called_once_with(
+            "snap-1", ignore_missing=True)
+
+
+class TestCreateBackup:
+    def _run(self, conn, parameters, status="available", snapshot_id=None,
+             incremental=False):
+        conn.block_storage.create_backup.return_value = obj(id="bk-1")
+        ctx = make_ctx(VOL, conn)
+        info = {"status": status, "size": 2}
+        assert volume.CreateBackup().execute(
+            ctx, conn, VOL, parameters, info, snapshot_id,
+            incremental) == "bk-1"
+        return conn.block_storage.create_backup.call_args.kwargs
+
+    def test_from_the_temporary_snapshot(self, conn):
+        kwargs = self._run(conn, {}, status="in-use", snapshot_id="snap-1")
+        assert kwargs["snapshot_id"] == "snap-1"
+        assert "force" not in kwargs
+        assert kwargs["name"] == "stackvault-cp-1"
+
+    def test_direct_in_use_backup_is_forced(self, conn):
+        kwargs = self._run(conn, {"method": "direct"}, status="in-use")
+        assert kwargs["force"] is True and "snapshot_id" not in kwargs
+
+    def test_parameters(self, conn):
+        kwargs = self._run(conn, {"backup_name": "nightly",
+                                  "container": "vault"}, incremental=True)
+        assert kwargs["name"] == "nightly"
+        assert kwargs["container"] == "vault"
+        assert kwargs["is_incremental"] is True
+
+    def test_revert_deletes_the_backup(self, conn):
+        calls = []
+
+        def get_backup(backup_id):
+            if calls:
+                raise NOT_FOUND
+            return obj(status="error")
+        conn.block_storage.get_backup.side_effect = get_backup
+        conn.block_storage.delete_backup.side_effect = \
+            lambda b: calls.append(b)
+        volume.CreateBackup().revert(make_ctx(VOL, conn), conn, "bk-1")
+        assert calls == ["bk-1"]
+
+    def test_wait_fails_fast_with_cinders_reason(self, conn):
+        conn.block_storage.get_backup.side_effect = statuses(
+            "creating", "error", fail_reason="disk full on backup host")
+        with pytest.raises(exceptions.ResourceFailed,
+                           match="disk full on backup host"):
+            volume.WaitBackupAvailable().execute(
+                make_ctx(VOL, conn), conn, VOL, "bk-1", {"size": 1})
+
+
+METADATA = {"backup_id": "bk-1", "size": 2, "name": "data",
+            "description": "d", "metadata": {"k": "v"},
+            "volume_type": "nfs", "availability_zone": "nova",
+            "bootable": True, "image_metadata": {"hw_x": "1",
+                                                 "image_id": "i"}}
+
+
+class TestCreateVolumeFromBackup:
+    def _run(self, conn, parameters):
+        conn.block_storage.create_volume.return_value = obj(id="new-1")
+        ctx = make_ctx(VOL, conn, operation="restore")
+        with mock.patch.object(volume.sdk_utils, "supports_microversion",
+                               return_value=True):
+            assert volume.CreateVolumeFromBackup().execute(
+                ctx, conn, VOL, METADATA, parameters) == "new-1"
+        return ctx, conn.block_storage.create_volume.call_args.kwargs
+
+    def test_creates_from_the_backup_and_records_the_new_id(self, conn):
+        ctx, kwargs = self._run(conn, {})
+        assert kwargs == {"backup_id": "bk-1", "size": 2, "name": "data",
+                          "description": "d", "metadata": {"k": "v"},
+                          "volume_type": "nfs", "availability_zone": "nova"}
+        assert ctx.restored.get(volume.RESOURCE_TYPE, "vol-1") == "new-1"
+
+    def test_name_type_and_zone_mapping(self, conn):
+        _, kwargs = self._run(conn, {
+            "restore_name": "copy",
+            "volume_type_mapping": {"nfs": "fast"},
+            "availability_zone_mapping": {"other": "x"}})
+        assert kwargs["name"] == "copy"
+        assert kwargs["volume_type"] == "fast"
+        assert kwargs["availability_zone"] == "nova"
+
+    def test_explicit_type_beats_the_mapping(self, conn):
+        _, kwargs = self._run(conn, {"volume_type": "gold",
+                                     "volume_type_mapping": {"nfs": "x"}})
+        assert kwargs["volume_type"] == "gold"
+
+    def test_old_cinder_is_a_clear_error(self, conn):
+        ctx = make_ctx(VOL, conn, operation="restore")
+        with mock.patch.object(volume.sdk_utils, "supports_microversion",
+                               return_value=False):
+            with pytest.raises(exceptions.StackvaultError, match="3.47"):
+                volume.CreateVolumeFromBackup().execute(
+                    ctx, conn, VOL, METADATA, {})
+        conn.block_storage.create_volume.assert_not_called()
+
+    def test_revert_deletes_the_volume_and_forgets_its_id(self, conn):
+        ctx = make_ctx(VOL, conn, operation="restore")
+        ctx.record_new_id("new-1")
+        deleted = []
+        fetch = statuses("restoring-backup", "error_restoring")
+
+        def get_volume(volume_id):
+            if deleted:
+                raise NOT_FOUND
+            return fetch()
+        conn.block_storage.get_volume.side_effect = get_volume
+        conn.block_storage.delete_volume.side_effect = deleted.append
+        volume.CreateVolumeFromBackup().revert(ctx, conn, "new-1")
+        # waited for Cinder to settle before deleting
+        assert conn.block_storage.get_volume.call_count >= 3
+        assert deleted == ["new-1"]
+        assert ctx.restored.get(volume.RESOURCE_TYPE, "vol-1") is None
+
+    def test_wait_fails_on_error_restoring(self, conn):
+        conn.block_storage.get_volume.side_effect = statuses(
+            "restoring-backup", "error_restoring")
+        with pytest.raises(exceptions.ResourceFailed,
+                           match="error_restoring"):
+            volume.WaitVolumeAvailable().execute(
+                make_ctx(VOL, conn), conn, "new-1", METADATA)
+
+
+def test_restore_attributes_sets_bootable_and_writable_image_metadata(conn):
+    volume.RestoreVolumeAttributes().execute(conn, "new-1", METADATA)
+    conn.block_storage.set_volume_bootable_status.assert_called_once_with(
+        "new-1", True)
+    conn.block_storage.set_volume_image_metadata.assert_called_once_with(
+        "new-1", hw_x="1")
+
+
+class TestDeleteAndVerify:
+    def test_delete_removes_the_backup(self, conn):
+        seen = []
+
+        def get_backup(backup_id):
+            if seen:
+                raise NOT_FOUND
+            return obj(status="available", has_dependent_backups=False)
+        conn.block_storage.get_backup.side_effect = get_backup
+        conn.block_storage.delete_backup.side_effect = seen.append
+        volume.DeleteBackup().execute(make_ctx(VOL, conn), conn,
+                                      {"backup_id": "bk-1"})
+        assert seen == ["bk-1"]
+
+    def test_a_backup_already_gone_is_fine(self, conn):
+        conn.block_storage.get_backup.side_effect = NOT_FOUND
+        volume.DeleteBackup().execute(make_ctx(VOL, conn), conn,
+                                      {"backup_id": "bk-1"})
+        conn.block_storage.delete_backup.assert_not_called()
+
+    def test_dependent_incrementals_are_a_clear_error(self, conn):
+        conn.block_storage.get_backup.return_value = obj(
+            status="available", has_dependent_backups=True)
+        with pytest.raises(exceptions.StackvaultError,
+                           match="newer checkpoints"):
+            volume.DeleteBackup().execute(make_ctx(VOL, conn), conn,
+                                          {"backup_id": "bk-1"})
+        conn.block_storage.delete_backup.assert_not_called()
+
+    def test_verify_needs_an_available_backup(self, conn):
+        conn.block_storage.get_backup.return_value = obj(status="error")
+        with pytest.raises(exceptions.StackvaultError, match="'error'"):
+            volume.CheckBackup().execute(conn, VOL, {"backup_id": "bk-1"})
+        conn.block_storage.get_backup.side_effect = NOT_FOUND
+        with pytest.raises(exceptions.StackvaultError,
+                           match="no longer exists"):
+            volume.CheckBackup().execute(conn, VOL, {"backup_id": "bk-1"})
