@@ -70,12 +70,26 @@ def register_framework_opts(conf):
         conf.register_opts(opts, group=group)
 
 
+def _check_values(conf, group, opts):
+    """Read each option once: oslo.config converts (and rejects) a value
+    from a config file only when it is read, so a bad value would otherwise
+    surface later as a raw ConfigFileValueError in the middle of a command.
+    """
+    for opt in opts:
+        try:
+            getattr(getattr(conf, group), opt.dest)
+        except (cfg.Error, ValueError) as exc:
+            raise exceptions.ConfigError(
+                f"bad configuration: [{group}] {opt.dest}: {exc}") from None
+
+
 def register_component_opts(conf, component):
     """Register a plugin's or bank's own ``config_opts`` in its group."""
     group = getattr(component, "config_group", None)
     opts = getattr(component, "config_opts", None) or []
     if group and opts:
         conf.register_opts(opts, group=group)
+        _check_values(conf, group, opts)
 
 
 def load_config(config_files=None, conf=None):
@@ -94,6 +108,8 @@ def load_config(config_files=None, conf=None):
              default_config_files=config_files or None)
     except (cfg.Error, ValueError) as exc:
         raise exceptions.ConfigError(f"bad configuration: {exc}") from None
+    for group, opts in FRAMEWORK_OPTS:
+        _check_values(conf, group, opts)
     return conf
 
 
