@@ -1,0 +1,379 @@
+"""The ``stackvault`` CLI, end to end over the fake cloud and a real bank."""
+
+import io
+import json
+import os
+
+import mock
+import pytest
+import yaml
+from openstack import exceptions as sdk_exceptions
+
+from protection.cli import main as cli
+from protection.registry import PluginRegistry
+from tests import fake_cloud
+
+
+class Cli:
+    """Runs ``stackvault`` with a fake cloud, test plugins and a real
+    FileSystemBank under ``tmp_path``."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.bank_path = tmp_path / "bank"
+        self.config = tmp_path / "stackvault.conf"
+        self.config.write_text(
+            f"[filesystem_bank]\npath = {self.bank_path}\n\n"
+            "[engine]\nmax_workers = 4\n")
+        self.cloud = fake_cloud.app_cloud()
+        self.registry = PluginRegistry([cls() for cls in fake_cloud.ALL])
+        self.connect = mock.Mock(return_value=self.cloud)
+        self.out = self.err = ""
+
+    def __call__(self, *argv, config=True):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        args = ["--config-file", str(self.config)] if config else []
+        with mock.patch.object(cli.cloud, "connect", self.connect), \
+                mock.patch.object(PluginRegistry, "load",
+                                  return_value=self.registry):
+            code = cli.main(args + list(argv), stdout, stderr)
+        self.out, self.err = stdout.getvalue(), stderr.getvalue()
+        return code
+
+    def json(self, *argv):
+        code = self(*argv, "-f", "json")
+        assert code == 0, self.err
+        return json.loads(self.out)
+
+    def protect(self, *refs, name="nightly"):
+        return self.json("protect", "--name", name, *refs)["checkpoint_id"]
+
+    def bank_files(self):
+        found = []
+        for dirpath, _dirs, names in os.walk(self.bank_path):
+            found += [os.path.join(dirpath, n) for n in names]
+        return found
+
+
+@pytest.fixture
+def run(tmp_path):
+    return Cli(tmp_path)
+
+
+def assert_one_line_error(run, *words):
+    assert run.out == ""
+    assert run.err.endswith("\n")
+    assert run.err.count("\n") == 1, run.err
+    assert "Traceback" not in run.err
+    for word in words:
+        assert word in run.err
+
+
+# -- the whole cycle ----------------------------------------------------------
+def test_protect_list_show_verify_restore_delete_cycle(run):
+    protected = run.json("protect", "--name", "nightly", "Test::Server=web",
+                         "Test::Server=db", "--parameter",
+                         "Test::Volume:mode=incremental")
+    assert protected["status"] == "success"
+    assert protected["operation"] == "protect"
+    checkpoint_id = protected["checkpoint_id"]
+    assert protected["resources"] == {
+        key: "available" for key in [
+            "Test::Image#img", "Test::Network#net", "Test::Server#db",
+            "Test::Server#web", "Test::Volume#vol-db",
+            "Test::Volume#vol-web"]}
+    assert protected["failures"] == []
+    assert run.err == ""                     # no tty: no progress lines
+
+    listed = run.json("checkpoint", "list")
+    assert listed == [{"ID": checkpoint_id, "Name": "nightly",
+                       "Status": "available",
+                       "Created": listed[0]["Created"], "Resources": 6}]
+
+    shown = run.json("checkpoint", "show", checkpoint_id)
+    assert shown["id"] == checkpoint_id
+    assert shown["status"] == "available"
+    assert shown["plan"]["name"] == "nightly"
+    assert shown["plan"]["resources"] == [["Test::Server", "web"],
+                                          ["Test::Server", "db"]]
+    assert shown["plan"]["parameters"] == {
+        "Test::Volume": {"mode": "incremental"}}
+    assert shown["errors"] == []
+    assert str(run.bank_path) in shown["bank"]
+    assert len(shown["graph"]["nodes"]) == 6
+    assert shown["graph"]["roots"] == [["Test::Server", "web"],
+                                       ["Test::Server", "db"]]
+
+    run.connect.reset_mock()
+    verified = run.json("checkpoint", "verify", "--offline", checkpoint_id)
+    assert verified["status"] == "success"
+    assert verified["problems"] == []
+    assert verified["checkpoint_id"] == checkpoint_id
+    run.connect.assert_not_called()          # offline means no cloud
+
+    before = set(run.cloud.records)
+    restored = run.json("restore", checkpoint_id, "--parameter",
+                        "Test::Server#web:restore_name=web-copy")
+    assert restored["status"] == "success"
+    assert restored["checkpoint_id"] == checkpoint_id
+    assert restored["policy"] == "rollback"
+    assert restored["left_behind"] == {}
+    mapping = restored["restored"]
+    assert sorted(mapping) == sorted(protected["resources"])
+    created = set(run.cloud.records) - before
+    assert set(mapping.values()) == created
+    web = run.cloud.records[mapping["Test::Server#web"]]
+    assert web["name"] == "web-copy"
+    assert web["data"] == b"web-spec"
+    # The new server points at the new volume and network, not the old.
+    assert web["children"] == {"vol-web": mapping["Test::Volume#vol-web"],
+                               "net": mapping["Test::Network#net"]}
+    db = run.cloud.records[mapping["Test::Server#db"]]
+    assert db["name"] == "db"
+    assert db["children"]["net"] == mapping["Test::Network#net"]
+
+    deleted = run.json("checkpoint", "delete", checkpoint_id)
+    assert deleted["status"] == "success"
+    assert run.json("checkpoint", "list") == []
+    assert run.bank_files() == []
+    assert run("checkpoint", "show", checkpoint_id) == 2
+    assert_one_line_error(run, checkpoint_id, "does not exist")
+
+
+def test_table_output_of_protect_and_show(run):
+    assert run("protect", "--name", "tbl", "Test::Volume=vol-web") == 0
+    assert run.out.startswith("+")
+    assert "| Field" in run.out and "| Value" in run.out
+    assert "| status        | success" in run.out
+    line = next(x for x in run.out.splitlines() if "checkpoint_id" in x)
+    checkpoint_id = line.split("|")[2].strip()
+    assert "Test::Image#img: available" in run.out
+    assert "failures" not in run.out            # empty fields left out
+
+    assert run("checkpoint", "show", checkpoint_id) == 0
+    assert "| tree" in run.out
+    lines = run.out.splitlines()
+    tree_at = next(i for i, x in enumerate(lines) if "| tree" in x)
+    assert "Test::Volume vol-web" in lines[tree_at]
+    assert "  Test::Image img" in lines[tree_at + 1]
+
+
+def test_checkpoint_list_formats(run):
+    first = run.protect("Test::Volume=vol-web", name="one")
+    second = run.protect("Test::Network=net", name="two")
+
+    assert run("checkpoint", "list", "-f", "value") == 0
+    rows = [line.split(" ") for line in run.out.splitlines()]
+    assert sorted((r[0], r[1], r[2]) for r in rows) == sorted(
+        [(first, "one", "available"), (second, "two", "available")])
+
+    assert run("checkpoint", "list", "-f", "yaml") == 0
+    data = yaml.safe_load(run.out)
+    assert sorted(d["ID"] for d in data) == sorted([first, second])
+    assert {d["Resources"] for d in data} == {1, 2}
+
+    assert run("checkpoint", "list") == 0
+    header = run.out.splitlines()[1]
+    for column in ("ID", "Name", "Status", "Created", "Resources"):
+        assert column in header
+    assert first in run.out and second in run.out
+
+
+def test_resource_list_and_show(run):
+    listed = run.json("resource", "list", "--type", "Test::Volume")
+    assert listed == [
+        {"Type": "Test::Volume", "ID": "vol-web", "Name": "vol-web"},
+        {"Type": "Test::Volume", "ID": "vol-db", "Name": "vol-db"}]
+    assert run("resource", "list", "-f", "value") == 0
+    assert "Test::Server web web" in run.out.splitlines()
+    assert len(run.out.splitlines()) == 6
+
+    shown = run.json("resource", "show", "Test::Server", "web")
+    assert shown["resource"]["id"] == "web"
+    assert len(shown["graph"]["nodes"]) == 4
+
+    assert run("resource", "show", "Test::Server", "web") == 0
+    assert "|   Test::Volume  | vol-web" in run.out
+    assert "|     Test::Image | img" in run.out
+
+
+def test_progress_lines_on_request(run):
+    assert run("--progress", "protect", "--name", "p",
+               "Test::Volume=vol-web", "-f", "json") == 0
+    assert json.loads(run.out)["status"] == "success"
+    lines = run.err.splitlines()
+    assert any("Test::Volume vol-web" in x and "done" in x for x in lines)
+    assert any("Test::Image img" in x and "running" in x for x in lines)
+
+
+# -- failures: exit 1 ---------------------------------------------------------
+def test_failed_operation_exits_1_with_document_and_one_line(run):
+    run.cloud.fail.add(("protect", "vol-db"))
+    assert run("protect", "--name", "bad", "Test::Server=db",
+               "-f", "json") == 1
+    document = json.loads(run.out)
+    assert document["status"] == "failed"
+    assert document["checkpoint_id"]
+    assert document["failures"][0]["resource"] == "Test::Volume#vol-db"
+    assert "quota exceeded" in document["failures"][0]["message"]
+    assert run.err.count("\n") == 1
+    assert run.err.startswith("stackvault: protect failed: "
+                              "Test::Volume vol-db")
+    assert "quota exceeded" in run.err
+    assert "Traceback" not in run.err
+
+
+def test_verify_of_a_damaged_checkpoint_exits_1(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    data = (run.bank_path / "checkpoints" / checkpoint_id / "resources" /
+            "Test::Volume" / "vol-web" / "data")
+    data.write_bytes(b"tampered")
+    assert run("checkpoint", "verify", "--offline", checkpoint_id,
+               "-f", "json") == 1
+    document = json.loads(run.out)
+    assert document["status"] == "failed"
+    assert any("resources/Test::Volume/vol-web/data: sha256 mismatch" in p
+               for p in document["problems"])
+    assert run.err.startswith("stackvault: verify failed: ")
+    assert run.err.count("\n") == 1
+
+
+def test_cloud_error_exits_1_without_traceback(run):
+    run.connect.side_effect = sdk_exceptions.HttpException(
+        "503 Service Unavailable")
+    assert run("resource", "list") == 1
+    assert_one_line_error(run, "cloud error", "503 Service Unavailable")
+
+
+def test_internal_error_is_one_line_unless_debug(run):
+    with mock.patch("protection.cli.main.ProtectionService",
+                    side_effect=RuntimeError("kaboom")):
+        assert run("checkpoint", "list") == 1
+        assert_one_line_error(run, "internal error", "RuntimeError",
+                              "kaboom", "--debug")
+        with pytest.raises(RuntimeError):
+            run("--debug", "checkpoint", "list")
+
+
+# -- user mistakes: exit 2, one line ------------------------------------------
+@pytest.mark.parametrize("ref", ["Test:Server=web", "Test::Server",
+                                 "Test::Server=", "web"])
+def test_bad_type_equals_id(run, ref):
+    assert run("protect", "--name", "x", ref) == 2
+    assert_one_line_error(run, "expected TYPE=ID", repr(ref))
+    run.connect.assert_not_called()
+
+
+@pytest.mark.parametrize("assignment", [
+    "mode=full", "Test::Volume:mode", "Test::Volume=full",
+    "Test::Volume::mode=full"])
+def test_bad_parameter_syntax(run, assignment):
+    assert run("protect", "--name", "x", "Test::Volume=vol-web",
+               "--parameter", assignment) == 2
+    assert_one_line_error(run, "stackvault: error:", "TYPE[#ID]:KEY=VALUE")
+    assert run.bank_files() == []
+
+
+def test_bad_parameter_syntax_on_restore(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    assert run("restore", checkpoint_id, "--parameter", "nonsense") == 2
+    assert_one_line_error(run, "TYPE[#ID]:KEY=VALUE")
+
+
+def test_invalid_parameter_value_names_resource_key_reason(run):
+    assert run("protect", "--name", "x", "Test::Volume=vol-web",
+               "--parameter", "Test::Volume:mode=differential") == 2
+    assert_one_line_error(run, "'mode'", "Test::Volume vol-web",
+                          "differential")
+    assert run.json("checkpoint", "list") == []      # no work started
+
+
+def test_unknown_restore_parameter(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    before = set(run.cloud.records)
+    assert run("restore", checkpoint_id, "--parameter",
+               "Test::Volume#vol-web:colour=blue") == 2
+    assert_one_line_error(run, "'colour'", "unknown parameter")
+    assert set(run.cloud.records) == before
+
+
+def test_parameter_for_a_resource_not_in_the_operation(run):
+    assert run("protect", "--name", "x", "Test::Volume=vol-web",
+               "--parameter", "Test::Volume#vol-db:mode=full") == 2
+    assert_one_line_error(run, "Test::Volume#vol-db", "no such resource")
+
+
+@pytest.mark.parametrize("argv", [
+    ("checkpoint", "show", "0000-not-there"),
+    ("checkpoint", "delete", "0000-not-there"),
+    ("checkpoint", "verify", "--offline", "0000-not-there"),
+    ("restore", "0000-not-there"),
+    ("checkpoint", "show", "../../etc"),
+])
+def test_unknown_checkpoint(run, argv):
+    assert run(*argv) == 2
+    assert_one_line_error(run, "stackvault: error: checkpoint",
+                          "does not exist")
+
+
+def test_missing_cloud(run, monkeypatch):
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    monkeypatch.delenv("OS_AUTH_URL", raising=False)
+    run.connect = cli.cloud.connect            # the real one
+    assert run("resource", "list") == 2
+    assert_one_line_error(run, "no cloud configured", "--os-cloud",
+                          "OS_CLOUD")
+
+
+def test_cloud_not_in_clouds_yaml(run, monkeypatch, tmp_path):
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  other:\n    auth:\n"
+                      "      auth_url: http://127.0.0.1:1/identity\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    run.connect = cli.cloud.connect
+    assert run("--os-cloud", "nope", "resource", "list") == 2
+    assert_one_line_error(run, "cannot use cloud 'nope'")
+
+
+@pytest.mark.parametrize("argv", [
+    ("protect", "--name", "x", "OS::Nova::Server=abc"),
+    ("resource", "list", "--type", "OS::Nova::Server"),
+    ("resource", "show", "OS::Nova::Server", "abc"),
+])
+def test_unknown_plugin_type(run, argv):
+    assert run(*argv) == 2
+    assert_one_line_error(run, "no protection plugin",
+                          "'OS::Nova::Server'", "Test::Volume")
+
+
+def test_unknown_resource(run):
+    assert run("resource", "show", "Test::Server", "ghost") == 2
+    assert_one_line_error(run, "Test::Server ghost not found")
+
+
+def test_missing_config_file(run, tmp_path):
+    missing = tmp_path / "nope.conf"
+    assert run("--config-file", str(missing), "checkpoint", "list",
+               config=False) == 2
+    assert_one_line_error(run, str(missing), "does not exist")
+
+
+def test_bad_config_value(run):
+    run.config.write_text("[engine]\nmax_workers = lots\n")
+    assert run("checkpoint", "list") == 2
+    assert_one_line_error(run, "bad configuration", "max_workers")
+
+
+@pytest.mark.parametrize("argv, words", [
+    ((), ["required", "COMMAND"]),
+    (("frobnicate",), ["invalid choice", "frobnicate"]),
+    (("checkpoint",), ["required", "ACTION"]),
+    (("checkpoint", "list", "-f", "xml"), ["invalid choice", "xml"]),
+    (("protect", "Test::Volume=vol-web"), ["--name"]),
+    (("protect", "--name", "x"), ["TYPE=ID"]),
+    (("restore", "cp", "--on-failure", "pray"), ["invalid choice", "pray"]),
+])
+def test_usage_errors(run, argv, words):
+    assert run(*argv) == 2
+    assert_one_line_error(run, "stackvault", *words)

@@ -1,0 +1,265 @@
+"""Bounded, fail-fast waits, driven by a fake clock (no real sleeping)."""
+
+import mock
+import pytest
+from openstack.block_storage.v3 import backup as sdk_backup
+from openstack.compute.v2 import server as sdk_server
+from openstack import exceptions as sdk_exceptions
+
+from protection import exceptions
+from protection import wait
+from protection.context import ResourceContext
+
+# openstacksdk's own resources warn about an internal deprecation.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The _compute_attributes method is deprecated")
+
+TIMEOUTS = wait.Timeouts(status_wait=60.0, per_gib=10.0, poll_initial=0.5,
+                         poll_max=5.0)
+
+
+class FakeClock:
+    """``clock()`` and ``sleep()`` that only move when sleep is called."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds > 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def statuses(*values, **attrs):
+    """A ``fetch`` returning sdk-like objects with these statuses in turn;
+    the last one repeats."""
+    objs = [mock.Mock(spec=["status", "id"], status=s, id="obj-1")
+            for s in values]
+    calls = []
+
+    def fetch():
+        obj = objs[min(len(calls), len(objs) - 1)]
+        calls.append(obj.status)
+        return obj
+    fetch.calls = calls
+    return fetch
+
+
+def run(fetch, status="available", clock=None, **kwargs):
+    clock = clock or FakeClock()
+    kwargs.setdefault("timeouts", TIMEOUTS)
+    return wait.wait_for_status(fetch, status, what="volume v1",
+                                sleep=clock.sleep, clock=clock.clock,
+                                **kwargs)
+
+
+# -- reaching the status ------------------------------------------------------
+def test_returns_the_object_once_it_has_the_status():
+    clock = FakeClock()
+    fetch = statuses("creating", "creating", "available")
+    obj = run(fetch, clock=clock)
+    assert obj.status == "available"
+    assert fetch.calls == ["creating", "creating", "available"]
+    assert len(clock.sleeps) == 2
+
+
+def test_no_sleep_when_already_there():
+    clock = FakeClock()
+    run(statuses("available"), clock=clock)
+    assert clock.sleeps == []
+
+
+def test_status_comparison_ignores_case_and_accepts_several():
+    assert run(statuses("BUILD", "ACTIVE"), "active").status == "ACTIVE"
+    assert run(statuses("creating", "in-use"),
+               ("available", "in-use")).status == "in-use"
+
+
+# -- failing fast -------------------------------------------------------------
+def test_error_status_fails_at_once_with_server_fault():
+    clock = FakeClock()
+    server = sdk_server.Server(
+        id="s1", status="ERROR",
+        fault={"code": 500, "message": "No valid host was found.",
+               "details": "Traceback ..."})
+    fetches = iter([mock.Mock(spec=["status"], status="BUILD"), server])
+    with pytest.raises(exceptions.ResourceFailed) as err:
+        wait.wait_for_status(lambda: next(fetches), "ACTIVE",
+                             what="server s1", timeouts=TIMEOUTS,
+                             sleep=clock.sleep, clock=clock.clock)
+    assert str(err.value) == \
+        "server s1 went to status 'error': No valid host was found."
+    assert len(clock.sleeps) == 1
+
+
+def test_error_status_uses_backup_fail_reason():
+    backup = sdk_backup.Backup(id="b1", status="error",
+                               fail_reason="swift: 507 Insufficient Storage")
+    with pytest.raises(exceptions.ResourceFailed) as err:
+        run(lambda: backup)
+    assert "volume v1 went to status 'error'" in str(err.value)
+    assert "swift: 507 Insufficient Storage" in str(err.value)
+
+
+def test_error_without_a_reason_says_so():
+    with pytest.raises(exceptions.ResourceFailed,
+                       match="the cloud gave no reason"):
+        run(statuses("error"))
+
+
+def test_custom_failure_statuses():
+    with pytest.raises(exceptions.ResourceFailed, match="'error_restoring'"):
+        run(statuses("restoring-backup", "error_restoring"),
+            failures=("error", "ERROR_RESTORING"))
+
+
+@pytest.mark.parametrize("attrs, expected", [
+    ({"fault": {"message": "boom", "details": "tb"}}, "boom"),
+    ({"fault": {"details": "only details"}}, "only details"),
+    ({"fail_reason": "quota"}, "quota"),
+    ({"status_reason": "image upload failed"}, "image upload failed"),
+    ({"message": "m"}, "m"),
+    ({"fault": None, "fail_reason": "second"}, "second"),
+    ({"fault": {}, "fail_reason": ""}, None),
+    ({}, None),
+])
+def test_fault_of(attrs, expected):
+    obj = mock.Mock(spec=["status"] + list(attrs), status="error", **attrs)
+    assert wait.fault_of(obj) == expected
+
+
+# -- timing out ---------------------------------------------------------------
+def test_times_out_with_the_last_status():
+    clock = FakeClock()
+    fetch = statuses("creating", "creating", "backing-up")
+    with pytest.raises(exceptions.WaitTimeout) as err:
+        run(fetch, clock=clock, timeout=20)
+    message = str(err.value)
+    assert "volume v1 did not reach available within 20s" in message
+    assert "(last status 'backing-up')" in message
+    # The whole wait took exactly the timeout; the last poll was at the
+    # deadline, not one interval past it.
+    assert sum(clock.sleeps) == pytest.approx(20)
+    assert clock.now == pytest.approx(1020)
+
+
+def test_timeout_defaults_to_status_wait():
+    clock = FakeClock()
+    with pytest.raises(exceptions.WaitTimeout, match="within 60s"):
+        run(statuses("creating"), clock=clock)
+    assert sum(clock.sleeps) == pytest.approx(60)
+
+
+def test_backoff_grows_and_is_capped_by_poll_max():
+    clock = FakeClock()
+    timeouts = wait.Timeouts(status_wait=100, poll_initial=0.5, poll_max=4)
+    with pytest.raises(exceptions.WaitTimeout):
+        run(statuses("creating"), clock=clock, timeouts=timeouts)
+    sleeps = clock.sleeps
+    assert sleeps[0] == 0.5
+    growing = sleeps[:sleeps.index(4)]
+    assert growing == sorted(growing)
+    assert all(b > a for a, b in zip(growing, growing[1:]))
+    assert max(sleeps) == 4
+    # Once capped, the interval stays at poll_max (except the last sleep,
+    # cut short by the deadline).
+    capped = sleeps[sleeps.index(4):-1]
+    assert capped and set(capped) == {4}
+    assert sleeps[-1] <= 4
+    assert sum(sleeps) == pytest.approx(100)
+
+
+def test_backoff_intervals_exactly():
+    intervals = wait._intervals(wait.Timeouts(poll_initial=1, poll_max=3))
+    assert [next(intervals) for _ in range(6)] == [1, 1.5, 2.25, 3, 3, 3]
+
+
+# -- waiting for a delete -----------------------------------------------------
+def run_delete(fetch, clock=None, **kwargs):
+    clock = clock or FakeClock()
+    return wait.wait_for_delete(fetch, what="volume v1", timeouts=TIMEOUTS,
+                                sleep=clock.sleep, clock=clock.clock,
+                                **kwargs)
+
+
+def test_wait_for_delete_treats_not_found_as_done():
+    clock = FakeClock()
+    seen = []
+
+    def fetch():
+        seen.append(1)
+        if len(seen) < 3:
+            return mock.Mock(spec=["status"], status="deleting")
+        raise sdk_exceptions.NotFoundException("No Volume found for v1")
+
+    assert run_delete(fetch, clock=clock) is None
+    assert len(seen) == 3
+    assert len(clock.sleeps) == 2
+
+
+def test_wait_for_delete_treats_none_as_done():
+    assert run_delete(lambda: None) is None
+
+
+def test_wait_for_delete_fails_fast_on_error_deleting():
+    obj = mock.Mock(spec=["status", "fail_reason"], status="error_deleting",
+                    fail_reason="backend busy")
+    with pytest.raises(exceptions.ResourceFailed) as err:
+        run_delete(lambda: obj)
+    assert "volume v1 could not be deleted" in str(err.value)
+    assert "'error_deleting'" in str(err.value)
+    assert "backend busy" in str(err.value)
+
+
+def test_wait_for_delete_times_out_with_last_status():
+    clock = FakeClock()
+    with pytest.raises(exceptions.WaitTimeout) as err:
+        run_delete(statuses("deleting"), clock=clock, timeout=7)
+    assert "volume v1 was not deleted within 7s" in str(err.value)
+    assert "(last status 'deleting')" in str(err.value)
+    assert sum(clock.sleeps) == pytest.approx(7)
+
+
+def test_wait_for_delete_lets_other_cloud_errors_through():
+    def fetch():
+        raise sdk_exceptions.HttpException("503 Service Unavailable")
+
+    with pytest.raises(sdk_exceptions.HttpException):
+        run_delete(fetch)
+
+
+# -- timeouts -----------------------------------------------------------------
+def test_timeouts_for_size_adds_per_gib():
+    t = wait.Timeouts(status_wait=600, per_gib=120)
+    assert t.for_size(0) == 600
+    assert t.for_size(None) == 600
+    assert t.for_size(10) == 600 + 1200
+    assert t.for_size("2") == 840
+    assert t.for_size(0.5) == 660
+    assert t.for_size(-5) == 600
+
+
+def test_timeouts_from_config():
+    conf = mock.Mock()
+    conf.timeouts.status_wait = 30.0
+    conf.timeouts.per_gib = 5.0
+    conf.timeouts.poll_initial = 0.1
+    conf.timeouts.poll_max = 2.0
+    assert wait.Timeouts.from_config(conf) == wait.Timeouts(30.0, 5.0, 0.1,
+                                                            2.0)
+
+
+def test_context_wait_uses_size_based_timeout():
+    ctx = ResourceContext(operation="protect", resource=mock.Mock(),
+                          conn=mock.Mock(), bank=mock.Mock(), parameters={},
+                          restored=mock.Mock(), progress=mock.Mock(),
+                          timeouts=TIMEOUTS)
+    clock = FakeClock()
+    with pytest.raises(exceptions.WaitTimeout, match="within 110s"):
+        ctx.wait_for_status(statuses("creating"), "available", "backup b1",
+                            size_gib=5, sleep=clock.sleep, clock=clock.clock)
+    assert sum(clock.sleeps) == pytest.approx(60 + 5 * 10)
