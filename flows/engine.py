@@ -4,6 +4,7 @@ from concurrent import futures
 import dataclasses
 import logging
 
+from openstack import exceptions as sdk_exceptions
 import taskflow.engines
 from taskflow import states
 
@@ -15,6 +16,7 @@ LOG = logging.getLogger(__name__)
 ROLLBACK = "rollback"
 KEEP = "keep"
 POLICIES = (ROLLBACK, KEEP)
+HOOKS = ("on_prepare_begin", "on_prepare_finish", "on_complete")
 
 
 @dataclasses.dataclass
@@ -25,7 +27,11 @@ class RunOutcome:
 
 
 def _message(failure):
+    """The cloud's own words: for an API error, its message and HTTP code
+    rather than the client's wrapper text with the URL."""
     exc = failure.exception
+    if isinstance(exc, sdk_exceptions.HttpException) and exc.details:
+        return f"{exc.details} (HTTP {exc.status_code})"
     text = str(exc) if exc is not None else failure.exception_str
     return text or failure.exception_type_names[0]
 
@@ -49,6 +55,8 @@ def _step_listener(built, progress):
         resource, step = owner
         if step in ("start", "finish"):
             return          # the marker tasks report those themselves
+        if step in HOOKS and state != states.FAILURE:
+            return          # hooks are mostly no-ops: report only failures
         if state == states.FAILURE:
             event_state = progress_mod.FAILED
         elif state == states.RUNNING:

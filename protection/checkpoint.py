@@ -13,12 +13,15 @@ are written; the index records the manifest's own sha256.
 """
 
 import datetime
+import logging
 import threading
 import uuid
 
 from protection import exceptions
 from protection.bank import keys
 from protection.graph import ResourceGraph
+
+LOG = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 PREFIX = "checkpoints"
@@ -241,6 +244,10 @@ class CheckpointStore:
             index = self.bank.get_json(index_key)
         except exceptions.ObjectNotFound:
             raise exceptions.CheckpointNotFound(checkpoint_id) from None
+        except ValueError as exc:
+            raise exceptions.StackvaultError(
+                f"checkpoint {checkpoint_id}: index.json is not valid JSON "
+                f"({exc})") from None
         version = index.get("format_version")
         if version != FORMAT_VERSION:
             raise exceptions.StackvaultError(
@@ -263,7 +270,11 @@ class CheckpointStore:
                     found.append(self.get(parts[1]))
                 except exceptions.CheckpointNotFound:
                     continue      # deleted while we listed
-        return sorted(found, key=lambda c: c.index.get("created_at", ""))
+                except exceptions.StackvaultError as exc:
+                    # One damaged checkpoint must not hide the others.
+                    LOG.warning("skipping %s", exc)
+        return sorted(found, key=lambda c: (c.index.get("created_at", ""),
+                                            c.id))
 
     def remove(self, checkpoint):
         """Delete every object of the checkpoint, the index last."""

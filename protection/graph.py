@@ -147,6 +147,14 @@ class ResourceGraph:
         for node in data["nodes"]:
             parent = Resource.from_dict(node["resource"]).key
             for child in node["children"]:
-                graph._add_edge(parent, tuple(child))
-        graph._roots = [tuple(k) for k in data["roots"]]
+                graph._add_edge(parent, graph._known(child))
+        graph._roots = [graph._known(k) for k in data["roots"]]
         return graph
+
+    def _known(self, key):
+        key = tuple(key)
+        if key not in self._nodes:
+            raise exceptions.StackvaultError(
+                f"resource graph refers to {key[0]} {key[1]}, which is not "
+                "one of its nodes (damaged checkpoint?)")
+        return key

@@ -6,6 +6,7 @@ mistake. Mistakes are reported on one line, never with a traceback (unless
 """
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -250,7 +251,8 @@ def main(argv=None, stdout=None, stderr=None):
                         format="%(asctime)s %(levelname)s %(name)s: "
                                "%(message)s")
     try:
-        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(stdout):   # --help goes to stdout
+            args = build_parser().parse_args(argv)
         return COMMANDS[args.command](App(args, stdout, stderr), args)
     except UsageError as exc:
         stderr.write(f"{exc}\n")

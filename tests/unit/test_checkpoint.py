@@ -368,3 +368,15 @@ def test_manifest_is_safe_to_record_from_threads():
         t.join()
     assert len(manifest.objects()) == 1600
     assert manifest.to_dict()["format_version"] == cp.FORMAT_VERSION
+
+
+def test_a_damaged_index_does_not_hide_the_other_checkpoints(tmp_path):
+    bank = FileSystemBank(str(tmp_path))
+    store = cp.CheckpointStore(bank)
+    graph = ResourceGraph.build([Resource("OS::T::X", "a")], lambda r: [])
+    good = store.create({"name": "good"}, graph)
+    bad = store.create({"name": "bad"}, graph)
+    bank.put(f"checkpoints/{bad.id}/index.json", b"{not json")
+    assert [c.id for c in store.list()] == [good.id]
+    with pytest.raises(exceptions.StackvaultError, match="not valid JSON"):
+        store.get(bad.id)

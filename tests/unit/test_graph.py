@@ -206,3 +206,11 @@ def test_empty_graph_round_trip():
     back = ResourceGraph.from_dict(graph.to_dict())
     assert len(back) == 0
     assert back.roots == []
+
+
+def test_from_dict_rejects_edges_to_unknown_nodes():
+    graph = ResourceGraph.build([Resource("OS::T::X", "a")], lambda r: [])
+    data = graph.to_dict()
+    data["nodes"][0]["children"] = [["OS::T::X", "ghost"]]
+    with pytest.raises(exceptions.StackvaultError, match="ghost"):
+        ResourceGraph.from_dict(data)
