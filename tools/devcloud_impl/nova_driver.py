@@ -39,6 +39,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova import exception
 from nova import objects
 from nova.virt import block_device as driver_block_device
 from nova.virt import fake
@@ -200,6 +201,10 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
     def _update_status(self, context, snapshot_id, status):
         try:
             self._volume_api.update_snapshot_status(context, snapshot_id, status)
+        except exception.SnapshotNotFound:
+            # Cinder deletes its temporary snapshots without waiting for us
+            LOG.info("devcloud: snapshot %s is gone already (reporting %s)",
+                     snapshot_id, status)
         except Exception:
             LOG.exception("devcloud: could not report snapshot %s as %s",
                           snapshot_id, status)
@@ -240,8 +245,10 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
                 snap = self._volume_api.get_snapshot(context, snapshot_id)
                 if snap.get("status") != "creating":
                     break
-            except Exception:
-                LOG.exception("devcloud: polling snapshot %s", snapshot_id)
+            except exception.SnapshotNotFound:
+                break  # a temporary snapshot, done and deleted already
+            except Exception as exc:
+                LOG.warning("devcloud: polling snapshot %s: %s", snapshot_id, exc)
             time.sleep(0.5)
         self._refresh(context, instance, volume_id)
 

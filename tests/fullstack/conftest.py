@@ -1,0 +1,213 @@
+"""Fullstack tests: a real OpenStack cloud named by ``OS_CLOUD``.
+
+Point ``OS_CLOUD`` (and ``OS_CLIENT_CONFIG_FILE`` if the clouds.yaml is not in
+a standard place) at any cloud: devcloud (``eval "$(tools/devcloud env)"``)
+or a devstack.  Admin and alt clouds are ``<OS_CLOUD>-admin`` and
+``<OS_CLOUD>-alt`` when clouds.yaml has them, or ``OS_CLOUD_ADMIN`` and
+``OS_CLOUD_ALT``; tests that need them skip otherwise.
+
+Without ``OS_CLOUD`` every test here is skipped with one reason, except when
+``CI`` is set: then each one fails, because CI must never pass by skipping.
+
+Every wait is bounded (``wait_for``), every resource a test makes is
+registered with ``cleanup`` and deleted at teardown even if the test failed.
+"""
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_TIMEOUT = 300
+
+
+def _ci():
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _no_cloud_reason():
+    return ("fullstack: OS_CLOUD is not set (e.g. eval \"$(tools/devcloud env)\" "
+            "after tools/devcloud up)")
+
+
+def pytest_collection_modifyitems(config, items):
+    cloud = os.environ.get("OS_CLOUD")
+    skip = pytest.mark.skip(reason=_no_cloud_reason())
+    for item in items:
+        if HERE not in Path(str(item.fspath)).resolve().parents:
+            continue
+        item.add_marker(pytest.mark.fullstack)
+        if not cloud and not _ci():
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _require_cloud():
+    if not os.environ.get("OS_CLOUD"):
+        # only reached in CI (otherwise the items are skipped above)
+        pytest.fail("CI is set but OS_CLOUD is not: fullstack tests must run "
+                    "in CI (tools/devcloud up, then OS_CLOUD=devcloud)",
+                    pytrace=False)
+
+
+def _cloud_names():
+    import openstack.config
+    return set(openstack.config.OpenStackConfig().get_cloud_names())
+
+
+def _connect(name):
+    import openstack
+    return openstack.connect(cloud=name)
+
+
+@pytest.fixture(scope="session")
+def cloud_name():
+    return os.environ["OS_CLOUD"]
+
+
+@pytest.fixture(scope="session")
+def conn(cloud_name):
+    c = _connect(cloud_name)
+    yield c
+    c.close()
+
+
+def _related_cloud(cloud_name, suffix, env):
+    name = os.environ.get(env)
+    if not name:
+        candidate = "%s-%s" % (cloud_name, suffix)
+        if candidate in _cloud_names():
+            name = candidate
+    if not name:
+        pytest.skip("no %s cloud: set %s or add '%s-%s' to clouds.yaml"
+                    % (suffix, env, cloud_name, suffix))
+    c = _connect(name)
+    return c
+
+
+@pytest.fixture(scope="session")
+def admin_conn(cloud_name):
+    c = _related_cloud(cloud_name, "admin", "OS_CLOUD_ADMIN")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def alt_conn(cloud_name):
+    c = _related_cloud(cloud_name, "alt", "OS_CLOUD_ALT")
+    yield c
+    c.close()
+
+
+class Cleanup:
+    """Callables run in reverse order; every one is attempted."""
+
+    def __init__(self):
+        self._calls = []
+
+    def __call__(self, fn, *args, **kwargs):
+        self._calls.append((fn, args, kwargs))
+        return fn
+
+    add = __call__
+
+    def run(self):
+        failures = []
+        while self._calls:
+            fn, args, kwargs = self._calls.pop()
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # report all, stop at none
+                failures.append("%s%r: %s: %s" % (
+                    getattr(fn, "__qualname__", fn), args, type(exc).__name__, exc))
+        return failures
+
+
+@pytest.fixture
+def cleanup():
+    c = Cleanup()
+    yield c
+    failures = c.run()
+    if failures:
+        pytest.fail("cleanup failed:\n  " + "\n  ".join(failures), pytrace=False)
+
+
+def wait_for(predicate, timeout=DEFAULT_TIMEOUT, interval=1.0, what="condition"):
+    """Poll ``predicate()`` until it returns a truthy value; bounded."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def wait_status(fetch, status, failures=("error",), timeout=DEFAULT_TIMEOUT,
+                interval=1.0, what="resource"):
+    """Wait until ``fetch().status`` is ``status``; fail fast on ``failures``."""
+    seen = {}
+
+    def check():
+        res = fetch()
+        seen["status"] = res.status
+        if (res.status or "").lower() in [f.lower() for f in failures]:
+            raise AssertionError("%s went to %s" % (what, res.status))
+        return res if res.status == status else None
+    try:
+        return wait_for(check, timeout, interval, "%s to be %s" % (what, status))
+    except AssertionError as exc:
+        raise AssertionError("%s (last status %s)" % (exc, seen.get("status")))
+
+
+def wait_gone(fetch, timeout=DEFAULT_TIMEOUT, interval=1.0, what="resource"):
+    """Wait until ``fetch()`` raises NotFoundException or returns None."""
+    from openstack import exceptions
+
+    def gone():
+        try:
+            return fetch() is None
+        except exceptions.NotFoundException:
+            return True
+    return wait_for(gone, timeout, interval, "%s to be deleted" % what)
+
+
+@pytest.fixture
+def waits():
+    """The bounded wait helpers, for tests that prefer a fixture."""
+    class W:
+        pass
+    w = W()
+    w.wait_for, w.wait_status, w.wait_gone = wait_for, wait_status, wait_gone
+    return w
+
+
+@pytest.fixture
+def random_image(conn, cleanup):
+    """Factory: upload ``size`` random bytes as a bare raw image.
+
+    Returns ``(image, data)``; the image is deleted at teardown.
+    """
+    def make(size=1024 * 1024, name=None):
+        data = secrets.token_bytes(size)
+        image = conn.image.create_image(
+            name=name or "fullstack-%s" % secrets.token_hex(4),
+            data=data, disk_format="raw", container_format="bare",
+            allow_duplicates=True, wait=True, timeout=DEFAULT_TIMEOUT)
+        cleanup(_ignore_missing(conn.image.delete_image), image)
+        wait_status(lambda: conn.image.get_image(image.id), "active",
+                    failures=("killed", "deleted"), what="image %s" % image.id)
+        return image, data
+    return make
+
+
+def _ignore_missing(delete):
+    def call(res):
+        delete(res, ignore_missing=True)
+    call.__qualname__ = getattr(delete, "__qualname__", "delete")
+    return call
