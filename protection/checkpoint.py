@@ -143,6 +143,10 @@ class Checkpoint:
     def section(self, resource):
         return ResourceSection(self, resource)
 
+    def metadata_of(self, rtype, rid):
+        """What protect saved for one resource (``{}`` when nothing)."""
+        return self.section(self.graph.resource((rtype, rid))).load_metadata()
+
     # -- objects ------------------------------------------------------------
     def put_object(self, relative, data):
         info = self.bank.put(self.key(relative), data)

@@ -20,6 +20,7 @@ from protection import config
 from protection import exceptions
 from protection import parameters
 from protection import registry
+from protection.cli import datasource
 from protection.cli import output
 from protection.cli.progress_printer import ProgressPrinter
 from protection.progress import Progress
@@ -113,6 +114,7 @@ def build_parser():
         if action == "verify":
             one.add_argument("--offline", action="store_true",
                              help="check the bank only, no cloud")
+    datasource.register(sub, fmt)
     return prog
 
 
@@ -239,7 +241,8 @@ def _cmd_checkpoint(app, args):
 
 
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
-            "restore": _cmd_restore, "checkpoint": _cmd_checkpoint}
+            "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
+            "datasource": datasource.run}
 
 
 def main(argv=None, stdout=None, stderr=None):
@@ -250,6 +253,10 @@ def main(argv=None, stdout=None, stderr=None):
                         stream=stderr,
                         format="%(asctime)s %(levelname)s %(name)s: "
                                "%(message)s")
+    if not debug:
+        # TaskFlow logs every failed flow at ERROR with its state machine;
+        # stackvault reports the failure itself, with resource and step.
+        logging.getLogger("taskflow").setLevel(logging.CRITICAL)
     try:
         with contextlib.redirect_stdout(stdout):   # --help goes to stdout
             args = build_parser().parse_args(argv)
