@@ -17,6 +17,7 @@ class RestoredIds:
     def __init__(self, initial=None):
         self._ids = dict(initial or {})
         self._lock = threading.Lock()
+        self._key_locks = {}
 
     def record(self, rtype, original_id, new_id):
         with self._lock:
@@ -38,6 +39,26 @@ class RestoredIds:
                 f"{rtype} {original_id} has no restored counterpart "
                 "(was it part of the checkpoint and restored first?)")
         return new_id
+
+    def create_once(self, rtype, original_id, create):
+        """Restore a shared sub-object exactly once per restore.
+
+        Two resources' flows may both need one original object (a router
+        or security group used by two protected networks). The first caller
+        runs ``create()`` (which returns the new id) and records it; the
+        others wait for it and reuse that id. Returns ``(new_id, created)``:
+        only a caller with ``created`` true may delete it on revert.
+        """
+        key = (rtype, original_id)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            existing = self.get(rtype, original_id)
+            if existing is not None:
+                return existing, False
+            new_id = create()
+            self.record(rtype, original_id, new_id)
+            return new_id, True
 
     def as_dict(self):
         with self._lock:
