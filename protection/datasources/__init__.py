@@ -1,0 +1,120 @@
+"""Datasources: read-only views of a cloud API as named tables.
+
+A datasource is a class registered under the stevedore namespace
+``stackvault.datasources`` (so a third party can ship one as its own
+package). The contract, which :class:`Datasource` spells out:
+
+- ``name``; the first line of the class docstring describes it;
+- ``config_group`` / ``config_opts``: its options in ``stackvault.conf``,
+  registered when it is loaded;
+- ``catalog``: a :class:`~protection.datasources.translator.Catalog`, the
+  tables it fills with their columns and documentation;
+- ``__init__(conn, conf=None)``: an openstacksdk ``Connection`` that it
+  only reads through;
+- ``poll(only=None)``: read the API once and return a :class:`PollResult`;
+  ``only`` names the tables wanted, and the datasource makes only the calls
+  those need.
+"""
+
+import stevedore
+
+from protection import config
+from protection import exceptions
+
+
+class UnknownDatasource(exceptions.StackvaultError):
+    def __init__(self, name, known):
+        super().__init__(
+            f"no datasource {name!r} (installed: "
+            f"{', '.join(sorted(known)) or 'none'})")
+        self.name = name
+
+
+class UnknownTable(exceptions.StackvaultError):
+    def __init__(self, datasource, table, known):
+        super().__init__(
+            f"datasource {datasource!r} has no table {table!r} (tables: "
+            f"{', '.join(sorted(known))})")
+        self.table = table
+
+
+class PollResult:
+    """What one poll read.
+
+    ``tables``: table name -> list of row dicts (only the tables asked for,
+    and the datasource's error table); ``errors``: the rows of the error
+    table (calls that failed, and what they left out); ``calls``: how many
+    API calls the poll made (``calls_by_kind`` splits them); ``elapsed``:
+    seconds.
+    """
+
+    def __init__(self, tables, errors, calls, calls_by_kind, elapsed):
+        self.tables = tables
+        self.errors = errors
+        self.calls = calls
+        self.calls_by_kind = dict(calls_by_kind)
+        self.elapsed = elapsed
+
+    def rows(self, table):
+        return self.tables[table]
+
+
+class Datasource:
+    """Base class of a datasource (see the module docstring)."""
+
+    name = None
+    config_group = None
+    config_opts = []
+    catalog = None
+
+    @classmethod
+    def tables(cls):
+        """Table name -> :class:`~protection.datasources.translator.Table`."""
+        return dict(cls.catalog.tables)
+
+    @classmethod
+    def summary(cls):
+        """The first paragraph of the class docstring, on one line."""
+        text = (cls.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(text.split())
+
+    @classmethod
+    def check_tables(cls, names):
+        known = cls.tables()
+        for name in names:
+            if name not in known:
+                raise UnknownTable(cls.name, name, known)
+
+    def poll(self, only=None):
+        raise NotImplementedError
+
+
+def _manager():
+    def failed(manager, entrypoint, exc):
+        raise exceptions.PluginError(
+            f"cannot load datasource {entrypoint.name!r}: {exc}")
+    return stevedore.ExtensionManager(
+        config.DATASOURCE_NAMESPACE, invoke_on_load=False,
+        on_load_failure_callback=failed)
+
+
+def names():
+    """The installed datasources' names, sorted."""
+    return sorted(stevedore.ExtensionManager(
+        config.DATASOURCE_NAMESPACE, invoke_on_load=False).names())
+
+
+def load_class(name):
+    """The datasource class installed under ``name``."""
+    manager = _manager()
+    if name not in manager.names():
+        raise UnknownDatasource(name, manager.names())
+    return manager[name].plugin
+
+
+def load(name, conn, conf):
+    """An instance of datasource ``name`` reading through ``conn``; its
+    options are registered in ``conf`` (and checked) first."""
+    cls = load_class(name)
+    config.register_component_opts(conf, cls)
+    return cls(conn, conf)
