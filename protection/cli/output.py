@@ -1,11 +1,13 @@
-"""OpenStack-client style output: ``-f table|json|yaml|value``."""
+"""OpenStack-client style output: ``-f table|json|yaml|value|csv``."""
 
+import csv
+import io
 import json
 import shutil
 
 import yaml
 
-FORMATS = ("table", "json", "yaml", "value")
+FORMATS = ("table", "json", "yaml", "value", "csv")
 
 
 def _cell(value):
@@ -25,6 +27,8 @@ def render_list(columns, rows, fmt):
                               default_flow_style=False, sort_keys=True)
     if fmt == "value":
         return "\n".join(" ".join(_cell(v) for v in r) for r in rows)
+    if fmt == "csv":
+        return _csv(columns, rows)
     return _table(columns, [[_cell(v) for v in r] for r in rows])
 
 
@@ -36,6 +40,8 @@ def render_one(data, fmt):
         return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
     if fmt == "value":
         return "\n".join(_cell(v) for v in data.values())
+    if fmt == "csv":
+        return _csv(["Field", "Value"], list(data.items()))
     width = max(20, shutil.get_terminal_size((100, 20)).columns - 30)
     rows = []
     for key, value in data.items():
@@ -49,6 +55,17 @@ def render_one(data, fmt):
                              for i in range(0, len(text), width))
         rows.append([key, text])
     return _table(["Field", "Value"], rows)
+
+
+def _csv(columns, rows):
+    """RFC 4180 CSV with a header row, as ``openstack -f csv`` writes it
+    (every field quoted; containers as JSON text)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buf.getvalue()
 
 
 def _table(columns, rows):

@@ -129,7 +129,7 @@ def test_long_values_are_not_cut_in_json():
 
 
 def test_formats_are_the_openstack_client_ones():
-    assert output.FORMATS == ("table", "json", "yaml", "value")
+    assert output.FORMATS == ("table", "json", "yaml", "value", "csv")
 
 
 # -- progress printer ---------------------------------------------------------
