@@ -1,0 +1,567 @@
+"""SwiftBank against an in-memory object store shaped like openstacksdk's.
+
+``FakeObjectStore`` stands in for ``conn.object_store``: the calls the bank
+makes, with Swift's behaviour where the bank depends on it (chunked PUT
+bodies are consumed, listings page by ``limit``/``marker`` and the SDK's
+generator would fetch the next page by itself, SLO manifests and
+``multipart-manifest=delete``, 404s as the SDK's NotFoundException).
+The bank contract tests at the end run on FileSystemBank too.
+"""
+
+import hashlib
+import io
+import json
+import os
+import tracemalloc
+import types
+
+import mock
+import pytest
+import requests
+from openstack import exceptions as sdk_exceptions
+from oslo_config import cfg
+
+from protection import banks
+from protection import config
+from protection import exceptions
+from protection.bank import base
+from protection.bank.filesystem import FileSystemBank
+from protection.bank.swift import SwiftBank
+
+MiB = 1024 * 1024
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def not_found(what):
+    return sdk_exceptions.NotFoundException(f"{what} not found")
+
+
+def http_error(status, details):
+    resp = requests.Response()
+    resp.status_code = status
+    return sdk_exceptions.HttpException(message="error", details=details,
+                                        response=resp)
+
+
+class FakeObjectStore:
+    def __init__(self):
+        self.containers = {}          # name -> {object name: bytes}
+        self.manifests = {}           # (container, name) -> [segment paths]
+        self.list_requests = []       # (container, query) per page fetched
+        self.puts = []
+        self.fail_put_after = None    # fail the n-th PUT (0-based)
+        self.max_file_size = 5 * 1024 * MiB + 2
+        self.replay_body = False      # iterate a PUT body twice (a retry)
+
+    # -- containers -----------------------------------------------------------
+    def create_container(self, name):
+        self.containers.setdefault(name, {})
+
+    def get_container_metadata(self, name):
+        if name not in self.containers:
+            raise not_found(f"container {name}")
+        return types.SimpleNamespace(name=name)
+
+    def get_info(self):
+        return types.SimpleNamespace(
+            swift={"max_file_size": self.max_file_size})
+
+    def get_endpoint(self):
+        return "http://swift.test/v1/AUTH_p1"
+
+    # -- objects --------------------------------------------------------------
+    def _container(self, name):
+        if name not in self.containers:
+            raise not_found(f"container {name}")
+        return self.containers[name]
+
+    def create_object(self, container, name, data=None, **headers):
+        store = self._container(container)
+        self.puts.append((container, name))
+        if self.fail_put_after is not None and \
+                len(self.puts) > self.fail_put_after:
+            raise http_error(503, "proxy overloaded")
+        received = []
+        try:
+            if self.replay_body:
+                next(iter(data))
+            for chunk in data:
+                received.append(chunk)
+        except OSError as exc:          # requests wraps OSErrors
+            raise requests.exceptions.ConnectionError(exc) from exc
+        blob = b"".join(received)
+        store[name] = blob
+        self.manifests.pop((container, name), None)
+        return types.SimpleNamespace(
+            name=name, etag=hashlib.md5(blob).hexdigest())
+
+    def put(self, url, params=None, data=None, **kwargs):
+        """The raw PUT the bank uses for SLO manifests."""
+        assert params == {"multipart-manifest": "put"}
+        container, name = url.split("/", 1)
+        store = self._container(container)
+        segments = json.loads(data)
+        for seg in segments:
+            seg_container, seg_name = seg["path"].lstrip("/").split("/", 1)
+            stored = self.containers[seg_container][seg_name]
+            assert len(stored) == seg["size_bytes"]
+            assert hashlib.md5(stored).hexdigest() == seg["etag"]
+        store[name] = b""
+        self.manifests[(container, name)] = [s["path"] for s in segments]
+        resp = requests.Response()
+        resp.status_code = 201
+        return resp
+
+    def _data(self, container, name):
+        manifest = self.manifests.get((container, name))
+        if manifest is None:
+            return self.containers[container][name]
+        parts = []
+        for path in manifest:
+            seg_container, seg_name = path.lstrip("/").split("/", 1)
+            parts.append(self.containers[seg_container][seg_name])
+        return b"".join(parts)
+
+    def stream_object(self, name, container=None, chunk_size=1024):
+        store = self._container(container)
+        if name not in store:
+            raise not_found(f"object {name}")
+        data = self._data(container, name)
+
+        def chunks():
+            for start in range(0, len(data), chunk_size):
+                yield data[start:start + chunk_size]
+        return chunks()
+
+    def get_object_metadata(self, name, container=None):
+        if name not in self._container(container):
+            raise not_found(f"object {name}")
+        return types.SimpleNamespace(name=name)
+
+    def objects(self, container, prefix=None, limit=None, marker=None,
+                **query):
+        store = self._container(container)
+
+        def pages():
+            mark = marker
+            while True:
+                self.list_requests.append(
+                    (container, {"prefix": prefix, "limit": limit,
+                                 "marker": mark}))
+                names = sorted(n for n in store
+                               if n.startswith(prefix or "")
+                               and (mark is None or n > mark))
+                page = names[:limit] if limit else names
+                for name in page:
+                    yield types.SimpleNamespace(name=name)
+                if not limit or len(page) < limit:
+                    return
+                mark = page[-1]     # what the SDK does by itself
+        return pages()
+
+    def delete_object(self, name, container=None, ignore_missing=True):
+        store = self.containers.get(container, {})
+        if name not in store:
+            if ignore_missing:
+                return None
+            raise not_found(f"object {name}")
+        for path in self.manifests.pop((container, name), []):
+            seg_container, seg_name = path.lstrip("/").split("/", 1)
+            self.containers[seg_container].pop(seg_name, None)
+        del store[name]
+
+
+@pytest.fixture
+def store():
+    return FakeObjectStore()
+
+
+@pytest.fixture
+def conn(store):
+    return types.SimpleNamespace(object_store=store)
+
+
+@pytest.fixture
+def bank(conn):
+    return SwiftBank(conn, container="sv", segment_size=4 * MiB,
+                     page_size=3)
+
+
+# -- configuration and loading ------------------------------------------------
+def test_loaded_by_name_with_the_clis_connect(conn):
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    conf.set_override("backend", "swift", group="bank")
+    asked = []
+
+    def connect(name):
+        asked.append(name)
+        return conn
+
+    bank = banks.load_bank(conf, connect=connect)
+    assert isinstance(bank, SwiftBank)
+    assert asked == [None]                      # the CLI's own cloud
+    assert bank.container == "stackvault"
+    assert bank.segment_container == "stackvault_segments"
+    assert bank.segment_size == 1024 * MiB
+    assert bank.page_size == 1000
+
+
+def test_from_config_names_its_own_cloud_and_container(conn):
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    config.register_component_opts(conf, SwiftBank)
+    conf.set_override("cloud", "backup-cloud", group="swift_bank")
+    conf.set_override("container", "vault", group="swift_bank")
+    conf.set_override("segment_size_mb", 8, group="swift_bank")
+    conf.set_override("listing_page_size", 50, group="swift_bank")
+    connect = mock.Mock(return_value=conn)
+    bank = SwiftBank.from_config(conf, connect=connect)
+    connect.assert_called_once_with("backup-cloud")
+    assert (bank.container, bank.segment_size, bank.page_size) == (
+        "vault", 8 * MiB, 50)
+
+
+def test_from_config_without_connect_uses_clouds_yaml(conn):
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    config.register_component_opts(conf, SwiftBank)
+    with mock.patch("protection.cloud.connect",
+                    return_value=conn) as connect:
+        SwiftBank.from_config(conf)
+    connect.assert_called_once_with(None)
+
+
+@pytest.mark.parametrize("container", ["a/b", "", "..", "x y"])
+def test_bad_container_names_are_refused(conn, container):
+    with pytest.raises(exceptions.StackvaultError):
+        SwiftBank(conn, container=container)
+
+
+def test_describe_names_container_and_endpoint_only(bank):
+    text = bank.describe()
+    assert text == ("swift bank: container sv at "
+                    "http://swift.test/v1/AUTH_p1")
+
+
+def test_describe_never_fails(conn):
+    conn.object_store = mock.Mock()
+    conn.object_store.get_endpoint.side_effect = RuntimeError("no catalog")
+    assert "container stackvault" in SwiftBank(conn).describe()
+
+
+# -- put / get ----------------------------------------------------------------
+def test_put_creates_the_container_once(bank, store):
+    bank.put("a", b"1")
+    bank.put("b", b"2")
+    assert set(store.containers) == {"sv"}
+    with mock.patch.object(store, "create_container") as create:
+        bank.put("c", b"3")
+    create.assert_not_called()
+
+
+@pytest.mark.parametrize("kind", ["bytes", "file", "iterable"])
+def test_put_returns_size_and_sha256(bank, store, kind):
+    data = os.urandom(3 * MiB + 17)
+    source = {"bytes": data, "file": io.BytesIO(data),
+              "iterable": iter([data[:MiB], data[MiB:]])}[kind]
+    info = bank.put("checkpoints/x/obj", source)
+    assert info == base.ObjectInfo("checkpoints/x/obj", len(data), sha(data))
+    assert store.containers["sv"]["checkpoints/x/obj"] == data
+    assert b"".join(bank.get("checkpoints/x/obj")) == data
+
+
+def test_put_streams_as_one_single_pass_body(bank, store):
+    with mock.patch.object(store, "create_object",
+                           wraps=store.create_object) as create:
+        bank.put("k", iter([b"ab", b"cd"]))
+    body = create.call_args.kwargs["data"]
+    assert not isinstance(body, (bytes, bytearray))
+    assert create.call_args.args == ("sv", "k")
+
+
+def test_put_a_retried_body_fails_instead_of_storing_a_part(bank, store):
+    store.replay_body = True
+    with pytest.raises(Exception, match="sent once already"):
+        bank.put("k", iter([b"ab", b"cd"]))
+    assert "k" not in store.containers["sv"]
+
+
+def test_put_source_error_is_raised_as_itself(bank, store):
+    failure = OSError(5, "Input/output error")
+
+    def source():
+        yield b"ab"
+        raise failure
+
+    with pytest.raises(OSError) as err:
+        bank.put("k", source())
+    assert err.value is failure
+    assert "k" not in store.containers["sv"]
+
+
+def test_put_cloud_error_is_one_line_bank_error(bank, store):
+    bank.put("first", b"x")
+    store.fail_put_after = 1
+    with pytest.raises(exceptions.BankError) as err:
+        bank.put("k", b"data")
+    message = str(err.value)
+    assert "'k'" in message and "container sv" in message
+    assert "HTTP 503" in message and "proxy overloaded" in message
+    assert "\n" not in message
+
+
+def test_no_object_store_service_is_a_clear_error(conn):
+    conn.object_store = mock.Mock()
+    conn.object_store.create_container.side_effect = \
+        sdk_exceptions.EndpointNotFound("object-store")
+    conn.object_store.get_container_metadata.side_effect = \
+        sdk_exceptions.EndpointNotFound("object-store")
+    with pytest.raises(exceptions.BankError, match="no object-store"):
+        SwiftBank(conn).put("k", b"x")
+
+
+def test_stream_of_unknown_length_over_swifts_limit_is_refused(bank, store):
+    store.max_file_size = 10
+
+    def source():
+        yield b"x" * 6
+        yield b"y" * 6
+
+    with pytest.raises(exceptions.BankError,
+                       match="must fit in one Swift object .10 bytes.; "
+                             "nothing was stored"):
+        bank.put("k", source())
+    assert "k" not in store.containers["sv"]
+    assert bank.put("small", b"z" * 10).size == 10
+
+
+def test_swifts_limit_is_asked_once_with_a_default(conn, store):
+    bank = SwiftBank(conn)
+    with mock.patch.object(store, "get_info",
+                           wraps=store.get_info) as info:
+        bank.put("a", b"1")
+        bank.put("b", b"2")
+    assert info.call_count == 1
+    broken = SwiftBank(conn)
+    with mock.patch.object(store, "get_info", side_effect=RuntimeError):
+        assert broken.max_object_size() == 5 * 1024 * MiB + 2
+
+
+def test_get_missing_is_object_not_found(bank, store):
+    store.create_container("sv")
+    with pytest.raises(exceptions.ObjectNotFound):
+        bank.get("nope")
+
+
+def test_get_of_an_empty_bank_is_object_not_found(bank):
+    with pytest.raises(exceptions.ObjectNotFound):
+        bank.get("nope")
+
+
+def test_get_streams_in_the_asked_chunk_size(bank):
+    bank.put("k", b"x" * 10)
+    assert [len(c) for c in bank.get("k", chunk_size=4)] == [4, 4, 2]
+
+
+def test_get_closes_the_stream_when_abandoned(bank, store):
+    bank.put("k", b"x" * 10)
+    closed = []
+
+    def chunks():
+        try:
+            yield b"x"
+            yield b"y"
+        finally:
+            closed.append(True)
+
+    with mock.patch.object(store, "stream_object", return_value=chunks()):
+        it = bank.get("k")
+        next(it)
+        it.close()
+    assert closed == [True]
+
+
+def test_put_memory_is_constant(bank):
+    def source():
+        block = b"\1" * MiB
+        for _ in range(32):
+            yield block
+
+    class Sink(FakeObjectStore):
+        def create_object(self, container, name, data=None, **headers):
+            for _ in data:
+                pass
+            return types.SimpleNamespace(etag=None)
+
+    sink = Sink()
+    sink.create_container("sv")
+    streaming_bank = SwiftBank(types.SimpleNamespace(object_store=sink),
+                               container="sv")
+    tracemalloc.start()
+    try:
+        info = streaming_bank.put("big", source())
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.size == 32 * MiB
+    assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+# -- large objects (SLO) ------------------------------------------------------
+def test_large_known_size_data_becomes_an_slo(bank, store):
+    data = os.urandom(9 * MiB + 5)
+    info = bank.put("ckpt/big", io.BytesIO(data))
+    assert info == base.ObjectInfo("ckpt/big", len(data), sha(data))
+    segments = sorted(store.containers["sv_segments"])
+    assert len(segments) == 3
+    assert all(s.startswith("ckpt/big/") for s in segments)
+    assert [len(store.containers["sv_segments"][s]) for s in segments] == [
+        4 * MiB, 4 * MiB, MiB + 5]
+    assert b"".join(bank.get("ckpt/big")) == data
+    assert bank.list("ckpt/") == ["ckpt/big"]        # segments not listed
+    bank.delete("ckpt/big")
+    assert store.containers["sv_segments"] == {}
+    assert bank.list() == []
+
+
+def test_small_and_unknown_length_data_is_one_object(bank, store):
+    bank.put("a", b"x" * (4 * MiB))                  # at the limit
+    bank.put("b", iter([b"y" * (5 * MiB)]))          # unknown length
+    assert "sv_segments" not in store.containers
+    assert "a" not in store.manifests and "b" not in store.manifests
+
+
+def test_failed_segment_upload_removes_the_uploaded_segments(bank, store):
+    store.fail_put_after = 2                        # third PUT fails
+    with pytest.raises(exceptions.BankError, match="HTTP 503"):
+        bank.put("big", io.BytesIO(os.urandom(9 * MiB)))
+    assert store.containers["sv_segments"] == {}
+    assert "big" not in store.containers["sv"]
+
+
+def test_overwriting_an_slo_deletes_its_old_segments(bank, store):
+    bank.put("big", io.BytesIO(os.urandom(9 * MiB)))
+    bank.put("big", io.BytesIO(os.urandom(5 * MiB)))
+    segments = store.containers["sv_segments"]
+    assert len(segments) == 2
+    bank.put("big", b"small now")
+    assert store.containers["sv_segments"] == {}
+    assert b"".join(bank.get("big")) == b"small now"
+
+
+def test_segments_are_not_looked_up_when_there_are_none(conn, store):
+    bank = SwiftBank(conn, container="sv", page_size=3)
+    bank.put("a", b"1")
+    bank.put("b", b"2")
+    assert all(c == "sv" for c, _q in store.list_requests)
+
+
+# -- list ---------------------------------------------------------------------
+def test_list_pages_with_limit_and_marker(bank, store):
+    names = [f"p/{i:02d}" for i in range(10)] + ["q/0"]
+    for name in names:
+        bank.put(name, b"x")
+    store.list_requests.clear()
+    assert bank.list("p/") == names[:10]
+    queries = [q for _c, q in store.list_requests]
+    assert queries == [
+        {"prefix": "p/", "limit": 3, "marker": None},
+        {"prefix": "p/", "limit": 3, "marker": "p/02"},
+        {"prefix": "p/", "limit": 3, "marker": "p/05"},
+        {"prefix": "p/", "limit": 3, "marker": "p/08"},
+    ]
+
+
+def test_list_exact_multiple_of_the_page_size(bank, store):
+    for i in range(6):
+        bank.put(f"k{i}", b"x")
+    store.list_requests.clear()
+    assert len(bank.list()) == 6
+    assert len(store.list_requests) == 3           # the last one is empty
+
+
+def test_list_of_a_missing_container_is_empty(bank):
+    assert bank.list() == []
+    assert bank.list("checkpoints/") == []
+
+
+def test_list_validates_the_prefix(bank):
+    with pytest.raises(exceptions.InvalidBankKey):
+        bank.list("../x")
+
+
+# -- delete / exists ----------------------------------------------------------
+def test_delete_missing_is_fine(bank, store):
+    bank.delete("nope")
+    store.create_container("sv")
+    bank.delete("nope")
+
+
+def test_delete_error_is_a_bank_error(bank, store):
+    with mock.patch.object(store, "delete_object",
+                           side_effect=http_error(409, "conflict")):
+        with pytest.raises(exceptions.BankError, match="HTTP 409"):
+            bank.delete("k")
+
+
+def test_exists(bank):
+    assert not bank.exists("k")
+    bank.put("k", b"1")
+    assert bank.exists("k")
+
+
+# -- the bank contract, on both banks -----------------------------------------
+@pytest.fixture(params=["filesystem", "swift"])
+def any_bank(request, tmp_path):
+    if request.param == "filesystem":
+        return FileSystemBank(str(tmp_path / "fs"))
+    return SwiftBank(types.SimpleNamespace(object_store=FakeObjectStore()),
+                     container="c", segment_size=MiB, page_size=2)
+
+
+@pytest.mark.parametrize("key", [
+    "../x", "/abs", "a//b", "a/./b", "sp ace", "new\nline", "",
+])
+def test_contract_invalid_keys(any_bank, key):
+    with pytest.raises(exceptions.InvalidBankKey):
+        any_bank.put(key, b"x")
+    with pytest.raises(exceptions.InvalidBankKey):
+        any_bank.get(key)
+    with pytest.raises(exceptions.InvalidBankKey):
+        any_bank.delete(key)
+
+
+def test_contract_round_trip_and_json(any_bank):
+    key = "checkpoints/1/resources/OS::Glance::Image/abc/data/00000000"
+    data = os.urandom(MiB + 3)
+    assert any_bank.put(key, data).sha256 == sha(data)
+    assert any_bank.get_bytes(key) == data
+    assert any_bank.sha256(key) == (len(data), sha(data))
+    any_bank.put_json("checkpoints/1/index.json", {"a": 1})
+    assert any_bank.get_json("checkpoints/1/index.json") == {"a": 1}
+
+
+def test_contract_overwrite_replaces(any_bank):
+    any_bank.put("k", b"old")
+    any_bank.put("k", b"new")
+    assert any_bank.get_bytes("k") == b"new"
+
+
+def test_contract_list_sorted_by_prefix(any_bank):
+    for name in ["b/2", "a/1", "b/1", "b/10", "bb/1", "c"]:
+        any_bank.put(name, b"x")
+    assert any_bank.list("b/") == ["b/1", "b/10", "b/2"]
+    assert any_bank.list() == ["a/1", "b/1", "b/10", "b/2", "bb/1", "c"]
+    assert any_bank.list("zzz/") == []
+
+
+def test_contract_delete_and_exists(any_bank):
+    any_bank.put("a/b", b"x")
+    assert any_bank.exists("a/b")
+    any_bank.delete("a/b")
+    any_bank.delete("a/b")
+    assert not any_bank.exists("a/b")
+    with pytest.raises(exceptions.ObjectNotFound):
+        any_bank.get("a/b")
+    assert any_bank.list() == []
