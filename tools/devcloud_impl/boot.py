@@ -172,9 +172,23 @@ def _parallel(jobs):
         raise errors[0]
 
 
+def _port_taken(port):
+    import socket
+    from .ports import HOST
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _start(ctx, proc_list):
     env = ctx.env()
     for p in proc_list:
+        if p.port and not procs.alive(ctx.layout, p.name) and _port_taken(p.port):
+            raise RuntimeError(
+                "port %d (for %s) is taken by a process devcloud did not start "
+                "from %s; stop it first" % (p.port, p.name, ctx.layout.root))
         procs.start(ctx.layout, p, env)
 
 
@@ -344,8 +358,8 @@ def stop(ctx):
     names = service_names(ctx)
     infra = [n for n in names if n in INFRA]
     services = [n for n in names if n not in INFRA]
-    killed = procs.stop_many(ctx.layout, [nova.COMPUTE], timeout=20)
-    killed += procs.stop_many(ctx.layout, services, timeout=30)
+    # a test cloud: give the services a short grace, all at once
+    killed = procs.stop_many(ctx.layout, services, timeout=15)
     killed += procs.stop_many(ctx.layout, ["rabbitmq"], timeout=30)
     killed += procs.stop_many(ctx.layout, [n for n in infra if n != "rabbitmq"], timeout=30)
     unmount_all(ctx.layout)

@@ -22,7 +22,7 @@ def gunicorn(ctx, name, port_name, env, threads=8):
          "--workers", "1", "--worker-class", "gthread", "--threads", str(threads),
          # openstacksdk polls every 2 s: gunicorn's 2 s default keep-alive
          # races with it and resets connections.
-         "--keep-alive", "600", "--timeout", "600", "--graceful-timeout", "10",
+         "--keep-alive", "600", "--timeout", "600", "--graceful-timeout", "5",
          "--name", name, 'devcloud_impl.wsgi:app("%s")' % name],
         env=env, port=PORTS[port_name])
 

@@ -30,6 +30,7 @@ def configure(ctx):
     ini.write(conf_path(ctx), {
         "DEFAULT": {
             "debug": False,
+            "graceful_shutdown_timeout": 5,
             "transport_url": ctx.transport_url,
             "auth_strategy": "keystone",
             "state_path": data,

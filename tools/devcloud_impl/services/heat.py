@@ -19,6 +19,7 @@ def configure(ctx):
     ini.write(conf_path(ctx), {
         "DEFAULT": {
             "debug": False,
+            "graceful_shutdown_timeout": 5,
             "transport_url": ctx.transport_url,
             "host": "devcloud",
             "num_engine_workers": 1,

@@ -28,6 +28,7 @@ def configure(ctx):
     ini.write(conf_path(ctx), {
         "DEFAULT": {
             "debug": False,
+            "graceful_shutdown_timeout": 5,
             "transport_url": ctx.transport_url,
             "state_path": data,
             "instances_path": data / "instances",
