@@ -34,23 +34,28 @@ def _no_cloud_reason():
 
 
 def pytest_collection_modifyitems(config, items):
-    cloud = os.environ.get("OS_CLOUD")
-    skip = pytest.mark.skip(reason=_no_cloud_reason())
     for item in items:
-        if HERE not in Path(str(item.fspath)).resolve().parents:
-            continue
-        item.add_marker(pytest.mark.fullstack)
-        if not cloud and not _ci():
-            item.add_marker(skip)
+        if HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.fullstack)
 
 
-@pytest.fixture(autouse=True)
-def _require_cloud():
-    if not os.environ.get("OS_CLOUD"):
-        # only reached in CI (otherwise the items are skipped above)
-        pytest.fail("CI is set but OS_CLOUD is not: fullstack tests must run "
-                    "in CI (tools/devcloud up, then OS_CLOUD=devcloud)",
-                    pytrace=False)
+def _need_cloud():
+    """Skip (or, in CI, fail) unless OS_CLOUD names a cloud.
+
+    Raised from a hook (not a fixture), every skipped test reports this one
+    location, so the summary is one line: ``SKIPPED [N] .../conftest.py:..``.
+    """
+    if os.environ.get("OS_CLOUD"):
+        return os.environ["OS_CLOUD"]
+    if _ci():
+        pytest.fail("CI is set but OS_CLOUD is not: fullstack tests must run in "
+                    "CI (tools/devcloud up, then OS_CLOUD=devcloud)", pytrace=False)
+    pytest.skip(_no_cloud_reason())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _need_cloud()
 
 
 def _cloud_names():
@@ -65,7 +70,7 @@ def _connect(name):
 
 @pytest.fixture(scope="session")
 def cloud_name():
-    return os.environ["OS_CLOUD"]
+    return _need_cloud()
 
 
 @pytest.fixture(scope="session")
