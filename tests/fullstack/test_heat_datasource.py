@@ -1,0 +1,400 @@
+"""The Heat datasource against a real Heat.
+
+Two small stacks are created: ``A`` with a nested template stack (random
+strings, a value, a software config, Neutron networks at both levels,
+resource metadata) and ``B`` (flat, tagged, with a Heat snapshot); plus a
+software deployment of A's config. Every table is read and checked against
+what was created; the poll must not change anything in Heat. The stacks
+and the deployment are deleted at teardown, with a bounded wait.
+"""
+
+import io
+import json
+import secrets
+
+import mock
+import pytest
+
+from protection.cli import main as cli
+from protection.datasources import heat as heat_ds
+from protection.datasources.heat import HeatDatasource
+
+TIMEOUT = 180
+
+NESTED = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {"length": {"type": "number", "default": 8},
+                   "net_name": {"type": "string"}},
+    "resources": {
+        "crnd": {"type": "OS::Heat::RandomString",
+                 "properties": {"length": {"get_param": "length"}}},
+        "cval": {"type": "OS::Heat::Value",
+                 "properties": {"value": {"get_attr": ["crnd", "value"]}}},
+        "cnet": {"type": "OS::Neutron::Net",
+                 "properties": {"name": {"get_param": "net_name"}}},
+    },
+    "outputs": {"secret": {"value": {"get_attr": ["crnd", "value"]}}},
+}
+
+
+def top_template(prefix):
+    return {
+        "heat_template_version": "2018-08-31",
+        "description": "stackvault fullstack: heat datasource A",
+        "parameters": {"net_name": {"type": "string"}},
+        "resources": {
+            "rnd": {"type": "OS::Heat::RandomString",
+                    "metadata": {"owner": "fullstack", "tier": [1, 2]},
+                    "properties": {"length": 10}},
+            "cfg": {"type": "OS::Heat::SoftwareConfig",
+                    "properties": {
+                        "group": "script",
+                        "config": "#!/bin/sh\necho stackvault",
+                        "inputs": [{"name": "foo", "type": "String"}],
+                        "outputs": [{"name": "result"}]}},
+            "net": {"type": "OS::Neutron::Net",
+                    "properties": {"name": {"get_param": "net_name"}}},
+            "child": {"type": "nested.yaml",
+                      "properties": {"length": 12,
+                                     "net_name": f"{prefix}-cnet"}},
+        },
+        "outputs": {
+            "cfg_id": {"value": {"get_resource": "cfg"},
+                       "description": "the config"},
+            "child_secret": {"value": {"get_attr": ["child", "secret"]}},
+        },
+    }
+
+
+FLAT = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {"greeting": {"type": "string", "default": "hello"}},
+    "resources": {"val": {"type": "OS::Heat::Value",
+                          "properties": {"value": {"get_param":
+                                                   "greeting"}}}},
+    "outputs": {"echo": {"value": {"get_attr": ["val", "value"]}}},
+}
+
+
+def _ok(response):
+    assert response.status_code < 300, (response.status_code,
+                                        response.text[:500])
+    return response.json() if response.content else None
+
+
+class Heat:
+    """Creating and deleting what the tests read (raw Heat API calls)."""
+
+    def __init__(self, conn, cleanup, waits):
+        self.proxy = conn.orchestration
+        self.cleanup = cleanup
+        self.waits = waits
+
+    def stack(self, name, template, files=None, parameters=None,
+              tags=None):
+        body = {"stack_name": name, "template": template,
+                "files": files or {}, "parameters": parameters or {},
+                "timeout_mins": 5}
+        if tags:
+            body["tags"] = ",".join(tags)
+        stack_id = _ok(self.proxy.post("/stacks", json=body))["stack"]["id"]
+        path = f"/stacks/{name}/{stack_id}"
+        self.cleanup(self.delete_stack, path)
+        self.wait(path, "stack", "stack_status", "CREATE_COMPLETE",
+                  "CREATE_FAILED")
+        return stack_id
+
+    def wait(self, path, key, field, done, failed):
+        def check():
+            found = _ok(self.proxy.get(path))[key]
+            assert found[field] != failed, found
+            return found if found[field] == done else None
+        return self.waits.wait_for(check, TIMEOUT, 0.5,
+                                   f"{path} to be {done}")
+
+    def delete_stack(self, path):
+        response = self.proxy.delete(path)
+        if response.status_code == 404:
+            return
+
+        def gone():
+            r = self.proxy.get(path)
+            return r.status_code == 404 or r.json()["stack"][
+                "stack_status"] == "DELETE_COMPLETE"
+        self.waits.wait_for(gone, TIMEOUT, 0.5, f"{path} to be deleted")
+
+    def snapshot(self, name, stack_id, snap_name):
+        path = f"/stacks/{name}/{stack_id}/snapshots"
+        snap = _ok(self.proxy.post(path, json={"name": snap_name}))
+
+        def done():
+            for s in _ok(self.proxy.get(path))["snapshots"]:
+                if s["id"] == snap["id"]:
+                    assert s["status"] != "FAILED", s
+                    return s if s["status"] == "COMPLETE" else None
+        return self.waits.wait_for(done, TIMEOUT, 0.5, "snapshot")
+
+    def deployment(self, config_id, server_id):
+        dep = _ok(self.proxy.post("/software_deployments", json={
+            "config_id": config_id, "server_id": server_id,
+            "action": "CREATE", "status": "COMPLETE",
+            "status_reason": "fullstack", "input_values": {"foo": "bar"}}))
+        dep_id = dep["software_deployment"]["id"]
+        self.cleanup(self.proxy.delete, f"/software_deployments/{dep_id}")
+        _ok(self.proxy.put(f"/software_deployments/{dep_id}", json={
+            "output_values": {"result": "ok", "deploy_status_code": 0},
+            "status": "COMPLETE"}))
+        return dep_id
+
+
+@pytest.fixture
+def built(conn, cleanup, waits):
+    heat = Heat(conn, cleanup, waits)
+    prefix = f"sv-heatds-{secrets.token_hex(3)}"
+    a_name, b_name = f"{prefix}-a", f"{prefix}-b"
+    a_id = heat.stack(a_name, top_template(prefix),
+                      files={"nested.yaml": json.dumps(NESTED)},
+                      parameters={"net_name": f"{prefix}-net"})
+    b_id = heat.stack(b_name, FLAT, parameters={"greeting": "bonjour"},
+                      tags=["fullstack", "stackvault"])
+    snap = heat.snapshot(b_name, b_id, "fs-snap")
+    a_res = _ok(conn.orchestration.get(
+        f"/stacks/{a_name}/{a_id}/resources/cfg"))["resource"]
+    config_id = a_res["physical_resource_id"]
+    server_id = "00000000-5afe-4000-8000-%012d" % secrets.randbelow(10**12)
+    dep_id = heat.deployment(config_id, server_id)
+    return {"prefix": prefix, "a": (a_name, a_id), "b": (b_name, b_id),
+            "snapshot": snap, "config_id": config_id, "server_id": server_id,
+            "deployment_id": dep_id}
+
+
+def by(rows, **match):
+    return [r for r in rows if all(r[k] == v for k, v in match.items())]
+
+
+def expected_calls(tables, k):
+    """The documented formula, from what this poll read."""
+    stacks = tables["stacks"]
+    total = 4 + len(tables["software_configs"]) + len(
+        tables["software_deployments"])
+    for stack in stacks:
+        resources = len(by(tables["resources"], stack_id=stack["id"]))
+        events = len(by(tables["events"], stack_id=stack["id"]))
+        total += 4 + 2 * resources + min(events, k)
+    return total
+
+
+class Spy:
+    """The real proxy, recording which of its methods are called."""
+
+    def __init__(self, proxy):
+        self._proxy = proxy
+        self.used = []
+
+    def __getattr__(self, name):
+        self.used.append(name)
+        return getattr(self._proxy, name)
+
+
+def test_every_table_matches_what_was_created(conn, built):
+    a_name, a_id = built["a"]
+    b_name, b_id = built["b"]
+    prefix = built["prefix"]
+    before = _ok(conn.orchestration.get(
+        f"/stacks/{a_name}/{a_id}/events", params={"nested_depth": 5}))
+
+    spy = Spy(conn.orchestration)
+    spy_conn = mock.Mock(spec=["orchestration"], orchestration=spy)
+    result = HeatDatasource(spy_conn, max_workers=4).poll()
+    t = result.tables
+    ours = {a_id, b_id}
+    assert [e for e in result.errors
+            if e["stack_id"] in ours or e["stack_id"] is None] == []
+
+    # read-only: only GETs were made, and Heat saw no change
+    assert set(spy.used) == {"get"}
+    after = _ok(conn.orchestration.get(
+        f"/stacks/{a_name}/{a_id}/events", params={"nested_depth": 5}))
+    assert len(after["events"]) == len(before["events"])
+
+    # the bounded number of calls, as documented
+    if not result.errors:
+        assert result.calls == expected_calls(t, 10)
+
+    # stacks, parameters, outputs, links
+    (a,) = by(t["stacks"], id=a_id)
+    (b,) = by(t["stacks"], id=b_id)
+    assert a["stack_name"] == a_name and b["stack_name"] == b_name
+    assert a["stack_status"] == "CREATE_COMPLETE"
+    assert b["stack_status"] == "SNAPSHOT_COMPLETE"     # its last action
+    assert a["description"] == "stackvault fullstack: heat datasource A"
+    assert a["timeout_mins"] == 5
+    assert json.loads(b["tags"]) == ["fullstack", "stackvault"]
+    params = {r["name"]: r["value"] for r in by(t["stack_parameters"],
+                                                stack_id=a_id)}
+    assert params["net_name"] == f"{prefix}-net"
+    assert params["OS::stack_name"] == a_name
+    assert by(t["stack_parameters"], stack_id=b_id, name="greeting")[0][
+        "value"] == "bonjour"
+    outputs = {r["output_key"]: r for r in by(t["stack_outputs"],
+                                              stack_id=a_id)}
+    assert outputs["cfg_id"]["output_value"] == built["config_id"]
+    assert outputs["cfg_id"]["description"] == "the config"
+    assert by(t["stack_outputs"], stack_id=b_id)[0]["output_value"] == \
+        "bonjour"
+    (link,) = by(t["stacks_links"], stack_id=a_id)
+    assert link["rel"] == "self" and link["href"].endswith(
+        f"/stacks/{a_name}/{a_id}")
+
+    # snapshots
+    (snap,) = by(t["snapshots"], stack_id=b_id)
+    assert snap["id"] == built["snapshot"]["id"]
+    assert (snap["name"], snap["status"]) == ("fs-snap", "COMPLETE")
+    assert by(t["snapshots"], stack_id=a_id) == []
+
+    # resources, nested ones included, and their links
+    a_rows = by(t["resources"], stack_id=a_id)
+    assert sorted((r["nested_path"], r["resource_name"], r["resource_type"])
+                  for r in a_rows) == [
+        ("", "cfg", "OS::Heat::SoftwareConfig"),
+        ("", "child", "nested.yaml"),
+        ("", "net", "OS::Neutron::Net"),
+        ("", "rnd", "OS::Heat::RandomString"),
+        ("child", "cnet", "OS::Neutron::Net"),
+        ("child", "crnd", "OS::Heat::RandomString"),
+        ("child", "cval", "OS::Heat::Value")]
+    assert all(r["resource_status"] == "CREATE_COMPLETE" for r in a_rows)
+    res = {r["resource_name"]: r for r in a_rows}
+    child_stack = res["child"]["nested_stack_id"]
+    assert child_stack == res["child"]["physical_resource_id"]
+    assert res["cnet"]["owner_stack_id"] == child_stack
+    assert res["cnet"]["parent_resource"] == "child"
+    assert res["net"]["owner_stack_id"] == a_id
+    assert conn.network.get_network(
+        res["net"]["physical_resource_id"]).name == f"{prefix}-net"
+    assert conn.network.get_network(
+        res["cnet"]["physical_resource_id"]).name == f"{prefix}-cnet"
+    assert json.loads(res["crnd"]["required_by"]) == ["cval"]
+    assert {r["rel"] for r in by(t["resources_links"],
+                                 resource_id=res["child"]["id"])} == {
+        "self", "stack", "nested"}
+    assert [r["resource_name"] for r in by(t["resources"],
+                                           stack_id=b_id)] == ["val"]
+
+    # resource data (attributes) and metadata
+    def attrs(name):
+        return {r["name"]: r["value"] for r in by(
+            t["resource_attributes"], resource_id=res[name]["id"])}
+    secret = attrs("crnd")["value"]
+    assert len(secret) == 12
+    assert outputs["child_secret"]["output_value"] == secret
+    assert attrs("cval")["value"] == secret
+    assert len(attrs("rnd")["value"]) == 10
+    assert attrs("cfg")["config"] == "#!/bin/sh\necho stackvault"
+    assert attrs("net")["name"] == f"{prefix}-net"
+    meta = {r["key"]: r["value"] for r in by(
+        t["resource_metadata"], resource_id=res["rnd"]["id"])}
+    assert meta == {"owner": "fullstack", "tier": "[1, 2]"}
+    assert by(t["resource_metadata"], resource_id=res["net"]["id"]) == []
+
+    # resource types
+    types = {r["resource_type"] for r in t["resource_types"]}
+    assert {"OS::Heat::RandomString", "OS::Heat::SoftwareConfig",
+            "OS::Neutron::Net", "OS::Nova::Server"} <= types
+
+    # events (nested too), their links and the details of the newest
+    a_events = by(t["events"], stack_id=a_id)
+    assert len(a_events) == len(before["events"])
+    assert {(e["resource_name"], e["resource_status"]) for e in a_events} >= {
+        ("net", "CREATE_COMPLETE"), ("cnet", "CREATE_COMPLETE"),
+        (a_name, "CREATE_COMPLETE")}
+    assert {e["owner_stack_id"] for e in a_events} == {a_id, child_stack}
+    (net_done,) = by(a_events, resource_name="net",
+                     resource_status="CREATE_COMPLETE")
+    assert {r["rel"] for r in by(t["events_links"],
+                                 event_id=net_done["id"])} >= {
+        "self", "resource", "stack"}
+    details = {d["event_id"]: d for d in t["event_details"]}
+    detailed = [e for e in a_events if e["id"] in details]
+    assert len(detailed) == min(10, len(a_events))
+    newest = max(a_events, key=lambda e: (e["event_time"], e["id"]))
+    assert newest["id"] in details
+    for event in detailed:
+        if event["resource_name"] == "net":
+            assert details[event["id"]]["resource_type"] == \
+                "OS::Neutron::Net"
+
+    # software configs and deployments
+    (cfg,) = by(t["software_configs"], id=built["config_id"])
+    assert cfg["group"] == "script"
+    assert cfg["config"] == "#!/bin/sh\necho stackvault"
+    assert [r["name"] for r in by(t["software_config_inputs"],
+                                  config_id=cfg["id"])] == ["foo"]
+    assert [r["name"] for r in by(t["software_config_outputs"],
+                                  config_id=cfg["id"])] == ["result"]
+    (dep,) = by(t["software_deployments"], id=built["deployment_id"])
+    assert (dep["config_id"], dep["server_id"], dep["status"]) == (
+        built["config_id"], built["server_id"], "COMPLETE")
+    assert {r["name"]: r["value"] for r in by(
+        t["deployment_input_values"], deployment_id=dep["id"])} == {
+        "foo": "bar"}
+    assert {r["name"]: r["value"] for r in by(
+        t["deployment_output_values"], deployment_id=dep["id"])} == {
+        "result": "ok", "deploy_status_code": 0}
+
+
+def test_only_and_isolation_on_real_heat(conn, built):
+    a_name, a_id = built["a"]
+    b_name, b_id = built["b"]
+    source = HeatDatasource(conn)
+    only = source.poll(only=["resource_types"])
+    assert only.calls == 1 and only.tables["resource_types"]
+    stacks = source.poll(only=["stacks"])
+    assert stacks.calls == 1 + len(stacks.tables["stacks"]) + len(
+        stacks.errors)
+
+    # a call that fails for stack A: A's rows of that call are missing,
+    # and nothing else is
+    real_get = conn.orchestration.get
+
+    def get(path, *args, **kwargs):
+        if path == f"/stacks/{a_name}/{a_id}":
+            return real_get(f"/stacks/{a_name}/no-such-id", *args, **kwargs)
+        return real_get(path, *args, **kwargs)
+    with mock.patch.object(conn.orchestration, "get", side_effect=get):
+        result = source.poll(only=["stacks", "resources"])
+    assert by(result.tables["stacks"], id=a_id) == []
+    assert by(result.tables["stacks"], id=b_id)
+    assert len(by(result.tables["resources"], stack_id=a_id)) == 7
+    (error,) = [e for e in result.errors if e["stack_id"] == a_id]
+    assert error["call"] == f"GET /stacks/{a_name}/{a_id}"
+    assert error["tables"] == "stacks"
+    assert error["reason"].startswith("HTTP 404")
+
+
+def test_stack_physical_resources_on_real_heat(conn, built):
+    a_name, a_id = built["a"]
+    found = heat_ds.stack_physical_resources(conn, a_id)
+    nets = {(p.name, p.nested_path): p for p in found
+            if p.resource_type == "OS::Neutron::Net"}
+    assert set(nets) == {("net", ""), ("cnet", "child")}
+    for p in nets.values():
+        assert conn.network.get_network(p.physical_resource_id).id == \
+            p.physical_resource_id
+        assert p.status == "CREATE_COMPLETE"
+    assert heat_ds.stack_physical_resources(conn, a_id, nested_depth=0,
+                                            stack_name=a_name) == [
+        p for p in found if p.nested_path == ""]
+
+
+def test_cli_shows_a_real_table(conn, built):
+    a_name, a_id = built["a"]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = cli.main(["datasource", "show", "heat", "resources",
+                     "--column", f"stack_id={a_id}",
+                     "--column", "nested_path=child", "-f", "json"],
+                    stdout, stderr)
+    assert code == 0, stderr.getvalue()
+    rows = json.loads(stdout.getvalue())
+    assert sorted(r["resource_name"] for r in rows) == ["cnet", "crnd",
+                                                        "cval"]
