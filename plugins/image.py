@@ -120,13 +120,10 @@ class Digests:
         if self.glance is None and checksum:
             self.glance = hashlib.md5(usedforsecurity=False)
             self.glance_algo, self.expected = "md5", checksum
-        self.size = 0
 
-    def update(self, chunk):
-        self.sha256.update(chunk)
-        if self.glance is not None:
-            self.glance.update(chunk)
-        self.size += len(chunk)
+    def hashes(self):
+        """The hash objects to feed (see streaming.BackgroundHashes)."""
+        return [h for h in (self.sha256, self.glance) if h is not None]
 
     def check_glance(self, what):
         """Raise ImageDataMismatch when the data is not what Glance has."""
@@ -197,6 +194,7 @@ class SaveImageData(task.Task):
                           image_info["os_hash_value"],
                           image_info["checksum"])
         objects = []
+        read = 0
         ctx.progress.step("download", f"{total} bytes from Glance")
         response = conn.image.download_image(image_id, stream=True)
         try:
@@ -206,28 +204,26 @@ class SaveImageData(task.Task):
             else:
                 chunks = response.iter_content(chunk_size=min(
                     CHUNK_SIZE, self.object_size))
-
-            def counted(piece):
-                for chunk in piece:
-                    digests.update(chunk)
-                    yield chunk
-                    ctx.progress.bytes(digests.size, total)
-
-            for index, piece in enumerate(
-                    streaming.split(chunks, self.object_size)):
-                name = data_object_name(index)
-                info = bank.put(name, counted(piece))
-                objects.append({"name": name, "size": info.size,
-                                "sha256": info.sha256})
+            # The image's hashes are computed on worker threads while this
+            # one receives and writes (the bank hashes each object here).
+            with streaming.BackgroundHashes(*digests.hashes()) as hashes:
+                for index, piece in enumerate(
+                        streaming.split(chunks, self.object_size)):
+                    name = data_object_name(index)
+                    info = bank.put(name, self._counted(
+                        piece, hashes, ctx, read, total))
+                    read += info.size
+                    objects.append({"name": name, "size": info.size,
+                                    "sha256": info.sha256})
         finally:
             response.close()
-        if digests.size != total:
+        if read != total:
             raise ImageDataMismatch(
-                f"{what}: read {digests.size} bytes from Glance, but the "
+                f"{what}: read {read} bytes from Glance, but the "
                 f"image's size is {total}")
         verified_with = digests.check_glance(what)
         return {
-            "size": digests.size,
+            "size": read,
             "sha256": digests.sha256.hexdigest(),
             "checksum": image_info["checksum"],
             "os_hash_algo": image_info["os_hash_algo"],
@@ -236,6 +232,14 @@ class SaveImageData(task.Task):
             "object_size": self.object_size,
             "objects": objects,
         }
+
+    @staticmethod
+    def _counted(piece, hashes, ctx, done, total):
+        for chunk in piece:
+            hashes.update(chunk)
+            yield chunk
+            done += len(chunk)
+            ctx.progress.bytes(done, total)
 
     def revert(self, bank, **kwargs):
         # Whatever this task wrote, even when it failed half way.
@@ -324,7 +328,7 @@ class UploadImageData(task.Task):
                 size = 0
                 for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
                     piece.update(chunk)
-                    whole.update(chunk)
+                    hashes.update(chunk)          # whole, on a worker
                     size += len(chunk)
                     yield chunk
                     sent[0] += len(chunk)
@@ -340,7 +344,8 @@ class UploadImageData(task.Task):
         body = streaming.SinglePass(stream())
         target = sdk_image.Image.existing(id=new_image_id)
         try:
-            response = target.upload(conn.image, data=body, size=total)
+            with streaming.BackgroundHashes(whole) as hashes:
+                response = target.upload(conn.image, data=body, size=total)
             sdk_exceptions.raise_from_response(response)
         except Exception as exc:
             # The body's own error (a corrupt object) is the real reason;
@@ -424,28 +429,10 @@ class VerifyImageData(task.Task):
 
     def execute(self, ctx, bank, resource, metadata):
         _image, data = _saved(metadata, resource)
-        problems = []
         whole = hashlib.sha256()
-        done = 0
+        with streaming.BackgroundHashes(whole) as hashes:
+            problems = self._check_objects(ctx, bank, data, hashes)
         expected_names = [obj["name"] for obj in data["objects"]]
-        for obj in data["objects"]:
-            piece = hashlib.sha256()
-            size = 0
-            try:
-                for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
-                    piece.update(chunk)
-                    whole.update(chunk)
-                    size += len(chunk)
-                    done += len(chunk)
-                    ctx.progress.bytes(done, data["size"])
-            except exceptions.ObjectNotFound:
-                problems.append(f"{obj['name']}: missing")
-                continue
-            if size != obj["size"] or piece.hexdigest() != obj["sha256"]:
-                problems.append(
-                    f"{obj['name']}: expected {obj['size']} bytes, sha256 "
-                    f"{obj['sha256']}; found {size} bytes, sha256 "
-                    f"{piece.hexdigest()}")
         extra = sorted(set(n for n in bank.list()
                            if n.startswith(DATA_PREFIX)) - set(expected_names))
         problems += [f"{name}: not part of the image" for name in extra]
@@ -458,6 +445,30 @@ class VerifyImageData(task.Task):
             raise ImageDataMismatch(
                 f"image {resource.id} data in the checkpoint is damaged: "
                 f"{problems[0]}{more}")
+
+    @staticmethod
+    def _check_objects(ctx, bank, data, hashes):
+        problems = []
+        done = 0
+        for obj in data["objects"]:
+            piece = hashlib.sha256()
+            size = 0
+            try:
+                for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
+                    piece.update(chunk)
+                    hashes.update(chunk)          # whole, on a worker
+                    size += len(chunk)
+                    done += len(chunk)
+                    ctx.progress.bytes(done, data["size"])
+            except exceptions.ObjectNotFound:
+                problems.append(f"{obj['name']}: missing")
+                continue
+            if size != obj["size"] or piece.hexdigest() != obj["sha256"]:
+                problems.append(
+                    f"{obj['name']}: expected {obj['size']} bytes, sha256 "
+                    f"{obj['sha256']}; found {size} bytes, sha256 "
+                    f"{piece.hexdigest()}")
+        return problems
 
 
 # -- the plugin ---------------------------------------------------------------
@@ -492,7 +503,9 @@ class ImagePlugin(ProtectionPlugin):
     def _resource(image):
         return Resource(RESOURCE_TYPE, image.id, image.name or "", {
             "status": image.status, "size": image.size,
-            "disk_format": image.disk_format})
+            "disk_format": image.disk_format,
+            # for dependencies(), without asking Glance again
+            "kernel_id": image.kernel_id, "ramdisk_id": image.ramdisk_id})
 
     def list_resources(self, conn):
         return [self._resource(image) for image in
@@ -507,7 +520,10 @@ class ImagePlugin(ProtectionPlugin):
 
     def dependencies(self, conn, resource):
         """The kernel and ramdisk images of an AMI-style image."""
-        raw = read_image(conn, resource.id)
+        if all(prop in resource.extra for prop in DEPENDENCY_PROPERTIES):
+            raw = resource.extra              # found by list/show
+        else:                                 # named by another plugin
+            raw = read_image(conn, resource.id)
         found = []
         for prop in DEPENDENCY_PROPERTIES:
             child = raw.get(prop)

@@ -12,6 +12,7 @@ plugin) and by banks that cut data into segments (the Swift bank):
   to wrap in a generic connection error.
 """
 
+from concurrent import futures
 import threading
 
 
@@ -74,6 +75,52 @@ class Splitter:
 def split(chunks, size):
     """Iterate over consecutive ``size``-byte pieces of ``chunks``."""
     return iter(Splitter(chunks, size))
+
+
+class BackgroundHashes:
+    """Feed chunks to ``hashlib`` objects on worker threads, in order.
+
+    hashlib releases the GIL while it hashes a large buffer, so the hashes
+    run in parallel with the thread that receives and writes the data (on
+    a copy of a large image, hashing costs more CPU than moving the bytes).
+    One thread per hash keeps each hash's updates in order; ``update``
+    waits for a hash's previous chunk before handing it the next, so at
+    most one chunk is in flight and memory stays bounded. Chunks must be
+    immutable (``bytes``). Use as a context manager; read digests after
+    :meth:`wait` (or the ``with`` block).
+    """
+
+    def __init__(self, *hashes):
+        self.hashes = hashes
+        self._pools = [futures.ThreadPoolExecutor(
+            1, thread_name_prefix="stackvault-hash") for _ in hashes]
+        self._pending = [None] * len(hashes)
+
+    def update(self, chunk):
+        for index, (hasher, pool) in enumerate(zip(self.hashes,
+                                                   self._pools)):
+            if self._pending[index] is not None:
+                self._pending[index].result()
+            self._pending[index] = pool.submit(hasher.update, chunk)
+
+    def wait(self):
+        for index, pending in enumerate(self._pending):
+            if pending is not None:
+                self._pending[index] = None
+                pending.result()
+
+    def close(self):
+        try:
+            self.wait()
+        finally:
+            for pool in self._pools:
+                pool.shutdown(wait=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 class SinglePass:

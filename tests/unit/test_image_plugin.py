@@ -153,6 +153,19 @@ def test_dependencies_are_kernel_and_ramdisk_images(glance, conn):
     assert plugin.dependencies(conn, Resource(TYPE, plain)) == []
 
 
+def test_dependencies_of_a_shown_image_need_no_second_read(glance, conn):
+    kernel = glance.add(b"k", disk_format="aki", container_format="aki")
+    ami = glance.add(b"m", disk_format="ami", kernel_id=kernel)
+    plugin = image_plugin.ImagePlugin()
+    shown = plugin.show_resource(conn, ami)
+    assert shown.extra["kernel_id"] == kernel
+    assert shown.extra["ramdisk_id"] is None
+    with mock.patch.object(glance, "get") as raw_get:
+        deps = plugin.dependencies(conn, shown)
+    raw_get.assert_not_called()
+    assert [d.id for d in deps] == [kernel]
+
+
 # -- protect: DescribeImage ---------------------------------------------------
 @pytest.mark.parametrize("status", ["queued", "saving", "killed",
                                     "deactivated", "importing"])

@@ -101,3 +101,53 @@ def test_single_pass_closed_early_is_not_an_error():
     next(it)
     it.close()
     assert body.error is None
+
+
+def test_background_hashes_equal_serial_hashes():
+    import hashlib
+    import os
+    chunks = [os.urandom(n) for n in (1, 5000, 70000, 0, 3)]
+    a, b = hashlib.sha256(), hashlib.md5()
+    with streaming.BackgroundHashes(a, b) as hashes:
+        for chunk in chunks:
+            hashes.update(chunk)
+    data = b"".join(chunks)
+    assert a.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert b.hexdigest() == hashlib.md5(data).hexdigest()
+
+
+def test_background_hashes_keep_one_chunk_in_flight_and_stop_threads():
+    import threading
+
+    class Slow:
+        def __init__(self):
+            self.seen = []
+            self.gate = threading.Event()
+
+        def update(self, chunk):
+            self.gate.wait(5)
+            self.seen.append(chunk)
+
+    slow = Slow()
+    hashes = streaming.BackgroundHashes(slow)
+    hashes.update(b"1")
+    done = threading.Event()
+
+    def second():
+        hashes.update(b"2")      # must wait for b"1" to be hashed
+        done.set()
+
+    t = threading.Thread(target=second)
+    t.start()
+    assert not done.wait(0.2)
+    slow.gate.set()
+    t.join(5)
+    hashes.close()
+    assert slow.seen == [b"1", b"2"]
+    assert not any(th.name.startswith("stackvault-hash")
+                   for th in threading.enumerate())
+
+
+def test_background_hashes_with_no_hash_is_a_no_op():
+    with streaming.BackgroundHashes() as hashes:
+        hashes.update(b"x")
