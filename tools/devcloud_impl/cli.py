@@ -39,7 +39,7 @@ def cmd_up(args):
         py = str(layout.venv / "bin" / "python")
         env = dict(os.environ, PYTHONPATH=str(paths.TOOLS_DIR))
         argv = [py, "-m", "devcloud_impl", "up", "--installed", "%.1f" % spent,
-                "--timeout", str(args.timeout)]
+                "--timeout", str(args.timeout), "--retries", str(args.retries)]
         if args.db:
             argv += ["--db", args.db]
         sys.stdout.flush()
@@ -51,13 +51,23 @@ def cmd_up(args):
     boot.save_settings(layout, state)
     timings = {}
     print("devcloud: booting (%s database, state %s)" % (ctx.db.name, layout.root), flush=True)
-    try:
-        boot.up(ctx, timings, ready_timeout=args.timeout)
-    except Exception as exc:
-        print("devcloud: up FAILED: %s" % exc, file=sys.stderr)
-        print("devcloud: logs are in %s; 'tools/devcloud down' stops what started"
-              % layout.logs, file=sys.stderr)
-        return 1
+    attempt = 0
+    while True:
+        try:
+            boot.up(ctx, timings, ready_timeout=args.timeout)
+            break
+        except Exception as exc:
+            if attempt >= args.retries:
+                print("devcloud: up FAILED: %s" % exc, file=sys.stderr)
+                print("devcloud: logs are in %s; 'tools/devcloud down' stops what "
+                      "started" % layout.logs, file=sys.stderr)
+                return 1
+            attempt += 1
+            # A CI run must not die of one unlucky boot: say what went wrong,
+            # stop everything this state started, and boot once more.
+            print("devcloud: boot failed (%s); stopping and retrying (%d/%d)"
+                  % (exc, attempt, args.retries), file=sys.stderr, flush=True)
+            boot.stop(ctx)
     rss = boot.total_rss_mib(ctx)
     n = len(boot.service_names(ctx))
     inst = float(args.installed)
@@ -123,6 +133,8 @@ def main(argv=None):
                         "or $DEVCLOUD_DB)")
     p.add_argument("--timeout", type=float, default=420.0,
                    help="seconds to wait for every service to answer")
+    p.add_argument("--retries", type=int, default=1,
+                   help="boot again this many times after a failed boot (default 1)")
     p.add_argument("--installed", help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_up)
     sub.add_parser("down", help="stop every process devcloud started").set_defaults(fn=cmd_down)
