@@ -612,16 +612,22 @@ def _gateway_info(conn, parameters, router):
 class EnsureRouter(task.Task):
     """Create a saved router (with its gateway) once per restore.
 
+    It waits for the new subnets it will connect to: a restore whose
+    subnets cannot be made takes no address on the external network, and
+    the order is the documented one (network, subnets, routers).
     Provides ``{"id": new id, "created": ...}``; only the creator deletes
     it on revert, after removing whatever is still on it.
     """
 
     def __init__(self, router):
+        subnet_ids = sorted({ip["subnet_id"] for i in router["interfaces"]
+                             for ip in i["fixed_ips"]})
         super().__init__(name=f"EnsureRouter-{router['id']}",
-                         provides=_router_key(router["id"]))
+                         provides=_router_key(router["id"]),
+                         requires=[_subnet_key(s) for s in subnet_ids])
         self.router = router
 
-    def execute(self, ctx, conn, parameters):
+    def execute(self, ctx, conn, parameters, **ready):
         saved = self.router
 
         def create():

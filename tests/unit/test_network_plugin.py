@@ -522,6 +522,11 @@ class TestEnsureRouter:
         return ctx, network.EnsureRouter(router).execute(ctx, conn,
                                                          parameters)
 
+    def test_waits_for_the_subnets_it_connects(self):
+        task = network.EnsureRouter(EDGE)
+        assert "subnet:sub-1" in task.requires
+        assert task.provides == {"router:r1"}
+
     def test_gateway_on_the_mapped_external_network(self, conn):
         conn.network.find_network.return_value = obj(id="target-pub")
         ctx, result = self._run(conn, {
@@ -1004,6 +1009,7 @@ class TestWholeFlows:
         checkpoint_id = service.protect(
             cloud, "app", [(network.RESOURCE_TYPE, net_id)]).checkpoint_id
         wipe(neutron)
+        neutron.calls.clear()
         with pytest.raises(exceptions.OperationFailed) as caught:
             service.restore(checkpoint_id, cloud, {
                 network.RESOURCE_TYPE: {"external_network_mapping": {
@@ -1011,6 +1017,10 @@ class TestWholeFlows:
         assert "no-such-network" in caught.value.failures[0].message
         assert caught.value.result.rollback_failures == []
         assert nothing_created(neutron) == NOTHING
+        # half way: the router waits for its subnets, so they were made
+        # (and deleted again) before the mapping failed
+        assert neutron.calls.count("create_subnet") == 2
+        assert "delete_network" in neutron.calls
 
     def test_keep_policy_lists_what_it_left(self, tmp_path, neutron, cloud):
         net_id, _, _ = build_app(neutron)
