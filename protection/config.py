@@ -127,4 +127,5 @@ def _component_opts(namespace):
 def list_opts():
     """Every option, for oslo-config-generator (entry point ``stackvault``)."""
     return (list(FRAMEWORK_OPTS) + _component_opts(BANK_NAMESPACE)
-            + _component_opts(PLUGIN_NAMESPACE))
+            + _component_opts(PLUGIN_NAMESPACE)
+            + _component_opts(DATASOURCE_NAMESPACE))

@@ -61,8 +61,7 @@ NAME = "heat"
 heat_opts = [
     cfg.IntOpt("max_workers", default=4, min=1, max=64,
                help="How many Heat API calls one poll makes at the same "
-                    "time (on the devcloud, 4 polled 2.3-3x faster than 1, "
-                    "and 8 no faster than 4)."),
+                    "time."),
     cfg.IntOpt("nested_depth", default=5, min=0, max=100,
                help="How deep into nested stacks resources and events are "
                     "read (Heat's nested_depth; 0: only each stack's own)."),
