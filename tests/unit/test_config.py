@@ -11,6 +11,7 @@ from stevedore import extension
 from protection import config
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
+from protection.datasources.heat import HeatDatasource
 from tests import fake_cloud
 
 
@@ -173,7 +174,8 @@ def test_list_opts_includes_framework_groups():
 def test_list_opts_includes_installed_plugin_groups():
     managers = {config.BANK_NAMESPACE: _manager(FileSystemBank),
                 config.PLUGIN_NAMESPACE: _manager(OptsPlugin,
-                                                  fake_cloud.ImagePlugin)}
+                                                  fake_cloud.ImagePlugin),
+                config.DATASOURCE_NAMESPACE: _manager(HeatDatasource)}
 
     def manager(namespace, **kwargs):
         return managers[namespace]
@@ -183,7 +185,9 @@ def test_list_opts_includes_installed_plugin_groups():
         groups = dict(config.list_opts())
     assert [o.dest for o in groups["test_volume"]] == ["chunk_mib",
                                                         "container"]
-    assert len(groups) == 5
+    assert [o.dest for o in groups["heat_datasource"]] == [
+        "max_workers", "nested_depth", "max_event_details"]
+    assert len(groups) == 6
 
 
 def test_list_opts_with_the_real_entry_points():
