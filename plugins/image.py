@@ -111,7 +111,9 @@ class Digests:
         self.expected = None
         if hash_algo and hash_value:
             try:
-                self.glance = hashlib.new(hash_algo)
+                # A Glance configured for sha256 needs no second pass.
+                self.glance = self.sha256 if hash_algo == "sha256" else \
+                    hashlib.new(hash_algo)
                 self.glance_algo, self.expected = hash_algo, hash_value
             except ValueError:
                 LOG.warning("Glance hash algorithm %r is not available "
@@ -123,7 +125,8 @@ class Digests:
 
     def hashes(self):
         """The hash objects to feed (see streaming.BackgroundHashes)."""
-        return [h for h in (self.sha256, self.glance) if h is not None]
+        return [self.sha256] + [h for h in (self.glance,)
+                                if h is not None and h is not self.sha256]
 
     def check_glance(self, what):
         """Raise ImageDataMismatch when the data is not what Glance has."""

@@ -847,3 +847,19 @@ def test_flow_restore_parameters_are_validated_first(service, glance, conn):
         service.restore(checkpoint_id, conn, parameters={
             TYPE: {"disk_format": "raw"}})
     assert set(glance.records) == {image_id}
+
+
+def test_a_sha256_glance_is_checked_with_the_one_sha256_pass(glance,
+                                                              make_ctx):
+    glance.hash_algo = "sha256"
+    payload = os.urandom(3000)
+    image_id = glance.add(payload)
+    digests = image_plugin.Digests("sha256", sha256(payload), "x")
+    assert digests.hashes() == [digests.sha256]
+    ctx, _cp = make_ctx(image_id)
+    info = run(image_plugin.DescribeImage(), ctx)
+    data = run(image_plugin.SaveImageData(MiB), ctx, image_info=info)
+    assert data["verified_with"] == "sha256"
+    glance.corrupt_download = True
+    with pytest.raises(image_plugin.ImageDataMismatch, match="sha256"):
+        run(image_plugin.SaveImageData(MiB), ctx, image_info=info)
