@@ -294,8 +294,9 @@ class CreateImage(task.Task):
             "min_ram": image["min_ram"],
             "tags": list(image["tags"]),
             "visibility": parameters.get("visibility", "private"),
-            "os_hidden": image["os_hidden"],
         })
+        if image["os_hidden"]:       # older Glances do not know the key
+            body["os_hidden"] = True
         # Not protected yet: a protected image cannot be deleted, and the
         # revert below must be able to. ProtectImage sets it last.
         response = conn.image.post("/images", json=body)

@@ -425,7 +425,10 @@ def test_create_image_honours_restore_name_and_visibility(glance, make_ctx):
     meta, cp, image_id = saved_metadata(glance, make_ctx, b"abc", name="web")
     ctx = restore_ctx(make_ctx, cp, image_id, meta, parameters={
         "restore_name": "web-copy", "visibility": "shared"})
-    new_id = run(image_plugin.CreateImage(), ctx)
+    with mock.patch.object(glance, "post", wraps=glance.post) as post:
+        new_id = run(image_plugin.CreateImage(), ctx)
+    body = post.call_args.kwargs["json"]
+    assert "os_hidden" not in body and "protected" not in body
     assert glance.records[new_id]["name"] == "web-copy"
     assert glance.records[new_id]["visibility"] == "shared"
 
