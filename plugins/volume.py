@@ -92,8 +92,10 @@ class ChooseBackupMode(task.Task):
     def execute(self, ctx, conn, resource, parameters):
         if parameters.get("backup_mode", "full") != "incremental":
             return False
-        earlier = [b for b in conn.block_storage.backups(
-            volume_id=resource.id) if b.status == "available"]
+        # Filtered here, not with ?volume_id=: a Cinder without that filter
+        # in its resource_filters.json rejects the query.
+        earlier = [b for b in conn.block_storage.backups()
+                   if b.volume_id == resource.id and b.status == "available"]
         if not earlier:
             ctx.progress.step("backup-mode", "no earlier backup of this "
                               "volume: taking a full backup")

@@ -109,8 +109,8 @@ def test_protect_delete_restore_keeps_every_byte(service, conn, cleanup,
     assert restored.volume_type == original.volume_type
     _assert_bytes(restored.id, pattern)
     # The temporary snapshot is gone.
-    assert not [s for s in conn.block_storage.snapshots(
-        volume_id=original.id)]
+    assert not [s for s in conn.block_storage.snapshots()
+                if s.volume_id == original.id]
 
 
 def test_in_use_volume_is_protected_and_stays_intact(
@@ -216,4 +216,4 @@ def test_restore_that_fails_half_way_leaves_no_volume(
     assert failure.step == "WaitVolumeAvailable"
     assert "error" in failure.message
     assert caught.value.result.restored == {}
-    assert not list(conn.block_storage.volumes(name=name))
+    assert not [v for v in conn.block_storage.volumes() if v.name == name]

@@ -52,14 +52,18 @@ class TestChooseBackupMode:
         conn.block_storage.backups.assert_not_called()
 
     def test_incremental_when_an_earlier_backup_exists(self, conn):
-        conn.block_storage.backups.return_value = [obj(status="available")]
+        conn.block_storage.backups.return_value = [
+            obj(volume_id="other", status="available"),
+            obj(volume_id="vol-1", status="available")]
         ctx = make_ctx(VOL, conn)
         assert volume.ChooseBackupMode().execute(
             ctx, conn, VOL, {"backup_mode": "incremental"}) is True
-        conn.block_storage.backups.assert_called_once_with(volume_id="vol-1")
+        conn.block_storage.backups.assert_called_once_with()
 
     def test_incremental_falls_back_to_full(self, conn):
-        conn.block_storage.backups.return_value = [obj(status="error")]
+        conn.block_storage.backups.return_value = [
+            obj(volume_id="vol-1", status="error"),
+            obj(volume_id="other", status="available")]
         events = []
         ctx = make_ctx(VOL, conn, events=events)
         assert volume.ChooseBackupMode().execute(
