@@ -96,7 +96,11 @@ def _in_cidr(address, cidr):
 
 
 def _has_extension(conn, alias):
-    return conn.network.find_extension(alias) is not None
+    try:
+        conn.network.find_extension(alias, ignore_missing=False)
+    except sdk_exceptions.NotFoundException:
+        return False
+    return True
 
 
 def _delete_retrying(ctx, delete, what, clock=time.monotonic,
@@ -589,7 +593,10 @@ def _gateway_info(conn, parameters, router):
     original = saved["network_id"]
     mapping = parameters.get("external_network_mapping") or {}
     target = mapping.get(original, original)
-    network = conn.network.find_network(target)
+    try:
+        network = conn.network.find_network(target, ignore_missing=False)
+    except sdk_exceptions.NotFoundException:
+        network = None
     if network is None:
         if original in mapping:
             raise exceptions.StackvaultError(
@@ -953,11 +960,27 @@ class NetworkPlugin(ProtectionPlugin):
             return UnreadableMetadata(
                 f"network {resource.id}: cannot restore from this "
                 f"checkpoint: {'; '.join(problems)}")
-        flow = graph_flow.Flow("restore-network")
-        flow.add(CreateNetwork())
+        # The network's own objects form one chain. TaskFlow may revert a
+        # task while another task that does not follow it still runs, and
+        # Neutron refuses (409) to allocate an address on a network one of
+        # whose subnets is being deleted: in a chain, whatever still runs
+        # follows everything a rollback could delete underneath it.
+        chain = linear_flow.Flow("network-subnets-routers")
+        chain.add(CreateNetwork())
         subnets = {s["id"]: s for s in metadata["subnets"]}
         for subnet in metadata["subnets"]:
-            flow.add(CreateSubnet(subnet))
+            chain.add(CreateSubnet(subnet))
+        for router in metadata["routers"]:
+            chain.add(EnsureRouter(router))
+            for interface in router["interfaces"]:
+                by_port = _interface_by_port(interface, subnets)
+                if by_port:
+                    chain.add(CreateInterfacePort(router["id"], interface))
+                chain.add(AddRouterInterface(router["id"], interface,
+                                             by_port))
+            chain.add(AddRouterRoutes(router, metadata["subnets"]))
+        # Security groups touch nothing of the network: in parallel.
+        flow = graph_flow.Flow("restore-network").add(chain)
         saved_groups = {g["id"] for g in metadata["security_groups"]}
         for group in metadata["security_groups"]:
             remotes = {r["remote_group_id"] for r in group["rules"]
@@ -965,15 +988,6 @@ class NetworkPlugin(ProtectionPlugin):
             remotes.discard(group["id"])
             flow.add(EnsureSecurityGroup(group), RemoveAutoAddedRules(group),
                      CreateSecurityGroupRules(group, remotes))
-        for router in metadata["routers"]:
-            flow.add(EnsureRouter(router))
-            for interface in router["interfaces"]:
-                by_port = _interface_by_port(interface, subnets)
-                if by_port:
-                    flow.add(CreateInterfacePort(router["id"], interface))
-                flow.add(AddRouterInterface(router["id"], interface,
-                                            by_port))
-            flow.add(AddRouterRoutes(router, metadata["subnets"]))
         return flow
 
     def delete_flow(self, ctx, resource):

@@ -232,9 +232,12 @@ class FakeNeutron:
             security_group_rules=rules)
 
     # -- networks ---------------------------------------------------------
-    def find_extension(self, alias):
-        return types.SimpleNamespace(alias=alias) \
-            if alias in self.extensions else None
+    def find_extension(self, alias, ignore_missing=True):
+        if alias in self.extensions:
+            return types.SimpleNamespace(alias=alias)
+        if ignore_missing:
+            return None
+        raise _not_found(f"extension {alias}")
 
     def networks(self, project_id=None):
         with self.lock:
@@ -247,12 +250,14 @@ class FakeNeutron:
                 raise _not_found(f"network {network_id}")
             return self._network_view(self.network_table[network_id])
 
-    def find_network(self, name_or_id):
+    def find_network(self, name_or_id, ignore_missing=True):
         with self.lock:
             for n in self.network_table.values():
                 if name_or_id in (n["id"], n["name"]):
                     return self._network_view(n)
-            return None
+            if ignore_missing:
+                return None
+            raise _not_found(f"network {name_or_id}")
 
     def create_network(self, **attrs):
         with self.lock:
@@ -414,6 +419,9 @@ class FakeNeutron:
     def create_security_group_rules(self, data):
         with self.lock:
             self._check_fail("create_security_group_rules")
+            if len({r["security_group_id"] for r in data}) > 1:
+                raise _bad("Only allowed to update rules for one security "
+                           "profile at a time")
             snapshot = dict(self.rules)
             try:
                 made = [self._add_rule(dict(attrs)) for attrs in data]

@@ -303,7 +303,7 @@ class TestCreateNetwork:
         assert ctx.restored.get(network.RESOURCE_TYPE, "net-1") == "new-net"
 
     def test_mtu_only_where_the_cloud_lets_it_be_set(self, conn):
-        conn.network.find_extension.return_value = None
+        conn.network.find_extension.side_effect = NOT_FOUND
         conn.network.create_network.return_value = obj(id="new-net")
         network.CreateNetwork().execute(
             restore_ctx(conn), conn, {"network": SAVED_NETWORK}, {})
@@ -533,7 +533,8 @@ class TestEnsureRouter:
             "name_prefix": "r-",
             "external_network_mapping": {"pub": "target-pub"}})
         assert result == {"id": "new-r1", "created": True}
-        conn.network.find_network.assert_called_once_with("target-pub")
+        conn.network.find_network.assert_called_once_with(
+            "target-pub", ignore_missing=False)
         conn.network.create_router.assert_called_once_with(
             name="r-edge", description="e", is_admin_state_up=True,
             external_gateway_info={"network_id": "target-pub"})
@@ -542,7 +543,8 @@ class TestEnsureRouter:
     def test_unmapped_gateway_network_that_exists_is_kept(self, conn):
         conn.network.find_network.return_value = obj(id="pub")
         self._run(conn, {})
-        conn.network.find_network.assert_called_once_with("pub")
+        conn.network.find_network.assert_called_once_with(
+            "pub", ignore_missing=False)
         assert conn.network.create_router.call_args.kwargs[
             "external_gateway_info"] == {"network_id": "pub"}
 
@@ -562,7 +564,7 @@ class TestEnsureRouter:
         conn.network.find_network.assert_not_called()
 
     def test_missing_unmapped_gateway_network_is_a_clear_error(self, conn):
-        conn.network.find_network.return_value = None
+        conn.network.find_network.side_effect = NOT_FOUND
         with pytest.raises(exceptions.StackvaultError,
                            match="pub of router r1 does not exist.*"
                                  "external_network_mapping"):
@@ -570,7 +572,7 @@ class TestEnsureRouter:
         conn.network.create_router.assert_not_called()
 
     def test_mapping_to_a_missing_network_is_a_clear_error(self, conn):
-        conn.network.find_network.return_value = None
+        conn.network.find_network.side_effect = NOT_FOUND
         with pytest.raises(exceptions.StackvaultError,
                            match="maps pub to nowhere, which does not "
                                  "exist"):
@@ -723,7 +725,7 @@ class TestRouterRoutes:
         conn.network.get_subnet.assert_not_called()
 
     def test_without_extraroute_atomic_routes_are_merged(self, conn):
-        conn.network.find_extension.return_value = None
+        conn.network.find_extension.side_effect = NOT_FOUND
         conn.network.get_router.return_value = obj(routes=[
             {"destination": "10.7.0.0/24", "nexthop": "10.0.0.8"}])
         added = network.AddRouterRoutes(self.ROUTER, self.SUBNETS).execute(
@@ -1021,6 +1023,8 @@ class TestWholeFlows:
         # (and deleted again) before the mapping failed
         assert neutron.calls.count("create_subnet") == 2
         assert "delete_network" in neutron.calls
+        # and nothing was being made on the network while it was undone
+        assert "create_port" not in neutron.calls
 
     def test_keep_policy_lists_what_it_left(self, tmp_path, neutron, cloud):
         net_id, _, _ = build_app(neutron)
