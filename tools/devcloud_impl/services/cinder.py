@@ -46,6 +46,13 @@ def configure(ctx):
             "backup_driver": "cinder.backup.drivers.posix.PosixBackupDriver",
             "backup_posix_path": ctx.layout.backups,
             "backup_workers": 1,
+            # The posix driver holds a whole backup file in memory: its 2 GB
+            # default made cinder-backup reach 3.3 GB RSS. 64 MiB files, no
+            # compression (CPU is what a 2-core machine lacks), and at most
+            # 4 backup/restore operations at once bound it.
+            "backup_file_size": 64 * 1024 * 1024,
+            "backup_compression_algorithm": "none",
+            "backup_max_operations": 4,
             "glance_api_servers": ports.url("glance"),
             "report_interval": 5,
             "service_down_time": 60,
