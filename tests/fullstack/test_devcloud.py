@@ -221,7 +221,7 @@ def test_server_with_attached_volume_snapshot_backup(conn, admin_conn, cleanup,
     if vols:
         vols.write_volume(vol.id, first, offset=0)
 
-    conn.compute.create_volume_attachment(server, volume_id=vol.id)
+    conn.compute.create_volume_attachment(server, volume=vol)
     cleanup(_detach, conn, server.id, vol.id)
     wait_status(lambda: conn.block_storage.get_volume(vol.id), "in-use",
                 what="volume %s attaching" % vol.id)
