@@ -25,6 +25,10 @@ def cmd_env(args):
 
 
 def cmd_up(args):
+    if os.geteuid() != 0:
+        print("devcloud: up needs root (apt-get, a bind mount, services that "
+              "run as root)", file=sys.stderr)
+        return 1
     layout = _layout()
     layout.root.mkdir(parents=True, exist_ok=True)
     if args.installed is None:
