@@ -23,9 +23,11 @@ What restore creates
     groups re-pointed to their restored copies), the routers (external
     gateway on the mapped external network), the router interfaces on the
     new subnets (with the original IP, through a port, when it is not the
-    gateway IP), then the routes. A router or group that two protected
-    networks share is created once (``RestoredIds.create_once``) and only
-    its creator deletes it on revert. Every new id is recorded under its
+    gateway IP), then the routes. The network, subnets, routers and
+    interfaces form one chain (see ``restore_flow``); the groups run in
+    parallel with it. A router or group that two protected networks share
+    is created once (``RestoredIds.create_once``) and only its creator
+    deletes it on revert. Every new id is recorded under its
     type and ORIGINAL id: ``OS::Neutron::Network``, ``OS::Neutron::Subnet``,
     ``OS::Neutron::SecurityGroup``, ``OS::Neutron::Router``.
 
