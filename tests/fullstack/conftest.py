@@ -25,12 +25,19 @@ DEFAULT_TIMEOUT = 300
 
 
 def _ci():
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return os.environ.get("CI", "").strip().lower() not in (
+        "",
+        "0",
+        "false",
+        "no",
+    )
 
 
 def _no_cloud_reason():
-    return ("fullstack: OS_CLOUD is not set (e.g. eval \"$(tools/devcloud env)\" "
-            "after tools/devcloud up)")
+    return (
+        'fullstack: OS_CLOUD is not set (e.g. eval "$(tools/devcloud env)" '
+        "after tools/devcloud up)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -48,8 +55,11 @@ def _need_cloud():
     if os.environ.get("OS_CLOUD"):
         return os.environ["OS_CLOUD"]
     if _ci():
-        pytest.fail("CI is set but OS_CLOUD is not: fullstack tests must run in "
-                    "CI (tools/devcloud up, then OS_CLOUD=devcloud)", pytrace=False)
+        pytest.fail(
+            "CI is set but OS_CLOUD is not: fullstack tests must run in "
+            "CI (tools/devcloud up, then OS_CLOUD=devcloud)",
+            pytrace=False,
+        )
     pytest.skip(_no_cloud_reason())
 
 
@@ -60,11 +70,13 @@ def pytest_runtest_setup(item):
 
 def _cloud_names():
     import openstack.config
+
     return set(openstack.config.OpenStackConfig().get_cloud_names())
 
 
 def _connect(name):
     import openstack
+
     return openstack.connect(cloud=name)
 
 
@@ -87,8 +99,10 @@ def _related_cloud(cloud_name, suffix, env):
         if candidate in _cloud_names():
             name = candidate
     if not name:
-        pytest.skip("no %s cloud: set %s or add '%s-%s' to clouds.yaml"
-                    % (suffix, env, cloud_name, suffix))
+        pytest.skip(
+            "no %s cloud: set %s or add '%s-%s' to clouds.yaml"
+            % (suffix, env, cloud_name, suffix)
+        )
     c = _connect(name)
     return c
 
@@ -126,8 +140,15 @@ class Cleanup:
             try:
                 fn(*args, **kwargs)
             except Exception as exc:  # report all, stop at none
-                failures.append("%s%r: %s: %s" % (
-                    getattr(fn, "__qualname__", fn), args, type(exc).__name__, exc))
+                failures.append(
+                    "%s%r: %s: %s"
+                    % (
+                        getattr(fn, "__qualname__", fn),
+                        args,
+                        type(exc).__name__,
+                        exc,
+                    )
+                )
         return failures
 
 
@@ -137,10 +158,14 @@ def cleanup():
     yield c
     failures = c.run()
     if failures:
-        pytest.fail("cleanup failed:\n  " + "\n  ".join(failures), pytrace=False)
+        pytest.fail(
+            "cleanup failed:\n  " + "\n  ".join(failures), pytrace=False
+        )
 
 
-def wait_for(predicate, timeout=DEFAULT_TIMEOUT, interval=1.0, what="condition"):
+def wait_for(
+    predicate, timeout=DEFAULT_TIMEOUT, interval=1.0, what="condition"
+):
     """Poll ``predicate()`` until it returns a truthy value; bounded."""
     deadline = time.monotonic() + timeout
     last = None
@@ -149,13 +174,22 @@ def wait_for(predicate, timeout=DEFAULT_TIMEOUT, interval=1.0, what="condition")
         if last:
             return last
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+            raise AssertionError(
+                "timed out after %ss waiting for %s" % (timeout, what)
+            )
         time.sleep(interval)
 
 
-def wait_status(fetch, status, failures=("error",), timeout=DEFAULT_TIMEOUT,
-                interval=1.0, what="resource"):
-    """Wait until ``fetch().status`` is ``status``; fail fast on ``failures``."""
+def wait_status(
+    fetch,
+    status,
+    failures=("error",),
+    timeout=DEFAULT_TIMEOUT,
+    interval=1.0,
+    what="resource",
+):
+    """Wait until ``fetch().status`` is ``status``; fail fast on
+    ``failures``."""
     seen = {}
 
     def check():
@@ -164,10 +198,15 @@ def wait_status(fetch, status, failures=("error",), timeout=DEFAULT_TIMEOUT,
         if (res.status or "").lower() in [f.lower() for f in failures]:
             raise AssertionError("%s went to %s" % (what, res.status))
         return res if res.status == status else None
+
     try:
-        return wait_for(check, timeout, interval, "%s to be %s" % (what, status))
+        return wait_for(
+            check, timeout, interval, "%s to be %s" % (what, status)
+        )
     except AssertionError as exc:
-        raise AssertionError("%s (last status %s)" % (exc, seen.get("status")))
+        raise AssertionError(
+            "%s (last status %s)" % (exc, seen.get("status"))
+        ) from None
 
 
 def wait_gone(fetch, timeout=DEFAULT_TIMEOUT, interval=1.0, what="resource"):
@@ -179,14 +218,17 @@ def wait_gone(fetch, timeout=DEFAULT_TIMEOUT, interval=1.0, what="resource"):
             return fetch() is None
         except exceptions.NotFoundException:
             return True
+
     return wait_for(gone, timeout, interval, "%s to be deleted" % what)
 
 
 @pytest.fixture
 def waits():
     """The bounded wait helpers, for tests that prefer a fixture."""
+
     class W:
         pass
+
     w = W()
     w.wait_for, w.wait_status, w.wait_gone = wait_for, wait_status, wait_gone
     return w
@@ -198,21 +240,33 @@ def random_image(conn, cleanup):
 
     Returns ``(image, data)``; the image is deleted at teardown.
     """
+
     def make(size=1024 * 1024, name=None):
         data = secrets.token_bytes(size)
         image = conn.image.create_image(
             name=name or "fullstack-%s" % secrets.token_hex(4),
-            data=data, disk_format="raw", container_format="bare",
-            allow_duplicates=True, wait=True, timeout=DEFAULT_TIMEOUT)
+            data=data,
+            disk_format="raw",
+            container_format="bare",
+            allow_duplicates=True,
+            wait=True,
+            timeout=DEFAULT_TIMEOUT,
+        )
         cleanup(_ignore_missing(conn.image.delete_image), image)
-        wait_status(lambda: conn.image.get_image(image.id), "active",
-                    failures=("killed", "deleted"), what="image %s" % image.id)
+        wait_status(
+            lambda: conn.image.get_image(image.id),
+            "active",
+            failures=("killed", "deleted"),
+            what="image %s" % image.id,
+        )
         return image, data
+
     return make
 
 
 def _ignore_missing(delete):
     def call(res):
         delete(res, ignore_missing=True)
+
     call.__qualname__ = getattr(delete, "__qualname__", "delete")
     return call

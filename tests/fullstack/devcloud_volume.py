@@ -47,7 +47,9 @@ def state_dir():
 def _export(state):
     export = state / "nfs-export"
     if not (state / "devcloud.json").exists() or not export.is_dir():
-        raise NotDevcloud("no devcloud state at %s (set DEVCLOUD_HOME?)" % state)
+        raise NotDevcloud(
+            "no devcloud state at %s (set DEVCLOUD_HOME?)" % state
+        )
     return export
 
 
@@ -55,7 +57,9 @@ def active_file(volume_id):
     """Path of the file a guest of ``volume_id`` reads and writes now."""
     state = state_dir()
     export = _export(state)
-    record = state / "data" / "nova" / "devcloud-volumes" / (volume_id + ".json")
+    record = (
+        state / "data" / "nova" / "devcloud-volumes" / (volume_id + ".json")
+    )
     if record.exists():
         rec = json.loads(record.read_text())
         path = Path(rec["held"]) / rec["active"]
@@ -67,14 +71,21 @@ def active_file(volume_id):
     else:
         path = export / ("volume-%s" % volume_id)
     if not path.exists():
-        raise NotDevcloud("volume %s has no file in %s: is OS_CLOUD the devcloud "
-                          "of this state directory?" % (volume_id, export))
+        raise NotDevcloud(
+            "volume %s has no file in %s: is OS_CLOUD the devcloud "
+            "of this state directory?" % (volume_id, export)
+        )
     return path
 
 
 def _format(path):
-    out = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(out.stdout)["format"]
 
 
@@ -87,8 +98,12 @@ def read_volume(volume_id, length, offset=0):
         return data + b"\0" * (length - len(data))
     with tempfile.TemporaryDirectory(prefix="devcloud-vol-") as tmp:
         raw = os.path.join(tmp, "raw")
-        subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", str(path), raw],
-                       check=True, timeout=300, capture_output=True)
+        subprocess.run(
+            ["qemu-img", "convert", "-U", "-O", "raw", str(path), raw],
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
         with open(raw, "rb") as f:
             f.seek(offset)
             data = f.read(length)
@@ -107,9 +122,20 @@ def write_volume(volume_id, data, offset=0):
     with tempfile.NamedTemporaryFile(prefix="devcloud-vol-") as src:
         src.write(data)
         src.flush()
-        r = subprocess.run(["qemu-io", "-f", "qcow2", "-c",
-                            "write -q -s %s %d %d" % (src.name, offset, len(data)),
-                            str(path)], capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [
+                "qemu-io",
+                "-f",
+                "qcow2",
+                "-c",
+                "write -q -s %s %d %d" % (src.name, offset, len(data)),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if r.returncode != 0 or "error" in (r.stdout + r.stderr).lower():
-            raise RuntimeError("qemu-io write to %s failed: %s%s"
-                               % (path, r.stdout, r.stderr))
+            raise RuntimeError(
+                "qemu-io write to %s failed: %s%s" % (path, r.stdout, r.stderr)
+            )

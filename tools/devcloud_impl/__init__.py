@@ -1,4 +1,4 @@
-"""devcloud: a real OpenStack, booted from PyPI on this machine, for tests and demos.
+"""devcloud: a real OpenStack booted from PyPI on this machine (tests, demos).
 
 Not for production.  See doc/devcloud.rst.
 """

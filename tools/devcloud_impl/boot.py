@@ -26,7 +26,9 @@ SUDO_SHIM = """#!/bin/sh
 # devcloud: every service runs as root, so sudo only has to drop its own
 # options and the "<project>-rootwrap <conf>" prefix, then run the command.
 while [ $# -gt 0 ]; do
-  case "$1" in -E|-H|-n|-S) shift;; --) shift; break;; -*) shift;; *) break;; esac
+  case "$1" in
+    -E|-H|-n|-S) shift;; --) shift; break;; -*) shift;; *) break;;
+  esac
 done
 case "$1" in *-rootwrap) shift; shift;; esac
 case "$1" in *-rootwrap-daemon) exit 1;; esac
@@ -37,7 +39,7 @@ exec "$@"
 # Cinder's NFS driver refuses to start unless a mount.nfs command exists; it
 # never runs it here, because the share's mount point is already a bind mount.
 MOUNT_NFS_STUB = """#!/bin/sh
-echo "devcloud: there is no NFS client here; the share is a local bind mount" >&2
+echo "devcloud: no NFS client here; the share is a local bind mount" >&2
 exit 1
 """
 
@@ -52,15 +54,19 @@ def settings(layout):
 
 
 def save_settings(layout, data):
-    (layout.root / "devcloud.json").write_text(json.dumps(data, indent=1) + "\n")
+    (layout.root / "devcloud.json").write_text(
+        json.dumps(data, indent=1) + "\n"
+    )
 
 
 def make_ctx(layout, db_name=None):
     saved = settings(layout).get("db")
     name = db_name or saved or os.environ.get("DEVCLOUD_DB") or "mysql"
     if saved and db_name and saved != db_name:
-        raise SystemExit("devcloud: this state uses the %s database; run "
-                         "'tools/devcloud reset' before switching to %s" % (saved, db_name))
+        raise SystemExit(
+            "devcloud: this state uses the %s database; run "
+            "'tools/devcloud reset' before switching to %s" % (saved, db_name)
+        )
     return Ctx(layout, dbmod.backend(name, layout))
 
 
@@ -77,7 +83,9 @@ def service_names(ctx):
 
 # -- the bind mount that stands in for an NFS server --------------------------
 def mount_dir(ctx):
-    return ctx.layout.nfs_mounts / hashlib.md5(ctx.nfs_share.encode()).hexdigest()
+    return (
+        ctx.layout.nfs_mounts / hashlib.md5(ctx.nfs_share.encode()).hexdigest()
+    )
 
 
 def _mounted(path):
@@ -89,20 +97,24 @@ def ensure_mount(ctx):
     target = mount_dir(ctx)
     target.mkdir(parents=True, exist_ok=True)
     if not _mounted(target):
-        subprocess.run(["mount", "--bind", str(ctx.layout.nfs_export), str(target)],
-                       check=True, timeout=30)
+        subprocess.run(
+            ["mount", "--bind", str(ctx.layout.nfs_export), str(target)],
+            check=True,
+            timeout=30,
+        )
 
 
 def unmount_all(layout):
     """Unmount every mount below the state directory (deepest first)."""
     root = str(layout.root) + "/"
     with open("/proc/mounts") as f:
-        points = [l.split()[1] for l in f if l.split()[1].startswith(root)]
+        points = [ln.split()[1] for ln in f
+                  if ln.split()[1].startswith(root)]
     for p in sorted(points, key=len, reverse=True):
         subprocess.run(["umount", p], timeout=30)
 
 
-# -- only one devcloud per machine: the ports are fixed -------------------------
+# -- only one devcloud per machine: the ports are fixed ----------------------
 def _active_file():
     return paths.cache_dir() / "active-state"
 
@@ -119,14 +131,17 @@ def take_over(layout):
         octx = make_ctx(olayout)
         running = [n for n in service_names(octx) if procs.alive(olayout, n)]
         if running:
-            print("devcloud: stopping the devcloud of %s first (same ports)" % other,
-                  flush=True)
+            print(
+                "devcloud: stopping the devcloud of %s first (same ports)"
+                % other,
+                flush=True,
+            )
             stop(octx)
     f.parent.mkdir(parents=True, exist_ok=True)
     f.write_text(str(layout.root) + "\n")
 
 
-# -- up -------------------------------------------------------------------------
+# -- up ----------------------------------------------------------------------
 def configure(ctx):
     layout = ctx.layout
     layout.makedirs()
@@ -146,11 +161,19 @@ def _run_all(ctx, argvs, log_name):
         ok = (0,)
         if isinstance(argv, tuple):
             argv, ok = argv
-        rc = procs.run(argv, env, ctx.layout.log(log_name), timeout=600, check=False)
+        rc = procs.run(
+            argv, env, ctx.layout.log(log_name), timeout=600, check=False
+        )
         if rc not in ok:
-            raise RuntimeError("%s failed with exit %d (log: %s)\n%s" % (
-                " ".join(map(str, argv[:4])), rc, ctx.layout.log(log_name),
-                procs.tail(ctx.layout.log(log_name))))
+            raise RuntimeError(
+                "%s failed with exit %d (log: %s)\n%s"
+                % (
+                    " ".join(map(str, argv[:4])),
+                    rc,
+                    ctx.layout.log(log_name),
+                    procs.tail(ctx.layout.log(log_name)),
+                )
+            )
 
 
 def _parallel(jobs):
@@ -175,6 +198,7 @@ def _parallel(jobs):
 def _port_taken(port):
     import socket
     from .ports import HOST
+
     try:
         with socket.create_connection((HOST, port), timeout=1):
             return True
@@ -185,10 +209,16 @@ def _port_taken(port):
 def _start(ctx, proc_list):
     env = ctx.env()
     for p in proc_list:
-        if p.port and not procs.alive(ctx.layout, p.name) and _port_taken(p.port):
+        if (
+            p.port
+            and not procs.alive(ctx.layout, p.name)
+            and _port_taken(p.port)
+        ):
             raise RuntimeError(
-                "port %d (for %s) is taken by a process devcloud did not start "
-                "from %s; stop it first" % (p.port, p.name, ctx.layout.root))
+                "port %d (for %s) is taken by a process devcloud did not "
+                "start "
+                "from %s; stop it first" % (p.port, p.name, ctx.layout.root)
+            )
         procs.start(ctx.layout, p, env)
 
 
@@ -219,6 +249,7 @@ def up(ctx, timings, ready_timeout=300.0):
         _wait_http(ctx, "keystone", "/v3")
         if not layout.marker("identity").exists():
             from . import identity
+
             identity.setup()
             layout.marker("identity").write_text("")
 
@@ -228,7 +259,9 @@ def up(ctx, timings, ready_timeout=300.0):
             cmds = m.db_sync(ctx)
             if cmds:
                 dbs = {"nova": ["nova_api", "nova_cell0", "nova"]}.get(
-                    m.__name__.rsplit(".", 1)[1], [m.__name__.rsplit(".", 1)[1]])
+                    m.__name__.rsplit(".", 1)[1],
+                    [m.__name__.rsplit(".", 1)[1]],
+                )
                 jobs.append(_sync_job(ctx, m, cmds, dbs))
         jobs.append(lambda: _rings(ctx))
     _parallel(jobs)
@@ -238,15 +271,20 @@ def up(ctx, timings, ready_timeout=300.0):
 
     # every other service
     ensure_mount(ctx)
-    rest = [p for n, p in byname.items()
-            if n not in INFRA + ["keystone", nova.COMPUTE]]
+    rest = [
+        p
+        for n, p in byname.items()
+        if n not in INFRA + ["keystone", nova.COMPUTE]
+    ]
     _start(ctx, rest)
     _wait_queue(ctx, "conductor", 120)
     _start(ctx, [byname[nova.COMPUTE]])
     from . import ready
+
     ready.wait_all(ctx, list(byname), timeout=ready_timeout)
     if not layout.marker("resources").exists():
         from . import resources
+
         resources.setup()
         layout.marker("resources").write_text("")
     write_clouds_yaml(layout)
@@ -260,6 +298,7 @@ def _sync_job(ctx, module, cmds, dbs):
         _run_all(ctx, cmds, short + "-db-sync")
         for d in dbs:
             ctx.db.after_schema(d)
+
     return job
 
 
@@ -272,7 +311,10 @@ def _rings(ctx):
     log = ctx.layout.log("swift-rings")
     for argv in swift.build_rings(ctx):
         # swift-ring-builder exits 1 for warnings, 2 for errors
-        if procs.run(argv, ctx.env(), log, timeout=120, check=False) not in (0, 1):
+        if procs.run(argv, ctx.env(), log, timeout=120, check=False) not in (
+            0,
+            1,
+        ):
             raise RuntimeError("swift-ring-builder failed, see %s" % log)
 
 
@@ -280,11 +322,18 @@ def _wait_http(ctx, service, path, timeout=120):
     import urllib.error
     import urllib.request
     from .ports import url
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not procs.alive(ctx.layout, service):
-            raise RuntimeError("%s died; log: %s\n%s" % (
-                service, ctx.layout.log(service), procs.tail(ctx.layout.log(service))))
+            raise RuntimeError(
+                "%s died; log: %s\n%s"
+                % (
+                    service,
+                    ctx.layout.log(service),
+                    procs.tail(ctx.layout.log(service)),
+                )
+            )
         try:
             urllib.request.urlopen(url(service, path), timeout=5).read()
             return
@@ -302,8 +351,10 @@ def _wait_queue(ctx, queue, timeout):
     while time.monotonic() < deadline:
         for n in ("nova-conductor", "rabbitmq"):
             if not procs.alive(ctx.layout, n):
-                raise RuntimeError("%s died; log: %s\n%s" % (
-                    n, ctx.layout.log(n), procs.tail(ctx.layout.log(n))))
+                raise RuntimeError(
+                    "%s died; log: %s\n%s"
+                    % (n, ctx.layout.log(n), procs.tail(ctx.layout.log(n)))
+                )
         try:
             if rabbit.queue_exists(queue):
                 return
@@ -318,27 +369,33 @@ def write_clouds_yaml(layout):
     from .ports import REGION
 
     def cloud(name, user, password, project):
-        return "\n".join([
-            "  %s:" % name,
-            "    auth:",
-            "      auth_url: %s" % KEYSTONE_URL,
-            "      username: %s" % user,
-            "      password: %s" % password,
-            "      project_name: %s" % project,
-            "      user_domain_name: Default",
-            "      project_domain_name: Default",
-            "    region_name: %s" % REGION,
-            "    identity_api_version: 3",
-            "    interface: public",
-        ])
-    text = "\n".join([
-        "# written by tools/devcloud up: a test cloud on 127.0.0.1, not for production",
-        "clouds:",
-        cloud("devcloud", "demo", USER_PASSWORD, "demo"),
-        cloud("devcloud-admin", "admin", ADMIN_PASSWORD, "admin"),
-        cloud("devcloud-alt", "alt", USER_PASSWORD, "alt"),
-        "",
-    ])
+        return "\n".join(
+            [
+                "  %s:" % name,
+                "    auth:",
+                "      auth_url: %s" % KEYSTONE_URL,
+                "      username: %s" % user,
+                "      password: %s" % password,
+                "      project_name: %s" % project,
+                "      user_domain_name: Default",
+                "      project_domain_name: Default",
+                "    region_name: %s" % REGION,
+                "    identity_api_version: 3",
+                "    interface: public",
+            ]
+        )
+
+    text = "\n".join(
+        [
+            "# written by tools/devcloud up: a test cloud on 127.0.0.1, "
+            "not for production",
+            "clouds:",
+            cloud("devcloud", "demo", USER_PASSWORD, "demo"),
+            cloud("devcloud-admin", "admin", ADMIN_PASSWORD, "admin"),
+            cloud("devcloud-alt", "alt", USER_PASSWORD, "alt"),
+            "",
+        ]
+    )
     tmp = layout.clouds_yaml.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, layout.clouds_yaml)
@@ -353,7 +410,7 @@ def total_rss_mib(ctx):
     return total / 1024.0
 
 
-# -- down -----------------------------------------------------------------------
+# -- down --------------------------------------------------------------------
 def stop(ctx):
     names = service_names(ctx)
     infra = [n for n in names if n in INFRA]
@@ -361,6 +418,8 @@ def stop(ctx):
     # a test cloud: give the services a short grace, all at once
     killed = procs.stop_many(ctx.layout, services, timeout=15)
     killed += procs.stop_many(ctx.layout, ["rabbitmq"], timeout=30)
-    killed += procs.stop_many(ctx.layout, [n for n in infra if n != "rabbitmq"], timeout=30)
+    killed += procs.stop_many(
+        ctx.layout, [n for n in infra if n != "rabbitmq"], timeout=30
+    )
     unmount_all(ctx.layout)
     return killed

@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 
-from . import paths, procs
+from . import paths
 
 
 def _layout():
@@ -20,19 +20,26 @@ def _layout():
 
 def cmd_env(args):
     layout = _layout()
-    print("export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud" % layout.clouds_yaml)
+    print(
+        "export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud"
+        % layout.clouds_yaml
+    )
     return 0
 
 
 def cmd_up(args):
     if os.geteuid() != 0:
-        print("devcloud: up needs root (apt-get, a bind mount, services that "
-              "run as root)", file=sys.stderr)
+        print(
+            "devcloud: up needs root (apt-get, a bind mount, services that "
+            "run as root)",
+            file=sys.stderr,
+        )
         return 1
     layout = _layout()
     layout.root.mkdir(parents=True, exist_ok=True)
     if args.installed is None:
         from . import install
+
         t0 = time.monotonic()
         try:
             spent = install.install_all(layout)
@@ -42,19 +49,34 @@ def cmd_up(args):
         spent = time.monotonic() - t0 if spent else 0.0
         py = str(layout.venv / "bin" / "python")
         env = dict(os.environ, PYTHONPATH=str(paths.TOOLS_DIR))
-        argv = [py, "-m", "devcloud_impl", "up", "--installed", "%.1f" % spent,
-                "--timeout", str(args.timeout), "--retries", str(args.retries)]
+        argv = [
+            py,
+            "-m",
+            "devcloud_impl",
+            "up",
+            "--installed",
+            "%.1f" % spent,
+            "--timeout",
+            str(args.timeout),
+            "--retries",
+            str(args.retries),
+        ]
         if args.db:
             argv += ["--db", args.db]
         sys.stdout.flush()
         os.execve(py, argv, env)
     from . import boot
+
     ctx = boot.make_ctx(layout, args.db)
     state = boot.settings(layout)
     state["db"] = ctx.db.name
     boot.save_settings(layout, state)
     timings = {}
-    print("devcloud: booting (%s database, state %s)" % (ctx.db.name, layout.root), flush=True)
+    print(
+        "devcloud: booting (%s database, state %s)"
+        % (ctx.db.name, layout.root),
+        flush=True,
+    )
     attempt = 0
     while True:
         try:
@@ -63,24 +85,40 @@ def cmd_up(args):
         except Exception as exc:
             if attempt >= args.retries:
                 print("devcloud: up FAILED: %s" % exc, file=sys.stderr)
-                print("devcloud: logs are in %s; 'tools/devcloud down' stops what "
-                      "started" % layout.logs, file=sys.stderr)
+                print(
+                    "devcloud: logs are in %s; 'tools/devcloud down' stops "
+                    "what "
+                    "started" % layout.logs,
+                    file=sys.stderr,
+                )
                 return 1
             attempt += 1
             # A CI run must not die of one unlucky boot: say what went wrong,
             # stop everything this state started, and boot once more.
-            print("devcloud: boot failed (%s); stopping and retrying (%d/%d)"
-                  % (exc, attempt, args.retries), file=sys.stderr, flush=True)
+            print(
+                "devcloud: boot failed (%s); stopping and retrying (%d/%d)"
+                % (exc, attempt, args.retries),
+                file=sys.stderr,
+                flush=True,
+            )
             boot.stop(ctx)
     rss = boot.total_rss_mib(ctx)
     n = len(boot.service_names(ctx))
     inst = float(args.installed)
-    print("devcloud: install %s" % ("%.1f s" % inst if inst else "0 s (already installed)"))
-    print("devcloud: boot %.1f s (schema and keystone %.1f s)" % (
-        timings["boot"], timings["schema+keystone"]))
+    print(
+        "devcloud: install %s"
+        % ("%.1f s" % inst if inst else "0 s (already installed)")
+    )
+    print(
+        "devcloud: boot %.1f s (schema and keystone %.1f s)"
+        % (timings["boot"], timings["schema+keystone"])
+    )
     print("devcloud: services RSS %.0f MiB (%d services)" % (rss, n))
     print("devcloud: ready; to use it:")
-    print("  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud" % layout.clouds_yaml)
+    print(
+        "  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud"
+        % layout.clouds_yaml
+    )
     return 0
 
 
@@ -90,6 +128,7 @@ def cmd_down(args):
         print("devcloud: nothing to stop (%s does not exist)" % layout.root)
         return 0
     from . import boot
+
     ctx = boot.make_ctx(layout)
     killed = boot.stop(ctx)
     if killed:
@@ -103,16 +142,20 @@ def cmd_reset(args):
     if layout.root.exists():
         cmd_down(args)
         from . import boot
+
         boot.unmount_all(layout)
         shutil.rmtree(layout.root)
-    print("devcloud: state %s wiped (virtualenvs kept in %s)" % (
-        layout.root, paths.cache_dir()))
+    print(
+        "devcloud: state %s wiped (virtualenvs kept in %s)"
+        % (layout.root, paths.cache_dir())
+    )
     return 0
 
 
 def cmd_status(args):
     layout = _layout()
     from . import boot, status
+
     ctx = boot.make_ctx(layout)
     rows = status.collect(ctx)
     print("%-18s %-8s %-6s %s" % ("SERVICE", "PID", "PORT", "ANSWERS"))
@@ -128,25 +171,45 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="tools/devcloud",
         description="A real OpenStack on this machine, for tests and demos "
-                    "(not for production). State: $DEVCLOUD_HOME or "
-                    "<checkout>/.devcloud.")
+        "(not for production). State: $DEVCLOUD_HOME or "
+        "<checkout>/.devcloud.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("up", help="install what is missing, boot, wait until ready")
-    p.add_argument("--db", choices=["mysql", "sqlite"], default=None,
-                   help="database backend for a new state (default mysql, "
-                        "or $DEVCLOUD_DB)")
-    p.add_argument("--timeout", type=float, default=420.0,
-                   help="seconds to wait for every service to answer")
-    p.add_argument("--retries", type=int, default=1,
-                   help="boot again this many times after a failed boot (default 1)")
+    p = sub.add_parser(
+        "up", help="install what is missing, boot, wait until ready"
+    )
+    p.add_argument(
+        "--db",
+        choices=["mysql", "sqlite"],
+        default=None,
+        help="database backend for a new state (default mysql, "
+        "or $DEVCLOUD_DB)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=420.0,
+        help="seconds to wait for every service to answer",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="boot again this many times after a failed boot (default 1)",
+    )
     p.add_argument("--installed", help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_up)
-    sub.add_parser("down", help="stop every process devcloud started").set_defaults(fn=cmd_down)
-    sub.add_parser("status", help="each service, its pid, port, and whether it answers"
-                   ).set_defaults(fn=cmd_status)
-    sub.add_parser("reset", help="stop and wipe the state (not the virtualenvs)"
-                   ).set_defaults(fn=cmd_reset)
-    sub.add_parser("env", help="print the export line for OS_CLOUD"
-                   ).set_defaults(fn=cmd_env)
+    sub.add_parser(
+        "down", help="stop every process devcloud started"
+    ).set_defaults(fn=cmd_down)
+    sub.add_parser(
+        "status", help="each service, its pid, port, and whether it answers"
+    ).set_defaults(fn=cmd_status)
+    sub.add_parser(
+        "reset", help="stop and wipe the state (not the virtualenvs)"
+    ).set_defaults(fn=cmd_reset)
+    sub.add_parser(
+        "env", help="print the export line for OS_CLOUD"
+    ).set_defaults(fn=cmd_env)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -29,8 +29,12 @@ class Ctx:
 
     @property
     def transport_url(self):
-        return "rabbit://%s:%s@%s:%d/" % (RABBIT_USER, RABBIT_PASSWORD, HOST,
-                                          PORTS["rabbitmq"])
+        return "rabbit://%s:%s@%s:%d/" % (
+            RABBIT_USER,
+            RABBIT_PASSWORD,
+            HOST,
+            PORTS["rabbitmq"],
+        )
 
     @property
     def nfs_share(self):
@@ -38,11 +42,23 @@ class Ctx:
 
     def env(self):
         """Environment of every service process."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("OS_", "PYTHON", "VIRTUAL_ENV"))}
-        env["PATH"] = ":".join([str(self.layout.bin), str(self.layout.venv / "bin"),
-                                "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
-                                "/usr/bin", "/sbin", "/bin"])
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("OS_", "PYTHON", "VIRTUAL_ENV"))
+        }
+        env["PATH"] = ":".join(
+            [
+                str(self.layout.bin),
+                str(self.layout.venv / "bin"),
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ]
+        )
         env["PYTHONPATH"] = _tools_dir()
         env["PYTHONUNBUFFERED"] = "1"
         env["LC_ALL"] = "C.UTF-8"
@@ -51,6 +67,7 @@ class Ctx:
 
 def _tools_dir():
     from . import paths
+
     return str(paths.TOOLS_DIR)
 
 

@@ -19,8 +19,17 @@ from . import procs
 from .context import DB_PASSWORD, DB_USER
 from .ports import HOST, PORTS
 
-DATABASES = ["keystone", "glance", "placement", "neutron", "nova_api",
-             "nova_cell0", "nova", "cinder", "heat"]
+DATABASES = [
+    "keystone",
+    "glance",
+    "placement",
+    "neutron",
+    "nova_api",
+    "nova_cell0",
+    "nova",
+    "cinder",
+    "heat",
+]
 
 
 class MariaDB:
@@ -34,72 +43,118 @@ class MariaDB:
 
     def url(self, db):
         return "mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8mb4" % (
-            DB_USER, DB_PASSWORD, HOST, PORTS["mysql"], db)
+            DB_USER,
+            DB_PASSWORD,
+            HOST,
+            PORTS["mysql"],
+            db,
+        )
 
     def write_config(self):
         self.cnf.parent.mkdir(parents=True, exist_ok=True)
-        self.cnf.write_text("\n".join([
-            "[mysqld]",
-            "datadir = %s" % self.datadir,
-            "socket = %s" % self.socket,
-            "pid-file = %s" % (self.layout.run / "mysqld.pidfile"),
-            "port = %d" % PORTS["mysql"],
-            "bind-address = %s" % HOST,
-            "user = root",
-            "skip-name-resolve",
-            "skip-log-bin",
-            "innodb_flush_log_at_trx_commit = 0",
-            "innodb_doublewrite = 0",
-            "innodb_buffer_pool_size = 128M",
-            "innodb_log_file_size = 64M",
-            "sync_binlog = 0",
-            "max_connections = 2000",
-            "character-set-server = utf8mb4",
-            "collation-server = utf8mb4_general_ci",
-            "performance_schema = off",
-            "",
-            "[client]",
-            "socket = %s" % self.socket,
-            "",
-        ]))
+        self.cnf.write_text(
+            "\n".join(
+                [
+                    "[mysqld]",
+                    "datadir = %s" % self.datadir,
+                    "socket = %s" % self.socket,
+                    "pid-file = %s" % (self.layout.run / "mysqld.pidfile"),
+                    "port = %d" % PORTS["mysql"],
+                    "bind-address = %s" % HOST,
+                    "user = root",
+                    "skip-name-resolve",
+                    "skip-log-bin",
+                    "innodb_flush_log_at_trx_commit = 0",
+                    "innodb_doublewrite = 0",
+                    "innodb_buffer_pool_size = 128M",
+                    "innodb_log_file_size = 64M",
+                    "sync_binlog = 0",
+                    "max_connections = 2000",
+                    "character-set-server = utf8mb4",
+                    "collation-server = utf8mb4_general_ci",
+                    "performance_schema = off",
+                    "",
+                    "[client]",
+                    "socket = %s" % self.socket,
+                    "",
+                ]
+            )
+        )
 
     def init_datadir(self, env):
         if (self.datadir / "mysql").is_dir():
             return False
         self.datadir.mkdir(parents=True, exist_ok=True)
-        procs.run(["mariadb-install-db", "--defaults-file=%s" % self.cnf,
-                   "--datadir=%s" % self.datadir, "--user=root",
-                   "--auth-root-authentication-method=socket",
-                   "--skip-test-db"], env, self.layout.log("mysql-init"),
-                  timeout=300)
+        procs.run(
+            [
+                "mariadb-install-db",
+                "--defaults-file=%s" % self.cnf,
+                "--datadir=%s" % self.datadir,
+                "--user=root",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            env,
+            self.layout.log("mysql-init"),
+            timeout=300,
+        )
         return True
 
     def procs(self):
-        return [procs.Proc("mysql", ["mariadbd", "--defaults-file=%s" % self.cnf],
-                           port=PORTS["mysql"])]
+        return [
+            procs.Proc(
+                "mysql",
+                ["mariadbd", "--defaults-file=%s" % self.cnf],
+                port=PORTS["mysql"],
+            )
+        ]
 
     def wait(self, timeout=120):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not procs.alive(self.layout, "mysql"):
-                raise RuntimeError("mariadbd exited; log: %s\n%s" % (
-                    self.layout.log("mysql"), procs.tail(self.layout.log("mysql"))))
+                raise RuntimeError(
+                    "mariadbd exited; log: %s\n%s"
+                    % (
+                        self.layout.log("mysql"),
+                        procs.tail(self.layout.log("mysql")),
+                    )
+                )
             try:
-                with socket.create_connection((HOST, PORTS["mysql"]), timeout=1):
+                with socket.create_connection(
+                    (HOST, PORTS["mysql"]), timeout=1
+                ):
                     return
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("MariaDB did not listen within %ds" % timeout)
 
     def create_databases(self, env):
-        sql = ["CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s';"
-               % (DB_USER, HOST, DB_PASSWORD)]
+        sql = [
+            "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s';"
+            % (DB_USER, HOST, DB_PASSWORD)
+        ]
         for db in DATABASES:
-            sql.append("CREATE DATABASE IF NOT EXISTS %s CHARACTER SET utf8mb4;" % db)
-            sql.append("GRANT ALL PRIVILEGES ON %s.* TO '%s'@'%s';" % (db, DB_USER, HOST))
+            sql.append(
+                "CREATE DATABASE IF NOT EXISTS %s CHARACTER SET utf8mb4;" % db
+            )
+            sql.append(
+                "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'%s';"
+                % (db, DB_USER, HOST)
+            )
         sql.append("FLUSH PRIVILEGES;")
-        procs.run(["mariadb", "--defaults-file=%s" % self.cnf, "-uroot", "-e",
-                   " ".join(sql)], env, self.layout.log("mysql-init"), timeout=60)
+        procs.run(
+            [
+                "mariadb",
+                "--defaults-file=%s" % self.cnf,
+                "-uroot",
+                "-e",
+                " ".join(sql),
+            ],
+            env,
+            self.layout.log("mysql-init"),
+            timeout=60,
+        )
 
     def after_schema(self, db):
         pass

@@ -20,8 +20,11 @@ MARKER = ".devcloud-installed"
 def _missing_debs():
     missing = []
     for pkg in paths.APT_PACKAGES:
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", pkg],
+            capture_output=True,
+            text=True,
+        )
         if "install ok installed" not in r.stdout:
             missing.append(pkg)
     return missing
@@ -31,7 +34,10 @@ def install_debs(log):
     missing = _missing_debs()
     if not missing:
         return False
-    print("devcloud: installing Debian packages: %s" % " ".join(missing), flush=True)
+    print(
+        "devcloud: installing Debian packages: %s" % " ".join(missing),
+        flush=True,
+    )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # Never let the packages start their own system services: devcloud
     # starts its own copies, on its own data directories.
@@ -39,18 +45,32 @@ def install_debs(log):
     made_policy = False
     if not os.path.exists(policy):
         with open(policy, "w") as f:
-            f.write("#!/bin/sh\n# written by stackvault devcloud during apt-get install\nexit 101\n")
+            f.write(
+                "#!/bin/sh\n"
+                "# written by stackvault devcloud during apt-get install\n"
+                "exit 101\n"
+            )
         os.chmod(policy, 0o755)
         made_policy = True
     try:
         with open(log, "ab") as out:
-            for argv in (["apt-get", "update", "-q"],
-                         ["apt-get", "install", "-y", "-q",
-                          "--no-install-recommends"] + missing):
-                rc = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, timeout=900).returncode
+            for argv in (
+                ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+                + missing,
+            ):
+                rc = subprocess.run(
+                    argv,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=900,
+                ).returncode
                 if rc != 0:
-                    raise RuntimeError("%s failed (exit %d), see %s" % (argv[:2], rc, log))
+                    raise RuntimeError(
+                        "%s failed (exit %d), see %s" % (argv[:2], rc, log)
+                    )
     finally:
         if made_policy:
             os.unlink(policy)
@@ -64,18 +84,31 @@ def _venv(venv, pins, log, label):
     if venv.exists():
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+    ]
     with open(log, "ab") as out:
-        for argv in ([sys.executable, "-m", "venv", str(venv)],
-                     pip + ["install", "-q", "-U", "pip", "wheel", "setuptools<81"],
-                     pip + ["install", "-c", str(paths.CONSTRAINTS)] + pins):
+        for argv in (
+            [sys.executable, "-m", "venv", str(venv)],
+            pip + ["install", "-q", "-U", "pip", "wheel", "setuptools<81"],
+            pip + ["install", "-c", str(paths.CONSTRAINTS)] + pins,
+        ):
             out.write(("\n==== %s\n" % " ".join(argv)).encode())
             out.flush()
-            rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, timeout=1800).returncode
+            rc = subprocess.run(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=1800,
+            ).returncode
             if rc != 0:
-                raise RuntimeError("installing %s failed (exit %d), see %s"
-                                   % (label, rc, log))
+                raise RuntimeError(
+                    "installing %s failed (exit %d), see %s" % (label, rc, log)
+                )
     (venv / MARKER).write_text(" ".join(pins) + "\n")
     return True
 
@@ -86,6 +119,9 @@ def install_all(layout):
     layout.logs.mkdir(parents=True, exist_ok=True)
     log = layout.log("install")
     did = install_debs(log)
-    did = _venv(layout.venv, paths.SERVICE_PINS, log, "the OpenStack services") or did
+    did = (
+        _venv(layout.venv, paths.SERVICE_PINS, log, "the OpenStack services")
+        or did
+    )
     did = _venv(layout.swift_venv, paths.SWIFT_PINS, log, "Swift") or did
     return time.monotonic() - t0 if did else 0.0

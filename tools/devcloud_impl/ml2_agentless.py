@@ -12,7 +12,6 @@ from neutron_lib.plugins.ml2 import api
 
 
 class AgentlessMechanismDriver(api.MechanismDriver):
-
     def initialize(self):
         pass
 
@@ -22,7 +21,10 @@ class AgentlessMechanismDriver(api.MechanismDriver):
 
     def bind_port(self, context):
         for segment in context.segments_to_bind:
-            context.set_binding(segment[api.ID], "ovs",
-                                {"port_filter": True, "ovs_hybrid_plug": False},
-                                status="ACTIVE")
+            context.set_binding(
+                segment[api.ID],
+                "ovs",
+                {"port_filter": True, "ovs_hybrid_plug": False},
+                status="ACTIVE",
+            )
             return

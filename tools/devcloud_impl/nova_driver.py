@@ -53,14 +53,20 @@ HELD = ".devcloud-held"
 def _qemu_img(*args, cwd=None):
     argv = ["qemu-img"] + list(args)
     LOG.info("devcloud: %s", " ".join(argv))
-    r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     if r.returncode != 0:
-        raise RuntimeError("%s failed: %s" % (" ".join(argv), r.stderr.strip()))
+        raise RuntimeError(
+            "%s failed: %s" % (" ".join(argv), r.stderr.strip())
+        )
     return r.stdout
 
 
 def _info(path):
-    return json.loads(_qemu_img("info", "--force-share", "--output=json", path))
+    return json.loads(
+        _qemu_img("info", "--force-share", "--output=json", path)
+    )
 
 
 def _chain(directory, active):
@@ -77,7 +83,7 @@ def _chain(directory, active):
 
 
 class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
-    """FakeDriverWithoutFakeNodes that answers Nova-assisted volume snapshots."""
+    """FakeDriverWithoutFakeNodes answering Nova-assisted volume snapshots."""
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
@@ -120,8 +126,10 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
     @staticmethod
     def _share_dir(connection_info):
         export = connection_info["data"]["export"]
-        return os.path.join(CONF.libvirt.nfs_mount_point_base,
-                            hashlib.md5(export.encode()).hexdigest())
+        return os.path.join(
+            CONF.libvirt.nfs_mount_point_base,
+            hashlib.md5(export.encode()).hexdigest(),
+        )
 
     def _hold(self, rec):
         """Link every file of the chain into the held dir; unlink the rest."""
@@ -150,45 +158,82 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
             return rec
         # e.g. attached before this driver kept records: rebuild from the BDM
         bdm = objects.BlockDeviceMapping.get_by_volume_and_instance(
-            context, volume_id, instance.uuid)
+            context, volume_id, instance.uuid
+        )
         info = json.loads(bdm.connection_info)
         return self._new_record(info, instance, volume_id)
 
     def _new_record(self, connection_info, instance, volume_id):
         d = self._share_dir(connection_info)
-        rec = {"volume_id": volume_id, "instance_uuid": instance.uuid, "dir": d,
-               "held": os.path.join(d, HELD, volume_id),
-               "active": connection_info["data"]["name"]}
+        rec = {
+            "volume_id": volume_id,
+            "instance_uuid": instance.uuid,
+            "dir": d,
+            "held": os.path.join(d, HELD, volume_id),
+            "active": connection_info["data"]["name"],
+        }
         self._hold(rec)
         self._save(rec)
         return rec
 
     # -- attach / detach ---------------------------------------------------
-    def attach_volume(self, context, connection_info, instance, mountpoint,
-                      disk_bus=None, device_type=None, encryption=None):
-        super().attach_volume(context, connection_info, instance, mountpoint,
-                              disk_bus, device_type, encryption)
+    def attach_volume(
+        self,
+        context,
+        connection_info,
+        instance,
+        mountpoint,
+        disk_bus=None,
+        device_type=None,
+        encryption=None,
+    ):
+        super().attach_volume(
+            context,
+            connection_info,
+            instance,
+            mountpoint,
+            disk_bus,
+            device_type,
+            encryption,
+        )
         if connection_info.get("driver_volume_type") == "nfs":
-            volume_id = connection_info.get("serial") or \
-                connection_info["data"].get("volume_id")
+            volume_id = connection_info.get("serial") or connection_info[
+                "data"
+            ].get("volume_id")
             with self._lock:
                 self._drop(volume_id)
                 self._new_record(connection_info, instance, volume_id)
 
-    def detach_volume(self, context, connection_info, instance, mountpoint,
-                      encryption=None):
-        super().detach_volume(context, connection_info, instance, mountpoint,
-                              encryption)
-        volume_id = connection_info.get("serial") or \
-            connection_info.get("data", {}).get("volume_id")
+    def detach_volume(
+        self, context, connection_info, instance, mountpoint, encryption=None
+    ):
+        super().detach_volume(
+            context, connection_info, instance, mountpoint, encryption
+        )
+        volume_id = connection_info.get("serial") or connection_info.get(
+            "data", {}
+        ).get("volume_id")
         if volume_id:
             with self._lock:
                 self._drop(volume_id)
 
-    def destroy(self, context, instance, network_info, block_device_info=None,
-                destroy_disks=True, destroy_secrets=True):
-        super().destroy(context, instance, network_info, block_device_info,
-                        destroy_disks, destroy_secrets)
+    def destroy(
+        self,
+        context,
+        instance,
+        network_info,
+        block_device_info=None,
+        destroy_disks=True,
+        destroy_secrets=True,
+    ):
+        super().destroy(
+            context,
+            instance,
+            network_info,
+            block_device_info,
+            destroy_disks,
+            destroy_secrets,
+        )
         with self._lock:
             for fname in os.listdir(self._records_dir()):
                 if not fname.endswith(".json"):
@@ -200,37 +245,54 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
     # -- assisted snapshots ------------------------------------------------
     def _update_status(self, context, snapshot_id, status):
         try:
-            self._volume_api.update_snapshot_status(context, snapshot_id, status)
+            self._volume_api.update_snapshot_status(
+                context, snapshot_id, status
+            )
         except exception.SnapshotNotFound:
             # Cinder deletes its temporary snapshots without waiting for us
-            LOG.info("devcloud: snapshot %s is gone already (reporting %s)",
-                     snapshot_id, status)
+            LOG.info(
+                "devcloud: snapshot %s is gone already (reporting %s)",
+                snapshot_id,
+                status,
+            )
         except Exception:
-            LOG.exception("devcloud: could not report snapshot %s as %s",
-                          snapshot_id, status)
+            LOG.exception(
+                "devcloud: could not report snapshot %s as %s",
+                snapshot_id,
+                status,
+            )
 
     def _refresh(self, context, instance, volume_id):
         try:
             bdm = objects.BlockDeviceMapping.get_by_volume_and_instance(
-                context, volume_id, instance.uuid)
+                context, volume_id, instance.uuid
+            )
             driver_bdm = driver_block_device.convert_volume(bdm)
             if driver_bdm:
-                driver_bdm.refresh_connection_info(context, instance,
-                                                   self._volume_api, self)
+                driver_bdm.refresh_connection_info(
+                    context, instance, self._volume_api, self
+                )
         except Exception:
-            LOG.exception("devcloud: refreshing connection info of %s failed",
-                          volume_id)
+            LOG.exception(
+                "devcloud: refreshing connection info of %s failed", volume_id
+            )
 
-    def volume_snapshot_create(self, context, instance, volume_id, create_info):
+    def volume_snapshot_create(
+        self, context, instance, volume_id, create_info
+    ):
         snapshot_id = create_info.get("snapshot_id")
         try:
             if create_info.get("type") != "qcow2":
-                raise RuntimeError("unknown snapshot type %s" % create_info.get("type"))
+                raise RuntimeError(
+                    "unknown snapshot type %s" % create_info.get("type")
+                )
             with self._lock:
                 rec = self._record_for(context, instance, volume_id)
                 new_file = create_info["new_file"]
                 if not os.path.exists(os.path.join(rec["dir"], new_file)):
-                    raise RuntimeError("new overlay %s does not exist" % new_file)
+                    raise RuntimeError(
+                        "new overlay %s does not exist" % new_file
+                    )
                 rec["active"] = new_file
                 self._hold(rec)
                 self._save(rec)
@@ -248,19 +310,27 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
             except exception.SnapshotNotFound:
                 break  # a temporary snapshot, done and deleted already
             except Exception as exc:
-                LOG.warning("devcloud: polling snapshot %s: %s", snapshot_id, exc)
+                LOG.warning(
+                    "devcloud: polling snapshot %s: %s", snapshot_id, exc
+                )
             time.sleep(0.5)
         self._refresh(context, instance, volume_id)
 
-    def volume_snapshot_delete(self, context, instance, volume_id, snapshot_id,
-                               delete_info):
+    def volume_snapshot_delete(
+        self, context, instance, volume_id, snapshot_id, delete_info
+    ):
         try:
             if delete_info.get("type") != "qcow2":
-                raise RuntimeError("unknown delete type %s" % delete_info.get("type"))
+                raise RuntimeError(
+                    "unknown delete type %s" % delete_info.get("type")
+                )
             with self._lock:
                 rec = self._record_for(context, instance, volume_id)
-                self._merge(rec, delete_info["file_to_merge"],
-                            delete_info["merge_target_file"])
+                self._merge(
+                    rec,
+                    delete_info["file_to_merge"],
+                    delete_info["merge_target_file"],
+                )
                 self._hold(rec)
                 self._save(rec)
         except Exception:
@@ -279,8 +349,17 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
             # file_to_merge, or everything (flatten) if there is none.
             if file_to_merge:
                 fmt = _info(os.path.join(held, file_to_merge))["format"]
-                _qemu_img("rebase", "-f", "qcow2", "-b", file_to_merge, "-F", fmt,
-                          active, cwd=held)
+                _qemu_img(
+                    "rebase",
+                    "-f",
+                    "qcow2",
+                    "-b",
+                    file_to_merge,
+                    "-F",
+                    fmt,
+                    active,
+                    cwd=held,
+                )
             else:
                 _qemu_img("rebase", "-f", "qcow2", "-b", "", active, cwd=held)
             return
@@ -288,11 +367,26 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
         # above it is then re-pointed at merge_target.
         chain = _chain(held, active)
         if file_to_merge not in chain or merge_target not in chain:
-            raise RuntimeError("%s/%s not in chain %s" % (file_to_merge, merge_target, chain))
-        above = chain[chain.index(file_to_merge) - 1] \
-            if chain.index(file_to_merge) > 0 else None
+            raise RuntimeError(
+                "%s/%s not in chain %s" % (file_to_merge, merge_target, chain)
+            )
+        above = (
+            chain[chain.index(file_to_merge) - 1]
+            if chain.index(file_to_merge) > 0
+            else None
+        )
         _qemu_img("commit", "-f", "qcow2", "-d", file_to_merge, cwd=held)
         if above:
             fmt = _info(os.path.join(held, merge_target))["format"]
-            _qemu_img("rebase", "-u", "-f", "qcow2", "-b", merge_target, "-F", fmt,
-                      above, cwd=held)
+            _qemu_img(
+                "rebase",
+                "-u",
+                "-f",
+                "qcow2",
+                "-b",
+                merge_target,
+                "-F",
+                fmt,
+                above,
+                cwd=held,
+            )

@@ -71,9 +71,11 @@ class Layout:
         self.data = self.root / "data"
         self.logs = self.root / "logs"
         self.run = self.root / "run"
-        self.bin = self.root / "bin"          # the sudo shim lives here
+        self.bin = self.root / "bin"  # the sudo shim lives here
         self.clouds_yaml = self.root / "clouds.yaml"
-        self.nfs_export = self.root / "nfs-export"   # where volume files really live
+        self.nfs_export = (
+            self.root / "nfs-export"
+        )  # where volume files really live
         self.nfs_mounts = self.data / "cinder" / "mnt"
         self.backups = self.data / "cinder" / "backups"
         self.venv = services_venv()
@@ -98,6 +100,14 @@ class Layout:
         return self.run / (name + ".done")
 
     def makedirs(self):
-        for d in (self.etc, self.data, self.logs, self.run, self.bin,
-                  self.nfs_export, self.nfs_mounts, self.backups):
+        for d in (
+            self.etc,
+            self.data,
+            self.logs,
+            self.run,
+            self.bin,
+            self.nfs_export,
+            self.nfs_mounts,
+            self.backups,
+        ):
             d.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def _starttime(pid):
     except OSError:
         return None
     # the command name (field 2) may hold spaces: split after its ')'
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     if fields[0] == "Z":  # a zombie is as good as gone
         return None
     return fields[19]
@@ -66,12 +66,22 @@ def start(layout, proc, base_env):
     env = dict(base_env)
     env.update(proc.env)
     log = open(layout.log(proc.name), "ab", buffering=0)
-    log.write(("\n==== devcloud start %s: %s\n" % (
-        time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(proc.argv))).encode())
-    p = subprocess.Popen(proc.argv, env=env, stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=subprocess.STDOUT,
-                         cwd=proc.cwd or str(layout.root),
-                         start_new_session=True, close_fds=True)
+    log.write(
+        (
+            "\n==== devcloud start %s: %s\n"
+            % (time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(proc.argv))
+        ).encode()
+    )
+    p = subprocess.Popen(
+        proc.argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=proc.cwd or str(layout.root),
+        start_new_session=True,
+        close_fds=True,
+    )
     log.close()
     start_t = None
     for _ in range(100):
@@ -115,7 +125,8 @@ def stop_many(layout, names, timeout=30.0):
             pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(
-            _group_alive(g) for g in groups.values()):
+        _group_alive(g) for g in groups.values()
+    ):
         time.sleep(0.2)
     killed = []
     for name, pgid in groups.items():
@@ -126,7 +137,9 @@ def stop_many(layout, names, timeout=30.0):
             except ProcessLookupError:
                 pass
     end = time.monotonic() + 10
-    while time.monotonic() < end and any(_group_alive(g) for g in groups.values()):
+    while time.monotonic() < end and any(
+        _group_alive(g) for g in groups.values()
+    ):
         time.sleep(0.1)
     for name in groups:
         _pidfile(layout, name).unlink(missing_ok=True)
@@ -157,16 +170,24 @@ def run(argv, env, log_path, timeout=600, check=True):
         log.write(("\n==== %s\n" % " ".join(map(str, argv))).encode())
         log.flush()
         try:
-            rc = subprocess.run([str(a) for a in argv], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                timeout=timeout).returncode
+            rc = subprocess.run(
+                [str(a) for a in argv],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+            ).returncode
         except subprocess.TimeoutExpired:
-            raise RuntimeError("%s timed out after %ss (log: %s)"
-                               % (argv[0], timeout, log_path))
+            raise RuntimeError(
+                "%s timed out after %ss (log: %s)"
+                % (argv[0], timeout, log_path)
+            ) from None
     if check and rc != 0:
-        raise RuntimeError("%s failed with exit %d (log: %s)\n%s"
-                           % (" ".join(map(str, argv[:3])), rc, log_path,
-                              tail(log_path)))
+        raise RuntimeError(
+            "%s failed with exit %d (log: %s)\n%s"
+            % (" ".join(map(str, argv[:3])), rc, log_path, tail(log_path))
+        )
     return rc
 
 
@@ -178,4 +199,4 @@ def tail(path, lines=15):
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    return "\n".join("    " + l for l in text.splitlines()[-lines:])
+    return "\n".join("    " + ln for ln in text.splitlines()[-lines:])

@@ -16,15 +16,27 @@ from . import procs
 from .context import ADMIN_PASSWORD, KEYSTONE_URL
 from .ports import HOST, url
 
-HTTP_PATHS = {"keystone-api": "/v3", "keystone": "/v3", "glance": "/", "placement": "/",
-              "neutron-api": "/", "nova-api": "/", "cinder-api": "/", "heat-api": "/",
-              "swift-proxy": "/healthcheck", "swift-account": "/healthcheck",
-              "swift-container": "/healthcheck", "swift-object": "/healthcheck"}
+HTTP_PATHS = {
+    "keystone-api": "/v3",
+    "keystone": "/v3",
+    "glance": "/",
+    "placement": "/",
+    "neutron-api": "/",
+    "nova-api": "/",
+    "cinder-api": "/",
+    "heat-api": "/",
+    "swift-proxy": "/healthcheck",
+    "swift-account": "/healthcheck",
+    "swift-container": "/healthcheck",
+    "swift-object": "/healthcheck",
+}
 
 
 def _http(port, path):
     try:
-        urllib.request.urlopen("http://%s:%d%s" % (HOST, port, path), timeout=5).read()
+        urllib.request.urlopen(
+            "http://%s:%d%s" % (HOST, port, path), timeout=5
+        ).read()
         return True
     except urllib.error.HTTPError as e:
         return e.code < 500
@@ -41,12 +53,28 @@ def _tcp(port):
 
 
 def _token():
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"name": "Default"}, "password": ADMIN_PASSWORD}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
-    req = urllib.request.Request(KEYSTONE_URL + "/auth/tokens",
-                                 data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": "admin",
+                        "domain": {"name": "Default"},
+                        "password": ADMIN_PASSWORD,
+                    }
+                },
+            },
+            "scope": {
+                "project": {"name": "admin", "domain": {"name": "Default"}}
+            },
+        }
+    }
+    req = urllib.request.Request(
+        KEYSTONE_URL + "/auth/tokens",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         token = r.headers["X-Subject-Token"]
         project = json.load(r)["token"]["project"]["id"]
@@ -67,12 +95,15 @@ def _rpc_states():
     except Exception:
         return None
     for u, key, fld in (
-            (url("nova", "/v2.1/os-services"), "services", "state"),
-            (url("cinder", "/v3/%s/os-services" % project), "services", "state"),
-            (url("heat", "/v1/%s/services" % project), "services", "status")):
+        (url("nova", "/v2.1/os-services"), "services", "state"),
+        (url("cinder", "/v3/%s/os-services" % project), "services", "state"),
+        (url("heat", "/v1/%s/services" % project), "services", "status"),
+    ):
         try:
             for s in _get(u, token)[key]:
-                states[s["binary"]] = states.get(s["binary"], False) or s[fld] == "up"
+                states[s["binary"]] = (
+                    states.get(s["binary"], False) or s[fld] == "up"
+                )
         except Exception:
             continue
     return states
@@ -80,6 +111,7 @@ def _rpc_states():
 
 def collect(ctx):
     from . import boot
+
     rpc = None
     rows = []
     for p in boot.all_procs(ctx):

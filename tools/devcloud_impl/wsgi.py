@@ -22,5 +22,7 @@ MODULES = {
 
 
 def app(name):
-    sys.argv = [name + "-api"] + os.environ.get("DEVCLOUD_WSGI_ARGV", "").split()
+    sys.argv = [name + "-api"] + os.environ.get(
+        "DEVCLOUD_WSGI_ARGV", ""
+    ).split()
     return importlib.import_module(MODULES[name]).application

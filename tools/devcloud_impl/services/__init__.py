@@ -16,15 +16,34 @@ def gunicorn(ctx, name, port_name, env, threads=8):
     """An API service under gunicorn (see wsgi.py): 1 worker, N threads."""
     env = dict(env)
     return procs.Proc(
-        name + "-api" if name not in ("keystone", "glance", "placement") else name,
-        [ctx.layout.vbin("gunicorn"),
-         "--bind", "%s:%d" % (HOST, PORTS[port_name]),
-         "--workers", "1", "--worker-class", "gthread", "--threads", str(threads),
-         # openstacksdk polls every 2 s: gunicorn's 2 s default keep-alive
-         # races with it and resets connections.
-         "--keep-alive", "600", "--timeout", "600", "--graceful-timeout", "5",
-         "--name", name, 'devcloud_impl.wsgi:app("%s")' % name],
-        env=env, port=PORTS[port_name])
+        name + "-api"
+        if name not in ("keystone", "glance", "placement")
+        else name,
+        [
+            ctx.layout.vbin("gunicorn"),
+            "--bind",
+            "%s:%d" % (HOST, PORTS[port_name]),
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            # openstacksdk polls every 2 s: gunicorn's 2 s default keep-alive
+            # races with it and resets connections.
+            "--keep-alive",
+            "600",
+            "--timeout",
+            "600",
+            "--graceful-timeout",
+            "5",
+            "--name",
+            name,
+            'devcloud_impl.wsgi:app("%s")' % name,
+        ],
+        env=env,
+        port=PORTS[port_name],
+    )
 
 
 def config_args(*files):
@@ -39,12 +58,23 @@ def copy_paste_ini(ctx, project, filename, dest):
 
 
 def modules():
-    from . import cinder, glance, heat, keystone, neutron, nova, placement, swift
+    from . import (
+        cinder,
+        glance,
+        heat,
+        keystone,
+        neutron,
+        nova,
+        placement,
+        swift,
+    )
+
     return [keystone, glance, placement, neutron, nova, cinder, heat, swift]
 
 
 def _catalog():
     from . import cinder, glance, heat, neutron, nova, placement, swift
+
     out = []
     for m in (glance, placement, neutron, nova, cinder, heat, swift):
         out.extend(m.CATALOG)

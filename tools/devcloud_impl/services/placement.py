@@ -8,21 +8,40 @@ CATALOG = [("placement", "placement", ports.url("placement"))]
 
 
 def configure(ctx):
-    ini.write(ctx.layout.etc_for("placement") / "placement.conf", {
-        "DEFAULT": {"debug": False},
-        "placement_database": {"connection": ctx.db.url("placement")},
-        "api": {"auth_strategy": "keystone"},
-        "keystone_authtoken": authtoken("placement"),
-    })
+    ini.write(
+        ctx.layout.etc_for("placement") / "placement.conf",
+        {
+            "DEFAULT": {"debug": False},
+            "placement_database": {"connection": ctx.db.url("placement")},
+            "api": {"auth_strategy": "keystone"},
+            "keystone_authtoken": authtoken("placement"),
+        },
+    )
 
 
 def db_sync(ctx):
-    return [[ctx.layout.vbin("placement-manage"), "--config-file",
-             ctx.layout.etc_for("placement") / "placement.conf", "db", "sync"]]
+    return [
+        [
+            ctx.layout.vbin("placement-manage"),
+            "--config-file",
+            ctx.layout.etc_for("placement") / "placement.conf",
+            "db",
+            "sync",
+        ]
+    ]
 
 
 def procs(ctx):
-    return [gunicorn(ctx, "placement", "placement", {
-        "OS_PLACEMENT_CONFIG_DIR": str(ctx.layout.etc_for("placement")),
-        "DEVCLOUD_WSGI_ARGV": "",
-    })]
+    return [
+        gunicorn(
+            ctx,
+            "placement",
+            "placement",
+            {
+                "OS_PLACEMENT_CONFIG_DIR": str(
+                    ctx.layout.etc_for("placement")
+                ),
+                "DEVCLOUD_WSGI_ARGV": "",
+            },
+        )
+    ]
