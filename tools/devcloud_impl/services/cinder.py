@@ -28,6 +28,11 @@ def configure(ctx):
     for d in ("lock", "tmp"):
         (data / d).mkdir(parents=True, exist_ok=True)
     copy_paste_ini(ctx, "cinder", "api-paste.ini", etc / "api-paste.ini")
+    # The list filters a deployed Cinder allows (?volume_id=, ?name= ...);
+    # without it every filtered list is refused with 400.
+    copy_paste_ini(
+        ctx, "cinder", "resource_filters.json", etc / "resource_filters.json"
+    )
     (etc / "nfs_shares").write_text(ctx.nfs_share + "\n")
     ini.write(
         conf_path(ctx),
@@ -41,6 +46,7 @@ def configure(ctx):
                 "host": "devcloud",
                 "my_ip": ports.HOST,
                 "api_paste_config": etc / "api-paste.ini",
+                "resource_query_filters_file": etc / "resource_filters.json",
                 "osapi_volume_listen": ports.HOST,
                 "osapi_volume_workers": 1,
                 "enabled_backends": BACKEND,
