@@ -19,8 +19,11 @@ import uuid
 import pytest
 from openstack import exceptions as sdk_exceptions
 
+from plugins import network as plugin
 from protection import exceptions
+from protection.resource import Resource
 from tests.fullstack.service_fixtures import make_service
+from tests.unit.plugin_helpers import make_ctx
 
 NETWORK = "OS::Neutron::Network"
 SUBNET = "OS::Neutron::Subnet"
@@ -418,3 +421,38 @@ def test_restore_that_fails_half_way_leaves_nothing(
         project_id=conn.current_project_id)
         if ipaddress.ip_network(s.cidr).subnet_of(
             ipaddress.ip_network(f"{base}.0.0/16"))]
+
+
+def test_router_revert_dismantles_what_any_network_put_on_it(
+        conn, cleanup, made, public):
+    """The creator's revert of a shared router, against the real Neutron:
+    another network's interfaces and routes are still on it, and the
+    gateway is set; the router must still go, and with it every port."""
+    prefix = _unique()
+    base_one = _cidr_base()
+    base_two = f"10.{(int(base_one.split('.')[1]) - 99) % 150 + 100}"
+    router = _make_router(conn, made, prefix, public)
+    one, _ = _make_network(conn, made, prefix, base_one, "one", router)
+    _make_network(conn, made, prefix, base_two, "two", router,
+                  two_subnets=False)
+    ctx = make_ctx(Resource(NETWORK, one.id), conn, operation="restore")
+    ctx.record_new_id(router, ROUTER, "original-router")
+    routes = [{"destination": f"{base_one}.98.0/24",
+               "nexthop": f"{base_one}.0.78"}]
+    task = plugin.AddRouterRoutes(
+        {"id": "original-router", "routes": routes, "interfaces": []},
+        [{"cidr": f"{base_one}.0.0/24"}])
+    added = task.execute(ctx, conn, {"id": router, "created": False})
+    assert added == routes
+    assert routes[0] in conn.network.get_router(router).routes
+    task.revert(conn, added, {"id": router})
+    assert routes[0] not in conn.network.get_router(router).routes
+    assert len(_interfaces(conn, router)) == 3
+
+    plugin.EnsureRouter({"id": "original-router", "interfaces": []}).revert(
+        ctx, conn, {"id": router, "created": True})
+
+    with pytest.raises(sdk_exceptions.NotFoundException):
+        conn.network.get_router(router)
+    assert not list(conn.network.ports(device_id=router))
+    assert ctx.restored.get(ROUTER, "original-router") is None
