@@ -598,6 +598,22 @@ def stack_physical_resources(conn, stack_id, nested_depth=5,
 stack_physical_resources.doc_types = (PhysicalResource,)
 
 
+def stack_description(conn, stack_id, stack_name):
+    """A stack's detail and template, as Heat returns them (two GETs).
+
+    For the Heat stack protectable, which keeps them in the checkpoint for
+    reference. Read only; a missing stack raises ResourceNotFound.
+    """
+    path = _stack_path(stack_name, stack_id)
+    try:
+        stack = _unwrap(_get(conn.orchestration, path), "stack", path)
+        template = _get(conn.orchestration, path + "/template")
+    except sdk_exceptions.NotFoundException:
+        raise exceptions.ResourceNotFound(
+            f"Heat stack {stack_id} does not exist") from None
+    return {"stack": stack, "template": template}
+
+
 class HeatDatasource(Datasource):
     """Heat's read API (stacks, resources, events, software configs) as
     tables."""
