@@ -1052,8 +1052,8 @@ class AssociateFloatingIP(task.Task):
                                      **target)
         return self._done(
             ctx, fip.id, fip.floating_ip_address, True,
-            f"floating IP {address} is not free ({reason}): new address "
-            f"{fip.floating_ip_address}")
+            f"floating IP {address} could not be taken again ({reason}): "
+            f"new address {fip.floating_ip_address}")
 
     @staticmethod
     def _fixed_address(conn, port_id, plan):

@@ -896,7 +896,7 @@ class TestFloatingIP:
         assert conn.network.create_ip.call_args.kwargs == {
             "floating_network_id": "public", "description": "",
             "port_id": "new-port", "fixed_ip_address": "10.0.0.5"}
-        assert "172.24.4.50 is not free" in events[0].message
+        assert "172.24.4.50 could not be taken again" in events[0].message
         assert "new address 172.24.4.77" in events[0].message
         assert ctx.restored.get("OS::Neutron::FloatingIP", "fip-1") == \
             "fip-9"
