@@ -18,6 +18,7 @@ from openstack.image.v2 import image as sdk_image
 from protection import exceptions
 from tests.fullstack.conftest import wait_gone
 from tests.fullstack.service_fixtures import make_service
+from tests.fullstack.teardown import delete_image
 
 IMAGE = "OS::Glance::Image"
 MiB = 1024 * 1024
@@ -44,17 +45,11 @@ def _protect(service, conn, cleanup, image_id):
     return result.checkpoint_id
 
 
-def _delete_image(conn, image_id):
-    conn.image.delete_image(image_id, ignore_missing=True)
-    wait_gone(lambda: conn.image.get_image(image_id),
-              what=f"image {image_id}")
-
-
 def _restore(service, conn, cleanup, checkpoint_id, original_id, **params):
     result = service.restore(checkpoint_id, conn,
                              {IMAGE: params} if params else None)
     new_id = result.restored[f"{IMAGE}#{original_id}"]
-    cleanup(_delete_image, conn, new_id)
+    cleanup(delete_image, conn, new_id)
     return conn.image.get_image(new_id)
 
 
@@ -77,7 +72,7 @@ def test_protect_delete_restore_compare_bytes(service, conn, cleanup,
     assert names == [f"data/{i:08d}" for i in range(4)] + ["metadata.json"]
     service.verify(checkpoint_id, conn)
 
-    _delete_image(conn, original.id)
+    delete_image(conn, original.id)
     restored = _restore(service, conn, cleanup, checkpoint_id, original.id)
 
     assert restored.id != original.id
@@ -114,7 +109,7 @@ def test_protect_refuses_an_image_that_is_not_active(service, conn,
     queued = conn.image.create_image(
         f"fullstack-queued-{secrets.token_hex(3)}", disk_format="raw",
         container_format="bare", allow_duplicates=True)
-    cleanup(_delete_image, conn, queued.id)
+    cleanup(delete_image, conn, queued.id)
     with pytest.raises(exceptions.OperationFailed,
                        match="'queued', not 'active'") as err:
         service.protect(conn, "fullstack", [(IMAGE, queued.id)])

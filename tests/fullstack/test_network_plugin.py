@@ -22,6 +22,7 @@ from openstack import exceptions as sdk_exceptions
 from plugins import network as plugin
 from protection import exceptions
 from protection.resource import Resource
+from tests.fullstack import teardown
 from tests.fullstack.service_fixtures import make_service
 from tests.unit.plugin_helpers import make_ctx
 
@@ -29,10 +30,9 @@ NETWORK = "OS::Neutron::Network"
 SUBNET = "OS::Neutron::Subnet"
 ROUTER = "OS::Neutron::Router"
 GROUP = "OS::Neutron::SecurityGroup"
+PORT = "OS::Neutron::Port"
 EXTERNAL = "public"
-INTERFACE_OWNERS = ("network:router_interface",
-                    "network:router_interface_distributed",
-                    "network:ha_router_replicated_interface")
+INTERFACE_OWNERS = teardown.ROUTER_INTERFACE_OWNERS
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def service(tmp_path):
 def made(conn, cleanup):
     """Ids to delete at teardown, whatever the test's outcome."""
     ids = {"routers": [], "ports": [], "networks": [], "groups": [],
-           "server_ports": [], "admin": None}
+           "restored": {}, "admin": None}
     cleanup(_teardown, conn, ids)
     return ids
 
@@ -71,63 +71,16 @@ def _cidr_base():
 
 
 # -- teardown -----------------------------------------------------------------
-def _dismantle_router(conn, router_id):
-    try:
-        router = conn.network.get_router(router_id)
-    except sdk_exceptions.NotFoundException:
-        return
-    if router.routes:
-        conn.network.update_router(router_id, routes=[])
-    for port in conn.network.ports(device_id=router_id):
-        if port.device_owner in INTERFACE_OWNERS:
-            try:
-                conn.network.remove_interface_from_router(router_id,
-                                                          port=port.id)
-            except sdk_exceptions.NotFoundException:
-                pass
-    conn.network.delete_router(router_id, ignore_missing=True)
+_MADE_TYPES = {"routers": ROUTER, "ports": PORT, "networks": NETWORK,
+               "groups": GROUP}
 
 
 def _teardown(conn, ids):
-    failures = []
-
-    def attempt(fn, *args, **kwargs):
-        try:
-            fn(*args, **kwargs)
-        except Exception as exc:     # try everything, report at the end
-            failures.append(f"{fn.__name__}{args}: {exc}")
-    for router_id in ids["routers"]:
-        attempt(_dismantle_router, conn, router_id)
-    for port_id in ids["ports"]:
-        attempt(conn.network.delete_port, port_id, ignore_missing=True)
-    # Neutron's policy leaves compute:* ports to Nova and to admins.
-    for port_id in ids["server_ports"]:
-        attempt((ids["admin"] or conn).network.delete_port, port_id,
-                ignore_missing=True)
-    for network_id in ids["networks"]:
-        for port in list(conn.network.ports(network_id=network_id)):
-            if not (port.device_owner or "").startswith("network:"):
-                attempt(conn.network.delete_port, port.id,
-                        ignore_missing=True)
-        attempt(conn.network.delete_network, network_id,
-                ignore_missing=True)
-    for group_id in ids["groups"]:
-        attempt(conn.network.delete_security_group, group_id,
-                ignore_missing=True)
-    if failures:
-        raise AssertionError("; ".join(failures))
-
-
-def _track_restored(made, restored, default_group_id):
-    """List what a restore made so that the teardown deletes it."""
-    for key, new_id in restored.items():
-        rtype = key.partition("#")[0]
-        if rtype == NETWORK:
-            made["networks"].append(new_id)
-        elif rtype == ROUTER:
-            made["routers"].insert(0, new_id)
-        elif rtype == GROUP and new_id != default_group_id:
-            made["groups"].append(new_id)
+    """Everything listed in ``made``, restored copies included."""
+    resources = {rtype: list(ids[key]) for key, rtype in _MADE_TYPES.items()}
+    for key, new_id in ids["restored"].items():
+        resources.setdefault(key.partition("#")[0], []).append(new_id)
+    teardown.delete_resources(conn, resources, admin_conn=ids["admin"])
 
 
 def _default_group_id(conn):
@@ -221,7 +174,7 @@ def _make_network(conn, made, prefix, base, name="app", router=None,
         network_id=net.id, security_group_ids=list(groups),
         fixed_ips=[{"subnet_id": a.id, "ip_address": f"{base}.0.50"}],
         **owner)
-    made["server_ports" if server_port else "ports"].append(port.id)
+    made["ports"].append(port.id)
     return net, subnets
 
 
@@ -303,7 +256,7 @@ def test_protect_delete_restore_recreates_the_network(
     result = service.restore(checkpoint_id, conn, {
         NETWORK: {"name_prefix": "r-"}})
     restored = result.restored
-    _track_restored(made, restored, default)
+    made["restored"].update(restored)
 
     # the network and its subnets
     new_net = conn.network.get_network(restored[f"{NETWORK}#{net.id}"])
@@ -363,7 +316,7 @@ def test_shared_router_and_group_are_restored_once(
     _delete_everything(conn, made)
 
     result = service.restore(checkpoint_id, conn)
-    _track_restored(made, result.restored, _default_group_id(conn))
+    made["restored"].update(result.restored)
     project = conn.current_project_id
     assert len(list(conn.network.routers(name=f"{prefix}edge",
                                          project_id=project))) == 1

@@ -17,11 +17,11 @@ import ipaddress
 import secrets
 
 import pytest
-from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
 from tests.fullstack import devcloud_volume
-from tests.fullstack.conftest import wait_for, wait_gone, wait_status
+from tests.fullstack import teardown
+from tests.fullstack.conftest import wait_for, wait_status
 from tests.fullstack.service_fixtures import make_service
 
 SERVER = "OS::Nova::Server"
@@ -59,93 +59,14 @@ def _name(kind):
     return f"fullstack-srv-{kind}-{secrets.token_hex(3)}"
 
 
-# -- deleting (originals and restored copies alike) ---------------------------
-def _delete_server(conn, server_id):
-    conn.compute.delete_server(server_id, ignore_missing=True)
-    wait_gone(lambda: conn.compute.get_server(server_id),
-              what=f"server {server_id}")
-
-
-def _delete_volume(conn, volume_id):
-    try:
-        volume = conn.block_storage.get_volume(volume_id)
-    except sdk_exceptions.NotFoundException:
-        return
-    if volume.status not in ("available", "error"):
-        wait_status(lambda: conn.block_storage.get_volume(volume_id),
-                    "available", what=f"volume {volume_id}")
-    conn.block_storage.delete_volume(volume_id)
-    wait_gone(lambda: conn.block_storage.get_volume(volume_id),
-              what=f"volume {volume_id}")
-
-
-def _delete_router(conn, router_id):
-    try:
-        router = conn.network.get_router(router_id)
-    except sdk_exceptions.NotFoundException:
-        return
-    if router.routes:
-        conn.network.update_router(router, routes=[])
-    for port in conn.network.ports(device_id=router_id):
-        if port.device_owner.startswith("network:router_interface"):
-            conn.network.remove_interface_from_router(router, port=port.id)
-    conn.network.delete_router(router_id, ignore_missing=True)
-
-
-def _delete_network(conn, network_id):
-    for port in conn.network.ports(network_id=network_id):
-        if port.device_owner.startswith("network:router_interface"):
-            _delete_router(conn, port.device_id)
-    for port in conn.network.ports(network_id=network_id):
-        if not port.device_owner.startswith("network:dhcp"):
-            conn.network.delete_port(port, ignore_missing=True)
-    conn.network.delete_network(network_id, ignore_missing=True)
-
-
-def _delete_group(conn, group_id):
-    try:
-        group = conn.network.get_security_group(group_id)
-    except sdk_exceptions.NotFoundException:
-        return
-    if group.name != "default":
-        conn.network.delete_security_group(group_id, ignore_missing=True)
-
-
-def _delete_image(conn, image_id):
-    conn.image.delete_image(image_id, ignore_missing=True)
-
-
-def _delete_ip(conn, fip_id):
-    conn.network.delete_ip(fip_id, ignore_missing=True)
-
-
-def _delete_port(conn, port_id):
-    conn.network.delete_port(port_id, ignore_missing=True)
-
-
-# Registered first, so deleted last: the reverse of what depends on what.
-_RESTORED_ORDER = ((NETWORK, _delete_network), (GROUP, _delete_group),
-                   (ROUTER, _delete_router), (IMAGE, _delete_image),
-                   (VOLUME, _delete_volume), (PORT, _delete_port),
-                   (SERVER, _delete_server), (FLOATING_IP, _delete_ip))
-
-
-def _clean_restored(cleanup, conn, restored):
-    """Register the deletion of everything a restore result lists."""
-    for rtype, delete in _RESTORED_ORDER:
-        for key, new_id in sorted(restored.items()):
-            if key.split("#")[0] == rtype:
-                cleanup(delete, conn, new_id)
-
-
 def _restore(service, conn, cleanup, checkpoint_id, parameters=None):
     try:
         result = service.restore(checkpoint_id, conn, parameters)
     except exceptions.OperationFailed as exc:
         if exc.result is not None:
-            _clean_restored(cleanup, conn, exc.result.restored)
+            cleanup(teardown.delete_restored, conn, exc.result.restored)
         raise
-    _clean_restored(cleanup, conn, result.restored)
+    cleanup(teardown.delete_restored, conn, result.restored)
     return result
 
 
@@ -170,7 +91,7 @@ def _make_network(conn, cleanup):
     """A network with a subnet, a router (gateway on ``public``) and a
     security group with a few rules, one of them naming itself."""
     net = conn.network.create_network(name=_name("net"))
-    cleanup(_delete_network, conn, net.id)
+    cleanup(teardown.delete_network, conn, net.id)
     cidr = f"10.{secrets.randbelow(200) + 20}.{secrets.randbelow(250)}.0/24"
     subnet = conn.network.create_subnet(
         network_id=net.id, name=_name("subnet"), ip_version=4, cidr=cidr,
@@ -178,10 +99,10 @@ def _make_network(conn, cleanup):
     router = conn.network.create_router(
         name=_name("router"),
         external_gateway_info={"network_id": _public(conn).id})
-    cleanup(_delete_router, conn, router.id)
+    cleanup(teardown.dismantle_router, conn, router.id)
     conn.network.add_interface_to_router(router, subnet=subnet.id)
     group = conn.network.create_security_group(name=_name("sg"))
-    cleanup(_delete_group, conn, group.id)
+    cleanup(teardown.delete_security_group, conn, group.id)
     for rule in (dict(protocol="tcp", port_range_min=22, port_range_max=22,
                       remote_ip_prefix="192.0.2.0/24"),
                  dict(protocol="icmp", remote_ip_prefix="0.0.0.0/0"),
@@ -199,7 +120,7 @@ def _make_port(conn, cleanup, net, subnet, group, host=10):
         network_id=net.id, name=_name("port"),
         fixed_ips=[{"subnet_id": subnet.id, "ip_address": address}],
         security_group_ids=[group.id])
-    cleanup(_delete_port, conn, port.id)
+    cleanup(teardown.delete_port, conn, port.id)
     return port
 
 
@@ -207,7 +128,7 @@ def _boot(conn, cleanup, **attrs):
     server = conn.compute.create_server(
         name=attrs.pop("name", None) or _name("vm"),
         flavor_id=_flavor(conn).id, **attrs)
-    cleanup(_delete_server, conn, server.id)
+    cleanup(teardown.delete_server, conn, server.id)
     return wait_status(lambda: conn.compute.get_server(server.id), "ACTIVE",
                        failures=("ERROR",), what=f"server {server.id}")
 
@@ -216,7 +137,7 @@ def _new_volume(conn, cleanup, **attrs):
     volume = conn.block_storage.create_volume(
         size=attrs.pop("size", 1), name=attrs.pop("name", None)
         or _name("vol"), **attrs)
-    cleanup(_delete_volume, conn, volume.id)
+    cleanup(teardown.delete_volume, conn, volume.id)
     return wait_status(lambda: conn.block_storage.get_volume(volume.id),
                        "available", what=f"volume {volume.id}")
 
@@ -258,24 +179,6 @@ def _attached_volume_ids(conn, server_id):
     return {a.volume_id for a in conn.compute.volume_attachments(server_id)}
 
 
-def _delete_application(conn, servers=(), volumes=(), ports=(),
-                        routers=(), groups=(), networks=(), images=()):
-    for server_id in servers:
-        _delete_server(conn, server_id)
-    for volume_id in volumes:
-        _delete_volume(conn, volume_id)
-    for port_id in ports:
-        _delete_port(conn, port_id)
-    for router_id in routers:
-        _delete_router(conn, router_id)
-    for group_id in groups:
-        _delete_group(conn, group_id)
-    for network_id in networks:
-        _delete_network(conn, network_id)
-    for image_id in images:
-        _delete_image(conn, image_id)
-
-
 # -- (a) the whole application -----------------------------------------------
 def test_image_booted_server_with_network_volumes_and_floating_ip(
         service, conn, cleanup, random_image, events):
@@ -284,7 +187,7 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
     net, subnet, router, group = _make_network(conn, cleanup)
     port = _make_port(conn, cleanup, net, subnet, group)
     fip = conn.network.create_ip(floating_network_id=_public(conn).id)
-    cleanup(_delete_ip, conn, fip.id)
+    cleanup(teardown.delete_floating_ip, conn, fip.id)
     server = _boot(conn, cleanup, image_id=image.id,
                    networks=[{"port": port.id}], metadata={"role": "db"},
                    tags=["fullstack"])
@@ -305,10 +208,10 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
     assert service.verify(checkpoint_id, conn).ok
 
     # The floating IP stays allocated: restore must get the same address.
-    _delete_application(conn, servers=[server.id],
-                        volumes=[v.id for v in volumes], ports=[port.id],
-                        routers=[router.id], groups=[group.id],
-                        networks=[net.id], images=[image.id])
+    teardown.delete_resources(conn, {
+        SERVER: [server.id], VOLUME: [v.id for v in volumes],
+        PORT: [port.id], ROUTER: [router.id], GROUP: [group.id],
+        NETWORK: [net.id], IMAGE: [image.id]})
 
     result = _restore(service, conn, cleanup, checkpoint_id)
     restored = result.restored
@@ -374,8 +277,8 @@ def test_volume_booted_server_with_a_data_volume(
     assert {r.key for r in graph} == {(SERVER, server.id), (VOLUME, boot.id),
                                       (VOLUME, data_volume.id)}
     assert graph.resource((VOLUME, boot.id)).extra.get("boot") is True
-    _delete_application(conn, servers=[server.id],
-                        volumes=[boot.id, data_volume.id])
+    teardown.delete_resources(conn, {
+        SERVER: [server.id], VOLUME: [boot.id, data_volume.id]})
 
     result = _restore(service, conn, cleanup, checkpoint_id)
     restored = result.restored
@@ -415,17 +318,17 @@ def test_two_servers_sharing_a_network_restore_it_once(
                      networks=[{"port": p.id}]) for p in ports]
     fip = conn.network.create_ip(floating_network_id=_public(conn).id,
                                  port_id=ports[0].id)
-    cleanup(_delete_ip, conn, fip.id)
+    cleanup(teardown.delete_floating_ip, conn, fip.id)
 
     checkpoint_id = _protect(service, conn, cleanup,
                              [s.id for s in servers])
     graph = service.show_checkpoint(checkpoint_id).graph
     assert [r.id for r in graph if r.type == NETWORK] == [net.id]
     # This time the floating IP is released too.
-    _delete_application(conn, servers=[s.id for s in servers],
-                        ports=[p.id for p in ports], routers=[router.id],
-                        groups=[group.id], networks=[net.id])
-    _delete_ip(conn, fip.id)
+    teardown.delete_resources(conn, {
+        SERVER: [s.id for s in servers], PORT: [p.id for p in ports],
+        ROUTER: [router.id], GROUP: [group.id], NETWORK: [net.id]})
+    teardown.delete_floating_ip(conn, fip.id)
 
     result = _restore(service, conn, cleanup, checkpoint_id)
     restored = result.restored
@@ -464,10 +367,10 @@ def test_failed_server_step_rolls_the_whole_restore_back(
     volume = _new_volume(conn, cleanup)
     _attach(conn, server, volume)
     checkpoint_id = _protect(service, conn, cleanup, [server.id])
-    _delete_application(conn, servers=[server.id], volumes=[volume.id],
-                        ports=[port.id], routers=[router.id],
-                        groups=[group.id], networks=[net.id],
-                        images=[image.id])
+    teardown.delete_resources(conn, {
+        SERVER: [server.id], VOLUME: [volume.id], PORT: [port.id],
+        ROUTER: [router.id], GROUP: [group.id], NETWORK: [net.id],
+        IMAGE: [image.id]})
 
     with pytest.raises(exceptions.OperationFailed) as caught:
         _restore(service, conn, cleanup, checkpoint_id, {

@@ -9,11 +9,11 @@ original, restores, and compares the restored volume's bytes.
 import secrets
 
 import pytest
-from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
 from tests.fullstack import devcloud_volume
-from tests.fullstack.conftest import wait_gone, wait_status
+from tests.fullstack.conftest import wait_status
+from tests.fullstack.teardown import delete_server, delete_volume
 from tests.fullstack.service_fixtures import make_service
 
 VOLUME = "OS::Cinder::Volume"
@@ -40,19 +40,10 @@ def new_volume(conn, cleanup):
         volume = conn.block_storage.create_volume(
             size=size, name=attrs.pop("name", None)
             or f"fullstack-{secrets.token_hex(3)}", **attrs)
-        cleanup(_delete_volume, conn, volume.id)
+        cleanup(delete_volume, conn, volume.id)
         return wait_status(lambda: conn.block_storage.get_volume(volume.id),
                            "available", what=f"volume {volume.id}")
     return make
-
-
-def _delete_volume(conn, volume_id):
-    try:
-        conn.block_storage.delete_volume(volume_id)
-    except sdk_exceptions.NotFoundException:
-        return
-    wait_gone(lambda: conn.block_storage.get_volume(volume_id),
-              what=f"volume {volume_id}")
 
 
 def _protect(service, conn, cleanup, volume, **parameters):
@@ -66,7 +57,7 @@ def _restore(service, conn, cleanup, checkpoint_id, original_id, **params):
     result = service.restore(checkpoint_id, conn,
                              {VOLUME: params} if params else None)
     new_id = result.restored[f"{VOLUME}#{original_id}"]
-    cleanup(_delete_volume, conn, new_id)
+    cleanup(delete_volume, conn, new_id)
     return conn.block_storage.get_volume(new_id)
 
 
@@ -93,7 +84,7 @@ def test_protect_delete_restore_keeps_every_byte(service, conn, cleanup,
     pattern = _write_pattern(original.id)
     checkpoint_id = _protect(service, conn, cleanup, original)
     assert service.verify(checkpoint_id, conn).ok
-    _delete_volume(conn, original.id)
+    delete_volume(conn, original.id)
 
     restored = _restore(service, conn, cleanup, checkpoint_id, original.id,
                         restore_name="db-restored")
@@ -121,12 +112,12 @@ def test_in_use_volume_is_protected_and_stays_intact(
     server = conn.compute.create_server(
         name=f"fullstack-{secrets.token_hex(3)}", image_id=image.id,
         flavor_id=flavor.id, networks="none")
-    cleanup(_delete_server, conn, server.id)
+    cleanup(delete_server, conn, server.id)
     wait_status(lambda: conn.compute.get_server(server.id), "ACTIVE",
                 failures=("ERROR",), what=f"server {server.id}")
     volume = new_volume()
+    # delete_volume (registered by new_volume) detaches it first.
     conn.compute.create_volume_attachment(server, volume=volume)
-    cleanup(_detach, conn, server.id, volume.id)
     wait_status(lambda: conn.block_storage.get_volume(volume.id), "in-use",
                 what=f"volume {volume.id}")
     pattern = _write_pattern(volume.id)
@@ -139,21 +130,6 @@ def test_in_use_volume_is_protected_and_stays_intact(
     _assert_bytes(volume.id, pattern)
     restored = _restore(service, conn, cleanup, checkpoint_id, volume.id)
     _assert_bytes(restored.id, pattern)
-
-
-def _delete_server(conn, server_id):
-    conn.compute.delete_server(server_id, ignore_missing=True)
-    wait_gone(lambda: conn.compute.get_server(server_id),
-              what=f"server {server_id}")
-
-
-def _detach(conn, server_id, volume_id):
-    try:
-        conn.compute.delete_volume_attachment(server_id, volume_id)
-    except sdk_exceptions.NotFoundException:
-        return
-    wait_status(lambda: conn.block_storage.get_volume(volume_id),
-                "available", what=f"volume {volume_id} detach")
 
 
 def test_second_incremental_backup_restores_the_latest_bytes(
@@ -174,7 +150,7 @@ def test_second_incremental_backup_restores_the_latest_bytes(
              for backup_id, cp in backups.items()}
     assert kinds == {first: False, second: True}
 
-    _delete_volume(conn, original.id)
+    delete_volume(conn, original.id)
     restored = _restore(service, conn, cleanup, second, original.id)
     expected = dict(pattern)
     head = bytearray(expected[0])
