@@ -242,14 +242,20 @@ class ProtectionService:
         raise exceptions.OperationFailed(plugin_mod.RESTORE,
                                          outcome.failures, result)
 
-    def delete(self, checkpoint_id, conn):
-        """Delete what the checkpoint's plugins stored, then the checkpoint."""
+    def delete(self, checkpoint_id, conn, force=False):
+        """Delete what the checkpoint's plugins stored, then the checkpoint.
+
+        A checkpoint still ``protecting`` is refused unless ``force``: that
+        is how a checkpoint whose protect process died is cleaned up (what
+        its plugins recorded in the bank is deleted from the cloud too).
+        """
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id, want_available=False)
-        if checkpoint.status == cp.PROTECTING:
+        if checkpoint.status == cp.PROTECTING and not force:
             raise exceptions.StackvaultError(
                 f"checkpoint {checkpoint_id} is still being protected; "
-                "delete it once it is available or error")
+                "delete it once it is available or error (or with --force "
+                "if no protect is running: its process died)")
         checkpoint.index["status"] = cp.DELETING
         checkpoint.save_index()
         make = self._context_factory(plugin_mod.DELETE, checkpoint, conn, {},

@@ -111,6 +111,10 @@ def build_parser():
                                     "cloud, what plugins stored there)")):
         one = csub.add_parser(action, parents=[fmt], help=text)
         one.add_argument("checkpoint_id", metavar="ID")
+        if action == "delete":
+            one.add_argument("--force", action="store_true",
+                             help="also delete a checkpoint left "
+                                  "'protecting' by a protect that died")
         if action == "verify":
             one.add_argument("--offline", action="store_true",
                              help="check the bank only, no cloud")
@@ -234,7 +238,7 @@ def _cmd_checkpoint(app, args):
         return EXIT_OK
     if args.action == "delete":
         return _run_operation(app, args, lambda: service.delete(
-            args.checkpoint_id, app.conn()))
+            args.checkpoint_id, app.conn(), force=args.force))
     conn = None if args.offline else app.conn()
     return _run_operation(app, args, lambda: service.verify(
         args.checkpoint_id, conn))

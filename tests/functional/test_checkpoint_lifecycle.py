@@ -133,3 +133,18 @@ def test_progress_reports_every_resource(make_service, cloud):
     done = {e.resource.id for e in events if e.state == "done"}
     assert done == {"web", "db", "vol-web", "vol-db", "net", "img"}
     assert all(e.operation == "protect" for e in events)
+
+
+def test_a_checkpoint_left_protecting_needs_force_to_delete(
+        service, cloud, checkpoint_id, bank_path):
+    """What a protect process that died leaves behind can be cleaned up."""
+    checkpoint = service.show_checkpoint(checkpoint_id)
+    checkpoint.index["status"] = "protecting"
+    checkpoint.save_index()
+    with pytest.raises(exceptions.StackvaultError, match="--force"):
+        service.delete(checkpoint_id, cloud)
+    assert _index(bank_path, checkpoint_id)["status"] == "protecting"
+    service.delete(checkpoint_id, cloud, force=True)
+    deleted = {rid for what, rid in cloud.log if what == "delete"}
+    assert deleted == {"web", "db", "vol-web", "vol-db", "net", "img"}
+    assert not (bank_path / "checkpoints" / checkpoint_id).exists()
