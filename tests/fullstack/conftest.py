@@ -163,6 +163,17 @@ def cleanup():
         )
 
 
+def require_devcloud():
+    """Skip the calling test (one line, with the reason) unless volume
+    bytes can be read and written: only on devcloud."""
+    from tests.fullstack import devcloud_volume
+
+    try:
+        devcloud_volume.require()
+    except devcloud_volume.NotDevcloud as exc:
+        pytest.skip(f"byte checks need devcloud: {exc}")
+
+
 def wait_for(
     predicate, timeout=DEFAULT_TIMEOUT, interval=1.0, what="condition"
 ):

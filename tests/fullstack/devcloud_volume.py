@@ -53,6 +53,12 @@ def _export(state):
     return export
 
 
+def require():
+    """Raise NotDevcloud (with the reason) unless volume bytes are
+    reachable: the cloud's state directory is a devcloud's."""
+    _export(state_dir())
+
+
 def active_file(volume_id):
     """Path of the file a guest of ``volume_id`` reads and writes now."""
     state = state_dir()

@@ -21,3 +21,23 @@ def make_service(bank_dir, overrides=None, bank=None):
         conf.set_override(name, value, group=group)
     return ProtectionService(conf, registry,
                              bank or FileSystemBank(str(bank_dir)))
+
+
+def protect_one(service, conn, cleanup, rtype, rid, parameters=None):
+    """Protect one resource; the checkpoint (and what its plugins stored in
+    the cloud) is deleted at teardown. Returns the checkpoint id."""
+    result = service.protect(conn, "fullstack", [(rtype, rid)],
+                             {rtype: parameters} if parameters else None)
+    cleanup(service.delete, result.checkpoint_id, conn)
+    return result.checkpoint_id
+
+
+def restore_one(service, conn, cleanup, checkpoint_id, rtype, original_id,
+                delete, parameters=None):
+    """Restore a checkpoint and return the new id of ``rtype#original_id``;
+    ``delete(conn, new_id)`` runs at teardown."""
+    result = service.restore(checkpoint_id, conn,
+                             {rtype: parameters} if parameters else None)
+    new_id = result.restored[f"{rtype}#{original_id}"]
+    cleanup(delete, conn, new_id)
+    return new_id

@@ -31,7 +31,7 @@ def _name(prefix):
 def _bytes_helper():
     """(read, write) or a reason why volume bytes cannot be reached."""
     try:
-        devcloud_volume._export(devcloud_volume.state_dir())
+        devcloud_volume.require()
     except devcloud_volume.NotDevcloud as exc:
         return None, str(exc)
     return devcloud_volume, None

@@ -16,7 +16,7 @@ import pytest
 from protection.datasources import heat as heat_ds
 from tests.fullstack import devcloud_volume
 from tests.fullstack import teardown
-from tests.fullstack.conftest import wait_status
+from tests.fullstack.conftest import require_devcloud, wait_status
 from tests.fullstack.service_fixtures import make_service
 from tests.fullstack.test_heat_datasource import Heat
 
@@ -75,11 +75,7 @@ def stack(conn, cleanup, waits, random_image):
 
 def test_stack_is_restored_without_heat(conn, admin_conn, cleanup, stack,
                                         tmp_path):
-    try:
-        devcloud_volume.state_dir()
-        devcloud_volume._export(devcloud_volume.state_dir())
-    except devcloud_volume.NotDevcloud as exc:
-        pytest.skip(f"byte checks need devcloud: {exc}")
+    require_devcloud()
     built = stack["built"]
     volume_id = built["OS::Cinder::Volume"]
     server_id = built["OS::Nova::Server"]

@@ -17,7 +17,11 @@ from openstack.image.v2 import image as sdk_image
 
 from protection import exceptions
 from tests.fullstack.conftest import wait_gone
-from tests.fullstack.service_fixtures import make_service
+from tests.fullstack.service_fixtures import (
+    make_service,
+    protect_one,
+    restore_one,
+)
 from tests.fullstack.teardown import delete_image
 
 IMAGE = "OS::Glance::Image"
@@ -40,17 +44,13 @@ def _download(conn, image_id):
 
 
 def _protect(service, conn, cleanup, image_id):
-    result = service.protect(conn, "fullstack", [(IMAGE, image_id)])
-    cleanup(service.delete, result.checkpoint_id, conn)
-    return result.checkpoint_id
+    return protect_one(service, conn, cleanup, IMAGE, image_id)
 
 
 def _restore(service, conn, cleanup, checkpoint_id, original_id, **params):
-    result = service.restore(checkpoint_id, conn,
-                             {IMAGE: params} if params else None)
-    new_id = result.restored[f"{IMAGE}#{original_id}"]
-    cleanup(delete_image, conn, new_id)
-    return conn.image.get_image(new_id)
+    return conn.image.get_image(restore_one(
+        service, conn, cleanup, checkpoint_id, IMAGE, original_id,
+        delete_image, params))
 
 
 def _images_named(conn, name):

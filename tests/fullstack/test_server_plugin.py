@@ -21,7 +21,7 @@ import pytest
 from protection import exceptions
 from tests.fullstack import devcloud_volume
 from tests.fullstack import teardown
-from tests.fullstack.conftest import wait_for, wait_status
+from tests.fullstack.conftest import require_devcloud, wait_for, wait_status
 from tests.fullstack.service_fixtures import make_service
 
 SERVER = "OS::Nova::Server"
@@ -46,13 +46,6 @@ def service(tmp_path, events):
     svc = make_service(tmp_path / "bank")
     svc.progress.add_listener(events.append)
     return svc
-
-
-def _require_devcloud():
-    try:
-        devcloud_volume._export(devcloud_volume.state_dir())
-    except devcloud_volume.NotDevcloud as exc:
-        pytest.skip(f"byte checks need devcloud: {exc}")
 
 
 def _name(kind):
@@ -182,7 +175,7 @@ def _attached_volume_ids(conn, server_id):
 # -- (a) the whole application -----------------------------------------------
 def test_image_booted_server_with_network_volumes_and_floating_ip(
         service, conn, cleanup, random_image, events):
-    _require_devcloud()
+    require_devcloud()
     image, _ = random_image(size=MiB)
     net, subnet, router, group = _make_network(conn, cleanup)
     port = _make_port(conn, cleanup, net, subnet, group)
@@ -255,7 +248,7 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
 # -- (b) boot from volume, on the shared external network ---------------------
 def test_volume_booted_server_with_a_data_volume(
         service, conn, cleanup, random_image, events):
-    _require_devcloud()
+    require_devcloud()
     image, image_data = random_image(size=MiB)
     boot = _new_volume(conn, cleanup, image_id=image.id)
     data_volume = _new_volume(conn, cleanup)

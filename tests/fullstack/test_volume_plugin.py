@@ -12,9 +12,13 @@ import pytest
 
 from protection import exceptions
 from tests.fullstack import devcloud_volume
-from tests.fullstack.conftest import wait_status
+from tests.fullstack.conftest import require_devcloud, wait_status
 from tests.fullstack.teardown import delete_server, delete_volume
-from tests.fullstack.service_fixtures import make_service
+from tests.fullstack.service_fixtures import (
+    make_service,
+    protect_one,
+    restore_one,
+)
 
 VOLUME = "OS::Cinder::Volume"
 MiB = 1024 * 1024
@@ -23,14 +27,6 @@ MiB = 1024 * 1024
 @pytest.fixture
 def service(tmp_path):
     return make_service(tmp_path / "bank")
-
-
-def _require_devcloud():
-    try:
-        devcloud_volume.state_dir()
-        devcloud_volume._export(devcloud_volume.state_dir())
-    except devcloud_volume.NotDevcloud as exc:
-        pytest.skip(f"byte checks need devcloud: {exc}")
 
 
 @pytest.fixture
@@ -47,18 +43,14 @@ def new_volume(conn, cleanup):
 
 
 def _protect(service, conn, cleanup, volume, **parameters):
-    result = service.protect(conn, "fullstack", [(VOLUME, volume.id)],
-                             {VOLUME: parameters} if parameters else None)
-    cleanup(service.delete, result.checkpoint_id, conn)
-    return result.checkpoint_id
+    return protect_one(service, conn, cleanup, VOLUME, volume.id,
+                       parameters)
 
 
 def _restore(service, conn, cleanup, checkpoint_id, original_id, **params):
-    result = service.restore(checkpoint_id, conn,
-                             {VOLUME: params} if params else None)
-    new_id = result.restored[f"{VOLUME}#{original_id}"]
-    cleanup(delete_volume, conn, new_id)
-    return conn.block_storage.get_volume(new_id)
+    return conn.block_storage.get_volume(restore_one(
+        service, conn, cleanup, checkpoint_id, VOLUME, original_id,
+        delete_volume, params))
 
 
 def _write_pattern(volume_id):
@@ -78,7 +70,7 @@ def _assert_bytes(volume_id, pattern):
 
 def test_protect_delete_restore_keeps_every_byte(service, conn, cleanup,
                                                  new_volume):
-    _require_devcloud()
+    require_devcloud()
     original = new_volume(description="db data")
     conn.block_storage.set_volume_metadata(original, role="db", tier="1")
     pattern = _write_pattern(original.id)
@@ -106,7 +98,7 @@ def test_protect_delete_restore_keeps_every_byte(service, conn, cleanup,
 
 def test_in_use_volume_is_protected_and_stays_intact(
         service, conn, cleanup, new_volume, random_image):
-    _require_devcloud()
+    require_devcloud()
     image, _ = random_image(size=MiB)
     flavor = min(conn.compute.flavors(), key=lambda f: (f.ram, f.vcpus))
     server = conn.compute.create_server(
@@ -134,7 +126,7 @@ def test_in_use_volume_is_protected_and_stays_intact(
 
 def test_second_incremental_backup_restores_the_latest_bytes(
         service, conn, cleanup, new_volume):
-    _require_devcloud()
+    require_devcloud()
     original = new_volume()
     pattern = _write_pattern(original.id)
     first = _protect(service, conn, cleanup, original,
