@@ -2,8 +2,6 @@
 
 from taskflow import task
 
-from protection import progress
-
 
 class HookTask(task.Task):
     """Call one plugin hook (``on_prepare_begin`` ...) for one resource.
@@ -32,10 +30,10 @@ class ResourceStarted(task.Task):
         self._ctx = ctx
 
     def execute(self):
-        self._ctx.progress.state(progress.RUNNING)
+        self._ctx.progress.running()
 
     def revert(self, **kwargs):
-        self._ctx.progress.state(progress.REVERTED)
+        self._ctx.progress.reverted()
 
 
 class ResourceFinished(task.Task):
@@ -46,10 +44,10 @@ class ResourceFinished(task.Task):
         self._ctx = ctx
 
     def execute(self):
-        self._ctx.progress.state(progress.DONE)
+        self._ctx.progress.done()
 
     def revert(self, **kwargs):
-        self._ctx.progress.state(progress.REVERTING)
+        self._ctx.progress.reverting()
 
 
 class Barrier(task.Task):

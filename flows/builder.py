@@ -6,7 +6,8 @@ Per resource R (plugin P(R)) the flow holds four nodes:
 ``R/main``               ResourceStarted, P(R)'s flow, ResourceFinished
 ``R/on_complete``        hook
 
-and, for every edge parent -> child, these orderings (DESIGN.md "Ordering"):
+and, for every edge parent -> child, these orderings (doc/design.rst,
+"Ordering"):
 
 * ``parent/on_prepare_begin``  before ``child/on_prepare_begin``  (top-down)
 * ``child/on_prepare_finish``  before ``parent/on_prepare_finish`` (bottom-up)
@@ -32,9 +33,7 @@ from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
 
 from flows import atoms
-from protection import exceptions
-from protection import plugin as plugin_mod
-from protection.resource import key_str
+from flows import contract
 
 
 @dataclasses.dataclass
@@ -72,9 +71,9 @@ def _check_closed(flow, resource, operation):
     for atom in iter_atoms(flow):
         own = set((atom.inject or {}).keys())
         missing = set(atom.requires) - provided - own - set(
-            plugin_mod.INJECTED_ARGS)
+            contract.INJECTED_ARGS)
         if missing:
-            raise exceptions.PluginError(
+            raise contract.ContractError(
                 f"{operation} flow of {resource}: task {atom.name!r} "
                 f"requires {', '.join(sorted(missing))}, which no task of "
                 "the same flow provides and the framework does not inject")
@@ -116,7 +115,7 @@ def _plugin_flow(plugin, operation, ctx, resource):
     if isinstance(flow, tf_atom.Atom):
         flow = linear_flow.Flow(flow.name).add(flow)
     if not isinstance(flow, tf_flow.Flow):
-        raise exceptions.PluginError(
+        raise contract.ContractError(
             f"{type(plugin).__name__}.{operation}_flow returned "
             f"{type(flow).__name__}, not a TaskFlow flow or task")
     return flow
@@ -127,7 +126,7 @@ def build(operation, graph, registry, make_context):
 
     ``make_context(resource)`` returns the resource's ResourceContext.
     """
-    if operation not in plugin_mod.OPERATIONS:
+    if operation not in contract.OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}")
     whole = graph_flow.Flow(f"{operation}")
     owners = {}
@@ -140,13 +139,10 @@ def build(operation, graph, registry, make_context):
         plugin = registry.get(resource.type)
         ctx = make_context(resource)
         contexts[resource.key] = ctx
-        label = key_str(resource.key)
-        begin[resource.key] = atoms.HookTask(
-            plugin, "on_prepare_begin", ctx, f"{label}/on_prepare_begin")
-        finish[resource.key] = atoms.HookTask(
-            plugin, "on_prepare_finish", ctx, f"{label}/on_prepare_finish")
-        complete[resource.key] = atoms.HookTask(
-            plugin, "on_complete", ctx, f"{label}/on_complete")
+        label = contract.resource_label(resource)
+        begin[resource.key], finish[resource.key], complete[resource.key] = (
+            atoms.HookTask(plugin, hook, ctx, f"{label}/{hook}")
+            for hook in contract.HOOKS)
         body = linear_flow.Flow(f"{label}/main")
         body.add(atoms.ResourceStarted(ctx, f"{label}/started"))
         plugin_flow = _plugin_flow(plugin, operation, ctx, resource)
@@ -156,7 +152,7 @@ def build(operation, graph, registry, make_context):
             body.add(plugin_flow)
         body.add(atoms.ResourceFinished(ctx, f"{label}/finished"))
         main[resource.key] = body
-        for hook in ("on_prepare_begin", "on_prepare_finish", "on_complete"):
+        for hook in contract.HOOKS:
             owners[f"{label}/{hook}"] = (resource, hook)
         owners[f"{label}/started"] = (resource, "start")
         owners[f"{label}/finished"] = (resource, "finish")
@@ -176,7 +172,7 @@ def build(operation, graph, registry, make_context):
         whole.link(begin[parent.key], begin[child.key])
         whole.link(finish[child.key], finish[parent.key])
         whole.link(complete[child.key], complete[parent.key])
-        if operation == plugin_mod.RESTORE:
+        if operation == contract.RESTORE:
             whole.link(main[child.key], main[parent.key])
     return BuiltFlow(operation=operation, flow=whole, owners=owners,
                      contexts=contexts)

@@ -3,20 +3,37 @@
 from concurrent import futures
 import dataclasses
 import logging
+import typing
 
 from openstack import exceptions as sdk_exceptions
 import taskflow.engines
 from taskflow import states
 
-from protection import progress as progress_mod
-from protection.report import Failure
+from flows import contract
+from flows.contract import KEEP
+from flows.contract import POLICIES  # noqa: F401 - part of this API
+from flows.contract import ROLLBACK
 
 LOG = logging.getLogger(__name__)
 
-ROLLBACK = "rollback"
-KEEP = "keep"
-POLICIES = (ROLLBACK, KEEP)
-HOOKS = ("on_prepare_begin", "on_prepare_finish", "on_complete")
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """One step that failed: which resource, which step, the cloud's words."""
+
+    resource: typing.Any          # the Resource, or None for the operation
+    step: str
+    message: str
+
+    def __str__(self):
+        where = f"{self.resource.type} {self.resource.id}" \
+            if self.resource is not None else "operation"
+        return f"{where}: step {self.step}: {self.message}"
+
+    def to_dict(self):
+        return {"resource": contract.resource_label(self.resource)
+                if self.resource is not None else None,
+                "step": self.step, "message": self.message}
 
 
 @dataclasses.dataclass
@@ -45,8 +62,9 @@ def _explain(failures_by_atom, owners):
     return explained
 
 
-def _step_listener(built, progress):
-    """Turn TaskFlow atom transitions into per-resource progress events."""
+def _step_listener(built, on_step):
+    """Turn TaskFlow atom transitions into ``on_step(resource, step,
+    failed)`` calls: a plugin step starting, or any step failing."""
     def on_atom(state, details):
         owner = built.owners.get(details.get("task_name") or
                                  details.get("atom_name"))
@@ -55,20 +73,14 @@ def _step_listener(built, progress):
         resource, step = owner
         if step in ("start", "finish"):
             return          # the marker tasks report those themselves
-        if step in HOOKS and state != states.FAILURE:
+        if step in contract.HOOKS and state != states.FAILURE:
             return          # hooks are mostly no-ops: report only failures
-        if state == states.FAILURE:
-            event_state = progress_mod.FAILED
-        elif state == states.RUNNING:
-            event_state = progress_mod.STEP
-        else:
-            return
-        progress.emit(progress_mod.ProgressEvent(
-            built.operation, resource, event_state, step=step))
+        if state in (states.FAILURE, states.RUNNING):
+            on_step(resource, step, state == states.FAILURE)
     return on_atom
 
 
-def run(built, *, max_workers, policy=ROLLBACK, progress=None):
+def run(built, *, max_workers, policy=ROLLBACK, on_step=None):
     """Run ``built.flow``; on failure revert it (``rollback``) or not.
 
     Never raises for a task failure: the outcome lists each failure with its
@@ -80,9 +92,9 @@ def run(built, *, max_workers, policy=ROLLBACK, progress=None):
         engine = taskflow.engines.load(
             built.flow, engine="parallel", executor=executor,
             never_resolve=(policy == KEEP))
-        if progress is not None:
+        if on_step is not None:
             engine.atom_notifier.register("*",
-                                          _step_listener(built, progress))
+                                          _step_listener(built, on_step))
         try:
             engine.run()
         except Exception:  # noqa: BLE001 - explained from the storage

@@ -112,6 +112,10 @@ class ResourceSection:
         except exceptions.ObjectNotFound:
             return {}
 
+    def delete_metadata(self):
+        """Drop ``metadata.json`` (the revert of saving it)."""
+        self.delete(METADATA)
+
 
 class Checkpoint:
     def __init__(self, bank, checkpoint_id, index, manifest=None):

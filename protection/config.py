@@ -9,13 +9,10 @@ when it is loaded, so a plugin shipped as its own package brings its options.
 import os
 
 from oslo_config import cfg
-import stevedore
 
 from protection import exceptions
+from protection import loader
 
-PLUGIN_NAMESPACE = "stackvault.plugins"
-BANK_NAMESPACE = "stackvault.banks"
-DATASOURCE_NAMESPACE = "stackvault.datasources"
 
 
 def default_data_dir():
@@ -115,10 +112,9 @@ def load_config(config_files=None, conf=None):
 
 def _component_opts(namespace):
     found = []
-    manager = stevedore.ExtensionManager(namespace, invoke_on_load=False)
-    for ext in manager:
-        group = getattr(ext.plugin, "config_group", None)
-        opts = getattr(ext.plugin, "config_opts", None)
+    for component in loader.load_all(namespace).values():
+        group = getattr(component, "config_group", None)
+        opts = getattr(component, "config_opts", None)
         if group and opts:
             found.append((group, list(opts)))
     return found
@@ -126,6 +122,6 @@ def _component_opts(namespace):
 
 def list_opts():
     """Every option, for oslo-config-generator (entry point ``stackvault``)."""
-    return (list(FRAMEWORK_OPTS) + _component_opts(BANK_NAMESPACE)
-            + _component_opts(PLUGIN_NAMESPACE)
-            + _component_opts(DATASOURCE_NAMESPACE))
+    return (list(FRAMEWORK_OPTS) + _component_opts(loader.BANKS)
+            + _component_opts(loader.PLUGINS)
+            + _component_opts(loader.DATASOURCES))

@@ -4,6 +4,8 @@ Every :class:`StackvaultError` carries a message written for the person who
 ran the command: the CLI prints it on one line, without a traceback.
 """
 
+from flows import contract
+
 
 class StackvaultError(Exception):
     """Base class of every error meant to reach a user as one line."""
@@ -22,7 +24,7 @@ class PluginNotFound(StackvaultError):
         self.resource_type = resource_type
 
 
-class PluginError(StackvaultError):
+class PluginError(StackvaultError, contract.ContractError):
     """A plugin broke the plugin contract (a bug in the plugin)."""
 
 

@@ -18,18 +18,26 @@ the framework, so two resources of one type never see each other's values):
 
 Anything else a task requires must be provided by another task of the same
 resource's flow; the framework checks that when it builds the flow.
+
+The operation, hook and policy names are defined once in
+:mod:`flows.contract` and re-exported here.
 """
 
+from flows.contract import DELETE
+from flows.contract import HOOKS
+from flows.contract import INJECTED_ARGS
+from flows.contract import KEEP
+from flows.contract import OPERATIONS
+from flows.contract import POLICIES
+from flows.contract import PROTECT
+from flows.contract import RESTORE
+from flows.contract import ROLLBACK
+from flows.contract import VERIFY
 from protection import exceptions
 
-INJECTED_ARGS = ("ctx", "resource", "conn", "bank", "metadata", "parameters",
-                 "restored")
-
-PROTECT = "protect"
-RESTORE = "restore"
-DELETE = "delete"
-VERIFY = "verify"
-OPERATIONS = (PROTECT, RESTORE, DELETE, VERIFY)
+__all__ = ["DELETE", "HOOKS", "INJECTED_ARGS", "KEEP", "OPERATIONS",
+           "POLICIES", "PROTECT", "RESTORE", "ROLLBACK", "VERIFY",
+           "ProtectionPlugin"]
 
 
 class ProtectionPlugin:

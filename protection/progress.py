@@ -65,6 +65,19 @@ class ResourceProgress:
     def step(self, step, message=None):
         self.state(STEP, step=step, message=message)
 
+    # What the framework's marker tasks (flows.atoms) report.
+    def running(self):
+        self.state(RUNNING)
+
+    def done(self):
+        self.state(DONE)
+
+    def reverting(self):
+        self.state(REVERTING)
+
+    def reverted(self):
+        self.state(REVERTED)
+
     def bytes(self, done, total=None, step=None):
         self._progress.emit(ProgressEvent(self.operation, self.resource,
                                           BYTES, step=step, done=done,

@@ -1,9 +1,8 @@
 """Finding plugins (stevedore namespace ``stackvault.plugins``)."""
 
-import stevedore
-
 from protection import config
 from protection import exceptions
+from protection import loader
 from protection import parameters
 
 
@@ -29,19 +28,12 @@ class PluginRegistry:
         self._plugins[plugin.resource_type] = plugin
 
     @classmethod
-    def load(cls, conf, namespace=config.PLUGIN_NAMESPACE):
+    def load(cls, conf, namespace=loader.PLUGINS):
         """Load every plugin installed under the entry-point namespace."""
-        def failed(manager, entrypoint, exc):
-            raise exceptions.PluginError(
-                f"cannot load plugin {entrypoint.name!r}: {exc}")
-
-        manager = stevedore.ExtensionManager(
-            namespace, invoke_on_load=False,
-            on_load_failure_callback=failed)
         registry = cls()
-        for ext in sorted(manager, key=lambda e: e.name):
-            config.register_component_opts(conf, ext.plugin)
-            registry.add(ext.plugin(conf))
+        for plugin_cls in loader.load_all(namespace).values():
+            config.register_component_opts(conf, plugin_cls)
+            registry.add(plugin_cls(conf))
         return registry
 
     def get(self, resource_type):

@@ -1,27 +1,9 @@
 """What an operation reports: per-resource status and failure reasons."""
 
-import dataclasses
-import typing
-
+from flows.engine import Failure
 from protection import progress as progress_mod
-from protection.resource import Resource, key_str
 
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    resource: typing.Optional[Resource]
-    step: str
-    message: str
-
-    def __str__(self):
-        where = f"{self.resource.type} {self.resource.id}" \
-            if self.resource is not None else "operation"
-        return f"{where}: step {self.step}: {self.message}"
-
-    def to_dict(self):
-        return {"resource": key_str(self.resource.key)
-                if self.resource is not None else None,
-                "step": self.step, "message": self.message}
+__all__ = ["Failure", "StatusBoard"]
 
 
 class StatusBoard:

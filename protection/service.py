@@ -13,6 +13,7 @@ import typing
 from openstack import exceptions as sdk_exceptions
 
 from flows import builder
+from flows import contract
 from flows import engine
 from protection import checkpoint as cp
 from protection import exceptions
@@ -20,7 +21,9 @@ from protection import parameters as params_mod
 from protection import plugin as plugin_mod
 from protection.context import ResourceContext
 from protection.graph import ResourceGraph
+from protection import progress as progress_mod
 from protection.progress import Progress
+from protection.progress import ProgressEvent
 from protection.report import Failure, StatusBoard
 from protection.resource import Resource, key_str
 from protection.restored_ids import RestoredIds
@@ -139,10 +142,22 @@ class ProtectionService:
             self.registry.get(resource.type)
         board = StatusBoard()
         progress = Progress([board, self.progress.emit])
-        built = builder.build(operation, graph, self.registry,
-                              lambda res: make_context(res, progress))
+        try:
+            built = builder.build(operation, graph, self.registry,
+                                  lambda res: make_context(res, progress))
+        except contract.ContractError as exc:
+            if isinstance(exc, exceptions.StackvaultError):
+                raise
+            raise exceptions.PluginError(str(exc)) from None
+
+        def on_step(resource, step, failed):
+            progress.emit(ProgressEvent(
+                operation, resource,
+                progress_mod.FAILED if failed else progress_mod.STEP,
+                step=step))
+
         outcome = engine.run(built, max_workers=self.max_workers,
-                             policy=policy, progress=progress)
+                             policy=policy, on_step=on_step)
         failed = {f.resource.key for f in outcome.failures if f.resource}
         statuses = {}
         for resource in graph:
@@ -183,7 +198,7 @@ class ProtectionService:
                                      merged, RestoredIds(), False)
         try:
             outcome, statuses = self._run(plugin_mod.PROTECT, graph, make,
-                                          engine.ROLLBACK)
+                                          plugin_mod.ROLLBACK)
         except BaseException as exc:
             checkpoint.fail([f"protect aborted: {exc}"])
             raise
@@ -210,17 +225,17 @@ class ProtectionService:
                                          outcome.failures, result)
 
     def restore(self, checkpoint_id, conn, parameters=None,
-                policy=engine.ROLLBACK):
+                policy=plugin_mod.ROLLBACK):
         """Restore a checkpoint into the cloud/project of ``conn``.
 
         ``policy``: ``rollback`` (default) reverts everything the restore
         created when a step fails; ``keep`` leaves it and lists it.
         """
         started = time.monotonic()
-        if policy not in engine.POLICIES:
+        if policy not in plugin_mod.POLICIES:
             raise exceptions.StackvaultError(
                 f"unknown failure policy {policy!r} (use "
-                f"{' or '.join(engine.POLICIES)})")
+                f"{' or '.join(plugin_mod.POLICIES)})")
         checkpoint = self._checkpoint(checkpoint_id)
         graph = checkpoint.graph
         merged = self._validated_parameters(plugin_mod.RESTORE, graph,
@@ -237,7 +252,7 @@ class ProtectionService:
             seconds=time.monotonic() - started)
         if outcome.succeeded:
             return result
-        if policy == engine.KEEP:
+        if policy == plugin_mod.KEEP:
             result.left_behind = dict(result.restored)
         raise exceptions.OperationFailed(plugin_mod.RESTORE,
                                          outcome.failures, result)
@@ -261,7 +276,7 @@ class ProtectionService:
         make = self._context_factory(plugin_mod.DELETE, checkpoint, conn, {},
                                      RestoredIds(), True)
         outcome, statuses = self._run(plugin_mod.DELETE, checkpoint.graph,
-                                      make, engine.KEEP)
+                                      make, plugin_mod.KEEP)
         result = OperationResult(
             plugin_mod.DELETE, "success" if outcome.succeeded else "failed",
             checkpoint_id=checkpoint.id, resources=statuses,
@@ -285,7 +300,8 @@ class ProtectionService:
             make = self._context_factory(plugin_mod.VERIFY, checkpoint, conn,
                                          {}, RestoredIds(), True)
             outcome, statuses = self._run(plugin_mod.VERIFY,
-                                          checkpoint.graph, make, engine.KEEP)
+                                          checkpoint.graph, make,
+                                          plugin_mod.KEEP)
             failures = outcome.failures
         ok = not problems and not failures
         result = OperationResult(

@@ -114,3 +114,56 @@ def wait_for_delete(fetch, *, what, timeouts, failures=("error_deleting",),
                 f"{what} was not deleted within {limit:.0f}s "
                 f"(last status {last!r})")
         sleep(min(interval, remaining))
+
+
+def delete_when_settled(fetch, delete, *, what, timeouts, settled=None,
+                        failures=("error_deleting",), sleep=time.sleep,
+                        clock=time.monotonic):
+    """Delete a cloud object and wait until it is gone, all bounded.
+
+    The one way stackvault undoes what it created:
+
+    1. ``fetch()`` (NotFound or ``None``: already gone, nothing to do);
+    2. with ``settled`` (statuses in which the service allows a delete),
+       wait for one of them first: a volume or backup still being created
+       refuses to be deleted;
+    3. ``delete()``, retried while the service answers 409 Conflict (an IP
+       allocation or a port still going away holds a Neutron object);
+    4. wait until ``fetch()`` says NotFound.
+
+    Every wait ends within ``timeouts.status_wait``.
+    """
+    try:
+        obj = fetch()
+    except sdk_exceptions.NotFoundException:
+        return
+    if obj is None:
+        return
+    current = (getattr(obj, "status", None) or "").lower()
+    if settled and current not in {s.lower() for s in settled}:
+        wait_for_status(fetch, settled, what=what, timeouts=timeouts,
+                        failures=(), sleep=sleep, clock=clock)
+    retry_on_conflict(delete, what=what, timeouts=timeouts, sleep=sleep,
+                      clock=clock)
+    wait_for_delete(fetch, what=what, timeouts=timeouts, failures=failures,
+                    sleep=sleep, clock=clock)
+
+
+def retry_on_conflict(call, *, what, timeouts, sleep=time.sleep,
+                      clock=time.monotonic):
+    """Call ``call()``; while the service answers 409, retry (bounded by
+    ``timeouts.status_wait``). NotFound counts as done."""
+    deadline = clock() + timeouts.status_wait
+    for interval in _intervals(timeouts):
+        try:
+            return call()
+        except sdk_exceptions.NotFoundException:
+            return None
+        except sdk_exceptions.ConflictException as exc:
+            if clock() >= deadline:
+                raise exceptions.ResourceFailed(
+                    f"{what} could not be deleted within "
+                    f"{timeouts.status_wait:.0f}s: "
+                    f"{exc.details or exc}") from None
+            sleep(interval)
+    raise AssertionError("unreachable")

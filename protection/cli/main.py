@@ -13,12 +13,12 @@ import sys
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 
-from flows import engine
-from protection import banks
+from protection import bank as bank_mod
 from protection import cloud
 from protection import config
 from protection import exceptions
 from protection import parameters
+from protection import plugin
 from protection import registry
 from protection.cli import datasource
 from protection.cli import output
@@ -92,8 +92,8 @@ def build_parser():
     restore.add_argument("checkpoint_id", metavar="CHECKPOINT_ID")
     restore.add_argument("--parameter", action="append", default=[],
                          metavar="TYPE[#ID]:KEY=VALUE")
-    restore.add_argument("--on-failure", choices=engine.POLICIES,
-                         default=engine.ROLLBACK,
+    restore.add_argument("--on-failure", choices=plugin.POLICIES,
+                         default=plugin.ROLLBACK,
                          help="rollback (default) deletes what the restore "
                               "created; keep leaves it and lists it")
     restore.add_argument("--target-cloud", metavar="NAME",
@@ -143,7 +143,7 @@ class App:
         if self._service is None:
             conf = config.load_config(self.args.config_file)
             plugins = registry.PluginRegistry.load(conf)
-            bank = banks.load_bank(conf, connect=self.conn)
+            bank = bank_mod.load(conf, connect=self.conn)
             progress = Progress()
             show = self.args.progress
             if show is None:

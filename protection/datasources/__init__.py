@@ -16,18 +16,13 @@ package). The contract, which :class:`Datasource` spells out:
   those need.
 """
 
-import stevedore
 
 from protection import config
 from protection import exceptions
+from protection import loader
 
 
-class UnknownDatasource(exceptions.StackvaultError):
-    def __init__(self, name, known):
-        super().__init__(
-            f"no datasource {name!r} (installed: "
-            f"{', '.join(sorted(known)) or 'none'})")
-        self.name = name
+UnknownDatasource = loader.ExtensionNotFound
 
 
 class UnknownTable(exceptions.StackvaultError):
@@ -89,27 +84,14 @@ class Datasource:
         raise NotImplementedError
 
 
-def _manager():
-    def failed(manager, entrypoint, exc):
-        raise exceptions.PluginError(
-            f"cannot load datasource {entrypoint.name!r}: {exc}")
-    return stevedore.ExtensionManager(
-        config.DATASOURCE_NAMESPACE, invoke_on_load=False,
-        on_load_failure_callback=failed)
-
-
 def names():
     """The installed datasources' names, sorted."""
-    return sorted(stevedore.ExtensionManager(
-        config.DATASOURCE_NAMESPACE, invoke_on_load=False).names())
+    return loader.names(loader.DATASOURCES)
 
 
 def load_class(name):
     """The datasource class installed under ``name``."""
-    manager = _manager()
-    if name not in manager.names():
-        raise UnknownDatasource(name, manager.names())
-    return manager[name].plugin
+    return loader.load_one(loader.DATASOURCES, name)
 
 
 def load(name, conn, conf):

@@ -9,6 +9,7 @@ import stevedore
 from stevedore import extension
 
 from protection import config
+from protection import loader
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
 from protection.datasources.heat import HeatDatasource
@@ -172,10 +173,10 @@ def test_list_opts_includes_framework_groups():
 
 
 def test_list_opts_includes_installed_plugin_groups():
-    managers = {config.BANK_NAMESPACE: _manager(FileSystemBank),
-                config.PLUGIN_NAMESPACE: _manager(OptsPlugin,
+    managers = {loader.BANKS: _manager(FileSystemBank),
+                loader.PLUGINS: _manager(OptsPlugin,
                                                   fake_cloud.ImagePlugin),
-                config.DATASOURCE_NAMESPACE: _manager(HeatDatasource)}
+                loader.DATASOURCES: _manager(HeatDatasource)}
 
     def manager(namespace, **kwargs):
         return managers[namespace]

@@ -5,10 +5,9 @@ import pytest
 from oslo_config import cfg
 from stevedore import extension
 
-from protection import config
+from protection import loader
 from protection import exceptions
 from protection import plugin as plugin_mod
-from protection import registry as registry_mod
 from protection.registry import PluginRegistry
 from tests import fake_cloud
 
@@ -153,7 +152,7 @@ def _ext(name, cls):
 def _load(extensions, conf=None):
     conf = conf if conf is not None else cfg.ConfigOpts()
     manager = extension.ExtensionManager.make_test_instance(extensions)
-    with mock.patch.object(registry_mod.stevedore, "ExtensionManager",
+    with mock.patch.object(loader.stevedore, "ExtensionManager",
                            return_value=manager) as em:
         registry = PluginRegistry.load(conf)
     return registry, em, conf
@@ -165,7 +164,7 @@ def test_load_instantiates_every_installed_plugin_with_the_conf():
     assert registry.types() == ["Test::Server", "Test::Volume"]
     assert registry.get("Test::Volume").conf is conf
     (namespace,), kwargs = em.call_args
-    assert namespace == config.PLUGIN_NAMESPACE == "stackvault.plugins"
+    assert namespace == loader.PLUGINS == "stackvault.plugins"
     assert kwargs["invoke_on_load"] is False
     assert callable(kwargs["on_load_failure_callback"])
 
@@ -208,7 +207,7 @@ def test_an_entry_point_that_cannot_be_imported_is_a_plugin_error():
             ImportError("No module named 'stackvault_server'"))
         return extension.ExtensionManager.make_test_instance([])
 
-    with mock.patch.object(registry_mod.stevedore, "ExtensionManager",
+    with mock.patch.object(loader.stevedore, "ExtensionManager",
                            side_effect=manager):
         with pytest.raises(exceptions.PluginError) as err:
             PluginRegistry.load(cfg.ConfigOpts())

@@ -21,7 +21,7 @@ import requests
 from openstack import exceptions as sdk_exceptions
 from oslo_config import cfg
 
-from protection import banks
+from protection import bank as bank_mod
 from protection import config
 from protection import exceptions
 from protection.bank import base
@@ -200,7 +200,7 @@ def test_loaded_by_name_with_the_clis_connect(conn):
         asked.append(name)
         return conn
 
-    bank = banks.load_bank(conf, connect=connect)
+    bank = bank_mod.load(conf, connect=connect)
     assert isinstance(bank, SwiftBank)
     assert asked == [None]                      # the CLI's own cloud
     assert bank.container == "stackvault"

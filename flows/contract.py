@@ -1,0 +1,39 @@
+"""The names the framework and its plugins agree on, defined once.
+
+``flows/`` is the layer below ``protection/``: it turns per-resource
+TaskFlow flows into one operation and runs it, and imports nothing from
+``protection/`` or ``plugins/``. These names are its half of the plugin
+contract; :mod:`protection.plugin` re-exports them beside the base class
+that plugin authors read.
+"""
+
+# Operations: a plugin returns one flow per resource for each.
+PROTECT = "protect"
+RESTORE = "restore"
+DELETE = "delete"
+VERIFY = "verify"
+OPERATIONS = (PROTECT, RESTORE, DELETE, VERIFY)
+
+# Hooks a plugin may implement, in the order they run for one resource.
+ON_PREPARE_BEGIN = "on_prepare_begin"
+ON_PREPARE_FINISH = "on_prepare_finish"
+ON_COMPLETE = "on_complete"
+HOOKS = (ON_PREPARE_BEGIN, ON_PREPARE_FINISH, ON_COMPLETE)
+
+# Failure policies: revert everything (``rollback``) or keep what exists.
+ROLLBACK = "rollback"
+KEEP = "keep"
+POLICIES = (ROLLBACK, KEEP)
+
+# Values injected per task by argument name (see protection.plugin).
+INJECTED_ARGS = ("ctx", "resource", "conn", "bank", "metadata", "parameters",
+                 "restored")
+
+
+class ContractError(Exception):
+    """A plugin's flow breaks the contract (a bug in the plugin)."""
+
+
+def resource_label(resource):
+    """``TYPE#ID``: how a resource is named in atom names and reports."""
+    return f"{resource.type}#{resource.id}"
