@@ -27,6 +27,8 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
+from protection import tasks
+from protection import wait
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
 
@@ -40,21 +42,11 @@ READ_ONLY_IMAGE_METADATA = frozenset((
 BACKUP_FROM_BACKUP_ID = "3.47"
 
 
+SETTLED = ("available", "error")
+
+
 def _volume_label(volume_id):
     return f"volume {volume_id}"
-
-
-def _delete_when_settled(ctx, fetch, delete, what, settled):
-    """Delete a Cinder object, first waiting (bounded) until Cinder allows
-    it: an object that is still being created refuses the delete."""
-    try:
-        obj = fetch()
-    except sdk_exceptions.NotFoundException:
-        return
-    if (obj.status or "").lower() not in settled:
-        ctx.wait_for_status(fetch, settled, what=what, failures=())
-    delete()
-    ctx.wait_for_delete(fetch, what=what)
 
 
 # -- protect -----------------------------------------------------------------
@@ -102,10 +94,12 @@ class ChooseBackupMode(task.Task):
         return bool(earlier)
 
 
-class CreateTemporarySnapshot(task.Task):
+class CreateTemporarySnapshot(tasks.CreatingTask):
     """A snapshot to back up from (``method=snapshot``)."""
 
     default_provides = "snapshot_id"
+    kind = "temporary snapshot"
+    settled = SETTLED
 
     def execute(self, ctx, conn, resource, parameters):
         if parameters.get("method", "snapshot") != "snapshot":
@@ -115,16 +109,13 @@ class CreateTemporarySnapshot(task.Task):
             name=f"stackvault-tmp-{ctx.checkpoint_id}",
             description="temporary snapshot of a stackvault protect; "
                         "deleted once the backup exists")
-        return snapshot.id
+        return self.created(ctx, snapshot.id)
 
-    def revert(self, ctx, conn, result, **kwargs):
-        if isinstance(result, str):
-            def fetch():
-                return conn.block_storage.get_snapshot(result)
-            _delete_when_settled(
-                ctx, fetch,
-                lambda: conn.block_storage.delete_snapshot(result),
-                f"temporary snapshot {result}", ("available", "error"))
+    def fetch(self, conn, new_id):
+        return conn.block_storage.get_snapshot(new_id)
+
+    def delete(self, conn, new_id):
+        conn.block_storage.delete_snapshot(new_id)
 
 
 class WaitSnapshotAvailable(task.Task):
@@ -137,8 +128,10 @@ class WaitSnapshotAvailable(task.Task):
             "available", what=f"temporary snapshot {snapshot_id}")
 
 
-class CreateBackup(task.Task):
+class CreateBackup(tasks.CreatingTask):
     default_provides = "backup_id"
+    kind = "backup"
+    settled = SETTLED
 
     def execute(self, ctx, conn, resource, parameters, volume_info,
                 snapshot_id, incremental):
@@ -156,15 +149,13 @@ class CreateBackup(task.Task):
         elif volume_info["status"] == "in-use":
             attrs["force"] = True
         backup = conn.block_storage.create_backup(**attrs)
-        return backup.id
+        return self.created(ctx, backup.id)
 
-    def revert(self, ctx, conn, result, **kwargs):
-        if isinstance(result, str):
-            def fetch():
-                return conn.block_storage.get_backup(result)
-            _delete_when_settled(
-                ctx, fetch, lambda: conn.block_storage.delete_backup(result),
-                f"backup {result}", ("available", "error"))
+    def fetch(self, conn, new_id):
+        return conn.block_storage.get_backup(new_id)
+
+    def delete(self, conn, new_id):
+        conn.block_storage.delete_backup(new_id)
 
 
 class WaitBackupAvailable(task.Task):
@@ -192,7 +183,7 @@ class DeleteTemporarySnapshot(task.Task):
             what=f"temporary snapshot {snapshot_id}")
 
 
-class SaveVolumeMetadata(task.Task):
+class SaveVolumeMetadata(tasks.SaveMetadata):
     def execute(self, bank, volume_info, backup_id, incremental,
                 snapshot_id):
         saved = dict(volume_info)
@@ -200,9 +191,6 @@ class SaveVolumeMetadata(task.Task):
         saved.update(backup_id=backup_id, incremental=incremental,
                      from_snapshot=snapshot_id is not None)
         bank.save_metadata(saved)
-
-    def revert(self, bank, **kwargs):
-        bank.delete("metadata.json")
 
 
 # -- restore -----------------------------------------------------------------
@@ -213,8 +201,11 @@ def _mapped(parameters, key, original):
     return parameters.get(f"{key}_mapping", {}).get(original, original)
 
 
-class CreateVolumeFromBackup(task.Task):
+class CreateVolumeFromBackup(tasks.CreatingTask):
     default_provides = "new_volume_id"
+    kind = "volume"
+    settled = SETTLED + ("error_restoring",)
+    records = True
 
     def execute(self, ctx, conn, resource, metadata, parameters):
         if not sdk_utils.supports_microversion(conn.block_storage,
@@ -238,18 +229,13 @@ class CreateVolumeFromBackup(task.Task):
         if zone:
             attrs["availability_zone"] = zone
         volume = conn.block_storage.create_volume(**attrs)
-        ctx.record_new_id(volume.id)
-        return volume.id
+        return self.created(ctx, volume.id)
 
-    def revert(self, ctx, conn, result, **kwargs):
-        if not isinstance(result, str):
-            return
-        def fetch():
-            return conn.block_storage.get_volume(result)
-        _delete_when_settled(
-            ctx, fetch, lambda: conn.block_storage.delete_volume(result),
-            _volume_label(result), ("available", "error", "error_restoring"))
-        ctx.forget_new_id()
+    def fetch(self, conn, new_id):
+        return conn.block_storage.get_volume(new_id)
+
+    def delete(self, conn, new_id):
+        conn.block_storage.delete_volume(new_id)
 
 
 class WaitVolumeAvailable(task.Task):
@@ -295,10 +281,11 @@ class DeleteBackup(task.Task):
             raise exceptions.StackvaultError(
                 f"backup {backup_id} has incremental backups that depend "
                 "on it: delete the newer checkpoints of this volume first")
-        _delete_when_settled(
-            ctx, lambda: conn.block_storage.get_backup(backup_id),
+        wait.delete_when_settled(
+            lambda: conn.block_storage.get_backup(backup_id),
             lambda: conn.block_storage.delete_backup(backup_id),
-            f"backup {backup_id}", ("available", "error"))
+            what=f"backup {backup_id}", timeouts=ctx.timeouts,
+            settled=SETTLED)
 
 
 class CheckBackup(task.Task):
