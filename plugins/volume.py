@@ -325,6 +325,24 @@ class VolumePlugin(ProtectionPlugin):
                                       "the volume up itself"},
         },
     }
+    metadata_schema = {
+        "type": "object",
+        "required": ["backup_id", "size", "name", "description", "metadata",
+                     "volume_type", "availability_zone", "bootable",
+                     "image_metadata"],
+        "properties": {
+            "backup_id": {"type": "string", "minLength": 1},
+            "size": {"type": "integer", "minimum": 1},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "metadata": {"type": "object"},
+            "volume_type": {"type": ["string", "null"]},
+            "availability_zone": {"type": ["string", "null"]},
+            "bootable": {"type": "boolean"},
+            "image_metadata": {"type": "object"},
+            "incremental": {"type": "boolean"},
+        },
+    }
     _name_map = {"type": "object",
                  "additionalProperties": {"type": "string"}}
     restore_schema = {

@@ -122,5 +122,5 @@ def check_schema(schema, owner):
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise exceptions.PluginError(
-            f"{owner} has an invalid parameter schema: "
+            f"{owner} has an invalid JSON Schema: "
             f"{exc.message}") from None

@@ -48,12 +48,16 @@ class ProtectionPlugin:
     ``resource_type``  Heat-style type name, e.g. ``OS::Cinder::Volume``.
     ``options_schema`` JSON Schema of protect parameters (``{}``: none).
     ``restore_schema`` JSON Schema of restore parameters (``{}``: none).
+    ``metadata_schema`` JSON Schema of the ``metadata.json`` protect saves;
+                       checked by the framework on verify and before a
+                       restore creates anything (``{}``: not checked).
     ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
     """
 
     resource_type = None
     options_schema = {}
     restore_schema = {}
+    metadata_schema = {}
     config_group = None
     config_opts = []
 

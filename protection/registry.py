@@ -20,6 +20,8 @@ class PluginRegistry:
                                 f"{plugin.resource_type} (protect)")
         parameters.check_schema(plugin.restore_schema,
                                 f"{plugin.resource_type} (restore)")
+        parameters.check_schema(plugin.metadata_schema,
+                                f"{plugin.resource_type} (metadata)")
         existing = self._plugins.get(plugin.resource_type)
         if existing is not None and type(existing) is not type(plugin):
             raise exceptions.PluginError(

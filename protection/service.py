@@ -19,6 +19,7 @@ from protection import checkpoint as cp
 from protection import exceptions
 from protection import parameters as params_mod
 from protection import plugin as plugin_mod
+from protection import saved_metadata
 from protection.context import ResourceContext
 from protection.graph import ResourceGraph
 from protection import progress as progress_mod
@@ -123,18 +124,43 @@ class ProtectionService:
                 params_mod.for_resource(parameters, resource), resource)
         return merged
 
+    def _saved_metadata(self, checkpoint, check):
+        """Each resource's ``metadata.json``; with ``check``, each one is
+        checked against its plugin's ``metadata_schema`` first (raises
+        InvalidMetadata naming the resource)."""
+        saved = {}
+        for resource in checkpoint.graph:
+            metadata = checkpoint.section(resource).load_metadata()
+            if check:
+                saved_metadata.check(self.registry.get(resource.type),
+                                     resource, metadata)
+            saved[resource.key] = metadata
+        return saved
+
+    def _metadata_problems(self, checkpoint):
+        problems = []
+        for resource in checkpoint.graph:
+            plugin = self.registry.get(resource.type)
+            metadata = checkpoint.section(resource).load_metadata()
+            problems += [f"{resource}: metadata.json: {p}" for p in
+                         saved_metadata.problems(plugin.metadata_schema,
+                                                 metadata)]
+        return problems
+
     def _context_factory(self, operation, checkpoint, conn, parameters,
-                         restored, load_metadata):
+                         restored, metadata=None):
+        metadata = metadata or {}
+
         def make(resource, progress):
-            section = checkpoint.section(resource)
             return ResourceContext(
                 operation=operation, resource=resource, conn=conn,
-                bank=section, parameters=parameters.get(resource.key, {}),
+                bank=checkpoint.section(resource),
+                parameters=parameters.get(resource.key, {}),
                 restored=restored,
                 progress=progress.for_resource(operation, resource),
                 timeouts=self.timeouts, conf=self.conf,
                 checkpoint_id=checkpoint.id,
-                metadata=section.load_metadata() if load_metadata else {})
+                metadata=metadata.get(resource.key, {}))
         return make
 
     def _run(self, operation, graph, make_context, policy):
@@ -195,7 +221,7 @@ class ProtectionService:
                 "parameters": parameters or {}}
         checkpoint = self.checkpoints.create(plan, graph)
         make = self._context_factory(plugin_mod.PROTECT, checkpoint, conn,
-                                     merged, RestoredIds(), False)
+                                     merged, RestoredIds())
         try:
             outcome, statuses = self._run(plugin_mod.PROTECT, graph, make,
                                           plugin_mod.ROLLBACK)
@@ -240,9 +266,10 @@ class ProtectionService:
         graph = checkpoint.graph
         merged = self._validated_parameters(plugin_mod.RESTORE, graph,
                                             parameters)
+        saved = self._saved_metadata(checkpoint, check=True)
         restored = RestoredIds()
         make = self._context_factory(plugin_mod.RESTORE, checkpoint, conn,
-                                     merged, restored, True)
+                                     merged, restored, saved)
         outcome, statuses = self._run(plugin_mod.RESTORE, graph, make, policy)
         result = OperationResult(
             plugin_mod.RESTORE, "success" if outcome.succeeded else "failed",
@@ -273,8 +300,9 @@ class ProtectionService:
                 "if no protect is running: its process died)")
         checkpoint.index["status"] = cp.DELETING
         checkpoint.save_index()
-        make = self._context_factory(plugin_mod.DELETE, checkpoint, conn, {},
-                                     RestoredIds(), True)
+        make = self._context_factory(
+            plugin_mod.DELETE, checkpoint, conn, {}, RestoredIds(),
+            self._saved_metadata(checkpoint, check=False))
         outcome, statuses = self._run(plugin_mod.DELETE, checkpoint.graph,
                                       make, plugin_mod.KEEP)
         result = OperationResult(
@@ -295,10 +323,12 @@ class ProtectionService:
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id)
         problems = cp.verify_objects(checkpoint)
+        problems += self._metadata_problems(checkpoint)
         failures, statuses = [], {}
         if conn is not None:
-            make = self._context_factory(plugin_mod.VERIFY, checkpoint, conn,
-                                         {}, RestoredIds(), True)
+            make = self._context_factory(
+                plugin_mod.VERIFY, checkpoint, conn, {}, RestoredIds(),
+                self._saved_metadata(checkpoint, check=False))
             outcome, statuses = self._run(plugin_mod.VERIFY,
                                           checkpoint.graph, make,
                                           plugin_mod.KEEP)

@@ -135,6 +135,12 @@ class RecordPlugin(ProtectionPlugin):
         "properties": {"mode": {"enum": ["full", "incremental"]}},
         "additionalProperties": False,
     }
+    metadata_schema = {
+        "type": "object",
+        "required": ["name", "type"],
+        "properties": {"name": {"type": "string"},
+                       "type": {"type": "string"}},
+    }
 
     def _resource(self, conn, rid):
         record = conn.records.get(rid)

@@ -121,3 +121,31 @@ def test_restore_needs_a_plugin_for_every_type(make_service, cloud,
     with pytest.raises(exceptions.PluginNotFound, match="Test::Volume"):
         partial.restore(checkpoint_id, cloud)
     assert cloud.created() == []
+
+
+def _rewrite_metadata(service, checkpoint_id, rtype, rid, metadata):
+    checkpoint = service.checkpoints.get(checkpoint_id)
+    resource = checkpoint.graph.resource((rtype, rid))
+    checkpoint.section(resource).save_metadata(metadata)
+
+
+def test_metadata_that_breaks_the_plugins_schema_stops_restore_first(
+        service, cloud, checkpoint_id):
+    from protection import saved_metadata
+    _rewrite_metadata(service, checkpoint_id, "Test::Volume", "vol-db",
+                      {"name": 7})
+    with pytest.raises(saved_metadata.InvalidMetadata) as err:
+        service.restore(checkpoint_id, cloud)
+    assert "Test::Volume vol-db" in str(err.value)
+    assert "'type' is a required property" in str(err.value)
+    assert cloud.created() == []
+
+
+def test_verify_lists_metadata_that_breaks_the_schema(service, cloud,
+                                                      checkpoint_id):
+    _rewrite_metadata(service, checkpoint_id, "Test::Image", "img", {})
+    with pytest.raises(exceptions.OperationFailed) as err:
+        service.verify(checkpoint_id)
+    problems = err.value.result.problems
+    assert any("Test::Image img" in p and "required property" in p
+               for p in problems), problems

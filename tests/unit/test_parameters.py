@@ -240,7 +240,7 @@ def test_check_schema_rejects_an_invalid_schema(schema):
     with pytest.raises(exceptions.PluginError) as err:
         parameters.check_schema(schema, "OS::Cinder::Volume (restore)")
     assert "OS::Cinder::Volume (restore)" in str(err.value)
-    assert "invalid parameter schema" in str(err.value)
+    assert "invalid JSON Schema" in str(err.value)
 
 
 @pytest.mark.parametrize("schema", [SCHEMA, {}, None,

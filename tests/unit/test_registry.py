@@ -109,6 +109,11 @@ class BadOptionsSchema(fake_cloud.RecordPlugin):
     options_schema = {"type": 3}
 
 
+class BadMetadataSchema(fake_cloud.RecordPlugin):
+    resource_type = "OS::Broken::Schema"
+    metadata_schema = {"required": "backup_id"}
+
+
 @pytest.mark.parametrize("cls, words", [
     (NoType, ["NoType", "no valid resource_type", "None"]),
     (TypeWithoutNamespace, ["no valid resource_type", "'Volume'"]),
@@ -116,9 +121,11 @@ class BadOptionsSchema(fake_cloud.RecordPlugin):
     (NoRestore, ["NoRestore", "restore_flow()"]),
     (NoDiscovery, ["NoDiscovery", "list_resources()"]),
     (BadRestoreSchema, ["OS::Broken::Schema (restore)",
-                        "invalid parameter schema"]),
+                        "invalid JSON Schema"]),
     (BadOptionsSchema, ["OS::Broken::Schema (protect)",
-                        "invalid parameter schema"]),
+                        "invalid JSON Schema"]),
+    (BadMetadataSchema, ["OS::Broken::Schema (metadata)",
+                         "invalid JSON Schema"]),
 ])
 def test_broken_plugins_are_refused_with_the_reason(cls, words):
     with pytest.raises(exceptions.PluginError) as err:
