@@ -41,6 +41,11 @@ engine_opts = [
 ]
 
 timeout_opts = [
+    cfg.FloatOpt("request", default=60.0, min=1,
+                 help="Seconds one HTTP request to the cloud may take "
+                      "(connect and answer) before it fails; passed to "
+                      "openstacksdk as api_timeout. A status poll that "
+                      "times out is retried until its own deadline."),
     cfg.FloatOpt("status_wait", default=600.0, min=1,
                  help="Seconds to wait for a cloud resource to reach a "
                       "status before the step fails."),

@@ -3,16 +3,51 @@
 Every wait has a deadline, polls with a growing interval (fast at first,
 because most steps on a healthy cloud take a second or two), and ends at once
 when the resource reaches an error status, with the cloud's own reason.
+
+A poll that cannot be answered (a connection error, a request timeout, an
+HTTP 5xx from a service that is restarting) is not an answer: it is retried
+until the wait's own deadline, so one bad poll never fails a step whose work
+has finished (and a rollback never deletes that work).
 """
 
 import dataclasses
+import logging
 import time
 
+from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
 
+LOG = logging.getLogger(__name__)
+
 DEFAULT_FAILURES = ("error",)
+_UNANSWERED = object()
+
+
+def _transient(exc):
+    """A poll that the cloud did not answer (worth asking again)."""
+    if isinstance(exc, (ks_exceptions.ConnectionError,
+                        ks_exceptions.RetriableConnectionFailure)):
+        return True
+    if isinstance(exc, sdk_exceptions.HttpException) and not isinstance(
+            exc, sdk_exceptions.NotFoundException):
+        return (exc.status_code or 0) >= 500
+    return isinstance(exc, sdk_exceptions.SDKException) and \
+        isinstance(getattr(exc, "__cause__", None),
+                   ks_exceptions.ConnectionError)
+
+
+def _poll(fetch, what):
+    """``fetch()``, or ``_UNANSWERED`` when the cloud did not answer."""
+    try:
+        return fetch()
+    except Exception as exc:  # noqa: BLE001 - re-raised unless transient
+        if not _transient(exc):
+            raise
+        LOG.warning("polling %s: no answer this time (%s); asking again",
+                    what, exc)
+        return _UNANSWERED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +88,24 @@ def _intervals(timeouts):
         interval = min(interval * 1.5, timeouts.poll_max)
 
 
+def _answers(fetch, what, limit, timeouts, sleep, clock, timed_out):
+    """Each answered poll of ``fetch()``, until ``limit`` seconds have
+    passed; then ``raise timed_out()``. Unanswered polls are skipped."""
+    deadline = clock() + limit
+    for interval in _intervals(timeouts):
+        obj = _poll(fetch, what)
+        if obj is not _UNANSWERED:
+            yield obj
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise timed_out()
+        sleep(min(interval, remaining))
+
+
+def _status(obj):
+    return (getattr(obj, "status", None) or "").lower()
+
+
 def wait_for_status(fetch, status, *, what, timeouts,
                     failures=DEFAULT_FAILURES, timeout=None,
                     sleep=time.sleep, clock=time.monotonic):
@@ -68,11 +121,16 @@ def wait_for_status(fetch, status, *, what, timeouts,
         {s.lower() for s in status}
     failed = {s.lower() for s in failures}
     limit = timeouts.status_wait if timeout is None else timeout
-    deadline = clock() + limit
     last = None
-    for interval in _intervals(timeouts):
-        obj = fetch()
-        last = (getattr(obj, "status", None) or "").lower()
+
+    def timed_out():
+        return exceptions.WaitTimeout(
+            f"{what} did not reach {'/'.join(sorted(wanted))} within "
+            f"{limit:.0f}s (last status {last!r})")
+
+    for obj in _answers(fetch, what, limit, timeouts, sleep, clock,
+                        timed_out):
+        last = _status(obj)
         if last in wanted:
             return obj
         if last in failed:
@@ -80,12 +138,6 @@ def wait_for_status(fetch, status, *, what, timeouts,
             detail = f": {reason}" if reason else " (the cloud gave no reason)"
             raise exceptions.ResourceFailed(
                 f"{what} went to status {last!r}{detail}")
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise exceptions.WaitTimeout(
-                f"{what} did not reach {'/'.join(sorted(wanted))} within "
-                f"{limit:.0f}s (last status {last!r})")
-        sleep(min(interval, remaining))
     raise AssertionError("unreachable")
 
 
@@ -94,26 +146,26 @@ def wait_for_delete(fetch, *, what, timeouts, failures=("error_deleting",),
     """Poll ``fetch()`` until it raises NotFound (or returns None)."""
     failed = {s.lower() for s in failures}
     limit = timeouts.status_wait if timeout is None else timeout
-    deadline = clock() + limit
-    for interval in _intervals(timeouts):
-        try:
-            obj = fetch()
-        except sdk_exceptions.NotFoundException:
-            return
-        if obj is None:
-            return
-        last = (getattr(obj, "status", None) or "").lower()
-        if last in failed:
-            reason = fault_of(obj)
-            raise exceptions.ResourceFailed(
-                f"{what} could not be deleted: status {last!r}"
-                + (f": {reason}" if reason else ""))
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise exceptions.WaitTimeout(
-                f"{what} was not deleted within {limit:.0f}s "
-                f"(last status {last!r})")
-        sleep(min(interval, remaining))
+    last = None
+
+    def timed_out():
+        return exceptions.WaitTimeout(
+            f"{what} was not deleted within {limit:.0f}s "
+            f"(last status {last!r})")
+
+    try:
+        for obj in _answers(fetch, what, limit, timeouts, sleep, clock,
+                            timed_out):
+            if obj is None:
+                return
+            last = _status(obj)
+            if last in failed:
+                reason = fault_of(obj)
+                raise exceptions.ResourceFailed(
+                    f"{what} could not be deleted: status {last!r}"
+                    + (f": {reason}" if reason else ""))
+    except sdk_exceptions.NotFoundException:
+        return
 
 
 def delete_when_settled(fetch, delete, *, what, timeouts, settled=None,
@@ -139,8 +191,7 @@ def delete_when_settled(fetch, delete, *, what, timeouts, settled=None,
         return
     if obj is None:
         return
-    current = (getattr(obj, "status", None) or "").lower()
-    if settled and current not in {s.lower() for s in settled}:
+    if settled and _status(obj) not in {s.lower() for s in settled}:
         wait_for_status(fetch, settled, what=what, timeouts=timeouts,
                         failures=(), sleep=sleep, clock=clock)
     retry_on_conflict(delete, what=what, timeouts=timeouts, sleep=sleep,

@@ -119,7 +119,10 @@ class SwiftBank(base.Bank):
     @classmethod
     def from_config(cls, conf, connect=None, **kwargs):
         group = conf.swift_bank
-        connect = connect or cloud.connect
+        if connect is None:
+            def connect(name):
+                return cloud.connect(
+                    name, request_timeout=conf.timeouts.request)
         return cls(connect(group.cloud), container=group.container,
                    segment_size=group.segment_size_mb * MiB,
                    page_size=group.listing_page_size)

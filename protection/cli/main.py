@@ -130,18 +130,26 @@ class App:
         self.stdout = stdout
         self.stderr = stderr
         self._service = None
+        self._conf = None
         self._conns = {}
+
+    @property
+    def conf(self):
+        if self._conf is None:
+            self._conf = config.load_config(self.args.config_file)
+        return self._conf
 
     def conn(self, name=None):
         name = name or self.args.os_cloud
         if name not in self._conns:
-            self._conns[name] = cloud.connect(name)
+            self._conns[name] = cloud.connect(
+                name, request_timeout=self.conf.timeouts.request)
         return self._conns[name]
 
     @property
     def service(self):
         if self._service is None:
-            conf = config.load_config(self.args.config_file)
+            conf = self.conf
             plugins = registry.PluginRegistry.load(conf)
             bank = bank_mod.load(conf, connect=self.conn)
             progress = Progress()
@@ -261,6 +269,9 @@ def main(argv=None, stdout=None, stderr=None):
         # TaskFlow logs every failed flow at ERROR with its state machine;
         # stackvault reports the failure itself, with resource and step.
         logging.getLogger("taskflow").setLevel(logging.CRITICAL)
+        # keystoneauth warns before it raises; the raised error is what
+        # stackvault prints, on one line.
+        logging.getLogger("keystoneauth").setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stdout(stdout):   # --help goes to stdout
             args = build_parser().parse_args(argv)

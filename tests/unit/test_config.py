@@ -166,7 +166,8 @@ def test_list_opts_includes_framework_groups():
     for group in ("bank", "filesystem_bank", "engine", "timeouts"):
         assert group in groups
     names = {o.dest for o in groups["timeouts"]}
-    assert names == {"status_wait", "per_gib", "poll_initial", "poll_max"}
+    assert names == {"request", "status_wait", "per_gib", "poll_initial",
+                     "poll_max"}
     assert {o.dest for o in groups["engine"]} == {"max_workers"}
     assert all(isinstance(o, cfg.Opt) for opts in groups.values()
                for o in opts)

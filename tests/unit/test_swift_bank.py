@@ -229,7 +229,7 @@ def test_from_config_without_connect_uses_clouds_yaml(conn):
     with mock.patch("protection.cloud.connect",
                     return_value=conn) as connect:
         SwiftBank.from_config(conf)
-    connect.assert_called_once_with(None)
+    connect.assert_called_once_with(None, request_timeout=60.0)
 
 
 @pytest.mark.parametrize("container", ["a/b", "", "..", "x y"])

@@ -5,6 +5,7 @@ import pytest
 from openstack.block_storage.v3 import backup as sdk_backup
 from openstack.compute.v2 import server as sdk_server
 from openstack import exceptions as sdk_exceptions
+from keystoneauth1 import exceptions as ks_exceptions
 
 from protection import exceptions
 from protection import wait
@@ -263,3 +264,105 @@ def test_context_wait_uses_size_based_timeout():
         ctx.wait_for_status(statuses("creating"), "available", "backup b1",
                             size_gib=5, sleep=clock.sleep, clock=clock.clock)
     assert sum(clock.sleeps) == pytest.approx(60 + 5 * 10)
+
+
+# -- polls the cloud does not answer ------------------------------------------
+def _flaky(*answers):
+    """A fetch() that raises or returns each answer in turn."""
+    answers = list(answers)
+
+    def fetch():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    return fetch
+
+
+def _obj(status):
+    return mock.Mock(spec=["status", "id"], status=status, id="obj-1")
+
+
+def _http(code):
+    return sdk_exceptions.HttpException(
+        message="boom", response=mock.Mock(status_code=code, headers={}))
+
+
+@pytest.mark.parametrize("error", [
+    _http(503), _http(500),
+    ks_exceptions.ConnectFailure("refused"),
+    ks_exceptions.ConnectTimeout("no answer"),
+])
+def test_status_wait_retries_a_poll_the_cloud_did_not_answer(error):
+    fetch = _flaky(_obj("creating"), error, _obj("available"))
+    got = wait.wait_for_status(fetch, "available", what="volume v",
+                               timeouts=TIMEOUTS, sleep=lambda s: None)
+    assert got.status == "available"
+
+
+def test_status_wait_fails_at_once_on_a_real_error():
+    fetch = _flaky(_http(400))
+    with pytest.raises(sdk_exceptions.HttpException):
+        wait.wait_for_status(fetch, "available", what="volume v",
+                             timeouts=TIMEOUTS, sleep=lambda s: None)
+
+
+def test_unanswered_polls_still_end_at_the_deadline():
+    clock = FakeClock()
+
+    def fetch():
+        raise _http(503)
+
+    with pytest.raises(exceptions.WaitTimeout, match="volume v"):
+        wait.wait_for_status(fetch, "available", what="volume v",
+                             timeouts=TIMEOUTS, timeout=3, sleep=clock.sleep,
+                             clock=clock.clock)
+
+
+def test_delete_wait_retries_a_poll_the_cloud_did_not_answer():
+    fetch = _flaky(_obj("deleting"), _http(502),
+                   sdk_exceptions.NotFoundException("gone"))
+    wait.wait_for_delete(fetch, what="volume v", timeouts=TIMEOUTS,
+                         sleep=lambda s: None)
+
+
+# -- delete_when_settled and retry_on_conflict --------------------------------
+def test_delete_when_settled_waits_for_a_settled_status_first():
+    events = []
+    states = [_obj("creating"), _obj("creating"), _obj("available")]
+
+    def fetch():
+        if "deleted" in events:
+            raise sdk_exceptions.NotFoundException("gone")
+        return states.pop(0) if len(states) > 1 else states[0]
+
+    wait.delete_when_settled(fetch, lambda: events.append("deleted"),
+                             what="backup b", timeouts=TIMEOUTS,
+                             settled=("available", "error"),
+                             sleep=lambda s: None)
+    assert events == ["deleted"]
+
+
+def test_delete_when_settled_of_a_missing_object_does_nothing():
+    delete = mock.Mock()
+    wait.delete_when_settled(
+        _flaky(sdk_exceptions.NotFoundException("gone")), delete,
+        what="volume v", timeouts=TIMEOUTS, sleep=lambda s: None)
+    delete.assert_not_called()
+
+
+def test_retry_on_conflict_retries_409_then_succeeds():
+    call = mock.Mock(side_effect=[sdk_exceptions.ConflictException("busy"),
+                                  "done"])
+    assert wait.retry_on_conflict(call, what="subnet s", timeouts=TIMEOUTS,
+                                  sleep=lambda s: None) == "done"
+    assert call.call_count == 2
+
+
+def test_retry_on_conflict_gives_up_at_the_deadline():
+    clock = FakeClock()
+    call = mock.Mock(side_effect=sdk_exceptions.ConflictException("busy"))
+    with pytest.raises(exceptions.ResourceFailed,
+                       match="subnet s could not be deleted"):
+        wait.retry_on_conflict(call, what="subnet s", timeouts=TIMEOUTS,
+                               sleep=clock.sleep, clock=clock.clock)
