@@ -55,3 +55,19 @@ class Barrier(task.Task):
 
     def execute(self):
         pass
+
+
+class Abort(task.Task):
+    """Fails at once: the flow it precedes reverts everything that ran.
+
+    ``operation abort`` rebuilds an interrupted operation's flow with this
+    atom ahead of every other, so nothing new starts and TaskFlow reverts,
+    in a safe order, every atom that had finished.
+    """
+
+    def execute(self):
+        raise AbortRequested("the operation was aborted")
+
+
+class AbortRequested(Exception):
+    pass

@@ -26,6 +26,9 @@ silently taken from another resource).
 """
 
 import dataclasses
+import functools
+import logging
+import threading
 
 from taskflow import atom as tf_atom
 from taskflow import flow as tf_flow
@@ -34,6 +37,9 @@ from taskflow.patterns import linear_flow
 
 from flows import atoms
 from flows import contract
+from flows import failure
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -45,6 +51,21 @@ class BuiltFlow:
     # atom name -> (resource, step shown to users)
     owners: dict
     contexts: dict           # resource key -> ResourceContext
+    # atom name -> exception its revert raised (the rollback went on)
+    revert_errors: dict = dataclasses.field(default_factory=dict)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def revert_failed(self, atom_name, exc):
+        with self._lock:
+            self.revert_errors[atom_name] = exc
+
+    def revert_failures(self):
+        """The reverts that failed, as Failure objects (resource, step)."""
+        with self._lock:
+            errors = dict(self.revert_errors)
+        return [failure.Failure(*self.owners.get(name, (None, name)),
+                                failure.message_of(exc))
+                for name, exc in sorted(errors.items())]
 
 
 def iter_atoms(flow):
@@ -99,6 +120,22 @@ def _isolate(flow, ctx, prefix):
     return owners
 
 
+def _tolerate_revert_errors(atom, built):
+    """A revert that raises must not stop the rollback: TaskFlow would
+    leave every other branch unreverted. The error is kept (what it could
+    not undo is then listed as left behind) and the rollback goes on."""
+    revert = atom.revert
+
+    @functools.wraps(revert)
+    def tolerant(*args, **kwargs):
+        try:
+            return revert(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            LOG.warning("revert of %s failed: %s", atom.name, exc)
+            built.revert_failed(atom.name, exc)
+    atom.revert = tolerant
+
+
 def _step_name(atom):
     """What users see as the step: the task's name, or its class name when
     the task kept TaskFlow's default (the dotted class path)."""
@@ -121,10 +158,12 @@ def _plugin_flow(plugin, operation, ctx, resource):
     return flow
 
 
-def build(operation, graph, registry, make_context):
+def build(operation, graph, registry, make_context, abort=False):
     """Assemble the operation's flow over ``graph``.
 
     ``make_context(resource)`` returns the resource's ResourceContext.
+    With ``abort``, an :class:`~flows.atoms.Abort` atom precedes every node:
+    run on an interrupted operation's saved state, it reverts what ran.
     """
     if operation not in contract.OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}")
@@ -168,11 +207,19 @@ def build(operation, graph, registry, make_context):
         whole.link(finish[key], prepared)
         whole.link(prepared, main[key])
         whole.link(main[key], complete[key])
+    if abort:
+        stop = atoms.Abort(name="abort")
+        whole.add(stop, resolve_requires=False, resolve_existing=False)
+        for node in nodes:
+            whole.link(stop, node)
     for parent, child in graph.edges():
         whole.link(begin[parent.key], begin[child.key])
         whole.link(finish[child.key], finish[parent.key])
         whole.link(complete[child.key], complete[parent.key])
         if operation == contract.RESTORE:
             whole.link(main[child.key], main[parent.key])
-    return BuiltFlow(operation=operation, flow=whole, owners=owners,
-                     contexts=contexts)
+    built = BuiltFlow(operation=operation, flow=whole, owners=owners,
+                      contexts=contexts)
+    for atom in iter_atoms(whole):
+        _tolerate_revert_errors(atom, built)
+    return built

@@ -5,11 +5,13 @@ import dataclasses
 import logging
 import typing
 
-from openstack import exceptions as sdk_exceptions
 import taskflow.engines
 from taskflow import states
 
 from flows import contract
+from flows import faults
+from flows.failure import Failure
+from flows.failure import message_of
 from flows.contract import KEEP
 from flows.contract import POLICIES  # noqa: F401 - part of this API
 from flows.contract import ROLLBACK
@@ -17,40 +19,17 @@ from flows.contract import ROLLBACK
 LOG = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    """One step that failed: which resource, which step, the cloud's words."""
-
-    resource: typing.Any          # the Resource, or None for the operation
-    step: str
-    message: str
-
-    def __str__(self):
-        where = f"{self.resource.type} {self.resource.id}" \
-            if self.resource is not None else "operation"
-        return f"{where}: step {self.step}: {self.message}"
-
-    def to_dict(self):
-        return {"resource": contract.resource_label(self.resource)
-                if self.resource is not None else None,
-                "step": self.step, "message": self.message}
-
-
 @dataclasses.dataclass
 class RunOutcome:
     succeeded: bool
     failures: list            # [Failure] from execute
     revert_failures: list     # [Failure] from revert (rollback incomplete)
+    suspended: bool = False   # stopped at a task boundary, resumable
 
 
 def _message(failure):
-    """The cloud's own words: for an API error, its message and HTTP code
-    rather than the client's wrapper text with the URL."""
-    exc = failure.exception
-    if isinstance(exc, sdk_exceptions.HttpException) and exc.details:
-        return f"{exc.details} (HTTP {exc.status_code})"
-    text = str(exc) if exc is not None else failure.exception_str
-    return text or failure.exception_type_names[0]
+    return message_of(failure.exception, failure.exception_str) or \
+        failure.exception_type_names[0]
 
 
 def _explain(failures_by_atom, owners):
@@ -80,29 +59,60 @@ def _step_listener(built, on_step):
     return on_atom
 
 
-def run(built, *, max_workers, policy=ROLLBACK, on_step=None):
+def _crash_listener(state, details):
+    name = details.get("task_name") or details.get("atom_name") or ""
+    if state == states.RUNNING:
+        faults.maybe_crash(name, faults.BEFORE)
+    elif state == states.SUCCESS:
+        faults.maybe_crash(name, faults.AFTER_SAVE)
+
+
+@dataclasses.dataclass
+class Persistence:
+    """Where the engine keeps its state (see flows.persistence)."""
+
+    backend: typing.Any
+    book: typing.Any
+    flow_detail: typing.Any
+
+
+def run(built, *, max_workers, policy=ROLLBACK, on_step=None,
+        persistence=None, on_engine=None):
     """Run ``built.flow``; on failure revert it (``rollback``) or not.
 
     Never raises for a task failure: the outcome lists each failure with its
-    resource, step and the cloud's message.
+    resource, step and the cloud's message. With ``persistence`` the
+    engine saves every atom's state and result there, and an engine loaded
+    on a flow detail that already ran skips what finished (resume).
+    ``on_engine(engine)`` is called before the run, so that the caller can
+    ``suspend()`` it (stop at the next task boundary, resumable).
     """
+    options = {}
+    if persistence is not None:
+        options = {"backend": persistence.backend,
+                   "book": persistence.book,
+                   "flow_detail": persistence.flow_detail}
     # Our own pool (the stdlib one): TaskFlow leaves executors it did not
     # create alone, and this one shuts down at once when idle.
     with futures.ThreadPoolExecutor(max_workers=max_workers) as executor:
         engine = taskflow.engines.load(
             built.flow, engine="parallel", executor=executor,
-            never_resolve=(policy == KEEP))
+            never_resolve=(policy == KEEP), **options)
+        if faults.armed():
+            engine.atom_notifier.register("*", _crash_listener)
         if on_step is not None:
             engine.atom_notifier.register("*",
                                           _step_listener(built, on_step))
+        if on_engine is not None:
+            on_engine(engine)
         try:
             engine.run()
         except Exception:  # noqa: BLE001 - explained from the storage
             failures = _explain(engine.storage.get_execute_failures(),
                                 built.owners)
-            revert_failures = _explain(engine.storage.get_revert_failures(),
-                                       built.owners)
             LOG.debug("%s failed: %s", built.operation, failures,
                       exc_info=True)
-            return RunOutcome(False, failures, revert_failures)
-    return RunOutcome(True, [], [])
+            return RunOutcome(False, failures, built.revert_failures())
+        suspended = engine.storage.get_flow_state() == states.SUSPENDED
+    return RunOutcome(not suspended, [], built.revert_failures(),
+                      suspended=suspended)

@@ -15,6 +15,22 @@ from protection import loader
 
 
 
+def filesystem_bank_path(conf):
+    """``[filesystem_bank] path``, or bank/ in the data dir (read when
+    used, so that ``XDG_DATA_HOME`` counts)."""
+    return conf.filesystem_bank.path or os.path.join(default_data_dir(),
+                                                     "bank")
+
+
+def persistence_url(conf):
+    """``[persistence] connection``, or the SQLite file in the data dir
+    (read when used, so that ``XDG_DATA_HOME`` counts)."""
+    url = conf.persistence.connection
+    if url:
+        return url
+    return "sqlite:///" + os.path.join(default_data_dir(), "stackvault.db")
+
+
 def default_data_dir():
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser(
         "~/.local/share")
@@ -29,9 +45,11 @@ bank_opts = [
 ]
 
 filesystem_bank_opts = [
-    cfg.StrOpt("path", default=os.path.join(default_data_dir(), "bank"),
+    cfg.StrOpt("path",
                sample_default="$XDG_DATA_HOME/stackvault/bank",
-               help="Directory of the filesystem bank. Created if missing."),
+               help="Directory of the filesystem bank. Created if missing. "
+                    "Default: bank/ in stackvault's data directory "
+                    "($XDG_DATA_HOME/stackvault, ~/.local/share/stackvault)."),
 ]
 
 engine_opts = [
@@ -59,11 +77,31 @@ timeout_opts = [
                       "grows by half each poll up to this)."),
 ]
 
+persistence_opts = [
+    cfg.StrOpt("connection", secret=True,
+               sample_default="sqlite:///$XDG_DATA_HOME/stackvault/"
+                              "stackvault.db",
+               help="SQLAlchemy URL of the database that keeps every "
+                    "operation and its persisted TaskFlow flow. Default: a "
+                    "SQLite file in stackvault's data directory (no "
+                    "service to start). A mysql+pymysql:// URL shares it "
+                    "between machines."),
+    cfg.FloatOpt("owner_timeout", default=30.0, min=1,
+                 help="Seconds without a heartbeat after which an "
+                      "operation owned by another host counts as "
+                      "interrupted (same host: its pid is checked)."),
+    cfg.FloatOpt("prune_after_days", default=14.0, min=0,
+                 help="Ended operations and their flow details older than "
+                      "this are deleted when the next operation starts "
+                      "(0: never)."),
+]
+
 FRAMEWORK_OPTS = [
     ("bank", bank_opts),
     ("filesystem_bank", filesystem_bank_opts),
     ("engine", engine_opts),
     ("timeouts", timeout_opts),
+    ("persistence", persistence_opts),
 ]
 
 

@@ -11,6 +11,7 @@ import typing
 
 from protection.resource import Resource
 
+STARTED = "started"          # an operation began (message: its id)
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"

@@ -8,24 +8,34 @@ from protection import exceptions
 class RestoredIds:
     """Thread-safe ``(type, original id) -> new id`` map for one restore.
 
+    ``on_change(ids)`` is called (under the lock) after every change, so
+    that the map can be kept durably as it grows.
+
     Children record their new ids before their parents' restore flows start
     (the flow builder guarantees that order), so a server's tasks can look
     up the new ids of its volumes, image and networks. Sub-objects (subnets,
     ports, security groups) are recorded the same way under their own types.
     """
 
-    def __init__(self, initial=None):
+    def __init__(self, initial=None, on_change=None):
         self._ids = dict(initial or {})
         self._lock = threading.Lock()
         self._key_locks = {}
+        self._on_change = on_change
+
+    def _changed(self):
+        if self._on_change is not None:
+            self._on_change(dict(self._ids))
 
     def record(self, rtype, original_id, new_id):
         with self._lock:
             self._ids[(rtype, original_id)] = new_id
+            self._changed()
 
     def forget(self, rtype, original_id):
         with self._lock:
-            self._ids.pop((rtype, original_id), None)
+            if self._ids.pop((rtype, original_id), None) is not None:
+                self._changed()
 
     def get(self, rtype, original_id, default=None):
         with self._lock:

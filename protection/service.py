@@ -3,75 +3,38 @@
 Every operation takes the cloud connection it acts on explicitly: protect
 reads the cloud being protected, restore creates resources with the
 credentials of the project it restores into (never someone else's).
+
+Every protect, restore, delete and verify is an *operation*: recorded in
+the persistence database with an id, run as a persisted TaskFlow flow
+(:mod:`protection.runner`), and, when its process dies or is interrupted,
+resumed (:meth:`ProtectionService.resume`) or undone
+(:meth:`ProtectionService.abort`) by another process.
 """
 
-import dataclasses
 import logging
 import time
-import typing
 
 from openstack import exceptions as sdk_exceptions
 
-from flows import builder
-from flows import contract
-from flows import engine
 from protection import checkpoint as cp
 from protection import exceptions
+from protection import operations as ops
 from protection import parameters as params_mod
 from protection import plugin as plugin_mod
-from protection import saved_metadata
-from protection.context import ResourceContext
-from protection.graph import ResourceGraph
 from protection import progress as progress_mod
+from protection import runner as runner_mod
+from protection import saved_metadata
+from protection.graph import ResourceGraph
 from protection.progress import Progress
 from protection.progress import ProgressEvent
-from protection.report import Failure, StatusBoard
-from protection.resource import Resource, key_str
-from protection.restored_ids import RestoredIds
+from protection.report import Failure
+from protection.report import OperationResult
+from protection.resource import Resource
+from protection.resource import key_str
 from protection.wait import Timeouts
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class OperationResult:
-    """The outcome of protect, restore, delete or verify."""
-
-    operation: str
-    status: str                       # success | failed
-    checkpoint_id: typing.Optional[str] = None
-    resources: dict = dataclasses.field(default_factory=dict)
-    failures: list = dataclasses.field(default_factory=list)
-    restored: dict = dataclasses.field(default_factory=dict)
-    policy: typing.Optional[str] = None
-    left_behind: dict = dataclasses.field(default_factory=dict)
-    problems: list = dataclasses.field(default_factory=list)
-    rollback_failures: list = dataclasses.field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self):
-        return self.status == "success"
-
-    def to_dict(self):
-        data = {
-            "operation": self.operation,
-            "status": self.status,
-            "checkpoint_id": self.checkpoint_id,
-            "resources": self.resources,
-            "failures": [f.to_dict() for f in self.failures],
-            "seconds": round(self.seconds, 2),
-        }
-        if self.operation == plugin_mod.RESTORE:
-            data["restored"] = self.restored
-            data["policy"] = self.policy
-            data["left_behind"] = self.left_behind
-        if self.operation == plugin_mod.VERIFY:
-            data["problems"] = self.problems
-        if self.rollback_failures:
-            data["rollback_failures"] = [f.to_dict()
-                                         for f in self.rollback_failures]
-        return data
+DAY = 86400.0
 
 
 def _ids_as_dict(restored):
@@ -80,14 +43,16 @@ def _ids_as_dict(restored):
 
 
 class ProtectionService:
-    def __init__(self, conf, registry, bank, progress=None):
+    def __init__(self, conf, registry, bank, progress=None, stores=None):
         self.conf = conf
         self.registry = registry
         self.bank = bank
         self.checkpoints = cp.CheckpointStore(bank)
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
-        self.max_workers = conf.engine.max_workers
+        self.stores = stores or runner_mod.Stores(conf)
+        self.runner = runner_mod.Runner(conf, registry, self.progress,
+                                        self.stores, self.timeouts)
 
     # -- discovery -----------------------------------------------------------
     def list_resources(self, conn, resource_type=None):
@@ -147,51 +112,6 @@ class ProtectionService:
                                                  metadata)]
         return problems
 
-    def _context_factory(self, operation, checkpoint, conn, parameters,
-                         restored, metadata=None):
-        metadata = metadata or {}
-
-        def make(resource, progress):
-            return ResourceContext(
-                operation=operation, resource=resource, conn=conn,
-                bank=checkpoint.section(resource),
-                parameters=parameters.get(resource.key, {}),
-                restored=restored,
-                progress=progress.for_resource(operation, resource),
-                timeouts=self.timeouts, conf=self.conf,
-                checkpoint_id=checkpoint.id,
-                metadata=metadata.get(resource.key, {}))
-        return make
-
-    def _run(self, operation, graph, make_context, policy):
-        for resource in graph:     # every type needs a plugin, checked early
-            self.registry.get(resource.type)
-        board = StatusBoard()
-        progress = Progress([board, self.progress.emit])
-        try:
-            built = builder.build(operation, graph, self.registry,
-                                  lambda res: make_context(res, progress))
-        except contract.ContractError as exc:
-            if isinstance(exc, exceptions.StackvaultError):
-                raise
-            raise exceptions.PluginError(str(exc)) from None
-
-        def on_step(resource, step, failed):
-            progress.emit(ProgressEvent(
-                operation, resource,
-                progress_mod.FAILED if failed else progress_mod.STEP,
-                step=step))
-
-        outcome = engine.run(built, max_workers=self.max_workers,
-                             policy=policy, on_step=on_step)
-        failed = {f.resource.key for f in outcome.failures if f.resource}
-        statuses = {}
-        for resource in graph:
-            status = "failed" if resource.key in failed else \
-                board.status_of(resource)
-            statuses[key_str(resource.key)] = status
-        return outcome, statuses
-
     def _checkpoint(self, checkpoint_id, want_available=True):
         checkpoint = self.checkpoints.get(checkpoint_id)
         if want_available and checkpoint.status != cp.AVAILABLE:
@@ -199,13 +119,60 @@ class ProtectionService:
                                                     checkpoint.status)
         return checkpoint
 
-    # -- operations
-    def protect(self, conn, name, resources, parameters=None):
+
+    # -- operations: start, run, finish ---------------------------------------
+    def _start(self, kind, checkpoint_id, args):
+        """Record a new operation (after pruning old ones) and announce it."""
+        self._prune()
+        op = self.stores.operations.create(kind, checkpoint_id, args)
+        self.progress.emit(ProgressEvent(kind, None, progress_mod.STARTED,
+                                         message=op.id))
+        return op
+
+    def _prune(self):
+        days = self.conf.persistence.prune_after_days
+        if not days:
+            return
+        for operation_id in self.stores.operations.prune(days * DAY):
+            self.stores.flows.destroy(operation_id)
+
+    def _finish(self, op, result, left_behind=None):
+        result.operation_id = op.id
+        status = ops.SUCCEEDED if result.ok else ops.FAILED
+        if result.status == "aborted":
+            status = ops.ABORTED
+        self.stores.operations.finish(op.id, status, result.to_dict(),
+                                      left_behind)
+        return result
+
+    def _execute(self, plan, started, resume=False, abort=False):
+        """Run the plan's flow; an interruption leaves it resumable."""
+        run = self.runner.run(plan, resume=resume, abort=abort)
+        if run.outcome.suspended:
+            raise runner_mod.OperationInterrupted(plan.operation.id)
+        result = OperationResult(
+            plan.operation.kind,
+            "success" if run.outcome.succeeded else "failed",
+            checkpoint_id=plan.checkpoint.id, resources=run.statuses,
+            failures=run.outcome.failures,
+            rollback_failures=run.outcome.revert_failures,
+            restored=_ids_as_dict(run.restored), policy=plan.policy,
+            seconds=time.monotonic() - started)
+        if abort:
+            left = run.journal.remaining()
+            result.status = "failed" if left else "aborted"
+            result.left_behind = left
+        return run, result
+
+    # -- protect --------------------------------------------------------------
+    def protect(self, conn, name, resources, parameters=None, cloud=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
 
         Raises OperationFailed (with ``result``) when protection failed: the
         checkpoint is then ``error``, with reasons, never ``available``.
+        ``cloud`` (the clouds.yaml name of ``conn``) is recorded so that
+        the operation can be resumed by another process.
         """
         started = time.monotonic()
         if not resources:
@@ -220,38 +187,44 @@ class ProtectionService:
                 "resources": [list(r.key) for r in roots],
                 "parameters": parameters or {}}
         checkpoint = self.checkpoints.create(plan, graph)
-        make = self._context_factory(plugin_mod.PROTECT, checkpoint, conn,
-                                     merged, RestoredIds())
+        op = self._start(plugin_mod.PROTECT, checkpoint.id,
+                         {"cloud": cloud, "parameters": parameters or {}})
+        return self._protect(runner_mod.Plan(op, checkpoint, conn, merged,
+                                             {}), started)
+
+    def _protect(self, plan, started, resume=False, abort=False):
+        checkpoint = plan.checkpoint
         try:
-            outcome, statuses = self._run(plugin_mod.PROTECT, graph, make,
-                                          plugin_mod.ROLLBACK)
+            run, result = self._execute(plan, started, resume, abort)
+        except runner_mod.OperationInterrupted:
+            raise
         except BaseException as exc:
             checkpoint.fail([f"protect aborted: {exc}"])
             raise
-        for resource in graph:
-            status = statuses[key_str(resource.key)]
+        if abort:
+            if result.status == "aborted":
+                self.checkpoints.remove(checkpoint)
+            return self._finish(plan.operation, result, result.left_behind)
+        for resource in checkpoint.graph:
             checkpoint.set_resource_status(
-                resource, "available" if outcome.succeeded else status)
-        result = OperationResult(
-            plugin_mod.PROTECT, "success" if outcome.succeeded else "failed",
-            checkpoint_id=checkpoint.id, resources=statuses,
-            failures=outcome.failures,
-            rollback_failures=outcome.revert_failures,
-            seconds=time.monotonic() - started)
-        if outcome.succeeded:
+                resource, "available" if result.ok else
+                run.statuses[key_str(resource.key)])
+        if result.ok:
             checkpoint.commit()
-            result.resources = {k: "available" for k in statuses}
-            return result
-        for failure in outcome.failures:
+            result.resources = {k: "available" for k in run.statuses}
+            return self._finish(plan.operation, result)
+        for failure in result.failures:
             if failure.resource is not None:
                 checkpoint.set_resource_status(failure.resource, "error",
                                                failure.message)
-        checkpoint.fail([str(f) for f in outcome.failures])
+        checkpoint.fail([str(f) for f in result.failures])
+        self._finish(plan.operation, result)
         raise exceptions.OperationFailed(plugin_mod.PROTECT,
-                                         outcome.failures, result)
+                                         result.failures, result)
 
+    # -- restore --------------------------------------------------------------
     def restore(self, checkpoint_id, conn, parameters=None,
-                policy=plugin_mod.ROLLBACK):
+                policy=plugin_mod.ROLLBACK, cloud=None):
         """Restore a checkpoint into the cloud/project of ``conn``.
 
         ``policy``: ``rollback`` (default) reverts everything the restore
@@ -263,28 +236,30 @@ class ProtectionService:
                 f"unknown failure policy {policy!r} (use "
                 f"{' or '.join(plugin_mod.POLICIES)})")
         checkpoint = self._checkpoint(checkpoint_id)
-        graph = checkpoint.graph
-        merged = self._validated_parameters(plugin_mod.RESTORE, graph,
-                                            parameters)
+        merged = self._validated_parameters(plugin_mod.RESTORE,
+                                            checkpoint.graph, parameters)
         saved = self._saved_metadata(checkpoint, check=True)
-        restored = RestoredIds()
-        make = self._context_factory(plugin_mod.RESTORE, checkpoint, conn,
-                                     merged, restored, saved)
-        outcome, statuses = self._run(plugin_mod.RESTORE, graph, make, policy)
-        result = OperationResult(
-            plugin_mod.RESTORE, "success" if outcome.succeeded else "failed",
-            checkpoint_id=checkpoint.id, resources=statuses,
-            failures=outcome.failures, restored=_ids_as_dict(restored),
-            policy=policy, rollback_failures=outcome.revert_failures,
-            seconds=time.monotonic() - started)
-        if outcome.succeeded:
-            return result
-        if policy == plugin_mod.KEEP:
-            result.left_behind = dict(result.restored)
-        raise exceptions.OperationFailed(plugin_mod.RESTORE,
-                                         outcome.failures, result)
+        op = self._start(plugin_mod.RESTORE, checkpoint.id,
+                         {"cloud": cloud, "parameters": parameters or {},
+                          "policy": policy})
+        return self._restore(runner_mod.Plan(op, checkpoint, conn, merged,
+                                             saved, policy), started)
 
-    def delete(self, checkpoint_id, conn, force=False):
+    def _restore(self, plan, started, resume=False, abort=False):
+        run, result = self._execute(plan, started, resume, abort)
+        if abort or result.ok:
+            return self._finish(plan.operation, result, result.left_behind)
+        if plan.policy == plugin_mod.KEEP:
+            result.left_behind = dict(result.restored)
+        else:
+            # What a revert could not delete is still journaled.
+            result.left_behind = run.journal.remaining()
+        self._finish(plan.operation, result, result.left_behind)
+        raise exceptions.OperationFailed(plugin_mod.RESTORE,
+                                         result.failures, result)
+
+    # -- delete and verify ----------------------------------------------------
+    def delete(self, checkpoint_id, conn, force=False, cloud=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
         A checkpoint still ``protecting`` is refused unless ``force``: that
@@ -300,55 +275,108 @@ class ProtectionService:
                 "if no protect is running: its process died)")
         checkpoint.index["status"] = cp.DELETING
         checkpoint.save_index()
-        make = self._context_factory(
-            plugin_mod.DELETE, checkpoint, conn, {}, RestoredIds(),
-            self._saved_metadata(checkpoint, check=False))
-        outcome, statuses = self._run(plugin_mod.DELETE, checkpoint.graph,
-                                      make, plugin_mod.KEEP)
-        result = OperationResult(
-            plugin_mod.DELETE, "success" if outcome.succeeded else "failed",
-            checkpoint_id=checkpoint.id, resources=statuses,
-            failures=outcome.failures, seconds=time.monotonic() - started)
-        if not outcome.succeeded:
-            checkpoint.index["status"] = cp.ERROR_DELETING
-            checkpoint.index["errors"] = [str(f) for f in outcome.failures]
-            checkpoint.save_index()
-            raise exceptions.OperationFailed(plugin_mod.DELETE,
-                                             outcome.failures, result)
-        self.checkpoints.remove(checkpoint)
-        return result
+        op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
+        return self._delete(runner_mod.Plan(
+            op, checkpoint, conn, {},
+            self._saved_metadata(checkpoint, check=False),
+            plugin_mod.KEEP), started)
 
-    def verify(self, checkpoint_id, conn=None):
+    def _delete(self, plan, started, resume=False, abort=False):
+        checkpoint = plan.checkpoint
+        _run, result = self._execute(plan, started, resume, abort)
+        if not result.ok:
+            checkpoint.index["status"] = cp.ERROR_DELETING
+            checkpoint.index["errors"] = [str(f) for f in result.failures]
+            checkpoint.save_index()
+            self._finish(plan.operation, result)
+            raise exceptions.OperationFailed(plugin_mod.DELETE,
+                                             result.failures, result)
+        self.checkpoints.remove(checkpoint)
+        return self._finish(plan.operation, result)
+
+    def verify(self, checkpoint_id, conn=None, cloud=None):
         """Recompute every object hash; with ``conn``, run plugin checks."""
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id)
         problems = cp.verify_objects(checkpoint)
         problems += self._metadata_problems(checkpoint)
-        failures, statuses = [], {}
-        if conn is not None:
-            make = self._context_factory(
-                plugin_mod.VERIFY, checkpoint, conn, {}, RestoredIds(),
-                self._saved_metadata(checkpoint, check=False))
-            outcome, statuses = self._run(plugin_mod.VERIFY,
-                                          checkpoint.graph, make,
-                                          plugin_mod.KEEP)
-            failures = outcome.failures
-        ok = not problems and not failures
-        result = OperationResult(
-            plugin_mod.VERIFY, "success" if ok else "failed",
-            checkpoint_id=checkpoint.id, resources=statuses,
-            failures=failures, problems=problems,
-            seconds=time.monotonic() - started)
-        if not ok:
+        op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
+        plan = runner_mod.Plan(op, checkpoint, conn, {},
+                               self._saved_metadata(checkpoint, check=False),
+                               plugin_mod.KEEP)
+        return self._verify(plan, started, problems)
+
+    def _verify(self, plan, started, problems=None, resume=False,
+                abort=False):
+        if problems is None:
+            problems = cp.verify_objects(plan.checkpoint)
+            problems += self._metadata_problems(plan.checkpoint)
+        if plan.conn is not None:
+            _run, result = self._execute(plan, started, resume, abort)
+        else:
+            result = OperationResult(
+                plugin_mod.VERIFY, "success",
+                checkpoint_id=plan.checkpoint.id)
+        result.problems = problems
+        result.seconds = time.monotonic() - started
+        if problems:
+            result.status = "failed"
+        self._finish(plan.operation, result)
+        if not result.ok:
             bank_failures = [Failure(None, "verify-bank", p)
                              for p in problems]
-            raise exceptions.OperationFailed(plugin_mod.VERIFY,
-                                             bank_failures + failures, result)
+            raise exceptions.OperationFailed(
+                plugin_mod.VERIFY, bank_failures + result.failures, result)
         return result
 
-    # -- checkpoints
+    # -- checkpoints ----------------------------------------------------------
     def list_checkpoints(self):
         return self.checkpoints.list()
 
     def show_checkpoint(self, checkpoint_id):
         return self.checkpoints.get(checkpoint_id)
+
+    # -- resume and abort -----------------------------------------------------
+    def operation(self, operation_id):
+        return self.stores.operations.get(operation_id)
+
+    def list_operations(self):
+        return self.stores.operations.list()
+
+    def resume(self, operation_id, connect):
+        """Finish an interrupted operation, skipping what it finished.
+
+        ``connect(cloud_name)`` gives the connection for the cloud the
+        operation recorded. Refused while its owner process is alive.
+        """
+        return self._take_over(operation_id, connect, abort=False)
+
+    def abort(self, operation_id, connect):
+        """Revert an interrupted operation: nothing it created is left."""
+        return self._take_over(operation_id, connect, abort=True)
+
+    def _take_over(self, operation_id, connect, abort):
+        started = time.monotonic()
+        op = self.stores.operations.take_over(operation_id)
+        args = op.args
+        checkpoint = self.checkpoints.get(op.checkpoint)
+        conn = connect(args.get("cloud")) if op.kind != plugin_mod.VERIFY \
+            or args.get("cloud") else None
+        parameters = {}
+        metadata = {}
+        if op.kind in (plugin_mod.PROTECT, plugin_mod.RESTORE):
+            parameters = self._validated_parameters(
+                op.kind, checkpoint.graph, args.get("parameters"))
+        if op.kind != plugin_mod.PROTECT:
+            metadata = self._saved_metadata(checkpoint, check=False)
+        policy = args.get("policy") or (
+            plugin_mod.ROLLBACK if op.kind in (plugin_mod.PROTECT,
+                                               plugin_mod.RESTORE)
+            else plugin_mod.KEEP)
+        plan = runner_mod.Plan(op, checkpoint, conn, parameters, metadata,
+                               policy)
+        finish = {plugin_mod.PROTECT: self._protect,
+                  plugin_mod.RESTORE: self._restore,
+                  plugin_mod.DELETE: self._delete,
+                  plugin_mod.VERIFY: self._verify}[op.kind]
+        return finish(plan, started, resume=not abort, abort=abort)

@@ -14,13 +14,48 @@
     ``metadata.json``; its revert drops it again.
 
 A creating task's result is the new id (a string) or ``None`` when it had
-nothing to create; reverts act only on a string, so a task that failed
-before creating anything undoes nothing.
+nothing to create.
+
+Idempotency. :meth:`CreatingTask.created` also writes the new id into the
+operation's journal (durably, before anything else can happen), and the
+task marks what it creates with :meth:`CreatingTask.marks` (the operation
+id and the atom name, as metadata, tags or properties). When the atom runs
+again (an operation resumed after its process died mid-task), the base
+class first looks for what an earlier run created, by the journal and then
+by the marks, and returns that instead of creating a second one. A revert
+without a result (the process died before the task finished) deletes what
+the journal says the atom created.
 """
 
+import functools
+import hashlib
+import inspect
+
+from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
+from flows import faults
 from protection import wait
+
+MARK_OPERATION = "stackvault_operation"
+MARK_TASK = "stackvault_task"
+
+
+def _reusing(execute):
+    """Wrap a subclass's ``execute``: on a re-run, return what an earlier
+    run created instead of creating again (the signature is kept, so
+    TaskFlow still sees the subclass's requirements)."""
+    signature = inspect.signature(execute)
+
+    @functools.wraps(execute)
+    def wrapper(self, *args, **kwargs):
+        given = signature.bind(self, *args, **kwargs).arguments
+        ctx, conn = given["ctx"], given["conn"]
+        found = self.earlier(ctx, conn)
+        if found is not None:
+            return self.created(ctx, found)
+        return execute(self, *args, **kwargs)
+    return wrapper
 
 
 class CreatingTask(task.Task):
@@ -39,6 +74,11 @@ class CreatingTask(task.Task):
     kind = "object"
     settled = None
     records = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "execute" in cls.__dict__:
+            cls.execute = _reusing(cls.__dict__["execute"])
 
     # -- what a subclass provides -------------------------------------------
     def fetch(self, conn, new_id):
@@ -61,9 +101,46 @@ class CreatingTask(task.Task):
         """The original id of a sub-object (``records`` names its type)."""
         return ctx.resource.id
 
+    def find_marked(self, ctx, conn, marks):
+        """The id of an object carrying ``marks``, or ``None`` (override
+        where the service can be searched by metadata, tags or name)."""
+        return None
+
+    # -- idempotency -------------------------------------------------------
+    def marks(self, ctx):
+        """What to stamp on the new object so a re-run can find it:
+        ``{"stackvault_operation": ..., "stackvault_task": ...}``."""
+        return {MARK_OPERATION: ctx.operation_id or "",
+                MARK_TASK: self.name}
+
+    def mark_tag(self, ctx):
+        """The marks as one short tag (Neutron tags are 60 characters)."""
+        digest = hashlib.sha256(
+            f"{ctx.operation_id}/{self.name}".encode()).hexdigest()[:32]
+        return f"stackvault:{digest}"
+
+    def earlier(self, ctx, conn):
+        """What an earlier run of this atom created and still exists."""
+        journal = ctx.journal
+        if journal is None or not journal.resuming:
+            return None
+        new_id = journal.created_by(self.name)
+        if new_id is not None and self._exists(conn, new_id):
+            return new_id
+        return self.find_marked(ctx, conn, self.marks(ctx))
+
+    def _exists(self, conn, new_id):
+        try:
+            return self.fetch(conn, new_id) is not None
+        except sdk_exceptions.NotFoundException:
+            return False
+
     # -- the toolkit ---------------------------------------------------------
     def created(self, ctx, new_id):
         """Record ``new_id`` at once; return it (the task's result)."""
+        faults.maybe_crash(self.name, faults.AFTER_CALL)
+        if ctx.journal is not None:
+            ctx.journal.record(self.name, new_id)
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.record_new_id(new_id, *key)
@@ -78,9 +155,15 @@ class CreatingTask(task.Task):
             settled=self.settled)
 
     def revert(self, ctx, conn, result, **kwargs):
-        if not isinstance(result, str):
+        new_id = result if isinstance(result, str) else None
+        if new_id is None and ctx.journal is not None:
+            # Died (or failed) after the API call, before a result.
+            new_id = ctx.journal.created_by(self.name)
+        if new_id is None:
             return
-        self.undo(ctx, conn, result)
+        self.undo(ctx, conn, new_id)
+        if ctx.journal is not None:
+            ctx.journal.forget(self.name)
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.forget_new_id(*key)

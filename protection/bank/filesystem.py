@@ -9,6 +9,7 @@ import errno
 import os
 import tempfile
 
+from protection import config
 from protection import exceptions
 from protection.bank import base
 from protection.bank import keys
@@ -30,7 +31,7 @@ class FileSystemBank(base.Bank):
 
     @classmethod
     def from_config(cls, conf, **kwargs):
-        return cls(conf.filesystem_bank.path)
+        return cls(config.filesystem_bank_path(conf))
 
     def describe(self):
         return f"filesystem bank at {self.root}"

@@ -22,6 +22,8 @@ class ProgressPrinter:
 
     def __call__(self, event):
         if event.resource is None:
+            if event.state == progress.STARTED:
+                self._write(f"{event.operation:8} operation {event.message}")
             return
         now = self._clock()
         what = f"{event.resource.type} {event.resource.id}"
@@ -40,7 +42,10 @@ class ProgressPrinter:
         else:
             detail = event.state + (f" at {event.step}"
                                     if event.step else "")
+        self._write(f"{event.operation:8} {what}: {detail}")
+
+    def _write(self, text):
         with self._lock:
-            self.stream.write(f"{now - self._start:7.1f}s  {event.operation:8}"
-                              f" {what}: {detail}\n")
+            self.stream.write(f"{self._clock() - self._start:7.1f}s  "
+                              f"{text}\n")
             self.stream.flush()

@@ -35,8 +35,11 @@ def test_defaults(empty_conf):
     assert conf.timeouts.per_gib == 120.0
     assert conf.timeouts.poll_initial == 0.5
     assert conf.timeouts.poll_max == 5.0
-    assert conf.filesystem_bank.path == os.path.join(
+    assert conf.filesystem_bank.path is None
+    assert config.filesystem_bank_path(conf) == os.path.join(
         config.default_data_dir(), "bank")
+    assert config.persistence_url(conf) == "sqlite:///" + os.path.join(
+        config.default_data_dir(), "stackvault.db")
 
 
 def test_default_data_dir_follows_xdg(monkeypatch, tmp_path):
@@ -189,7 +192,7 @@ def test_list_opts_includes_installed_plugin_groups():
                                                         "container"]
     assert [o.dest for o in groups["heat_datasource"]] == [
         "max_workers", "nested_depth", "max_event_details"]
-    assert len(groups) == 6
+    assert len(groups) == 7
 
 
 def test_list_opts_with_the_real_entry_points():

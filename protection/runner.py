@@ -1,0 +1,234 @@
+"""Running one operation's flow durably.
+
+The flow of an operation is rebuilt the same way every time, from the
+operation's JSON arguments and the checkpoint (stable atom names:
+``TYPE#ID/step``), so a resumed operation gets back exactly the atoms it
+had; live objects (the connection, the bank section, progress) are
+injected into each atom in this process and never persisted. The engine
+saves every atom's state and result in the persistence database
+(:mod:`flows.persistence`); what each creating task made is journaled in
+the operation's row (:mod:`protection.operations`) the moment the API
+returns it, and so is the restore's map of new ids.
+"""
+
+import dataclasses
+import signal
+import threading
+import typing
+
+from flows import builder
+from flows import contract
+from flows import engine
+from flows import persistence
+from protection import config
+from protection import exceptions
+from protection import operations as ops
+from protection import progress as progress_mod
+from protection.context import Journal
+from protection.context import ResourceContext
+from protection.progress import Progress
+from protection.progress import ProgressEvent
+from protection.report import StatusBoard
+from protection.resource import key_str
+from protection.resource import parse_key_str
+from protection.restored_ids import RestoredIds
+
+
+@dataclasses.dataclass
+class Run:
+    """What one run of an operation's flow left."""
+
+    outcome: engine.RunOutcome
+    statuses: dict
+    restored: RestoredIds
+    journal: Journal
+
+
+@dataclasses.dataclass
+class Plan:
+    """Everything one operation's flow is built from."""
+
+    operation: typing.Any         # protection.operations.Operation
+    checkpoint: typing.Any        # protection.checkpoint.Checkpoint
+    conn: typing.Any
+    parameters: dict              # resource key -> validated parameters
+    metadata: dict                # resource key -> metadata.json
+    policy: str = contract.ROLLBACK
+
+
+class Stores:
+    """The operations table and TaskFlow's persistence, opened on first
+    use from ``[persistence] connection``."""
+
+    def __init__(self, conf):
+        self._conf = conf
+        self._opened = None
+        self._lock = threading.Lock()
+
+    def _open(self):
+        with self._lock:
+            if self._opened is None:
+                url = config.persistence_url(self._conf)
+                try:
+                    sql = persistence.make_engine(url)
+                    self._opened = (
+                        ops.OperationStore(
+                            sql, self._conf.persistence.owner_timeout),
+                        persistence.FlowStore(sql))
+                except Exception as exc:  # noqa: BLE001 - one clear line
+                    raise exceptions.ConfigError(
+                        "cannot open the persistence database "
+                        f"([persistence] connection): "
+                        f"{type(exc).__name__}: {exc}") from None
+        return self._opened
+
+    @property
+    def operations(self):
+        return self._open()[0]
+
+    @property
+    def flows(self):
+        return self._open()[1]
+
+
+class OperationInterrupted(exceptions.StackvaultError):
+    """Stopped at a task boundary (SIGINT/SIGTERM); resumable."""
+
+    def __init__(self, operation_id):
+        super().__init__(
+            f"operation {operation_id} was interrupted and can be finished "
+            f"or undone: stackvault operation resume {operation_id} | "
+            f"stackvault operation abort {operation_id}")
+        self.operation_id = operation_id
+
+
+class Runner:
+    """Builds and runs operations' flows with persistence."""
+
+    def __init__(self, conf, registry, progress, stores, timeouts):
+        self.conf = conf
+        self.registry = registry
+        self.progress = progress
+        self.stores = stores
+        self.timeouts = timeouts
+        self._engines = set()
+        self._lock = threading.Lock()
+        self._interrupted = False
+
+    # -- interruption ---------------------------------------------------------
+    def interrupt(self):
+        """Stop every running engine at its next task boundary."""
+        with self._lock:
+            self._interrupted = True
+            for running in self._engines:
+                running.suspend()
+
+    def _track(self, running):
+        with self._lock:
+            self._engines.add(running)
+            if self._interrupted:
+                running.suspend()
+
+    def handle_signals(self):
+        """SIGINT/SIGTERM suspend the running operation (main thread)."""
+        def on_signal(signum, _frame):
+            self.interrupt()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
+
+    # -- building -------------------------------------------------------------
+    def _restored_ids(self, op):
+        store = self.stores.operations
+        initial = {parse_key_str(k): v for k, v in (op.restored or {}).items()}
+
+        def save(ids):
+            store.save_restored(op.id, {key_str(k): v
+                                        for k, v in sorted(ids.items())})
+        return RestoredIds(initial, on_change=save)
+
+    def _context_factory(self, plan, restored, journal, progress):
+        op = plan.operation
+
+        def make(resource):
+            return ResourceContext(
+                operation=op.kind, resource=resource, conn=plan.conn,
+                bank=plan.checkpoint.section(resource),
+                parameters=plan.parameters.get(resource.key, {}),
+                restored=restored,
+                progress=progress.for_resource(op.kind, resource),
+                timeouts=self.timeouts, conf=self.conf,
+                checkpoint_id=plan.checkpoint.id,
+                metadata=plan.metadata.get(resource.key, {}),
+                journal=journal)
+        return make
+
+    def _build(self, plan, make, abort):
+        graph = plan.checkpoint.graph
+        for resource in graph:     # every type needs a plugin, checked early
+            self.registry.get(resource.type)
+        try:
+            return builder.build(plan.operation.kind, graph, self.registry,
+                                 make, abort=abort)
+        except contract.ContractError as exc:
+            if isinstance(exc, exceptions.StackvaultError):
+                raise
+            raise exceptions.PluginError(str(exc)) from None
+
+    def _persistence(self, op, resume):
+        flows = self.stores.flows
+        if resume:
+            try:
+                book, detail = flows.load(op.id)
+            except LookupError:
+                raise exceptions.StackvaultError(
+                    f"operation {op.id} has no saved flow to resume "
+                    "(pruned?)") from None
+        else:
+            book, detail = flows.create(op.id, {"kind": op.kind})
+        return engine.Persistence(flows.backend, book, detail)
+
+    # -- running --------------------------------------------------------------
+    def run(self, plan, resume=False, abort=False):
+        """Run (or resume, or abort) ``plan``'s operation; return a Run."""
+        op = plan.operation
+        store = self.stores.operations
+        journal = Journal(op.id, store, resuming=resume or abort,
+                          initial=op.journal)
+        restored = self._restored_ids(op)
+        board = StatusBoard()
+        progress = Progress([board, self.progress.emit])
+        built = self._build(plan, self._context_factory(
+            plan, restored, journal, progress), abort)
+
+        def on_step(resource, step, failed):
+            progress.emit(ProgressEvent(
+                op.kind, resource,
+                progress_mod.FAILED if failed else progress_mod.STEP,
+                step=step))
+
+        policy = contract.ROLLBACK if abort else plan.policy
+        with ops.Heartbeat(store, op.id):
+            outcome = engine.run(
+                built, max_workers=self.conf.engine.max_workers,
+                policy=policy, on_step=on_step,
+                persistence=self._persistence(op, resume or abort),
+                on_engine=self._track)
+        if abort:
+            outcome.failures = [f for f in outcome.failures
+                                if f.step != "abort"]
+        return Run(outcome, self._statuses(plan, outcome, board), restored,
+                   journal)
+
+    @staticmethod
+    def _statuses(plan, outcome, board):
+        failed = {f.resource.key for f in outcome.failures if f.resource}
+        statuses = {}
+        for resource in plan.checkpoint.graph:
+            if resource.key in failed:
+                status = "failed"
+            elif outcome.succeeded:
+                status = progress_mod.DONE
+            else:
+                status = board.status_of(resource)
+            statuses[key_str(resource.key)] = status
+        return statuses
