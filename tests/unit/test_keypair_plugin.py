@@ -10,7 +10,7 @@ from protection import exceptions
 from protection import saved_metadata
 from protection.registry import PluginRegistry
 from protection.resource import Resource
-from tests.unit.plugin_helpers import make_ctx, obj
+from tests.unit.plugin_helpers import gone_once_deleted, make_ctx, obj
 
 KP = Resource(keypair.RESOURCE_TYPE, "deploy", "deploy")
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")
@@ -149,14 +149,8 @@ class TestImportKeyPair:
             keypair.key_material(cert.format("b"))
 
     def test_revert_deletes_what_it_imported_and_forgets_it(self, conn):
-        deleted = []
-
-        def get_keypair(name):
-            if deleted:
-                raise NOT_FOUND
-            return _keypair()
-        conn.compute.get_keypair.side_effect = get_keypair
-        conn.compute.delete_keypair.side_effect = deleted.append
+        deleted = gone_once_deleted(conn.compute.get_keypair,
+                                    conn.compute.delete_keypair, _keypair())
         ctx = _restore_ctx(conn)
         ctx.record_new_id("deploy")
         keypair.ImportKeyPair().revert(ctx, conn, "deploy")
