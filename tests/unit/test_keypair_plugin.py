@@ -7,6 +7,7 @@ from openstack import exceptions as sdk_exceptions
 
 from plugins import keypair
 from protection import exceptions
+from protection import loader
 from protection import saved_metadata
 from protection.registry import PluginRegistry
 from protection.resource import Resource
@@ -60,6 +61,10 @@ class TestDiscovery:
     def test_the_plugin_meets_the_contract(self):
         registry = PluginRegistry([keypair.KeyPairPlugin()])
         assert registry.types() == [keypair.RESOURCE_TYPE]
+
+    def test_registered_as_an_entry_point(self):
+        found = loader.load_all(loader.PLUGINS)
+        assert found["keypair"] is keypair.KeyPairPlugin
 
 
 class TestProtect:
