@@ -22,6 +22,7 @@ from openstack import exceptions as sdk_exceptions
 from tests.fullstack.conftest import DEFAULT_TIMEOUT, wait_for, wait_gone
 
 SERVER = "OS::Nova::Server"
+KEYPAIR = "OS::Nova::KeyPair"
 VOLUME = "OS::Cinder::Volume"
 IMAGE = "OS::Glance::Image"
 NETWORK = "OS::Neutron::Network"
@@ -113,6 +114,13 @@ def delete_image(conn, image_id):
     conn.image.delete_image(image_id, ignore_missing=True)
     wait_gone(lambda: conn.image.get_image(image_id),
               what=f"image {image_id}")
+
+
+def delete_keypair(conn, name):
+    """Delete a key pair (Nova names them) and wait until it is gone."""
+    conn.compute.delete_keypair(name, ignore_missing=True)
+    wait_gone(lambda: conn.compute.get_keypair(name),
+              what=f"key pair {name}")
 
 
 def delete_stack(conn, stack_id):
@@ -252,6 +260,7 @@ DELETE_ORDER = (
     (PORT, delete_port),
     (VOLUME, delete_volume),
     (IMAGE, delete_image),
+    (KEYPAIR, delete_keypair),
     (ROUTER, dismantle_router),
     (NETWORK, delete_network),
     (SUBNET, delete_subnet),

@@ -3,6 +3,8 @@
 import types
 from unittest import mock
 
+from openstack import exceptions as sdk_exceptions
+
 from protection.context import ResourceContext
 from protection.progress import Progress
 from protection.restored_ids import RestoredIds
@@ -40,3 +42,19 @@ def statuses(*values, **attrs):
         status = seq.pop(0) if len(seq) > 1 else seq[0]
         return obj(status=status, **attrs)
     return fetch
+
+
+def gone_once_deleted(get, delete, answer):
+    """Make the mocks ``get`` and ``delete`` act like a service: ``get``
+    answers ``answer`` (an object, or a callable such as ``statuses(...)``)
+    until ``delete`` is called, then NotFound. Returns the list of the ids
+    ``delete`` was called with."""
+    deleted = []
+
+    def fetch(*args, **kwargs):
+        if deleted:
+            raise sdk_exceptions.NotFoundException("not found")
+        return answer() if callable(answer) else answer
+    get.side_effect = fetch
+    delete.side_effect = deleted.append
+    return deleted

@@ -8,7 +8,12 @@ from openstack import exceptions as sdk_exceptions
 from plugins import volume
 from protection import exceptions
 from protection.resource import Resource
-from tests.unit.plugin_helpers import make_ctx, obj, statuses
+from tests.unit.plugin_helpers import (
+    gone_once_deleted,
+    make_ctx,
+    obj,
+    statuses,
+)
 
 VOL = Resource(volume.RESOURCE_TYPE, "vol-1", "data")
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")
@@ -141,15 +146,9 @@ class TestCreateBackup:
         assert kwargs["is_incremental"] is True
 
     def test_revert_deletes_the_backup(self, conn):
-        calls = []
-
-        def get_backup(backup_id):
-            if calls:
-                raise NOT_FOUND
-            return obj(status="error")
-        conn.block_storage.get_backup.side_effect = get_backup
-        conn.block_storage.delete_backup.side_effect = \
-            lambda b: calls.append(b)
+        calls = gone_once_deleted(conn.block_storage.get_backup,
+                                  conn.block_storage.delete_backup,
+                                  obj(status="error"))
         volume.CreateBackup().revert(make_ctx(VOL, conn), conn, "bk-1")
         assert calls == ["bk-1"]
 
@@ -212,15 +211,9 @@ class TestCreateVolumeFromBackup:
     def test_revert_deletes_the_volume_and_forgets_its_id(self, conn):
         ctx = make_ctx(VOL, conn, operation="restore")
         ctx.record_new_id("new-1")
-        deleted = []
-        fetch = statuses("restoring-backup", "error_restoring")
-
-        def get_volume(volume_id):
-            if deleted:
-                raise NOT_FOUND
-            return fetch()
-        conn.block_storage.get_volume.side_effect = get_volume
-        conn.block_storage.delete_volume.side_effect = deleted.append
+        deleted = gone_once_deleted(
+            conn.block_storage.get_volume, conn.block_storage.delete_volume,
+            statuses("restoring-backup", "error_restoring"))
         volume.CreateVolumeFromBackup().revert(ctx, conn, "new-1")
         # waited for Cinder to settle before deleting
         assert conn.block_storage.get_volume.call_count >= 3
@@ -246,14 +239,9 @@ def test_restore_attributes_sets_bootable_and_writable_image_metadata(conn):
 
 class TestDeleteAndVerify:
     def test_delete_removes_the_backup(self, conn):
-        seen = []
-
-        def get_backup(backup_id):
-            if seen:
-                raise NOT_FOUND
-            return obj(status="available", has_dependent_backups=False)
-        conn.block_storage.get_backup.side_effect = get_backup
-        conn.block_storage.delete_backup.side_effect = seen.append
+        seen = gone_once_deleted(
+            conn.block_storage.get_backup, conn.block_storage.delete_backup,
+            obj(status="available", has_dependent_backups=False))
         volume.DeleteBackup().execute(make_ctx(VOL, conn), conn,
                                       {"backup_id": "bk-1"})
         assert seen == ["bk-1"]

@@ -1,0 +1,178 @@
+"""The key pair plugin in real TaskFlow engines, with a real bank on disk.
+
+Nova is an in-memory fake (key pairs by name, 404 and 409 like Nova's);
+everything else is the real framework: graph, parameter and metadata
+checks, the parallel engine and its rollback.
+"""
+
+import types
+from unittest import mock
+
+import pytest
+from openstack import exceptions as sdk_exceptions
+from oslo_config import cfg
+from taskflow import task
+from taskflow.patterns import linear_flow
+
+from plugins import keypair
+from protection import config
+from protection import exceptions
+from protection import saved_metadata
+from protection.bank.filesystem import FileSystemBank
+from protection.registry import PluginRegistry
+from protection.service import ProtectionService
+
+KP = keypair.RESOURCE_TYPE
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFunctionalTestKey user@host"
+
+
+class FakeNova:
+    """``conn.compute`` for key pairs: what the plugin calls, nothing more."""
+
+    def __init__(self):
+        self.keypairs_by_name = {}
+
+    def _make(self, name, public_key, type="ssh"):
+        return types.SimpleNamespace(name=name, public_key=public_key,
+                                     type=type, fingerprint=f"fp-{name}")
+
+    def add(self, name, public_key=KEY):
+        self.keypairs_by_name[name] = self._make(name, public_key)
+
+    def keypairs(self):
+        return list(self.keypairs_by_name.values())
+
+    def get_keypair(self, name):
+        try:
+            return self.keypairs_by_name[name]
+        except KeyError:
+            raise sdk_exceptions.NotFoundException(
+                f"Keypair {name} not found") from None
+
+    def find_keypair(self, name, ignore_missing=True):
+        return self.keypairs_by_name.get(name)
+
+    def create_keypair(self, name, public_key, type):
+        if name in self.keypairs_by_name:
+            raise sdk_exceptions.ConflictException(f"{name} exists")
+        self.keypairs_by_name[name] = self._make(name, public_key, type)
+        return self.keypairs_by_name[name]
+
+    def delete_keypair(self, name):
+        self.get_keypair(name)
+        del self.keypairs_by_name[name]
+
+
+@pytest.fixture
+def nova():
+    fake = FakeNova()
+    fake.add("deploy")
+    fake.add("ci", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQCiKey ci@host")
+    return fake
+
+
+@pytest.fixture
+def conn(nova):
+    return types.SimpleNamespace(compute=nova)
+
+
+@pytest.fixture
+def service(tmp_path):
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    return ProtectionService(conf, PluginRegistry([keypair.KeyPairPlugin()]),
+                             FileSystemBank(str(tmp_path / "bank")))
+
+
+@pytest.fixture
+def checkpoint_id(service, conn):
+    return service.protect(conn, "keys", [(KP, "deploy"), (KP, "ci")]
+                           ).checkpoint_id
+
+
+def test_round_trip(service, conn, nova, checkpoint_id):
+    saved = dict(nova.keypairs_by_name)
+    assert service.verify(checkpoint_id, conn).ok
+    nova.keypairs_by_name.clear()
+    result = service.restore(checkpoint_id, conn)
+    assert result.restored == {f"{KP}#deploy": "deploy", f"{KP}#ci": "ci"}
+    assert {n: k.public_key for n, k in nova.keypairs_by_name.items()} == \
+        {n: k.public_key for n, k in saved.items()}
+
+
+def test_existing_same_key_is_reused_and_another_is_imported(
+        service, conn, nova, checkpoint_id):
+    del nova.keypairs_by_name["ci"]
+    deploy = nova.keypairs_by_name["deploy"]
+    result = service.restore(checkpoint_id, conn)
+    assert result.restored == {f"{KP}#deploy": "deploy", f"{KP}#ci": "ci"}
+    assert nova.keypairs_by_name["deploy"] is deploy
+
+
+def test_a_conflict_rolls_back_only_what_the_restore_imported(
+        service, conn, nova, checkpoint_id):
+    del nova.keypairs_by_name["ci"]
+    nova.add("deploy", "ssh-ed25519 AAAAanotherkey someone@else")
+    with pytest.raises(exceptions.OperationFailed,
+                       match="another public key") as caught:
+        service.restore(checkpoint_id, conn)
+    assert caught.value.result.restored == {}
+    assert set(nova.keypairs_by_name) == {"deploy"}
+    assert nova.keypairs_by_name["deploy"].public_key.startswith(
+        "ssh-ed25519 AAAAanotherkey")
+
+
+def test_restore_name_avoids_the_conflict(service, conn, nova,
+                                          checkpoint_id):
+    nova.add("deploy", "ssh-ed25519 AAAAanotherkey someone@else")
+    result = service.restore(checkpoint_id, conn, {
+        f"{KP}#deploy": {"restore_name": "deploy-restored"}})
+    assert result.restored[f"{KP}#deploy"] == "deploy-restored"
+    assert nova.keypairs_by_name["deploy-restored"].public_key == KEY
+
+
+class FailAfterwards(task.Task):
+    """A step after the import that fails: the import must be undone."""
+
+    def execute(self):
+        raise RuntimeError("forced failure after the import")
+
+
+def with_failure_afterwards(plugin, ctx, resource):
+    return linear_flow.Flow("fail-after-import").add(
+        keypair.ImportKeyPair(), FailAfterwards())
+
+
+def test_failure_after_the_import_deletes_it_and_keeps_a_reused_one(
+        service, conn, nova, checkpoint_id):
+    del nova.keypairs_by_name["ci"]
+    deploy = nova.keypairs_by_name["deploy"]
+    created = []
+    real_create = nova.create_keypair
+    nova.create_keypair = lambda **kw: created.append(kw["name"]) or \
+        real_create(**kw)
+    with mock.patch.object(keypair.KeyPairPlugin, "restore_flow",
+                           with_failure_afterwards):
+        with pytest.raises(exceptions.OperationFailed,
+                           match="forced failure") as caught:
+            service.restore(checkpoint_id, conn)
+    assert created == ["ci"]                # imported, then rolled back
+    assert caught.value.result.restored == {}
+    assert nova.keypairs_by_name == {"deploy": deploy}
+
+
+def test_restore_refuses_metadata_that_breaks_the_schema(
+        service, conn, nova, checkpoint_id):
+    checkpoint = service.checkpoints.get(checkpoint_id)
+    section = checkpoint.section(checkpoint.graph.resource((KP, "ci")))
+    section.save_metadata({"name": "ci", "type": "ssh"})
+    nova.keypairs_by_name.clear()
+    with pytest.raises(saved_metadata.InvalidMetadata,
+                       match="'public_key' is a required property"):
+        service.restore(checkpoint_id, conn)
+    assert nova.keypairs_by_name == {}
+
+
+def test_protect_takes_no_parameters(service, conn):
+    with pytest.raises(exceptions.InvalidParameter, match="no parameters"):
+        service.protect(conn, "keys", [(KP, "deploy")],
+                        {KP: {"backup_mode": "full"}})
