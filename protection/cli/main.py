@@ -8,6 +8,7 @@ mistake. Mistakes are reported on one line, never with a traceback (unless
 import argparse
 import contextlib
 import logging
+import os
 import sys
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -20,13 +21,16 @@ from protection import exceptions
 from protection import parameters
 from protection import plugin
 from protection import registry
+from protection import runner
 from protection.cli import datasource
+from protection.cli import operation
 from protection.cli import output
 from protection.cli.progress_printer import ProgressPrinter
 from protection.progress import Progress
 from protection.service import ProtectionService
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(exceptions.StackvaultError):
@@ -119,6 +123,7 @@ def build_parser():
             one.add_argument("--offline", action="store_true",
                              help="check the bank only, no cloud")
     datasource.register(sub, fmt)
+    operation.register(sub, fmt)
     return prog
 
 
@@ -138,6 +143,10 @@ class App:
         if self._conf is None:
             self._conf = config.load_config(self.args.config_file)
         return self._conf
+
+    def cloud_name(self, name=None):
+        """The clouds.yaml name an operation records (never credentials)."""
+        return name or self.args.os_cloud or os.environ.get("OS_CLOUD")
 
     def conn(self, name=None):
         name = name or self.args.os_cloud
@@ -196,8 +205,18 @@ def _report(app, result, fmt):
 
 
 def _run_operation(app, args, call):
+    """Run one operation: SIGINT/SIGTERM stop it at a task boundary and
+    leave it resumable."""
+    app.service.runner.handle_signals()
     try:
         result = call()
+    except runner.OperationInterrupted as exc:
+        app.stderr.write(
+            f"stackvault: interrupted: operation {exc.operation_id} stopped "
+            "at a task boundary; finish it with 'stackvault operation "
+            f"resume {exc.operation_id}' or undo it with 'stackvault "
+            f"operation abort {exc.operation_id}'\n")
+        return EXIT_INTERRUPTED
     except exceptions.OperationFailed as exc:
         if exc.result is not None:
             _report(app, exc.result, args.format)
@@ -210,14 +229,15 @@ def _run_operation(app, args, call):
 def _cmd_protect(app, args):
     params = parameters.from_assignments(args.parameter)
     return _run_operation(app, args, lambda: app.service.protect(
-        app.conn(), args.name, args.resources, params))
+        app.conn(), args.name, args.resources, params,
+        cloud=app.cloud_name()))
 
 
 def _cmd_restore(app, args):
     params = parameters.from_assignments(args.parameter)
     return _run_operation(app, args, lambda: app.service.restore(
         args.checkpoint_id, app.conn(args.target_cloud), params,
-        args.on_failure))
+        args.on_failure, cloud=app.cloud_name(args.target_cloud)))
 
 
 def _cmd_checkpoint(app, args):
@@ -246,15 +266,21 @@ def _cmd_checkpoint(app, args):
         return EXIT_OK
     if args.action == "delete":
         return _run_operation(app, args, lambda: service.delete(
-            args.checkpoint_id, app.conn(), force=args.force))
+            args.checkpoint_id, app.conn(), force=args.force,
+            cloud=app.cloud_name()))
     conn = None if args.offline else app.conn()
     return _run_operation(app, args, lambda: service.verify(
-        args.checkpoint_id, conn))
+        args.checkpoint_id, conn,
+        cloud=None if args.offline else app.cloud_name()))
+
+
+def _cmd_operation(app, args):
+    return operation.run(app, args, _run_operation)
 
 
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
-            "datasource": datasource.run}
+            "datasource": datasource.run, "operation": _cmd_operation}
 
 
 def main(argv=None, stdout=None, stderr=None):
