@@ -40,7 +40,7 @@ sys.path.insert(0, ROOT)
 
 from openstack.orchestration.v1 import _proxy  # noqa: E402
 
-from protection.datasources.heat import HeatDatasource  # noqa: E402
+from protection.datasources.heat.datasource import HeatDatasource  # noqa: E402,E501
 from tests.heat_fakes import FakeHeat  # noqa: E402
 
 NESTED = {"heat_template_version": "2018-08-31",

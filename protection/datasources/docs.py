@@ -57,7 +57,7 @@ def render_rst(cls):
         out += _heading(f"{func.__name__}()", "-")
         sig = str(inspect.signature(func))
         out += [".. code-block:: python", "",
-                f"    {module.__name__}.{func.__name__}{sig}", ""]
+                f"    {func.__module__}.{func.__name__}{sig}", ""]
         out += _block(func.__doc__) + [""]
         for extra in getattr(func, "doc_types", ()):
             out += _block(extra.__doc__) + [""]

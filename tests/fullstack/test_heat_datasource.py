@@ -16,8 +16,8 @@ import mock
 import pytest
 
 from protection.cli import main as cli
-from protection.datasources import heat as heat_ds
-from protection.datasources.heat import HeatDatasource
+from protection.datasources.heat import stacks as heat_ds
+from protection.datasources.heat.datasource import HeatDatasource
 
 TIMEOUT = 180
 

@@ -11,7 +11,7 @@ from stevedore import extension
 from protection import config
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
-from protection.datasources.heat import HeatDatasource
+from protection.datasources.heat.datasource import HeatDatasource
 from tests import fake_cloud
 
 

@@ -16,8 +16,8 @@ from protection import config
 from protection import datasources
 from protection import exceptions
 from protection.datasources import docs
-from protection.datasources import heat as heat_ds
-from protection.datasources.heat import HeatDatasource
+from protection.datasources.heat import stacks as heat_ds
+from protection.datasources.heat.datasource import HeatDatasource
 from tests.heat_fakes import FakeHeat
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
