@@ -48,7 +48,7 @@ def run(tmp_path):
 def test_list_shows_the_installed_datasources(run):
     (heat,) = [d for d in run.json("datasource", "list")
                if d["Name"] == "heat"]
-    assert heat["Tables"] == 20
+    assert heat["Tables"] == 21
     assert heat["Description"].startswith("Heat's read API")
     run.connect.assert_not_called()
 
@@ -118,10 +118,10 @@ def test_failed_calls_are_warned_about_and_exit_1(run):
 
 
 def test_show_poll_errors_polls_everything(run):
-    run.heat.fail(r"/metadata$", status=403)
+    run.heat.fail(r"/snapshots$", status=403)
     rows = run.json("datasource", "show", "heat", "poll_errors")
-    assert len(rows) == 6          # 2 stacks x 3 resources
-    assert {r["tables"] for r in rows} == {"resource_metadata"}
+    assert len(rows) == 2          # one per stack
+    assert {r["tables"] for r in rows} == {"snapshots"}
     assert all(r["reason"].startswith("HTTP 403") for r in rows)
 
 

@@ -186,7 +186,8 @@ def test_list_opts_includes_installed_plugin_groups():
     assert [o.dest for o in groups["test_volume"]] == ["chunk_mib",
                                                         "container"]
     assert [o.dest for o in groups["heat_datasource"]] == [
-        "max_workers", "nested_depth", "max_event_details"]
+        "max_workers", "nested_depth", "max_event_details",
+        "full_refresh_polls"]
     assert len(groups) == 6
 
 

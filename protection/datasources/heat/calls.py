@@ -21,33 +21,43 @@ class Call:
         return tuple(CATALOG[self.translator].tables)
 
 
-#: Every call a poll can make, in the order of the cost formula.
+#: Every call a poll can make, in the order of the cost formula. ``per``:
+#: how many a full poll makes (S stacks, C software configs, K =
+#: max_event_details, E_s events of stack s; calls marked "fallback" are
+#: made only for what a list answer leaves out: never on Heat 27).
 CALLS = {c.name: c for c in [
     Call("stack_list", "GET /stacks", None, None, "1"),
     Call("resource_types", "GET /resource_types", None, "resource_types",
          "1"),
     Call("config_list", "GET /software_configs", None, None, "1"),
-    Call("deployment_list", "GET /software_deployments", None, None, "1"),
+    Call("deployment_list", "GET /software_deployments", None,
+         "software_deployments", "1"),
     Call("config_show", "GET /software_configs/ID", "config_list",
          "software_configs", "C"),
     Call("deployment_show", "GET /software_deployments/ID",
-         "deployment_list", "software_deployments", "D"),
-    Call("stack_show", "GET /stacks/NAME/ID", "stack_list", "stacks", "S"),
+         "deployment_list", "software_deployments", "fallback"),
+    Call("stack_show", "GET /stacks/NAME/ID[?resolve_outputs=false]",
+         "stack_list", "stacks", "S"),
     Call("snapshot_list", "GET /stacks/NAME/ID/snapshots", "stack_list",
          "snapshots", "S"),
-    Call("resource_list", "GET /stacks/NAME/ID/resources?nested_depth=N",
-         "stack_list", "resources", "S"),
-    Call("event_list", "GET /stacks/NAME/ID/events?nested_depth=N",
-         "stack_list", "events", "S"),
+    Call("resource_list", "GET /stacks/NAME/ID/resources?nested_depth=N"
+         "[&with_detail=true]", "stack_list", "resources", "S"),
+    Call("event_list", "GET /stacks/NAME/ID/events?nested_depth=N"
+         "&sort_dir=asc[&marker=ID]", "stack_list", "events", "S"),
+    Call("template_show", "GET /stacks/NAME/ID/template", "stack_list",
+         "templates", "S (opt-in)"),
     Call("resource_show", "GET /stacks/OWNER/ID/resources/RES",
-         "resource_list", "resource_attributes", "sum R_s"),
+         "resource_list", "resource_attributes", "fallback"),
     Call("resource_metadata", "GET /stacks/OWNER/ID/resources/RES/metadata",
-         "resource_list", "resource_metadata", "sum R_s"),
+         "resource_list", "resource_metadata", "fallback"),
     Call("event_show", "GET /stacks/OWNER/ID/resources/RES/events/ID",
          "event_list", "event_details", "sum min(E_s, K)"),
 ]}
 
-_TABLE_CALL = {t: c.name for c in CALLS.values() for t in c.tables}
+_TABLE_CALL = {}
+for _call in CALLS.values():
+    for _table in _call.tables:
+        _TABLE_CALL.setdefault(_table, _call.name)
 
 
 def calls_for(tables):
@@ -58,6 +68,8 @@ def calls_for(tables):
         while call is not None:
             needed.add(call)
             call = CALLS[call].needs
+    if "deployment_list" in needed:
+        needed.add("deployment_show")       # its fallback
     return needed
 
 
@@ -67,6 +79,5 @@ def tables_after(kind):
     tables = list(CALLS[kind].tables)
     for call in CALLS.values():
         if call.needs == kind:
-            tables += tables_after(call.name)
+            tables += [t for t in tables_after(call.name) if t not in tables]
     return tables
-

@@ -58,17 +58,18 @@ STACKS = {
         _v("stack_status_reason", "why the stack has that status"),
         _v("creation_time", "when it was created (ISO 8601, UTC)"),
         _v("updated_time", "when it was last updated"),
-        _v("deletion_time", "when it was deleted"),
         _v("stack_owner", "the user name that created it"),
-        _v("parent", "id of the parent stack, for a nested stack"),
         _v("stack_user_project_id", "the project of the stack's domain "
                                     "users"),
         _v("disable_rollback", "true when a failed create is not rolled "
                                "back"),
         _v("timeout_mins", "create/update timeout in minutes"),
         _v("tags", "tags (JSON list)"),
-        _v("notification_topics", "notification topics (JSON list)"),
-        _v("capabilities", "capabilities (JSON list)"),
+        _v("notification_topics", "notification topics (JSON list; Heat "
+                                  "does not implement them and always "
+                                  "gives [])"),
+        _v("capabilities", "capabilities (JSON list; Heat does not "
+                           "implement them and always gives [])"),
         {"fieldname": "parameters", "translator": _pairs(
             "stack_parameters", "stack_id", "name",
             "The stack's parameter values, Heat's own (OS::stack_id, "
@@ -95,7 +96,8 @@ SNAPSHOTS = {
     "field-translators": [
         _v("id", "snapshot id"),
         _v("name", "snapshot name"),
-        _v("action", "the action Heat ran (SNAPSHOT, CREATE)"),
+        _v("action", "CREATE, or DELETE while Heat deletes it (Heat "
+                     "records no other snapshot action)"),
         _v("status", "IN_PROGRESS, COMPLETE or FAILED"),
         _v("status_reason", "why it has that status"),
         _v("creation_time", "when it was taken"),
@@ -148,13 +150,16 @@ RESOURCES = {
 RESOURCE_ATTRIBUTES = _pairs(
     "resource_attributes", "resource_id", "name",
     "Resource data: the attributes of each resource as Heat resolves them "
-    "(one GET .../resources/NAME per resource).", "attribute name",
+    "(from the resources list with_detail; one GET .../resources/NAME "
+    "only for a resource the list gives no attributes for).",
+    "attribute name",
     parent_doc="id of the row of resources")
 
 RESOURCE_METADATA = _pairs(
     "resource_metadata", "resource_id", "key",
-    "The metadata of each resource (one GET .../resources/NAME/metadata "
-    "per resource).", "metadata key",
+    "The metadata of each resource (from the resources list with_detail; "
+    "one GET .../resources/NAME/metadata only for a resource the list "
+    "gives no metadata for).", "metadata key",
     parent_doc="id of the row of resources")
 
 RESOURCE_TYPES = {
@@ -168,7 +173,9 @@ EVENTS = {
     "translation-type": tr.HDICT, "table-name": "events",
     "parent-key": "stack_id", "id-col": "id", "selector-type": "dot",
     "doc": "The events of each stack and of its nested stacks down to "
-           "nested_depth (one GET .../events?nested_depth=N per stack).",
+           "nested_depth (one GET .../events?nested_depth=N per stack; "
+           "after a datasource's first poll, only the events after the "
+           "newest one it has read, by marker).",
     "col-docs": {"stack_id": STACK_ID_DOC},
     "field-translators": [
         _v("id", "event id"),
@@ -237,7 +244,8 @@ SOFTWARE_DEPLOYMENTS = {
     "translation-type": tr.HDICT, "table-name": "software_deployments",
     "id-col": "id",
     "doc": "Software deployments of the project (GET "
-           "/software_deployments, then each deployment's detail).",
+           "/software_deployments, which carries them whole; a deployment's "
+           "own GET only when the list leaves its values out).",
     "field-translators": [
         _v("id", "deployment id"),
         _v("config_id", "the software config deployed (a row of "
@@ -248,7 +256,6 @@ SOFTWARE_DEPLOYMENTS = {
         _v("status_reason", "why it has that status"),
         _v("creation_time", "when it was created"),
         _v("updated_time", "when it was last updated"),
-        _v("stack_user_project_id", "project of the signalling user"),
         {"fieldname": "input_values", "translator": _pairs(
             "deployment_input_values", "deployment_id", "name",
             "The input values given to each deployment.", "input name")},
@@ -259,10 +266,25 @@ SOFTWARE_DEPLOYMENTS = {
     ],
 }
 
+TEMPLATES = {
+    "translation-type": tr.HDICT, "table-name": "templates",
+    "parent-key": "stack_id",
+    "doc": "Opt-in (polled only when asked for by name): the template of "
+           "each stack (one GET .../template per stack).",
+    "col-docs": {"stack_id": STACK_ID_DOC},
+    "field-translators": [
+        _v("template_version", "heat_template_version (or the CFN "
+                               "format's version)"),
+        _v("description", "the template's description"),
+        _v("template", "the whole template (JSON object)"),
+    ],
+}
+
 POLL_ERRORS = {
     "translation-type": tr.HDICT, "table-name": "poll_errors",
     "doc": "The calls of this poll that failed: their rows are missing "
-           "from the tables named, nothing else is.",
+           "from the tables named, or are those of the previous poll "
+           "(kept_rows); nothing else is.",
     "field-translators": [
         _v("stack_id", "the stack whose rows are missing (empty for a "
                        "project-wide call)"),
@@ -271,11 +293,37 @@ POLL_ERRORS = {
         _v("tables", "the tables it would have given rows to (comma "
                      "separated)"),
         _v("reason", "why it failed"),
+        _v("kept_rows", "how many rows of the previous poll of the same "
+                        "datasource were kept in their place (the tables "
+                        "are then stale; 0: the rows are missing)"),
     ],
 }
 
 TRANSLATORS = [STACKS, SNAPSHOTS, RESOURCES, RESOURCE_ATTRIBUTES,
                RESOURCE_METADATA, RESOURCE_TYPES, EVENTS, EVENT_DETAILS,
-               SOFTWARE_CONFIGS, SOFTWARE_DEPLOYMENTS, POLL_ERRORS]
+               SOFTWARE_CONFIGS, SOFTWARE_DEPLOYMENTS, TEMPLATES,
+               POLL_ERRORS]
 
 CATALOG = tr.Catalog(TRANSLATORS)
+
+#: Tables a poll reads only when they are asked for by name.
+OPT_IN = ("templates",)
+
+#: The columns that identify a row of each table (for a diff of two
+#: polls); None: the whole row is its identity.
+KEYS = {
+    "stacks": ("id",), "stack_parameters": ("stack_id", "name"),
+    "stack_outputs": ("stack_id", "output_key"), "stacks_links": None,
+    "snapshots": ("id",), "resources": ("id",), "resources_links": None,
+    "resource_attributes": ("resource_id", "name"),
+    "resource_metadata": ("resource_id", "key"),
+    "resource_types": ("resource_type",), "events": ("id",),
+    "events_links": None, "event_details": ("event_id",),
+    "software_configs": ("id",),
+    "software_config_inputs": ("config_id", "name"),
+    "software_config_outputs": ("config_id", "name"),
+    "software_deployments": ("id",),
+    "deployment_input_values": ("deployment_id", "name"),
+    "deployment_output_values": ("deployment_id", "name"),
+    "templates": ("stack_id",), "poll_errors": None,
+}
