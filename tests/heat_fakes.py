@@ -62,7 +62,8 @@ class Stack:
 
     @property
     def path(self):
-        return f"/stacks/{self.name}/{self.id}"
+        """As in Heat's links: the name percent-encoded (UTF-8)."""
+        return f"/stacks/{urllib.parse.quote(self.name, safe='')}/{self.id}"
 
     def link(self, rel="self"):
         return {"href": BASE + self.path, "rel": rel}
@@ -97,7 +98,8 @@ class Stack:
 
     def add_resource(self, name, rtype, physical_id, nested=None,
                      attributes=None, metadata=None, required_by=()):
-        links = [{"href": f"{BASE}{self.path}/resources/{name}",
+        quoted = urllib.parse.quote(name, safe="")
+        links = [{"href": f"{BASE}{self.path}/resources/{quoted}",
                   "rel": "self"}, self.link("stack")]
         if nested is not None:
             links.append(nested.link("nested"))
@@ -117,7 +119,8 @@ class Stack:
 
     def add_event(self, resource_name, physical_id, status, rtype):
         eid = self.heat.new_id("e")
-        rpath = f"{BASE}{self.path}/resources/{resource_name}"
+        rpath = (f"{BASE}{self.path}/resources/"
+                 f"{urllib.parse.quote(resource_name, safe='')}")
         root = self
         while root.parent is not None:
             root = root.parent

@@ -88,6 +88,6 @@ def poll_loop(source, interval, polls=None, stop=None, only=None,
         started = clock()
         yield source.poll(only=only)
         made += 1
-        if polls is not None and made >= polls:
+        if stop.is_set() or (polls is not None and made >= polls):
             return
         stop.wait(max(0.0, interval - (clock() - started)))

@@ -203,7 +203,8 @@ class Poll:
         kept = 0
         for sub_key, record in self.prev.subtree(key):
             self.keep(sub_key, record.as_stale() if stale else record)
-            kept += sum(len(rows) for rows in record.rows.values())
+            kept += sum(len(rows) for name, rows in record.rows.items()
+                        if name in self.wanted)
         return kept
 
     def fail(self, kind, path, ctx, exc):
