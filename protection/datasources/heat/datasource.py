@@ -39,7 +39,7 @@ where a changed stack is one whose name, ``updated_time`` or
 ``stack_status`` differs from the previous poll, or that is in progress
 (``*_IN_PROGRESS``); C_new the configs not read before (Heat never changes
 a software config); En_s the events of stack s after the newest one read
-(``marker``; only the details of events not read before are shown). The
+(``marker``; only an event not read in detail before gets a show). The
 answers of an unchanged stack are reused. A change Heat does not mark
 with a new ``updated_time`` or status (a resource's metadata or attribute
 values changed outside an update, events Heat purged) shows at the next
@@ -56,6 +56,9 @@ such poll, the rows are missing and the tables marked incomplete; a row of
 ``poll_errors`` says which stack, which call, which tables, why and how
 many rows were kept. Rows are only ever added per whole response, never
 half of one.
+
+Using it as a library (stale tables, diffs of two polls, a poll loop) and
+measured costs: ``doc/datasources/library.rst``.
 
 :func:`stack_physical_resources` is the one-call-per-stack view of the
 ``resources`` table that the Heat stack protectable uses to find what a
