@@ -18,8 +18,9 @@ every call::
 
 For each poll it prints the stacks polled (S, every stack of the project),
 the calls made, the calls the documented formula predicts for what the
-poll read (first: ``4 + C + sum(4 + min(E_s, K))``; steady:
-``4 + C_new + sum over changed stacks of (4 + min(En_s, K))``), what the
+poll read (first: ``4 + C + sum(4 + R_s + min(E_s, K))``; steady:
+``4 + C_new + sum over changed stacks of (4 + R_s + min(En_s, K))``),
+what the
 formula of the datasource before issue 14 gives for the same stacks
 (``4 + C + D + sum(4 + 2 R_s + min(E_s, K))``), the wall time, and, in
 cloud mode, the CPU seconds (user + system) that heat-api and heat-engine
@@ -70,9 +71,11 @@ def _per_stack(tables, name):
 
 
 def first_formula(tables, k):
+    resources = _per_stack(tables, "resources")
     events = _per_stack(tables, "events")
     return 4 + len(tables["software_configs"]) + sum(
-        4 + min(events.get(s["id"], 0), k) for s in tables["stacks"])
+        4 + resources.get(s["id"], 0) + min(events.get(s["id"], 0), k)
+        for s in tables["stacks"])
 
 
 def steady_formula(before, after, k):
@@ -92,7 +95,9 @@ def steady_formula(before, after, k):
             continue
         new = sum(1 for e in after["events"] if e["stack_id"] == stack["id"]
                   and e["id"] not in old_events)
-        total += 4 + min(new, k)
+        resources = sum(1 for r in after["resources"]
+                        if r["stack_id"] == stack["id"])
+        total += 4 + resources + min(new, k)
     return total
 
 
@@ -202,6 +207,8 @@ def run_polls(conn, args, roots):
     for _ in range(1 + args.steady):
         result, row = measure(source, args.event_details, roots, before)
         print_row(row)
+        print(f"#   {dict(sorted(result.calls_by_kind.items()))}",
+              flush=True)
         before = result.tables
 
 

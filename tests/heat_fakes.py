@@ -179,8 +179,9 @@ class FakeHeat:
         self._failures = []        # (regex, status)
         self._answers = []         # (regex, body)
         self._ids = itertools.count(1)
-        # what a resource list with_detail carries (an older Heat: less)
-        self.detail_fields = ("description", "attributes", "metadata")
+        # what a resource list with_detail carries: like Heat 27, never
+        # the metadata (its API drops it); an older Heat: less
+        self.detail_fields = ("description", "attributes")
         self.event_seq = 0
         self.event_order = {}       # event id -> creation order
         self._lock = threading.Lock()

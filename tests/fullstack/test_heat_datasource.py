@@ -184,17 +184,18 @@ def by(rows, **match):
 
 def expected_calls(tables, k):
     """The documented formula of a first poll, from what it read:
-    4 + C + sum over s of (4 + min(E_s, K))."""
+    4 + C + sum over s of (4 + R_s + min(E_s, K))."""
     total = 4 + len(tables["software_configs"])
     for stack in tables["stacks"]:
+        resources = len(by(tables["resources"], stack_id=stack["id"]))
         events = len(by(tables["events"], stack_id=stack["id"]))
-        total += 4 + min(events, k)
+        total += 4 + resources + min(events, k)
     return total
 
 
 def steady_calls(before, after, k):
     """The documented steady-state formula: 4 + C_new + sum over changed
-    stacks of (4 + min(En_s, K)), from what two polls read."""
+    stacks of (4 + R_s + min(En_s, K)), from what two polls read."""
     def mark(stack):
         return (stack["stack_name"], stack["updated_time"],
                 stack["stack_status"])
@@ -209,7 +210,8 @@ def steady_calls(before, after, k):
             continue
         new = [e for e in by(after["events"], stack_id=stack["id"])
                if e["id"] not in old_events]
-        total += 4 + min(len(new), k)
+        resources = len(by(after["resources"], stack_id=stack["id"]))
+        total += 4 + resources + min(len(new), k)
     return total
 
 

@@ -53,11 +53,13 @@ def by(rows, **match):
 
 def expected_calls(heat, depth=5, k=10):
     """The documented formula of a first (full) poll:
-    4 + C + sum over s of (4 + min(E_s, K))."""
+    4 + C + sum over s of (4 + R_s + min(E_s, K))."""
     total = 4 + len(heat.configs)
     for stack in heat.stacks:
-        events = sum(len(s.events) for s, _level in stack.walk(depth))
-        total += 4 + min(events, k)
+        owners = [s for s, _level in stack.walk(depth)]
+        resources = sum(len(s.resources) for s in owners)
+        events = sum(len(s.events) for s in owners)
+        total += 4 + resources + min(events, k)
     return total
 
 
@@ -187,11 +189,12 @@ def test_nested_depth_is_sent_and_limits_what_is_read(heat):
 
 def test_a_full_poll_makes_the_documented_number_of_calls(heat, conn):
     result = poll(conn)
-    assert result.calls == len(heat.calls) == expected_calls(heat) == 33
+    assert result.calls == len(heat.calls) == expected_calls(heat) == 41
     assert result.calls_by_kind["event_show"] == 20
-    # the lists carry resources' details and deployments whole
-    assert not {"resource_show", "resource_metadata",
-                "deployment_show"} & set(result.calls_by_kind)
+    assert result.calls_by_kind["resource_metadata"] == 8
+    # the lists carry resources' attributes and deployments whole
+    assert not {"resource_show", "deployment_show"} & set(
+        result.calls_by_kind)
     assert result.full and result.reused == 0
 
 
@@ -209,7 +212,8 @@ def test_call_count_formula_holds(n_stacks, k):
                                             "stack_show": 2}),
     (["snapshots"], {"stack_list": 1, "snapshot_list": 2}),
     (["resources"], {"stack_list": 1, "resource_list": 2}),
-    (["resource_metadata"], {"stack_list": 1, "resource_list": 2}),
+    (["resource_metadata"], {"stack_list": 1, "resource_list": 2,
+                             "resource_metadata": 8}),
     (["resource_attributes"], {"stack_list": 1, "resource_list": 2}),
     (["events_links"], {"stack_list": 1, "event_list": 2}),
     (["event_details"], {"stack_list": 1, "event_list": 2,
@@ -309,8 +313,7 @@ def test_a_failing_resource_list_drops_what_depends_on_it(heat, conn):
 
 
 def test_a_failing_metadata_call_drops_one_resources_metadata(heat, conn):
-    # a Heat whose detailed list leaves metadata out: one call per resource
-    heat.detail_fields = ("description", "attributes")
+    # Heat's detailed list leaves metadata out: one call per resource
     s0 = heat.stacks[0]
     heat.fail(rf"/stacks/stack0/{s0.id}/resources/vol0/metadata$", 404)
     result = poll(conn)

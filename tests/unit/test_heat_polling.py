@@ -42,10 +42,10 @@ def by(rows, **match):
     return [r for r in rows if all(r[k] == v for k, v in match.items())]
 
 
-def steady_calls(changed_new_events, k=10, new_configs=0):
+def steady_calls(changed, k=10, new_configs=0):
     """The documented steady-state formula: 4 + C_new + sum over changed
-    stacks of (4 + min(En_s, K))."""
-    return 4 + new_configs + sum(4 + min(e, k) for e in changed_new_events)
+    stacks of (4 + R_s + min(En_s, K)); ``changed``: (R_s, En_s) pairs."""
+    return 4 + new_configs + sum(4 + r + min(e, k) for r, e in changed)
 
 
 # -- stale rows ----------------------------------------------------------
@@ -135,7 +135,8 @@ def test_a_changed_stack_reads_only_its_new_events(heat, source):
     s1.touch()
     heat.calls.clear()
     second = source.poll()
-    assert second.calls == steady_calls([2]) == 10
+    # stack1 now has vol0, vol1, vol9, child and the nested net
+    assert second.calls == steady_calls([(5, 2)]) == 15
     assert second.calls_by_kind["event_show"] == 2
     (params,) = [p for path, p in heat.calls if path.endswith("/events")]
     assert params == {"nested_depth": 5, "sort_dir": "asc",
@@ -169,7 +170,7 @@ def test_a_stack_in_progress_is_always_read(heat, source):
 def test_every_nth_poll_is_a_full_refresh(heat):
     source = HeatDatasource(make_conn(heat), full_refresh_polls=3)
     calls = [source.poll().calls for _ in range(7)]
-    full = 33
+    full = 41
     assert calls == [full, 4, 4, full, 4, 4, full]
     every = HeatDatasource(make_conn(heat), full_refresh_polls=1)
     assert [every.poll().calls for _ in range(2)] == [full, full]
@@ -240,7 +241,7 @@ def test_resources_are_listed_with_detail_only_when_needed(heat, source):
 
 
 def test_a_list_without_details_falls_back_to_one_call_each(heat, source):
-    heat.detail_fields = ()
+    heat.detail_fields = ()                 # an older Heat
     first = source.poll()
     assert first.calls_by_kind["resource_show"] == 8
     assert first.calls_by_kind["resource_metadata"] == 8
@@ -330,7 +331,7 @@ def test_every_table_has_key_columns_it_really_has():
 
 def test_poll_loop_is_bounded_and_reuses_the_datasource(heat, source):
     results = list(polling.poll_loop(source, 0, polls=3))
-    assert [r.calls for r in results] == [33, 4, 4]
+    assert [r.calls for r in results] == [41, 4, 4]
 
 
 def test_poll_loop_stops_when_told_and_waits_the_interval(source):

@@ -23,8 +23,9 @@ class Call:
 
 #: Every call a poll can make, in the order of the cost formula. ``per``:
 #: how many a full poll makes (S stacks, C software configs, K =
-#: max_event_details, E_s events of stack s; calls marked "fallback" are
-#: made only for what a list answer leaves out: never on Heat 27).
+#: max_event_details, E_s events and R_s resources of stack s; calls
+#: marked "fallback" are made only for what a list answer leaves out:
+#: never on Heat 27, whose API leaves only resource metadata out).
 CALLS = {c.name: c for c in [
     Call("stack_list", "GET /stacks", None, None, "1"),
     Call("resource_types", "GET /resource_types", None, "resource_types",
@@ -49,7 +50,7 @@ CALLS = {c.name: c for c in [
     Call("resource_show", "GET /stacks/OWNER/ID/resources/RES",
          "resource_list", "resource_attributes", "fallback"),
     Call("resource_metadata", "GET /stacks/OWNER/ID/resources/RES/metadata",
-         "resource_list", "resource_metadata", "fallback"),
+         "resource_list", "resource_metadata", "sum R_s"),
     Call("event_show", "GET /stacks/OWNER/ID/resources/RES/events/ID",
          "event_list", "event_details", "sum min(E_s, K)"),
 ]}

@@ -14,26 +14,28 @@ of Heat's API reference and of ``openstack stack show``, which the tables
 use as column names.
 
 Cost of one poll (see :data:`~protection.datasources.heat.calls.CALLS`).
-With S stacks (``GET /stacks``, which does not list nested stacks), E_s
-the events of stack s up to ``nested_depth`` (nested stacks' events
-included), K = ``max_event_details`` and C software configs, a datasource
-object's first poll (and every full refresh) makes::
+With S stacks (``GET /stacks``, which does not list nested stacks), R_s
+the resources and E_s the events of stack s up to ``nested_depth``
+(nested stacks' included), K = ``max_event_details`` and C software
+configs, a datasource object's first poll (and every full refresh)
+makes::
 
-    4 + C + sum over s of (4 + min(E_s, K))
+    4 + C + sum over s of (4 + R_s + min(E_s, K))
 
 calls: ``GET /stacks``, ``/resource_types``, ``/software_configs``,
 ``/software_deployments`` (which carries the deployments whole), one show
 per config; per stack its show (``resolve_outputs=false`` unless
 ``stack_outputs`` is asked for), snapshots, resources (``with_detail``
-when resource attributes or metadata are asked for: the list then carries
-them) and events (oldest first), and a show for each of its K newest
-events. A resource or deployment that a list answer leaves out is read
-with its own call; Heat 27 leaves none out.
+when resource attributes are asked for: the list then carries them) and
+events (oldest first), a metadata call per resource (Heat's API leaves
+metadata out of every resource answer but that one) and a show for each
+of its K newest events. An attribute or deployment that a list answer
+leaves out is read with its own call; Heat 27 leaves none out.
 
 Its next polls (until the next full refresh, every ``full_refresh_polls``
 polls) make::
 
-    4 + C_new + sum over changed stacks s of (4 + min(En_s, K))
+    4 + C_new + sum over changed stacks s of (4 + R_s + min(En_s, K))
 
 where a changed stack is one whose name, ``updated_time`` or
 ``stack_status`` differs from the previous poll, or that is in progress

@@ -157,9 +157,9 @@ RESOURCE_ATTRIBUTES = _pairs(
 
 RESOURCE_METADATA = _pairs(
     "resource_metadata", "resource_id", "key",
-    "The metadata of each resource (from the resources list with_detail; "
-    "one GET .../resources/NAME/metadata only for a resource the list "
-    "gives no metadata for).", "metadata key",
+    "The metadata of each resource (one GET .../resources/NAME/metadata "
+    "per resource: Heat's API leaves metadata out of resource lists and "
+    "shows).", "metadata key",
     parent_doc="id of the row of resources")
 
 RESOURCE_TYPES = {
