@@ -50,14 +50,14 @@ class PollResult:
     API calls the poll made (``calls_by_kind`` splits them); ``elapsed``:
     seconds.
 
-    Each table asked for is in exactly one of ``complete`` (every call it
-    needs answered, or its answer could be reused), or ``stale`` and/or
-    ``incomplete``: a call failed, and its rows are those of the
-    datasource's previous poll (stale) or are missing (incomplete; there
-    was no previous answer to keep). ``keys``: table name -> the columns
-    that identify a row (None: the whole row), for :func:`~protection.
-    datasources.polling.diff`. ``full``: nothing was reused from an
-    earlier poll; ``reused``: how many answers were.
+    A table is in ``complete`` when every call it needs answered (or an
+    earlier answer could be reused), else in ``stale`` and/or
+    ``incomplete``: a call failed, and its rows are those the same call
+    gave at the datasource's previous poll (stale) or are missing
+    (incomplete: there was no earlier answer to keep). ``keys``: table
+    name -> the columns that identify a row (None: the whole row), for
+    :func:`protection.datasources.polling.diff`. ``full``: nothing was
+    reused from an earlier poll; ``reused``: how many answers were.
     """
 
     def __init__(self, tables, errors, calls, calls_by_kind, elapsed,
