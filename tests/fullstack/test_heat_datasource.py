@@ -460,8 +460,9 @@ def test_polling_again_with_one_object_on_real_heat(conn, built, waits):
         assert ours(change, {a_id, b_id}) == [], table
 
     # B is updated: only B is read, its events after the newest one read
-    _ok(conn.orchestration.patch(f"/stacks/{b_name}/{b_id}", json={
-        "parameters": {"greeting": "hallo ✓"}}))
+    patched = conn.orchestration.patch(f"/stacks/{b_name}/{b_id}", json={
+        "parameters": {"greeting": "hallo ✓"}})
+    assert patched.status_code == 202, patched.text[:500]
     Heat(conn, None, waits).wait(f"/stacks/{b_name}/{b_id}", "stack",
                                  "stack_status", "UPDATE_COMPLETE",
                                  "UPDATE_FAILED")
