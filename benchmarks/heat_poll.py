@@ -27,7 +27,8 @@ cloud mode, the CPU seconds (user + system) that heat-api and heat-engine
 (their processes and children, from ``/proc/PID/stat``) spent during the
 poll. The pids come from ``$DEVCLOUD_HOME/run/heat-{api,engine}.pid`` or,
 without them, from the processes' command lines; Heat's work for other
-users of the cloud during the poll counts too.
+users of the cloud during the poll counts too. Figures measured on
+devcloud are in doc/datasources/library.rst.
 """
 
 import argparse
