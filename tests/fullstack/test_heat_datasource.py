@@ -375,6 +375,18 @@ def test_every_table_matches_what_was_created(conn, built):
         t["deployment_output_values"], deployment_id=dep["id"])} == {
         "result": "ok", "deploy_status_code": 0}
 
+    # real Heat fills every column, in one of our rows at least
+    ours = {"stacks": [a, b], "snapshots": [snap], "resources": a_rows,
+            "events": a_events, "software_configs": [cfg],
+            "event_details": [details[e["id"]] for e in detailed],
+            "software_deployments": [dep]}
+    may_be_empty = {("software_configs", "options")}   # none declared
+    for table, rows in ours.items():
+        for column in HeatDatasource.tables()[table].columns:
+            if (table, column) not in may_be_empty:
+                assert any(r[column] not in (None, "") for r in rows), (
+                    table, column)
+
 
 def test_only_and_isolation_on_real_heat(conn, built):
     a_name, a_id = built["a"]
