@@ -1,29 +1,34 @@
-"""Calls and time of one Heat datasource poll, for N stacks.
-
-Against a mocked Heat (tests/heat_fakes.py) with a latency injected into
-every call, for large N::
-
-    python benchmarks/heat_poll.py mock --stacks 10 100 500 \\
-        --latency 0.02 --workers 1 8 32
+"""Calls, time and Heat's CPU for a Heat datasource's first and
+steady-state polls, for N stacks.
 
 Against a real Heat (``OS_CLOUD``, e.g. the devcloud): creates N small
 stacks (a random string, a value, and a nested stack with one more random
-string) named ``svbench-*``, polls the whole project, then deletes them
-(bounded wait), also when the run fails::
+string) named ``svbench-*``, then polls the whole project with one
+datasource object: a first poll, then ``--steady`` more polls (nothing of
+ours changes in between); deletes the stacks at the end (bounded wait),
+also when the run fails::
 
     eval "$(tools/devcloud env)"
-    python benchmarks/heat_poll.py cloud --stacks 1 5 10 --workers 1 8
+    python benchmarks/heat_poll.py cloud --stacks 50
 
-For each run it prints the stacks polled (S, every stack of the project),
-the calls made, the calls the documented formula gives for what was read
-(``4 + C + D + sum(4 + 2 R_s + min(E_s, K))``), the wall time and the
-calls per second.
+Against a mocked Heat (tests/heat_fakes.py) with a latency injected into
+every call::
 
-Measured (2 cores; K = 10): devcloud Heat 27, stacks of 4 resources with
-nested: 10 stacks, 224 calls: 12.7 s with 1 worker, 5.4 s with 4, 6.6 s
-with 8 (Heat's API is CPU-bound there). Mock, 20 ms a call, 2 resources +
-1 nested per stack: 500 stacks, 11006 calls: 241 s with 1 worker, 34 s
-with 8, 10.4 s with 32.
+    python benchmarks/heat_poll.py mock --stacks 50 --latency 0.02
+
+For each poll it prints the stacks polled (S, every stack of the project),
+the calls made, the calls the documented formula predicts for what the
+poll read (first: ``4 + C + sum(4 + R_s + min(E_s, K))``; steady:
+``4 + C_new + sum over changed stacks of (4 + R_s + min(En_s, K))``),
+what the
+formula of the datasource before issue 14 gives for the same stacks
+(``4 + C + D + sum(4 + 2 R_s + min(E_s, K))``), the wall time, and, in
+cloud mode, the CPU seconds (user + system) that heat-api and heat-engine
+(their processes and children, from ``/proc/PID/stat``) spent during the
+poll. The pids come from ``$DEVCLOUD_HOME/run/heat-{api,engine}.pid`` or,
+without them, from the processes' command lines; Heat's work for other
+users of the cloud during the poll counts too. Figures measured on
+devcloud are in doc/datasources/library.rst.
 """
 
 import argparse
@@ -40,7 +45,7 @@ sys.path.insert(0, ROOT)
 
 from openstack.orchestration.v1 import _proxy  # noqa: E402
 
-from protection.datasources.heat import HeatDatasource  # noqa: E402
+from protection.datasources.heat.datasource import HeatDatasource  # noqa
 from tests.heat_fakes import FakeHeat  # noqa: E402
 
 NESTED = {"heat_template_version": "2018-08-31",
@@ -54,51 +59,167 @@ TEMPLATE = {
         "child": {"type": "nested.yaml"},
     },
 }
+SERVICES = ("heat-api", "heat-engine")
 
 
-def formula(tables, k):
-    total = 4 + len(tables["software_configs"]) + len(
-        tables["software_deployments"])
-    per_stack = {}
-    for name, key in (("resources", 0), ("events", 1)):
-        for row in tables[name]:
-            counts = per_stack.setdefault(row["stack_id"], [0, 0])
-            counts[key] += 1
-    for stack in tables["stacks"]:
-        resources, events = per_stack.get(stack["id"], (0, 0))
-        total += 4 + 2 * resources + min(events, k)
+# -- the formulas ----------------------------------------------------------
+
+def _per_stack(tables, name):
+    counts = {}
+    for row in tables[name]:
+        counts[row["stack_id"]] = counts.get(row["stack_id"], 0) + 1
+    return counts
+
+
+def first_formula(tables, k):
+    resources = _per_stack(tables, "resources")
+    events = _per_stack(tables, "events")
+    return 4 + len(tables["software_configs"]) + sum(
+        4 + resources.get(s["id"], 0) + min(events.get(s["id"], 0), k)
+        for s in tables["stacks"])
+
+
+def steady_formula(before, after, k):
+    """What the datasource predicts for ``after``, polled after
+    ``before`` by the same object."""
+    old_marks = {s["id"]: (s["stack_name"], s["updated_time"],
+                           s["stack_status"]) for s in before["stacks"]}
+    old_events = {e["id"] for e in before["events"]}
+    old_configs = {c["id"] for c in before["software_configs"]}
+    total = 4 + sum(1 for c in after["software_configs"]
+                    if c["id"] not in old_configs)
+    for stack in after["stacks"]:
+        mark = (stack["stack_name"], stack["updated_time"],
+                stack["stack_status"])
+        if old_marks.get(stack["id"]) == mark and \
+                not mark[2].endswith("_IN_PROGRESS"):
+            continue
+        new = sum(1 for e in after["events"] if e["stack_id"] == stack["id"]
+                  and e["id"] not in old_events)
+        resources = sum(1 for r in after["resources"]
+                        if r["stack_id"] == stack["id"])
+        total += 4 + resources + min(new, k)
     return total
 
 
-def measure(conn, workers, k):
-    source = HeatDatasource(conn, max_workers=workers, max_event_details=k)
+def old_formula(tables, k):
+    resources = _per_stack(tables, "resources")
+    events = _per_stack(tables, "events")
+    return 4 + len(tables["software_configs"]) + len(
+        tables["software_deployments"]) + sum(
+        4 + 2 * resources.get(s["id"], 0) + min(events.get(s["id"], 0), k)
+        for s in tables["stacks"])
+
+
+# -- Heat's CPU ------------------------------------------------------------
+
+def _stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[11]) + int(fields[12])  # ppid, ticks
+
+
+def _all_processes():
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found[int(entry)] = _stat(entry)
+            except (OSError, ValueError):
+                pass
+    return found
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def service_roots(service):
+    """The pids of a service's main processes: devcloud's pid file, or
+    the processes whose command line names the service."""
+    home = os.environ.get("DEVCLOUD_HOME")
+    if home:
+        try:
+            with open(os.path.join(home, "run", f"{service}.pid")) as f:
+                return {int(f.read().split()[0])}
+        except (OSError, ValueError, IndexError):
+            pass
+    marks = {"heat-api": ("heat-api", "[heat]"),
+             "heat-engine": ("heat-engine",)}[service]
+    return {pid for pid in _all_processes()
+            if any(m in _cmdline(pid) for m in marks)}
+
+
+def cpu_seconds(roots):
+    """User + system CPU seconds of ``roots`` and their descendants."""
+    procs = _all_processes()
+    members, grew = set(roots) & set(procs), True
+    while grew:
+        more = {pid for pid, (ppid, _t) in procs.items()
+                if ppid in members and pid not in members}
+        members |= more
+        grew = bool(more)
+    return sum(procs[pid][1] for pid in members) / os.sysconf("SC_CLK_TCK")
+
+
+# -- measuring -------------------------------------------------------------
+
+def measure(source, k, roots, before=None):
+    cpu = {s: cpu_seconds(r) for s, r in roots.items()}
     result = source.poll()
-    return {"stacks": len(result.tables["stacks"]), "workers": workers,
-            "calls": result.calls, "formula": formula(result.tables, k),
-            "errors": len(result.errors), "seconds": result.elapsed}
-
-
-def print_row(mode, row):
-    rate = row["calls"] / row["seconds"] if row["seconds"] else 0.0
-    print(f"{mode:5} {row['stacks']:6d} {row['workers']:7d} "
-          f"{row['calls']:7d} {row['formula']:7d} {row['errors']:6d} "
-          f"{row['seconds']:9.3f} {rate:9.1f}", flush=True)
+    cpu = {s: cpu_seconds(r) - cpu[s] for s, r in roots.items()}
+    tables = result.tables
+    predicted = first_formula(tables, k) if result.full else \
+        steady_formula(before, tables, k)
+    return result, {
+        "poll": "first" if before is None else
+        ("full" if result.full else "steady"),
+        "stacks": len(tables["stacks"]), "calls": result.calls,
+        "formula": predicted, "old": old_formula(tables, k),
+        "errors": len(result.errors), "seconds": result.elapsed,
+        "api": cpu.get("heat-api"), "engine": cpu.get("heat-engine")}
 
 
 def header():
-    print(f"{'mode':5} {'stacks':>6} {'workers':>7} {'calls':>7} "
-          f"{'formula':>7} {'errors':>6} {'seconds':>9} {'calls/s':>9}")
+    print(f"{'poll':6} {'stacks':>6} {'calls':>6} {'formula':>7} "
+          f"{'before14':>8} {'errors':>6} {'seconds':>8} "
+          f"{'api-cpu-s':>9} {'engine-cpu-s':>12}")
+
+
+def print_row(row):
+    def cpu(value):
+        return "-" if value is None else f"{value:.2f}"
+    print(f"{row['poll']:6} {row['stacks']:6d} {row['calls']:6d} "
+          f"{row['formula']:7d} {row['old']:8d} {row['errors']:6d} "
+          f"{row['seconds']:8.2f} {cpu(row['api']):>9} "
+          f"{cpu(row['engine']):>12}", flush=True)
+
+
+def run_polls(conn, args, roots):
+    source = HeatDatasource(conn, max_workers=args.workers,
+                            max_event_details=args.event_details)
+    header()
+    before = None
+    for _ in range(1 + args.steady):
+        result, row = measure(source, args.event_details, roots, before)
+        print_row(row)
+        print(f"#   {dict(sorted(result.calls_by_kind.items()))}",
+              flush=True)
+        before = result.tables
 
 
 def run_mock(args):
-    for n in args.stacks:
-        heat = FakeHeat.sample(n_stacks=n, resources=args.resources,
-                               latency=args.latency)
-        proxy = mock.create_autospec(_proxy.Proxy, instance=True)
-        proxy.get.side_effect = heat.get
-        conn = mock.Mock(spec=["orchestration"], orchestration=proxy)
-        for workers in args.workers:
-            print_row("mock", measure(conn, workers, args.event_details))
+    heat = FakeHeat.sample(n_stacks=args.stacks, resources=args.resources,
+                           latency=args.latency)
+    proxy = mock.create_autospec(_proxy.Proxy, instance=True)
+    proxy.get.side_effect = heat.get
+    conn = mock.Mock(spec=["orchestration"], orchestration=proxy)
+    run_polls(conn, args, {})
 
 
 def _ok(response):
@@ -125,32 +246,29 @@ def _wait(proxy, paths, done, failed, timeout):
         if left and time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {len(left)} stacks "
                                f"to be {done}")
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 
 def run_cloud(args):
     import openstack
     conn = openstack.connect()
     proxy = conn.orchestration
+    roots = {s: service_roots(s) for s in SERVICES}
+    print(f"# heat processes: {roots}", flush=True)
     created = []
     prefix = f"svbench-{secrets.token_hex(3)}"
     try:
-        for n in args.stacks:
-            start = time.monotonic()
-            while len(created) < n:
-                name = f"{prefix}-{len(created)}"
-                body = {"stack_name": name, "template": TEMPLATE,
-                        "files": {"nested.yaml": json.dumps(NESTED)}}
-                stack_id = _ok(proxy.post("/stacks", json=body))["stack"][
-                    "id"]
-                created.append(f"/stacks/{name}/{stack_id}")
-            _wait(proxy, created, "CREATE_COMPLETE", "CREATE_FAILED",
-                  args.timeout)
-            print(f"# {n} stacks ready in {time.monotonic() - start:.1f} s",
-                  flush=True)
-            for workers in args.workers:
-                print_row("cloud", measure(conn, workers,
-                                           args.event_details))
+        start = time.monotonic()
+        for n in range(args.stacks):
+            body = {"stack_name": f"{prefix}-{n}", "template": TEMPLATE,
+                    "files": {"nested.yaml": json.dumps(NESTED)}}
+            stack_id = _ok(proxy.post("/stacks", json=body))["stack"]["id"]
+            created.append(f"/stacks/{prefix}-{n}/{stack_id}")
+        _wait(proxy, created, "CREATE_COMPLETE", "CREATE_FAILED",
+              args.timeout)
+        print(f"# {args.stacks} stacks ready in "
+              f"{time.monotonic() - start:.1f} s", flush=True)
+        run_polls(conn, args, roots)
     finally:
         for path in created:
             proxy.delete(path)
@@ -162,10 +280,12 @@ def run_cloud(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("mock", "cloud"))
-    parser.add_argument("--stacks", type=int, nargs="+", default=[10],
-                        help="numbers of stacks to poll (grows in cloud "
-                             "mode: stacks are added, not recreated)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--stacks", type=int, default=50,
+                        help="how many stacks to create (default 50)")
+    parser.add_argument("--steady", type=int, default=2,
+                        help="polls after the first (default 2)")
+    parser.add_argument("--workers", type=int, default=4,
+                        help="max_workers (default 4)")
     parser.add_argument("--latency", type=float, default=0.02,
                         help="mock: seconds each call takes")
     parser.add_argument("--resources", type=int, default=2,
@@ -173,10 +293,9 @@ def main(argv=None):
                              "stack with one)")
     parser.add_argument("--event-details", type=int, default=10,
                         help="max_event_details (K)")
-    parser.add_argument("--timeout", type=float, default=300,
+    parser.add_argument("--timeout", type=float, default=600,
                         help="cloud: seconds to wait for creates/deletes")
     args = parser.parse_args(argv)
-    header()
     if args.mode == "mock":
         run_mock(args)
     else:

@@ -24,7 +24,7 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from protection import exceptions
-from protection.datasources import heat
+from protection.datasources.heat import stacks as heat_stacks
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
 
@@ -47,10 +47,10 @@ class SaveStackDescription(task.Task):
     """Template, parameters, outputs and built resources, for reference."""
 
     def execute(self, ctx, conn, resource, bank):
-        described = heat.stack_description(conn, resource.id,
+        described = heat_stacks.stack_description(conn, resource.id,
                                            resource.name)
         stack = described["stack"]
-        built = heat.stack_physical_resources(
+        built = heat_stacks.stack_physical_resources(
             conn, resource.id, ctx.conf.heat_stack_plugin.nested_depth,
             stack_name=resource.name)
         bank.save_metadata({
@@ -112,7 +112,7 @@ class HeatStackPlugin(ProtectionPlugin):
         return self._resource(stack)
 
     def dependencies(self, conn, resource):
-        built = heat.stack_physical_resources(
+        built = heat_stacks.stack_physical_resources(
             conn, resource.id, self.config.nested_depth,
             stack_name=resource.name)
         children, seen = [], set()

@@ -54,10 +54,16 @@ class Stack:
         self.metadata = {}         # resource name -> metadata dict
         self.events = []
         self.snapshots = []
+        self.status = "CREATE_COMPLETE"
+        self.updated_time = None
+        self.template = {"heat_template_version": "2018-08-31",
+                         "description": f"template of {name}",
+                         "resources": {}}
 
     @property
     def path(self):
-        return f"/stacks/{self.name}/{self.id}"
+        """As in Heat's links: the name percent-encoded (UTF-8)."""
+        return f"/stacks/{urllib.parse.quote(self.name, safe='')}/{self.id}"
 
     def link(self, rel="self"):
         return {"href": BASE + self.path, "rel": rel}
@@ -65,9 +71,9 @@ class Stack:
     def summary(self):
         return {"id": self.id, "links": [self.link()],
                 "stack_name": self.name, "description": "",
-                "stack_status": "CREATE_COMPLETE",
+                "stack_status": self.status,
                 "stack_status_reason": "Stack CREATE completed successfully",
-                "creation_time": TIME, "updated_time": None,
+                "creation_time": TIME, "updated_time": self.updated_time,
                 "deletion_time": None, "stack_owner": "demo",
                 "parent": self.parent.id if self.parent else None,
                 "stack_user_project_id": "cc6873019699428ca582c9488c2c7a33",
@@ -84,9 +90,16 @@ class Stack:
                      "tags": [], "outputs": self.outputs})
         return body
 
+    def touch(self, status="UPDATE_COMPLETE", when=None):
+        """What an update does to the stack list: a new status and
+        updated_time."""
+        self.status = status
+        self.updated_time = when or f"2026-11-22T01:{len(self.events):02d}:00Z"
+
     def add_resource(self, name, rtype, physical_id, nested=None,
                      attributes=None, metadata=None, required_by=()):
-        links = [{"href": f"{BASE}{self.path}/resources/{name}",
+        quoted = urllib.parse.quote(name, safe="")
+        links = [{"href": f"{BASE}{self.path}/resources/{quoted}",
                   "rel": "self"}, self.link("stack")]
         if nested is not None:
             links.append(nested.link("nested"))
@@ -106,10 +119,12 @@ class Stack:
 
     def add_event(self, resource_name, physical_id, status, rtype):
         eid = self.heat.new_id("e")
-        rpath = f"{BASE}{self.path}/resources/{resource_name}"
+        rpath = (f"{BASE}{self.path}/resources/"
+                 f"{urllib.parse.quote(resource_name, safe='')}")
         root = self
         while root.parent is not None:
             root = root.parent
+        self.heat.event_seq += 1
         event = {"id": eid,
                  "links": [{"href": f"{rpath}/events/{eid}", "rel": "self"},
                            {"href": rpath, "rel": "resource"},
@@ -121,11 +136,12 @@ class Stack:
                  "resource_status": status,
                  "resource_status_reason": "state changed"}
         self.events.append((event, rtype))
+        self.heat.event_order[eid] = self.heat.event_seq
 
     def add_snapshot(self, name):
         self.snapshots.append({
             "id": self.heat.new_id("snap"), "name": name,
-            "action": "SNAPSHOT", "status": "COMPLETE",
+            "action": "CREATE", "status": "COMPLETE",
             "status_reason": "Stack SNAPSHOT completed successfully",
             "creation_time": TIME,
             "data": {"name": self.name, "id": self.id, "resources": {}}})
@@ -163,6 +179,11 @@ class FakeHeat:
         self._failures = []        # (regex, status)
         self._answers = []         # (regex, body)
         self._ids = itertools.count(1)
+        # what a resource list with_detail carries: like Heat 27, never
+        # the metadata (its API drops it); an older Heat: less
+        self.detail_fields = ("description", "attributes")
+        self.event_seq = 0
+        self.event_order = {}       # event id -> creation order
         self._lock = threading.Lock()
 
     def new_id(self, prefix):
@@ -268,6 +289,18 @@ class FakeHeat:
             return response(404, None, path)
         return response(200, body, path)
 
+    def _events(self, stack, depth, params):
+        """Like Heat: newest first unless sort_dir=asc; after marker."""
+        events = sorted((e for owner, _l in stack.walk(depth)
+                         for e, _t in owner.events),
+                        key=lambda e: self.event_order[e["id"]],
+                        reverse=params.get("sort_dir") != "asc")
+        marker = params.get("marker")
+        ids = [e["id"] for e in events]
+        if marker in ids:
+            events = events[ids.index(marker) + 1:]
+        return events
+
     def _stack(self, name, stack_id):
         stack = self.by_id.get(stack_id)
         if stack is None or stack.name != name:
@@ -307,7 +340,12 @@ class FakeHeat:
             return None
         rest = parts[3:]
         if not rest:
-            return {"stack": stack.show()}
+            body = stack.show()
+            if str(params.get("resolve_outputs", "")).lower() == "false":
+                del body["outputs"]
+            return {"stack": body}
+        if rest == ["template"]:
+            return dict(stack.template)
         if rest == ["snapshots"]:
             return {"snapshots": list(stack.snapshots)}
         if rest == ["resources"]:
@@ -317,11 +355,19 @@ class FakeHeat:
                     res = dict(res)
                     if level:
                         res["parent_resource"] = owner.parent_resource
+                    if str(params.get("with_detail", "")).lower() == "true":
+                        description, attrs = owner.details[
+                            res["resource_name"]]
+                        detail = {"description": description,
+                                  "attributes": attrs,
+                                  "metadata": owner.metadata[
+                                      res["resource_name"]]}
+                        res.update((k, v) for k, v in detail.items()
+                                   if k in self.detail_fields)
                     found.append(res)
             return {"resources": found}
         if rest == ["events"]:
-            return {"events": [e for owner, _l in stack.walk(depth)
-                               for e, _t in owner.events]}
+            return {"events": self._events(stack, depth, params)}
         if rest[0] != "resources" or len(rest) < 2:
             return None
         name = rest[1]

@@ -5,12 +5,20 @@
     stackvault datasource list
     stackvault datasource tables NAME
     stackvault datasource show NAME TABLE [--column COLUMN=VALUE ...]
+                                          [--polls N [--interval SECONDS]]
 
 ``show`` polls only what TABLE needs (``show heat poll_errors`` polls
-everything, to show every call that fails). ``--column`` keeps the rows
-whose COLUMN reads exactly VALUE (as printed; repeat it to require
-several). When calls failed, the rows that could be read are printed, each
-failure is reported on stderr in one line, and the exit code is 1.
+everything but the opt-in tables, to show every call that fails).
+``--column`` keeps the rows whose COLUMN reads exactly VALUE (as printed;
+repeat it to require several). When calls failed, the rows that could be
+read are printed, each failure is reported on stderr in one line, and the
+exit code is 1.
+
+``--polls N`` polls N times, ``--interval`` seconds apart, with the same
+datasource object, and prints the table after each poll, preceded on
+stderr by one line saying whether it is complete, stale (a failed call's
+rows are those of the previous poll) or incomplete (rows are missing).
+The exit code is that of the last poll.
 """
 
 import argparse
@@ -20,9 +28,11 @@ from protection import config
 from protection import datasources
 from protection import exceptions
 from protection.cli import output
+from protection.datasources import polling
 
 # protection.cli.main's exit codes
 EXIT_OK, EXIT_FAILED = 0, 1
+ERRORS_TABLE = "poll_errors"
 
 
 def _assignment(text):
@@ -31,6 +41,21 @@ def _assignment(text):
         raise argparse.ArgumentTypeError(
             f"expected COLUMN=VALUE, got {text!r}")
     return column, value
+
+
+def _count(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text):
+    value = float(text)
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 86400, not {text}")
+    return value
 
 
 def register(subparsers, fmt_parent):
@@ -52,6 +77,13 @@ def register(subparsers, fmt_parent):
     show.add_argument("--column", action="append", default=[],
                       type=_assignment, metavar="COLUMN=VALUE",
                       help="keep rows whose COLUMN is VALUE (repeatable)")
+    show.add_argument("--polls", type=_count, default=1, metavar="N",
+                      help="poll N times with the same datasource (a "
+                           "failed call then keeps the previous poll's "
+                           "rows, marked stale); default 1")
+    show.add_argument("--interval", type=_seconds, default=30.0,
+                      metavar="SECONDS",
+                      help="seconds from one poll to the next (default 30)")
     return parser
 
 
@@ -113,20 +145,35 @@ def _show(app, args):
                 f"{', '.join(table.columns)})")
     conf = config.load_config(args.config_file)
     source = datasources.load(args.name, app.conn(), conf)
-    errors_table = "poll_errors"
-    only = None if args.table == errors_table else [args.table]
-    result = source.poll(only=only)
-    rows = [r for r in result.rows(args.table) if _matches(r, args.column)]
-    app.print(output.render_list(
-        list(table.columns), [[r.get(c) for c in table.columns] for r in rows],
-        args.format))
-    if args.table == errors_table:
+    only = None if args.table == ERRORS_TABLE else [args.table]
+    code = EXIT_OK
+    for number, result in enumerate(polling.poll_loop(
+            source, args.interval, polls=args.polls, only=only), 1):
+        rows = [r for r in result.rows(args.table)
+                if _matches(r, args.column)]
+        if args.polls > 1:
+            app.stderr.write(
+                f"stackvault: poll {number}/{args.polls}: table "
+                f"{args.table} {result.status(args.table)}, {len(rows)} "
+                f"rows, {result.calls} calls\n")
+        app.print(output.render_list(
+            list(table.columns),
+            [[r.get(c) for c in table.columns] for r in rows], args.format))
+        code = _warn(app, args.table, result)
+    return code
+
+
+def _warn(app, table, result):
+    """One line on stderr per failed call that fed ``table``."""
+    if table == ERRORS_TABLE:
         return EXIT_OK
     failed = [e for e in result.errors
-              if args.table in (e.get("tables") or "").split(", ")]
+              if table in (e.get("tables") or "").split(", ")]
     for error in failed:
         where = f" (stack {error['stack_name']})" if error.get(
             "stack_name") else ""
+        kept = f"; {error['kept_rows']} row(s) of the previous poll kept " \
+            f"(stale)" if error.get("kept_rows") else ""
         app.stderr.write(f"stackvault: warning: {error['call']}{where} "
-                         f"failed: {error['reason']}\n")
+                         f"failed: {error['reason']}{kept}\n")
     return EXIT_FAILED if failed else EXIT_OK

@@ -12,8 +12,11 @@ package). The contract, which :class:`Datasource` spells out:
 - ``__init__(conn, conf=None)``: an openstacksdk ``Connection`` that it
   only reads through;
 - ``poll(only=None)``: read the API once and return a :class:`PollResult`;
-  ``only`` names the tables wanted, and the datasource makes only the calls
-  those need.
+  ``only`` names the tables wanted (default: all but the ``opt_in`` ones),
+  and the datasource makes only the calls those need. A datasource object
+  may remember its previous poll (to keep a failed call's rows, marked
+  stale, and to read less); :mod:`protection.datasources.polling` diffs
+  two polls and polls in a loop.
 """
 
 
@@ -41,17 +44,43 @@ class PollResult:
     table (calls that failed, and what they left out); ``calls``: how many
     API calls the poll made (``calls_by_kind`` splits them); ``elapsed``:
     seconds.
+
+    A table is in ``complete`` when every call it needs answered (or an
+    earlier answer could be reused), else in ``stale`` and/or
+    ``incomplete``: a call failed, and its rows are those the same call
+    gave at the datasource's previous poll (stale) or are missing
+    (incomplete: there was no earlier answer to keep). ``keys``: table
+    name -> the columns that identify a row (None: the whole row), for
+    :func:`protection.datasources.polling.diff`. ``full``: nothing was
+    reused from an earlier poll; ``reused``: how many answers were.
     """
 
-    def __init__(self, tables, errors, calls, calls_by_kind, elapsed):
+    def __init__(self, tables, errors, calls, calls_by_kind, elapsed,
+                 complete=None, stale=(), incomplete=(), keys=None,
+                 full=True, reused=0):
         self.tables = tables
         self.errors = errors
         self.calls = calls
         self.calls_by_kind = dict(calls_by_kind)
         self.elapsed = elapsed
+        self.stale = frozenset(stale)
+        self.incomplete = frozenset(incomplete)
+        self.complete = frozenset(
+            set(tables) - self.stale - self.incomplete
+            if complete is None else complete)
+        self.keys = dict(keys or {})
+        self.full = full
+        self.reused = reused
 
     def rows(self, table):
         return self.tables[table]
+
+    def status(self, table):
+        """``complete``, ``stale``, ``incomplete`` or ``stale,
+        incomplete``."""
+        found = [name for name in ("stale", "incomplete")
+                 if table in getattr(self, name)]
+        return ", ".join(found) or "complete"
 
 
 class Datasource:
@@ -61,6 +90,13 @@ class Datasource:
     config_group = None
     config_opts = []
     catalog = None
+    #: tables a poll reads only when they are asked for by name
+    opt_in = ()
+
+    @classmethod
+    def default_tables(cls):
+        """The tables ``poll()`` reads when no ``only`` is given."""
+        return [name for name in cls.tables() if name not in cls.opt_in]
 
     @classmethod
     def tables(cls):

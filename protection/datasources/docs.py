@@ -44,8 +44,9 @@ def render_rst(cls):
     calls = getattr(cls, "calls", None)
     if calls:
         out += _heading("Calls", "-")
-        out += ["Every call one poll can make, how many times, and the "
-                "tables it fills (K is ``max_event_details``). A call "
+        out += ["Every call one poll can make, how many times a full "
+                "poll makes it, and the tables it fills (K is "
+                "``max_event_details``). A call "
                 "whose answer others start from (after) is made when "
                 "any of their tables is asked for.", ""]
         rows = [("call", "request", "per poll", "after", "tables")]
@@ -57,7 +58,7 @@ def render_rst(cls):
         out += _heading(f"{func.__name__}()", "-")
         sig = str(inspect.signature(func))
         out += [".. code-block:: python", "",
-                f"    {module.__name__}.{func.__name__}{sig}", ""]
+                f"    {func.__module__}.{func.__name__}{sig}", ""]
         out += _block(func.__doc__) + [""]
         for extra in getattr(func, "doc_types", ()):
             out += _block(extra.__doc__) + [""]

@@ -3,9 +3,14 @@
 Two small stacks are created: ``A`` with a nested template stack (random
 strings, a value, a software config, Neutron networks at both levels,
 resource metadata) and ``B`` (flat, tagged, with a Heat snapshot); plus a
-software deployment of A's config. Every table is read and checked against
-what was created; the poll must not change anything in Heat. The stacks
-and the deployment are deleted at teardown, with a bounded wait.
+software deployment of A's config. Descriptions, parameter values,
+metadata and the snapshot name are not ASCII (Heat refuses a stack name
+that is not: it must be letters, digits, ``_-.``). Every table is read and
+checked against what was created; the poll must not change anything in
+Heat. One datasource object then polls again: unchanged stacks are not
+read, a failed call keeps its rows (stale), an updated stack's new events
+are read by marker. The stacks and the deployment are deleted at
+teardown, with a bounded wait.
 """
 
 import io
@@ -16,10 +21,14 @@ import mock
 import pytest
 
 from protection.cli import main as cli
-from protection.datasources import heat as heat_ds
-from protection.datasources.heat import HeatDatasource
+from protection.datasources import polling
+from protection.datasources.heat import stacks as heat_ds
+from protection.datasources.heat.datasource import HeatDatasource
 
 TIMEOUT = 180
+DESCRIPTION = "stackvault fullstack : source de données Heat A ✓"
+GREETING = "grüß dich, ça va ✓"
+SNAPSHOT = "fs-snäp ✓"
 
 NESTED = {
     "heat_template_version": "2018-08-31",
@@ -40,11 +49,12 @@ NESTED = {
 def top_template(prefix):
     return {
         "heat_template_version": "2018-08-31",
-        "description": "stackvault fullstack: heat datasource A",
+        "description": DESCRIPTION,
         "parameters": {"net_name": {"type": "string"}},
         "resources": {
             "rnd": {"type": "OS::Heat::RandomString",
-                    "metadata": {"owner": "fullstack", "tier": [1, 2]},
+                    "metadata": {"owner": "fullstack", "tier": [1, 2],
+                                 "propriétaire": "Zoë ✓"},
                     "properties": {"length": 10}},
             "cfg": {"type": "OS::Heat::SoftwareConfig",
                     "properties": {
@@ -155,9 +165,9 @@ def built(conn, cleanup, waits):
     a_id = heat.stack(a_name, top_template(prefix),
                       files={"nested.yaml": json.dumps(NESTED)},
                       parameters={"net_name": f"{prefix}-net"})
-    b_id = heat.stack(b_name, FLAT, parameters={"greeting": "bonjour"},
+    b_id = heat.stack(b_name, FLAT, parameters={"greeting": GREETING},
                       tags=["fullstack", "stackvault"])
-    snap = heat.snapshot(b_name, b_id, "fs-snap")
+    snap = heat.snapshot(b_name, b_id, SNAPSHOT)
     a_res = _ok(conn.orchestration.get(
         f"/stacks/{a_name}/{a_id}/resources/cfg"))["resource"]
     config_id = a_res["physical_resource_id"]
@@ -173,14 +183,35 @@ def by(rows, **match):
 
 
 def expected_calls(tables, k):
-    """The documented formula, from what this poll read."""
-    stacks = tables["stacks"]
-    total = 4 + len(tables["software_configs"]) + len(
-        tables["software_deployments"])
-    for stack in stacks:
+    """The documented formula of a first poll, from what it read:
+    4 + C + sum over s of (4 + R_s + min(E_s, K))."""
+    total = 4 + len(tables["software_configs"])
+    for stack in tables["stacks"]:
         resources = len(by(tables["resources"], stack_id=stack["id"]))
         events = len(by(tables["events"], stack_id=stack["id"]))
-        total += 4 + 2 * resources + min(events, k)
+        total += 4 + resources + min(events, k)
+    return total
+
+
+def steady_calls(before, after, k):
+    """The documented steady-state formula: 4 + C_new + sum over changed
+    stacks of (4 + R_s + min(En_s, K)), from what two polls read."""
+    def mark(stack):
+        return (stack["stack_name"], stack["updated_time"],
+                stack["stack_status"])
+    old = {s["id"]: mark(s) for s in before["stacks"]}
+    old_events = {e["id"] for e in before["events"]}
+    old_configs = {c["id"] for c in before["software_configs"]}
+    total = 4 + len([c for c in after["software_configs"]
+                     if c["id"] not in old_configs])
+    for stack in after["stacks"]:
+        if old.get(stack["id"]) == mark(stack) and not stack[
+                "stack_status"].endswith("_IN_PROGRESS"):
+            continue
+        new = [e for e in by(after["events"], stack_id=stack["id"])
+               if e["id"] not in old_events]
+        resources = len(by(after["resources"], stack_id=stack["id"]))
+        total += 4 + resources + min(len(new), k)
     return total
 
 
@@ -227,7 +258,7 @@ def test_every_table_matches_what_was_created(conn, built):
     assert a["stack_name"] == a_name and b["stack_name"] == b_name
     assert a["stack_status"] == "CREATE_COMPLETE"
     assert b["stack_status"] == "SNAPSHOT_COMPLETE"     # its last action
-    assert a["description"] == "stackvault fullstack: heat datasource A"
+    assert a["description"] == DESCRIPTION
     assert a["timeout_mins"] == 5
     assert json.loads(b["tags"]) == ["fullstack", "stackvault"]
     params = {r["name"]: r["value"] for r in by(t["stack_parameters"],
@@ -235,13 +266,13 @@ def test_every_table_matches_what_was_created(conn, built):
     assert params["net_name"] == f"{prefix}-net"
     assert params["OS::stack_name"] == a_name
     assert by(t["stack_parameters"], stack_id=b_id, name="greeting")[0][
-        "value"] == "bonjour"
+        "value"] == GREETING
     outputs = {r["output_key"]: r for r in by(t["stack_outputs"],
                                               stack_id=a_id)}
     assert outputs["cfg_id"]["output_value"] == built["config_id"]
     assert outputs["cfg_id"]["description"] == "the config"
     assert by(t["stack_outputs"], stack_id=b_id)[0]["output_value"] == \
-        "bonjour"
+        GREETING
     (link,) = by(t["stacks_links"], stack_id=a_id)
     assert link["rel"] == "self" and link["href"].endswith(
         f"/stacks/{a_name}/{a_id}")
@@ -249,7 +280,8 @@ def test_every_table_matches_what_was_created(conn, built):
     # snapshots
     (snap,) = by(t["snapshots"], stack_id=b_id)
     assert snap["id"] == built["snapshot"]["id"]
-    assert (snap["name"], snap["status"]) == ("fs-snap", "COMPLETE")
+    assert (snap["name"], snap["status"]) == (SNAPSHOT, "COMPLETE")
+    assert snap["action"] == "CREATE"           # what Heat records
     assert by(t["snapshots"], stack_id=a_id) == []
 
     # resources, nested ones included, and their links
@@ -294,7 +326,8 @@ def test_every_table_matches_what_was_created(conn, built):
     assert attrs("net")["name"] == f"{prefix}-net"
     meta = {r["key"]: r["value"] for r in by(
         t["resource_metadata"], resource_id=res["rnd"]["id"])}
-    assert meta == {"owner": "fullstack", "tier": "[1, 2]"}
+    assert meta == {"owner": "fullstack", "tier": "[1, 2]",
+                    "propriétaire": "Zoë ✓"}
     assert by(t["resource_metadata"], resource_id=res["net"]["id"]) == []
 
     # resource types
@@ -342,6 +375,18 @@ def test_every_table_matches_what_was_created(conn, built):
         t["deployment_output_values"], deployment_id=dep["id"])} == {
         "result": "ok", "deploy_status_code": 0}
 
+    # real Heat fills every column, in one of our rows at least
+    ours = {"stacks": [a, b], "snapshots": [snap], "resources": a_rows,
+            "events": a_events, "software_configs": [cfg],
+            "event_details": [details[e["id"]] for e in detailed],
+            "software_deployments": [dep]}
+    may_be_empty = {("software_configs", "options")}   # none declared
+    for table, rows in ours.items():
+        for column in HeatDatasource.tables()[table].columns:
+            if (table, column) not in may_be_empty:
+                assert any(r[column] not in (None, "") for r in rows), (
+                    table, column)
+
 
 def test_only_and_isolation_on_real_heat(conn, built):
     a_name, a_id = built["a"]
@@ -352,6 +397,16 @@ def test_only_and_isolation_on_real_heat(conn, built):
     stacks = source.poll(only=["stacks"])
     assert stacks.calls == 1 + len(stacks.tables["stacks"]) + len(
         stacks.errors)
+
+    # the opt-in templates table: Heat's own template, one call a stack
+    templates = source.poll(only=["templates"])
+    assert templates.calls == 1 + len(templates.tables["templates"]) + len(
+        templates.errors)
+    (row,) = by(templates.tables["templates"], stack_id=a_id)
+    assert json.loads(row["template"]) == _ok(conn.orchestration.get(
+        f"/stacks/{a_name}/{a_id}/template"))
+    assert (row["template_version"], row["description"]) == (
+        "2018-08-31", DESCRIPTION)
 
     # a call that fails for stack A: A's rows of that call are missing,
     # and nothing else is
@@ -365,11 +420,100 @@ def test_only_and_isolation_on_real_heat(conn, built):
         result = source.poll(only=["stacks", "resources"])
     assert by(result.tables["stacks"], id=a_id) == []
     assert by(result.tables["stacks"], id=b_id)
+    assert "stacks" in result.incomplete     # no earlier poll to keep
     assert len(by(result.tables["resources"], stack_id=a_id)) == 7
     (error,) = [e for e in result.errors if e["stack_id"] == a_id]
     assert error["call"] == f"GET /stacks/{a_name}/{a_id}"
     assert error["tables"] == "stacks"
     assert error["reason"].startswith("HTTP 404")
+
+
+class Recorder:
+    """Calls conn.orchestration.get, recording (path, params); ``fail``
+    answers a 404 for one path."""
+
+    def __init__(self, conn):
+        self.real_get = conn.orchestration.get
+        self.seen = []
+        self.fail = None
+
+    def __call__(self, path, *args, **kwargs):
+        self.seen.append((path, dict(kwargs.get("params") or {})))
+        if path == self.fail:
+            path = "/stacks/no-such-stack/no-such-id"
+        return self.real_get(path, *args, **kwargs)
+
+    def paths_of(self, stack_id):
+        return [(p, q) for p, q in self.seen if stack_id in p]
+
+
+def ours(change, ids):
+    """The rows of a TableDiff that belong to the given stacks."""
+    rows = change.added + change.removed + [new for _o, new in
+                                            change.changed]
+    return [r for r in rows if ids & {r.get("stack_id"), r.get("id")}]
+
+
+def test_polling_again_with_one_object_on_real_heat(conn, built, waits):
+    a_name, a_id = built["a"]
+    b_name, b_id = built["b"]
+    source = HeatDatasource(conn, full_refresh_polls=100)
+    first = source.poll()
+    record = Recorder(conn)
+
+    # nothing of ours changed: neither stack is read again
+    with mock.patch.object(conn.orchestration, "get", side_effect=record):
+        second = source.poll()
+    assert not second.full and second.reused
+    assert record.paths_of(a_id) == [] and record.paths_of(b_id) == []
+    if not second.errors:
+        assert second.calls == steady_calls(first.tables, second.tables, 10)
+    for table, change in polling.diff(first, second).items():
+        assert ours(change, {a_id, b_id}) == [], table
+
+    # B is updated: only B is read, its events after the newest one read
+    patched = conn.orchestration.patch(f"/stacks/{b_name}/{b_id}", json={
+        "parameters": {"greeting": "hallo ✓"}})
+    assert patched.status_code == 202, patched.text[:500]
+    Heat(conn, None, waits).wait(f"/stacks/{b_name}/{b_id}", "stack",
+                                 "stack_status", "UPDATE_COMPLETE",
+                                 "UPDATE_FAILED")
+    record.seen.clear()
+    with mock.patch.object(conn.orchestration, "get", side_effect=record):
+        third = source.poll()
+    assert record.paths_of(a_id) == []
+    ((_path, params),) = [(p, q) for p, q in record.paths_of(b_id)
+                          if p.endswith("/events")]
+    assert params["marker"] in {e["id"] for e in by(
+        second.tables["events"], stack_id=b_id)}
+    heat_events = _ok(record.real_get(
+        f"/stacks/{b_name}/{b_id}/events",
+        params={"nested_depth": 5}))["events"]
+    assert sorted(e["id"] for e in by(third.tables["events"],
+                                      stack_id=b_id)) == sorted(
+        e["id"] for e in heat_events)
+    assert by(third.tables["stack_parameters"], stack_id=b_id,
+              name="greeting")[0]["value"] == "hallo ✓"
+    changes = polling.diff(second, third)
+    (new_b,) = [new for _old, new in changes["stacks"].changed
+                if new["id"] == b_id]
+    assert new_b["stack_status"] == "UPDATE_COMPLETE"
+    if not third.errors:
+        assert third.calls == steady_calls(second.tables, third.tables, 10)
+
+    # GET /stacks fails: every stack's rows are kept, marked stale
+    record.fail = "/stacks"
+    with mock.patch.object(conn.orchestration, "get", side_effect=record):
+        fourth = source.poll()
+    assert {"stacks", "resources", "events", "snapshots"} <= fourth.stale
+    for table, column in (("stacks", "id"), ("resources", "stack_id"),
+                          ("events", "stack_id"), ("snapshots",
+                                                   "stack_id")):
+        for stack_id in (a_id, b_id):
+            assert by(fourth.tables[table], **{column: stack_id}) == by(
+                third.tables[table], **{column: stack_id}), table
+    (error,) = [e for e in fourth.errors if e["call"] == "GET /stacks"]
+    assert error["reason"].startswith("HTTP 404") and error["kept_rows"]
 
 
 def test_stack_physical_resources_on_real_heat(conn, built):

@@ -13,7 +13,7 @@ import secrets
 
 import pytest
 
-from protection.datasources import heat as heat_ds
+from protection.datasources.heat import stacks as heat_ds
 from tests.fullstack import devcloud_volume
 from tests.fullstack import teardown
 from tests.fullstack.conftest import require_devcloud, wait_status

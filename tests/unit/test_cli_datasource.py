@@ -13,6 +13,7 @@ from openstack.orchestration.v1 import _proxy
 from protection.cli import main as cli
 from protection.cli import output
 from tests.heat_fakes import FakeHeat
+from tests.heat_fakes import response
 
 
 class Cli:
@@ -48,7 +49,7 @@ def run(tmp_path):
 def test_list_shows_the_installed_datasources(run):
     (heat,) = [d for d in run.json("datasource", "list")
                if d["Name"] == "heat"]
-    assert heat["Tables"] == 20
+    assert heat["Tables"] == 21
     assert heat["Description"].startswith("Heat's read API")
     run.connect.assert_not_called()
 
@@ -118,11 +119,36 @@ def test_failed_calls_are_warned_about_and_exit_1(run):
 
 
 def test_show_poll_errors_polls_everything(run):
-    run.heat.fail(r"/metadata$", status=403)
+    run.heat.fail(r"/snapshots$", status=403)
     rows = run.json("datasource", "show", "heat", "poll_errors")
-    assert len(rows) == 6          # 2 stacks x 3 resources
-    assert {r["tables"] for r in rows} == {"resource_metadata"}
+    assert len(rows) == 2          # one per stack
+    assert {r["tables"] for r in rows} == {"snapshots"}
     assert all(r["reason"].startswith("HTTP 403") for r in rows)
+
+
+def test_show_polls_again_and_says_when_a_table_is_stale(run):
+    run.config.write_text("[heat_datasource]\nfull_refresh_polls = 1\n")
+    s0 = run.heat.stacks[0]
+    real_get = run.heat.get
+    lists = []
+
+    def get(path, params=None, **kwargs):
+        lists.extend(["list"] if path == "/stacks" else [])
+        if len(lists) > 1 and path == f"/stacks/stack0/{s0.id}":
+            return response(500, None, path)
+        return real_get(path, params, **kwargs)
+    run.conn.orchestration.get.side_effect = get
+    assert run("datasource", "show", "heat", "stacks", "--polls", "2",
+               "--interval", "0", "-f", "value") == 1
+    first, second, warning = run.err.splitlines()
+    assert first == ("stackvault: poll 1/2: table stacks complete, 2 rows, "
+                     "3 calls")
+    assert second == ("stackvault: poll 2/2: table stacks stale, 2 rows, "
+                      "3 calls")
+    assert warning.startswith(f"stackvault: warning: GET /stacks/stack0/"
+                              f"{s0.id} (stack stack0) failed: HTTP 500")
+    assert warning.endswith("; 1 row(s) of the previous poll kept (stale)")
+    assert run.out.count("stack0") == 2      # printed after each poll
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -134,6 +160,10 @@ def test_show_poll_errors_polls_everything(run):
     (["datasource", "show", "heat", "stacks", "--column", "noequals"],
      "expected COLUMN=VALUE"),
     (["datasource"], "required"),
+    (["datasource", "show", "heat", "stacks", "--polls", "0"],
+     "must be at least 1"),
+    (["datasource", "show", "heat", "stacks", "--interval", "-1"],
+     "must be between 0 and 86400"),
     (["datasource", "show", "heat", "stacks", "-f", "xml"],
      "invalid choice"),
 ])

@@ -12,7 +12,7 @@ from protection import config
 from protection import loader
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
-from protection.datasources.heat import HeatDatasource
+from protection.datasources.heat.datasource import HeatDatasource
 from tests import fake_cloud
 
 
@@ -191,7 +191,8 @@ def test_list_opts_includes_installed_plugin_groups():
     assert [o.dest for o in groups["test_volume"]] == ["chunk_mib",
                                                         "container"]
     assert [o.dest for o in groups["heat_datasource"]] == [
-        "max_workers", "nested_depth", "max_event_details"]
+        "max_workers", "nested_depth", "max_event_details",
+        "full_refresh_polls"]
     assert len(groups) == 7
 
 

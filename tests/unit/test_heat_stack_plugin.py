@@ -9,7 +9,7 @@ from openstack import exceptions as sdk_exceptions
 from plugins import heat_stack
 from protection import config
 from protection import exceptions
-from protection.datasources.heat import PhysicalResource
+from protection.datasources.heat.stacks import PhysicalResource
 from protection.resource import Resource
 from tests.unit.plugin_helpers import make_ctx, obj
 
@@ -45,7 +45,7 @@ def plugin(conf):
 
 
 def test_dependencies_are_what_the_stack_built_that_plugins_protect(plugin):
-    with mock.patch.object(heat_stack.heat, "stack_physical_resources",
+    with mock.patch.object(heat_stack.heat_stacks, "stack_physical_resources",
                            return_value=BUILT + BUILT[:1]) as read:
         children = plugin.dependencies(mock.Mock(), STACK)
     read.assert_called_once_with(mock.ANY, "st-1", 5, stack_name="app")
@@ -58,7 +58,7 @@ def test_dependencies_are_what_the_stack_built_that_plugins_protect(plugin):
 
 def test_nested_depth_comes_from_config(plugin, conf):
     conf.set_override("nested_depth", 1, group="heat_stack_plugin")
-    with mock.patch.object(heat_stack.heat, "stack_physical_resources",
+    with mock.patch.object(heat_stack.heat_stacks, "stack_physical_resources",
                            return_value=[]) as read:
         assert plugin.dependencies(mock.Mock(), STACK) == []
     assert read.call_args.args[2] == 1
@@ -88,9 +88,10 @@ def test_protect_saves_template_parameters_and_resources(conf):
                            "parameters": {"flavor": "m1.tiny"},
                            "outputs": [{"output_key": "ip"}]},
                  "template": {"heat_template_version": "2021-04-16"}}
-    with mock.patch.object(heat_stack.heat, "stack_description",
+    with mock.patch.object(heat_stack.heat_stacks, "stack_description",
                            return_value=described), \
-            mock.patch.object(heat_stack.heat, "stack_physical_resources",
+            mock.patch.object(heat_stack.heat_stacks,
+                              "stack_physical_resources",
                               return_value=BUILT[:1]):
         heat_stack.SaveStackDescription().execute(ctx, ctx.conn, STACK,
                                                   bank)
