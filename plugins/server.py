@@ -68,13 +68,12 @@ import types
 from openstack import exceptions as sdk_exceptions
 from openstack import utils as sdk_utils
 from openstack.compute.v2 import server as sdk_server
-from oslo_config import cfg
 from taskflow import task
 from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
 
-from plugins import image as image_plugin
 from protection import exceptions
+from protection import image_data
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
 
@@ -90,7 +89,8 @@ PORT_TYPE = "OS::Neutron::Port"
 FLOATING_IP_TYPE = "OS::Neutron::FloatingIP"
 
 METADATA_FORMAT = 1
-MiB = 1024 * 1024
+# The root disk record keeps the image plugin's metadata format number.
+ROOT_DISK_FORMAT = 1
 # Compute API microversions the restore relies on.
 NO_NETWORK_AT_BOOT = "2.37"
 TAGS_AT_BOOT = "2.52"
@@ -425,7 +425,7 @@ class WaitRootDiskSnapshot(task.Task):
 
         ctx.progress.step("root-disk", f"waiting for {what}")
         ctx.wait_for_status(fetch, "active", what=what,
-                            failures=("failed",) + image_plugin.IMAGE_FAILURES,
+                            failures=("failed",) + image_data.IMAGE_FAILURES,
                             size_gib=server_info["flavor"]["disk"])
 
 
@@ -439,7 +439,8 @@ def _server_fault(conn, server_id):
 
 
 class SaveRootDiskData(task.Task):
-    """Stream the snapshot into the bank with the image plugin's code."""
+    """Stream the snapshot into the bank as the image plugin stores an
+    image (protection.image_data)."""
 
     default_provides = "root_disk"
 
@@ -450,18 +451,16 @@ class SaveRootDiskData(task.Task):
     def execute(self, ctx, conn, bank, root_snapshot_id):
         if root_snapshot_id is None:
             return None
-        info = image_plugin.DescribeImage().execute(
-            conn, Resource(IMAGE_TYPE, root_snapshot_id))
-        data = image_plugin.SaveImageData(self.object_size).execute(
-            ctx, conn, bank, info)
-        image = {k: v for k, v in info.items()
-                 if k not in ("size", "checksum", "os_hash_algo",
-                              "os_hash_value")}
-        return {"format": image_plugin.METADATA_FORMAT, "image": image,
+        info = image_data.describe_image(conn, root_snapshot_id)
+        data = image_data.save_image_data(ctx, conn, bank, info,
+                                          self.object_size)
+        return {"format": ROOT_DISK_FORMAT,
+                "image": image_data.saved_image(info),
                 "data": data, "snapshot_id": root_snapshot_id}
 
     def revert(self, bank, **kwargs):
-        image_plugin.SaveImageData(self.object_size).revert(bank)
+        # Whatever this task wrote, even when it failed half way.
+        image_data.delete_image_data(bank)
 
 
 class DeleteRootDiskSnapshot(task.Task):
@@ -815,8 +814,10 @@ def _root_disk(metadata):
     return metadata.get("root_disk")
 
 
-def _root_resource(metadata):
-    return Resource(IMAGE_TYPE, _root_disk(metadata)["snapshot_id"])
+def _root_snapshot_id(metadata):
+    """The temporary snapshot the root disk was saved from: the original
+    image id of the root disk in messages and restored ids."""
+    return _root_disk(metadata)["snapshot_id"]
 
 
 class CreateRootDiskImage(task.Task):
@@ -829,20 +830,9 @@ class CreateRootDiskImage(task.Task):
 
     def execute(self, ctx, conn, metadata, server_attrs):
         root = _root_disk(metadata)
-        image = root["image"]
-        body = dict(image["properties"])
-        body.update({
-            "name": f"{server_attrs['name']}-root-disk",
-            "disk_format": image["disk_format"],
-            "container_format": image["container_format"],
-            "min_disk": image["min_disk"],
-            "min_ram": image["min_ram"],
-            "tags": list(image["tags"]),
-            "visibility": "private",
-        })
-        response = conn.image.post("/images", json=body)
-        sdk_exceptions.raise_from_response(response)
-        new_id = response.json()["id"]
+        new_id = image_data.create_image(
+            conn, root["image"], name=f"{server_attrs['name']}-root-disk",
+            visibility="private")
         ctx.record_new_id(new_id, IMAGE_TYPE, root["snapshot_id"])
         return new_id
 
@@ -854,12 +844,13 @@ class CreateRootDiskImage(task.Task):
 
 class UploadRootDisk(task.Task):
     """Stream the bank objects into the new image, each checked against its
-    saved sha256 (the image plugin's upload). Undone with the image."""
+    saved sha256 (as the image plugin uploads). Undone with the image."""
 
     def execute(self, ctx, conn, bank, metadata, root_image_id):
-        image_plugin.UploadImageData().execute(
-            ctx, conn, bank, _root_resource(metadata), _root_disk(metadata),
-            root_image_id)
+        image_data.upload_image_data(ctx, conn, bank,
+                                     _root_disk(metadata)["data"],
+                                     root_image_id,
+                                     _root_snapshot_id(metadata))
 
 
 class WaitRootDiskImage(task.Task):
@@ -869,11 +860,10 @@ class WaitRootDiskImage(task.Task):
     default_provides = "boot_source"
 
     def execute(self, ctx, conn, metadata, root_image_id):
-        root, resource = _root_disk(metadata), _root_resource(metadata)
-        image_plugin.WaitImageActive().execute(ctx, conn, resource, root,
-                                               root_image_id)
-        image_plugin.CheckRestoredImage().execute(conn, resource, root,
-                                                  root_image_id)
+        data = _root_disk(metadata)["data"]
+        image_data.wait_image_active(ctx, conn, root_image_id, data)
+        image_data.check_restored_image(conn, data, root_image_id,
+                                        _root_snapshot_id(metadata))
         return {"image_id": root_image_id}
 
 
@@ -1145,7 +1135,8 @@ class DeleteRootDiskData(task.Task):
     """Delete the root-disk objects (checkpoint delete removes the rest)."""
 
     def execute(self, ctx, bank):
-        image_plugin.DeleteImageData().execute(ctx, bank)
+        count = image_data.delete_image_data(bank)
+        ctx.progress.step("delete", f"{count} data objects deleted")
 
 
 class CheckServerMetadata(task.Task):
@@ -1175,8 +1166,8 @@ class VerifyRootDisk(task.Task):
     """Recompute every root-disk object's sha256 and the whole disk's."""
 
     def execute(self, ctx, bank, metadata):
-        image_plugin.VerifyImageData().execute(
-            ctx, bank, _root_resource(metadata), _root_disk(metadata))
+        image_data.verify_image_data(ctx, bank, _root_disk(metadata)["data"],
+                                     _root_snapshot_id(metadata))
 
 
 # -- the plugin ---------------------------------------------------------------
@@ -1220,11 +1211,8 @@ class ServerPlugin(ProtectionPlugin):
     }
 
     def _object_size(self):
-        """The image plugin's ``[image_plugin] object_size_mb``."""
-        try:
-            return self.conf.image_plugin.object_size_mb * MiB
-        except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
-            return 64 * MiB
+        """``[image_data] object_size_mib`` (framework option)."""
+        return image_data.object_size(self.conf)
 
     # -- discovery ------------------------------------------------------------
     @staticmethod
