@@ -16,7 +16,12 @@ import stevedore
 
 from flows import builder
 from flows import engine
-from plugins import server
+from plugins.server import common
+from plugins.server import description
+from plugins.server import mappings
+from plugins.server import ServerPlugin
+from plugins.server import protect
+from plugins.server import restore
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
 from protection.checkpoint import CheckpointStore
@@ -27,7 +32,7 @@ from protection.restored_ids import RestoredIds
 from tests.unit import fake_glance
 from tests.unit.plugin_helpers import make_ctx, obj, statuses
 
-SRV = Resource(server.RESOURCE_TYPE, "srv-1", "web")
+SRV = Resource(common.RESOURCE_TYPE, "srv-1", "web")
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")
 PROJECT = "project-1"
 MAC = "fa:16:3e:00:00:01"
@@ -134,9 +139,9 @@ def _volume(volume_id, bootable=False, name=None):
 def saved(**cloud_kwargs):
     """What protect saves for the server of ``cloud(**cloud_kwargs)``."""
     conn = cloud(**cloud_kwargs)
-    info = server.describe_server(conn, "srv-1")
+    info = description.describe_server(conn, "srv-1")
     # JSON-safe, as the bank stores it.
-    return json.loads(json.dumps({"format": server.METADATA_FORMAT, **info,
+    return json.loads(json.dumps({"format": common.METADATA_FORMAT, **info,
                                   "root_disk": None}))
 
 
@@ -150,17 +155,17 @@ def two_volume_metadata():
 # -- discovery ---------------------------------------------------------------
 def test_registered_under_its_entry_point():
     manager = stevedore.ExtensionManager("stackvault.plugins")
-    assert manager["server"].plugin is server.ServerPlugin
-    server.ServerPlugin.check()
+    assert manager["server"].plugin is ServerPlugin
+    ServerPlugin.check()
 
 
 def test_list_and_show():
     conn = mock.Mock()
     conn.compute.servers.return_value = [obj(id="a", name="x",
                                              status="ACTIVE")]
-    plugin = server.ServerPlugin()
+    plugin = ServerPlugin()
     assert [r.key for r in plugin.list_resources(conn)] == [
-        (server.RESOURCE_TYPE, "a")]
+        (common.RESOURCE_TYPE, "a")]
     conn.compute.get_server.return_value = obj(id="a", name="x",
                                                 status="SHUTOFF")
     assert plugin.show_resource(conn, "a").extra == {"status": "SHUTOFF"}
@@ -172,7 +177,7 @@ def test_list_and_show():
 def test_dependencies_of_an_image_booted_server():
     conn = cloud(attachments=[_attachment("vol-1", "/dev/vdb")],
                  volumes={"vol-1": _volume("vol-1", name="data")})
-    children = server.ServerPlugin().dependencies(conn, SRV)
+    children = ServerPlugin().dependencies(conn, SRV)
     assert {c.key: c.extra for c in children} == {
         ("OS::Cinder::Volume", "vol-1"): {"size": 1},
         ("OS::Glance::Image", "img-1"): {
@@ -186,13 +191,13 @@ def test_dependencies_of_an_image_booted_server():
 
 def test_an_image_of_another_project_is_a_reference_not_a_child():
     conn = cloud(image_owner="someone-else")
-    kinds = {c.type for c in server.ServerPlugin().dependencies(conn, SRV)}
+    kinds = {c.type for c in ServerPlugin().dependencies(conn, SRV)}
     assert "OS::Glance::Image" not in kinds
 
 
 def test_a_shared_network_of_another_project_is_a_reference():
     conn = cloud(ports=[_port(network_id="public")], fips=[])
-    assert server.ServerPlugin().dependencies(conn, SRV) == [
+    assert ServerPlugin().dependencies(conn, SRV) == [
         Resource("OS::Glance::Image", "img-1")]
 
 
@@ -202,7 +207,7 @@ def test_boot_volume_is_marked():
                               _attachment("root", "/dev/vda")],
                  volumes={"data": _volume("data"),
                           "root": _volume("root", bootable=True)})
-    children = server.ServerPlugin().dependencies(conn, SRV)
+    children = ServerPlugin().dependencies(conn, SRV)
     extras = {c.id: c.extra for c in children if c.type ==
               "OS::Cinder::Volume"}
     assert extras == {"root": {"size": 1, "boot": True}, "data": {"size": 1}}
@@ -213,7 +218,7 @@ def test_boot_volume_is_the_root_device_when_nova_shows_it():
     conn = cloud(srv=srv, attachments=[_attachment("a", "/dev/vda"),
                                        _attachment("b", "/dev/vdb")],
                  volumes={"a": _volume("a", True), "b": _volume("b", True)})
-    info = server.describe_server(conn, "srv-1")
+    info = description.describe_server(conn, "srv-1")
     assert info["boot"] == {"source": "volume", "image_id": None,
                             "volume_id": "b"}
 
@@ -248,13 +253,13 @@ def test_flavor_id_is_found_by_name_when_the_spec_matches():
     conn = cloud()
     conn.compute.find_flavor.return_value = _flavor(
         extra_specs={"hw:cpu": "shared"})
-    assert server.describe_flavor(conn, _server())["id"] == "fl-1"
+    assert description.describe_flavor(conn, _server())["id"] == "fl-1"
 
 
 def test_flavor_before_2_47_is_read_by_id():
     conn = cloud()
     conn.compute.get_flavor.return_value = _flavor(ram=2048)
-    flavor = server.describe_flavor(conn, _server(flavor=obj(id="fl-1")))
+    flavor = description.describe_flavor(conn, _server(flavor=obj(id="fl-1")))
     assert flavor["id"] == "fl-1" and flavor["ram"] == 2048
     conn.compute.get_flavor.assert_called_with("fl-1", get_extra_specs=True)
 
@@ -263,7 +268,7 @@ def test_ports_follow_the_order_of_the_servers_interfaces():
     conn = cloud(ports=[_port(id="p-a"), _port(id="p-b")], fips=[])
     conn.compute.server_interfaces.return_value = [obj(port_id="p-b"),
                                                    obj(port_id="p-a")]
-    ports = server.describe_ports(conn, _server())
+    ports = description.describe_ports(conn, _server())
     assert [p["id"] for p in ports] == ["p-b", "p-a"]
 
 
@@ -271,7 +276,7 @@ def test_ports_follow_the_order_of_the_servers_interfaces():
 def test_describe_refuses_unstable_servers(status):
     conn = cloud(srv=_server(status=status))
     with pytest.raises(exceptions.StackvaultError, match=f"'{status}'"):
-        server.DescribeServer().execute(conn, SRV)
+        protect.DescribeServer().execute(conn, SRV)
 
 
 class TestRootDiskSnapshot:
@@ -281,14 +286,14 @@ class TestRootDiskSnapshot:
 
     def test_not_asked_for(self):
         conn = mock.Mock()
-        assert server.CreateRootDiskSnapshot().execute(
+        assert protect.CreateRootDiskSnapshot().execute(
             make_ctx(SRV, conn), conn, SRV, {}, self.info()) is None
         conn.compute.create_server_image.assert_not_called()
 
     def test_a_volume_booted_server_has_no_root_disk_to_snapshot(self):
         conn, events = mock.Mock(), []
         info = {"boot": {"source": "volume"}}
-        assert server.CreateRootDiskSnapshot().execute(
+        assert protect.CreateRootDiskSnapshot().execute(
             make_ctx(SRV, conn, events=events), conn, SRV,
             {"snapshot_root_disk": True}, info) is None
         assert "boots from a volume" in events[0].message
@@ -296,7 +301,7 @@ class TestRootDiskSnapshot:
     def test_created_and_reverted(self):
         conn = mock.Mock()
         conn.compute.create_server_image.return_value = obj(id="snap-1")
-        task = server.CreateRootDiskSnapshot()
+        task = protect.CreateRootDiskSnapshot()
         assert task.execute(make_ctx(SRV, conn), conn, SRV,
                             {"snapshot_root_disk": True},
                             self.info()) == "snap-1"
@@ -311,7 +316,7 @@ class TestRootDiskSnapshot:
         info = self.info()
         info["server"]["status"] = "SHELVED_OFFLOADED"
         with pytest.raises(exceptions.StackvaultError, match="snapshots"):
-            server.CreateRootDiskSnapshot().execute(
+            protect.CreateRootDiskSnapshot().execute(
                 make_ctx(SRV, conn), conn, SRV,
                 {"snapshot_root_disk": True}, info)
 
@@ -321,7 +326,7 @@ class TestRootDiskSnapshot:
                                                     "active")
         conn.compute.get_server.return_value = obj(
             task_state="image_uploading")
-        server.WaitRootDiskSnapshot().execute(
+        protect.WaitRootDiskSnapshot().execute(
             make_ctx(SRV, conn), conn, SRV, "snap-1", self.info())
 
     def test_fails_at_once_when_nova_is_done_and_glance_got_nothing(self):
@@ -330,7 +335,7 @@ class TestRootDiskSnapshot:
         conn.compute.get_server.return_value = obj(task_state=None)
         with pytest.raises(exceptions.ResourceFailed,
                            match="received no data"):
-            server.WaitRootDiskSnapshot().execute(
+            protect.WaitRootDiskSnapshot().execute(
                 make_ctx(SRV, conn), conn, SRV, "snap-1", self.info())
         assert conn.image.get_image.call_count == 2
 
@@ -340,15 +345,15 @@ class TestRootDiskSnapshot:
         conn.compute.get_server.return_value = obj(
             fault={"message": "disk full"})
         with pytest.raises(exceptions.ResourceFailed, match="disk full"):
-            server.WaitRootDiskSnapshot().execute(
+            protect.WaitRootDiskSnapshot().execute(
                 make_ctx(SRV, conn), conn, SRV, "snap-1", self.info())
 
     def test_deleted_after_the_data_is_saved(self):
         conn = mock.Mock()
-        server.DeleteRootDiskSnapshot().execute(conn, "snap-1")
+        protect.DeleteRootDiskSnapshot().execute(conn, "snap-1")
         conn.image.delete_image.assert_called_once_with(
             "snap-1", ignore_missing=True)
-        server.DeleteRootDiskSnapshot().execute(conn, None)
+        protect.DeleteRootDiskSnapshot().execute(conn, None)
         assert conn.image.delete_image.call_count == 1
 
 
@@ -366,7 +371,7 @@ def _saved_root_disk(section, payload):
     snap = glance.add(payload, name="stackvault-tmp-cp-1",
                       image_type="snapshot")
     ctx = make_ctx(SRV, conn, bank=section)
-    root = server.SaveRootDiskData(object_size=3).execute(
+    root = protect.SaveRootDiskData(object_size=3).execute(
         ctx, conn, section, snap)
     return glance, conn, snap, root
 
@@ -379,22 +384,22 @@ def test_root_disk_data_is_streamed_into_the_bank(section):
     assert root["snapshot_id"] == snap
     assert root["data"]["sha256"] == hashlib.sha256(payload).hexdigest()
     assert root["image"]["properties"]["image_type"] == "snapshot"
-    server.SaveRootDiskData(object_size=3).revert(section)
+    protect.SaveRootDiskData(object_size=3).revert(section)
     assert section.list() == []
 
 
 def test_root_disk_not_asked_for_saves_nothing(section):
     conn = mock.Mock()
-    assert server.SaveRootDiskData(3).execute(
+    assert protect.SaveRootDiskData(3).execute(
         make_ctx(SRV, conn), conn, section, None) is None
     assert section.list() == []
 
 
 def test_metadata_saved_and_reverted(section):
-    server.SaveServerMetadata().execute(section, {"server": {}}, None)
+    protect.SaveServerMetadata().execute(section, {"server": {}}, None)
     assert section.load_metadata() == {"format": 1, "server": {},
                                        "root_disk": None}
-    server.SaveServerMetadata().revert(section)
+    protect.SaveServerMetadata().revert(section)
     assert section.load_metadata() == {}
 
 
@@ -435,7 +440,7 @@ class TestResolveFlavor:
         conn.compute.find_flavor.return_value = _flavor(id="f-big")
         ctx = restore_ctx(conn, parameters={
             "flavor_mapping": {"m1.tiny": "m1.big"}})
-        assert _run(server.ResolveFlavor(), ctx) == "f-big"
+        assert _run(mappings.ResolveFlavor(), ctx) == "f-big"
         conn.compute.find_flavor.assert_called_once_with(
             "m1.big", ignore_missing=False)
 
@@ -444,7 +449,7 @@ class TestResolveFlavor:
         ctx = restore_ctx(conn, parameters={
             "flavor_mapping": {"m1.tiny": "no-such"}})
         with pytest.raises(exceptions.StackvaultError) as caught:
-            _run(server.ResolveFlavor(), ctx)
+            _run(mappings.ResolveFlavor(), ctx)
         message = str(caught.value)
         assert "'m1.tiny' to 'no-such'" in message
         assert "m1.nano (1 vCPU, 128 MiB RAM, 1 GiB disk)" in message
@@ -455,7 +460,7 @@ class TestResolveFlavor:
         conn.compute.get_flavor.return_value = _flavor(id="fl-9")
         meta = saved()
         meta["flavor"]["id"] = "fl-9"
-        assert _run(server.ResolveFlavor(), restore_ctx(conn, meta)) == \
+        assert _run(mappings.ResolveFlavor(), restore_ctx(conn, meta)) == \
             "fl-9"
 
     def test_same_spec_otherwise_the_same_name_first(self):
@@ -467,7 +472,7 @@ class TestResolveFlavor:
             _flavor(id="f-nospec", name="m1.tiny2")])
         events = []
         ctx = restore_ctx(conn, events=events)
-        assert _run(server.ResolveFlavor(), ctx) == "f-tiny"
+        assert _run(mappings.ResolveFlavor(), ctx) == "f-tiny"
         assert "by its spec" in events[0].message
 
     def test_no_match_is_a_clear_error_with_candidates(self):
@@ -475,16 +480,16 @@ class TestResolveFlavor:
         with pytest.raises(exceptions.StackvaultError,
                            match=r"like 'm1.tiny' \(1 vCPU, 512 MiB RAM.*"
                                  r"flavor_mapping.*m1.nano"):
-            _run(server.ResolveFlavor(), restore_ctx(conn))
+            _run(mappings.ResolveFlavor(), restore_ctx(conn))
 
 
 class TestResolveServerAttributes:
     def run(self, conn, parameters=None, events=None, supports=True):
         ctx = restore_ctx(conn, parameters=parameters, events=events)
-        with mock.patch.object(server.sdk_utils, "supports_microversion",
+        with mock.patch.object(mappings.sdk_utils, "supports_microversion",
                                side_effect=lambda a, v: supports is True
                                or v in supports):
-            return _run(server.ResolveServerAttributes(), ctx)
+            return _run(mappings.ResolveServerAttributes(), ctx)
 
     def conn(self):
         conn = cloud()
@@ -541,7 +546,7 @@ class TestResolveBootSource:
     def test_the_restored_image(self):
         ctx = restore_ctx(cloud(), restored={
             ("OS::Glance::Image", "img-1"): "new-img"})
-        assert _run(server.ResolveBootSource(), ctx) == {
+        assert _run(mappings.ResolveBootSource(), ctx) == {
             "image_id": "new-img"}
 
     def test_image_mapping_wins(self):
@@ -550,11 +555,11 @@ class TestResolveBootSource:
         ctx = restore_ctx(conn, parameters={"image_mapping": {
             "img-1": "other"}}, restored={
             ("OS::Glance::Image", "img-1"): "new-img"})
-        assert _run(server.ResolveBootSource(), ctx) == {"image_id": "other"}
+        assert _run(mappings.ResolveBootSource(), ctx) == {"image_id": "other"}
 
     def test_a_referenced_image_is_used_when_it_exists(self):
         conn = cloud(image_owner="admin")
-        assert _run(server.ResolveBootSource(), restore_ctx(
+        assert _run(mappings.ResolveBootSource(), restore_ctx(
             conn, saved(image_owner="admin"))) == {"image_id": "img-1"}
 
     def test_a_missing_referenced_image_is_a_clear_error(self):
@@ -564,7 +569,7 @@ class TestResolveBootSource:
         with pytest.raises(exceptions.StackvaultError,
                            match="does not own it.*image_mapping.*"
                                  "snapshot_root_disk"):
-            _run(server.ResolveBootSource(), restore_ctx(conn, meta))
+            _run(mappings.ResolveBootSource(), restore_ctx(conn, meta))
 
     def test_the_restored_boot_volume(self):
         meta = saved(srv=_server(image=""),
@@ -572,12 +577,12 @@ class TestResolveBootSource:
                      volumes={"root": _volume("root", True)})
         ctx = restore_ctx(cloud(), meta, restored={
             ("OS::Cinder::Volume", "root"): "new-root"})
-        assert _run(server.ResolveBootSource(), ctx) == {
+        assert _run(mappings.ResolveBootSource(), ctx) == {
             "volume_id": "new-root"}
         ctx.restored.forget("OS::Cinder::Volume", "root")
         with pytest.raises(exceptions.StackvaultError,
                            match="no restored counterpart"):
-            _run(server.ResolveBootSource(), ctx)
+            _run(mappings.ResolveBootSource(), ctx)
 
 
 def test_resolve_volumes_keeps_device_order_and_skips_the_boot_volume():
@@ -589,7 +594,7 @@ def test_resolve_volumes_keeps_device_order_and_skips_the_boot_volume():
                           "d2": _volume("d2")})
     restored = {("OS::Cinder::Volume", v): f"new-{v}"
                 for v in ("root", "d1", "d2")}
-    plan = _run(server.ResolveVolumes(),
+    plan = _run(mappings.ResolveVolumes(),
                 restore_ctx(cloud(), meta, restored=restored))
     assert plan == [
         {"original": "d1", "device": "/dev/vdb", "new": "new-d1"},
@@ -607,7 +612,7 @@ class TestResolvePorts:
         ctx = restore_ctx(conn, meta, parameters=parameters,
                           restored=RESTORED_NET if restored is None
                           else restored)
-        return _run(server.ResolvePorts(), ctx)
+        return _run(mappings.ResolvePorts(), ctx)
 
     def test_on_the_restored_network_with_the_same_ip_and_mac(self):
         plan = self.plans()["port-1"]
@@ -712,17 +717,17 @@ class TestCreateServer:
         conn = mock.Mock()
         conn.compute.create_server.return_value = obj(id="new-srv")
         ctx = restore_ctx(conn)
-        assert server.CreateServer().execute(
+        assert restore.CreateServer().execute(
             ctx, conn, "fl-1", self.ATTRS, {"image_id": "img"}) == "new-srv"
         conn.compute.create_server.assert_called_once_with(
             name="web", metadata={}, flavor_id="fl-1", networks="none",
             image_id="img")
-        assert ctx.restored.get(server.RESOURCE_TYPE, "srv-1") == "new-srv"
+        assert ctx.restored.get(common.RESOURCE_TYPE, "srv-1") == "new-srv"
 
     def test_from_a_volume(self):
         conn = mock.Mock()
         conn.compute.create_server.return_value = obj(id="new-srv")
-        server.CreateServer().execute(restore_ctx(conn), conn, "fl-1",
+        restore.CreateServer().execute(restore_ctx(conn), conn, "fl-1",
                                       self.ATTRS, {"volume_id": "vol"})
         kwargs = conn.compute.create_server.call_args.kwargs
         assert kwargs["block_device_mapping"] == [{
@@ -736,10 +741,10 @@ class TestCreateServer:
                                                NOT_FOUND]
         ctx = restore_ctx(conn)
         ctx.record_new_id("new-srv")
-        server.CreateServer().revert(ctx, conn, "new-srv")
+        restore.CreateServer().revert(ctx, conn, "new-srv")
         conn.compute.delete_server.assert_called_once_with(
             "new-srv", ignore_missing=True)
-        assert ctx.restored.get(server.RESOURCE_TYPE, "srv-1") is None
+        assert ctx.restored.get(common.RESOURCE_TYPE, "srv-1") is None
 
     def test_wait_ends_at_once_with_novas_fault(self):
         conn = mock.Mock()
@@ -747,7 +752,7 @@ class TestCreateServer:
             "BUILD", "ERROR", fault={"message": "No valid host was found."})
         with pytest.raises(exceptions.ResourceFailed,
                            match="No valid host was found"):
-            server.WaitServerActive().execute(restore_ctx(conn), conn,
+            restore.WaitServerActive().execute(restore_ctx(conn), conn,
                                               "new-srv")
 
 
@@ -765,7 +770,7 @@ class TestPorts:
         conn = mock.Mock()
         conn.network.create_port.return_value = obj(id="new-port")
         ctx = restore_ctx(conn)
-        result = server.CreatePort("port-1").execute(ctx, conn, PLANS)
+        result = restore.CreatePort("port-1").execute(ctx, conn, PLANS)
         assert result == {"id": "new-port", "created": True}
         conn.network.create_port.assert_called_once_with(
             network_id="net", mac_address=MAC)
@@ -776,7 +781,7 @@ class TestPorts:
         conn.network.create_port.side_effect = [forbidden(),
                                                 obj(id="new-port")]
         ctx = restore_ctx(conn, events=events)
-        assert server.CreatePort("port-1").execute(ctx, conn, PLANS)[
+        assert restore.CreatePort("port-1").execute(ctx, conn, PLANS)[
             "id"] == "new-port"
         assert conn.network.create_port.call_args.kwargs == {
             "network_id": "net"}
@@ -787,14 +792,14 @@ class TestPorts:
         conn.network.create_port.side_effect = forbidden()
         plans = {"port-1": dict(PLANS["port-1"], fallback=None)}
         with pytest.raises(sdk_exceptions.ForbiddenException):
-            server.CreatePort("port-1").execute(restore_ctx(conn), conn,
+            restore.CreatePort("port-1").execute(restore_ctx(conn), conn,
                                                 plans)
 
     def test_a_port_another_plugin_restored_is_reused_not_deleted(self):
         conn = mock.Mock()
         ctx = restore_ctx(conn, restored={
             ("OS::Neutron::Port", "port-1"): "theirs"})
-        task = server.CreatePort("port-1")
+        task = restore.CreatePort("port-1")
         result = task.execute(ctx, conn, PLANS)
         assert result == {"id": "theirs", "created": False}
         task.revert(ctx, conn, result)
@@ -805,7 +810,7 @@ class TestPorts:
         conn = mock.Mock()
         ctx = restore_ctx(conn, restored={
             ("OS::Neutron::Port", "port-1"): "new-port"})
-        server.CreatePort("port-1").revert(
+        restore.CreatePort("port-1").revert(
             ctx, conn, {"id": "new-port", "created": True})
         conn.network.delete_port.assert_called_once_with(
             "new-port", ignore_missing=True)
@@ -813,7 +818,7 @@ class TestPorts:
 
     def test_attach_and_its_revert_waits_for_the_detach(self):
         conn = mock.Mock()
-        task = server.AttachPort("port-1")
+        task = restore.AttachPort("port-1")
         assert task.execute(conn, "new-srv", {"id": "new-port"}) == \
             "new-port"
         conn.compute.create_server_interface.assert_called_once_with(
@@ -832,7 +837,7 @@ class TestPorts:
                 binding_host_id=""),
             obj(device_id="new-srv", status="DOWN", binding_vif_type="ovs",
                 binding_host_id="h")]
-        assert server.WaitPortAttached("port-1").execute(
+        assert restore.WaitPortAttached("port-1").execute(
             restore_ctx(conn), conn, "new-srv", "new-port") == "new-port"
 
     def test_wait_attached_fails_at_once_on_a_failed_binding(self):
@@ -842,7 +847,7 @@ class TestPorts:
             binding_vif_type="binding_failed", binding_host_id="h1")
         with pytest.raises(exceptions.ResourceFailed,
                            match="could not bind it"):
-            server.WaitPortAttached("port-1").execute(
+            restore.WaitPortAttached("port-1").execute(
                 restore_ctx(conn), conn, "new-srv", "new-port")
         assert conn.network.get_port.call_count == 1
 
@@ -853,7 +858,7 @@ class TestFloatingIP:
         conn.network.get_port.return_value = obj(
             fixed_ips=[{"ip_address": "10.0.0.5"}])
         ctx = restore_ctx(conn, events=events)
-        task = server.AssociateFloatingIP("port-1", "fip-1")
+        task = restore.AssociateFloatingIP("port-1", "fip-1")
         return ctx, task, task.execute(ctx, conn, PLANS, "new-port")
 
     def test_the_same_free_address_is_reassociated(self):
@@ -911,7 +916,7 @@ class TestVolumes:
 
     def test_attached_at_the_original_device(self):
         conn = mock.Mock()
-        assert server.AttachVolume("vol-1").execute(
+        assert restore.AttachVolume("vol-1").execute(
             conn, "new-srv", self.PLAN) == "new-vol"
         (srv,), kwargs = conn.compute.create_volume_attachment.call_args
         assert srv.id == "new-srv"
@@ -921,7 +926,7 @@ class TestVolumes:
         conn = mock.Mock()
         conn.block_storage.get_volume.side_effect = statuses(
             "detaching", "available")
-        server.AttachVolume("vol-1").revert(restore_ctx(conn), conn,
+        restore.AttachVolume("vol-1").revert(restore_ctx(conn), conn,
                                             "new-srv", "new-vol")
         (srv, volume), kwargs = \
             conn.compute.delete_volume_attachment.call_args
@@ -933,7 +938,7 @@ class TestVolumes:
         conn = mock.Mock()
         conn.block_storage.get_volume.side_effect = statuses(
             "reserved", "attaching", "in-use")
-        server.WaitVolumeInUse("vol-1").execute(restore_ctx(conn), conn,
+        restore.WaitVolumeInUse("vol-1").execute(restore_ctx(conn), conn,
                                                 "new-srv", "new-vol")
 
     def test_an_attach_nova_rolled_back_fails_at_once(self):
@@ -944,7 +949,7 @@ class TestVolumes:
             fault={"message": "device /dev/vdb is busy"})
         with pytest.raises(exceptions.ResourceFailed,
                            match="rolled back.*vdb is busy"):
-            server.WaitVolumeInUse("vol-1").execute(
+            restore.WaitVolumeInUse("vol-1").execute(
                 restore_ctx(conn), conn, "new-srv", "new-vol")
 
 
@@ -957,24 +962,24 @@ def test_root_disk_restore_uploads_a_new_image_and_boots_from_it(section):
     meta["root_disk"] = json.loads(json.dumps(root))
     ctx = make_ctx(SRV, conn, operation="restore", metadata=meta,
                    bank=section)
-    new_id = server.CreateRootDiskImage().execute(ctx, conn, meta,
+    new_id = restore.CreateRootDiskImage().execute(ctx, conn, meta,
                                                   {"name": "web"})
     assert ctx.restored.get("OS::Glance::Image", snap) == new_id
-    server.UploadRootDisk().execute(ctx, conn, section, meta, new_id)
-    assert server.WaitRootDiskImage().execute(ctx, conn, meta, new_id) == \
+    restore.UploadRootDisk().execute(ctx, conn, section, meta, new_id)
+    assert restore.WaitRootDiskImage().execute(ctx, conn, meta, new_id) == \
         {"image_id": new_id}
     image = glance.records[new_id]
     assert image["name"] == "web-root-disk"
     assert image["visibility"] == "private"
     assert glance.data[new_id] == payload
-    server.CreateRootDiskImage().revert(ctx, conn, meta, new_id)
+    restore.CreateRootDiskImage().revert(ctx, conn, meta, new_id)
     assert new_id not in glance.records
     assert ctx.restored.get("OS::Glance::Image", snap) is None
 
 
 # -- delete and verify --------------------------------------------------------
 def test_delete_flow_removes_root_disk_data_only_when_there_is_some(section):
-    plugin = server.ServerPlugin()
+    plugin = ServerPlugin()
     assert plugin.delete_flow(make_ctx(SRV, metadata=saved()), SRV) is None
     _, conn, _, root = _saved_root_disk(section, b"abcdef")
     meta = dict(saved(), root_disk=root)
@@ -984,25 +989,25 @@ def test_delete_flow_removes_root_disk_data_only_when_there_is_some(section):
 
 
 def test_verify_checks_metadata_and_root_disk_hashes(section):
-    plugin = server.ServerPlugin()
+    plugin = ServerPlugin()
     flow = plugin.verify_flow(make_ctx(SRV, metadata=saved()), SRV)
     assert [a.name for a, _ in flow.iter_nodes()] == [
-        "plugins.server.CheckServerMetadata"]
-    server.CheckServerMetadata().execute(SRV, saved())
+        "plugins.server.protect.CheckServerMetadata"]
+    protect.CheckServerMetadata().execute(SRV, saved())
     with pytest.raises(exceptions.StackvaultError, match="missing"):
-        server.CheckServerMetadata().execute(SRV, {})
+        protect.CheckServerMetadata().execute(SRV, {})
     broken = saved()
     del broken["ports"]
     with pytest.raises(exceptions.StackvaultError, match="lacks ports"):
-        server.CheckServerMetadata().execute(SRV, broken)
+        protect.CheckServerMetadata().execute(SRV, broken)
 
     _, conn, _, root = _saved_root_disk(section, b"abcdef")
     meta = dict(saved(), root_disk=root)
     ctx = make_ctx(SRV, conn, bank=section, metadata=meta)
-    server.VerifyRootDisk().execute(ctx, section, meta)
+    protect.VerifyRootDisk().execute(ctx, section, meta)
     section.put("data/00000001", [b"XYZ"])
     with pytest.raises(exceptions.StackvaultError, match="damaged"):
-        server.VerifyRootDisk().execute(ctx, section, meta)
+        protect.VerifyRootDisk().execute(ctx, section, meta)
 
 
 # -- the whole restore flow on a real engine ----------------------------------
@@ -1115,11 +1120,11 @@ def run_restore(fake, metadata, parameters=None, policy=engine.ROLLBACK):
     """The server's restore flow as the framework runs it, its children
     already restored."""
     graph = ResourceGraph.build([SRV], lambda r: [])
-    registry = PluginRegistry([server.ServerPlugin()])
+    registry = PluginRegistry([ServerPlugin()])
     ctx = restore_ctx(fake.conn, metadata, parameters=parameters,
                       restored=CHILDREN)
     built = builder.build("restore", graph, registry, lambda r: ctx)
-    with mock.patch.object(server.sdk_utils, "supports_microversion",
+    with mock.patch.object(mappings.sdk_utils, "supports_microversion",
                            return_value=True):
         outcome = engine.run(built, max_workers=4, policy=policy)
     return outcome, ctx
@@ -1138,7 +1143,7 @@ def test_restore_flow_creates_server_then_ports_and_volumes_in_order():
         ("new-vol-a", "/dev/vdb"), ("new-vol-b", "/dev/vdc")]
     assert fake.volumes == {"new-vol-a": "in-use", "new-vol-b": "in-use"}
     restored = ctx.restored.as_dict()
-    assert restored[(server.RESOURCE_TYPE, "srv-1")] == "new-srv"
+    assert restored[(common.RESOURCE_TYPE, "srv-1")] == "new-srv"
     assert restored[("OS::Neutron::Port", "p1")] == "new-p1"
     assert restored[("OS::Neutron::FloatingIP", "fip-1")] == "fip-1"
 
@@ -1180,7 +1185,7 @@ def test_keep_policy_leaves_what_was_created_listed():
     fake = FakeCloud(fail_attach_port="new-p1")
     outcome, ctx = run_restore(fake, app_metadata(), policy=engine.KEEP)
     assert not outcome.succeeded
-    assert ctx.restored.get(server.RESOURCE_TYPE, "srv-1") == "new-srv"
+    assert ctx.restored.get(common.RESOURCE_TYPE, "srv-1") == "new-srv"
     assert ctx.restored.get("OS::Neutron::Port", "p1") == "new-p1"
     assert "delete_server" not in [c[0] for c in fake.calls]
 
@@ -1188,18 +1193,18 @@ def test_keep_policy_leaves_what_was_created_listed():
 def test_restore_flow_with_a_root_disk_boots_from_the_new_image():
     meta = saved()
     meta["root_disk"] = {"snapshot_id": "snap-1", "format": 1}
-    flow = server.ServerPlugin().restore_flow(
+    flow = ServerPlugin().restore_flow(
         make_ctx(SRV, operation="restore", metadata=meta), SRV)
     names = {a.name for a in builder.iter_atoms(flow)}
-    assert "plugins.server.ResolveBootSource" not in names
-    assert {"plugins.server.CreateRootDiskImage",
-            "plugins.server.UploadRootDisk",
-            "plugins.server.WaitRootDiskImage"} <= names
+    assert "plugins.server.mappings.ResolveBootSource" not in names
+    assert {"plugins.server.restore.CreateRootDiskImage",
+            "plugins.server.restore.UploadRootDisk",
+            "plugins.server.restore.WaitRootDiskImage"} <= names
 
 
 def test_schemas_accept_the_documented_parameters():
     from protection import parameters as params
-    plugin = server.ServerPlugin()
+    plugin = ServerPlugin()
     params.validate(plugin.options_schema, {"snapshot_root_disk": "true"},
                     SRV)
     values = params.validate(plugin.restore_schema, {
