@@ -31,6 +31,10 @@ How each creation is undone
     Protect: the data objects and metadata written are deleted from the
     bank. Restore: the new image is deleted (its data goes with it); the
     protected flag is cleared first if it was set.
+
+The streaming, hashing and checks are ``protection/image_data.py``'s, which
+the server plugin also uses for a server's root disk; this module's tasks
+say when they run and where the results go.
 """
 
 import logging
