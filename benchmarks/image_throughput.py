@@ -144,8 +144,8 @@ def make_service(bank, object_size_mb):
     conf = config.load_config([], conf=cfg.ConfigOpts())
     registry = PluginRegistry.load(conf)
     if object_size_mb:
-        conf.set_override("object_size_mb", object_size_mb,
-                          group="image_plugin")
+        conf.set_override("object_size_mib", object_size_mb,
+                          group="image_data")
     return ProtectionService(conf, registry, bank)
 
 
@@ -204,7 +204,7 @@ def main(argv=None):
                         help="rounds (raw and stackvault interleaved); "
                              "ratios use each phase's best round")
     parser.add_argument("--object-size-mb", type=int, default=None,
-                        help="[image_plugin] object_size_mb (default: the "
+                        help="[image_data] object_size_mib (default: the "
                              "configured value, 64)")
     parser.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
     parser.add_argument("--workdir", default=None,

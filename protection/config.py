@@ -96,12 +96,28 @@ persistence_opts = [
                       "(0: never)."),
 ]
 
+DEFAULT_OBJECT_SIZE_MIB = 64
+
+image_data_opts = [
+    cfg.IntOpt("object_size_mib", default=DEFAULT_OBJECT_SIZE_MIB, min=1,
+               max=4096,
+               deprecated_opts=[cfg.DeprecatedOpt("object_size_mb",
+                                                  group="image_plugin")],
+               help="Size of the bank objects that image data (an image, "
+                    "a server's root-disk snapshot) is cut into, in MiB. "
+                    "Memory use does not depend on it (data streams in "
+                    "4 MiB chunks); larger objects mean fewer bank "
+                    "requests. Replaces [image_plugin] object_size_mb, "
+                    "which is still read when this is not set."),
+]
+
 FRAMEWORK_OPTS = [
     ("bank", bank_opts),
     ("filesystem_bank", filesystem_bank_opts),
     ("engine", engine_opts),
     ("timeouts", timeout_opts),
     ("persistence", persistence_opts),
+    ("image_data", image_data_opts),
 ]
 
 

@@ -29,7 +29,7 @@ Large objects
     ``/info``, 5 GiB by default): beyond that the put fails with a
     :class:`~protection.exceptions.BankError` and stores nothing. The
     plugins that stream (images) cut their data into objects far below that
-    limit (``[image_plugin] object_size_mb``).
+    limit (``[image_data] object_size_mib``).
 
 Listing
     By prefix, page by page (``limit`` = ``listing_page_size``, ``marker`` =

@@ -32,7 +32,7 @@ MiB = 1024 * 1024
 def service(tmp_path):
     # 1 MiB objects: a few-MiB image spans several bank objects.
     return make_service(tmp_path / "bank",
-                        overrides={("image_plugin", "object_size_mb"): 1})
+                        overrides={("image_data", "object_size_mib"): 1})
 
 
 def _download(conn, image_id):

@@ -186,7 +186,7 @@ def test_protect_and_restore_an_image_with_the_swift_bank(
         make_bank, conn, cleanup, random_image, tmp_path):
     bank = make_bank()
     service = make_service(tmp_path / "unused", bank=bank, overrides={
-        ("image_plugin", "object_size_mb"): 1})
+        ("image_data", "object_size_mib"): 1})
     original, data = random_image(size=2 * MiB + 99)
     result = service.protect(conn, "fullstack-swift", [(IMAGE, original.id)])
     checkpoint_id = result.checkpoint_id

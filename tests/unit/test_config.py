@@ -193,11 +193,13 @@ def test_list_opts_includes_installed_plugin_groups():
     assert [o.dest for o in groups["heat_datasource"]] == [
         "max_workers", "nested_depth", "max_event_details",
         "full_refresh_polls"]
-    assert len(groups) == 7
+    assert [o.dest for o in groups["image_data"]] == ["object_size_mib"]
+    assert len(groups) == 8
 
 
 def test_list_opts_with_the_real_entry_points():
     # The installed distribution's own namespace (used by
     # oslo-config-generator) loads without error.
     groups = dict(config.list_opts())
-    assert {"bank", "filesystem_bank", "engine", "timeouts"} <= set(groups)
+    assert {"bank", "filesystem_bank", "engine", "timeouts",
+            "image_data"} <= set(groups)

@@ -22,6 +22,7 @@ from flows import engine
 from plugins import image as image_plugin
 from protection import config
 from protection import exceptions
+from protection import image_data
 from protection import progress as progress_mod
 from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
@@ -115,12 +116,13 @@ def test_registered_under_its_entry_point():
     image_plugin.ImagePlugin.check()
 
 
-def test_config_option_object_size_defaults_to_64_mib():
+def test_object_size_is_the_framework_option_64_mib_by_default():
     conf = config.load_config([], conf=cfg.ConfigOpts())
     config.register_component_opts(conf, image_plugin.ImagePlugin)
-    plugin = image_plugin.ImagePlugin(conf)
-    assert conf.image_plugin.object_size_mb == 64
-    assert plugin._object_size() == 64 * MiB
+    assert image_plugin.ImagePlugin(conf)._object_size() == 64 * MiB
+    conf.set_override("object_size_mib", 3, group="image_data")
+    assert image_plugin.ImagePlugin(conf)._object_size() == 3 * MiB
+    assert image_plugin.ImagePlugin()._object_size() == 64 * MiB
 
 
 def test_list_resources_lists_the_projects_own_images(glance, conn):
@@ -173,7 +175,7 @@ def test_describe_refuses_an_image_that_is_not_active(glance, make_ctx,
                                                        status):
     image_id = glance.add(b"x", status=status)
     ctx, _cp = make_ctx(image_id)
-    with pytest.raises(image_plugin.ImageNotActive) as err:
+    with pytest.raises(image_data.ImageNotActive) as err:
         run(image_plugin.DescribeImage(), ctx)
     assert repr(status) in str(err.value)
     assert image_id in str(err.value)
@@ -268,7 +270,7 @@ def test_save_data_mismatch_with_glance_hash_is_an_error(glance, make_ctx):
     glance.corrupt_download = True
     ctx, _cp = make_ctx(image_id)
     info = run(image_plugin.DescribeImage(), ctx)
-    with pytest.raises(image_plugin.ImageDataMismatch, match="sha512"):
+    with pytest.raises(image_data.ImageDataMismatch, match="sha512"):
         run(image_plugin.SaveImageData(MiB), ctx, image_info=info)
 
 
@@ -278,7 +280,7 @@ def test_save_data_md5_mismatch_is_an_error(glance, make_ctx):
     glance.corrupt_download = True
     ctx, _cp = make_ctx(image_id)
     info = run(image_plugin.DescribeImage(), ctx)
-    with pytest.raises(image_plugin.ImageDataMismatch, match="md5"):
+    with pytest.raises(image_data.ImageDataMismatch, match="md5"):
         run(image_plugin.SaveImageData(MiB), ctx, image_info=info)
 
 
@@ -287,7 +289,7 @@ def test_save_data_short_read_is_an_error(glance, make_ctx):
     ctx, _cp = make_ctx(image_id)
     info = run(image_plugin.DescribeImage(), ctx)
     glance.data[image_id] = glance.data[image_id][:2000]
-    with pytest.raises(image_plugin.ImageDataMismatch, match="2000 bytes"):
+    with pytest.raises(image_data.ImageDataMismatch, match="2000 bytes"):
         run(image_plugin.SaveImageData(MiB), ctx, image_info=info)
 
 
@@ -528,7 +530,7 @@ def test_upload_of_a_corrupt_bank_object_aborts_mid_stream(glance,
     with open(bank_file, "r+b") as handle:
         handle.seek(100)
         handle.write(b"\0\0\0")
-    with pytest.raises(image_plugin.ImageDataMismatch,
+    with pytest.raises(image_data.ImageDataMismatch,
                        match="data/00000001 .* is corrupt"):
         run(image_plugin.UploadImageData(), ctx, new_image_id=new_id)
     # Glance never got the end of the body: nothing stored, not active
@@ -579,7 +581,7 @@ def test_upload_retry_by_the_http_client_cannot_send_a_partial_body(
 def test_upload_checks_the_whole_sha256(glance, make_ctx):
     ctx, new_id, _old = created(glance, make_ctx, os.urandom(1000))
     ctx.metadata["data"]["sha256"] = "0" * 64
-    with pytest.raises(image_plugin.ImageDataMismatch,
+    with pytest.raises(image_data.ImageDataMismatch,
                        match="the checkpoint recorded"):
         run(image_plugin.UploadImageData(), ctx, new_image_id=new_id)
 
@@ -646,7 +648,7 @@ def test_check_restored_image_accepts_the_same_hash(glance, make_ctx):
 def test_check_restored_image_rejects_another_hash(glance, make_ctx):
     ctx, new_id = uploaded(glance, make_ctx, os.urandom(999))
     glance.records[new_id]["os_hash_value"] = "f" * 128
-    with pytest.raises(image_plugin.ImageDataMismatch,
+    with pytest.raises(image_data.ImageDataMismatch,
                        match="Glance's sha512"):
         run(image_plugin.CheckRestoredImage(), ctx, new_image_id=new_id)
 
@@ -654,7 +656,7 @@ def test_check_restored_image_rejects_another_hash(glance, make_ctx):
 def test_check_restored_image_rejects_another_size(glance, make_ctx):
     ctx, new_id = uploaded(glance, make_ctx, os.urandom(999))
     glance.records[new_id]["size"] = 5
-    with pytest.raises(image_plugin.ImageDataMismatch, match="5 bytes"):
+    with pytest.raises(image_data.ImageDataMismatch, match="5 bytes"):
         run(image_plugin.CheckRestoredImage(), ctx, new_image_id=new_id)
 
 
@@ -666,7 +668,7 @@ def test_check_restored_image_in_a_sha256_cloud_uses_the_saved_sha256(
     run(image_plugin.UploadImageData(), ctx, new_image_id=new_id)
     run(image_plugin.CheckRestoredImage(), ctx, new_image_id=new_id)
     glance.records[new_id]["os_hash_value"] = "0" * 64
-    with pytest.raises(image_plugin.ImageDataMismatch, match="sha256"):
+    with pytest.raises(image_data.ImageDataMismatch, match="sha256"):
         run(image_plugin.CheckRestoredImage(), ctx, new_image_id=new_id)
 
 
@@ -677,7 +679,7 @@ def test_check_restored_image_falls_back_to_md5(glance, make_ctx):
     run(image_plugin.UploadImageData(), ctx, new_image_id=new_id)
     run(image_plugin.CheckRestoredImage(), ctx, new_image_id=new_id)
     glance.records[new_id]["checksum"] = "0" * 32
-    with pytest.raises(image_plugin.ImageDataMismatch, match="md5"):
+    with pytest.raises(image_data.ImageDataMismatch, match="md5"):
         run(image_plugin.CheckRestoredImage(), ctx, new_image_id=new_id)
 
 
@@ -721,7 +723,7 @@ def test_verify_recomputes_every_hash(glance, make_ctx):
 def test_verify_finds_a_corrupt_object(glance, make_ctx):
     ctx = verify_ctx(glance, make_ctx)
     ctx.bank.put("data/00000001", b"not the data")
-    with pytest.raises(image_plugin.ImageDataMismatch,
+    with pytest.raises(image_data.ImageDataMismatch,
                        match="data/00000001: expected"):
         run(image_plugin.VerifyImageData(), ctx)
 
@@ -730,7 +732,7 @@ def test_verify_finds_a_missing_and_an_extra_object(glance, make_ctx):
     ctx = verify_ctx(glance, make_ctx)
     ctx.bank.delete("data/00000002")
     ctx.bank.put("data/00000009", b"stray")
-    with pytest.raises(image_plugin.ImageDataMismatch,
+    with pytest.raises(image_data.ImageDataMismatch,
                        match=r"data/00000002: missing \(and 1 more\)"):
         run(image_plugin.VerifyImageData(), ctx)
 
@@ -738,7 +740,7 @@ def test_verify_finds_a_missing_and_an_extra_object(glance, make_ctx):
 def test_verify_checks_the_whole_image_sha256(glance, make_ctx):
     ctx = verify_ctx(glance, make_ctx)
     ctx.metadata["data"]["sha256"] = "0" * 64
-    with pytest.raises(image_plugin.ImageDataMismatch, match="whole image"):
+    with pytest.raises(image_data.ImageDataMismatch, match="whole image"):
         run(image_plugin.VerifyImageData(), ctx)
 
 
@@ -747,7 +749,7 @@ def test_verify_checks_the_whole_image_sha256(glance, make_ctx):
 def service(tmp_path):
     conf = config.load_config([], conf=cfg.ConfigOpts())
     config.register_component_opts(conf, image_plugin.ImagePlugin)
-    conf.set_override("object_size_mb", 1, group="image_plugin")
+    conf.set_override("object_size_mib", 1, group="image_data")
     conf.set_override("poll_initial", 0.01, group="timeouts")
     conf.set_override("poll_max", 0.02, group="timeouts")
     return ProtectionService(
@@ -857,12 +859,12 @@ def test_a_sha256_glance_is_checked_with_the_one_sha256_pass(glance,
     glance.hash_algo = "sha256"
     payload = os.urandom(3000)
     image_id = glance.add(payload)
-    digests = image_plugin.Digests("sha256", sha256(payload), "x")
+    digests = image_data.Digests("sha256", sha256(payload), "x")
     assert digests.hashes() == [digests.sha256]
     ctx, _cp = make_ctx(image_id)
     info = run(image_plugin.DescribeImage(), ctx)
     data = run(image_plugin.SaveImageData(MiB), ctx, image_info=info)
     assert data["verified_with"] == "sha256"
     glance.corrupt_download = True
-    with pytest.raises(image_plugin.ImageDataMismatch, match="sha256"):
+    with pytest.raises(image_data.ImageDataMismatch, match="sha256"):
         run(image_plugin.SaveImageData(MiB), ctx, image_info=info)

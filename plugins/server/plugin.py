@@ -1,0 +1,188 @@
+"""The server plugin class: discovery, dependencies and the flows."""
+
+from openstack import exceptions as sdk_exceptions
+from taskflow.patterns import graph_flow
+from taskflow.patterns import linear_flow
+
+from plugins.server import common
+from plugins.server import description
+from plugins.server import mappings
+from plugins.server import protect
+from plugins.server import restore
+from protection import exceptions
+from protection import image_data
+from protection.plugin import ProtectionPlugin
+from protection.resource import Resource
+
+
+class ServerPlugin(ProtectionPlugin):
+    resource_type = common.RESOURCE_TYPE
+
+    options_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "snapshot_root_disk": {
+                "type": "boolean",
+                "description": "also save the root disk of an image-booted "
+                               "server (Nova createImage, streamed into "
+                               "the bank); restore boots from it"},
+        },
+    }
+    _id_map = {"type": "object",
+               "additionalProperties": {"type": "string", "minLength": 1}}
+    restore_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "restore_name": {"type": "string", "minLength": 1,
+                             "maxLength": 255},
+            "flavor_mapping": _id_map,
+            "availability_zone_mapping": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "original AZ -> AZ here (\"\": let Nova "
+                               "choose)"},
+            "network_mapping": _id_map,
+            "security_group_mapping": _id_map,
+            "image_mapping": _id_map,
+            "keep_fixed_ips": {"type": "boolean"},
+            "key_name": {"type": "string", "maxLength": 255,
+                         "description": "key pair of the new server "
+                                        "(\"\": none); default: the "
+                                        "original's"},
+        },
+    }
+
+    def _object_size(self):
+        """``[image_data] object_size_mib`` (framework option)."""
+        return image_data.object_size(self.conf)
+
+    # -- discovery ------------------------------------------------------------
+    @staticmethod
+    def _resource(server):
+        return Resource(common.RESOURCE_TYPE, server.id, server.name or "",
+                        {"status": server.status})
+
+    def list_resources(self, conn):
+        return [self._resource(s) for s in conn.compute.servers()]
+
+    def show_resource(self, conn, resource_id):
+        try:
+            return self._resource(conn.compute.get_server(resource_id))
+        except sdk_exceptions.NotFoundException:
+            raise exceptions.ResourceNotFound(
+                f"{common.RESOURCE_TYPE} {resource_id} not found") from None
+
+    def dependencies(self, conn, resource):
+        """Volumes, the project's own boot image, the project's own
+        (internal) networks; built as those types' plugins show them."""
+        info = description.describe_server(conn, resource.id)
+        children = []
+        for attachment in info["attachments"]:
+            extra = {"size": attachment["size"]}
+            if attachment["boot"]:
+                extra["boot"] = True
+            children.append(Resource(common.VOLUME_TYPE,
+                                     attachment["volume_id"],
+                                     attachment["name"], extra))
+        image = info["image"]
+        if image and image["owned"]:
+            children.append(Resource(
+                common.IMAGE_TYPE, image["id"], image["name"], {
+                    key: image[key] for key in (
+                        "status", "size", "disk_format", "kernel_id",
+                        "ramdisk_id")}))
+        for network in info["networks"].values():
+            if description.is_child_network(network):
+                children.append(Resource(common.NETWORK_TYPE, network["id"],
+                                         network["name"],
+                                         {"subnets": network["subnets"]}))
+        return children
+
+    # -- flows ----------------------------------------------------------------
+    def protect_flow(self, ctx, resource):
+        return linear_flow.Flow("protect").add(
+            protect.DescribeServer(),
+            protect.CreateRootDiskSnapshot(),
+            protect.WaitRootDiskSnapshot(),
+            protect.SaveRootDiskData(self._object_size()),
+            protect.DeleteRootDiskSnapshot(),
+            protect.SaveServerMetadata(),
+        )
+
+    def restore_flow(self, ctx, resource):
+        """One graph; the edges come from the data each task needs, plus
+        explicit links where only the order matters (noted below)."""
+        metadata = ctx.metadata
+        flow = graph_flow.Flow("restore")
+        resolve = [mappings.ResolveFlavor(),
+                   mappings.ResolveServerAttributes(),
+                   mappings.ResolveVolumes(), mappings.ResolvePorts()]
+        create = restore.CreateServer()
+        wait = restore.WaitServerActive()
+        flow.add(*resolve, create, wait)
+        if common.root_disk(metadata):
+            starts = [_add_root_disk(flow), create]
+        else:
+            boot = mappings.ResolveBootSource()
+            flow.add(boot)
+            resolve.append(boot)
+            starts = [create]
+        # Nothing is created before every mapping is resolved.
+        for first in starts:
+            for task_ in resolve:
+                flow.link(task_, first)
+        _add_ports(flow, wait, metadata.get("ports", []))
+        _add_volumes(flow, wait, metadata.get("attachments", []))
+        return flow
+
+    def delete_flow(self, ctx, resource):
+        if common.root_disk(ctx.metadata):
+            return protect.DeleteRootDiskData()
+        return None
+
+    def verify_flow(self, ctx, resource):
+        flow = linear_flow.Flow("verify").add(protect.CheckServerMetadata())
+        if common.root_disk(ctx.metadata):
+            flow.add(protect.VerifyRootDisk())
+        return flow
+
+
+def _add_root_disk(flow):
+    """The root-disk image's tasks, in order; return the first."""
+    root = [restore.CreateRootDiskImage(), restore.UploadRootDisk(),
+            restore.WaitRootDiskImage()]
+    flow.add(*root)
+    flow.link(root[0], root[1])
+    flow.link(root[1], root[2])
+    return root[0]
+
+
+def _add_ports(flow, wait, ports):
+    """Every port (and its floating IPs) once the server is ACTIVE."""
+    previous = wait
+    for port in ports:
+        original = port["id"]
+        create_port = restore.CreatePort(original)
+        attach = restore.AttachPort(original)
+        attached = restore.WaitPortAttached(original)
+        flow.add(create_port, attach, attached)
+        flow.link(wait, create_port)      # ports after ACTIVE
+        flow.link(previous, attach)       # NICs in the original order
+        previous = attached
+        for floating in port.get("floating_ips", []):
+            flow.add(restore.AssociateFloatingIP(original, floating["id"]))
+
+
+def _add_volumes(flow, wait, attachments):
+    """Every non-boot volume attached after the previous one."""
+    previous = wait
+    for attachment in attachments:
+        if attachment["boot"]:
+            continue
+        attach = restore.AttachVolume(attachment["volume_id"])
+        in_use = restore.WaitVolumeInUse(attachment["volume_id"])
+        flow.add(attach, in_use)
+        flow.link(previous, attach)       # devices in the original order
+        previous = in_use

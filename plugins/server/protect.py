@@ -1,0 +1,182 @@
+"""The server plugin's protect tasks, and delete and verify of what they
+saved (the root disk's bank objects)."""
+
+from openstack import exceptions as sdk_exceptions
+from taskflow import task
+
+from plugins.server import common
+from plugins.server import description
+from protection import exceptions
+from protection import image_data
+
+
+# -- protect ------------------------------------------------------------------
+class DescribeServer(task.Task):
+    """Read the server, its flavor, ports and attachments; refuse unstable
+    states."""
+
+    default_provides = "server_info"
+
+    def execute(self, conn, resource):
+        info = description.describe_server(conn, resource.id)
+        status = info["server"]["status"]
+        if status not in common.PROTECTABLE_STATUSES:
+            raise exceptions.StackvaultError(
+                f"server {resource.id} is {status!r}; only servers that are "
+                f"{', '.join(common.PROTECTABLE_STATUSES)} can be protected")
+        return info
+
+
+class CreateRootDiskSnapshot(task.Task):
+    """Nova createImage of an image-booted server (``snapshot_root_disk``).
+
+    Returns the temporary Glance image's id, or None when not asked or when
+    the root disk is a volume (the volume plugin protects that).
+    """
+
+    default_provides = "root_snapshot_id"
+
+    def execute(self, ctx, conn, resource, parameters, server_info):
+        if not parameters.get("snapshot_root_disk"):
+            return None
+        if server_info["boot"]["source"] != "image":
+            ctx.progress.step("root-disk", "the server boots from a volume: "
+                              "its root disk is that volume's backup")
+            return None
+        status = server_info["server"]["status"]
+        if status not in common.SNAPSHOT_STATUSES:
+            raise exceptions.StackvaultError(
+                f"server {resource.id} is {status!r}: Nova snapshots only "
+                f"{', '.join(common.SNAPSHOT_STATUSES)} servers")
+        image = conn.compute.create_server_image(
+            resource.id, name=f"stackvault-tmp-{ctx.checkpoint_id}",
+            wait=False)
+        return image.id
+
+    def revert(self, conn, result, **kwargs):
+        if isinstance(result, str):
+            conn.image.delete_image(result, ignore_missing=True)
+
+
+class WaitRootDiskSnapshot(task.Task):
+    """Bounded wait for the snapshot to be ``active``.
+
+    Fails at once when Glance kills or Nova deletes the snapshot, or when
+    Nova has finished (the server's task state is back to none) and the
+    image still has no data: the compute driver uploaded nothing.
+    """
+
+    def execute(self, ctx, conn, resource, root_snapshot_id, server_info):
+        if root_snapshot_id is None:
+            return
+        what = f"root-disk snapshot {root_snapshot_id} of {resource.id}"
+
+        def fetch():
+            try:
+                image = conn.image.get_image(root_snapshot_id)
+            except sdk_exceptions.NotFoundException:
+                return common.probe(
+                    "deleted", "Nova deleted it: the snapshot failed "
+                    f"({common.server_fault(conn, resource.id)})")
+            if image.status != "queued":
+                return image
+            if conn.compute.get_server(resource.id).task_state:
+                return image
+            image = conn.image.get_image(root_snapshot_id)
+            if image.status == "queued":
+                return common.probe(
+                    "failed", "Nova finished the snapshot but Glance "
+                    "received no data (the compute driver uploaded nothing)")
+            return image
+
+        ctx.progress.step("root-disk", f"waiting for {what}")
+        ctx.wait_for_status(fetch, "active", what=what,
+                            failures=("failed",) + image_data.IMAGE_FAILURES,
+                            size_gib=server_info["flavor"]["disk"])
+
+
+class SaveRootDiskData(task.Task):
+    """Stream the snapshot into the bank as the image plugin stores an
+    image (protection.image_data)."""
+
+    default_provides = "root_disk"
+
+    def __init__(self, object_size, **kwargs):
+        super().__init__(**kwargs)
+        self.object_size = object_size
+
+    def execute(self, ctx, conn, bank, root_snapshot_id):
+        if root_snapshot_id is None:
+            return None
+        info = image_data.describe_image(conn, root_snapshot_id)
+        data = image_data.save_image_data(ctx, conn, bank, info,
+                                          self.object_size)
+        return {"format": common.ROOT_DISK_FORMAT,
+                "image": image_data.saved_image(info),
+                "data": data, "snapshot_id": root_snapshot_id}
+
+    def revert(self, bank, **kwargs):
+        # Whatever this task wrote, even when it failed half way.
+        image_data.delete_image_data(bank)
+
+
+class DeleteRootDiskSnapshot(task.Task):
+    """The data is in the bank: the temporary snapshot has served.
+
+    Nothing to revert: a deleted temporary snapshot is what every outcome
+    wants.
+    """
+
+    def execute(self, conn, root_snapshot_id):
+        if root_snapshot_id is not None:
+            conn.image.delete_image(root_snapshot_id, ignore_missing=True)
+
+
+class SaveServerMetadata(task.Task):
+    def execute(self, bank, server_info, root_disk):
+        bank.save_metadata({"format": common.METADATA_FORMAT, **server_info,
+                            "root_disk": root_disk})
+
+    def revert(self, bank, **kwargs):
+        bank.delete("metadata.json")
+
+
+# -- delete and verify --------------------------------------------------------
+class DeleteRootDiskData(task.Task):
+    """Delete the root-disk objects (checkpoint delete removes the rest)."""
+
+    def execute(self, ctx, bank):
+        count = image_data.delete_image_data(bank)
+        ctx.progress.step("delete", f"{count} data objects deleted")
+
+
+class CheckServerMetadata(task.Task):
+    REQUIRED = ("server", "flavor", "boot", "ports", "attachments",
+                "networks")
+
+    def execute(self, resource, metadata):
+        if not metadata:
+            raise exceptions.StackvaultError(
+                f"server {resource.id}: metadata.json is missing")
+        common.saved(metadata, resource)
+        missing = [k for k in self.REQUIRED if k not in metadata]
+        if missing:
+            raise exceptions.StackvaultError(
+                f"server {resource.id}: metadata.json lacks "
+                f"{', '.join(missing)}")
+        boot = metadata["boot"]
+        if boot.get("source") == "volume" and not any(
+                a["volume_id"] == boot.get("volume_id") and a["boot"]
+                for a in metadata["attachments"]):
+            raise exceptions.StackvaultError(
+                f"server {resource.id}: the boot volume "
+                f"{boot.get('volume_id')} is not among its attachments")
+
+
+class VerifyRootDisk(task.Task):
+    """Recompute every root-disk object's sha256 and the whole disk's."""
+
+    def execute(self, ctx, bank, metadata):
+        image_data.verify_image_data(ctx, bank,
+                                     common.root_disk(metadata)["data"],
+                                     common.root_snapshot_id(metadata))

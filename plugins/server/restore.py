@@ -1,0 +1,328 @@
+"""The server plugin's restore tasks after the mappings are resolved: the
+root-disk image, the server, its ports and floating IPs, its volume
+attachments, and the bounded waits between them.
+
+One class per side effect; each creating task's ``revert`` undoes exactly
+what its ``execute`` created (see the package docstring for the order).
+"""
+
+from openstack import exceptions as sdk_exceptions
+from taskflow import task
+
+from plugins.server import common
+from protection import image_data
+
+
+# -- restore: the root disk ---------------------------------------------------
+class CreateRootDiskImage(task.Task):
+    """A new private image for the saved root disk (queued, no data yet).
+
+    Recorded as the restore of the temporary snapshot it was taken as.
+    """
+
+    default_provides = "root_image_id"
+
+    def execute(self, ctx, conn, metadata, server_attrs):
+        root = common.root_disk(metadata)
+        new_id = image_data.create_image(
+            conn, root["image"], name=f"{server_attrs['name']}-root-disk",
+            visibility="private")
+        ctx.record_new_id(new_id, common.IMAGE_TYPE, root["snapshot_id"])
+        return new_id
+
+    def revert(self, ctx, conn, metadata, result, **kwargs):
+        if isinstance(result, str):
+            conn.image.delete_image(result, ignore_missing=True)
+            ctx.forget_new_id(common.IMAGE_TYPE,
+                              common.root_snapshot_id(metadata))
+
+
+class UploadRootDisk(task.Task):
+    """Stream the bank objects into the new image, each checked against its
+    saved sha256 (as the image plugin uploads). Undone with the image."""
+
+    def execute(self, ctx, conn, bank, metadata, root_image_id):
+        image_data.upload_image_data(ctx, conn, bank,
+                                     common.root_disk(metadata)["data"],
+                                     root_image_id,
+                                     common.root_snapshot_id(metadata))
+
+
+class WaitRootDiskImage(task.Task):
+    """Bounded wait for ``active``, then Glance's hash must be the saved
+    one; the image is then what the server boots from."""
+
+    default_provides = "boot_source"
+
+    def execute(self, ctx, conn, metadata, root_image_id):
+        data = common.root_disk(metadata)["data"]
+        image_data.wait_image_active(ctx, conn, root_image_id, data)
+        image_data.check_restored_image(conn, data, root_image_id,
+                                        common.root_snapshot_id(metadata))
+        return {"image_id": root_image_id}
+
+
+# -- restore: the server -----------------------------------------------------
+class CreateServer(task.Task):
+    """Boot the server with no network; record its id at once."""
+
+    default_provides = "new_server_id"
+
+    def execute(self, ctx, conn, flavor_id, server_attrs, boot_source):
+        attrs = dict(server_attrs, flavor_id=flavor_id, networks="none")
+        if "volume_id" in boot_source:
+            attrs["block_device_mapping"] = [{
+                "boot_index": 0, "uuid": boot_source["volume_id"],
+                "source_type": "volume", "destination_type": "volume",
+                "delete_on_termination": False}]
+        else:
+            attrs["image_id"] = boot_source["image_id"]
+        server = conn.compute.create_server(**attrs)
+        ctx.record_new_id(server.id)
+        return server.id
+
+    def revert(self, ctx, conn, result, **kwargs):
+        if not isinstance(result, str):
+            return
+        conn.compute.delete_server(result, ignore_missing=True)
+        ctx.wait_for_delete(lambda: conn.compute.get_server(result),
+                            what=common.label(result), failures=())
+        ctx.forget_new_id()
+
+
+class WaitServerActive(task.Task):
+    """Bounded; ends at once on ERROR with Nova's fault message."""
+
+    default_provides = "active_server_id"
+
+    def execute(self, ctx, conn, new_server_id):
+        ctx.progress.step("boot", f"waiting for {common.label(new_server_id)}")
+        ctx.wait_for_status(lambda: conn.compute.get_server(new_server_id),
+                            "ACTIVE", what=common.label(new_server_id),
+                            failures=("ERROR",))
+        return new_server_id
+
+
+# -- restore: ports and floating IPs ------------------------------------------
+class CreatePort(task.Task):
+    """One port, created once per restore (a port some other plugin already
+    restored is reused, and left to that plugin's revert)."""
+
+    def __init__(self, original_id, **kwargs):
+        super().__init__(name=f"CreatePort[{original_id}]",
+                         provides=f"port:{original_id}", **kwargs)
+        self.original_id = original_id
+
+    def execute(self, ctx, conn, port_plans):
+        plan = port_plans[self.original_id]
+
+        def create():
+            try:
+                return conn.network.create_port(**plan["attrs"]).id
+            except sdk_exceptions.ForbiddenException:
+                if plan["fallback"] is None:
+                    raise
+            ctx.progress.step(
+                "port", f"network {plan['attrs']['network_id']} refused the "
+                f"original MAC and fixed IPs of port {self.original_id} "
+                "(only its owner may choose them): new ones are allocated")
+            return conn.network.create_port(**plan["fallback"]).id
+
+        new_id, created = ctx.restored.create_once(common.PORT_TYPE,
+                                                   self.original_id, create)
+        return {"id": new_id, "created": created}
+
+    def revert(self, ctx, conn, result, **kwargs):
+        if isinstance(result, dict) and result["created"]:
+            conn.network.delete_port(result["id"], ignore_missing=True)
+            ctx.forget_new_id(common.PORT_TYPE, self.original_id)
+
+
+class AttachPort(task.Task):
+    """Compute interface attach of the new port."""
+
+    def __init__(self, original_id, **kwargs):
+        super().__init__(name=f"AttachPort[{original_id}]",
+                         provides=f"interface:{original_id}",
+                         rebind={"port": f"port:{original_id}"}, **kwargs)
+
+    def execute(self, conn, active_server_id, port):
+        conn.compute.create_server_interface(active_server_id,
+                                             port_id=port["id"])
+        return port["id"]
+
+    def revert(self, ctx, conn, active_server_id, result, **kwargs):
+        if not isinstance(result, str):
+            return
+        conn.compute.delete_server_interface(result, server=active_server_id,
+                                             ignore_missing=True)
+
+        def fetch():
+            try:
+                port = conn.network.get_port(result)
+            except sdk_exceptions.NotFoundException:
+                return common.probe("detached")
+            return common.probe("attached"
+                                if port.device_id == active_server_id
+                                else "detached")
+        ctx.wait_for_status(fetch, "detached", what=f"port {result} detach",
+                            failures=())
+
+
+class WaitPortAttached(task.Task):
+    """Until Neutron shows the port on the server, bound (ACTIVE, or a VIF
+    type other than unbound); a failed binding ends the wait at once."""
+
+    def __init__(self, original_id, **kwargs):
+        super().__init__(name=f"WaitPortAttached[{original_id}]",
+                         provides=f"attached_port:{original_id}",
+                         rebind={"port_id": f"interface:{original_id}"},
+                         **kwargs)
+
+    def execute(self, ctx, conn, active_server_id, port_id):
+        def fetch():
+            port = conn.network.get_port(port_id)
+            vif = port.binding_vif_type or "unbound"
+            if vif == "binding_failed":
+                return common.probe("failed", "Neutron could not bind it "
+                                    f"(host {port.binding_host_id})")
+            if port.device_id == active_server_id and (
+                    port.status == "ACTIVE" or vif != "unbound"):
+                return common.probe("attached")
+            return common.probe("waiting")
+        what = f"port {port_id} on {common.label(active_server_id)}"
+        ctx.wait_for_status(fetch, "attached", what=what,
+                            failures=("failed",))
+        return port_id
+
+
+class AssociateFloatingIP(task.Task):
+    """The same address if it is free in the project, else (trying to
+    allocate the same address first) a new one from the same network."""
+
+    def __init__(self, original_port_id, original_id, **kwargs):
+        super().__init__(
+            name=f"AssociateFloatingIP[{original_id}]",
+            rebind={"port_id": f"attached_port:{original_port_id}"},
+            **kwargs)
+        self.original_id = original_id
+
+    def execute(self, ctx, conn, port_plans, port_id):
+        plan = next(f for p in port_plans.values()
+                    for f in p["floating_ips"]
+                    if f["original_id"] == self.original_id)
+        address, network_id = plan["address"], plan["network_id"]
+        fixed = self._fixed_address(conn, port_id, plan)
+        target = {"port_id": port_id}
+        if fixed:
+            target["fixed_ip_address"] = fixed
+        for fip in conn.network.ips(floating_ip_address=address,
+                                    floating_network_id=network_id,
+                                    project_id=conn.current_project_id):
+            if not fip.port_id:
+                conn.network.update_ip(fip, **target)
+                return self._done(ctx, fip.id, address, False,
+                                  f"floating IP {address} re-associated")
+        try:
+            fip = conn.network.create_ip(
+                floating_network_id=network_id, floating_ip_address=address,
+                description=plan["description"], **target)
+            return self._done(ctx, fip.id, address, True,
+                              f"floating IP {address} allocated again")
+        except (sdk_exceptions.ForbiddenException,
+                sdk_exceptions.ConflictException,
+                sdk_exceptions.BadRequestException) as exc:
+            reason = exc.details or str(exc)
+        fip = conn.network.create_ip(floating_network_id=network_id,
+                                     description=plan["description"],
+                                     **target)
+        return self._done(
+            ctx, fip.id, fip.floating_ip_address, True,
+            f"floating IP {address} could not be taken again ({reason}): "
+            f"new address {fip.floating_ip_address}")
+
+    @staticmethod
+    def _fixed_address(conn, port_id, plan):
+        """The original fixed address when the new port has it."""
+        wanted = plan.get("fixed_ip_address")
+        if not wanted:
+            return None
+        port = conn.network.get_port(port_id)
+        addresses = {ip.get("ip_address") for ip in port.fixed_ips or []}
+        return wanted if wanted in addresses else None
+
+    def _done(self, ctx, fip_id, address, created, message):
+        ctx.record_new_id(fip_id, common.FLOATING_IP_TYPE, self.original_id)
+        ctx.progress.step("floating-ip", message)
+        return {"id": fip_id, "address": address, "created": created}
+
+    def revert(self, ctx, conn, result, **kwargs):
+        if not isinstance(result, dict):
+            return
+        if result["created"]:
+            conn.network.delete_ip(result["id"], ignore_missing=True)
+        else:
+            try:
+                conn.network.update_ip(result["id"], port_id=None)
+            except sdk_exceptions.NotFoundException:
+                pass
+        ctx.forget_new_id(common.FLOATING_IP_TYPE, self.original_id)
+
+
+# -- restore: volumes ---------------------------------------------------------
+class AttachVolume(task.Task):
+    """Attach one restored non-boot volume at its original device."""
+
+    def __init__(self, original_id, **kwargs):
+        super().__init__(name=f"AttachVolume[{original_id}]",
+                         provides=f"attached_volume:{original_id}", **kwargs)
+        self.original_id = original_id
+
+    def execute(self, conn, active_server_id, volume_plan):
+        plan = next(v for v in volume_plan
+                    if v["original"] == self.original_id)
+        attrs = {"device": plan["device"]} if plan["device"] else {}
+        conn.compute.create_volume_attachment(
+            common.server_ref(active_server_id), volume=plan["new"], **attrs)
+        return plan["new"]
+
+    def revert(self, ctx, conn, active_server_id, result, **kwargs):
+        """Detach and wait ``available``; the volume plugin's own revert
+        deletes the volume."""
+        if not isinstance(result, str):
+            return
+        try:
+            conn.compute.delete_volume_attachment(
+                common.server_ref(active_server_id), result,
+                ignore_missing=False)
+        except sdk_exceptions.NotFoundException:
+            pass
+        ctx.wait_for_status(lambda: conn.block_storage.get_volume(result),
+                            "available", what=f"volume {result} detach",
+                            failures=common.VOLUME_FAILURES)
+
+
+class WaitVolumeInUse(task.Task):
+    """Bounded wait for ``in-use``; a volume back to ``available`` after
+    the attach began means Nova gave up (its fault is reported)."""
+
+    def __init__(self, original_id, **kwargs):
+        super().__init__(
+            name=f"WaitVolumeInUse[{original_id}]",
+            rebind={"volume_id": f"attached_volume:{original_id}"}, **kwargs)
+
+    def execute(self, ctx, conn, active_server_id, volume_id):
+        began = [False]
+
+        def fetch():
+            volume = conn.block_storage.get_volume(volume_id)
+            if volume.status != "available":
+                began[0] = True
+                return volume
+            if began[0]:
+                fault = common.server_fault(conn, active_server_id)
+                return common.probe("failed", "the attach was rolled back: "
+                                    f"{fault}")
+            return volume
+        ctx.wait_for_status(fetch, "in-use", what=f"volume {volume_id}",
+                            failures=("failed",) + common.VOLUME_FAILURES)

@@ -1,0 +1,410 @@
+"""Image data between Glance and a checkpoint's bank section.
+
+Plain functions that plugins call from their own tasks (the image plugin
+for an image, the server plugin for a server's root-disk snapshot), so the
+data format, the hashes and the checks have one home:
+
+- :func:`describe_image` reads an image as Glance stores it and keeps what a
+  new image needs (:func:`saved_image` is the part a plugin saves);
+- :func:`save_image_data` streams the data into the bank as objects
+  ``data/00000000`` ... of ``[image_data] object_size_mib`` with constant
+  memory, computing the sha256 of each object and of the whole image and
+  checking Glance's own hash (``os_hash_value``, else the md5
+  ``checksum``); :func:`delete_image_data` removes those objects;
+- :func:`create_image` makes a new image (queued, no data) from a saved
+  record, :func:`upload_image_data` streams the objects back into it, each
+  checked against its saved sha256 while it is sent,
+  :func:`wait_image_active` and :func:`check_restored_image` wait for
+  Glance and compare its hash of what it received with the saved one;
+- :func:`verify_image_data` recomputes every object's sha256 and the whole
+  image's from the bank.
+
+``data`` below is what :func:`save_image_data` returns and a plugin keeps in
+its ``metadata.json``: size, sha256, Glance's hashes, the object size and,
+per object, its name, size and sha256.
+"""
+
+import hashlib
+import logging
+
+from openstack import exceptions as sdk_exceptions
+from openstack.image.v2 import image as sdk_image
+from oslo_config import cfg
+
+from protection import config
+from protection import exceptions
+from protection import streaming
+
+LOG = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+CHUNK_SIZE = 4 * MiB
+DATA_PREFIX = "data/"
+# Glance's statuses that end a wait for ``active`` at once.
+IMAGE_FAILURES = ("killed", "deleted", "pending_delete", "deactivated")
+# Image attributes that Glance computes or owns, or that a new image gets
+# from its own fields: never copied as properties.
+NOT_PROPERTIES = frozenset((
+    "id", "name", "status", "visibility", "protected", "os_hidden",
+    "checksum", "os_hash_algo", "os_hash_value", "owner", "size",
+    "virtual_size", "min_disk", "min_ram", "disk_format", "container_format",
+    "tags", "created_at", "updated_at", "deleted", "deleted_at",
+    "locations", "direct_url", "file", "schema", "self", "stores",
+))
+# Glance reserves this namespace; a client may not set these.
+RESERVED_PREFIX = "os_glance_"
+# Fields of describe_image's record that belong to the data, not the image.
+DATA_FIELDS = ("size", "checksum", "os_hash_algo", "os_hash_value")
+
+class ImageNotActive(exceptions.StackvaultError):
+    pass
+
+
+class ImageDataMismatch(exceptions.StackvaultError):
+    """Bytes that do not hash to what Glance or the checkpoint recorded."""
+
+
+def object_size(conf):
+    """``[image_data] object_size_mib`` in bytes (the default without a
+    configuration, or when the framework's options are not registered)."""
+    try:
+        return conf.image_data.object_size_mib * MiB
+    except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        return config.DEFAULT_OBJECT_SIZE_MIB * MiB
+
+
+def data_object_name(index):
+    return f"{DATA_PREFIX}{index:08d}"
+
+
+# -- reading an image ---------------------------------------------------------
+def read_image(conn, image_id):
+    """The image as Glance returns it (wire names, string values).
+
+    The typed ``Image`` resource converts some properties (``"true"`` ->
+    ``True``, ``"2"`` -> ``2``); restore must send back exactly what Glance
+    stored, so this reads the raw record through the image proxy.
+    """
+    response = conn.image.get(f"/images/{image_id}")
+    sdk_exceptions.raise_from_response(response)
+    return response.json()
+
+
+def user_properties(raw):
+    """The properties a new image can carry: everything but Glance's own."""
+    return {k: v for k, v in raw.items()
+            if k not in NOT_PROPERTIES and not k.startswith(RESERVED_PREFIX)}
+
+
+def describe_image(conn, image_id):
+    """What saving an image needs; refuse one that is not ``active`` or
+    that has no data of its own."""
+    raw = read_image(conn, image_id)
+    status = raw.get("status")
+    if status != "active":
+        raise ImageNotActive(
+            f"image {image_id} is {status!r}, not 'active': only "
+            "active images can be protected")
+    props = user_properties(raw)
+    if not raw.get("size") and "block_device_mapping" in props:
+        raise exceptions.StackvaultError(
+            f"image {image_id} has no data: it is a snapshot of a "
+            "volume-backed server, whose block_device_mapping points at "
+            "volume snapshots; protect the server's volumes instead")
+    return {
+        "id": raw["id"],
+        "name": raw.get("name") or "",
+        "size": raw.get("size") or 0,
+        "checksum": raw.get("checksum"),
+        "os_hash_algo": raw.get("os_hash_algo"),
+        "os_hash_value": raw.get("os_hash_value"),
+        "disk_format": raw.get("disk_format"),
+        "container_format": raw.get("container_format"),
+        "min_disk": raw.get("min_disk") or 0,
+        "min_ram": raw.get("min_ram") or 0,
+        "tags": sorted(raw.get("tags") or []),
+        "visibility": raw.get("visibility"),
+        "protected": bool(raw.get("protected")),
+        "os_hidden": bool(raw.get("os_hidden")),
+        "properties": props,
+    }
+
+
+def saved_image(image_info):
+    """The image record a plugin saves (the data's fields are in ``data``)."""
+    return {k: v for k, v in image_info.items() if k not in DATA_FIELDS}
+
+
+# -- saving the data ----------------------------------------------------------
+class Digests:
+    """sha256 of the data, and the hash Glance recorded (to check it)."""
+
+    def __init__(self, hash_algo=None, hash_value=None, checksum=None):
+        self.sha256 = hashlib.sha256()
+        self.glance = None
+        self.glance_algo = None
+        self.expected = None
+        if hash_algo and hash_value:
+            try:
+                # A Glance configured for sha256 needs no second pass.
+                self.glance = self.sha256 if hash_algo == "sha256" else \
+                    hashlib.new(hash_algo)
+                self.glance_algo, self.expected = hash_algo, hash_value
+            except ValueError:
+                LOG.warning("Glance hash algorithm %r is not available "
+                            "here; checking the md5 checksum instead",
+                            hash_algo)
+        if self.glance is None and checksum:
+            self.glance = hashlib.md5(usedforsecurity=False)
+            self.glance_algo, self.expected = "md5", checksum
+
+    def hashes(self):
+        """The hash objects to feed (see streaming.BackgroundHashes)."""
+        return [self.sha256] + [h for h in (self.glance,)
+                                if h is not None and h is not self.sha256]
+
+    def check_glance(self, what):
+        """Raise ImageDataMismatch when the data is not what Glance has."""
+        if self.glance is None:
+            LOG.warning("%s: Glance recorded no hash; the data is saved "
+                        "with its sha256 only", what)
+            return None
+        found = self.glance.hexdigest()
+        if found != self.expected:
+            raise ImageDataMismatch(
+                f"{what}: the data read does not match Glance's "
+                f"{self.glance_algo} (expected {self.expected}, got {found})")
+        return self.glance_algo
+
+
+def _counted(piece, hashes, ctx, done, total):
+    for chunk in piece:
+        hashes.update(chunk)
+        yield chunk
+        done += len(chunk)
+        ctx.progress.bytes(done, total)
+
+
+def _save_objects(ctx, bank, chunks, digests, size, total):
+    """Write ``chunks`` as consecutive objects; return their records."""
+    objects = []
+    read = 0
+    # The image's hashes are computed on worker threads while this thread
+    # receives and writes (the bank hashes each object here).
+    with streaming.BackgroundHashes(*digests.hashes()) as hashes:
+        for index, piece in enumerate(streaming.split(chunks, size)):
+            name = data_object_name(index)
+            info = bank.put(name, _counted(piece, hashes, ctx, read, total))
+            read += info.size
+            objects.append({"name": name, "size": info.size,
+                            "sha256": info.sha256})
+    return objects, read
+
+
+def save_image_data(ctx, conn, bank, image_info, size):
+    """Stream the image from Glance into ``bank``, ``size`` bytes per
+    object; return the ``data`` record. On failure, objects already
+    written stay: the caller's revert calls :func:`delete_image_data`."""
+    image_id = image_info["id"]
+    what = f"image {image_id}"
+    total = image_info["size"]
+    digests = Digests(image_info["os_hash_algo"],
+                      image_info["os_hash_value"], image_info["checksum"])
+    ctx.progress.step("download", f"{total} bytes from Glance")
+    response = conn.image.download_image(image_id, stream=True)
+    try:
+        sdk_exceptions.raise_from_response(response)
+        if response.status_code == 204:       # an image without data
+            chunks = iter(())
+        else:
+            chunks = response.iter_content(chunk_size=min(CHUNK_SIZE, size))
+        objects, read = _save_objects(ctx, bank, chunks, digests, size,
+                                      total)
+    finally:
+        response.close()
+    if read != total:
+        raise ImageDataMismatch(
+            f"{what}: read {read} bytes from Glance, but the "
+            f"image's size is {total}")
+    verified_with = digests.check_glance(what)
+    return {
+        "size": read,
+        "sha256": digests.sha256.hexdigest(),
+        "checksum": image_info["checksum"],
+        "os_hash_algo": image_info["os_hash_algo"],
+        "os_hash_value": image_info["os_hash_value"],
+        "verified_with": verified_with,
+        "object_size": size,
+        "objects": objects,
+    }
+
+
+def delete_image_data(bank):
+    """Delete every data object in ``bank``; return how many there were."""
+    names = [n for n in bank.list() if n.startswith(DATA_PREFIX)]
+    for name in names:
+        bank.delete(name)
+    return len(names)
+
+
+# -- restoring ----------------------------------------------------------------
+def create_image(conn, image, **fields):
+    """Create a new image (queued, no data yet) with the saved ``image``'s
+    properties and formats; ``fields`` (name, visibility...) override.
+    Never ``protected``: a protected image cannot be deleted by a revert.
+    Return the new id."""
+    body = dict(image["properties"])
+    body.update({
+        "disk_format": image["disk_format"],
+        "container_format": image["container_format"],
+        "min_disk": image["min_disk"],
+        "min_ram": image["min_ram"],
+        "tags": list(image["tags"]),
+    })
+    body.update(fields)
+    response = conn.image.post("/images", json=body)
+    sdk_exceptions.raise_from_response(response)
+    return response.json()["id"]
+
+
+def _checked_stream(ctx, bank, data, original_id, hashes, sent):
+    """The bank objects' chunks; raise when an object is not what was
+    saved (after its last chunk: the upload then fails)."""
+    total = data["size"]
+    for obj in data["objects"]:
+        piece = hashlib.sha256()
+        size = 0
+        for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
+            piece.update(chunk)
+            hashes.update(chunk)          # whole, on a worker
+            size += len(chunk)
+            yield chunk
+            sent[0] += len(chunk)
+            ctx.progress.bytes(sent[0], total)
+        if size != obj["size"] or piece.hexdigest() != obj["sha256"]:
+            raise ImageDataMismatch(
+                f"bank object {obj['name']} of image {original_id} "
+                f"is corrupt: expected {obj['size']} bytes with "
+                f"sha256 {obj['sha256']}, read {size} bytes with "
+                f"sha256 {piece.hexdigest()}")
+
+
+def upload_image_data(ctx, conn, bank, data, image_id, original_id):
+    """Stream the saved objects into the new image ``image_id``.
+
+    Each object is checked against its saved sha256 as it is sent: a
+    corrupt object raises inside the request body, so Glance never receives
+    the whole upload. ``original_id``: the saved image, for messages.
+    """
+    total = data["size"]
+    whole = hashlib.sha256()
+    sent = [0]
+    ctx.progress.step("upload", f"{total} bytes to image {image_id}")
+    with streaming.BackgroundHashes(whole) as hashes:
+        body = streaming.SinglePass(_checked_stream(
+            ctx, bank, data, original_id, hashes, sent))
+        target = sdk_image.Image.existing(id=image_id)
+        try:
+            response = target.upload(conn.image, data=body, size=total)
+            sdk_exceptions.raise_from_response(response)
+        except Exception as exc:
+            # The body's own error (a corrupt object) is the real reason;
+            # the HTTP library reports it as a broken connection.
+            if body.error is not None and body.error is not exc:
+                raise body.error from exc
+            raise
+    if body.error is not None:
+        raise body.error
+    if sent[0] != total or whole.hexdigest() != data["sha256"]:
+        raise ImageDataMismatch(
+            f"image {original_id}: sent {sent[0]} bytes with sha256 "
+            f"{whole.hexdigest()}, the checkpoint recorded {total} bytes "
+            f"with sha256 {data['sha256']}")
+
+
+def wait_image_active(ctx, conn, image_id, data):
+    """Bounded wait (longer for more data) for the new image's ``active``."""
+    ctx.wait_for_status(lambda: conn.image.get_image(image_id),
+                        "active", f"image {image_id}",
+                        size_gib=data["size"] / GiB,
+                        failures=IMAGE_FAILURES)
+
+
+def _comparable_hash(new, data):
+    """``(algo, expected, found)``: the strongest hash both sides have (the
+    same multihash algorithm, the saved sha256 when this Glance uses
+    sha256, else md5), or None."""
+    if new.hash_value and new.hash_algo == data.get("os_hash_algo"):
+        return new.hash_algo, data["os_hash_value"], new.hash_value
+    if new.hash_value and new.hash_algo == "sha256":
+        return "sha256", data["sha256"], new.hash_value
+    if new.checksum and data.get("checksum"):
+        return "md5", data["checksum"], new.checksum
+    return None
+
+
+def check_restored_image(conn, data, image_id, original_id):
+    """Glance's size and hash of what it stored equal the saved ones."""
+    new = conn.image.get_image(image_id)
+    what = f"restored image {image_id} (of {original_id})"
+    if new.size != data["size"]:
+        raise ImageDataMismatch(
+            f"{what} has {new.size} bytes, the checkpoint {data['size']}")
+    compared = _comparable_hash(new, data)
+    if compared is None:
+        LOG.warning("%s: Glance reports no hash comparable with the "
+                    "checkpoint's; relying on the sha256 sent", what)
+        return
+    algo, expected, found = compared
+    if expected != found:
+        raise ImageDataMismatch(
+            f"{what}: Glance's {algo} is {found}, the checkpoint "
+            f"recorded {expected}")
+
+
+# -- verifying ----------------------------------------------------------------
+def _check_objects(ctx, bank, data, hashes):
+    problems = []
+    done = 0
+    for obj in data["objects"]:
+        piece = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
+                piece.update(chunk)
+                hashes.update(chunk)          # whole, on a worker
+                size += len(chunk)
+                done += len(chunk)
+                ctx.progress.bytes(done, data["size"])
+        except exceptions.ObjectNotFound:
+            problems.append(f"{obj['name']}: missing")
+            continue
+        if size != obj["size"] or piece.hexdigest() != obj["sha256"]:
+            problems.append(
+                f"{obj['name']}: expected {obj['size']} bytes, sha256 "
+                f"{obj['sha256']}; found {size} bytes, sha256 "
+                f"{piece.hexdigest()}")
+    return problems
+
+
+def verify_image_data(ctx, bank, data, original_id):
+    """Recompute every object's sha256 and the whole image's; raise
+    ImageDataMismatch naming the first problem (missing, corrupt or
+    unexpected objects)."""
+    whole = hashlib.sha256()
+    with streaming.BackgroundHashes(whole) as hashes:
+        problems = _check_objects(ctx, bank, data, hashes)
+    expected_names = [obj["name"] for obj in data["objects"]]
+    extra = sorted(set(n for n in bank.list()
+                       if n.startswith(DATA_PREFIX)) - set(expected_names))
+    problems += [f"{name}: not part of the image" for name in extra]
+    if not problems and whole.hexdigest() != data["sha256"]:
+        problems.append(f"whole image: sha256 {whole.hexdigest()}, "
+                        f"expected {data['sha256']}")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 \
+            else ""
+        raise ImageDataMismatch(
+            f"image {original_id} data in the checkpoint is damaged: "
+            f"{problems[0]}{more}")
