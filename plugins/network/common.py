@@ -5,6 +5,8 @@ import ipaddress
 
 from openstack import exceptions as sdk_exceptions
 
+from protection import exceptions
+
 RESOURCE_TYPE = "OS::Neutron::Network"
 SUBNET = "OS::Neutron::Subnet"
 SECURITY_GROUP = "OS::Neutron::SecurityGroup"
@@ -31,6 +33,21 @@ def referenced_only(conn, network):
                 f"{network.project_id}, not to this project ({project}): a "
                 "shared network is referenced, not restored")
     return None
+
+
+def own_network(conn, network_id, missing="not found"):
+    """The project's own network ``network_id``. Raises ResourceNotFound
+    (``"network <id> <missing>"``) when it does not exist, and a
+    StackvaultError when it is only referenced."""
+    try:
+        network = conn.network.get_network(network_id)
+    except sdk_exceptions.NotFoundException:
+        raise exceptions.ResourceNotFound(
+            f"network {network_id} {missing}") from None
+    reason = referenced_only(conn, network)
+    if reason:
+        raise exceptions.StackvaultError(reason)
+    return network
 
 
 def named(parameters, name):

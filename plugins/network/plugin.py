@@ -1,6 +1,5 @@
 """The network plugin: discovery and the flows (see the package doc)."""
 
-from openstack import exceptions as sdk_exceptions
 from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
 
@@ -11,7 +10,6 @@ from plugins.network import protect
 from plugins.network import routers
 from plugins.network import routes
 from plugins.network import security_groups
-from protection import exceptions
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
 
@@ -87,15 +85,7 @@ class NetworkPlugin(ProtectionPlugin):
                 if common.referenced_only(conn, n) is None]
 
     def show_resource(self, conn, resource_id):
-        try:
-            network = conn.network.get_network(resource_id)
-        except sdk_exceptions.NotFoundException:
-            raise exceptions.ResourceNotFound(
-                f"network {resource_id} not found") from None
-        reason = common.referenced_only(conn, network)
-        if reason:
-            raise exceptions.StackvaultError(reason)
-        return self._resource(network)
+        return self._resource(common.own_network(conn, resource_id))
 
     def dependencies(self, conn, resource):
         return []       # subnets, routers and groups are part of it

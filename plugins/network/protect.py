@@ -8,7 +8,6 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from plugins.network import common
-from protection import exceptions
 from protection import tasks
 
 
@@ -55,14 +54,8 @@ class DescribeNetwork(task.Task):
     default_provides = "network_info"
 
     def execute(self, conn, resource):
-        try:
-            network = conn.network.get_network(resource.id)
-        except sdk_exceptions.NotFoundException:
-            raise exceptions.StackvaultError(
-                f"network {resource.id} no longer exists") from None
-        reason = common.referenced_only(conn, network)
-        if reason:
-            raise exceptions.StackvaultError(reason)
+        network = common.own_network(conn, resource.id,
+                                     missing="no longer exists")
         info = {
             "id": network.id,
             "name": network.name or "",

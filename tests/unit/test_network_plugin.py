@@ -1144,54 +1144,52 @@ class TestWholeFlows:
         assert caught.value.result.rollback_failures == []
         assert nothing_created(neutron) == NOTHING
 
-    def _saved_with(self, service, checkpoint_id, net_id, damage):
+    def _protected_then_damaged(self, tmp_path, neutron, cloud, damage):
+        """Protect an app, change its saved metadata with ``damage``, wipe
+        the app; return the service and the checkpoint."""
+        net_id, _, _ = build_app(neutron)
+        service = make_service(tmp_path)
+        checkpoint_id = service.protect(
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         checkpoint = service.checkpoints.get(checkpoint_id)
         section = checkpoint.section(checkpoint.graph.resource(
             (common.RESOURCE_TYPE, net_id)))
         metadata = section.load_metadata()
         damage(metadata)
         section.save_metadata(metadata)
+        wipe(neutron)
+        neutron.calls.clear()
+        return service, checkpoint_id
 
     def test_metadata_that_breaks_the_schema_stops_restore_first(
             self, tmp_path, neutron, cloud):
-        net_id, _, _ = build_app(neutron)
-        service = make_service(tmp_path)
-        checkpoint_id = service.protect(
-            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
-        self._saved_with(service, checkpoint_id, net_id,
-                         lambda m: m["subnets"][0].pop("cidr"))
+        service, checkpoint_id = self._protected_then_damaged(
+            tmp_path, neutron, cloud, lambda m: m["subnets"][0].pop("cidr"))
         with pytest.raises(exceptions.OperationFailed) as caught:
             service.verify(checkpoint_id, cloud)
         assert any("subnets/0: 'cidr' is a required property" in p
                    for p in caught.value.result.problems)
         assert caught.value.result.failures == []
-        wipe(neutron)
-        neutron.calls.clear()
         with pytest.raises(saved_metadata.InvalidMetadata,
-                           match=f"{net_id}.*'cidr' is a required"):
+                           match="OS::Neutron::Network.*'cidr' is a "
+                                 "required property"):
             service.restore(checkpoint_id, cloud)
         assert not [c for c in neutron.calls if c.startswith("create_")]
 
     def test_inconsistent_metadata_fails_verify_and_restore(
             self, tmp_path, neutron, cloud):
-        net_id, _, _ = build_app(neutron)
-        service = make_service(tmp_path)
-        checkpoint_id = service.protect(
-            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
-        self._saved_with(service, checkpoint_id, net_id,
-                         lambda m: m["subnets"][0].update(cidr="10.0.0/33"))
+        service, checkpoint_id = self._protected_then_damaged(
+            tmp_path, neutron, cloud,
+            lambda m: m["subnets"][0].update(cidr="10.0.0/33"))
         with pytest.raises(exceptions.OperationFailed) as caught:
             service.verify(checkpoint_id, cloud)
         # beside the bank's hash mismatch (the file was rewritten here)
         assert any("10.0.0/33' does not parse" in f.message
                    for f in caught.value.failures)
-        wipe(neutron)
-        neutron.calls.clear()
         with pytest.raises(exceptions.OperationFailed) as caught:
             service.restore(checkpoint_id, cloud)
         assert "cannot restore" in caught.value.failures[0].message
         assert not [c for c in neutron.calls if c.startswith("create_")]
-
 
 def mapping_key(mapping, original):
     return next(new for new, orig in mapping.items() if orig == original)
