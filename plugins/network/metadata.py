@@ -19,7 +19,7 @@ _TEXT = {"type": "string"}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _FLAG = {"type": "boolean"}
 _NULLABLE_FLAG = {"type": ["boolean", "null"]}
-_INTEGER = {"type": ["integer", "null"]}
+_NULLABLE_INTEGER = {"type": ["integer", "null"]}
 _LIST = {"type": "array"}
 
 
@@ -42,8 +42,9 @@ METADATA_SCHEMA = _object(
     format={"const": common.METADATA_FORMAT},
     network=_object(
         ["id", "name", "description", "admin_state_up"], id=_ID,
-        name=_TEXT, description=_TEXT, admin_state_up=_FLAG, mtu=_INTEGER,
-        port_security_enabled=_NULLABLE_FLAG, dns_domain=_NULLABLE_TEXT),
+        name=_TEXT, description=_TEXT, admin_state_up=_FLAG,
+        mtu=_NULLABLE_INTEGER, port_security_enabled=_NULLABLE_FLAG,
+        dns_domain=_NULLABLE_TEXT),
     subnets=_objects(
         ["id", "name", "description", "cidr", "ip_version",
          "allocation_pools", "gateway_ip", "dns_nameservers", "host_routes",
