@@ -19,7 +19,8 @@ import uuid
 import pytest
 from openstack import exceptions as sdk_exceptions
 
-from plugins import network as plugin
+from plugins.network import routers
+from plugins.network import routes as router_routes
 from protection import exceptions
 from protection.resource import Resource
 from tests.fullstack import teardown
@@ -392,7 +393,7 @@ def test_router_revert_dismantles_what_any_network_put_on_it(
     ctx.record_new_id(router, ROUTER, "original-router")
     routes = [{"destination": f"{base_one}.98.0/24",
                "nexthop": f"{base_one}.0.78"}]
-    task = plugin.AddRouterRoutes(
+    task = router_routes.AddRouterRoutes(
         {"id": "original-router", "routes": routes, "interfaces": []},
         [{"cidr": f"{base_one}.0.0/24"}])
     added = task.execute(ctx, conn, {"id": router, "created": False})
@@ -402,7 +403,7 @@ def test_router_revert_dismantles_what_any_network_put_on_it(
     assert routes[0] not in conn.network.get_router(router).routes
     assert len(_interfaces(conn, router)) == 3
 
-    plugin.EnsureRouter({"id": "original-router", "interfaces": []}).revert(
+    routers.EnsureRouter({"id": "original-router", "interfaces": []}).revert(
         ctx, conn, {"id": router, "created": True})
 
     with pytest.raises(sdk_exceptions.NotFoundException):

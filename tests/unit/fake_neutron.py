@@ -355,6 +355,12 @@ class FakeNeutron:
                     if network_id in (None, p["network_id"])
                     and device_id in (None, p["device_id"])]
 
+    def get_port(self, port_id):
+        with self.lock:
+            if port_id not in self.port_table:
+                raise _not_found(f"port {port_id}")
+            return self._port_view(self.port_table[port_id])
+
     def create_port(self, network_id, fixed_ips=(), **attrs):
         with self.lock:
             self._check_fail("create_port")

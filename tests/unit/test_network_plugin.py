@@ -6,6 +6,7 @@ real bank) against the in-memory Neutron of ``tests/unit/fake_neutron.py``,
 which refuses what the real one refuses, so rollbacks are proven too.
 """
 
+import copy
 from unittest import mock
 
 import pytest
@@ -13,22 +14,31 @@ from openstack import exceptions as sdk_exceptions
 from oslo_config import cfg
 
 from flows import engine
-from plugins import network
+from plugins.network import common
+from plugins.network import metadata as network_metadata
+from plugins.network import networks
+from plugins.network import plugin
+from plugins.network import protect
+from plugins.network import routers
+from plugins.network import routes
+from plugins.network import security_groups
 from protection import config
 from protection import exceptions
+from protection import saved_metadata
 from protection.bank.filesystem import FileSystemBank
 from protection.registry import PluginRegistry
 from protection.resource import Resource
 from protection.service import ProtectionService
+from protection.wait import Timeouts
 from tests.unit import fake_neutron
 from tests.unit.plugin_helpers import make_ctx, obj
 
-NET = Resource(network.RESOURCE_TYPE, "net-1", "app")
+NET = Resource(common.RESOURCE_TYPE, "net-1", "app")
 PROJECT = "project-1"
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")
-SG = network.SECURITY_GROUP
-ROUTER = network.ROUTER
-SUBNET = network.SUBNET
+SG = common.SECURITY_GROUP
+ROUTER = common.ROUTER
+SUBNET = common.SUBNET
 
 
 def _network(**overrides):
@@ -63,6 +73,12 @@ def _rule(rule_id, remote_group_id=None, **attrs):
     return rule
 
 
+def gone_after_delete():
+    """A fetch side_effect: the object exists until it has been deleted
+    once (the revert's first look), then Neutron says NotFound."""
+    return [obj(status="ACTIVE"), NOT_FOUND]
+
+
 @pytest.fixture
 def conn():
     c = mock.Mock()
@@ -82,20 +98,20 @@ class TestDiscovery:
             _network(),
             _network(id="ext", is_router_external=True),
             _network(id="shared", project_id="other")]
-        found = network.NetworkPlugin().list_resources(conn)
+        found = plugin.NetworkPlugin().list_resources(conn)
         assert [r.id for r in found] == ["net-1"]
         assert found[0].type == "OS::Neutron::Network"
         conn.network.networks.assert_called_once_with(project_id=PROJECT)
 
     def test_show(self, conn):
         conn.network.get_network.return_value = _network()
-        res = network.NetworkPlugin().show_resource(conn, "net-1")
+        res = plugin.NetworkPlugin().show_resource(conn, "net-1")
         assert (res.id, res.name) == ("net-1", "app")
 
     def test_show_missing(self, conn):
         conn.network.get_network.side_effect = NOT_FOUND
         with pytest.raises(exceptions.ResourceNotFound):
-            network.NetworkPlugin().show_resource(conn, "net-1")
+            plugin.NetworkPlugin().show_resource(conn, "net-1")
 
     @pytest.mark.parametrize("attrs, words", [
         ({"is_router_external": True}, "external network"),
@@ -105,35 +121,35 @@ class TestDiscovery:
         conn.network.get_network.return_value = _network(**attrs)
         with pytest.raises(exceptions.StackvaultError,
                            match=f"{words}.*referenced, not restored"):
-            network.NetworkPlugin().show_resource(conn, "net-1")
+            plugin.NetworkPlugin().show_resource(conn, "net-1")
         with pytest.raises(exceptions.StackvaultError,
                            match="referenced, not restored"):
-            network.DescribeNetwork().execute(conn, NET)
+            protect.DescribeNetwork().execute(conn, NET)
 
     def test_no_dependencies_and_nothing_to_delete(self, conn):
-        plugin = network.NetworkPlugin()
-        assert plugin.dependencies(conn, NET) == []
-        assert plugin.delete_flow(make_ctx(NET, conn), NET) is None
+        the_plugin = plugin.NetworkPlugin()
+        assert the_plugin.dependencies(conn, NET) == []
+        assert the_plugin.delete_flow(make_ctx(NET, conn), NET) is None
 
 
 # -- protect ------------------------------------------------------------------
 class TestDescribe:
     def test_network(self, conn):
         conn.network.get_network.return_value = _network()
-        info = network.DescribeNetwork().execute(conn, NET)
+        info = protect.DescribeNetwork().execute(conn, NET)
         assert info == {"id": "net-1", "name": "app", "description": "d",
                         "admin_state_up": True, "mtu": 1450,
                         "port_security_enabled": True,
                         "project_id": PROJECT}
         conn.network.get_network.return_value = _network(dns_domain="a.")
-        assert network.DescribeNetwork().execute(
+        assert protect.DescribeNetwork().execute(
             conn, NET)["dns_domain"] == "a."
 
     def test_network_gone(self, conn):
         conn.network.get_network.side_effect = NOT_FOUND
         with pytest.raises(exceptions.StackvaultError,
                            match="no longer exists"):
-            network.DescribeNetwork().execute(conn, NET)
+            protect.DescribeNetwork().execute(conn, NET)
 
     def test_subnets(self, conn):
         conn.network.subnets.return_value = [obj(
@@ -145,7 +161,7 @@ class TestDescribe:
                           "nexthop": "10.0.0.254"}],
             is_dhcp_enabled=False, ipv6_ra_mode=None,
             ipv6_address_mode=None)]
-        [info] = network.DescribeSubnets().execute(conn, NET)
+        [info] = protect.DescribeSubnets().execute(conn, NET)
         assert info["cidr"] == "10.0.0.0/24"
         assert info["allocation_pools"] == [{"start": "10.0.0.10",
                                              "end": "10.0.0.99"}]
@@ -155,7 +171,7 @@ class TestDescribe:
 
     def test_ports(self, conn):
         conn.network.ports.return_value = [_port()]
-        [info] = network.ListNetworkPorts().execute(conn, NET)
+        [info] = protect.ListNetworkPorts().execute(conn, NET)
         assert info == {
             "id": "port-1", "name": "", "description": "",
             "device_id": "vm-1", "device_owner": "compute:nova",
@@ -193,7 +209,7 @@ class TestDescribe:
         conn.network.get_router.side_effect = get_router
         events = []
         ctx = make_ctx(NET, conn, events=events)
-        [router] = network.DescribeRouters().execute(ctx, conn, ports)
+        [router] = protect.DescribeRouters().execute(ctx, conn, ports)
         assert router == {
             "id": "r1", "name": "edge", "description": "",
             "admin_state_up": True,
@@ -213,7 +229,7 @@ class TestDescribe:
             is_admin_state_up=False, external_gateway_info=None, routes=[])
         ports = [{"id": "p1", "device_owner": "network:router_interface",
                   "device_id": "r1", "fixed_ips": []}]
-        [router] = network.DescribeRouters().execute(
+        [router] = protect.DescribeRouters().execute(
             make_ctx(NET, conn), conn, ports)
         assert router["external_gateway"] is None
         assert router["admin_state_up"] is False
@@ -244,7 +260,7 @@ class TestDescribe:
         conn.network.get_security_group.side_effect = get_group
         ports = [{"security_groups": ["sg-web", "sg-shared"]},
                  {"security_groups": []}]
-        info = network.DescribeSecurityGroups().execute(conn, ports)
+        info = protect.DescribeSecurityGroups().execute(conn, ports)
         assert [g["id"] for g in info["groups"]] == ["sg-db", "sg-ops",
                                                       "sg-web"]
         assert info["external"] == ["sg-gone", "sg-shared"]
@@ -263,7 +279,7 @@ class TestDescribe:
         ports = [{"id": "p1", "device_owner": "compute:nova"},
                  {"id": "p2", "device_owner": "network:dhcp"},
                  {"id": "p3", "device_owner": ""}]
-        network.SaveNetworkMetadata().execute(
+        protect.SaveNetworkMetadata().execute(
             bank, {"id": "net-1"}, [], [], {"groups": [], "external": ["x"]},
             ports)
         saved = bank.save_metadata.call_args.args[0]
@@ -272,8 +288,8 @@ class TestDescribe:
                          "security_groups": [],
                          "external_security_groups": ["x"],
                          "ports": [ports[0]]}
-        network.SaveNetworkMetadata().revert(bank)
-        bank.delete.assert_called_once_with("metadata.json")
+        protect.SaveNetworkMetadata().revert(bank)
+        bank.delete_metadata.assert_called_once_with()
 
 
 # -- restore: network and subnets ---------------------------------------------
@@ -294,31 +310,32 @@ class TestCreateNetwork:
     def test_creates_with_the_prefix_and_records_the_new_id(self, conn):
         conn.network.create_network.return_value = obj(id="new-net")
         ctx = restore_ctx(conn, {"name_prefix": "r-"})
-        assert network.CreateNetwork().execute(
+        assert networks.CreateNetwork().execute(
             ctx, conn, {"network": SAVED_NETWORK},
             {"name_prefix": "r-"}) == "new-net"
         conn.network.create_network.assert_called_once_with(
             name="r-app", description="d", is_admin_state_up=True,
             is_port_security_enabled=False, dns_domain="app.", mtu=1400)
-        assert ctx.restored.get(network.RESOURCE_TYPE, "net-1") == "new-net"
+        assert ctx.restored.get(common.RESOURCE_TYPE, "net-1") == "new-net"
 
     def test_mtu_only_where_the_cloud_lets_it_be_set(self, conn):
         conn.network.find_extension.side_effect = NOT_FOUND
         conn.network.create_network.return_value = obj(id="new-net")
-        network.CreateNetwork().execute(
+        networks.CreateNetwork().execute(
             restore_ctx(conn), conn, {"network": SAVED_NETWORK}, {})
         assert "mtu" not in conn.network.create_network.call_args.kwargs
 
     def test_revert_deletes_and_forgets(self, conn):
         ctx = restore_ctx(conn)
         ctx.record_new_id("new-net")
-        network.CreateNetwork().revert(ctx, conn, "new-net")
+        conn.network.get_network.side_effect = gone_after_delete()
+        networks.CreateNetwork().revert(ctx, conn, "new-net")
         conn.network.delete_network.assert_called_once_with(
             "new-net", ignore_missing=True)
-        assert ctx.restored.get(network.RESOURCE_TYPE, "net-1") is None
+        assert ctx.restored.get(common.RESOURCE_TYPE, "net-1") is None
 
     def test_revert_of_a_failed_create_does_nothing(self, conn):
-        network.CreateNetwork().revert(restore_ctx(conn), conn, mock.Mock())
+        networks.CreateNetwork().revert(restore_ctx(conn), conn, mock.Mock())
         conn.network.delete_network.assert_not_called()
 
 
@@ -327,7 +344,7 @@ class TestCreateSubnet:
         conn.network.create_subnet.return_value = obj(id="new-sub")
         ctx = restore_ctx(conn)
         subnet = dict(SAVED_SUBNET, ipv6_ra_mode=None)
-        task = network.CreateSubnet(subnet)
+        task = networks.CreateSubnet(subnet)
         assert task.provides == {"subnet:sub-1"}
         assert task.execute(ctx, conn, {"name_prefix": "r-"},
                             "new-net") == "new-sub"
@@ -343,7 +360,7 @@ class TestCreateSubnet:
         conn.network.create_subnet.return_value = obj(id="new-sub")
         subnet = dict(SAVED_SUBNET, cidr="fd00::/64", ip_version=6,
                       ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
-        network.CreateSubnet(subnet).execute(restore_ctx(conn), conn, {},
+        networks.CreateSubnet(subnet).execute(restore_ctx(conn), conn, {},
                                              "new-net")
         kwargs = conn.network.create_subnet.call_args.kwargs
         assert kwargs["ipv6_ra_mode"] == kwargs["ipv6_address_mode"] == \
@@ -352,37 +369,39 @@ class TestCreateSubnet:
     def test_revert_deletes_and_forgets(self, conn):
         ctx = restore_ctx(conn)
         ctx.record_new_id("new-sub", SUBNET, "sub-1")
-        network.CreateSubnet(SAVED_SUBNET).revert(ctx, conn, "new-sub")
+        conn.network.get_subnet.side_effect = gone_after_delete()
+        networks.CreateSubnet(SAVED_SUBNET).revert(ctx, conn, "new-sub")
         conn.network.delete_subnet.assert_called_once_with(
             "new-sub", ignore_missing=True)
         assert ctx.restored.get(SUBNET, "sub-1") is None
 
+    def test_revert_retries_while_neutron_says_in_use(self, conn):
+        ctx = restore_ctx(conn)
+        conn.network.get_subnet.side_effect = gone_after_delete()
+        conn.network.delete_subnet.side_effect = [
+            sdk_exceptions.ConflictException("in use"),
+            sdk_exceptions.ConflictException("in use"), None]
+        networks.CreateSubnet(SAVED_SUBNET).revert(ctx, conn, "new-sub")
+        assert conn.network.delete_subnet.call_count == 3
 
-class TestDeleteRetrying:
-    def test_retries_while_neutron_says_in_use(self, conn):
-        calls = []
-
-        def delete():
-            calls.append(1)
-            if len(calls) < 3:
-                raise sdk_exceptions.ConflictException("in use")
-        network._delete_retrying(make_ctx(NET, conn), delete, "subnet s")
-        assert len(calls) == 3
-
-    def test_gives_up_with_neutrons_reason(self, conn):
-        def delete():
-            raise sdk_exceptions.ConflictException(
+    def test_revert_gives_up_with_neutrons_reason(self, conn):
+        conn.network.get_subnet.return_value = obj(status="ACTIVE")
+        conn.network.delete_subnet.side_effect = \
+            sdk_exceptions.ConflictException(
                 "in use", details="One or more ports have an IP allocation")
+        ctx = make_ctx(NET, conn, operation="restore",
+                       timeouts=Timeouts(status_wait=0.05, poll_initial=0.01,
+                                         poll_max=0.01))
         with pytest.raises(exceptions.StackvaultError,
-                           match="subnet s could not be deleted.*IP alloc"):
-            network._delete_retrying(make_ctx(NET, conn), delete, "subnet s",
-                                     clock=iter([0, 1, 5]).__next__,
-                                     sleep=lambda s: None)
+                           match="subnet new-sub could not be deleted.*"
+                                 "IP alloc"):
+            networks.CreateSubnet(SAVED_SUBNET).revert(ctx, conn, "new-sub")
 
-    def test_already_gone_is_fine(self, conn):
-        def delete():
-            raise NOT_FOUND
-        network._delete_retrying(make_ctx(NET, conn), delete, "subnet s")
+    def test_revert_of_a_subnet_already_gone(self, conn):
+        conn.network.get_subnet.side_effect = NOT_FOUND
+        networks.CreateSubnet(SAVED_SUBNET).revert(restore_ctx(conn), conn,
+                                                   "new-sub")
+        conn.network.delete_subnet.assert_not_called()
 
 
 # -- restore: security groups -------------------------------------------------
@@ -401,12 +420,13 @@ class TestEnsureSecurityGroup:
     def test_creates_and_records(self, conn):
         conn.network.create_security_group.return_value = obj(id="new-web")
         ctx = restore_ctx(conn)
-        task = network.EnsureSecurityGroup(WEB)
+        task = security_groups.EnsureSecurityGroup(WEB)
         assert task.execute(ctx, conn, {"name_prefix": "r-"}) == {
             "id": "new-web", "created": True, "recorded": True}
         conn.network.create_security_group.assert_called_once_with(
             name="r-web", description="w")
         assert ctx.restored.get(SG, "sg-web") == "new-web"
+        conn.network.get_security_group.side_effect = gone_after_delete()
         task.revert(ctx, conn, {"id": "new-web", "created": True,
                                 "recorded": True})
         conn.network.delete_security_group.assert_called_once_with(
@@ -415,7 +435,7 @@ class TestEnsureSecurityGroup:
 
     def test_stateless_group(self, conn):
         conn.network.create_security_group.return_value = obj(id="new")
-        network.EnsureSecurityGroup(dict(WEB, stateful=False)).execute(
+        security_groups.EnsureSecurityGroup(dict(WEB, stateful=False)).execute(
             restore_ctx(conn), conn, {})
         assert conn.network.create_security_group.call_args.kwargs[
             "stateful"] is False
@@ -423,7 +443,7 @@ class TestEnsureSecurityGroup:
     def test_reused_when_another_network_restored_it(self, conn):
         ctx = restore_ctx(conn)
         ctx.record_new_id("theirs", SG, "sg-web")
-        task = network.EnsureSecurityGroup(WEB)
+        task = security_groups.EnsureSecurityGroup(WEB)
         result = task.execute(ctx, conn, {})
         assert result == {"id": "theirs", "created": False,
                           "recorded": False}
@@ -435,7 +455,7 @@ class TestEnsureSecurityGroup:
     def test_default_group_maps_to_the_targets_default(self, conn):
         conn.network.security_groups.return_value = [obj(id="target-def")]
         ctx = restore_ctx(conn)
-        task = network.EnsureSecurityGroup(DEFAULT)
+        task = security_groups.EnsureSecurityGroup(DEFAULT)
         result = task.execute(ctx, conn, {"name_prefix": "r-"})
         assert result == {"id": "target-def", "created": False,
                           "recorded": True}
@@ -451,7 +471,7 @@ class TestEnsureSecurityGroup:
         conn.network.security_groups.return_value = []
         with pytest.raises(exceptions.StackvaultError,
                            match="no 'default' security group"):
-            network.EnsureSecurityGroup(DEFAULT).execute(
+            security_groups.EnsureSecurityGroup(DEFAULT).execute(
                 restore_ctx(conn), conn, {})
 
 
@@ -459,7 +479,7 @@ class TestSecurityGroupRules:
     def test_auto_added_egress_rules_are_removed(self, conn):
         conn.network.security_group_rules.return_value = [
             obj(id="auto-4"), obj(id="auto-6")]
-        task = network.RemoveAutoAddedRules(WEB)
+        task = security_groups.RemoveAutoAddedRules(WEB)
         assert task.execute(conn, {"id": "new-web", "created": True})
         conn.network.security_group_rules.assert_called_once_with(
             security_group_id="new-web")
@@ -467,11 +487,11 @@ class TestSecurityGroupRules:
                 .call_args_list] == ["auto-4", "auto-6"]
 
     def test_a_reused_group_is_left_alone(self, conn):
-        assert not network.RemoveAutoAddedRules(WEB).execute(
+        assert not security_groups.RemoveAutoAddedRules(WEB).execute(
             conn, {"id": "theirs", "created": False})
-        assert network.CreateSecurityGroupRules(WEB, {"sg-db"}).execute(
-            restore_ctx(conn), conn, {"id": "theirs", "created": False}) \
-            == []
+        rules = security_groups.CreateSecurityGroupRules(WEB, {"sg-db"})
+        assert rules.execute(restore_ctx(conn), conn,
+                             {"id": "theirs", "created": False}) == []
         conn.network.delete_security_group_rule.assert_not_called()
         conn.network.create_security_group_rules.assert_not_called()
 
@@ -481,7 +501,7 @@ class TestSecurityGroupRules:
         ctx = restore_ctx(conn)
         ctx.record_new_id("new-web", SG, "sg-web")
         ctx.record_new_id("new-db", SG, "sg-db")
-        task = network.CreateSecurityGroupRules(WEB, {"sg-db"})
+        task = security_groups.CreateSecurityGroupRules(WEB, {"sg-db"})
         assert {"security_group_clean:sg-web",
                 "security_group:sg-db"} <= set(task.requires)
         assert task.execute(ctx, conn, {"id": "new-web", "created": True},
@@ -500,7 +520,7 @@ class TestSecurityGroupRules:
              "description": "out"}]
 
     def test_revert_deletes_the_rules_it_made(self, conn):
-        network.CreateSecurityGroupRules(WEB, set()).revert(
+        security_groups.CreateSecurityGroupRules(WEB, set()).revert(
             conn, ["a", "b"])
         assert [c.args[0] for c in conn.network.delete_security_group_rule
                 .call_args_list] == ["a", "b"]
@@ -519,11 +539,11 @@ class TestEnsureRouter:
     def _run(self, conn, parameters, router=EDGE, ctx=None):
         conn.network.create_router.return_value = obj(id="new-r1")
         ctx = ctx or restore_ctx(conn, parameters)
-        return ctx, network.EnsureRouter(router).execute(ctx, conn,
+        return ctx, routers.EnsureRouter(router).execute(ctx, conn,
                                                          parameters)
 
     def test_waits_for_the_subnets_it_connects(self):
-        task = network.EnsureRouter(EDGE)
+        task = routers.EnsureRouter(EDGE)
         assert "subnet:sub-1" in task.requires
         assert task.provides == {"router:r1"}
 
@@ -584,16 +604,17 @@ class TestEnsureRouter:
         _, result = self._run(conn, {}, ctx=ctx)
         assert result == {"id": "theirs", "created": False}
         conn.network.create_router.assert_not_called()
-        network.EnsureRouter(EDGE).revert(ctx, conn, result)
+        routers.EnsureRouter(EDGE).revert(ctx, conn, result)
         assert conn.network.mock_calls == []
         assert ctx.restored.get(ROUTER, "r1") == "theirs"
 
     def test_creator_revert_dismantles_the_router(self, conn):
         ctx = restore_ctx(conn)
         ctx.record_new_id("new-r1", ROUTER, "r1")
-        conn.network.get_router.return_value = obj(
+        conn.network.get_router.side_effect = [obj(
             routes=[{"destination": "10.9.0.0/24", "nexthop": "10.0.0.7"}],
-            external_gateway_info={"network_id": "pub"})
+            external_gateway_info={"network_id": "pub"})] + \
+            gone_after_delete()
         conn.network.ports.return_value = [
             obj(id="mine", device_owner="network:router_interface"),
             obj(id="another-networks",
@@ -601,7 +622,7 @@ class TestEnsureRouter:
             obj(id="gw", device_owner="network:router_gateway")]
         conn.network.remove_interface_from_router.side_effect = [
             None, NOT_FOUND]
-        network.EnsureRouter(EDGE).revert(ctx, conn,
+        routers.EnsureRouter(EDGE).revert(ctx, conn,
                                           {"id": "new-r1", "created": True})
         calls = [c for c in conn.network.mock_calls
                  if not c[0].startswith(("get_", "ports"))]
@@ -617,7 +638,7 @@ class TestEnsureRouter:
 
     def test_revert_of_a_router_already_gone(self, conn):
         conn.network.get_router.side_effect = NOT_FOUND
-        network.EnsureRouter(EDGE).revert(restore_ctx(conn), conn,
+        routers.EnsureRouter(EDGE).revert(restore_ctx(conn), conn,
                                           {"id": "new-r1", "created": True})
         conn.network.delete_router.assert_not_called()
 
@@ -634,22 +655,23 @@ class TestRouterInterfaces:
     def test_by_port_unless_it_is_the_gateway_ip(self, ips, by_port):
         interface = {"port_id": "p", "fixed_ips": [
             {"subnet_id": s, "ip_address": a} for s, a in ips]}
-        assert network._interface_by_port(interface,
+        assert routers.interface_by_port(interface,
                                           self.SUBNETS) is by_port
 
     def test_port_with_the_original_ip_on_the_new_subnet(self, conn):
         conn.network.create_port.return_value = obj(id="new-port")
         interface = {"port_id": "p2", "fixed_ips": [
             {"subnet_id": "sub-2", "ip_address": "10.1.0.9"}]}
-        task = network.CreateInterfacePort("r1", interface)
+        task = routers.CreateInterfacePort("r1", interface)
         assert "subnet:sub-2" in task.requires
         assert task.provides == {"interface_port:r1:p2"}
-        assert task.execute(conn, "new-net",
+        assert task.execute(restore_ctx(conn), conn, "new-net",
                             **{"subnet:sub-2": "new-sub-2"}) == "new-port"
         conn.network.create_port.assert_called_once_with(
             network_id="new-net",
             fixed_ips=[{"subnet_id": "new-sub-2",
                         "ip_address": "10.1.0.9"}])
+        conn.network.get_port.side_effect = gone_after_delete()
         task.revert(restore_ctx(conn), conn, "new-port")
         conn.network.delete_port.assert_called_once_with(
             "new-port", ignore_missing=True)
@@ -658,7 +680,7 @@ class TestRouterInterfaces:
         conn.network.add_interface_to_router.return_value = {
             "port_id": "new-port"}
         interface = {"port_id": "p2", "fixed_ips": []}
-        task = network.AddRouterInterface("r1", interface, by_port=True)
+        task = routers.AddRouterInterface("r1", interface, by_port=True)
         assert task.rebind["port_id"] == "interface_port:r1:p2"
         assert task.execute(conn, {"id": "new-r1"},
                             port_id="new-port") == "new-port"
@@ -668,7 +690,7 @@ class TestRouterInterfaces:
     def test_add_by_subnet_and_revert(self, conn):
         conn.network.add_interface_to_router.return_value = {
             "port_id": "gw-port"}
-        task = network.AddRouterInterface("r1", EDGE["interfaces"][0],
+        task = routers.AddRouterInterface("r1", EDGE["interfaces"][0],
                                           by_port=False)
         assert task.rebind["subnet_id"] == "subnet:sub-1"
         assert task.execute(conn, {"id": "new-r1"},
@@ -681,7 +703,7 @@ class TestRouterInterfaces:
 
     def test_revert_when_the_router_is_already_gone(self, conn):
         conn.network.remove_interface_from_router.side_effect = NOT_FOUND
-        network.AddRouterInterface("r1", EDGE["interfaces"][0],
+        routers.AddRouterInterface("r1", EDGE["interfaces"][0],
                                    False).revert(conn, "gw-port",
                                                  {"id": "new-r1"})
 
@@ -705,7 +727,7 @@ class TestRouterRoutes:
         self._gateway(conn)
         events = []
         ctx = make_ctx(NET, conn, operation="restore", events=events)
-        task = network.AddRouterRoutes(self.ROUTER, self.SUBNETS)
+        task = routes.AddRouterRoutes(self.ROUTER, self.SUBNETS)
         assert "interface:r1:p1" in task.requires
         added = task.execute(ctx, conn, {"id": "new-r1", "created": True})
         assert added == self.ROUTER["routes"][:2]
@@ -719,7 +741,7 @@ class TestRouterRoutes:
     def test_a_reusing_flow_adds_only_routes_via_its_own_subnets(
             self, conn):
         self._gateway(conn)
-        added = network.AddRouterRoutes(self.ROUTER, self.SUBNETS).execute(
+        added = routes.AddRouterRoutes(self.ROUTER, self.SUBNETS).execute(
             restore_ctx(conn), conn, {"id": "theirs", "created": False})
         assert added == self.ROUTER["routes"][:1]
         conn.network.get_subnet.assert_not_called()
@@ -728,7 +750,7 @@ class TestRouterRoutes:
         conn.network.find_extension.side_effect = NOT_FOUND
         conn.network.get_router.return_value = obj(routes=[
             {"destination": "10.7.0.0/24", "nexthop": "10.0.0.8"}])
-        added = network.AddRouterRoutes(self.ROUTER, self.SUBNETS).execute(
+        added = routes.AddRouterRoutes(self.ROUTER, self.SUBNETS).execute(
             restore_ctx(conn), conn, {"id": "theirs", "created": False})
         conn.network.update_router.assert_called_once_with(
             "theirs", routes=[{"destination": "10.7.0.0/24",
@@ -736,14 +758,14 @@ class TestRouterRoutes:
 
     def test_nothing_to_add(self, conn):
         router = dict(EDGE, routes=[])
-        assert network.AddRouterRoutes(router, self.SUBNETS).execute(
+        assert routes.AddRouterRoutes(router, self.SUBNETS).execute(
             restore_ctx(conn), conn, {"id": "x", "created": True}) == []
         conn.network.add_extra_routes_to_router.assert_not_called()
 
 
 # -- verify -------------------------------------------------------------------
 def _good_metadata():
-    return {
+    return copy.deepcopy({
         "format": 1,
         "network": dict(SAVED_NETWORK),
         "subnets": [dict(SAVED_SUBNET, gateway_ip="10.0.0.1")],
@@ -754,18 +776,40 @@ def _good_metadata():
         "ports": [{"id": "p9", "fixed_ips": [
             {"subnet_id": "sub-1", "ip_address": "10.0.0.5"}],
             "security_groups": ["sg-web", "sg-ext"]}],
-    }
+    })
+
+
+def schema_problems(metadata):
+    return saved_metadata.problems(plugin.NetworkPlugin.metadata_schema,
+                                   metadata)
 
 
 class TestVerify:
     def test_consistent_metadata(self):
-        assert network.metadata_problems(_good_metadata()) == []
-        network.CheckNetworkMetadata().execute(NET, _good_metadata())
+        assert schema_problems(_good_metadata()) == []
+        assert network_metadata.consistency_problems(_good_metadata()) == []
+        network_metadata.CheckNetworkMetadata().execute(NET,
+                                                        _good_metadata())
 
     @pytest.mark.parametrize("damage, problem", [
-        (lambda m: m.clear(), "no metadata"),
-        (lambda m: m.update(format=7), "format 7"),
-        (lambda m: m.pop("routers"), "lacks routers"),
+        (lambda m: m.clear(), "'format' is a required property"),
+        (lambda m: m.update(format=7), "format: 1 was expected"),
+        (lambda m: m.pop("routers"), "'routers' is a required property"),
+        (lambda m: m["subnets"][0].pop("cidr"),
+         "subnets/0: 'cidr' is a required property"),
+        (lambda m: m["routers"][0]["routes"].append({"destination": "x"}),
+         "routers/0/routes/1: 'nexthop' is a required property"),
+        (lambda m: m["security_groups"][0].update(rules="none"),
+         "security_groups/0/rules: 'none' is not of type 'array'"),
+    ])
+    def test_metadata_that_breaks_the_schema(self, damage, problem):
+        metadata = _good_metadata()
+        damage(metadata)
+        assert any(problem in p for p in schema_problems(metadata))
+        # left to the framework, which reports it: no traceback here
+        network_metadata.CheckNetworkMetadata().execute(NET, metadata)
+
+    @pytest.mark.parametrize("damage, problem", [
         (lambda m: m["subnets"][0].update(cidr="10.0.0/33"),
          "does not parse"),
         (lambda m: m["subnets"][0].update(ip_version=6), "is not IPv6"),
@@ -774,8 +818,8 @@ class TestVerify:
         (lambda m: m["routers"][0]["interfaces"][0]["fixed_ips"][0].update(
             subnet_id="sub-x"), "interface p1: IP 10.0.0.1 is on subnet "
                                 "sub-x, which was not saved"),
-        (lambda m: m["routers"][0]["routes"].append({"destination": "x"}),
-         "does not parse"),
+        (lambda m: m["routers"][0]["routes"].append(
+            {"destination": "x", "nexthop": "10.0.0.7"}), "does not parse"),
         (lambda m: m["security_groups"].pop(1),
          "remote group sg-db is neither saved nor a reference"),
         (lambda m: m["ports"][0]["fixed_ips"][0].update(
@@ -786,14 +830,17 @@ class TestVerify:
     def test_inconsistent_metadata(self, damage, problem):
         metadata = _good_metadata()
         damage(metadata)
+        assert schema_problems(metadata) == []
         with pytest.raises(exceptions.StackvaultError, match=problem):
-            network.CheckNetworkMetadata().execute(NET, metadata)
+            network_metadata.CheckNetworkMetadata().execute(NET, metadata)
 
-    def test_restore_of_unreadable_metadata_fails_clearly(self, conn):
-        flow = network.NetworkPlugin().restore_flow(
-            restore_ctx(conn, metadata={"format": 9}), NET)
+    def test_restore_of_inconsistent_metadata_fails_clearly(self, conn):
+        metadata = _good_metadata()
+        metadata["subnets"][0]["cidr"] = "10.0.0/33"
+        flow = plugin.NetworkPlugin().restore_flow(
+            restore_ctx(conn, metadata=metadata), NET)
         with pytest.raises(exceptions.StackvaultError,
-                           match="cannot restore.*format 9"):
+                           match="cannot restore.*10.0.0/33.*does not parse"):
             flow.execute()
 
 
@@ -802,7 +849,7 @@ def make_service(tmp_path):
     conf = config.load_config([], conf=cfg.ConfigOpts())
     conf.set_override("status_wait", 2.0, group="timeouts")
     conf.set_override("poll_initial", 0.01, group="timeouts")
-    return ProtectionService(conf, PluginRegistry([network.NetworkPlugin()]),
+    return ProtectionService(conf, PluginRegistry([plugin.NetworkPlugin()]),
                              FileSystemBank(str(tmp_path / "bank")))
 
 
@@ -867,7 +914,7 @@ def build_app(neutron, name="app", cidrs=("10.0.0.0/24", "10.0.1.0/24"),
 def wipe(neutron):
     """Delete everything the project made (the app, before a restore)."""
     for router in list(neutron.router_table):
-        network._dismantle_router(make_ctx(NET, mock.Mock()),
+        routers.dismantle_router(make_ctx(NET, mock.Mock()),
                                   fake_neutron.connection(neutron), router)
     for port_id, port in list(neutron.port_table.items()):
         if port["device_owner"].startswith("compute:"):
@@ -903,9 +950,9 @@ class TestWholeFlows:
         net_id, router_id, (web, default) = build_app(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(
-            cloud, "app", [(network.RESOURCE_TYPE, net_id)]).checkpoint_id
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         saved = service.show_checkpoint(checkpoint_id).metadata_of(
-            network.RESOURCE_TYPE, net_id)
+            common.RESOURCE_TYPE, net_id)
         assert saved["network"]["name"] == "app"
         assert sorted(s["cidr"] for s in saved["subnets"]) == [
             "10.0.0.0/24", "10.0.1.0/24"]
@@ -923,15 +970,15 @@ class TestWholeFlows:
         net_id, router_id, (web, default) = build_app(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(
-            cloud, "app", [(network.RESOURCE_TYPE, net_id)]).checkpoint_id
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         saved = service.show_checkpoint(checkpoint_id).metadata_of(
-            network.RESOURCE_TYPE, net_id)
+            common.RESOURCE_TYPE, net_id)
         original_rules = {g["id"]: g for g in saved["security_groups"]}
         db = next(g for g in saved["security_groups"] if g["name"] == "db")
         wipe(neutron)
 
         result = service.restore(checkpoint_id, cloud, {
-            network.RESOURCE_TYPE: {"name_prefix": "r-"}})
+            common.RESOURCE_TYPE: {"name_prefix": "r-"}})
 
         restored = result.restored
         new_net = restored[f"OS::Neutron::Network#{net_id}"]
@@ -989,7 +1036,7 @@ class TestWholeFlows:
         net_id, _, _ = build_app(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(
-            cloud, "app", [(network.RESOURCE_TYPE, net_id)]).checkpoint_id
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         wipe(neutron)
         neutron.fail["create_subnet"] = sdk_exceptions.ConflictException(
             "quota exceeded", details="Quota exceeded for resources: "
@@ -1009,12 +1056,12 @@ class TestWholeFlows:
         net_id, _, _ = build_app(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(
-            cloud, "app", [(network.RESOURCE_TYPE, net_id)]).checkpoint_id
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         wipe(neutron)
         neutron.calls.clear()
         with pytest.raises(exceptions.OperationFailed) as caught:
             service.restore(checkpoint_id, cloud, {
-                network.RESOURCE_TYPE: {"external_network_mapping": {
+                common.RESOURCE_TYPE: {"external_network_mapping": {
                     neutron.public_id: "no-such-network"}}})
         assert "no-such-network" in caught.value.failures[0].message
         assert caught.value.result.rollback_failures == []
@@ -1030,7 +1077,7 @@ class TestWholeFlows:
         net_id, _, _ = build_app(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(
-            cloud, "app", [(network.RESOURCE_TYPE, net_id)]).checkpoint_id
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         wipe(neutron)
         neutron.fail["add_extra_routes_to_router"] = \
             sdk_exceptions.BadRequestException("no")
@@ -1053,8 +1100,8 @@ class TestWholeFlows:
         first, second, router_id, (web, _) = self._two_networks(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(cloud, "two", [
-            (network.RESOURCE_TYPE, first),
-            (network.RESOURCE_TYPE, second)]).checkpoint_id
+            (common.RESOURCE_TYPE, first),
+            (common.RESOURCE_TYPE, second)]).checkpoint_id
         wipe(neutron)
         result = service.restore(checkpoint_id, cloud)
         assert len(neutron.created("router")) == 1
@@ -1079,8 +1126,8 @@ class TestWholeFlows:
         first, second, _, _ = self._two_networks(neutron)
         service = make_service(tmp_path)
         checkpoint_id = service.protect(cloud, "two", [
-            (network.RESOURCE_TYPE, first),
-            (network.RESOURCE_TYPE, second)]).checkpoint_id
+            (common.RESOURCE_TYPE, first),
+            (common.RESOURCE_TYPE, second)]).checkpoint_id
         wipe(neutron)
         # the second call fails: one network's routes are already there
         calls = []
@@ -1097,6 +1144,52 @@ class TestWholeFlows:
         assert caught.value.result.rollback_failures == []
         assert nothing_created(neutron) == NOTHING
 
+    def _protected_then_damaged(self, tmp_path, neutron, cloud, damage):
+        """Protect an app, change its saved metadata with ``damage``, wipe
+        the app; return the service and the checkpoint."""
+        net_id, _, _ = build_app(neutron)
+        service = make_service(tmp_path)
+        checkpoint_id = service.protect(
+            cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
+        checkpoint = service.checkpoints.get(checkpoint_id)
+        section = checkpoint.section(checkpoint.graph.resource(
+            (common.RESOURCE_TYPE, net_id)))
+        metadata = section.load_metadata()
+        damage(metadata)
+        section.save_metadata(metadata)
+        wipe(neutron)
+        neutron.calls.clear()
+        return service, checkpoint_id
+
+    def test_metadata_that_breaks_the_schema_stops_restore_first(
+            self, tmp_path, neutron, cloud):
+        service, checkpoint_id = self._protected_then_damaged(
+            tmp_path, neutron, cloud, lambda m: m["subnets"][0].pop("cidr"))
+        with pytest.raises(exceptions.OperationFailed) as caught:
+            service.verify(checkpoint_id, cloud)
+        assert any("subnets/0: 'cidr' is a required property" in p
+                   for p in caught.value.result.problems)
+        assert caught.value.result.failures == []
+        with pytest.raises(saved_metadata.InvalidMetadata,
+                           match="OS::Neutron::Network.*'cidr' is a "
+                                 "required property"):
+            service.restore(checkpoint_id, cloud)
+        assert not [c for c in neutron.calls if c.startswith("create_")]
+
+    def test_inconsistent_metadata_fails_verify_and_restore(
+            self, tmp_path, neutron, cloud):
+        service, checkpoint_id = self._protected_then_damaged(
+            tmp_path, neutron, cloud,
+            lambda m: m["subnets"][0].update(cidr="10.0.0/33"))
+        with pytest.raises(exceptions.OperationFailed) as caught:
+            service.verify(checkpoint_id, cloud)
+        # beside the bank's hash mismatch (the file was rewritten here)
+        assert any("10.0.0/33' does not parse" in f.message
+                   for f in caught.value.failures)
+        with pytest.raises(exceptions.OperationFailed) as caught:
+            service.restore(checkpoint_id, cloud)
+        assert "cannot restore" in caught.value.failures[0].message
+        assert not [c for c in neutron.calls if c.startswith("create_")]
 
 def mapping_key(mapping, original):
     return next(new for new, orig in mapping.items() if orig == original)

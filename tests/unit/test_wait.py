@@ -366,3 +366,101 @@ def test_retry_on_conflict_gives_up_at_the_deadline():
                        match="subnet s could not be deleted"):
         wait.retry_on_conflict(call, what="subnet s", timeouts=TIMEOUTS,
                                sleep=clock.sleep, clock=clock.clock)
+
+
+def conflict(details="port still in use"):
+    return sdk_exceptions.ConflictException("409 Conflict", details=details)
+
+
+def not_found():
+    return sdk_exceptions.NotFoundException("404")
+
+
+class Deletable:
+    """A cloud object: ``fetch`` shows ``statuses`` in turn until ``delete``
+    succeeds, then raises NotFound; ``delete`` raises ``refusals`` first."""
+
+    def __init__(self, *statuses, refusals=()):
+        self.statuses = list(statuses)
+        self.refusals = list(refusals)
+        self.fetches, self.deletes, self.gone = 0, 0, False
+
+    def fetch(self):
+        if self.gone:
+            raise not_found()
+        self.fetches += 1
+        status = self.statuses[min(self.fetches, len(self.statuses)) - 1]
+        return mock.Mock(spec=["status"], status=status)
+
+    def delete(self):
+        self.deletes += 1
+        if self.refusals:
+            raise self.refusals.pop(0)
+        self.gone = True
+
+
+def run_delete_when_settled(obj, clock=None, **kwargs):
+    clock = clock or FakeClock()
+    return wait.delete_when_settled(obj.fetch, obj.delete, what="backup b1",
+                                    timeouts=TIMEOUTS, sleep=clock.sleep,
+                                    clock=clock.clock, **kwargs)
+
+
+def test_delete_when_settled_deletes_at_once_without_settled():
+    obj = Deletable("creating")
+    run_delete_when_settled(obj)
+    assert obj.fetches == 1 and obj.deletes == 1 and obj.gone
+
+
+def test_delete_when_settled_retries_409_then_waits_until_gone():
+    clock = FakeClock()
+    obj = Deletable("ACTIVE", refusals=[conflict(), conflict()])
+    run_delete_when_settled(obj, clock=clock)
+    assert obj.deletes == 3 and obj.gone
+    assert clock.sleeps == [0.5, 0.75]
+
+
+def test_delete_when_settled_treats_none_as_gone():
+    deletes = []
+    wait.delete_when_settled(lambda: None, lambda: deletes.append(1),
+                             what="x", timeouts=TIMEOUTS)
+    assert deletes == []
+
+
+def test_delete_when_settled_times_out_waiting_for_a_settled_status():
+    clock = FakeClock()
+    obj = Deletable("creating")
+    with pytest.raises(exceptions.WaitTimeout, match="backup b1 did not "
+                       "reach available within 60s"):
+        run_delete_when_settled(obj, clock=clock, settled=("available",))
+    assert obj.deletes == 0
+
+
+def test_retry_on_conflict_treats_not_found_as_done():
+    def call():
+        raise not_found()
+    assert wait.retry_on_conflict(call, what="x", timeouts=TIMEOUTS) is None
+
+
+def test_retry_on_conflict_names_the_clouds_reason_and_is_bounded():
+    clock = FakeClock()
+    calls = []
+
+    def call():
+        calls.append(clock.now)
+        raise conflict("One or more ports have an IP allocation")
+    with pytest.raises(exceptions.ResourceFailed) as err:
+        wait.retry_on_conflict(call, what="subnet s1", timeouts=TIMEOUTS,
+                               sleep=clock.sleep, clock=clock.clock)
+    assert str(err.value) == (
+        "subnet s1 could not be deleted within 60s: One or more ports have "
+        "an IP allocation")
+    assert calls[-1] - calls[0] >= 60
+    assert clock.now - 1000.0 < 60 + TIMEOUTS.poll_max
+
+
+def test_retry_on_conflict_lets_other_errors_through():
+    def call():
+        raise sdk_exceptions.BadRequestException("400")
+    with pytest.raises(sdk_exceptions.BadRequestException):
+        wait.retry_on_conflict(call, what="x", timeouts=TIMEOUTS)

@@ -1,0 +1,140 @@
+"""Restore: the security groups, in parallel with the network's chain.
+
+A group two protected networks share is created once per restore
+(``RestoredIds.create_once``): ``EnsureSecurityGroup`` provides
+``{"id", "created", "recorded"}`` so that only the creator sets the rules
+and deletes the group, and only the recorder forgets the id. The project's
+``default`` group maps to the target project's own and is never created.
+"""
+
+from taskflow import task
+
+from plugins.network import common
+from protection import exceptions
+from protection import wait
+
+
+def _default_group_id(conn):
+    project = conn.current_project_id
+    groups = list(conn.network.security_groups(name=common.DEFAULT_GROUP,
+                                               project_id=project))
+    if not groups:
+        raise exceptions.StackvaultError(
+            f"project {project} has no {common.DEFAULT_GROUP!r} security "
+            "group to map the original default group to")
+    return groups[0].id
+
+
+class EnsureSecurityGroup(task.Task):
+    """Create a saved group once per restore, or map the default group.
+
+    Provides ``{"id": new id, "created": whether this task created it,
+    "recorded": whether this task recorded the id}``; only the creator
+    deletes the group on revert, and only the recorder forgets the id (a
+    default group is recorded, never created, so it is never deleted).
+    """
+
+    def __init__(self, group):
+        super().__init__(name=f"EnsureSecurityGroup-{group['id']}",
+                         provides=common.group_key(group["id"]))
+        self.group = group
+
+    def execute(self, ctx, conn, parameters):
+        saved = self.group
+        if saved["is_default"]:
+            new_id, recorded = ctx.restored.create_once(
+                common.SECURITY_GROUP, saved["id"],
+                lambda: _default_group_id(conn))
+            return {"id": new_id, "created": False, "recorded": recorded}
+
+        def create():
+            attrs = {"name": common.named(parameters, saved["name"]),
+                     "description": saved["description"]}
+            if saved.get("stateful") is False:
+                attrs["stateful"] = False
+            return conn.network.create_security_group(**attrs).id
+        new_id, created = ctx.restored.create_once(common.SECURITY_GROUP,
+                                                   saved["id"], create)
+        return {"id": new_id, "created": created, "recorded": created}
+
+    def revert(self, ctx, conn, result, **kwargs):
+        if not isinstance(result, dict):
+            return
+        if result["created"]:
+            group_id = result["id"]
+            wait.delete_when_settled(
+                lambda: conn.network.get_security_group(group_id),
+                lambda: conn.network.delete_security_group(
+                    group_id, ignore_missing=True),
+                what=f"security group {group_id}", timeouts=ctx.timeouts)
+        if result["recorded"]:
+            ctx.forget_new_id(common.SECURITY_GROUP, self.group["id"])
+
+
+class RemoveAutoAddedRules(task.Task):
+    """Neutron gives a new group rules of its own (egress to anywhere);
+    remove them so that the group's rules are exactly the saved ones.
+
+    Nothing to revert: deleting the group (its creator's revert) is what
+    undoes the group and every change to it.
+    """
+
+    def __init__(self, group):
+        super().__init__(name=f"RemoveAutoAddedRules-{group['id']}",
+                         provides=common.group_clean_key(group["id"]),
+                         rebind={"group": common.group_key(group["id"])})
+
+    def execute(self, conn, group):
+        if not group["created"]:
+            return False
+        for rule in list(conn.network.security_group_rules(
+                security_group_id=group["id"])):
+            conn.network.delete_security_group_rule(rule.id,
+                                                    ignore_missing=True)
+        return True
+
+
+def _new_rule(ctx, group_id, saved):
+    """The request for one saved rule on the new group ``group_id``."""
+    rule = {"security_group_id": group_id,
+            "direction": saved["direction"],
+            "ether_type": saved["ethertype"]}
+    for key in ("protocol", "port_range_min", "port_range_max",
+                "remote_ip_prefix", "remote_address_group_id",
+                "description"):
+        if saved.get(key) not in (None, ""):
+            rule[key] = saved[key]
+    remote = saved.get("remote_group_id")
+    if remote:
+        rule["remote_group_id"] = ctx.restored.get(
+            common.SECURITY_GROUP, remote, remote)
+    return rule
+
+
+class CreateSecurityGroupRules(task.Task):
+    """The saved rules of a group this restore created, in one (atomic)
+    bulk request; a remote group that was restored is re-pointed to its
+    new id, any other keeps its original id as a reference."""
+
+    def __init__(self, group, restored_remotes):
+        requires = [common.group_clean_key(group["id"])]
+        requires += [common.group_key(g) for g in sorted(restored_remotes)]
+        super().__init__(name=f"CreateSecurityGroupRules-{group['id']}",
+                         rebind={"group": common.group_key(group["id"])},
+                         requires=requires)
+        self.group = group
+
+    def execute(self, ctx, conn, group, **ready):
+        if not group["created"] or not self.group["rules"]:
+            return []
+        rules = [_new_rule(ctx, group["id"], saved)
+                 for saved in self.group["rules"]]
+        created = conn.network.create_security_group_rules(rules)
+        return [r.id for r in created]
+
+    def revert(self, conn, result, **kwargs):
+        if not isinstance(result, list):
+            return
+        for rule_id in result:
+            conn.network.delete_security_group_rule(rule_id,
+                                                    ignore_missing=True)
