@@ -16,6 +16,7 @@ from flows import builder
 from flows import contract
 from flows import engine
 from protection import checkpoint as cp
+from protection import checkpoint_check
 from protection import exceptions
 from protection import parameters as params_mod
 from protection import plugin as plugin_mod
@@ -47,6 +48,7 @@ class OperationResult:
     left_behind: dict = dataclasses.field(default_factory=dict)
     problems: list = dataclasses.field(default_factory=list)
     rollback_failures: list = dataclasses.field(default_factory=list)
+    warnings: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -68,6 +70,8 @@ class OperationResult:
             data["left_behind"] = self.left_behind
         if self.operation == plugin_mod.VERIFY:
             data["problems"] = self.problems
+        if self.warnings:
+            data["warnings"] = self.warnings
         if self.rollback_failures:
             data["rollback_failures"] = [f.to_dict()
                                          for f in self.rollback_failures]
@@ -84,7 +88,8 @@ class ProtectionService:
         self.conf = conf
         self.registry = registry
         self.bank = bank
-        self.checkpoints = cp.CheckpointStore(bank)
+        self.checkpoints = cp.CheckpointStore(
+            bank, owner_timeout=conf.bank.owner_timeout)
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
         self.max_workers = conf.engine.max_workers
@@ -194,15 +199,19 @@ class ProtectionService:
 
     def _checkpoint(self, checkpoint_id, want_available=True):
         checkpoint = self.checkpoints.get(checkpoint_id)
-        if want_available and checkpoint.status != cp.AVAILABLE:
-            raise exceptions.CheckpointNotAvailable(checkpoint_id,
-                                                    checkpoint.status)
+        if want_available:
+            checkpoint.require_available()
         return checkpoint
 
     # -- operations
-    def protect(self, conn, name, resources, parameters=None):
+    def protect(self, conn, name, resources, parameters=None,
+                operation_id=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
+
+        ``operation_id`` is recorded as the checkpoint's owner while it is
+        ``protecting`` (a new id when ``None``). Raises CommitRefused when
+        the checkpoint was deleted or changed meanwhile.
 
         Raises OperationFailed (with ``result``) when protection failed: the
         checkpoint is then ``error``, with reasons, never ``available``.
@@ -219,7 +228,7 @@ class ProtectionService:
         plan = {"name": name,
                 "resources": [list(r.key) for r in roots],
                 "parameters": parameters or {}}
-        checkpoint = self.checkpoints.create(plan, graph)
+        checkpoint = self.checkpoints.create(plan, graph, operation_id)
         make = self._context_factory(plugin_mod.PROTECT, checkpoint, conn,
                                      merged, RestoredIds())
         try:
@@ -263,6 +272,7 @@ class ProtectionService:
                 f"unknown failure policy {policy!r} (use "
                 f"{' or '.join(plugin_mod.POLICIES)})")
         checkpoint = self._checkpoint(checkpoint_id)
+        checkpoint_check.check_before_restore(checkpoint)
         graph = checkpoint.graph
         merged = self._validated_parameters(plugin_mod.RESTORE, graph,
                                             parameters)
@@ -284,25 +294,36 @@ class ProtectionService:
         raise exceptions.OperationFailed(plugin_mod.RESTORE,
                                          outcome.failures, result)
 
-    def delete(self, checkpoint_id, conn, force=False):
+    def delete(self, checkpoint_id, conn, force=False, operation_id=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
-        A checkpoint still ``protecting`` is refused unless ``force``: that
-        is how a checkpoint whose protect process died is cleaned up (what
-        its plugins recorded in the bank is deleted from the cloud too).
+        Refused while the protect or delete that owns the checkpoint is
+        alive; a ``protecting`` checkpoint whose owner died needs
+        ``force``. Every plugin's ``check_delete`` runs before anything is
+        deleted: a refusal leaves the checkpoint as it was. A damaged
+        checkpoint without a readable index loses its objects only (see
+        :mod:`protection.checkpoint_check`).
         """
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id, want_available=False)
-        if checkpoint.status == cp.PROTECTING and not force:
-            raise exceptions.StackvaultError(
-                f"checkpoint {checkpoint_id} is still being protected; "
-                "delete it once it is available or error (or with --force "
-                "if no protect is running: its process died)")
-        checkpoint.index["status"] = cp.DELETING
-        checkpoint.save_index()
-        make = self._context_factory(
-            plugin_mod.DELETE, checkpoint, conn, {}, RestoredIds(),
-            self._saved_metadata(checkpoint, check=False))
+        checkpoint_check.check_owner(checkpoint, force)
+        if not checkpoint.index_readable:
+            self.checkpoints.remove(checkpoint)
+            return OperationResult(
+                plugin_mod.DELETE, "success", checkpoint_id=checkpoint.id,
+                warnings=[checkpoint_check.unreadable_delete_note(checkpoint)],
+                seconds=time.monotonic() - started)
+        saved = self._saved_metadata(checkpoint, check=False)
+        refused = checkpoint_check.delete_precheck(self.registry, checkpoint,
+                                                   conn, saved)
+        if refused:
+            raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
+                                             OperationResult(
+                plugin_mod.DELETE, "failed", checkpoint_id=checkpoint.id,
+                failures=refused, seconds=time.monotonic() - started))
+        checkpoint.claim(cp.DELETING, operation_id)
+        make = self._context_factory(plugin_mod.DELETE, checkpoint, conn, {},
+                                     RestoredIds(), saved)
         outcome, statuses = self._run(plugin_mod.DELETE, checkpoint.graph,
                                       make, plugin_mod.KEEP)
         result = OperationResult(
@@ -310,9 +331,7 @@ class ProtectionService:
             checkpoint_id=checkpoint.id, resources=statuses,
             failures=outcome.failures, seconds=time.monotonic() - started)
         if not outcome.succeeded:
-            checkpoint.index["status"] = cp.ERROR_DELETING
-            checkpoint.index["errors"] = [str(f) for f in outcome.failures]
-            checkpoint.save_index()
+            checkpoint.fail_delete([str(f) for f in outcome.failures])
             raise exceptions.OperationFailed(plugin_mod.DELETE,
                                              outcome.failures, result)
         self.checkpoints.remove(checkpoint)
@@ -338,6 +357,7 @@ class ProtectionService:
             plugin_mod.VERIFY, "success" if ok else "failed",
             checkpoint_id=checkpoint.id, resources=statuses,
             failures=failures, problems=problems,
+            warnings=list(checkpoint.warnings),
             seconds=time.monotonic() - started)
         if not ok:
             bank_failures = [Failure(None, "verify-bank", p)
