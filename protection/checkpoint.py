@@ -303,6 +303,26 @@ class Checkpoint:
                     f"{owners.describe(current.get('owner'))}")
         return None
 
+    def heartbeat(self):
+        """Refresh ``updated_at`` while the checkpoint is still ours."""
+        if self.lost_ownership() is None:
+            self.save_index()
+
+    def keep_alive(self):
+        """A context manager that beats :meth:`heartbeat` while an
+        operation that owns the checkpoint runs."""
+        return owners.Heartbeat(
+            self.heartbeat, owners.heartbeat_interval(self.owner_timeout))
+
+    def _remove_orphans(self):
+        """The checkpoint was deleted under this protect: what it wrote
+        since belongs to no index; remove it (a checkpoint claimed by
+        another operation is that operation's to clean)."""
+        if self.bank.exists(self.key(INDEX)):
+            return
+        for key in self.bank.list(self.key("")):
+            self.bank.delete(key)
+
     def missing_objects(self):
         """Objects the manifest lists that the bank does not hold."""
         present = set(self.list_objects())
@@ -318,6 +338,7 @@ class Checkpoint:
         """
         lost = self.lost_ownership()
         if lost:
+            self._remove_orphans()
             raise exceptions.CommitRefused(
                 f"protect of checkpoint {self.id} was not committed: {lost}; "
                 "it is not available")
@@ -341,6 +362,7 @@ class Checkpoint:
         lost = self.lost_ownership()
         if lost:
             LOG.warning("checkpoint %s not marked 'error': %s", self.id, lost)
+            self._remove_orphans()
             return
         self._write_manifest()
         self.index["errors"] = list(reasons)

@@ -232,8 +232,9 @@ class ProtectionService:
         make = self._context_factory(plugin_mod.PROTECT, checkpoint, conn,
                                      merged, RestoredIds())
         try:
-            outcome, statuses = self._run(plugin_mod.PROTECT, graph, make,
-                                          plugin_mod.ROLLBACK)
+            with checkpoint.keep_alive():
+                outcome, statuses = self._run(plugin_mod.PROTECT, graph,
+                                              make, plugin_mod.ROLLBACK)
         except BaseException as exc:
             checkpoint.fail([f"protect aborted: {exc}"])
             raise
@@ -324,8 +325,10 @@ class ProtectionService:
         checkpoint.claim(cp.DELETING, operation_id)
         make = self._context_factory(plugin_mod.DELETE, checkpoint, conn, {},
                                      RestoredIds(), saved)
-        outcome, statuses = self._run(plugin_mod.DELETE, checkpoint.graph,
-                                      make, plugin_mod.KEEP)
+        with checkpoint.keep_alive():
+            outcome, statuses = self._run(plugin_mod.DELETE,
+                                          checkpoint.graph, make,
+                                          plugin_mod.KEEP)
         result = OperationResult(
             plugin_mod.DELETE, "success" if outcome.succeeded else "failed",
             checkpoint_id=checkpoint.id, resources=statuses,

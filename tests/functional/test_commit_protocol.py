@@ -136,10 +136,10 @@ def test_commit_is_refused_when_the_checkpoint_was_deleted_meanwhile(
         other.checkpoints.remove(other.show_checkpoint(checkpoint.id))
     checkpoint_id, message = _protect_with(service, cloud, delete)
     assert "was not committed: its index.json is gone" in message
-    # Not brought back by the protect's own index writes.
+    # Not brought back by the protect's own index writes, and what the
+    # protect wrote after the delete is not left without an index.
     assert service.list_checkpoints() == []
-    assert not (bank_path / "checkpoints" / checkpoint_id /
-                "index.json").exists()
+    assert not (bank_path / "checkpoints" / checkpoint_id).exists()
 
 
 def test_commit_is_refused_when_another_operation_took_it(
@@ -194,3 +194,39 @@ def test_a_delete_a_plugin_refuses_leaves_the_checkpoint_available(
     assert not [e for e in cloud.log if e[0] == "delete"]
     assert _index(bank_path, checkpoint_id)["status"] == "available"
     assert len(service.restore(checkpoint_id, cloud).restored) == 6
+
+
+def test_a_long_protect_keeps_its_index_fresh(make_service, cloud,
+                                              bank_path):
+    """The heartbeat: an owner on another host is judged by updated_at."""
+    service = make_service()
+    service.checkpoints.owner_timeout = 0.4       # a beat every 0.1 s
+    cloud.slow["vol-db"] = 0.6
+    real_save = cp.Checkpoint.save_index
+    beats = []
+
+    def save_index(checkpoint):
+        real_save(checkpoint)
+        beats.append(checkpoint.index["status"])
+    with mock.patch.object(cp.Checkpoint, "save_index", save_index):
+        service.protect(cloud, "app", ROOTS)
+    # create, >= 3 heartbeats while protecting, commit
+    assert beats[0] == "protecting" and beats[-1] == "available"
+    assert beats.count("protecting") >= 4
+
+
+def test_a_checkpoint_deleted_under_a_beating_protect_is_never_committed(
+        make_service, cloud, bank_path):
+    """A heartbeat racing the delete may write the index once more; the
+    commit still refuses (gone, or incomplete and marked error)."""
+    service = make_service()
+    service.checkpoints.owner_timeout = 0.2       # a beat every 0.05 s
+    cloud.slow["vol-db"] = 0.5
+    other = make_service()
+
+    def delete(checkpoint):
+        taken = other.show_checkpoint(checkpoint.id)
+        taken.claim(cp.DELETING, "op-2")
+        other.checkpoints.remove(taken)
+    _protect_with(service, cloud, delete)      # raises CommitRefused
+    assert all(c.status != cp.AVAILABLE for c in service.list_checkpoints())
