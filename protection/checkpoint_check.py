@@ -93,5 +93,5 @@ def unreadable_delete_note(checkpoint):
     return (f"checkpoint {checkpoint.id} was damaged ({checkpoint.damage}): "
             "its objects were removed from the bank, but without a readable "
             "graph its plugins' delete flows could not run; what protect "
-            "stored in the cloud (volume backups, images) must be deleted "
-            "by hand")
+            "stored in the cloud (such as volume backups named "
+            f"stackvault-{checkpoint.id}) must be deleted by hand")
