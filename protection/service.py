@@ -318,10 +318,11 @@ class ProtectionService:
         refused = checkpoint_check.delete_precheck(self.registry, checkpoint,
                                                    conn, saved)
         if refused:
-            raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
-                                             OperationResult(
+            result = OperationResult(
                 plugin_mod.DELETE, "failed", checkpoint_id=checkpoint.id,
-                failures=refused, seconds=time.monotonic() - started))
+                failures=refused, seconds=time.monotonic() - started)
+            raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
+                                             result)
         checkpoint.claim(cp.DELETING, operation_id)
         make = self._context_factory(plugin_mod.DELETE, checkpoint, conn, {},
                                      RestoredIds(), saved)
