@@ -28,6 +28,15 @@ def _flip(path):
     path.write_bytes(bytes(raw))
 
 
+def _flip_current_hash(path):
+    """Change the hash index.sha256 gives for the index now (a flipped
+    ``previous`` is harmless: the current hash still covers the index)."""
+    hashes = json.loads(path.read_text())
+    current = hashes["sha256"]
+    hashes["sha256"] = current[:-1] + ("0" if current[-1] != "0" else "1")
+    path.write_text(json.dumps(hashes))
+
+
 def _truncate(path):
     raw = path.read_bytes()
     path.write_bytes(raw[:len(raw) // 2])
@@ -42,7 +51,7 @@ def _empty_list(path):
 
 
 TAMPER = {"flipped": _flip, "truncated": _truncate, "missing": _remove,
-          "empty-list": _empty_list}
+          "empty-list": _empty_list, "current-hash": _flip_current_hash}
 
 # (object, how it is tampered with, what the refusal must say)
 CASES = [
@@ -50,7 +59,10 @@ CASES = [
                               "index.sha256"),
     ("index.json", "truncated", "index.json: not valid JSON"),
     ("index.json", "empty-list", "index.json: not a JSON object"),
-    ("index.sha256", "flipped", "index.sha256"),
+    ("index.sha256", "current-hash", "index.json: sha256 does not match "
+                                     "index.sha256"),
+    ("index.sha256", "truncated", "index.sha256: not valid JSON"),
+    ("index.sha256", "empty-list", "index.sha256: malformed"),
     ("index.sha256", "missing", "index.sha256: missing"),
     ("manifest.json", "flipped", "manifest.json"),
     ("manifest.json", "truncated", "manifest.json: not valid JSON"),
