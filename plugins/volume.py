@@ -266,21 +266,31 @@ class RestoreVolumeAttributes(task.Task):
 
 
 # -- delete and verify -------------------------------------------------------
+def deletable_backup(conn, metadata):
+    """The checkpoint's backup, ``None`` when there is none (protect failed
+    before one existed, or it is already gone); raises when incremental
+    backups depend on it (Cinder would refuse the delete)."""
+    backup_id = metadata.get("backup_id")
+    if not backup_id:
+        return None
+    try:
+        backup = conn.block_storage.get_backup(backup_id)
+    except sdk_exceptions.NotFoundException:
+        return None
+    if backup.has_dependent_backups:
+        raise exceptions.StackvaultError(
+            f"backup {backup_id} has incremental backups that depend "
+            "on it: delete the newer checkpoints of this volume first")
+    return backup
+
+
 class DeleteBackup(task.Task):
     """Delete the checkpoint's backup; a backup already gone is fine."""
 
     def execute(self, ctx, conn, metadata):
-        backup_id = metadata.get("backup_id")
-        if not backup_id:
-            return          # protect failed before a backup existed
-        try:
-            backup = conn.block_storage.get_backup(backup_id)
-        except sdk_exceptions.NotFoundException:
+        if deletable_backup(conn, metadata) is None:
             return
-        if backup.has_dependent_backups:
-            raise exceptions.StackvaultError(
-                f"backup {backup_id} has incremental backups that depend "
-                "on it: delete the newer checkpoints of this volume first")
+        backup_id = metadata["backup_id"]
         wait.delete_when_settled(
             lambda: conn.block_storage.get_backup(backup_id),
             lambda: conn.block_storage.delete_backup(backup_id),
@@ -393,6 +403,9 @@ class VolumePlugin(ProtectionPlugin):
 
     def delete_flow(self, ctx, resource):
         return DeleteBackup()
+
+    def check_delete(self, conn, resource, metadata):
+        deletable_backup(conn, metadata)
 
     def verify_flow(self, ctx, resource):
         return CheckBackup()

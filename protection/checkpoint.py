@@ -4,12 +4,16 @@ Layout under ``checkpoints/<id>/`` (the format is documented in
 ``doc/checkpoint-format.rst``)::
 
     index.json                                   plan, status, graph, times
+    index.sha256                                 sha256 of index.json
     manifest.json                                sha256, size of each object
     resources/<type>/<id>/metadata.json          what the plugin saved
     resources/<type>/<id>/<object>               data objects of the plugin
 
 The index reaches ``available`` only after every object and the manifest
-are written; the index records the manifest's own sha256.
+are written; the index records the manifest's own sha256, ``index.sha256``
+the index's. While ``protecting`` or ``deleting`` the index names its owner
+(operation, host, pid: :mod:`protection.checkpoint_owner`); a protect
+commits only a checkpoint that is still its own and complete.
 """
 
 import datetime
@@ -17,13 +21,16 @@ import logging
 import threading
 import uuid
 
+from protection import checkpoint_load as load
+from protection import checkpoint_owner as owners
 from protection import exceptions
+from protection.bank import base
 from protection.bank import keys
 from protection.graph import ResourceGraph
 
 LOG = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = load.FORMAT_VERSION
 PREFIX = "checkpoints"
 
 PROTECTING = "protecting"
@@ -31,9 +38,13 @@ AVAILABLE = "available"
 ERROR = "error"
 DELETING = "deleting"
 ERROR_DELETING = "error_deleting"
+# Shown, never stored: a protect whose owner died; an unreadable checkpoint.
+INTERRUPTED = "interrupted"
+DAMAGED = "damaged"
 
-INDEX = "index.json"
-MANIFEST = "manifest.json"
+INDEX = load.INDEX
+INDEX_HASH = load.INDEX_HASH
+MANIFEST = load.MANIFEST
 METADATA = "metadata.json"
 
 
@@ -111,6 +122,10 @@ class ResourceSection:
             return self.get_json(METADATA)
         except exceptions.ObjectNotFound:
             return {}
+        except ValueError as exc:
+            raise exceptions.CheckpointDamaged(
+                self._checkpoint.id,
+                f"{self.prefix}{METADATA}: not valid JSON ({exc})") from None
 
     def delete_metadata(self):
         """Drop ``metadata.json`` (the revert of saving it)."""
@@ -118,12 +133,28 @@ class ResourceSection:
 
 
 class Checkpoint:
-    def __init__(self, bank, checkpoint_id, index, manifest=None):
+    """One checkpoint as read from (or being written to) the bank.
+
+    ``damage`` is ``None``, or why the index or manifest cannot be trusted
+    (the object named); ``index_readable`` says whether the plan and graph
+    could still be read. ``warnings`` are things verify reports without
+    failing (a format 1 index written before ``index.sha256`` existed).
+    """
+
+    def __init__(self, bank, checkpoint_id, index, manifest=None,
+                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
         self.bank = bank
         self.id = checkpoint_id
         self.index = index
         self.manifest = manifest or Manifest()
+        self.owner_timeout = owner_timeout
+        self.damage = None
+        self.index_readable = True
+        self.deletable = True
+        self.warnings = []
+        self.index_sha256 = None
         self._graph = None
+        self._index_lock = threading.Lock()
 
     # -- keys -----------------------------------------------------------
     def key(self, relative):
@@ -132,14 +163,52 @@ class Checkpoint:
     # -- properties -------------------------------------------------------
     @property
     def status(self):
+        """The stored status, or ``damaged``."""
+        if self.damage is not None:
+            return DAMAGED
         return self.index["status"]
 
     @property
+    def display_status(self):
+        """What ``checkpoint list`` shows: a dead protect is
+        ``interrupted``."""
+        status = self.status
+        if status == PROTECTING and not self.owner_alive():
+            return INTERRUPTED
+        return status
+
+    @property
+    def owner(self):
+        return self.index.get("owner") if self.index_readable else None
+
+    @property
+    def operation_id(self):
+        return (self.owner or {}).get("operation_id")
+
+    def owner_alive(self):
+        """Whether the process that protects or deletes it may be running."""
+        if self.owner is None:
+            return False
+        return owners.is_alive(self.owner, self.index.get("updated_at"),
+                               self.owner_timeout)
+
+    def require_available(self):
+        """Raise unless the checkpoint can be restored or verified."""
+        if self.damage is not None:
+            raise exceptions.CheckpointDamaged(self.id, self.damage)
+        if self.status != AVAILABLE:
+            raise exceptions.CheckpointNotAvailable(self.id, self.status)
+
+    @property
     def name(self):
+        if not self.index_readable:
+            return ""
         return self.index["plan"].get("name", "")
 
     @property
     def graph(self):
+        if not self.index_readable:
+            raise exceptions.CheckpointDamaged(self.id, self.damage)
         if self._graph is None:
             self._graph = ResourceGraph.from_dict(self.index["graph"])
         return self._graph
@@ -178,8 +247,33 @@ class Checkpoint:
 
     # -- index ----------------------------------------------------------------
     def save_index(self):
-        self.index["updated_at"] = utcnow()
-        self.bank.put_json(self.key(INDEX), self.index)
+        """Rewrite the index; ``index.sha256`` first, naming the new hash
+        and the one it replaces, so a crash between the two writes leaves
+        an index that one of the two hashes covers."""
+        with self._index_lock:
+            self.index["updated_at"] = utcnow()
+            self.index["index_hash"] = INDEX_HASH
+            data = base.encode_json(self.index)
+            new = base.sha256_hex(data)
+            hashes = {"sha256": new}
+            if self.index_sha256 and self.index_sha256 != new:
+                hashes["previous"] = self.index_sha256
+            self.bank.put_json(self.key(INDEX_HASH), hashes)
+            self.bank.put(self.key(INDEX), data)
+            self.index_sha256 = new
+
+    def claim(self, status, operation_id=None):
+        """Mark the checkpoint ``status`` (protecting, deleting), owned by
+        this process for ``operation_id`` (a new id when ``None``)."""
+        self.index["status"] = status
+        self.index["owner"] = owners.new_owner(
+            operation_id or str(uuid.uuid4()), utcnow())
+        self.save_index()
+
+    def _release(self, status):
+        self.index["status"] = status
+        self.index.pop("owner", None)
+        self.save_index()
 
     def set_resource_status(self, resource, status, reason=None):
         entry = {"status": status}
@@ -191,36 +285,115 @@ class Checkpoint:
         info = self.bank.put_json(self.key(MANIFEST), self.manifest.to_dict())
         self.index["manifest_sha256"] = info.sha256
 
+    def lost_ownership(self):
+        """Why the checkpoint in the bank is no longer this operation's
+        (``None`` when it still is): deleted, or claimed by another."""
+        try:
+            current = self.bank.get_json(self.key(INDEX))
+        except exceptions.ObjectNotFound:
+            return "its index.json is gone (the checkpoint was deleted)"
+        except ValueError:
+            return "its index.json is no longer readable"
+        if not isinstance(current, dict):
+            return "its index.json is no longer readable"
+        owner = current.get("owner") or {}
+        if current.get("status") != self.index["status"] or \
+                owner.get("operation_id") != self.operation_id:
+            return (f"it is now {current.get('status')!r}, owned by "
+                    f"{owners.describe(current.get('owner'))}")
+        return None
+
+    def heartbeat(self):
+        """Refresh ``updated_at`` while the checkpoint is still ours."""
+        if self.lost_ownership() is None:
+            self.save_index()
+
+    def keep_alive(self):
+        """A context manager that beats :meth:`heartbeat` while an
+        operation that owns the checkpoint runs."""
+        return owners.Heartbeat(
+            self.heartbeat, owners.heartbeat_interval(self.owner_timeout))
+
+    def _remove_orphans(self):
+        """The checkpoint was deleted under this protect: what it wrote
+        since belongs to no index; remove it (a checkpoint claimed by
+        another operation is that operation's to clean)."""
+        if self.bank.exists(self.key(INDEX)):
+            return
+        for key in self.bank.list(self.key("")):
+            self.bank.delete(key)
+
+    def missing_objects(self):
+        """Objects the manifest lists that the bank does not hold."""
+        present = set(self.list_objects())
+        return sorted(set(self.manifest.objects()) - present)
+
     def commit(self):
-        """Write the manifest, then mark the checkpoint available."""
+        """Write the manifest, then mark the checkpoint available: only
+        when the checkpoint is still this protect's and complete.
+
+        Raises CommitRefused otherwise; a checkpoint deleted or claimed by
+        another operation is left as it is, an incomplete one of ours is
+        marked ``error``.
+        """
+        lost = self.lost_ownership()
+        if lost:
+            self._remove_orphans()
+            raise exceptions.CommitRefused(
+                f"protect of checkpoint {self.id} was not committed: {lost}; "
+                "it is not available")
+        missing = self.missing_objects()
+        if missing:
+            reason = (f"{len(missing)} object(s) of the manifest are missing "
+                      f"from the bank, first {missing[0]}")
+            self.fail([f"commit refused: {reason}"])
+            raise exceptions.CommitRefused(
+                f"protect of checkpoint {self.id} was not committed: "
+                f"{reason}; it is marked 'error'")
         self._write_manifest()
-        self.index["status"] = AVAILABLE
-        self.save_index()
+        self._release(AVAILABLE)
 
     def fail(self, reasons):
-        """Mark the checkpoint ``error``; what was written stays listed."""
+        """Mark the checkpoint ``error``; what was written stays listed.
+
+        A checkpoint deleted or claimed by another operation meanwhile is
+        not touched (writing its index would bring it back).
+        """
+        lost = self.lost_ownership()
+        if lost:
+            LOG.warning("checkpoint %s not marked 'error': %s", self.id, lost)
+            self._remove_orphans()
+            return
         self._write_manifest()
-        self.index["status"] = ERROR
         self.index["errors"] = list(reasons)
-        self.save_index()
+        self._release(ERROR)
+
+    def fail_delete(self, reasons):
+        """A delete failed: ``error_deleting``, owner released."""
+        self.index["errors"] = list(reasons)
+        self._release(ERROR_DELETING)
 
     def to_summary(self):
+        nodes = self.index.get("graph", {}).get("nodes", []) \
+            if self.index_readable else []
         return {
             "id": self.id,
             "name": self.name,
-            "status": self.status,
+            "status": self.display_status,
             "created_at": self.index.get("created_at"),
-            "resources": len(self.index["graph"]["nodes"]),
+            "resources": len(nodes),
         }
 
 
 class CheckpointStore:
     """Create, find, list and remove checkpoints in one bank."""
 
-    def __init__(self, bank):
+    def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
         self.bank = bank
+        self.owner_timeout = owner_timeout
 
-    def create(self, plan, graph):
+    def create(self, plan, graph, operation_id=None):
+        """A new ``protecting`` checkpoint owned by this process."""
         checkpoint_id = str(uuid.uuid4())
         now = utcnow()
         index = {
@@ -233,12 +406,14 @@ class CheckpointStore:
             "created_at": now,
             "updated_at": now,
         }
-        checkpoint = Checkpoint(self.bank, checkpoint_id, index)
+        checkpoint = Checkpoint(self.bank, checkpoint_id, index,
+                                owner_timeout=self.owner_timeout)
         checkpoint._graph = graph
-        checkpoint.save_index()
+        checkpoint.claim(PROTECTING, operation_id)
         return checkpoint
 
     def get(self, checkpoint_id):
+        """The checkpoint; a damaged one is returned with ``damage`` set."""
         try:
             keys.validate_key(checkpoint_id)
         except exceptions.InvalidBankKey:
@@ -247,29 +422,24 @@ class CheckpointStore:
             # One key part: "<id>/resources/<type>/<rid>" is not a checkpoint
             # even when a plugin stored an object named index.json there.
             raise exceptions.CheckpointNotFound(checkpoint_id)
-        index_key = f"{PREFIX}/{checkpoint_id}/{INDEX}"
+        checkpoint = Checkpoint(self.bank, checkpoint_id, {},
+                                owner_timeout=self.owner_timeout)
         try:
-            index = self.bank.get_json(index_key)
+            loaded = load.read(self.bank, checkpoint.key)
         except exceptions.ObjectNotFound:
             raise exceptions.CheckpointNotFound(checkpoint_id) from None
-        except ValueError as exc:
-            raise exceptions.StackvaultError(
-                f"checkpoint {checkpoint_id}: index.json is not valid JSON "
-                f"({exc})") from None
-        version = index.get("format_version")
-        if version != FORMAT_VERSION:
-            raise exceptions.StackvaultError(
-                f"checkpoint {checkpoint_id} has format {version!r}; this "
-                f"stackvault reads format {FORMAT_VERSION}")
-        checkpoint = Checkpoint(self.bank, checkpoint_id, index)
-        try:
-            manifest = self.bank.get_json(checkpoint.key(MANIFEST))
-            checkpoint.manifest = Manifest(manifest.get("objects"))
-        except exceptions.ObjectNotFound:
-            pass
+        checkpoint.index = loaded.index
+        checkpoint.index_sha256 = loaded.index_sha256
+        checkpoint._graph = loaded.graph
+        checkpoint.manifest = Manifest(loaded.manifest_objects)
+        checkpoint.damage = loaded.damage
+        checkpoint.index_readable = loaded.index_readable
+        checkpoint.deletable = loaded.deletable
+        checkpoint.warnings = loaded.warnings
         return checkpoint
 
     def list(self):
+        """Every checkpoint, damaged ones included (status ``damaged``)."""
         found = []
         for key in self.bank.list(PREFIX + "/"):
             parts = key.split("/")
@@ -278,19 +448,19 @@ class CheckpointStore:
                     found.append(self.get(parts[1]))
                 except exceptions.CheckpointNotFound:
                     continue      # deleted while we listed
-                except exceptions.StackvaultError as exc:
-                    # One damaged checkpoint must not hide the others.
-                    LOG.warning("skipping %s", exc)
         return sorted(found, key=lambda c: (c.index.get("created_at", ""),
                                             c.id))
 
     def remove(self, checkpoint):
-        """Delete every object of the checkpoint, the index last."""
-        index_key = checkpoint.key(INDEX)
+        """Delete every object of the checkpoint; its index hash, then its
+        index last (a crash on the way leaves a listed, damaged
+        checkpoint that can be deleted again, never unlisted objects)."""
+        index_keys = (checkpoint.key(INDEX_HASH), checkpoint.key(INDEX))
         for key in self.bank.list(checkpoint.key("")):
-            if key != index_key:
+            if key not in index_keys:
                 self.bank.delete(key)
-        self.bank.delete(index_key)
+        for key in index_keys:
+            self.bank.delete(key)
 
 
 def verify_objects(checkpoint):
@@ -329,6 +499,7 @@ def verify_objects(checkpoint):
                 f"{relative}: sha256 mismatch (expected {expected['sha256']}"
                 f", {expected['size']} bytes; found {sha}, {size} bytes)")
     for relative in checkpoint.list_objects():
-        if relative not in listed and relative not in (INDEX, MANIFEST):
+        if relative not in listed and \
+                relative not in (INDEX, INDEX_HASH, MANIFEST):
             problems.append(f"{relative}: not in the manifest")
     return problems

@@ -42,6 +42,12 @@ bank_opts = [
                help="The bank that keeps checkpoints: the name of an entry "
                     "point in the 'stackvault.banks' namespace "
                     "(filesystem, or swift when installed)."),
+    cfg.FloatOpt("owner_timeout", default=3600.0, min=1,
+                 help="Seconds after the last update of a 'protecting' or "
+                      "'deleting' checkpoint's index before its owner on "
+                      "ANOTHER host counts as dead (an owner on this host "
+                      "is checked by its pid). Until then 'checkpoint "
+                      "delete --force' is refused."),
 ]
 
 filesystem_bank_opts = [

@@ -11,6 +11,11 @@ class StackvaultError(Exception):
     """Base class of every error meant to reach a user as one line."""
 
 
+class OperationError(StackvaultError):
+    """An operation could not be done, through no mistake of the user's
+    (a damaged bank, an I/O error, a refused commit): the CLI exits 1."""
+
+
 class ConfigError(StackvaultError):
     """The configuration is unusable (bad value, missing cloud, ...)."""
 
@@ -52,7 +57,7 @@ class ResourceNotFound(StackvaultError):
     pass
 
 
-class BankError(StackvaultError):
+class BankError(OperationError):
     pass
 
 
@@ -80,6 +85,38 @@ class CheckpointNotAvailable(StackvaultError):
             f"checkpoint {checkpoint_id} is {status!r}, not 'available'")
         self.checkpoint_id = checkpoint_id
         self.status = status
+
+
+class CheckpointBusy(StackvaultError):
+    """A live process still protects or deletes the checkpoint."""
+
+
+class CheckpointDamaged(OperationError):
+    """A checkpoint's index or manifest is unreadable, malformed or does
+    not match its hash; ``reason`` names the object."""
+
+    def __init__(self, checkpoint_id, reason):
+        super().__init__(f"checkpoint {checkpoint_id} is damaged: {reason}")
+        self.checkpoint_id = checkpoint_id
+        self.reason = reason
+
+
+class CheckpointCorrupt(OperationError):
+    """An object of the checkpoint is not what protect wrote (restore
+    refused before creating anything); ``problems`` names each object."""
+
+    def __init__(self, checkpoint_id, problems):
+        more = len(problems) - 1
+        tail = f" (and {more} more problems)" if more else ""
+        super().__init__(
+            f"checkpoint {checkpoint_id} failed its integrity check, "
+            f"nothing was restored: {problems[0]}{tail}")
+        self.checkpoint_id = checkpoint_id
+        self.problems = list(problems)
+
+
+class CommitRefused(OperationError):
+    """A protect found its checkpoint changed or incomplete at commit."""
 
 
 class WaitTimeout(StackvaultError):

@@ -33,6 +33,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from protection import checkpoint_owner as owners
 from protection import exceptions
 
 RUNNING = "running"
@@ -79,16 +80,6 @@ def _iso(epoch):
         epoch, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Operation:
     """One row, decoded."""
 
@@ -103,7 +94,7 @@ class Operation:
         if self.status in FINAL or self.owner_pid is None:
             return False
         if self.owner_host == socket.gethostname():
-            return pid_alive(self.owner_pid)
+            return owners.pid_alive(self.owner_pid)
         now = time.time() if now is None else now
         return (now - (self.heartbeat or 0)) < self._owner_timeout
 

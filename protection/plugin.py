@@ -97,6 +97,15 @@ class ProtectionPlugin:
         """Check what protect stored outside the bank; ``None``: nothing."""
         return None
 
+    def check_delete(self, conn, resource, metadata):
+        """Raise StackvaultError when the cloud would refuse to delete what
+        protect stored for ``resource`` (``metadata``: its metadata.json).
+
+        Called for every resource of a checkpoint before anything is
+        deleted, so a refused delete leaves the checkpoint as it was. It
+        must not change anything.
+        """
+
     # -- hooks -------------------------------------------------------------
     def on_prepare_begin(self, ctx, resource):
         """Before this resource's children's ``on_prepare_begin``."""

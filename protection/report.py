@@ -24,6 +24,7 @@ class OperationResult:
     left_behind: dict = dataclasses.field(default_factory=dict)
     problems: list = dataclasses.field(default_factory=list)
     rollback_failures: list = dataclasses.field(default_factory=list)
+    warnings: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     operation_id: typing.Optional[str] = None
 
@@ -48,6 +49,8 @@ class OperationResult:
             data["left_behind"] = self.left_behind
         if self.operation == contract.VERIFY:
             data["problems"] = self.problems
+        if self.warnings:
+            data["warnings"] = self.warnings
         if self.rollback_failures:
             data["rollback_failures"] = [f.to_dict()
                                          for f in self.rollback_failures]

@@ -17,6 +17,7 @@ import time
 from openstack import exceptions as sdk_exceptions
 
 from protection import checkpoint as cp
+from protection import checkpoint_check
 from protection import exceptions
 from protection import operations as ops
 from protection import parameters as params_mod
@@ -47,7 +48,8 @@ class ProtectionService:
         self.conf = conf
         self.registry = registry
         self.bank = bank
-        self.checkpoints = cp.CheckpointStore(bank)
+        self.checkpoints = cp.CheckpointStore(
+            bank, owner_timeout=conf.bank.owner_timeout)
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
         self.stores = stores or runner_mod.Stores(conf)
@@ -114,9 +116,8 @@ class ProtectionService:
 
     def _checkpoint(self, checkpoint_id, want_available=True):
         checkpoint = self.checkpoints.get(checkpoint_id)
-        if want_available and checkpoint.status != cp.AVAILABLE:
-            raise exceptions.CheckpointNotAvailable(checkpoint_id,
-                                                    checkpoint.status)
+        if want_available:
+            checkpoint.require_available()
         return checkpoint
 
 
@@ -186,16 +187,20 @@ class ProtectionService:
         plan = {"name": name,
                 "resources": [list(r.key) for r in roots],
                 "parameters": parameters or {}}
-        checkpoint = self.checkpoints.create(plan, graph)
-        op = self._start(plugin_mod.PROTECT, checkpoint.id,
+        op = self._start(plugin_mod.PROTECT, None,
                          {"cloud": cloud, "parameters": parameters or {}})
+        checkpoint = self.checkpoints.create(plan, graph, op.id)
+        self.stores.operations.set_checkpoint(op.id, checkpoint.id)
         return self._protect(runner_mod.Plan(op, checkpoint, conn, merged,
                                              {}), started)
 
     def _protect(self, plan, started, resume=False, abort=False):
         checkpoint = plan.checkpoint
+        if resume or abort:
+            checkpoint.claim(cp.PROTECTING, plan.operation.id)
         try:
-            run, result = self._execute(plan, started, resume, abort)
+            with checkpoint.keep_alive():
+                run, result = self._execute(plan, started, resume, abort)
         except runner_mod.OperationInterrupted:
             raise
         except BaseException as exc:
@@ -210,7 +215,13 @@ class ProtectionService:
                 resource, "available" if result.ok else
                 run.statuses[key_str(resource.key)])
         if result.ok:
-            checkpoint.commit()
+            try:
+                checkpoint.commit()
+            except exceptions.StackvaultError as exc:
+                result.status = "failed"
+                result.failures = [Failure(None, "commit", str(exc))]
+                self._finish(plan.operation, result)
+                raise
             result.resources = {k: "available" for k in run.statuses}
             return self._finish(plan.operation, result)
         for failure in result.failures:
@@ -236,6 +247,7 @@ class ProtectionService:
                 f"unknown failure policy {policy!r} (use "
                 f"{' or '.join(plugin_mod.POLICIES)})")
         checkpoint = self._checkpoint(checkpoint_id)
+        checkpoint_check.check_before_restore(checkpoint)
         merged = self._validated_parameters(plugin_mod.RESTORE,
                                             checkpoint.graph, parameters)
         saved = self._saved_metadata(checkpoint, check=True)
@@ -262,32 +274,60 @@ class ProtectionService:
     def delete(self, checkpoint_id, conn, force=False, cloud=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
-        A checkpoint still ``protecting`` is refused unless ``force``: that
-        is how a checkpoint whose protect process died is cleaned up (what
-        its plugins recorded in the bank is deleted from the cloud too).
+        Refused while the protect or delete that owns the checkpoint is
+        alive; a ``protecting`` checkpoint whose owner died needs
+        ``force``. Every plugin's ``check_delete`` runs before anything is
+        deleted: a refusal leaves the checkpoint as it was. A damaged
+        checkpoint without a readable index loses its objects only (see
+        :mod:`protection.checkpoint_check`).
         """
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id, want_available=False)
-        if checkpoint.status == cp.PROTECTING and not force:
-            raise exceptions.StackvaultError(
-                f"checkpoint {checkpoint_id} is still being protected; "
-                "delete it once it is available or error (or with --force "
-                "if no protect is running: its process died)")
-        checkpoint.index["status"] = cp.DELETING
-        checkpoint.save_index()
+        checkpoint_check.check_owner(checkpoint, force)
+        interrupted = self._interrupted_protect(checkpoint)
+        if interrupted is not None:
+            # Undo it: what it created is journaled in its operation,
+            # also what it had not yet recorded in the bank.
+            return self.abort(interrupted.id, lambda _name: conn)
+        if not checkpoint.index_readable:
+            self.checkpoints.remove(checkpoint)
+            return OperationResult(
+                plugin_mod.DELETE, "success", checkpoint_id=checkpoint.id,
+                warnings=[checkpoint_check.unreadable_delete_note(checkpoint)],
+                seconds=time.monotonic() - started)
+        saved = self._saved_metadata(checkpoint, check=False)
+        refused = checkpoint_check.delete_precheck(self.registry, checkpoint,
+                                                   conn, saved)
+        if refused:
+            result = OperationResult(
+                plugin_mod.DELETE, "failed", checkpoint_id=checkpoint.id,
+                failures=refused, seconds=time.monotonic() - started)
+            raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
+                                             result)
         op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
         return self._delete(runner_mod.Plan(
-            op, checkpoint, conn, {},
-            self._saved_metadata(checkpoint, check=False),
-            plugin_mod.KEEP), started)
+            op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started)
+
+    def _interrupted_protect(self, checkpoint):
+        """The operation of a protect that died with this checkpoint, if
+        this database knows it."""
+        if not checkpoint.index_readable or \
+                checkpoint.status != cp.PROTECTING or \
+                not checkpoint.operation_id:
+            return None
+        try:
+            op = self.stores.operations.get(checkpoint.operation_id)
+        except ops.OperationNotFound:
+            return None
+        return op if op.shown_status == ops.INTERRUPTED else None
 
     def _delete(self, plan, started, resume=False, abort=False):
         checkpoint = plan.checkpoint
-        _run, result = self._execute(plan, started, resume, abort)
+        checkpoint.claim(cp.DELETING, plan.operation.id)
+        with checkpoint.keep_alive():
+            _run, result = self._execute(plan, started, resume, abort)
         if not result.ok:
-            checkpoint.index["status"] = cp.ERROR_DELETING
-            checkpoint.index["errors"] = [str(f) for f in result.failures]
-            checkpoint.save_index()
+            checkpoint.fail_delete([str(f) for f in result.failures])
             self._finish(plan.operation, result)
             raise exceptions.OperationFailed(plugin_mod.DELETE,
                                              result.failures, result)
@@ -318,6 +358,7 @@ class ProtectionService:
                 plugin_mod.VERIFY, "success",
                 checkpoint_id=plan.checkpoint.id)
         result.problems = problems
+        result.warnings = list(plan.checkpoint.warnings)
         result.seconds = time.monotonic() - started
         if problems:
             result.status = "failed"

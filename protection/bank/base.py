@@ -37,6 +37,15 @@ def iter_chunks(data, chunk_size=DEFAULT_CHUNK_SIZE):
             yield bytes(chunk)
 
 
+def encode_json(obj):
+    """The bytes ``put_json`` stores for ``obj``."""
+    return json.dumps(obj, indent=2, sort_keys=True).encode("utf-8")
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
 class HashingReader:
     """Pass chunks through while counting bytes and computing sha256."""
 
@@ -101,8 +110,7 @@ class Bank(abc.ABC):
         return b"".join(self.get(key))
 
     def put_json(self, key, obj):
-        data = json.dumps(obj, indent=2, sort_keys=True).encode("utf-8")
-        return self.put(key, io.BytesIO(data))
+        return self.put(key, io.BytesIO(encode_json(obj)))
 
     def get_json(self, key):
         return json.loads(self.get_bytes(key).decode("utf-8"))

@@ -3,16 +3,29 @@
 Every write goes to a temporary file in the target's directory, is fsynced,
 and is renamed over the target (then the directory is fsynced), so a crash
 leaves either the old object or the new one.
+
+A crash mid-write leaves its temporary file (``.tmp-*``). Listing a
+directory removes the temporary files in it that nobody wrote to for
+``TEMP_MAX_AGE`` seconds: a live writer touches its file with every chunk,
+and a request stalled that long has failed its own timeout
+(``[timeouts] request``, 60 s by default) well before.
 """
 
 import errno
+import logging
 import os
 import tempfile
+import time
 
 from protection import config
 from protection import exceptions
 from protection.bank import base
 from protection.bank import keys
+
+LOG = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"
+TEMP_MAX_AGE = 600.0
 
 
 class FileSystemBank(base.Bank):
@@ -50,7 +63,7 @@ class FileSystemBank(base.Bank):
         path = self._path(key)
         directory = os.path.dirname(path)
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
         reader = base.HashingReader(base.iter_chunks(data))
         try:
             with os.fdopen(fd, "wb") as out:
@@ -107,12 +120,26 @@ class FileSystemBank(base.Bank):
             rel = os.path.relpath(dirpath, self.root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for filename in filenames:
-                if filename.startswith(".tmp-"):
+                if filename.startswith(TEMP_PREFIX):
+                    self._clean_temporary(os.path.join(dirpath, filename))
                     continue
                 key = rel + filename
                 if key.startswith(prefix):
                     found.append(key)
         return sorted(found)
+
+    @staticmethod
+    def _clean_temporary(path):
+        """Remove a crashed write's leftover, once it is old enough."""
+        try:
+            if time.time() - os.stat(path).st_mtime > TEMP_MAX_AGE:
+                os.unlink(path)
+                LOG.info("filesystem bank: removed %s, left by a write "
+                         "that did not finish", path)
+        except FileNotFoundError:
+            pass            # its writer renamed or removed it meanwhile
+        except OSError as exc:
+            LOG.warning("filesystem bank: cannot remove %s: %s", path, exc)
 
     def exists(self, key):
         return os.path.isfile(self._path(key))

@@ -1,8 +1,9 @@
 """``stackvault``: protect and restore OpenStack resources from a terminal.
 
-Exit codes: 0 success, 1 the operation failed, 2 a usage or configuration
-mistake. Mistakes are reported on one line, never with a traceback (unless
-``--debug``).
+Exit codes: 0 success, 1 the operation failed (also a damaged checkpoint, a
+refused commit, a bank or I/O error: :class:`~protection.exceptions.
+OperationError`), 2 a usage or configuration mistake. Both are reported on
+one line, never with a traceback (unless ``--debug``).
 """
 
 import argparse
@@ -240,11 +241,20 @@ def _cmd_restore(app, args):
         args.on_failure, cloud=app.cloud_name(args.target_cloud)))
 
 
+def _add_graph(data, checkpoint, fmt):
+    if fmt in ("json", "yaml"):
+        data["graph"] = checkpoint.index["graph"]
+    else:
+        data["tree"] = "\n".join(f"{'  ' * d}{r.type} {r.id}"
+                                 for d, r in checkpoint.graph.tree())
+
+
 def _cmd_checkpoint(app, args):
     service = app.service
     if args.action == "list":
-        rows = [(c.id, c.name, c.status, c.index.get("created_at"),
-                 len(c.graph)) for c in service.list_checkpoints()]
+        rows = [(s["id"], s["name"], s["status"], s["created_at"],
+                 s["resources"]) for s in
+                (c.to_summary() for c in service.list_checkpoints())]
         app.print(output.render_list(
             ["ID", "Name", "Status", "Created", "Resources"], rows,
             args.format))
@@ -252,16 +262,16 @@ def _cmd_checkpoint(app, args):
     if args.action == "show":
         checkpoint = service.show_checkpoint(args.checkpoint_id)
         data = dict(checkpoint.to_summary())
-        data["plan"] = checkpoint.index["plan"]
+        if checkpoint.damage is not None:
+            data["damage"] = checkpoint.damage
+        if checkpoint.owner is not None:
+            data["owner"] = checkpoint.owner
+        data["plan"] = checkpoint.index.get("plan", {})
         data["resources"] = checkpoint.index.get("resources", {})
         data["errors"] = checkpoint.index.get("errors", [])
         data["bank"] = service.bank.describe()
-        if args.format in ("json", "yaml"):
-            data["graph"] = checkpoint.index["graph"]
-        else:
-            data["tree"] = "\n".join(
-                f"{'  ' * d}{r.type} {r.id}"
-                for d, r in checkpoint.graph.tree())
+        if checkpoint.index_readable:
+            _add_graph(data, checkpoint, args.format)
         app.print(output.render_one(data, args.format))
         return EXIT_OK
     if args.action == "delete":
@@ -307,6 +317,9 @@ def main(argv=None, stdout=None, stderr=None):
         return EXIT_USAGE
     except exceptions.OperationFailed as exc:
         stderr.write(f"stackvault: {exc}\n")
+        return EXIT_FAILED
+    except exceptions.OperationError as exc:
+        stderr.write(f"stackvault: error: {exc}\n")
         return EXIT_FAILED
     except exceptions.StackvaultError as exc:
         stderr.write(f"stackvault: error: {exc}\n")

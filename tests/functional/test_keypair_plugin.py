@@ -21,6 +21,7 @@ from protection import saved_metadata
 from protection.bank.filesystem import FileSystemBank
 from protection.registry import PluginRegistry
 from protection.service import ProtectionService
+from tests import bank_edits
 
 KP = keypair.RESOURCE_TYPE
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFunctionalTestKey user@host"
@@ -163,8 +164,9 @@ def test_failure_after_the_import_deletes_it_and_keeps_a_reused_one(
 def test_restore_refuses_metadata_that_breaks_the_schema(
         service, conn, nova, checkpoint_id):
     checkpoint = service.checkpoints.get(checkpoint_id)
-    section = checkpoint.section(checkpoint.graph.resource((KP, "ci")))
-    section.save_metadata({"name": "ci", "type": "ssh"})
+    bank_edits.resave_metadata(
+        checkpoint, checkpoint.graph.resource((KP, "ci")),
+        {"name": "ci", "type": "ssh"})
     nova.keypairs_by_name.clear()
     with pytest.raises(saved_metadata.InvalidMetadata,
                        match="'public_key' is a required property"):

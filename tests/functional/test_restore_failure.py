@@ -3,6 +3,7 @@
 import pytest
 
 from protection import exceptions
+from tests import bank_edits
 from tests import fake_cloud
 
 PARENT_CHILD = [("web", "vol-web"), ("web", "net"), ("db", "vol-db"),
@@ -124,9 +125,11 @@ def test_restore_needs_a_plugin_for_every_type(make_service, cloud,
 
 
 def _rewrite_metadata(service, checkpoint_id, rtype, rid, metadata):
+    """What a buggy plugin would have saved: hashed into the manifest like
+    anything protect writes, so only the schema check can catch it."""
     checkpoint = service.checkpoints.get(checkpoint_id)
-    resource = checkpoint.graph.resource((rtype, rid))
-    checkpoint.section(resource).save_metadata(metadata)
+    bank_edits.resave_metadata(
+        checkpoint, checkpoint.graph.resource((rtype, rid)), metadata)
 
 
 def test_metadata_that_breaks_the_plugins_schema_stops_restore_first(

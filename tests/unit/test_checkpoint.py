@@ -77,6 +77,7 @@ def test_commit_writes_manifest_and_marks_available(store, bank):
     prefix = f"checkpoints/{checkpoint.id}/"
     assert bank.list(prefix) == sorted([
         prefix + "index.json",
+        prefix + "index.sha256",
         prefix + "manifest.json",
         prefix + "resources/OS::Cinder::Volume/vol-1/data",
         prefix + "resources/OS::Cinder::Volume/vol-1/metadata.json",
@@ -90,11 +91,14 @@ def test_commit_writes_manifest_and_marks_available(store, bank):
     assert manifest["format_version"] == cp.FORMAT_VERSION
     data_entry = manifest["objects"]["resources/OS::Cinder::Volume/vol-1/data"]
     assert data_entry == {"sha256": sha(b"volume-bytes"), "size": 12}
-    # Every object except the index and the manifest is in the manifest,
-    # with its real hash.
+    # Every object except the index, its hash and the manifest is in the
+    # manifest, with its real hash.
     assert sorted(manifest["objects"]) == sorted(
         k[len(prefix):] for k in bank.list(prefix)
-        if not k.endswith(("/index.json", "/manifest.json")))
+        if not k.endswith(("/index.json", "/index.sha256",
+                           "/manifest.json")))
+    hashes = bank.get_json(prefix + "index.sha256")
+    assert hashes["sha256"] == sha(bank.get_bytes(prefix + "index.json"))
     for relative, entry in manifest["objects"].items():
         assert bank.sha256(prefix + relative) == (entry["size"],
                                                   entry["sha256"])
@@ -299,8 +303,12 @@ def test_get_rejects_an_unknown_format_version(store, bank):
     index = bank.get_json(checkpoint.key("index.json"))
     index["format_version"] = cp.FORMAT_VERSION + 1
     bank.put_json(checkpoint.key("index.json"), index)
-    with pytest.raises(exceptions.StackvaultError, match="format"):
-        store.get(checkpoint.id)
+    found = store.get(checkpoint.id)
+    assert found.status == cp.DAMAGED
+    assert "format 2; this stackvault reads format 1" in found.damage
+    assert not found.deletable       # a newer stackvault's plugins must
+    with pytest.raises(exceptions.CheckpointDamaged, match="format"):
+        found.require_available()
 
 
 def test_list_is_sorted_by_creation_time(store, bank):
@@ -337,8 +345,9 @@ def test_remove_deletes_everything_index_last(store, bank):
 
     bank.delete = delete
     store.remove(gone)
-    assert deleted[-1] == gone.key("index.json")
-    assert len(deleted) == 5
+    assert deleted[-2:] == [gone.key("index.sha256"),
+                            gone.key("index.json")]
+    assert len(deleted) == 6
     assert bank.list(f"checkpoints/{gone.id}/") == []
     assert not os.path.exists(os.path.join(bank.root, "checkpoints",
                                            gone.id))
@@ -377,6 +386,9 @@ def test_a_damaged_index_does_not_hide_the_other_checkpoints(tmp_path):
     good = store.create({"name": "good"}, graph)
     bad = store.create({"name": "bad"}, graph)
     bank.put(f"checkpoints/{bad.id}/index.json", b"{not json")
-    assert [c.id for c in store.list()] == [good.id]
-    with pytest.raises(exceptions.StackvaultError, match="not valid JSON"):
-        store.get(bad.id)
+    listed = {c.id: c for c in store.list()}
+    assert listed[good.id].status == cp.PROTECTING
+    assert listed[bad.id].status == cp.DAMAGED
+    assert listed[bad.id].damage.startswith("index.json: not valid JSON")
+    with pytest.raises(exceptions.CheckpointDamaged, match="not valid JSON"):
+        store.get(bad.id).require_available()

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from openstack import exceptions as sdk_exceptions
 
+from protection import checkpoint_owner
+from protection import exceptions
 from protection.cli import main as cli
 from protection.registry import PluginRegistry
 from tests import fake_cloud
@@ -236,6 +238,79 @@ def test_verify_of_a_damaged_checkpoint_exits_1(run):
                for p in document["problems"])
     assert run.err.startswith("stackvault: verify failed: ")
     assert run.err.count("\n") == 1
+
+
+def _bank_object(run, checkpoint_id, relative):
+    return run.bank_path / "checkpoints" / checkpoint_id / relative
+
+
+def test_restore_of_a_tampered_checkpoint_exits_1_naming_the_object(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    _bank_object(run, checkpoint_id,
+                 "resources/Test::Volume/vol-web/data").write_bytes(b"x")
+    assert run("restore", checkpoint_id) == 1
+    assert_one_line_error(run, "stackvault: error: ", "nothing was restored",
+                          "resources/Test::Volume/vol-web/data: sha256 "
+                          "mismatch")
+    assert run.cloud.created() == []
+
+
+def test_a_damaged_checkpoint_is_listed_shown_and_refused(run):
+    good = run.protect("Test::Volume=vol-web", name="good")
+    bad = run.protect("Test::Volume=vol-db", name="bad")
+    _bank_object(run, bad, "manifest.json").write_bytes(b'{"obj')
+    listed = {c["ID"]: c for c in run.json("checkpoint", "list")}
+    assert listed[good]["Status"] == "available"
+    assert listed[bad]["Status"] == "damaged"
+    shown = run.json("checkpoint", "show", bad)
+    assert shown["status"] == "damaged"
+    assert shown["damage"].startswith("manifest.json: not valid JSON")
+    for argv in (("restore", bad), ("checkpoint", "verify", bad)):
+        assert run(*argv) == 1
+        assert_one_line_error(run, f"checkpoint {bad} is damaged: "
+                                   "manifest.json: not valid JSON")
+    assert run("checkpoint", "delete", bad) == 0
+
+
+def test_an_unreadable_index_is_listed_and_deleted_with_a_warning(run):
+    bad = run.protect("Test::Volume=vol-db", name="bad")
+    _bank_object(run, bad, "index.json").write_bytes(b"[]")
+    assert run("checkpoint", "list") == 0
+    assert "damaged" in run.out
+    document = run.json("checkpoint", "delete", bad)
+    assert "delete flows could not run" in document["warnings"][0]
+    assert run.bank_files() == []
+
+
+def test_delete_of_a_checkpoint_a_live_process_owns_exits_2(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    index_path = _bank_object(run, checkpoint_id, "index.json")
+    index = json.loads(index_path.read_text())
+    index["status"] = "protecting"
+    index["owner"] = {"operation_id": "op-9", "pid": os.getpid(),
+                      "host": checkpoint_owner.this_host()}
+    # Edited by hand: written as a format 1 index without a hash.
+    del index["index_hash"]
+    index_path.write_text(json.dumps(index))
+    _bank_object(run, checkpoint_id, "index.sha256").unlink()
+    assert run("checkpoint", "delete", "--force", checkpoint_id) == 2
+    assert_one_line_error(run, "stackvault: error: ", "operation op-9",
+                          f"pid {os.getpid()}", "still running")
+
+
+def test_a_refused_commit_exits_1(run):
+    with mock.patch("protection.checkpoint.Checkpoint.lost_ownership",
+                    return_value="its index.json is gone"):
+        assert run("protect", "--name", "x", "Test::Volume=vol-web") == 1
+    assert_one_line_error(run, "stackvault: error: ", "was not committed",
+                          "its index.json is gone")
+
+
+def test_a_bank_error_exits_1(run):
+    with mock.patch("protection.bank.filesystem.FileSystemBank.list",
+                    side_effect=exceptions.BankError("disk on fire")):
+        assert run("checkpoint", "list") == 1
+    assert_one_line_error(run, "stackvault: error: disk on fire")
 
 
 def test_cloud_error_exits_1_without_traceback(run):

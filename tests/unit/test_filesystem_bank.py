@@ -10,6 +10,7 @@ import pytest
 
 from protection import exceptions
 from protection.bank import base
+from protection.bank import filesystem
 from protection.bank.filesystem import FileSystemBank
 
 MiB = 1024 * 1024
@@ -341,3 +342,27 @@ def test_put_of_a_large_generator_does_not_hold_it_in_memory(bank):
         tracemalloc.stop()
     assert (reader.size, reader.sha256) == (info.size, info.sha256)
     assert peak < 4 * MiB, f"get held {peak / MiB:.1f} MiB"
+
+
+def test_listing_removes_old_leftovers_of_crashed_writes(bank):
+    bank.put("checkpoints/c1/index.json", b"{}")
+    directory = os.path.join(bank.root, "checkpoints", "c1")
+    old = os.path.join(directory, ".tmp-crashed")
+    fresh = os.path.join(directory, ".tmp-being-written")
+    for path in (old, fresh):
+        with open(path, "wb") as out:
+            out.write(b"partial")
+    stale = os.path.getmtime(old) - filesystem.TEMP_MAX_AGE - 1
+    os.utime(old, (stale, stale))
+    assert bank.list("checkpoints/") == ["checkpoints/c1/index.json"]
+    assert not os.path.exists(old)
+    assert os.path.exists(fresh)       # a writer may still be at it
+
+
+def test_an_interrupted_put_leaves_no_temporary_file(bank):
+    def chunks():
+        yield b"first"
+        raise OSError("source went away")
+    with pytest.raises(OSError):
+        bank.put("checkpoints/c1/data", chunks())
+    assert os.listdir(os.path.join(bank.root, "checkpoints", "c1")) == []

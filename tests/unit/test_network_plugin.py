@@ -30,6 +30,7 @@ from protection.registry import PluginRegistry
 from protection.resource import Resource
 from protection.service import ProtectionService
 from protection.wait import Timeouts
+from tests import bank_edits
 from tests.unit import fake_neutron
 from tests.unit.plugin_helpers import make_ctx, obj
 
@@ -1152,11 +1153,10 @@ class TestWholeFlows:
         checkpoint_id = service.protect(
             cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         checkpoint = service.checkpoints.get(checkpoint_id)
-        section = checkpoint.section(checkpoint.graph.resource(
-            (common.RESOURCE_TYPE, net_id)))
-        metadata = section.load_metadata()
+        resource = checkpoint.graph.resource((common.RESOURCE_TYPE, net_id))
+        metadata = checkpoint.section(resource).load_metadata()
         damage(metadata)
-        section.save_metadata(metadata)
+        bank_edits.resave_metadata(checkpoint, resource, metadata)
         wipe(neutron)
         neutron.calls.clear()
         return service, checkpoint_id
@@ -1183,7 +1183,6 @@ class TestWholeFlows:
             lambda m: m["subnets"][0].update(cidr="10.0.0/33"))
         with pytest.raises(exceptions.OperationFailed) as caught:
             service.verify(checkpoint_id, cloud)
-        # beside the bank's hash mismatch (the file was rewritten here)
         assert any("10.0.0/33' does not parse" in f.message
                    for f in caught.value.failures)
         with pytest.raises(exceptions.OperationFailed) as caught:

@@ -269,3 +269,28 @@ class TestDeleteAndVerify:
         with pytest.raises(exceptions.StackvaultError,
                            match="no longer exists"):
             volume.CheckBackup().execute(conn, VOL, {"backup_id": "bk-1"})
+
+
+class TestCheckDelete:
+    """Asked for every volume before a checkpoint delete deletes anything."""
+
+    def test_a_backup_with_dependent_incrementals_is_refused(self, conn):
+        conn.block_storage.get_backup.return_value = obj(
+            status="available", has_dependent_backups=True)
+        with pytest.raises(exceptions.StackvaultError,
+                           match="bk-1 has incremental backups"):
+            volume.VolumePlugin().check_delete(
+                conn, VOL, {"backup_id": "bk-1"})
+        conn.block_storage.delete_backup.assert_not_called()
+
+    def test_a_backup_without_dependents_may_go(self, conn):
+        conn.block_storage.get_backup.return_value = obj(
+            status="available", has_dependent_backups=False)
+        volume.VolumePlugin().check_delete(conn, VOL, {"backup_id": "bk-1"})
+        conn.block_storage.get_backup.assert_called_once_with("bk-1")
+        conn.block_storage.delete_backup.assert_not_called()
+
+    @pytest.mark.parametrize("metadata", [{}, {"backup_id": "gone"}])
+    def test_no_backup_or_one_already_gone_is_fine(self, conn, metadata):
+        conn.block_storage.get_backup.side_effect = NOT_FOUND
+        volume.VolumePlugin().check_delete(conn, VOL, metadata)

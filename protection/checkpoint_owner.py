@@ -1,0 +1,122 @@
+"""Who owns a checkpoint that is being written or deleted, and is it alive.
+
+The index of a ``protecting`` or ``deleting`` checkpoint records its owner::
+
+    "owner": {"operation_id": "...", "host": "node-1", "pid": 4242,
+              "since": "2026-12-01T03:00:00+00:00"}
+
+An owner is alive when:
+
+* it runs on this host (same ``socket.gethostname()``): its pid exists
+  (``os.kill(pid, 0)``; a pid that exists but belongs to another user
+  counts as alive);
+* it runs on another host: we cannot look at its processes, so it counts as
+  alive until the index's ``updated_at`` is older than ``owner_timeout``
+  seconds (``[bank] owner_timeout``). Set that longer than your longest
+  protect or delete, or longer than the heartbeat interval of the
+  operation that keeps ``updated_at`` fresh.
+
+While a protect or delete runs, :class:`Heartbeat` rewrites the index
+(``updated_at``) every ``min(60, owner_timeout / 4)`` seconds, as long as
+the checkpoint is still its own, so a long operation on another host is
+not taken for dead.
+
+A pid reused by an unrelated process after a crash keeps the owner
+"alive": the safe side (``delete --force`` is refused, the message names
+host and pid so an operator can check).
+"""
+
+import datetime
+import logging
+import os
+import socket
+import threading
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_OWNER_TIMEOUT = 3600.0
+MAX_HEARTBEAT_INTERVAL = 60.0
+
+
+def this_host():
+    return socket.gethostname()
+
+
+def new_owner(operation_id, since):
+    return {"operation_id": operation_id, "host": this_host(),
+            "pid": os.getpid(), "since": since}
+
+
+def pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True          # exists, someone else's
+    except (OverflowError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _age_seconds(timestamp, now=None):
+    try:
+        then = datetime.datetime.fromisoformat(timestamp)
+    except (TypeError, ValueError):
+        return float("inf")
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return (now - then).total_seconds()
+
+
+def is_alive(owner, updated_at, timeout=DEFAULT_OWNER_TIMEOUT, now=None):
+    """Whether the process that owns a checkpoint may still be running."""
+    if not isinstance(owner, dict):
+        return False
+    if owner.get("host") == this_host():
+        return pid_alive(owner.get("pid"))
+    return _age_seconds(updated_at, now) < timeout
+
+
+def describe(owner):
+    if not isinstance(owner, dict):
+        return "an unknown process"
+    return (f"operation {owner.get('operation_id')} (pid {owner.get('pid')}"
+            f" on {owner.get('host')})")
+
+
+def heartbeat_interval(timeout):
+    return max(0.05, min(MAX_HEARTBEAT_INTERVAL, timeout / 4))
+
+
+class Heartbeat:
+    """Call ``beat()`` every ``interval`` seconds while the block runs.
+
+    A beat that fails is logged and retried at the next interval; the
+    thread is a daemon and is joined when the block ends, so no beat
+    overlaps what follows (a commit).
+    """
+
+    def __init__(self, beat, interval):
+        self.beat = beat
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="checkpoint-heartbeat")
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except Exception as exc:   # noqa: BLE001 - keep beating
+                LOG.warning("checkpoint heartbeat failed: %s", exc)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+        return False
