@@ -129,6 +129,12 @@ class HeatDatasourceTest(base.StackvaultTest):
                              f"{table} {k}: datasource vs Heat "
                              "(datasource, Heat)")
 
+    def assert_row_is(self, table, row_id, answer):
+        """The row of ``table`` with id ``row_id`` is Heat's ``answer``."""
+        rows = [r for r in self.show(table) if r["id"] == row_id]
+        self.assert_rows_match(table, rows, {row_id: answer},
+                               key=lambda r: r["id"])
+
     def ours(self, rows, column="stack_id"):
         mine = set(self.stacks.values())
         return [r for r in rows if r[column] in mine]
@@ -213,12 +219,8 @@ class HeatDatasourceTest(base.StackvaultTest):
 
     @decorators.idempotent_id("a3b4c1d2-5e6f-4a70-8b91-c2d3e4f5a607")
     def test_software_configs(self):
-        rows = [r for r in self.show("software_configs")
-                if r["id"] == self.config_id]
         answer = self.heat.software_config(self.config_id)
-        self.assert_rows_match("software_configs", rows,
-                               {self.config_id: answer},
-                               key=lambda r: r["id"])
+        self.assert_row_is("software_configs", self.config_id, answer)
         for table, field in (("software_config_inputs", "inputs"),
                              ("software_config_outputs", "outputs")):
             mine = [r for r in self.show(table)
@@ -229,12 +231,9 @@ class HeatDatasourceTest(base.StackvaultTest):
 
     @decorators.idempotent_id("a3b4c1d2-5e6f-4a70-8b91-c2d3e4f5a608")
     def test_software_deployments(self):
-        rows = [r for r in self.show("software_deployments")
-                if r["id"] == self.deployment_id]
         answer = self.heat.software_deployment(self.deployment_id)
-        self.assert_rows_match("software_deployments", rows,
-                               {self.deployment_id: answer},
-                               key=lambda r: r["id"])
+        self.assert_row_is("software_deployments", self.deployment_id,
+                           answer)
         self.assertEqual("COMPLETE", answer["status"])
         for table, field in (("deployment_input_values", "input_values"),
                              ("deployment_output_values", "output_values")):
