@@ -275,8 +275,9 @@ def main(argv=None):
     p.add_argument(
         "--concurrency",
         type=int,
-        default=2,
-        help="test workers (tempest run --concurrency, default 2)",
+        default=3,
+        help="test workers (tempest run --concurrency, default 3: one per "
+        "test class, as the tests mostly wait for the cloud)",
     )
     p.add_argument("--installed", help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_tempest)
