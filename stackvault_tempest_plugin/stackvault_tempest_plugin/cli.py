@@ -1,7 +1,11 @@
 """Running stackvault's command line, the interface the tests exercise."""
 
 import json
+import logging
 import subprocess
+import time
+
+LOG = logging.getLogger(__name__)
 
 
 class CommandFailed(AssertionError):
@@ -21,6 +25,7 @@ class Stackvault:
     def run(self, *args):
         """Run one command; return (exit code, stdout, stderr)."""
         argv = [self.command, "--config-file", self.config_file, *args]
+        started = time.monotonic()
         try:
             done = subprocess.run(argv, env=self.env, capture_output=True,
                                   text=True, timeout=self.timeout,
@@ -31,6 +36,8 @@ class Stackvault:
         except FileNotFoundError:
             raise CommandFailed(f"stackvault command {self.command!r} not "
                                 f"found ([stackvault] cli)") from None
+        LOG.info("stackvault %s: exit %d in %.1f s", " ".join(args),
+                 done.returncode, time.monotonic() - started)
         return done.returncode, done.stdout, done.stderr
 
     def report(self, *args):

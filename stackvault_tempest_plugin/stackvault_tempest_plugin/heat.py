@@ -63,6 +63,8 @@ class Heat:
 
     def create_stack(self, name, template, files=None, parameters=None,
                      tags=None):
+        """Ask Heat for a stack; return its id without waiting (see
+        :meth:`wait_created`)."""
         body = {"stack_name": name, "template": template,
                 "files": files or {}, "parameters": parameters or {},
                 "timeout_mins": 5}
@@ -70,8 +72,10 @@ class Heat:
             body["tags"] = ",".join(tags)
         stack_id = self._send("post", "/stacks", body)["stack"]["id"]
         self.add_cleanup(self.delete_stack, name, stack_id)
-        self._wait_stack(name, stack_id, "CREATE_COMPLETE", "CREATE_FAILED")
         return stack_id
+
+    def wait_created(self, name, stack_id):
+        self._wait_stack(name, stack_id, "CREATE_COMPLETE", "CREATE_FAILED")
 
     def _wait_stack(self, name, stack_id, done, failed):
         def check():

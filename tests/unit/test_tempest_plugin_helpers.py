@@ -61,9 +61,10 @@ def test_devcloud_tempest_conf():
             "password": "pw", "project_name": "admin",
             "user_domain_name": "Default"}
     text = devcloud_tempest.tempest_conf(auth, "RegionOne", "img", "flv",
-                                         "pub", "/x/bin/stackvault")
-    conf = configparser.ConfigParser()
+                                         "pub", "/x/bin/stackvault", "/ws/l")
+    conf = configparser.ConfigParser(default_section="no default")
     conf.read_string(text)
+    assert conf["DEFAULT"]["log_dir"] == "/ws/l"
     assert dict(conf["auth"]) == {
         "use_dynamic_credentials": "True",
         "create_isolated_networks": "False",

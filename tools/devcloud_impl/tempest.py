@@ -98,9 +98,11 @@ def _refs():
         conn.close()
 
 
-def tempest_conf(auth, region, image_id, flavor_id, public_id, cli):
+def tempest_conf(auth, region, image_id, flavor_id, public_id, cli,
+                 log_dir):
     """tempest.conf for devcloud, as text."""
     sections = [
+        ("DEFAULT", [("log_dir", log_dir), ("log_file", "tempest.log")]),
         ("auth", [
             ("use_dynamic_credentials", "True"),
             # devcloud's routers exist in the database only; the tests
@@ -155,10 +157,11 @@ def run(layout, workspace, cli, regex, concurrency):
     image_id, flavor_id, public_id = _refs()
     conf = workspace / "etc" / "tempest.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
+    logs = workspace / "logs"
     conf.write_text(tempest_conf(auth, region, image_id, flavor_id,
-                                 public_id, cli))
-    print("devcloud: tempest workspace %s (tempest.conf: %s)"
-          % (workspace, conf), flush=True)
+                                 public_id, cli, str(logs)))
+    print("devcloud: tempest workspace %s (tempest.conf: %s, log: %s)"
+          % (workspace, conf, logs / "tempest.log"), flush=True)
     argv = [tempest, "run", "--regex", regex,
             "--concurrency", str(concurrency)]
     return subprocess.run(argv, cwd=str(workspace), env=env,

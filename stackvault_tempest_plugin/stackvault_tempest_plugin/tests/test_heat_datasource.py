@@ -102,6 +102,8 @@ class HeatDatasourceTest(base.StackvaultTest):
         cls.stacks[b_name] = cls.heat.create_stack(
             b_name, FLAT, parameters={"greeting": "bonjour"},
             tags=["tempest", "stackvault"])
+        for name, stack_id in cls.stacks.items():     # built side by side
+            cls.heat.wait_created(name, stack_id)
         cls.snapshot_id = cls.heat.snapshot(b_name, cls.stacks[b_name],
                                             "tempest-snapshot")
         cls.config_id = cls.heat.resource(

@@ -73,17 +73,21 @@ class CloudResourcesTest(base.StackvaultTest):
             lambda: self.conn.compute.get_server(server.id), "ACTIVE",
             self.timeout, f"server {server.id}")
 
-    def _volume(self, server):
+    def _new_volume(self):
+        """A 1 GiB volume, asked for; not waited for (see _attach)."""
         volume = self.conn.block_storage.create_volume(
             size=1, name=self._name("volume"))
         self.addCleanup(self.teardown.volume, volume.id)
-        waits.wait_status(
-            lambda: self.conn.block_storage.get_volume(volume.id),
-            "available", self.timeout, f"volume {volume.id}")
+        return volume
+
+    def _attach(self, server, volume):
+        def get():
+            return self.conn.block_storage.get_volume(volume.id)
+        waits.wait_status(get, "available", self.timeout,
+                          f"volume {volume.id}")
         self.conn.compute.create_volume_attachment(server, volume=volume)
-        return waits.wait_status(
-            lambda: self.conn.block_storage.get_volume(volume.id), "in-use",
-            self.timeout, f"volume {volume.id}")
+        return waits.wait_status(get, "in-use", self.timeout,
+                                 f"volume {volume.id}")
 
     def _protect(self, name, *refs):
         code, result, err = self.stackvault.report("protect", "--name", name,
@@ -119,8 +123,9 @@ class ProtectRestoreTest(CloudResourcesTest):
     def test_server_with_volume_and_port_round_trip(self):
         image = self._image()
         net, subnet, port = self._network()
+        volume = self._new_volume()      # made while the server boots
         server = self._server(image, port)
-        volume = self._volume(server)
+        volume = self._attach(server, volume)
         address = port.fixed_ips[0]["ip_address"]
 
         checkpoint_id = self._protect(self._name("checkpoint"),
