@@ -145,11 +145,16 @@ def run(layout, workspace, cli, regex, concurrency):
     tempest = os.path.join(venv_bin, "tempest")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
-    if not (workspace / ".stestr.conf").exists():
+    stestr_conf = workspace / ".stestr.conf"
+    if stestr_conf.exists() and sys.prefix not in stestr_conf.read_text():
+        # made by another tempest virtualenv (pins changed): remake it
+        shutil.rmtree(workspace)
+    if not stestr_conf.exists():
         workspace.parent.mkdir(parents=True, exist_ok=True)
+        # the workspace registry stays inside the workspace, not in ~/.tempest
         rc = subprocess.run(
             [tempest, "init", "--workspace-path",
-             str(workspace.parent / "workspace.yaml"), str(workspace)],
+             str(workspace / ".workspace.yaml"), str(workspace)],
             env=env, stdin=subprocess.DEVNULL).returncode
         if rc != 0:
             return rc
