@@ -3,7 +3,8 @@
 #   make demo   install stackvault, bring devcloud up, protect a workload,
 #               delete it, restore it, check it, print a report
 #   make test   install stackvault, bring devcloud up, run every test
-#               (unit, functional, fullstack against devcloud) and ruff
+#               (unit, functional, fullstack against devcloud), ruff, and
+#               the tempest plugin against devcloud
 #
 # devcloud stays up afterwards (tools/devcloud down stops it).
 
@@ -13,7 +14,7 @@ PY        := $(VENV)/bin/python
 DEVCLOUD  := tools/devcloud
 CLOUD_ENV := eval "$$($(DEVCLOUD) env)"
 
-.PHONY: demo test check install devcloud down benchmarks
+.PHONY: demo test check install devcloud down benchmarks tempest
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,11 @@ demo: install devcloud
 test: install devcloud
 	$(VENV)/bin/ruff check .
 	$(CLOUD_ENV) && $(PY) -m pytest tests -p no:cacheprovider -ra
+	$(DEVCLOUD) tempest  # the tempest plugin (doc/tempest.rst); keep it last
+
+# The tempest plugin alone, against devcloud.
+tempest: install devcloud
+	$(DEVCLOUD) tempest
 
 # Without a cloud: unit and functional tests and the linter.
 check: install

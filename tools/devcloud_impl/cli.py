@@ -1,8 +1,9 @@
-"""tools/devcloud up|down|status|reset|env
+"""tools/devcloud up|down|status|reset|env|tempest
 
 ``up`` installs what is missing with the system python (stdlib only), then
 re-executes itself with the services virtualenv's python (which has
-openstacksdk) to boot and check the cloud.
+openstacksdk) to boot and check the cloud. ``tempest`` does the same with
+tempest's own virtualenv (see tempest.py).
 """
 
 import argparse
@@ -10,6 +11,7 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from . import paths
 
@@ -122,6 +124,45 @@ def cmd_up(args):
     return 0
 
 
+def cmd_tempest(args):
+    layout = _layout()
+    from . import tempest
+
+    workspace = (args.workspace or layout.root / "tempest").resolve()
+    if args.installed is None:
+        cli = args.cli or tempest.default_cli()
+        if not cli:
+            print("devcloud: no stackvault command: run 'make install' or "
+                  "pass --cli PATH", file=sys.stderr)
+            return 2
+        if not layout.clouds_yaml.exists():
+            print("devcloud: %s does not exist: run 'tools/devcloud up' "
+                  "first" % layout.clouds_yaml, file=sys.stderr)
+            return 2
+        try:
+            spent = tempest.install_all(layout)
+        except Exception as exc:
+            print("devcloud: tempest install failed: %s" % exc,
+                  file=sys.stderr)
+            return 1
+        py = str(paths.tempest_venv() / "bin" / "python")
+        env = dict(os.environ, PYTHONPATH=str(paths.TOOLS_DIR))
+        argv = [py, "-m", "devcloud_impl", "tempest", "--installed",
+                "%.1f" % spent, "--workspace", str(workspace),
+                "--cli", os.path.abspath(cli), "--regex", args.regex,
+                "--concurrency", str(args.concurrency)]
+        sys.stdout.flush()
+        os.execve(py, argv, env)
+    t0 = time.monotonic()
+    rc = tempest.run(layout, workspace, args.cli, args.regex,
+                     args.concurrency)
+    inst = float(args.installed)
+    print("devcloud: tempest install %s, run %.1f s, exit %d"
+          % ("%.1f s" % inst if inst else "0 s (already installed)",
+             time.monotonic() - t0, rc))
+    return rc
+
+
 def cmd_down(args):
     layout = _layout()
     if not layout.root.exists():
@@ -211,5 +252,34 @@ def main(argv=None):
     sub.add_parser(
         "env", help="print the export line for OS_CLOUD"
     ).set_defaults(fn=cmd_env)
+    p = sub.add_parser(
+        "tempest",
+        help="install tempest and stackvault's tempest plugin, write "
+        "tempest.conf for devcloud, run the plugin's tests",
+    )
+    p.add_argument(
+        "--workspace",
+        type=Path,
+        help="tempest workspace (default <state>/tempest)",
+    )
+    p.add_argument(
+        "--cli",
+        help="the stackvault command to test (default .venv/bin/stackvault "
+        "of this checkout, else stackvault on PATH)",
+    )
+    p.add_argument(
+        "--regex",
+        default=r"^stackvault_tempest_plugin\.",
+        help="which tests (tempest run --regex)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=3,
+        help="test workers (tempest run --concurrency, default 3: one per "
+        "test class, as the tests mostly wait for the cloud)",
+    )
+    p.add_argument("--installed", help=argparse.SUPPRESS)
+    p.set_defaults(fn=cmd_tempest)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -5,9 +5,10 @@ Two roots:
 * the *state* directory (``$DEVCLOUD_HOME``, default ``<checkout>/.devcloud``):
   configs, databases, logs, pid files, volumes, images.  ``reset`` wipes it.
 * the *cache* directory (``${XDG_CACHE_HOME:-~/.cache}/stackvault-devcloud``):
-  the virtualenvs, keyed by a hash of the constraints file and the package
-  pins, so ``reset`` never forces a reinstall and a change of pins installs a
-  fresh virtualenv beside the old one.
+  the virtualenvs (services, Swift, and tempest for ``devcloud tempest``),
+  keyed by a hash of the constraints file and the package pins, so
+  ``reset`` never forces a reinstall and a change of pins installs a fresh
+  virtualenv beside the old one.
 """
 
 import hashlib
@@ -34,6 +35,8 @@ SERVICE_PINS = [
     "pyroute2",  # neutron-db-manage imports it; neutron does not declare it
 ]
 SWIFT_PINS = ["swift==2.38.3", "keystonemiddleware"]
+# tempest is branchless: this release supports the pinned OpenStack one.
+TEMPEST_PINS = ["tempest==47.0.0", "openstacksdk"]
 
 APT_PACKAGES = ["rabbitmq-server", "qemu-utils", "mariadb-server"]
 
@@ -60,6 +63,10 @@ def services_venv():
 
 def swift_venv():
     return cache_dir() / ("venv-swift-" + _pins_hash(SWIFT_PINS))
+
+
+def tempest_venv():
+    return cache_dir() / ("venv-tempest-" + _pins_hash(TEMPEST_PINS))
 
 
 class Layout:

@@ -1,0 +1,1 @@
+"""Tempest tests for stackvault (entry point ``tempest.test_plugins``)."""
