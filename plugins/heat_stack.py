@@ -24,6 +24,7 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from protection import exceptions
+from protection import tasks
 from protection.datasources.heat import stacks as heat_stacks
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
@@ -43,7 +44,7 @@ PROTECTED_TYPES = {
 METADATA_FORMAT = 1
 
 
-class SaveStackDescription(task.Task):
+class SaveStackDescription(tasks.SaveMetadata):
     """Template, parameters, outputs and built resources, for reference."""
 
     def execute(self, ctx, conn, resource, bank):
@@ -62,9 +63,6 @@ class SaveStackDescription(task.Task):
             "template": described["template"],
             "resources": [r._asdict() for r in built],
         })
-
-    def revert(self, bank, **kwargs):
-        bank.delete("metadata.json")
 
 
 class ReportRestoredStack(task.Task):

@@ -45,6 +45,7 @@ from taskflow.patterns import linear_flow
 
 from protection import exceptions
 from protection import image_data
+from protection import tasks
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
 
@@ -83,16 +84,13 @@ class SaveImageData(task.Task):
         image_data.delete_image_data(bank)
 
 
-class SaveImageMetadata(task.Task):
+class SaveImageMetadata(tasks.SaveMetadata):
     """What restore needs, in ``metadata.json``."""
 
     def execute(self, bank, image_info, image_data):
         bank.save_metadata({"format": METADATA_FORMAT,
                             "image": _saved_image(image_info),
                             "data": image_data})
-
-    def revert(self, bank, **kwargs):
-        bank.delete("metadata.json")
 
 
 def _saved_image(image_info):
@@ -102,17 +100,17 @@ def _saved_image(image_info):
 
 # -- restore ------------------------------------------------------------------
 def _saved(metadata, resource):
-    if metadata.get("format") != METADATA_FORMAT or "data" not in metadata:
-        raise exceptions.StackvaultError(
-            f"image {resource.id}: the checkpoint holds no image data "
-            f"metadata this plugin reads (format {metadata.get('format')!r})")
+    """The image and data records (their shape is checked by the framework
+    against ``metadata_schema`` before restore)."""
     return metadata["image"], metadata["data"]
 
 
-class CreateImage(task.Task):
+class CreateImage(tasks.CreatingTask):
     """Create the new image (queued, no data yet); record its id."""
 
     default_provides = "new_image_id"
+    kind = "image"
+    records = True
 
     def execute(self, ctx, conn, resource, metadata, parameters, restored):
         image, _data = _saved(metadata, resource)
@@ -128,14 +126,14 @@ class CreateImage(task.Task):
             fields["os_hidden"] = True
         # Not protected yet: a protected image cannot be deleted, and the
         # revert below must be able to. ProtectImage sets it last.
-        new_id = image_data.create_image(conn, image, **fields)
-        ctx.record_new_id(new_id)
-        return new_id
+        return self.created(ctx, image_data.create_image(conn, image,
+                                                         **fields))
 
-    def revert(self, ctx, conn, result, **kwargs):
-        if isinstance(result, str):
-            conn.image.delete_image(result, ignore_missing=True)
-            ctx.forget_new_id()
+    def fetch(self, conn, new_id):
+        return conn.image.get_image(new_id)
+
+    def delete(self, conn, new_id):
+        conn.image.delete_image(new_id)
 
 
 class UploadImageData(task.Task):
@@ -207,6 +205,15 @@ class ImagePlugin(ProtectionPlugin):
                                     "public"]},
         },
         "additionalProperties": False,
+    }
+    metadata_schema = {
+        "type": "object",
+        "required": ["format", "image", "data"],
+        "properties": {
+            "format": {"const": METADATA_FORMAT},
+            "image": image_data.IMAGE_SCHEMA,
+            "data": image_data.DATA_SCHEMA,
+        },
     }
 
     def _object_size(self):

@@ -57,6 +57,37 @@ RESERVED_PREFIX = "os_glance_"
 # Fields of describe_image's record that belong to the data, not the image.
 DATA_FIELDS = ("size", "checksum", "os_hash_algo", "os_hash_value")
 
+# JSON Schemas of what a plugin saves with these functions, for the
+# plugins' metadata_schema: the image record and the data record.
+IMAGE_SCHEMA = {
+    "type": "object",
+    "required": ["name", "disk_format", "container_format", "min_disk",
+                 "min_ram", "tags", "os_hidden", "properties"],
+    "properties": {
+        "name": {"type": "string"},
+        "disk_format": {"type": ["string", "null"]},
+        "container_format": {"type": ["string", "null"]},
+        "min_disk": {"type": "integer", "minimum": 0},
+        "min_ram": {"type": "integer", "minimum": 0},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "os_hidden": {"type": "boolean"},
+        "properties": {"type": "object"},
+    },
+}
+DATA_SCHEMA = {
+    "type": "object",
+    "required": ["size", "sha256", "objects"],
+    "properties": {
+        "size": {"type": "integer", "minimum": 0},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "objects": {"type": "array", "items": {
+            "type": "object", "required": ["name", "size", "sha256"],
+            "properties": {"name": {"type": "string"},
+                           "size": {"type": "integer", "minimum": 0},
+                           "sha256": {"type": "string"}}}},
+    },
+}
+
 class ImageNotActive(exceptions.StackvaultError):
     pass
 

@@ -5,7 +5,6 @@ import types
 from openstack import exceptions as sdk_exceptions
 from openstack.compute.v2 import server as sdk_server
 
-from protection import exceptions
 
 RESOURCE_TYPE = "OS::Nova::Server"
 VOLUME_TYPE = "OS::Cinder::Volume"
@@ -15,6 +14,7 @@ SUBNET_TYPE = "OS::Neutron::Subnet"
 SECURITY_GROUP_TYPE = "OS::Neutron::SecurityGroup"
 PORT_TYPE = "OS::Neutron::Port"
 FLOATING_IP_TYPE = "OS::Neutron::FloatingIP"
+KEYPAIR_TYPE = "OS::Nova::KeyPair"
 
 METADATA_FORMAT = 1
 # The root disk record keeps the image plugin's metadata format number.
@@ -62,14 +62,6 @@ def server_fault(conn, server_id):
         return "the server is gone"
     fault = server.fault or {}
     return fault.get("message") or "Nova gave no reason"
-
-
-def saved(metadata, resource):
-    if metadata.get("format") != METADATA_FORMAT or "flavor" not in metadata:
-        raise exceptions.StackvaultError(
-            f"server {resource.id}: the checkpoint holds no server metadata "
-            f"this plugin reads (format {metadata.get('format')!r})")
-    return metadata
 
 
 def root_disk(metadata):

@@ -42,7 +42,7 @@ class ResolveFlavor(task.Task):
     default_provides = "flavor_id"
 
     def execute(self, ctx, conn, resource, metadata, parameters):
-        saved = common.saved(metadata, resource)["flavor"]
+        saved = metadata["flavor"]
         mapping = parameters.get("flavor_mapping") or {}
         for key in (saved.get("id"), saved.get("name")):
             if key and key in mapping:
@@ -78,8 +78,8 @@ class ResolveServerAttributes(task.Task):
 
     default_provides = "server_attrs"
 
-    def execute(self, ctx, conn, resource, metadata, parameters):
-        saved = common.saved(metadata, resource)["server"]
+    def execute(self, ctx, conn, resource, metadata, parameters, restored):
+        saved = metadata["server"]
         if not sdk_utils.supports_microversion(conn.compute,
                                                common.NO_NETWORK_AT_BOOT):
             raise exceptions.StackvaultError(
@@ -97,7 +97,10 @@ class ResolveServerAttributes(task.Task):
         if zone:
             _check_zone(conn, zone)
             attrs["availability_zone"] = zone
-        key_name = parameters.get("key_name", saved.get("key_name"))
+        key_name = saved.get("key_name")
+        if key_name:       # restored (maybe renamed) as a child
+            key_name = restored.get(common.KEYPAIR_TYPE, key_name, key_name)
+        key_name = parameters.get("key_name", key_name)
         if key_name:
             if common.find(conn.compute.find_keypair, key_name) is None:
                 raise exceptions.StackvaultError(
@@ -134,7 +137,7 @@ class ResolveBootSource(task.Task):
     default_provides = "boot_source"
 
     def execute(self, conn, resource, metadata, parameters, restored):
-        saved = common.saved(metadata, resource)
+        saved = metadata
         boot = saved["boot"]
         if boot["source"] == "volume":
             return {"volume_id": restored.require(common.VOLUME_TYPE,
@@ -175,7 +178,7 @@ class ResolveVolumes(task.Task):
     default_provides = "volume_plan"
 
     def execute(self, resource, metadata, restored):
-        saved = common.saved(metadata, resource)
+        saved = metadata
         return [{"original": a["volume_id"], "device": a["device"],
                  "new": restored.require(common.VOLUME_TYPE, a["volume_id"])}
                 for a in saved["attachments"] if not a["boot"]]
@@ -328,7 +331,7 @@ class ResolvePorts(task.Task):
     default_provides = "port_plans"
 
     def execute(self, conn, resource, metadata, parameters, restored):
-        saved = common.saved(metadata, resource)
+        saved = metadata
         targets = _Targets(conn, parameters, restored, saved["networks"])
         keep = parameters.get("keep_fixed_ips", True)
         return {port["id"]: plan_port(port, targets, keep, restored)

@@ -54,6 +54,42 @@ class ServerPlugin(ProtectionPlugin):
         },
     }
 
+    _obj = {"type": "object"}
+    metadata_schema = {
+        "type": "object",
+        "required": ["format", "server", "flavor", "boot", "networks",
+                     "ports", "attachments"],
+        "properties": {
+            "format": {"const": common.METADATA_FORMAT},
+            "server": {"type": "object",
+                       "required": ["name", "metadata"],
+                       "properties": {
+                           "name": {"type": "string"},
+                           "key_name": {"type": ["string", "null"]},
+                           "metadata": _obj,
+                           "tags": {"type": "array"}}},
+            "flavor": {"type": "object", "required": ["id"]},
+            "boot": {"type": "object", "required": ["source"],
+                     "properties": {"source": {"enum": ["image",
+                                                        "volume"]}}},
+            "image": {"type": ["object", "null"]},
+            "networks": _obj,
+            "ports": {"type": "array", "items": {
+                "type": "object", "required": ["id", "network_id"]}},
+            "attachments": {"type": "array", "items": {
+                "type": "object", "required": ["volume_id", "boot"]}},
+            "root_disk": {"oneOf": [
+                {"type": "null"},
+                {"type": "object",
+                 "required": ["format", "image", "data", "snapshot_id"],
+                 "properties": {
+                     "format": {"const": common.ROOT_DISK_FORMAT},
+                     "image": image_data.IMAGE_SCHEMA,
+                     "data": image_data.DATA_SCHEMA,
+                     "snapshot_id": {"type": "string"}}}]},
+        },
+    }
+
     def _object_size(self):
         """``[image_data] object_size_mib`` (framework option)."""
         return image_data.object_size(self.conf)
@@ -76,7 +112,8 @@ class ServerPlugin(ProtectionPlugin):
 
     def dependencies(self, conn, resource):
         """Volumes, the project's own boot image, the project's own
-        (internal) networks; built as those types' plugins show them."""
+        (internal) networks and the server's key pair; built as those
+        types' plugins show them."""
         info = description.describe_server(conn, resource.id)
         children = []
         for attachment in info["attachments"]:
@@ -98,6 +135,13 @@ class ServerPlugin(ProtectionPlugin):
                 children.append(Resource(common.NETWORK_TYPE, network["id"],
                                          network["name"],
                                          {"subnets": network["subnets"]}))
+        key_name = info["server"].get("key_name")
+        # Key pairs belong to a user: one the protecting user cannot see
+        # (another user's server) is left to the restore's key_name.
+        if key_name and common.find(conn.compute.find_keypair,
+                                    key_name) is not None:
+            children.append(Resource(common.KEYPAIR_TYPE, key_name,
+                                     key_name))
         return children
 
     # -- flows ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from plugins.server import common
 from plugins.server import description
 from protection import exceptions
 from protection import image_data
+from protection import tasks
 
 
 # -- protect ------------------------------------------------------------------
@@ -27,7 +28,7 @@ class DescribeServer(task.Task):
         return info
 
 
-class CreateRootDiskSnapshot(task.Task):
+class CreateRootDiskSnapshot(tasks.CreatingTask):
     """Nova createImage of an image-booted server (``snapshot_root_disk``).
 
     Returns the temporary Glance image's id, or None when not asked or when
@@ -35,6 +36,13 @@ class CreateRootDiskSnapshot(task.Task):
     """
 
     default_provides = "root_snapshot_id"
+    kind = "temporary root-disk snapshot"
+
+    def fetch(self, conn, new_id):
+        return conn.image.get_image(new_id)
+
+    def delete(self, conn, new_id):
+        conn.image.delete_image(new_id, ignore_missing=True)
 
     def execute(self, ctx, conn, resource, parameters, server_info):
         if not parameters.get("snapshot_root_disk"):
@@ -51,11 +59,7 @@ class CreateRootDiskSnapshot(task.Task):
         image = conn.compute.create_server_image(
             resource.id, name=f"stackvault-tmp-{ctx.checkpoint_id}",
             wait=False)
-        return image.id
-
-    def revert(self, conn, result, **kwargs):
-        if isinstance(result, str):
-            conn.image.delete_image(result, ignore_missing=True)
+        return self.created(ctx, image.id)
 
 
 class WaitRootDiskSnapshot(task.Task):
@@ -132,13 +136,10 @@ class DeleteRootDiskSnapshot(task.Task):
             conn.image.delete_image(root_snapshot_id, ignore_missing=True)
 
 
-class SaveServerMetadata(task.Task):
+class SaveServerMetadata(tasks.SaveMetadata):
     def execute(self, bank, server_info, root_disk):
         bank.save_metadata({"format": common.METADATA_FORMAT, **server_info,
                             "root_disk": root_disk})
-
-    def revert(self, bank, **kwargs):
-        bank.delete("metadata.json")
 
 
 # -- delete and verify --------------------------------------------------------
@@ -151,23 +152,15 @@ class DeleteRootDiskData(task.Task):
 
 
 class CheckServerMetadata(task.Task):
-    REQUIRED = ("server", "flavor", "boot", "ports", "attachments",
-                "networks")
+    """What the schema cannot say: a volume-booted server's boot volume
+    is one of its saved attachments. (The shape is the framework's check,
+    against the plugin's ``metadata_schema``.)"""
 
     def execute(self, resource, metadata):
-        if not metadata:
-            raise exceptions.StackvaultError(
-                f"server {resource.id}: metadata.json is missing")
-        common.saved(metadata, resource)
-        missing = [k for k in self.REQUIRED if k not in metadata]
-        if missing:
-            raise exceptions.StackvaultError(
-                f"server {resource.id}: metadata.json lacks "
-                f"{', '.join(missing)}")
-        boot = metadata["boot"]
+        boot = metadata.get("boot") or {}
         if boot.get("source") == "volume" and not any(
                 a["volume_id"] == boot.get("volume_id") and a["boot"]
-                for a in metadata["attachments"]):
+                for a in metadata.get("attachments") or []):
             raise exceptions.StackvaultError(
                 f"server {resource.id}: the boot volume "
                 f"{boot.get('volume_id')} is not among its attachments")

@@ -11,30 +11,35 @@ from taskflow import task
 
 from plugins.server import common
 from protection import image_data
+from protection import tasks
 
 
 # -- restore: the root disk ---------------------------------------------------
-class CreateRootDiskImage(task.Task):
+class CreateRootDiskImage(tasks.CreatingTask):
     """A new private image for the saved root disk (queued, no data yet).
 
     Recorded as the restore of the temporary snapshot it was taken as.
     """
 
     default_provides = "root_image_id"
+    kind = "root-disk image"
+    records = common.IMAGE_TYPE
+
+    def original_id(self, ctx):
+        return common.root_snapshot_id(ctx.metadata)
+
+    def fetch(self, conn, new_id):
+        return conn.image.get_image(new_id)
+
+    def delete(self, conn, new_id):
+        conn.image.delete_image(new_id, ignore_missing=True)
 
     def execute(self, ctx, conn, metadata, server_attrs):
         root = common.root_disk(metadata)
         new_id = image_data.create_image(
             conn, root["image"], name=f"{server_attrs['name']}-root-disk",
             visibility="private")
-        ctx.record_new_id(new_id, common.IMAGE_TYPE, root["snapshot_id"])
-        return new_id
-
-    def revert(self, ctx, conn, metadata, result, **kwargs):
-        if isinstance(result, str):
-            conn.image.delete_image(result, ignore_missing=True)
-            ctx.forget_new_id(common.IMAGE_TYPE,
-                              common.root_snapshot_id(metadata))
+        return self.created(ctx, new_id)
 
 
 class UploadRootDisk(task.Task):
@@ -63,10 +68,18 @@ class WaitRootDiskImage(task.Task):
 
 
 # -- restore: the server -----------------------------------------------------
-class CreateServer(task.Task):
+class CreateServer(tasks.CreatingTask):
     """Boot the server with no network; record its id at once."""
 
     default_provides = "new_server_id"
+    kind = "server"
+    records = True
+
+    def fetch(self, conn, new_id):
+        return conn.compute.get_server(new_id)
+
+    def delete(self, conn, new_id):
+        conn.compute.delete_server(new_id, ignore_missing=True)
 
     def execute(self, ctx, conn, flavor_id, server_attrs, boot_source):
         attrs = dict(server_attrs, flavor_id=flavor_id, networks="none")
@@ -77,17 +90,7 @@ class CreateServer(task.Task):
                 "delete_on_termination": False}]
         else:
             attrs["image_id"] = boot_source["image_id"]
-        server = conn.compute.create_server(**attrs)
-        ctx.record_new_id(server.id)
-        return server.id
-
-    def revert(self, ctx, conn, result, **kwargs):
-        if not isinstance(result, str):
-            return
-        conn.compute.delete_server(result, ignore_missing=True)
-        ctx.wait_for_delete(lambda: conn.compute.get_server(result),
-                            what=common.label(result), failures=())
-        ctx.forget_new_id()
+        return self.created(ctx, conn.compute.create_server(**attrs).id)
 
 
 class WaitServerActive(task.Task):

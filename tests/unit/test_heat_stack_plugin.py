@@ -100,7 +100,7 @@ def test_protect_saves_template_parameters_and_resources(conf):
     assert saved["parameters"] == {"flavor": "m1.tiny"}
     assert saved["resources"][0]["physical_resource_id"] == "net-1"
     heat_stack.SaveStackDescription().revert(bank)
-    bank.delete.assert_called_once_with("metadata.json")
+    bank.delete_metadata.assert_called_once_with()
 
 
 def test_restore_creates_nothing_and_reports_the_new_ids():

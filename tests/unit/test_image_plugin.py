@@ -24,6 +24,7 @@ from protection import config
 from protection import exceptions
 from protection import image_data
 from protection import progress as progress_mod
+from protection import saved_metadata as schema_check
 from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
 from protection.checkpoint import CheckpointStore
@@ -482,10 +483,15 @@ def test_create_image_revert_after_its_own_failure_does_nothing(glance,
     conn.image.delete_image.assert_not_called()
 
 
-def test_restore_refuses_metadata_it_does_not_read(glance, make_ctx):
-    ctx, _cp = make_ctx("x", operation="restore", metadata={"format": 99})
-    with pytest.raises(exceptions.StackvaultError, match="format 99"):
-        run(image_plugin.CreateImage(), ctx)
+def test_metadata_schema_refuses_metadata_it_does_not_read(glance):
+    plugin = image_plugin.ImagePlugin()
+    resource = Resource(image_plugin.RESOURCE_TYPE, "x", "x")
+    bad = {"format": 99, "image": {}, "data": {}}
+    with pytest.raises(schema_check.InvalidMetadata,
+                       match="not what the OS::Glance::Image plugin reads"):
+        schema_check.check(plugin, resource, bad)
+    assert "format: 1 was expected" in schema_check.problems(
+        plugin.metadata_schema, bad)
 
 
 # -- restore: UploadImageData -------------------------------------------------

@@ -19,6 +19,7 @@ from plugins.server import mappings
 from plugins.server import ServerPlugin
 from plugins.server import protect
 from protection import exceptions
+from protection import saved_metadata as schema_check
 from protection.graph import ResourceGraph
 from protection.registry import PluginRegistry
 from protection.resource import Resource
@@ -65,9 +66,17 @@ def test_dependencies_of_an_image_booted_server():
             "status": "active", "size": 1024, "disk_format": "raw",
             "kernel_id": None, "ramdisk_id": None},
         ("OS::Neutron::Network", "net-1"): {"subnets": 1},
+        ("OS::Nova::KeyPair", "key"): {},
     }
     # the external network of the floating IP is a reference only
     json.dumps([c.to_dict() for c in children])
+
+
+def test_a_key_pair_the_user_cannot_see_is_not_a_child():
+    conn = cloud()
+    conn.compute.find_keypair.side_effect = NOT_FOUND
+    kinds = {c.type for c in ServerPlugin().dependencies(conn, SRV)}
+    assert "OS::Nova::KeyPair" not in kinds
 
 
 def test_an_image_of_another_project_is_a_reference_not_a_child():
@@ -79,7 +88,8 @@ def test_an_image_of_another_project_is_a_reference_not_a_child():
 def test_a_shared_network_of_another_project_is_a_reference():
     conn = cloud(ports=[port(network_id="public")], fips=[])
     assert ServerPlugin().dependencies(conn, SRV) == [
-        Resource("OS::Glance::Image", "img-1")]
+        Resource("OS::Glance::Image", "img-1"),
+        Resource("OS::Nova::KeyPair", "key")]
 
 
 def test_boot_volume_is_marked():
@@ -121,12 +131,13 @@ def test_verify_checks_metadata_and_root_disk_hashes(section):
     assert [a.name for a, _ in flow.iter_nodes()] == [
         "plugins.server.protect.CheckServerMetadata"]
     protect.CheckServerMetadata().execute(SRV, saved())
-    with pytest.raises(exceptions.StackvaultError, match="missing"):
-        protect.CheckServerMetadata().execute(SRV, {})
+    # The shape is the framework's check, against metadata_schema.
+    assert schema_check.problems(plugin.metadata_schema, saved()) == []
     broken = saved()
     del broken["ports"]
-    with pytest.raises(exceptions.StackvaultError, match="lacks ports"):
-        protect.CheckServerMetadata().execute(SRV, broken)
+    assert schema_check.problems(plugin.metadata_schema, broken) == [
+        "(top level): 'ports' is a required property"]
+    assert schema_check.problems(plugin.metadata_schema, {})
 
     _, conn, _, root = saved_root_disk(section, b"abcdef")
     meta = dict(saved(), root_disk=root)

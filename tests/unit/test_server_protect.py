@@ -100,12 +100,13 @@ class TestRootDiskSnapshot:
         conn = mock.Mock()
         conn.compute.create_server_image.return_value = obj(id="snap-1")
         task = protect.CreateRootDiskSnapshot()
-        assert task.execute(make_ctx(SRV, conn), conn, SRV,
-                            {"snapshot_root_disk": True},
+        ctx = make_ctx(SRV, conn)
+        assert task.execute(ctx, conn, SRV, {"snapshot_root_disk": True},
                             self.info()) == "snap-1"
         conn.compute.create_server_image.assert_called_once_with(
             "srv-1", name="stackvault-tmp-cp-1", wait=False)
-        task.revert(conn, "snap-1")
+        conn.image.get_image.side_effect = [obj(status="active"), NOT_FOUND]
+        task.revert(ctx=ctx, conn=conn, result="snap-1")
         conn.image.delete_image.assert_called_once_with(
             "snap-1", ignore_missing=True)
 

@@ -54,7 +54,7 @@ class TestCreateServer:
                                                NOT_FOUND]
         ctx = restore_ctx(conn)
         ctx.record_new_id("new-srv")
-        restore.CreateServer().revert(ctx, conn, "new-srv")
+        restore.CreateServer().revert(ctx=ctx, conn=conn, result="new-srv")
         conn.compute.delete_server.assert_called_once_with(
             "new-srv", ignore_missing=True)
         assert ctx.restored.get(common.RESOURCE_TYPE, "srv-1") is None
@@ -285,6 +285,6 @@ def test_root_disk_restore_uploads_a_new_image_and_boots_from_it(section):
     assert image["name"] == "web-root-disk"
     assert image["visibility"] == "private"
     assert glance.data[new_id] == payload
-    restore.CreateRootDiskImage().revert(ctx, conn, meta, new_id)
+    restore.CreateRootDiskImage().revert(ctx=ctx, conn=conn, result=new_id)
     assert new_id not in glance.records
     assert ctx.restored.get("OS::Glance::Image", snap) is None
