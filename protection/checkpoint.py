@@ -245,6 +245,17 @@ class Checkpoint:
         start = len(self.key(""))
         return [k[start:] for k in self.bank.list(self.key(relative_prefix))]
 
+    def adopt_objects(self):
+        """Record in the manifest every resource object already in the
+        bank: a protect resumed by another process did not see the dead
+        one's writes, and each of them is whole (banks write objects
+        atomically); an atom that was cut short runs again and rewrites
+        its objects."""
+        for relative in self.list_objects("resources/"):
+            size, sha = self.bank.sha256(self.key(relative))
+            self.manifest.record(relative, base.ObjectInfo(
+                self.key(relative), size, sha))
+
     # -- index ----------------------------------------------------------------
     def save_index(self):
         """Rewrite the index; ``index.sha256`` first, naming the new hash

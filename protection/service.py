@@ -198,6 +198,7 @@ class ProtectionService:
         checkpoint = plan.checkpoint
         if resume or abort:
             checkpoint.claim(cp.PROTECTING, plan.operation.id)
+            checkpoint.adopt_objects()
         try:
             with checkpoint.keep_alive():
                 run, result = self._execute(plan, started, resume, abort)

@@ -9,10 +9,12 @@ import itertools
 import threading
 import time
 
+from openstack import exceptions as sdk_exceptions
 from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
+from protection import tasks
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
 
@@ -43,12 +45,21 @@ class FakeCloud:
         self.deps[rid] = list(children)
         return rid
 
-    def create(self, rtype, name, data, children_new_ids):
+    def create(self, rtype, name, data, children_new_ids, marks=None):
         with self._lock:
             rid = f"new-{next(self._ids)}"
             self.records[rid] = {"type": rtype, "name": name, "data": data,
-                                 "children": children_new_ids}
+                                 "children": children_new_ids,
+                                 "marks": dict(marks or {})}
         return rid
+
+    def find_marked(self, marks):
+        """The id of a record created with exactly these marks."""
+        with self._lock:
+            for rid, record in self.records.items():
+                if marks and record.get("marks") == marks:
+                    return rid
+        return None
 
     def delete(self, rid):
         with self._lock:
@@ -77,8 +88,21 @@ class SaveRecord(task.Task):
         conn.event("protect-revert", resource.id)
 
 
-class CreateRecord(task.Task):
+class CreateRecord(tasks.CreatingTask):
     default_provides = "new_record_id"
+    kind = "record"
+    records = True
+
+    def fetch(self, conn, new_id):
+        if new_id not in conn.records:
+            raise sdk_exceptions.NotFoundException(f"no record {new_id}")
+        return conn.records[new_id]
+
+    def delete(self, conn, new_id):
+        conn.delete(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return conn.find_marked(marks)
 
     def execute(self, ctx, conn, resource, metadata, bank, parameters):
         conn.event("restore", resource.id)
@@ -93,19 +117,18 @@ class CreateRecord(task.Task):
         }
         data = b"".join(bank.get("data"))
         name = parameters.get("restore_name") or metadata["name"]
-        new_id = conn.create(resource.type, name, data, children)
-        # Record in the task that created it: with --on-failure keep the
-        # engine stops scheduling at the first failure, and what was
+        new_id = conn.create(resource.type, name, data, children,
+                             marks=self.marks(ctx))
+        # Recorded at once (CreatingTask.created): with --on-failure keep
+        # the engine stops scheduling at the first failure, and what was
         # created must still be listed.
-        ctx.record_new_id(new_id)
+        self.created(ctx, new_id)
         conn.event("restore-done", resource.id)
         return new_id
 
     def revert(self, ctx, conn, resource, result, **kwargs):
         conn.event("restore-revert", resource.id)
-        if isinstance(result, str):
-            conn.delete(result)
-            ctx.forget_new_id()
+        super().revert(ctx, conn, result, **kwargs)
 
 
 class CheckRecord(task.Task):

@@ -1,0 +1,151 @@
+"""Operations killed at real task boundaries, then resumed or aborted.
+
+Each case runs the operation in a child process (the real service,
+TaskFlow engines, filesystem bank and SQLite persistence, against the
+JSON-file fake cloud of tests/file_cloud.py) with STACKVAULT_CRASH_AT, so
+the child dies with os._exit exactly there, like kill -9. Then this
+process resumes or aborts the operation and checks the cloud: every
+original restored exactly once (no duplicates), or nothing left.
+"""
+
+import collections
+import os
+import subprocess
+import sys
+
+import pytest
+
+from flows import faults
+from protection import checkpoint as cp
+from protection import operations as ops
+from tests import file_cloud
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+ORIGINALS = {"img", "net", "vol-web", "vol-db", "web", "db"}
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    paths = {"cloud": str(tmp_path / "cloud.json"),
+             "bank": str(tmp_path / "bank"), "data": str(data)}
+    file_cloud.app_cloud(paths["cloud"])
+    return paths
+
+
+def _child(world, crash_at, operation, *args):
+    env = dict(os.environ, STACKVAULT_CRASH_AT=crash_at, PYTHONPATH=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "tests.file_cloud", world["cloud"],
+         world["bank"], world["data"], operation, *args],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def _crashed(world, crash_at, operation, *args):
+    proc = _child(world, crash_at, operation, *args)
+    assert proc.returncode == faults.EXIT_CODE, proc.stderr
+    assert "fault injected" in proc.stderr
+    service = file_cloud.service(world["bank"])
+    [op] = [o for o in service.list_operations() if o.kind == operation]
+    assert op.shown_status == ops.INTERRUPTED
+    return service, op
+
+
+def _protected(world):
+    service = file_cloud.service(world["bank"])
+    cloud = file_cloud.FileCloud(world["cloud"])
+    return service.protect(cloud, "app", file_cloud.fake_cloud_roots())
+
+
+def _restored_names(world):
+    cloud = file_cloud.FileCloud(world["cloud"])
+    return collections.Counter(cloud.records[r]["name"]
+                               for r in cloud.created())
+
+
+def _connect(world):
+    return lambda _name: file_cloud.FileCloud(world["cloud"])
+
+
+RESTORE_CRASHES = [
+    "Test::Image#img/CreateRecord:before",
+    "Test::Image#img/CreateRecord:after_call",
+    "Test::Image#img/CreateRecord:after_save",
+    "Test::Volume#vol-web/CreateRecord:after_call",
+    "Test::Server#web/CreateRecord:before",
+    "Test::Server#web/CreateRecord:after_call",
+    "Test::Server#db/CreateRecord:after_save",
+    "Test::Network#net/started:after_save",
+]
+
+
+@pytest.mark.parametrize("crash_at", RESTORE_CRASHES)
+def test_a_killed_restore_resumes_without_duplicates(world, crash_at):
+    checkpoint_id = _protected(world).checkpoint_id
+    service, op = _crashed(world, crash_at, "restore", checkpoint_id)
+    result = service.resume(op.id, _connect(world))
+    assert result.ok
+    assert _restored_names(world) == {name: 1 for name in ORIGINALS}
+    assert service.operation(op.id).status == ops.SUCCEEDED
+    assert set(result.restored) == {
+        f"{t}#{n}" for t, n in (
+            ("Test::Image", "img"), ("Test::Network", "net"),
+            ("Test::Volume", "vol-web"), ("Test::Volume", "vol-db"),
+            ("Test::Server", "web"), ("Test::Server", "db"))}
+
+
+@pytest.mark.parametrize("crash_at", [
+    "Test::Volume#vol-web/CreateRecord:after_call",
+    "Test::Server#web/CreateRecord:after_save",
+])
+def test_a_killed_restore_aborts_to_nothing(world, crash_at):
+    checkpoint_id = _protected(world).checkpoint_id
+    service, op = _crashed(world, crash_at, "restore", checkpoint_id)
+    assert _restored_names(world)          # it did create something
+    result = service.abort(op.id, _connect(world))
+    assert result.status == "aborted", result.to_dict()
+    assert _restored_names(world) == {}
+    assert service.operation(op.id).status == ops.ABORTED
+
+
+def test_resume_is_refused_while_the_owner_lives(world):
+    checkpoint_id = _protected(world).checkpoint_id
+    service = file_cloud.service(world["bank"])
+    op = service.stores.operations.create("restore", checkpoint_id, {})
+    with pytest.raises(ops.OperationBusy, match="still running"):
+        service.resume(op.id, _connect(world))
+
+
+@pytest.mark.parametrize("crash_at", [
+    "Test::Volume#vol-web/SaveRecord:before",
+    "Test::Server#db/SaveRecord:after_save",
+])
+def test_a_killed_protect_resumes_to_an_available_checkpoint(world,
+                                                              crash_at):
+    service, op = _crashed(world, crash_at, "protect")
+    listed = {c.id: c.display_status for c in service.list_checkpoints()}
+    assert listed[op.checkpoint] == "interrupted"
+    result = service.resume(op.id, _connect(world))
+    assert result.ok
+    checkpoint = service.show_checkpoint(op.checkpoint)
+    assert checkpoint.status == cp.AVAILABLE
+    assert service.verify(op.checkpoint).ok
+
+
+def test_a_killed_protect_aborts_and_its_checkpoint_goes(world):
+    service, op = _crashed(world, "Test::Server#web/SaveRecord:before",
+                           "protect")
+    result = service.abort(op.id, _connect(world))
+    assert result.status == "aborted"
+    assert [c.id for c in service.list_checkpoints()] == []
+
+
+def test_checkpoint_delete_force_of_a_dead_protect_aborts_it(world):
+    service, op = _crashed(world, "Test::Server#web/SaveRecord:before",
+                           "protect")
+    service.delete(op.checkpoint, file_cloud.FileCloud(world["cloud"]),
+                   force=True)
+    assert [c.id for c in service.list_checkpoints()] == []
+    assert service.operation(op.id).status == ops.ABORTED
