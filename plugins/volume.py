@@ -49,6 +49,15 @@ def _volume_label(volume_id):
     return f"volume {volume_id}"
 
 
+def _marked(found, volume_id, tag):
+    """The id of the snapshot or backup of ``volume_id`` whose description
+    carries ``tag`` (what an earlier run of the same atom created)."""
+    for obj in found:
+        if obj.volume_id == volume_id and tag in (obj.description or ""):
+            return obj.id
+    return None
+
+
 # -- protect -----------------------------------------------------------------
 class DescribeVolume(task.Task):
     """Read what a new volume will need; refuse unprotectable states."""
@@ -108,11 +117,15 @@ class CreateTemporarySnapshot(tasks.CreatingTask):
             volume_id=resource.id, is_forced=True,
             name=f"stackvault-tmp-{ctx.checkpoint_id}",
             description="temporary snapshot of a stackvault protect; "
-                        "deleted once the backup exists")
+                        f"deleted once the backup exists {self.mark_tag(ctx)}")
         return self.created(ctx, snapshot.id)
 
     def fetch(self, conn, new_id):
         return conn.block_storage.get_snapshot(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return _marked(conn.block_storage.snapshots(volume_id=ctx.resource.id),
+                       ctx.resource.id, self.mark_tag(ctx))
 
     def delete(self, conn, new_id):
         conn.block_storage.delete_snapshot(new_id)
@@ -139,7 +152,8 @@ class CreateBackup(tasks.CreatingTask):
             "volume_id": resource.id,
             "name": parameters.get("backup_name")
             or f"stackvault-{ctx.checkpoint_id}",
-            "description": f"stackvault checkpoint {ctx.checkpoint_id}",
+            "description": f"stackvault checkpoint {ctx.checkpoint_id} "
+                           f"{self.mark_tag(ctx)}",
             "is_incremental": incremental,
         }
         if parameters.get("container"):
@@ -153,6 +167,10 @@ class CreateBackup(tasks.CreatingTask):
 
     def fetch(self, conn, new_id):
         return conn.block_storage.get_backup(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return _marked(conn.block_storage.backups(), ctx.resource.id,
+                       self.mark_tag(ctx))
 
     def delete(self, conn, new_id):
         conn.block_storage.delete_backup(new_id)

@@ -6,6 +6,7 @@ import pytest
 from openstack import exceptions as sdk_exceptions
 
 from plugins import volume
+from protection.context import Journal
 from protection import exceptions
 from protection.resource import Resource
 from tests.unit.plugin_helpers import (
@@ -151,6 +152,33 @@ class TestCreateBackup:
                                   obj(status="error"))
         volume.CreateBackup().revert(make_ctx(VOL, conn), conn, "bk-1")
         assert calls == ["bk-1"]
+
+    def test_a_rerun_finds_the_backup_an_earlier_run_made(self, conn):
+        """Killed after Cinder answered, before anything recorded the id:
+        the re-run finds the backup by the mark in its description."""
+        task = volume.CreateBackup(name="OS::Cinder::Volume#vol-1/Backup")
+        first = make_ctx(VOL, conn)
+        first.journal = Journal("op-1")
+        kwargs = self._run_with(task, first, conn)
+        conn.block_storage.backups.return_value = [
+            obj(id="other", volume_id=VOL.id, description="stackvault"),
+            obj(id="bk-1", volume_id=VOL.id,
+                description=kwargs["description"])]
+        again = make_ctx(VOL, conn)
+        again.journal = Journal("op-1", resuming=True)
+        conn.block_storage.create_backup.reset_mock()
+        assert task.execute(again, conn, VOL, {}, {"status": "available",
+                                                   "size": 2},
+                            None, False) == "bk-1"
+        conn.block_storage.create_backup.assert_not_called()
+        assert again.journal.created_by(task.name) == "bk-1"
+
+    @staticmethod
+    def _run_with(task, ctx, conn):
+        conn.block_storage.create_backup.return_value = obj(id="bk-1")
+        task.execute(ctx, conn, VOL, {}, {"status": "available", "size": 2},
+                     None, False)
+        return conn.block_storage.create_backup.call_args.kwargs
 
     def test_wait_fails_fast_with_cinders_reason(self, conn):
         conn.block_storage.get_backup.side_effect = statuses(
