@@ -11,8 +11,8 @@ also when the run fails::
     eval "$(tools/devcloud env)"
     python benchmarks/heat_poll.py cloud --stacks 50
 
-Against a mocked Heat (tests/heat_fakes.py) with a latency injected into
-every call::
+Against a mocked Heat (tools/cloudkit/fake_heat.py) with a latency
+injected into every call::
 
     python benchmarks/heat_poll.py mock --stacks 50 --latency 0.02
 
@@ -46,7 +46,7 @@ sys.path.insert(0, ROOT)
 from openstack.orchestration.v1 import _proxy  # noqa: E402
 
 from protection.datasources.heat.datasource import HeatDatasource  # noqa
-from tests.heat_fakes import FakeHeat  # noqa: E402
+from tools.cloudkit.fake_heat import FakeHeat  # noqa: E402
 
 NESTED = {"heat_template_version": "2018-08-31",
           "resources": {"inner": {"type": "OS::Heat::RandomString"}}}

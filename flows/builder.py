@@ -158,6 +158,54 @@ def _plugin_flow(plugin, operation, ctx, resource):
     return flow
 
 
+@dataclasses.dataclass
+class _Nodes:
+    """A resource's four nodes (see the module doc)."""
+
+    begin: tf_atom.Atom
+    finish: tf_atom.Atom
+    main: tf_flow.Flow
+    complete: tf_atom.Atom
+
+
+def _resource_nodes(plugin, operation, ctx, resource, owners):
+    label = contract.resource_label(resource)
+    begin, finish, complete = (
+        atoms.HookTask(plugin, hook, ctx, f"{label}/{hook}")
+        for hook in contract.HOOKS)
+    body = linear_flow.Flow(f"{label}/main")
+    body.add(atoms.ResourceStarted(ctx, f"{label}/started"))
+    plugin_flow = _plugin_flow(plugin, operation, ctx, resource)
+    if plugin_flow is not None:
+        _check_closed(plugin_flow, resource, operation)
+        owners.update(_isolate(plugin_flow, ctx, label))
+        body.add(plugin_flow)
+    body.add(atoms.ResourceFinished(ctx, f"{label}/finished"))
+    for hook in contract.HOOKS:
+        owners[f"{label}/{hook}"] = (resource, hook)
+    owners[f"{label}/started"] = (resource, "start")
+    owners[f"{label}/finished"] = (resource, "finish")
+    return _Nodes(begin, finish, body, complete)
+
+
+def _link(whole, operation, graph, nodes, prepared):
+    """Every ordering of the module doc, explicitly (no symbol linking:
+    each resource's flow is closed, checked when it was isolated)."""
+    for resource in graph:
+        own = nodes[resource.key]
+        whole.link(own.begin, own.finish)
+        whole.link(own.finish, prepared)
+        whole.link(prepared, own.main)
+        whole.link(own.main, own.complete)
+    for parent, child in graph.edges():
+        up, down = nodes[parent.key], nodes[child.key]
+        whole.link(up.begin, down.begin)
+        whole.link(down.finish, up.finish)
+        whole.link(down.complete, up.complete)
+        if operation == contract.RESTORE:
+            whole.link(down.main, up.main)
+
+
 def build(operation, graph, registry, make_context, abort=False):
     """Assemble the operation's flow over ``graph``.
 
@@ -168,56 +216,22 @@ def build(operation, graph, registry, make_context, abort=False):
     if operation not in contract.OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}")
     whole = graph_flow.Flow(f"{operation}")
-    owners = {}
-    contexts = {}
-    begin, finish, main, complete = {}, {}, {}, {}
+    owners, contexts, nodes = {}, {}, {}
     prepared = atoms.Barrier(name="prepared")
-    nodes = [prepared]
-
     for resource in graph.bottom_up():
-        plugin = registry.get(resource.type)
         ctx = make_context(resource)
         contexts[resource.key] = ctx
-        label = contract.resource_label(resource)
-        begin[resource.key], finish[resource.key], complete[resource.key] = (
-            atoms.HookTask(plugin, hook, ctx, f"{label}/{hook}")
-            for hook in contract.HOOKS)
-        body = linear_flow.Flow(f"{label}/main")
-        body.add(atoms.ResourceStarted(ctx, f"{label}/started"))
-        plugin_flow = _plugin_flow(plugin, operation, ctx, resource)
-        if plugin_flow is not None:
-            _check_closed(plugin_flow, resource, operation)
-            owners.update(_isolate(plugin_flow, ctx, label))
-            body.add(plugin_flow)
-        body.add(atoms.ResourceFinished(ctx, f"{label}/finished"))
-        main[resource.key] = body
-        for hook in contract.HOOKS:
-            owners[f"{label}/{hook}"] = (resource, hook)
-        owners[f"{label}/started"] = (resource, "start")
-        owners[f"{label}/finished"] = (resource, "finish")
-        nodes += [begin[resource.key], finish[resource.key], body,
-                  complete[resource.key]]
-
-    # No symbol-based linking: each resource's flow is closed (checked above)
-    # and every ordering below is explicit.
-    whole.add(*nodes, resolve_requires=False, resolve_existing=False)
-    for resource in graph:
-        key = resource.key
-        whole.link(begin[key], finish[key])
-        whole.link(finish[key], prepared)
-        whole.link(prepared, main[key])
-        whole.link(main[key], complete[key])
+        nodes[resource.key] = _resource_nodes(
+            registry.get(resource.type), operation, ctx, resource, owners)
+    every = [prepared] + [node for own in nodes.values() for node in (
+        own.begin, own.finish, own.main, own.complete)]
+    whole.add(*every, resolve_requires=False, resolve_existing=False)
+    _link(whole, operation, graph, nodes, prepared)
     if abort:
         stop = atoms.Abort(name="abort")
         whole.add(stop, resolve_requires=False, resolve_existing=False)
-        for node in nodes:
+        for node in every:
             whole.link(stop, node)
-    for parent, child in graph.edges():
-        whole.link(begin[parent.key], begin[child.key])
-        whole.link(finish[child.key], finish[parent.key])
-        whole.link(complete[child.key], complete[parent.key])
-        if operation == contract.RESTORE:
-            whole.link(main[child.key], main[parent.key])
     built = BuiltFlow(operation=operation, flow=whole, owners=owners,
                       contexts=contexts)
     for atom in iter_atoms(whole):

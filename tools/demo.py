@@ -34,8 +34,8 @@ import openstack
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fullstack import devcloud_volume  # noqa: E402
-from tests.fullstack import teardown  # noqa: E402
+from tools.cloudkit import volume_bytes as devcloud_volume  # noqa: E402
+from tools.cloudkit import teardown  # noqa: E402
 
 PREFIX = "stackvault-demo"
 CIDR = "10.250.1.0/24"

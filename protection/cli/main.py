@@ -71,7 +71,15 @@ def build_parser():
     sub = prog.add_subparsers(dest="command", metavar="COMMAND",
                               parser_class=Parser)
     sub.required = True
+    _add_resource_commands(sub, fmt)
+    _add_operation_commands(sub, fmt)
+    _add_checkpoint_commands(sub, fmt)
+    datasource.register(sub, fmt)
+    operation.register(sub, fmt)
+    return prog
 
+
+def _add_resource_commands(sub, fmt):
     resource = sub.add_parser("resource", help="protectable resources")
     rsub = resource.add_subparsers(dest="action", metavar="ACTION",
                                    parser_class=Parser)
@@ -84,6 +92,8 @@ def build_parser():
     rshow.add_argument("type", metavar="TYPE")
     rshow.add_argument("id", metavar="ID")
 
+
+def _add_operation_commands(sub, fmt):
     protect = sub.add_parser("protect", parents=[fmt],
                              help="protect resources into a new checkpoint")
     protect.add_argument("--name", required=True)
@@ -105,6 +115,8 @@ def build_parser():
                          help="restore into this cloud/project, with its own "
                               "credentials (default: --os-cloud)")
 
+
+def _add_checkpoint_commands(sub, fmt):
     checkpoint = sub.add_parser("checkpoint", help="checkpoints in the bank")
     csub = checkpoint.add_subparsers(dest="action", metavar="ACTION",
                                      parser_class=Parser)
@@ -123,9 +135,6 @@ def build_parser():
         if action == "verify":
             one.add_argument("--offline", action="store_true",
                              help="check the bank only, no cloud")
-    datasource.register(sub, fmt)
-    operation.register(sub, fmt)
-    return prog
 
 
 class App:

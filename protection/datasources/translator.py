@@ -165,34 +165,42 @@ class _HDict:
         self.children = []     # (fieldname, node)
         self.docs = {}
         for i, field in enumerate(fields):
-            fwhere = f"{where}.field-translators[{i}]"
-            if not isinstance(field, collections.abc.Mapping):
-                raise TranslatorError(f"{fwhere}: must be a dict")
-            _check_keys(field, _FIELD_KEYS, fwhere)
-            name = field.get("fieldname")
-            if not isinstance(name, str) or not name:
-                raise TranslatorError(f"{fwhere}: 'fieldname' is required")
-            fwhere = f"{where}.{name}"
-            node = build(field.get("translator", {"translation-type": VALUE}),
-                         fwhere, _FIELD, row_table)
-            if isinstance(node, _Value):
-                col = field.get("col", name)
-                if not isinstance(col, str) or not col:
-                    raise TranslatorError(f"{fwhere}: 'col' must be a name")
-                self.scalars.append((name, col, node))
-                if field.get("doc"):
-                    self.docs[col] = field["doc"]
-                continue
-            if "col" in field:
-                raise TranslatorError(
-                    f"{fwhere}: 'col' is meaningless for a field that makes "
-                    f"table {node.table.name!r}")
-            if self.id_col is None:
-                raise TranslatorError(
-                    f"{fwhere}: child table {node.table.name!r} links to "
-                    f"its parent row through the parent's 'id-col', which "
-                    f"{where} does not declare")
-            self.children.append((name, node))
+            self._add_field(field, f"{where}.field-translators[{i}]", build,
+                            row_table)
+        self._settle_id(spec)
+
+    def _add_field(self, field, fwhere, build, row_table):
+        if not isinstance(field, collections.abc.Mapping):
+            raise TranslatorError(f"{fwhere}: must be a dict")
+        _check_keys(field, _FIELD_KEYS, fwhere)
+        name = field.get("fieldname")
+        if not isinstance(name, str) or not name:
+            raise TranslatorError(f"{fwhere}: 'fieldname' is required")
+        fwhere = f"{self.where}.{name}"
+        node = build(field.get("translator", {"translation-type": VALUE}),
+                     fwhere, _FIELD, row_table)
+        if isinstance(node, _Value):
+            col = field.get("col", name)
+            if not isinstance(col, str) or not col:
+                raise TranslatorError(f"{fwhere}: 'col' must be a name")
+            self.scalars.append((name, col, node))
+            if field.get("doc"):
+                self.docs[col] = field["doc"]
+            return
+        if "col" in field:
+            raise TranslatorError(
+                f"{fwhere}: 'col' is meaningless for a field that makes "
+                f"table {node.table.name!r}")
+        if self.id_col is None:
+            raise TranslatorError(
+                f"{fwhere}: child table {node.table.name!r} links to "
+                f"its parent row through the parent's 'id-col', which "
+                f"{self.where} does not declare")
+        self.children.append((name, node))
+
+    def _settle_id(self, spec):
+        """The row id column: declared, natural or hashed; documented."""
+        where = self.where
         cols = [c for _n, c, _v in self.scalars]
         self.natural_id = self.id_col in cols
         self.id_from = spec.get("id-from")

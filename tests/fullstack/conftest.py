@@ -15,13 +15,17 @@ registered with ``cleanup`` and deleted at teardown even if the test failed.
 
 import os
 import secrets
-import time
 from pathlib import Path
 
 import pytest
 
+# Re-exported: the tests import the bounded waits from here.
+from tools.cloudkit.waits import DEFAULT_TIMEOUT  # noqa: F401
+from tools.cloudkit.waits import wait_for  # noqa: F401
+from tools.cloudkit.waits import wait_gone  # noqa: F401
+from tools.cloudkit.waits import wait_status  # noqa: F401
+
 HERE = Path(__file__).resolve().parent
-DEFAULT_TIMEOUT = 300
 
 
 def _ci():
@@ -166,71 +170,12 @@ def cleanup():
 def require_devcloud():
     """Skip the calling test (one line, with the reason) unless volume
     bytes can be read and written: only on devcloud."""
-    from tests.fullstack import devcloud_volume
+    from tools.cloudkit import volume_bytes as devcloud_volume
 
     try:
         devcloud_volume.require()
     except devcloud_volume.NotDevcloud as exc:
         pytest.skip(f"byte checks need devcloud: {exc}")
-
-
-def wait_for(
-    predicate, timeout=DEFAULT_TIMEOUT, interval=1.0, what="condition"
-):
-    """Poll ``predicate()`` until it returns a truthy value; bounded."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                "timed out after %ss waiting for %s" % (timeout, what)
-            )
-        time.sleep(interval)
-
-
-def wait_status(
-    fetch,
-    status,
-    failures=("error",),
-    timeout=DEFAULT_TIMEOUT,
-    interval=1.0,
-    what="resource",
-):
-    """Wait until ``fetch().status`` is ``status``; fail fast on
-    ``failures``."""
-    seen = {}
-
-    def check():
-        res = fetch()
-        seen["status"] = res.status
-        if (res.status or "").lower() in [f.lower() for f in failures]:
-            raise AssertionError("%s went to %s" % (what, res.status))
-        return res if res.status == status else None
-
-    try:
-        return wait_for(
-            check, timeout, interval, "%s to be %s" % (what, status)
-        )
-    except AssertionError as exc:
-        raise AssertionError(
-            "%s (last status %s)" % (exc, seen.get("status"))
-        ) from None
-
-
-def wait_gone(fetch, timeout=DEFAULT_TIMEOUT, interval=1.0, what="resource"):
-    """Wait until ``fetch()`` raises NotFoundException or returns None."""
-    from openstack import exceptions
-
-    def gone():
-        try:
-            return fetch() is None
-        except exceptions.NotFoundException:
-            return True
-
-    return wait_for(gone, timeout, interval, "%s to be deleted" % what)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import secrets
 from protection.cli import main as cli
 from tests.fullstack.conftest import wait_status
 from tests.fullstack.service_fixtures import make_service, protect_one
-from tests.fullstack.teardown import delete_volume
+from tools.cloudkit.teardown import delete_volume
 
 VOLUME = "OS::Cinder::Volume"
 

@@ -19,7 +19,7 @@ import secrets
 import pytest
 
 from .conftest import DEFAULT_TIMEOUT, wait_gone, wait_status
-from . import devcloud_volume
+from tools.cloudkit import volume_bytes as devcloud_volume
 
 MiB = 1024 * 1024
 

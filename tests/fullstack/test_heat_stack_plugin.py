@@ -14,8 +14,8 @@ import secrets
 import pytest
 
 from protection.datasources.heat import stacks as heat_ds
-from tests.fullstack import devcloud_volume
-from tests.fullstack import teardown
+from tools.cloudkit import volume_bytes as devcloud_volume
+from tools.cloudkit import teardown
 from tests.fullstack.conftest import require_devcloud, wait_status
 from tests.fullstack.service_fixtures import make_service
 from tests.fullstack.test_heat_datasource import Heat

@@ -25,7 +25,7 @@ from tests.fullstack.service_fixtures import (
     protect_one,
     restore_one,
 )
-from tests.fullstack.teardown import delete_keypair
+from tools.cloudkit.teardown import delete_keypair
 
 KP = keypair.RESOURCE_TYPE
 

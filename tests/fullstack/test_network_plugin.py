@@ -23,7 +23,7 @@ from plugins.network import routers
 from plugins.network import routes as router_routes
 from protection import exceptions
 from protection.resource import Resource
-from tests.fullstack import teardown
+from tools.cloudkit import teardown
 from tests.fullstack.service_fixtures import make_service
 from tests.unit.plugin_helpers import make_ctx
 

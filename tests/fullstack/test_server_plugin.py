@@ -19,8 +19,8 @@ import secrets
 import pytest
 
 from protection import exceptions
-from tests.fullstack import devcloud_volume
-from tests.fullstack import teardown
+from tools.cloudkit import volume_bytes as devcloud_volume
+from tools.cloudkit import teardown
 from tests.fullstack.conftest import require_devcloud, wait_for, wait_status
 from tests.fullstack.service_fixtures import make_service
 

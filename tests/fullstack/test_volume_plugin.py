@@ -11,9 +11,9 @@ import secrets
 import pytest
 
 from protection import exceptions
-from tests.fullstack import devcloud_volume
+from tools.cloudkit import volume_bytes as devcloud_volume
 from tests.fullstack.conftest import require_devcloud, wait_status
-from tests.fullstack.teardown import delete_server, delete_volume
+from tools.cloudkit.teardown import delete_server, delete_volume
 from tests.fullstack.service_fixtures import (
     make_service,
     protect_one,
@@ -159,9 +159,9 @@ def test_deleting_a_checkpoint_others_depend_on_is_refused(
     with pytest.raises(exceptions.OperationFailed,
                        match="delete the newer checkpoints"):
         service.delete(first, conn)
-    # Kept, and marked, so that a delete after the newer one finishes it
-    # (the cleanup does exactly that, newest first).
-    assert service.show_checkpoint(first).status == "error_deleting"
+    # Refused before anything was deleted: still available, still
+    # restorable (the cleanup deletes the newer one first, then this).
+    assert service.show_checkpoint(first).status == "available"
 
 
 def test_restore_that_fails_half_way_leaves_no_volume(

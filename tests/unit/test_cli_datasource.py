@@ -12,8 +12,8 @@ from openstack.orchestration.v1 import _proxy
 
 from protection.cli import main as cli
 from protection.cli import output
-from tests.heat_fakes import FakeHeat
-from tests.heat_fakes import response
+from tools.cloudkit.fake_heat import FakeHeat
+from tools.cloudkit.fake_heat import response
 
 
 class Cli:

@@ -19,7 +19,7 @@ from protection.datasources import docs
 from protection.datasources.heat import calls as heat_calls
 from protection.datasources.heat import stacks as heat_ds
 from protection.datasources.heat.datasource import HeatDatasource
-from tests.heat_fakes import FakeHeat
+from tools.cloudkit.fake_heat import FakeHeat
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from protection.datasources import polling
 from protection.datasources.heat import calls as heat_calls
 from protection.datasources.heat.datasource import HeatDatasource
 from protection.datasources.heat.tables import KEYS
-from tests.heat_fakes import FakeHeat
+from tools.cloudkit.fake_heat import FakeHeat
 
 STACK_TABLES = {"stacks", "stack_parameters", "stack_outputs",
                 "stacks_links"}

@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
+_CHECKOUT = Path(__file__).resolve().parents[2]   # tools/cloudkit/..
 
 
 class NotDevcloud(Exception):

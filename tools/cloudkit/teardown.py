@@ -2,7 +2,7 @@
 
 One place for teardown, so that every test cleans up the same careful
 way: each function takes ids, treats "already gone" as done, waits (with
-the bounded helpers of ``tests.fullstack.conftest``) until the thing is
+the bounded helpers of ``tools.cloudkit.waits``) until the thing is
 really gone, and clears what would block the delete first (a volume's
 attachments, a router's routes and interfaces, a network's ports).
 
@@ -19,7 +19,7 @@ import ipaddress
 
 from openstack import exceptions as sdk_exceptions
 
-from tests.fullstack.conftest import DEFAULT_TIMEOUT, wait_for, wait_gone
+from tools.cloudkit.waits import DEFAULT_TIMEOUT, wait_for, wait_gone
 
 SERVER = "OS::Nova::Server"
 KEYPAIR = "OS::Nova::KeyPair"
