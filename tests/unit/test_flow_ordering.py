@@ -1,4 +1,4 @@
-"""The ordering rules of DESIGN.md ("Ordering"), proven on recorded events.
+"""The ordering rules of doc/design.rst ("Ordering"), on recorded events.
 
 The graph (tests.fake_cloud.app_cloud) has depth 3 and shared children:
 
