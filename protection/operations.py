@@ -184,6 +184,11 @@ class OperationStore:
                          status=RUNNING)
         return self.get(operation_id)
 
+    def release(self, operation_id):
+        """Give up ownership of a running operation (it was interrupted):
+        it is ``interrupted`` at once, for any process to resume."""
+        self._update(operation_id, owner_host=None, owner_pid=None)
+
     def heartbeat(self, operation_id):
         self._update(operation_id, heartbeat=time.time())
 

@@ -11,10 +11,13 @@ the operation's row (:mod:`protection.operations`) the moment the API
 returns it, and so is the restore's map of new ids.
 """
 
+import contextlib
 import dataclasses
 import signal
 import threading
 import typing
+
+from taskflow import exceptions as tf_exceptions
 
 from flows import builder
 from flows import contract
@@ -91,6 +94,13 @@ class Stores:
         return self._open()[1]
 
 
+def _suspend(running):
+    try:
+        running.suspend()
+    except tf_exceptions.InvalidState:
+        pass        # not compiled yet: its first atom transition suspends it
+
+
 class OperationInterrupted(exceptions.StackvaultError):
     """Stopped at a task boundary (SIGINT/SIGTERM); resumable."""
 
@@ -120,21 +130,38 @@ class Runner:
         """Stop every running engine at its next task boundary."""
         with self._lock:
             self._interrupted = True
-            for running in self._engines:
-                running.suspend()
+            engines = list(self._engines)
+        for running in engines:
+            _suspend(running)
 
     def _track(self, running):
+        """Follow an engine about to run: an interruption that comes
+        before it is compiled is applied at its first atom transition."""
+        def on_atom(_state, _details):
+            if self._interrupted:
+                _suspend(running)
+        running.atom_notifier.register("*", on_atom)
         with self._lock:
             self._engines.add(running)
-            if self._interrupted:
-                running.suspend()
 
+    def _untrack(self, running):
+        with self._lock:
+            self._engines.discard(running)
+
+    @contextlib.contextmanager
     def handle_signals(self):
-        """SIGINT/SIGTERM suspend the running operation (main thread)."""
+        """While in the block, SIGINT/SIGTERM suspend the running
+        operation at its next task boundary (main thread only); the
+        previous handlers come back afterwards."""
         def on_signal(signum, _frame):
             self.interrupt()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, on_signal)
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, on_signal) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     # -- building -------------------------------------------------------------
     def _restored_ids(self, op):
@@ -207,12 +234,21 @@ class Runner:
                 step=step))
 
         policy = contract.ROLLBACK if abort else plan.policy
-        with ops.Heartbeat(store, op.id):
-            outcome = engine.run(
-                built, max_workers=self.conf.engine.max_workers,
-                policy=policy, on_step=on_step,
-                persistence=self._persistence(op, resume or abort),
-                on_engine=self._track)
+        started = []
+
+        def on_engine(running):
+            started.append(running)
+            self._track(running)
+        try:
+            with ops.Heartbeat(store, op.id):
+                outcome = engine.run(
+                    built, max_workers=self.conf.engine.max_workers,
+                    policy=policy, on_step=on_step,
+                    persistence=self._persistence(op, resume or abort),
+                    on_engine=on_engine)
+        finally:
+            for running in started:
+                self._untrack(running)
         if abort:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]

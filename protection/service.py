@@ -150,6 +150,7 @@ class ProtectionService:
         """Run the plan's flow; an interruption leaves it resumable."""
         run = self.runner.run(plan, resume=resume, abort=abort)
         if run.outcome.suspended:
+            self.stores.operations.release(plan.operation.id)
             raise runner_mod.OperationInterrupted(plan.operation.id)
         result = OperationResult(
             plan.operation.kind,

@@ -217,9 +217,9 @@ def _report(app, result, fmt):
 def _run_operation(app, args, call):
     """Run one operation: SIGINT/SIGTERM stop it at a task boundary and
     leave it resumable."""
-    app.service.runner.handle_signals()
     try:
-        result = call()
+        with app.service.runner.handle_signals():
+            result = call()
     except runner.OperationInterrupted as exc:
         app.stderr.write(
             f"stackvault: interrupted: operation {exc.operation_id} stopped "

@@ -149,3 +149,32 @@ def test_checkpoint_delete_force_of_a_dead_protect_aborts_it(world):
                    force=True)
     assert [c.id for c in service.list_checkpoints()] == []
     assert service.operation(op.id).status == ops.ABORTED
+
+
+def test_sigint_stops_at_a_task_boundary_and_leaves_it_resumable(world):
+    """The real signal: SIGINT suspends the engine (the running step
+    finishes first); the operation can then be resumed."""
+    import signal
+    import threading
+
+    from protection import runner as runner_mod
+
+    checkpoint_id = _protected(world).checkpoint_id
+    service = file_cloud.service(world["bank"])
+    cloud = file_cloud.FileCloud(world["cloud"])
+    cloud.slow = {rid: 0.3 for rid in ORIGINALS}
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        with service.runner.handle_signals():
+            timer.start()
+            with pytest.raises(runner_mod.OperationInterrupted) as caught:
+                service.restore(checkpoint_id, cloud)
+    finally:
+        timer.cancel()
+    operation_id = caught.value.operation_id
+    assert f"stackvault operation resume {operation_id}" in str(caught.value)
+    assert len(_restored_names(world)) < len(ORIGINALS)
+    # Released at once: any process (this one too) may resume it.
+    assert service.operation(operation_id).shown_status == ops.INTERRUPTED
+    assert service.resume(operation_id, _connect(world)).ok
+    assert _restored_names(world) == {name: 1 for name in ORIGINALS}

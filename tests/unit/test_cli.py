@@ -452,3 +452,29 @@ def test_bad_config_value(run):
 def test_usage_errors(run, argv, words):
     assert run(*argv) == 2
     assert_one_line_error(run, "stackvault", *words)
+
+
+def test_an_interrupted_operation_prints_how_to_finish_or_undo_it(run):
+    from protection import runner
+    from protection.service import ProtectionService
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    with mock.patch.object(ProtectionService, "restore",
+                           side_effect=runner.OperationInterrupted("op-7")):
+        assert run("restore", checkpoint_id) == 130
+    assert_one_line_error(run, "operation op-7",
+                          "stackvault operation resume op-7",
+                          "stackvault operation abort op-7")
+
+
+def test_operation_commands(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    listed = run.json("operation", "list")
+    [row] = [r for r in listed if r["Checkpoint"] == checkpoint_id]
+    assert row["Kind"] == "protect" and row["Status"] == "succeeded"
+    shown = run.json("operation", "show", row["ID"])
+    assert shown["operation_id"] == row["ID"]
+    assert shown["result"]["status"] == "success"
+    assert run("operation", "resume", row["ID"]) == 2
+    assert_one_line_error(run, "has already ended")
+    assert run("operation", "abort", "no-such-op") == 2
+    assert_one_line_error(run, "operation no-such-op does not exist")
