@@ -47,6 +47,7 @@ from protection import exceptions
 from protection import image_data
 from protection import tasks
 from protection.plugin import ProtectionPlugin
+from protection.plugin import fetch_or_not_found
 from protection.resource import Resource
 
 LOG = logging.getLogger(__name__)
@@ -234,11 +235,8 @@ class ImagePlugin(ProtectionPlugin):
                 conn.image.images(owner=conn.current_project_id)]
 
     def show_resource(self, conn, resource_id):
-        try:
-            return self._resource(conn.image.get_image(resource_id))
-        except sdk_exceptions.NotFoundException:
-            raise exceptions.ResourceNotFound(
-                f"{RESOURCE_TYPE} {resource_id} not found") from None
+        return self._resource(fetch_or_not_found(
+            conn.image.get_image, resource_id, RESOURCE_TYPE))
 
     def dependencies(self, conn, resource):
         """The kernel and ramdisk images of an AMI-style image."""

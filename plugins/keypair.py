@@ -17,13 +17,13 @@ How each creation is undone
     left alone, it was not ours.
 """
 
-from openstack import exceptions as sdk_exceptions
 from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
 from protection import tasks
 from protection.plugin import ProtectionPlugin
+from protection.plugin import fetch_or_not_found
 from protection.resource import Resource
 
 RESOURCE_TYPE = "OS::Nova::KeyPair"
@@ -123,11 +123,8 @@ class KeyPairPlugin(ProtectionPlugin):
         return [self._resource(k) for k in conn.compute.keypairs()]
 
     def show_resource(self, conn, resource_id):
-        try:
-            return self._resource(conn.compute.get_keypair(resource_id))
-        except sdk_exceptions.NotFoundException:
-            raise exceptions.ResourceNotFound(
-                f"key pair {resource_id} not found") from None
+        return self._resource(fetch_or_not_found(
+            conn.compute.get_keypair, resource_id, "key pair"))
 
     def protect_flow(self, ctx, resource):
         return linear_flow.Flow("protect-keypair").add(

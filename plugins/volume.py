@@ -30,6 +30,7 @@ from protection import exceptions
 from protection import tasks
 from protection import wait
 from protection.plugin import ProtectionPlugin
+from protection.plugin import fetch_or_not_found
 from protection.resource import Resource
 
 RESOURCE_TYPE = "OS::Cinder::Volume"
@@ -394,11 +395,8 @@ class VolumePlugin(ProtectionPlugin):
         return [self._resource(v) for v in conn.block_storage.volumes()]
 
     def show_resource(self, conn, resource_id):
-        try:
-            return self._resource(conn.block_storage.get_volume(resource_id))
-        except sdk_exceptions.NotFoundException:
-            raise exceptions.ResourceNotFound(
-                f"volume {resource_id} not found") from None
+        return self._resource(fetch_or_not_found(
+            conn.block_storage.get_volume, resource_id, "volume"))
 
     def protect_flow(self, ctx, resource):
         return linear_flow.Flow("protect-volume").add(

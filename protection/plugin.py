@@ -23,6 +23,8 @@ The operation, hook and policy names are defined once in
 :mod:`flows.contract` and re-exported here.
 """
 
+from openstack import exceptions as sdk_exceptions
+
 from flows.contract import DELETE
 from flows.contract import HOOKS
 from flows.contract import INJECTED_ARGS
@@ -37,7 +39,18 @@ from protection import exceptions
 
 __all__ = ["DELETE", "HOOKS", "INJECTED_ARGS", "KEEP", "OPERATIONS",
            "POLICIES", "PROTECT", "RESTORE", "ROLLBACK", "VERIFY",
-           "ProtectionPlugin"]
+           "ProtectionPlugin", "fetch_or_not_found"]
+
+
+def fetch_or_not_found(fetch, resource_id, what):
+    """``fetch(resource_id)`` (an openstacksdk ``get_*``); a missing one
+    raises ResourceNotFound ("<what> <id> not found"), which the CLI shows
+    as a one-line mistake: what ``show_resource`` needs."""
+    try:
+        return fetch(resource_id)
+    except sdk_exceptions.NotFoundException:
+        raise exceptions.ResourceNotFound(
+            f"{what} {resource_id} not found") from None
 
 
 class ProtectionPlugin:

@@ -1,6 +1,5 @@
 """The server plugin class: discovery, dependencies and the flows."""
 
-from openstack import exceptions as sdk_exceptions
 from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
 
@@ -9,9 +8,9 @@ from plugins.server import description
 from plugins.server import mappings
 from plugins.server import protect
 from plugins.server import restore
-from protection import exceptions
 from protection import image_data
 from protection.plugin import ProtectionPlugin
+from protection.plugin import fetch_or_not_found
 from protection.resource import Resource
 
 
@@ -104,11 +103,8 @@ class ServerPlugin(ProtectionPlugin):
         return [self._resource(s) for s in conn.compute.servers()]
 
     def show_resource(self, conn, resource_id):
-        try:
-            return self._resource(conn.compute.get_server(resource_id))
-        except sdk_exceptions.NotFoundException:
-            raise exceptions.ResourceNotFound(
-                f"{common.RESOURCE_TYPE} {resource_id} not found") from None
+        return self._resource(fetch_or_not_found(
+            conn.compute.get_server, resource_id, common.RESOURCE_TYPE))
 
     def dependencies(self, conn, resource):
         """Volumes, the project's own boot image, the project's own
