@@ -113,10 +113,19 @@ class OperationInterrupted(exceptions.StackvaultError):
 
 
 class Runner:
-    """Builds and runs operations' flows with persistence."""
+    """Builds and runs operations' flows with persistence.
 
-    def __init__(self, conf, registry, progress, stores, timeouts):
+    ``persistent=False`` runs new operations on TaskFlow's in-memory
+    engine instead (the operations row and its journal are still kept;
+    such an operation cannot be resumed): only
+    ``benchmarks/durability.py`` uses it, to measure what persistence
+    costs. Resume and abort always load the saved flow.
+    """
+
+    def __init__(self, conf, registry, progress, stores, timeouts,
+                 persistent=True):
         self.conf = conf
+        self.persistent = persistent
         self.registry = registry
         self.progress = progress
         self.stores = stores
@@ -202,6 +211,8 @@ class Runner:
             raise exceptions.PluginError(str(exc)) from None
 
     def _persistence(self, op, resume):
+        if not (self.persistent or resume):
+            return None
         flows = self.stores.flows
         if resume:
             try:

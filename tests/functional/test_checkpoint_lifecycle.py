@@ -148,3 +148,18 @@ def test_a_checkpoint_left_protecting_needs_force_to_delete(
     deleted = {rid for what, rid in cloud.log if what == "delete"}
     assert deleted == {"web", "db", "vol-web", "vol-db", "net", "img"}
     assert not (bank_path / "checkpoints" / checkpoint_id).exists()
+
+
+def test_an_in_memory_runner_keeps_no_flow_and_still_restores(
+        service, cloud, checkpoint_id):
+    """``Runner.persistent = False`` (benchmarks/durability.py only):
+    the same operation, its flow on the in-memory engine."""
+    service.runner.persistent = False
+    result = service.restore(checkpoint_id, cloud)
+    assert len(result.restored) == 6
+    assert service.operation(result.operation_id).status == "succeeded"
+    with pytest.raises(LookupError):
+        service.stores.flows.load(result.operation_id)
+    service.runner.persistent = True
+    again = service.restore(checkpoint_id, cloud)
+    assert service.stores.flows.size(again.operation_id) > 0
