@@ -35,7 +35,7 @@ Everything the run creates (application, restored copies, checkpoints,
 the temporary directory) is deleted at the end, also when a run fails;
 only an application whose creation failed half-way is left (its names
 start with ``bench-durability-``).
-Figures measured on devcloud are in doc/operations-durability.rst.
+Figures measured on devcloud are in doc/operations.rst ("Cost of durability").
 """
 
 import argparse
