@@ -237,7 +237,9 @@ class CreateVolumeFromBackup(tasks.CreatingTask):
             "size": metadata["size"],
             "name": parameters.get("restore_name") or metadata["name"],
             "description": metadata["description"],
-            "metadata": metadata["metadata"],
+            # marked until RestoreVolumeAttributes, so that a re-run
+            # finds this volume instead of restoring a second one
+            "metadata": dict(metadata["metadata"], **self.marks(ctx)),
         }
         volume_type = _mapped(parameters, "volume_type",
                               metadata["volume_type"])
@@ -253,6 +255,10 @@ class CreateVolumeFromBackup(tasks.CreatingTask):
     def fetch(self, conn, new_id):
         return conn.block_storage.get_volume(new_id)
 
+    def find_marked(self, ctx, conn, marks):
+        return tasks.marked_by_metadata(
+            conn.block_storage.volumes(details=True), marks)
+
     def delete(self, conn, new_id):
         conn.block_storage.delete_volume(new_id)
 
@@ -267,12 +273,15 @@ class WaitVolumeAvailable(task.Task):
 
 
 class RestoreVolumeAttributes(task.Task):
-    """Bootable flag and image metadata of the new volume.
+    """Bootable flag and image metadata of the new volume; the marks of
+    CreateVolumeFromBackup come off its metadata.
 
     Undone by the revert of CreateVolumeFromBackup, which deletes the volume.
     """
 
     def execute(self, conn, new_volume_id, metadata):
+        tasks.drop_marks(lambda key: conn.block_storage.delete_volume_metadata(
+            new_volume_id, keys=[key]))
         if metadata.get("bootable"):
             conn.block_storage.set_volume_bootable_status(new_volume_id,
                                                           True)

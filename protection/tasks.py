@@ -39,6 +39,7 @@ from protection import wait
 
 MARK_OPERATION = "stackvault_operation"
 MARK_TASK = "stackvault_task"
+MARK_KEYS = (MARK_OPERATION, MARK_TASK)
 
 
 def _reusing(execute):
@@ -167,6 +168,27 @@ class CreatingTask(task.Task):
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.forget_new_id(*key)
+
+
+def marked_by_metadata(objects, marks):
+    """The id of the first object whose ``metadata`` carries ``marks``
+    (for :meth:`CreatingTask.find_marked` where marks go in metadata)."""
+    for obj in objects:
+        metadata = obj.metadata or {}
+        if all(metadata.get(k) == v for k, v in marks.items()):
+            return obj.id
+    return None
+
+
+def drop_marks(delete_key):
+    """Take the marks off again once a later step runs (the creating
+    atom's result, the id, is saved by then): ``delete_key(key)`` for each
+    mark key; a key already gone (a re-run of that step) is fine."""
+    for key in MARK_KEYS:
+        try:
+            delete_key(key)
+        except sdk_exceptions.NotFoundException:
+            pass
 
 
 class SaveMetadata(task.Task):

@@ -81,8 +81,16 @@ class CreateServer(tasks.CreatingTask):
     def delete(self, conn, new_id):
         conn.compute.delete_server(new_id, ignore_missing=True)
 
+    def find_marked(self, ctx, conn, marks):
+        return tasks.marked_by_metadata(conn.compute.servers(details=True),
+                                        marks)
+
     def execute(self, ctx, conn, flavor_id, server_attrs, boot_source):
-        attrs = dict(server_attrs, flavor_id=flavor_id, networks="none")
+        # marked until WaitServerActive, so that a re-run finds this server
+        # instead of booting a second one
+        attrs = dict(server_attrs, flavor_id=flavor_id, networks="none",
+                     metadata=dict(server_attrs.get("metadata") or {},
+                                   **self.marks(ctx)))
         if "volume_id" in boot_source:
             attrs["block_device_mapping"] = [{
                 "boot_index": 0, "uuid": boot_source["volume_id"],
@@ -103,6 +111,8 @@ class WaitServerActive(task.Task):
         ctx.wait_for_status(lambda: conn.compute.get_server(new_server_id),
                             "ACTIVE", what=common.label(new_server_id),
                             failures=("ERROR",))
+        tasks.drop_marks(lambda key: conn.compute.delete_server_metadata(
+            new_server_id, keys=[key]))
         return new_server_id
 
 

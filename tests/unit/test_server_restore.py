@@ -11,6 +11,7 @@ from openstack import exceptions as sdk_exceptions
 from plugins.server import common
 from plugins.server import restore
 from protection import exceptions
+from protection.context import Journal
 from tests.unit.plugin_helpers import make_ctx, obj, statuses
 from tests.unit.server_helpers import (
     MAC, NOT_FOUND, PROJECT, SRV, forbidden, restore_ctx, saved,
@@ -33,9 +34,43 @@ class TestCreateServer:
         assert restore.CreateServer().execute(
             ctx, conn, "fl-1", self.ATTRS, {"image_id": "img"}) == "new-srv"
         conn.compute.create_server.assert_called_once_with(
-            name="web", metadata={}, flavor_id="fl-1", networks="none",
-            image_id="img")
+            name="web", metadata=restore.CreateServer().marks(ctx),
+            flavor_id="fl-1", networks="none", image_id="img")
         assert ctx.restored.get(common.RESOURCE_TYPE, "srv-1") == "new-srv"
+
+    def test_a_rerun_finds_the_server_an_earlier_run_booted(self):
+        """Killed after Nova answered, before the id was journaled: the
+        re-run finds the server by the marks in its metadata instead of
+        booting a second one."""
+        conn = mock.Mock()
+        conn.compute.create_server.return_value = obj(id="new-srv")
+        task = restore.CreateServer(name="OS::Nova::Server#srv-1/Create")
+        first = restore_ctx(conn)
+        first.journal = Journal("op-1")
+        task.execute(first, conn, "fl-1", self.ATTRS, {"image_id": "img"})
+        marks = conn.compute.create_server.call_args.kwargs["metadata"]
+        assert marks == {"stackvault_operation": "op-1",
+                         "stackvault_task": task.name}
+        conn.compute.servers.return_value = [
+            obj(id="other", metadata={"stackvault_operation": "op-1"}),
+            obj(id="new-srv", metadata=dict(marks, kept="1"))]
+        again = restore_ctx(conn)
+        again.journal = Journal("op-1", resuming=True)
+        conn.compute.create_server.reset_mock()
+        assert task.execute(again, conn, "fl-1", self.ATTRS,
+                            {"image_id": "img"}) == "new-srv"
+        conn.compute.create_server.assert_not_called()
+        assert again.journal.created_by(task.name) == "new-srv"
+
+    def test_the_marks_come_off_once_active(self):
+        conn = mock.Mock()
+        conn.compute.get_server.return_value = obj(status="ACTIVE")
+        conn.compute.delete_server_metadata.side_effect = [None, NOT_FOUND]
+        assert restore.WaitServerActive().execute(
+            restore_ctx(conn), conn, "new-srv") == "new-srv"
+        assert conn.compute.delete_server_metadata.call_args_list == [
+            mock.call("new-srv", keys=["stackvault_operation"]),
+            mock.call("new-srv", keys=["stackvault_task"])]
 
     def test_from_a_volume(self):
         conn = mock.Mock()

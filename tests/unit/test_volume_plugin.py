@@ -208,10 +208,45 @@ class TestCreateVolumeFromBackup:
 
     def test_creates_from_the_backup_and_records_the_new_id(self, conn):
         ctx, kwargs = self._run(conn, {})
+        marks = volume.CreateVolumeFromBackup().marks(ctx)
         assert kwargs == {"backup_id": "bk-1", "size": 2, "name": "data",
-                          "description": "d", "metadata": {"k": "v"},
+                          "description": "d",
+                          "metadata": dict({"k": "v"}, **marks),
                           "volume_type": "nfs", "availability_zone": "nova"}
         assert ctx.restored.get(volume.RESOURCE_TYPE, "vol-1") == "new-1"
+
+    def test_a_rerun_finds_the_volume_an_earlier_run_made(self, conn):
+        """Killed after Cinder answered, before the id was journaled: a
+        second create from the same backup fails on a real Cinder (the
+        backup is 'restoring') and would leave the first volume orphaned;
+        the re-run finds it by the marks in its metadata instead."""
+        task = volume.CreateVolumeFromBackup(
+            name="OS::Cinder::Volume#vol-1/CreateVolumeFromBackup")
+        first = make_ctx(VOL, conn, operation="restore")
+        first.journal = Journal("op-1")
+        conn.block_storage.create_volume.return_value = obj(id="new-1")
+        with mock.patch.object(volume.sdk_utils, "supports_microversion",
+                               return_value=True):
+            task.execute(first, conn, VOL, METADATA, {})
+            kwargs = conn.block_storage.create_volume.call_args.kwargs
+            assert kwargs["metadata"]["stackvault_operation"] == "op-1"
+            conn.block_storage.volumes.return_value = [
+                obj(id="other", metadata={"k": "v"}),
+                obj(id="new-1", metadata=kwargs["metadata"])]
+            again = make_ctx(VOL, conn, operation="restore")
+            again.journal = Journal("op-1", resuming=True)
+            conn.block_storage.create_volume.reset_mock()
+            assert task.execute(again, conn, VOL, METADATA, {}) == "new-1"
+        conn.block_storage.create_volume.assert_not_called()
+        assert again.restored.get(volume.RESOURCE_TYPE, "vol-1") == "new-1"
+
+    def test_the_marks_come_off_with_the_attributes(self, conn):
+        conn.block_storage.delete_volume_metadata.side_effect = [
+            NOT_FOUND, None]
+        volume.RestoreVolumeAttributes().execute(conn, "new-1", METADATA)
+        assert conn.block_storage.delete_volume_metadata.call_args_list \
+            == [mock.call("new-1", keys=["stackvault_operation"]),
+                mock.call("new-1", keys=["stackvault_task"])]
 
     def test_name_type_and_zone_mapping(self, conn):
         _, kwargs = self._run(conn, {
