@@ -104,11 +104,12 @@ class ProtectionService:
             saved[resource.key] = metadata
         return saved
 
-    def _metadata_problems(self, checkpoint):
+    def _metadata_problems(self, checkpoint, saved):
+        """``saved`` (from _saved_metadata) against each plugin's schema."""
         problems = []
         for resource in checkpoint.graph:
             plugin = self.registry.get(resource.type)
-            metadata = checkpoint.section(resource).load_metadata()
+            metadata = saved[resource.key]
             problems += [f"{resource}: metadata.json: {p}" for p in
                          saved_metadata.problems(plugin.metadata_schema,
                                                  metadata)]
@@ -341,10 +342,10 @@ class ProtectionService:
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id)
         problems = cp.verify_objects(checkpoint)
-        problems += self._metadata_problems(checkpoint)
+        saved = self._saved_metadata(checkpoint, check=False)
+        problems += self._metadata_problems(checkpoint, saved)
         op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
-        plan = runner_mod.Plan(op, checkpoint, conn, {},
-                               self._saved_metadata(checkpoint, check=False),
+        plan = runner_mod.Plan(op, checkpoint, conn, {}, saved,
                                plugin_mod.KEEP)
         return self._verify(plan, started, problems)
 
@@ -352,7 +353,8 @@ class ProtectionService:
                 abort=False):
         if problems is None:
             problems = cp.verify_objects(plan.checkpoint)
-            problems += self._metadata_problems(plan.checkpoint)
+            problems += self._metadata_problems(plan.checkpoint,
+                                                plan.metadata)
         if plan.conn is not None:
             _run, result = self._execute(plan, started, resume, abort)
         else:
