@@ -1,7 +1,8 @@
 """Heat stacks (``OS::Heat::Stack``): protected and restored without Heat.
 
 A stack is a parent whose children are the resources Heat built that
-stackvault protects (servers, volumes, images, networks), found through
+stackvault protects (servers, volumes, images, networks, key pairs),
+found through
 the Heat datasource's ``resources`` table with nested stacks followed.
 Protecting the stack protects them with their own plugins; restoring it
 restores them with those plugins, in dependency order, and makes **no**
@@ -40,6 +41,7 @@ PROTECTED_TYPES = {
     "OS::Glance::WebImage": "OS::Glance::Image",
     "OS::Neutron::Net": "OS::Neutron::Network",
     "OS::Neutron::ProviderNet": "OS::Neutron::Network",
+    "OS::Nova::KeyPair": "OS::Nova::KeyPair",
 }
 METADATA_FORMAT = 1
 

@@ -29,6 +29,8 @@ BUILT = [
                      "CREATE_COMPLETE"),
     PhysicalResource("OS::Glance::WebImage", "img-1", "image", "inner",
                      "CREATE_COMPLETE"),
+    PhysicalResource("OS::Nova::KeyPair", "ops-key", "key", "",
+                     "CREATE_COMPLETE"),
 ]
 
 
@@ -51,7 +53,8 @@ def test_dependencies_are_what_the_stack_built_that_plugins_protect(plugin):
     read.assert_called_once_with(mock.ANY, "st-1", 5, stack_name="app")
     assert [c.key for c in children] == [
         ("OS::Neutron::Network", "net-1"), ("OS::Nova::Server", "srv-1"),
-        ("OS::Cinder::Volume", "vol-1"), ("OS::Glance::Image", "img-1")]
+        ("OS::Cinder::Volume", "vol-1"), ("OS::Glance::Image", "img-1"),
+        ("OS::Nova::KeyPair", "ops-key")]
     assert children[2].extra == {"heat_stack": "st-1",
                                  "nested_path": "inner"}
 
