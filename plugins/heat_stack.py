@@ -2,8 +2,8 @@
 
 A stack is a parent whose children are the resources Heat built that
 stackvault protects (servers, volumes, images, networks, key pairs),
-found through
-the Heat datasource's ``resources`` table with nested stacks followed.
+found through the Heat datasource's ``resources`` table with nested
+stacks followed.
 Protecting the stack protects them with their own plugins; restoring it
 restores them with those plugins, in dependency order, and makes **no**
 Heat call: no stack is created, the resources exist on their own.
