@@ -26,6 +26,10 @@ For each attached NFS volume it keeps a record
      "held": <link dir>, "active": <active file name>}
 
 which the fullstack tests' byte helper reads to find what a guest would see.
+
+Each image-booted instance also gets a real root disk file, created from its
+image at spawn and uploaded by snapshots (``createImage``); see
+``nova_root_disk.py``.
 """
 
 import hashlib
@@ -39,11 +43,16 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova.compute import task_states
 from nova import exception
+from nova.image import glance
 from nova import objects
 from nova.virt import block_device as driver_block_device
 from nova.virt import fake
+from nova.virt import images
 from nova.volume import cinder
+
+from devcloud_impl import nova_root_disk
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -83,12 +92,43 @@ def _chain(directory, active):
 
 
 class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
-    """FakeDriverWithoutFakeNodes answering Nova-assisted volume snapshots."""
+    """FakeDriverWithoutFakeNodes answering Nova-assisted volume snapshots,
+    with a real root disk file per image-booted instance."""
 
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only)
         self._volume_api = cinder.API()
+        self._image_api = glance.API()
         self._lock = threading.Lock()
+
+    # -- root disks --------------------------------------------------------
+    def spawn(self, context, instance, image_meta, *args, **kwargs):
+        super().spawn(context, instance, image_meta, *args, **kwargs)
+        if not instance.image_ref:
+            return  # booted from a volume: the volume is its root disk
+        try:
+            nova_root_disk.create(
+                CONF.state_path, instance.uuid,
+                lambda path: images.fetch(context, instance.image_ref, path))
+        except Exception:
+            # Never fail a boot over it: the instance then has no root disk
+            # file and its snapshots carry no data (the fake driver's way).
+            LOG.exception("devcloud: no root disk for %s", instance.uuid)
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        path = nova_root_disk.existing(CONF.state_path, instance.uuid)
+        if path is None or instance.uuid not in self.instances:
+            return super().snapshot(context, instance, image_id,
+                                    update_task_state)
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        update_task_state(
+            task_state=task_states.IMAGE_UPLOADING,
+            expected_state=task_states.IMAGE_PENDING_UPLOAD)
+        nova_root_disk.upload(
+            self._image_api, context, image_id, path,
+            nova_root_disk.snapshot_formats(instance.image_meta))
+        LOG.info("devcloud: root disk of %s uploaded to image %s",
+                 instance.uuid, image_id)
 
     # -- records ---------------------------------------------------------
     @staticmethod
@@ -234,6 +274,8 @@ class SnapshotFakeDriver(fake.FakeDriverWithoutFakeNodes):
             destroy_disks,
             destroy_secrets,
         )
+        if destroy_disks:
+            nova_root_disk.remove(CONF.state_path, instance.uuid)
         with self._lock:
             for fname in os.listdir(self._records_dir()):
                 if not fname.endswith(".json"):
