@@ -1,6 +1,9 @@
 """Plans end to end: a real service, bank, database and TaskFlow engines
 over the fake cloud; schedules driven by a controllable clock."""
 
+import concurrent.futures
+import threading
+
 import pytest
 
 from protection import checkpoint as cp
@@ -120,3 +123,24 @@ def test_a_checkpoint_the_cloud_refuses_to_delete_is_kept_with_reason(
     assert service.show_checkpoint(runs[0].checkpoint_id).status == \
         cp.AVAILABLE
     assert ("delete", "web") not in cloud.log
+
+
+def test_two_services_calling_run_due_at_once_protect_once(
+        make_service, cloud, plan):
+    services = [make_service(), make_service()]
+    barrier = threading.Barrier(len(services))
+    for one in services:
+        store = one.stores.plans
+        read = store.due
+
+        def due(now, read=read):
+            found = read(now)
+            barrier.wait(timeout=30)     # both read before either claims
+            return found
+        store.due = due
+    with concurrent.futures.ThreadPoolExecutor(len(services)) as pool:
+        runs = list(pool.map(
+            lambda one: schedule.run_due(one, _connect(cloud), T0),
+            services))
+    assert sorted(len(r) for r in runs) == [0, 1]
+    assert [c.status for c in _mine(services[0])] == [cp.AVAILABLE]
