@@ -18,13 +18,13 @@ database next to ``stackvault_operations`` (:mod:`protection.operations`):
                      checkpoint and its error
 """
 
-import datetime
 import json
 import time
 
 import sqlalchemy as sa
 
 from protection import exceptions
+from protection.operations import iso
 from protection import parameters as params_mod
 from protection.resource import Resource
 
@@ -66,13 +66,6 @@ class PlanExists(exceptions.StackvaultError):
 
 class InvalidPlan(exceptions.StackvaultError):
     """A plan setting is wrong (user mistake: exit 2)."""
-
-
-def iso(epoch):
-    if epoch is None:
-        return None
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 class Plan:
