@@ -73,11 +73,15 @@ class OperationBusy(exceptions.StackvaultError):
     """The operation's owner is alive: it is not ours to take."""
 
 
-def _iso(epoch):
+def iso(epoch):
+    """Epoch seconds as ISO 8601 in UTC (``None`` stays ``None``)."""
     if epoch is None:
         return None
     return datetime.datetime.fromtimestamp(
         epoch, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+_iso = iso
 
 
 class Operation:

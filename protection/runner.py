@@ -26,6 +26,7 @@ from flows import persistence
 from protection import config
 from protection import exceptions
 from protection import operations as ops
+from protection import plans
 from protection import progress as progress_mod
 from protection.context import Journal
 from protection.context import ResourceContext
@@ -66,6 +67,7 @@ class Stores:
     def __init__(self, conf):
         self._conf = conf
         self._opened = None
+        self._plans = None
         self._lock = threading.Lock()
 
     def _open(self):
@@ -92,6 +94,13 @@ class Stores:
     @property
     def flows(self):
         return self._open()[1]
+
+    @property
+    def plans(self):
+        """The plans table, on the same database (opened once)."""
+        if self._plans is None:
+            self._plans = plans.PlanStore(self.operations.engine)
+        return self._plans
 
 
 def _suspend(running):

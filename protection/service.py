@@ -168,14 +168,17 @@ class ProtectionService:
         return run, result
 
     # -- protect --------------------------------------------------------------
-    def protect(self, conn, name, resources, parameters=None, cloud=None):
+    def protect(self, conn, name, resources, parameters=None, cloud=None,
+                tags=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
 
         Raises OperationFailed (with ``result``) when protection failed: the
         checkpoint is then ``error``, with reasons, never ``available``.
         ``cloud`` (the clouds.yaml name of ``conn``) is recorded so that
-        the operation can be resumed by another process.
+        the operation can be resumed by another process. ``tags`` (such as
+        the plan it runs for, :mod:`protection.plan_run`) are added to the
+        ``plan`` of the checkpoint's index.
         """
         started = time.monotonic()
         if not resources:
@@ -189,6 +192,7 @@ class ProtectionService:
         plan = {"name": name,
                 "resources": [list(r.key) for r in roots],
                 "parameters": parameters or {}}
+        plan.update(tags or {})
         op = self._start(plugin_mod.PROTECT, None,
                          {"cloud": cloud, "parameters": parameters or {}})
         checkpoint = self.checkpoints.create(plan, graph, op.id)
@@ -310,6 +314,14 @@ class ProtectionService:
         op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
         return self._delete(runner_mod.Plan(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started)
+
+    def delete_refusals(self, checkpoint_id, conn):
+        """The Failures delete's precheck would refuse with now (``[]``:
+        none); nothing is deleted."""
+        checkpoint = self._checkpoint(checkpoint_id, want_available=False)
+        saved = self._saved_metadata(checkpoint, check=False)
+        return checkpoint_check.delete_precheck(self.registry, checkpoint,
+                                                conn, saved)
 
     def _interrupted_protect(self, checkpoint):
         """The operation of a protect that died with this checkpoint, if

@@ -22,10 +22,12 @@ from protection import exceptions
 from protection import parameters
 from protection import plugin
 from protection import registry
+from protection import retention
 from protection import runner
 from protection.cli import datasource
 from protection.cli import operation
 from protection.cli import output
+from protection.cli import plan as plan_cli
 from protection.cli.progress_printer import ProgressPrinter
 from protection.progress import Progress
 from protection.service import ProtectionService
@@ -76,6 +78,7 @@ def build_parser():
     _add_checkpoint_commands(sub, fmt)
     datasource.register(sub, fmt)
     operation.register(sub, fmt)
+    plan_cli.register(sub, fmt, _resource_ref)
     return prog
 
 
@@ -121,7 +124,9 @@ def _add_checkpoint_commands(sub, fmt):
     csub = checkpoint.add_subparsers(dest="action", metavar="ACTION",
                                      parser_class=Parser)
     csub.required = True
-    csub.add_parser("list", parents=[fmt], help="list checkpoints")
+    clist = csub.add_parser("list", parents=[fmt], help="list checkpoints")
+    clist.add_argument("--plan", metavar="NAME",
+                       help="only the checkpoints of this plan")
     for action, text in (("show", "show a checkpoint"),
                          ("delete", "delete a checkpoint and its backups"),
                          ("verify", "check every object hash (and, with a "
@@ -135,6 +140,7 @@ def _add_checkpoint_commands(sub, fmt):
         if action == "verify":
             one.add_argument("--offline", action="store_true",
                              help="check the bank only, no cloud")
+    plan_cli.register_prune(csub, fmt)
 
 
 class App:
@@ -263,7 +269,8 @@ def _cmd_checkpoint(app, args):
     if args.action == "list":
         rows = [(s["id"], s["name"], s["status"], s["created_at"],
                  s["resources"]) for s in
-                (c.to_summary() for c in service.list_checkpoints())]
+                (c.to_summary() for c in service.list_checkpoints()
+                 if args.plan is None or retention.plan_of(c) == args.plan)]
         app.print(output.render_list(
             ["ID", "Name", "Status", "Created", "Resources"], rows,
             args.format))
@@ -283,6 +290,8 @@ def _cmd_checkpoint(app, args):
             _add_graph(data, checkpoint, args.format)
         app.print(output.render_one(data, args.format))
         return EXIT_OK
+    if args.action == "prune":
+        return plan_cli.prune(app, args)
     if args.action == "delete":
         return _run_operation(app, args, lambda: service.delete(
             args.checkpoint_id, app.conn(), force=args.force,
@@ -299,7 +308,8 @@ def _cmd_operation(app, args):
 
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
-            "datasource": datasource.run, "operation": _cmd_operation}
+            "datasource": datasource.run, "operation": _cmd_operation,
+            "plan": plan_cli.run}
 
 
 def main(argv=None, stdout=None, stderr=None):

@@ -1,0 +1,160 @@
+"""Retention rules with a controllable clock, and how prune applies them."""
+
+import datetime
+
+import mock
+import pytest
+
+from protection import checkpoint as cp
+from protection import checkpoint_check
+from protection import exceptions
+from protection import retention
+from protection.report import Failure
+
+NOW = datetime.datetime(2030, 1, 10, tzinfo=datetime.timezone.utc)
+DAY = 86400
+
+
+class FakeCheckpoint:
+    def __init__(self, cid, days_ago, status=cp.AVAILABLE, plan="nightly"):
+        created = NOW.timestamp() - days_ago * DAY
+        self.id = cid
+        self.status = status
+        self.index_readable = True
+        self.index = {
+            "created_at": datetime.datetime.fromtimestamp(
+                created, datetime.timezone.utc).isoformat(timespec="seconds"),
+            "plan": {"name": plan, "plan_name": plan, "plan_run": created}}
+
+
+def _actions(decisions):
+    return [(d.checkpoint_id, d.action) for d in decisions]
+
+
+def test_keep_n_keeps_the_newest_available_ones():
+    found = [FakeCheckpoint(f"c{i}", days) for i, days in
+             enumerate([5, 4, 3, 2, 1])]
+    decisions = retention.select(found, keep=2, now=NOW.timestamp())
+    assert _actions(decisions) == [
+        ("c4", "keep"), ("c3", "keep"), ("c2", "delete"), ("c1", "delete"),
+        ("c0", "delete")]
+    assert decisions[2].reason == "beyond the newest 2"
+
+
+def test_checkpoints_not_available_are_never_deleted_nor_counted():
+    found = [FakeCheckpoint("old", 9), FakeCheckpoint("err", 1, cp.ERROR),
+             FakeCheckpoint("mid", 5),
+             FakeCheckpoint("busy", 0.5, cp.PROTECTING),
+             FakeCheckpoint("new", 2), FakeCheckpoint("bad", 7, cp.DAMAGED)]
+    decisions = retention.select(found, keep=2, keep_days=1,
+                                 now=NOW.timestamp())
+    assert dict(_actions(decisions)) == {
+        "busy": "keep", "err": "keep", "new": "keep", "mid": "delete",
+        "bad": "keep", "old": "delete"}
+    reasons = {d.checkpoint_id: d.reason for d in decisions}
+    assert reasons["err"] == "not available (error)"
+    assert reasons["new"] == "the newest available checkpoint"
+
+
+def test_keep_days_deletes_older_ones_but_never_the_newest():
+    found = [FakeCheckpoint("a", 10), FakeCheckpoint("b", 3),
+             FakeCheckpoint("c", 1)]
+    decisions = retention.select(found, keep_days=2.5, now=NOW.timestamp())
+    assert _actions(decisions) == [("c", "keep"), ("b", "delete"),
+                                   ("a", "delete")]
+    assert decisions[1].reason == "older than 2.5 days"
+    # Months later, nothing new: the newest stays all the same.
+    later = NOW.timestamp() + 90 * DAY
+    assert _actions(retention.select(found, keep_days=2.5, now=later))[0] \
+        == ("c", "keep")
+
+
+def test_the_clock_decides_what_is_too_old():
+    found = [FakeCheckpoint("new", 0), FakeCheckpoint("old", 2)]
+    assert _actions(retention.select(found, keep_days=3,
+                                     now=NOW.timestamp()))[1] == \
+        ("old", "keep")
+    assert _actions(retention.select(found, keep_days=3,
+                                     now=NOW.timestamp() + 1.5 * DAY))[1] == \
+        ("old", "delete")
+
+
+def test_runs_in_the_same_second_are_ordered_by_run_start():
+    first, second = FakeCheckpoint("z-first", 1), FakeCheckpoint("a-next", 1)
+    second.index["plan"]["plan_run"] += 0.25
+    decisions = retention.select([second, first], keep=1,
+                                 now=NOW.timestamp())
+    assert _actions(decisions) == [("a-next", "keep"), ("z-first", "delete")]
+
+
+def _service(checkpoints):
+    service = mock.Mock()
+    service.list_checkpoints.return_value = checkpoints
+    service.delete_refusals.return_value = []
+    return service
+
+
+def _plan(keep=1, keep_days=None):
+    plan = mock.Mock(keep=keep, keep_days=keep_days, cloud="devcloud")
+    plan.name = "nightly"
+    return plan
+
+
+def _precheck_refusal(checkpoint_id):
+    failure = Failure(None, checkpoint_check.PRECHECK_STEP,
+                      f"backup of {checkpoint_id} has incremental backups "
+                      "that depend on it")
+    return exceptions.OperationFailed("delete", [failure])
+
+
+def test_prune_deletes_newest_first_and_keeps_what_the_cloud_refuses():
+    found = [FakeCheckpoint("c1", 3), FakeCheckpoint("c2", 2),
+             FakeCheckpoint("c3", 1), FakeCheckpoint("other", 5,
+                                                     plan="weekly")]
+    service = _service(found)
+    service.delete.side_effect = lambda cid, conn, cloud: (
+        _ for _ in ()).throw(_precheck_refusal(cid)) if cid == "c1" else None
+    decisions = retention.prune(service, "conn", _plan(keep=1),
+                                NOW.timestamp())
+    assert [c.args[0] for c in service.delete.call_args_list] == ["c2", "c1"]
+    assert service.delete.call_args.kwargs == {"cloud": "devcloud"}
+    assert _actions(decisions) == [("c3", "keep"), ("c2", "deleted"),
+                                   ("c1", "refused")]
+    assert "incremental backups that depend on it" in decisions[2].reason
+
+
+def test_prune_reports_a_failed_delete_and_goes_on():
+    found = [FakeCheckpoint("c1", 3), FakeCheckpoint("c2", 2),
+             FakeCheckpoint("c3", 1)]
+    service = _service(found)
+
+    def delete(cid, conn, cloud):
+        if cid == "c2":
+            raise exceptions.CheckpointBusy("c2 is being deleted")
+    service.delete.side_effect = delete
+    decisions = retention.prune(service, "conn", _plan(keep=1),
+                                NOW.timestamp())
+    assert _actions(decisions) == [("c3", "keep"), ("c2", "failed"),
+                                   ("c1", "deleted")]
+    assert decisions[1].reason == "c2 is being deleted"
+
+
+def test_dry_run_deletes_nothing_and_asks_the_cloud():
+    found = [FakeCheckpoint("c1", 3), FakeCheckpoint("c2", 2),
+             FakeCheckpoint("c3", 1)]
+    service = _service(found)
+    service.delete_refusals.side_effect = lambda cid, conn: \
+        _precheck_refusal(cid).failures if cid == "c1" else []
+    decisions = retention.prune(service, "conn", _plan(keep=1),
+                                NOW.timestamp(), dry_run=True)
+    service.delete.assert_not_called()
+    assert _actions(decisions) == [("c3", "keep"), ("c2", "delete"),
+                                   ("c1", "refused")]
+
+
+@pytest.mark.parametrize("readable,expected", [(True, "nightly"),
+                                               (False, None)])
+def test_plan_of(readable, expected):
+    checkpoint = FakeCheckpoint("c", 1)
+    checkpoint.index_readable = readable
+    assert retention.plan_of(checkpoint) == expected
