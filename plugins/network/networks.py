@@ -1,4 +1,8 @@
-"""Restore: the new network and its subnets, the head of the chain."""
+"""Restore: the new network and its subnets, the head of the chain.
+
+Each carries its creating atom's tag (``CreatingTask.mark_tag``), so that
+a re-run after a crash finds it instead of making a second one.
+"""
 
 from plugins.network import common
 from protection import tasks
@@ -13,7 +17,8 @@ class CreateNetwork(tasks.CreatingTask):
         saved = metadata["network"]
         attrs = {"name": common.named(parameters, saved["name"]),
                  "description": saved["description"],
-                 "is_admin_state_up": saved["admin_state_up"]}
+                 "is_admin_state_up": saved["admin_state_up"],
+                 "tags": [self.mark_tag(ctx)]}
         if saved.get("port_security_enabled") is not None:
             attrs["is_port_security_enabled"] = \
                 saved["port_security_enabled"]
@@ -26,6 +31,9 @@ class CreateNetwork(tasks.CreatingTask):
 
     def fetch(self, conn, new_id):
         return conn.network.get_network(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return tasks.first_id(conn.network.networks(tags=self.mark_tag(ctx)))
 
     def delete(self, conn, new_id):
         conn.network.delete_network(new_id, ignore_missing=True)
@@ -59,6 +67,7 @@ class CreateSubnet(tasks.CreatingTask):
             "dns_nameservers": saved["dns_nameservers"],
             "host_routes": saved["host_routes"],
             "is_dhcp_enabled": saved["enable_dhcp"],
+            "tags": [self.mark_tag(ctx)],
         }
         for mode in ("ipv6_ra_mode", "ipv6_address_mode"):
             if saved.get(mode):
@@ -67,6 +76,9 @@ class CreateSubnet(tasks.CreatingTask):
 
     def fetch(self, conn, new_id):
         return conn.network.get_subnet(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return tasks.first_id(conn.network.subnets(tags=self.mark_tag(ctx)))
 
     def delete(self, conn, new_id):
         conn.network.delete_subnet(new_id, ignore_missing=True)

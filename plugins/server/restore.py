@@ -34,11 +34,15 @@ class CreateRootDiskImage(tasks.CreatingTask):
     def delete(self, conn, new_id):
         conn.image.delete_image(new_id, ignore_missing=True)
 
+    def find_marked(self, ctx, conn, marks):
+        return image_data.marked_image(conn, marks)
+
     def execute(self, ctx, conn, metadata, server_attrs):
         root = common.root_disk(metadata)
+        # marked until WaitRootDiskImage, so that a re-run finds it
         new_id = image_data.create_image(
             conn, root["image"], name=f"{server_attrs['name']}-root-disk",
-            visibility="private")
+            visibility="private", **self.marks(ctx))
         return self.created(ctx, new_id)
 
 
@@ -64,6 +68,7 @@ class WaitRootDiskImage(task.Task):
         image_data.wait_image_active(ctx, conn, root_image_id, data)
         image_data.check_restored_image(conn, data, root_image_id,
                                         common.root_snapshot_id(metadata))
+        image_data.drop_marks(conn, root_image_id)
         return {"image_id": root_image_id}
 
 
@@ -129,9 +134,10 @@ class CreatePort(task.Task):
     def execute(self, ctx, conn, port_plans):
         plan = port_plans[self.original_id]
 
-        def create():
+        def create(tag):
             try:
-                return conn.network.create_port(**plan["attrs"]).id
+                return conn.network.create_port(**plan["attrs"],
+                                                tags=[tag]).id
             except sdk_exceptions.ForbiddenException:
                 if plan["fallback"] is None:
                     raise
@@ -139,16 +145,25 @@ class CreatePort(task.Task):
                 "port", f"network {plan['attrs']['network_id']} refused the "
                 f"original MAC and fixed IPs of port {self.original_id} "
                 "(only its owner may choose them): new ones are allocated")
-            return conn.network.create_port(**plan["fallback"]).id
+            return conn.network.create_port(**plan["fallback"],
+                                            tags=[tag]).id
 
-        new_id, created = ctx.restored.create_once(common.PORT_TYPE,
-                                                   self.original_id, create)
+        # tagged and journaled, so that a re-run finds it (a second port
+        # with the same fixed IP and MAC would be refused)
+        new_id, created = tasks.create_shared(
+            ctx, self.name, common.PORT_TYPE, self.original_id, create,
+            lambda found: tasks.exists(conn.network.get_port, found),
+            lambda tag: tasks.first_id(conn.network.ports(tags=tag)))
         return {"id": new_id, "created": created}
 
     def revert(self, ctx, conn, result, **kwargs):
-        if isinstance(result, dict) and result["created"]:
-            conn.network.delete_port(result["id"], ignore_missing=True)
-            ctx.forget_new_id(common.PORT_TYPE, self.original_id)
+        port_id = tasks.shared_to_undo(
+            ctx, self.name, common.PORT_TYPE, self.original_id, result,
+            lambda tag: tasks.first_id(conn.network.ports(tags=tag)))
+        if port_id is not None:
+            conn.network.delete_port(port_id, ignore_missing=True)
+            tasks.forget_shared(ctx, self.name, common.PORT_TYPE,
+                                self.original_id)
 
 
 class AttachPort(task.Task):

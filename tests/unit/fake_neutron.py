@@ -38,6 +38,11 @@ def _in(address, cidr):
     return ipaddress.ip_address(address) in ipaddress.ip_network(cidr)
 
 
+
+def _tagged(record, tag):
+    """Neutron's ``?tags=`` filter (one tag here)."""
+    return tag is None or tag in (record.get("tags") or [])
+
 class FakeNeutron:
     """``conn.network`` of one project; ``public`` is an external network
     of another project, as on devcloud."""
@@ -239,10 +244,11 @@ class FakeNeutron:
             return None
         raise _not_found(f"extension {alias}")
 
-    def networks(self, project_id=None):
+    def networks(self, project_id=None, tags=None):
         with self.lock:
             return [self._network_view(n) for n in self.network_table.values()
-                    if project_id in (None, n["project_id"])]
+                    if project_id in (None, n["project_id"])
+                    and _tagged(n, tags)]
 
     def get_network(self, network_id):
         with self.lock:
@@ -293,10 +299,11 @@ class FakeNeutron:
             del self.network_table[network_id]
 
     # -- subnets ----------------------------------------------------------
-    def subnets(self, network_id=None):
+    def subnets(self, network_id=None, tags=None):
         with self.lock:
             return [self._subnet_view(s) for s in self.subnet_table.values()
-                    if network_id in (None, s["network_id"])]
+                    if network_id in (None, s["network_id"])
+                    and _tagged(s, tags)]
 
     def get_subnet(self, subnet_id):
         with self.lock:
@@ -349,11 +356,12 @@ class FakeNeutron:
                 subnet_id)
 
     # -- ports ------------------------------------------------------------
-    def ports(self, network_id=None, device_id=None):
+    def ports(self, network_id=None, device_id=None, tags=None):
         with self.lock:
             return [self._port_view(p) for p in self.port_table.values()
                     if network_id in (None, p["network_id"])
-                    and device_id in (None, p["device_id"])]
+                    and device_id in (None, p["device_id"])
+                    and _tagged(p, tags)]
 
     def get_port(self, port_id):
         with self.lock:
@@ -384,11 +392,12 @@ class FakeNeutron:
             del self.port_table[port_id]
 
     # -- security groups ----------------------------------------------------
-    def security_groups(self, name=None, project_id=None):
+    def security_groups(self, name=None, project_id=None, tags=None):
         with self.lock:
             return [self._group_view(g) for g in self.groups.values()
                     if name in (None, g["name"])
-                    and project_id in (None, g["project_id"])]
+                    and project_id in (None, g["project_id"])
+                    and _tagged(g, tags)]
 
     def get_security_group(self, group_id):
         with self.lock:
@@ -442,6 +451,11 @@ class FakeNeutron:
             self.rules.pop(rule_id, None)
 
     # -- routers ------------------------------------------------------------
+    def routers(self, tags=None):
+        with self.lock:
+            return [self._router_view(r) for r in self.router_table.values()
+                    if _tagged(r, tags)]
+
     def get_router(self, router_id):
         with self.lock:
             if router_id not in self.router_table:
@@ -449,7 +463,8 @@ class FakeNeutron:
             return self._router_view(self.router_table[router_id])
 
     def create_router(self, name="", description="", is_admin_state_up=True,
-                      external_gateway_info=None, project_id=None):
+                      external_gateway_info=None, project_id=None,
+                      tags=()):
         with self.lock:
             self._check_fail("create_router")
             router_id = self.new_id("router")
@@ -458,7 +473,7 @@ class FakeNeutron:
                       "admin_state_up": is_admin_state_up,
                       "external_gateway_info": self._gateway(
                           external_gateway_info),
-                      "routes": [],
+                      "routes": [], "tags": list(tags),
                       "project_id": project_id or self.project_id}
             self.router_table[router_id] = router
             return self._router_view(router)

@@ -316,7 +316,8 @@ class TestCreateNetwork:
             {"name_prefix": "r-"}) == "new-net"
         conn.network.create_network.assert_called_once_with(
             name="r-app", description="d", is_admin_state_up=True,
-            is_port_security_enabled=False, dns_domain="app.", mtu=1400)
+            is_port_security_enabled=False, dns_domain="app.", mtu=1400,
+            tags=[mock.ANY])
         assert ctx.restored.get(common.RESOURCE_TYPE, "net-1") == "new-net"
 
     def test_mtu_only_where_the_cloud_lets_it_be_set(self, conn):
@@ -354,7 +355,7 @@ class TestCreateSubnet:
             cidr="10.0.0.0/24", ip_version=4,
             allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.99"}],
             gateway_ip=None, dns_nameservers=["8.8.8.8"], host_routes=[],
-            is_dhcp_enabled=True)
+            is_dhcp_enabled=True, tags=[mock.ANY])
         assert ctx.restored.get(SUBNET, "sub-1") == "new-sub"
 
     def test_ipv6_modes(self, conn):
@@ -425,7 +426,7 @@ class TestEnsureSecurityGroup:
         assert task.execute(ctx, conn, {"name_prefix": "r-"}) == {
             "id": "new-web", "created": True, "recorded": True}
         conn.network.create_security_group.assert_called_once_with(
-            name="r-web", description="w")
+            name="r-web", description="w", tags=[mock.ANY])
         assert ctx.restored.get(SG, "sg-web") == "new-web"
         conn.network.get_security_group.side_effect = gone_after_delete()
         task.revert(ctx, conn, {"id": "new-web", "created": True,
@@ -558,7 +559,8 @@ class TestEnsureRouter:
             "target-pub", ignore_missing=False)
         conn.network.create_router.assert_called_once_with(
             name="r-edge", description="e", is_admin_state_up=True,
-            external_gateway_info={"network_id": "target-pub"})
+            external_gateway_info={"network_id": "target-pub"},
+            tags=[mock.ANY])
         assert ctx.restored.get(ROUTER, "r1") == "new-r1"
 
     def test_unmapped_gateway_network_that_exists_is_kept(self, conn):
@@ -671,7 +673,7 @@ class TestRouterInterfaces:
         conn.network.create_port.assert_called_once_with(
             network_id="new-net",
             fixed_ips=[{"subnet_id": "new-sub-2",
-                        "ip_address": "10.1.0.9"}])
+                        "ip_address": "10.1.0.9"}], tags=[mock.ANY])
         conn.network.get_port.side_effect = gone_after_delete()
         task.revert(restore_ctx(conn), conn, "new-port")
         conn.network.delete_port.assert_called_once_with(

@@ -121,7 +121,7 @@ class TestPorts:
         result = restore.CreatePort("port-1").execute(ctx, conn, PLANS)
         assert result == {"id": "new-port", "created": True}
         conn.network.create_port.assert_called_once_with(
-            network_id="net", mac_address=MAC)
+            network_id="net", mac_address=MAC, tags=[mock.ANY])
         assert ctx.restored.get("OS::Neutron::Port", "port-1") == "new-port"
 
     def test_refused_mac_on_a_foreign_network_falls_back_and_says_so(self):
@@ -132,7 +132,7 @@ class TestPorts:
         assert restore.CreatePort("port-1").execute(ctx, conn, PLANS)[
             "id"] == "new-port"
         assert conn.network.create_port.call_args.kwargs == {
-            "network_id": "net"}
+            "network_id": "net", "tags": [mock.ANY]}
         assert "refused the original MAC" in events[0].message
 
     def test_refused_on_a_restored_network_is_an_error(self):
