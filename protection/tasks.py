@@ -19,7 +19,11 @@ nothing to create.
 Idempotency. :meth:`CreatingTask.created` also writes the new id into the
 operation's journal (durably, before anything else can happen), and the
 task marks what it creates with :meth:`CreatingTask.marks` (the operation
-id and the atom name, as metadata, tags or properties). When the atom runs
+id and the atom name, as metadata or properties) or
+:meth:`CreatingTask.mark_tag` (one short string, in a description), and
+takes off a mark that stands in a user-visible field in
+:meth:`CreatingTask.finish`. During a protect the id also goes into the
+checkpoint (:mod:`protection.protect_journal`). When the atom runs
 again (an operation resumed after its process died mid-task), the base
 class first looks for what an earlier run created, by the journal and then
 by the marks, and returns that instead of creating a second one. A revert
@@ -30,7 +34,7 @@ API's answer and the journal write, what carries the atom's marks.
 ``create_shared`` / ``shared_to_undo``
     The same for an object several atoms of one restore may need (a router
     or security group two networks share, a port): made once per restore
-    (``RestoredIds.create_once``), tagged with the object's own key
+    (``RestoredIds.create_once``), marked with the object's own key
     (``TYPE#ORIGINAL_ID``) rather than an atom's, and journaled as
     ``TYPE#ORIGINAL_ID@ATOM``: whichever atom runs again finds it, and
     only the atom that created it sets it up and deletes it on revert.
@@ -66,8 +70,12 @@ def _reusing(execute):
         ctx, conn = given["ctx"], given["conn"]
         found = self.earlier(ctx, conn)
         if found is not None:
-            return self.created(ctx, found)
-        return execute(self, *args, **kwargs)
+            new_id = self.created(ctx, found)
+        else:
+            new_id = execute(self, *args, **kwargs)
+        if isinstance(new_id, str):
+            self.finish(ctx, conn, new_id)
+        return new_id
     return wrapper
 
 
@@ -119,6 +127,12 @@ class CreatingTask(task.Task):
         where the service can be searched by metadata, tags or name)."""
         return None
 
+    def finish(self, ctx, conn, new_id):
+        """Called once the new id is recorded, on the first run and on a
+        re-run that found the object: take off a mark that takes the
+        place of a user-visible field (a Neutron description). Must be
+        idempotent."""
+
     # -- idempotency -------------------------------------------------------
     def marks(self, ctx):
         """What to stamp on the new object so a re-run can find it:
@@ -127,7 +141,7 @@ class CreatingTask(task.Task):
                 MARK_TASK: self.name}
 
     def mark_tag(self, ctx):
-        """The marks as one short tag (Neutron tags are 60 characters)."""
+        """The marks as one short string (see :func:`tag_for`)."""
         return tag_for(ctx.operation_id, self.name)
 
     def earlier(self, ctx, conn):
@@ -186,8 +200,10 @@ class CreatingTask(task.Task):
 
 
 def tag_for(operation_id, name):
-    """One short tag for (operation, atom or object key): Neutron tags and
-    descriptions hold it (Neutron tags are at most 60 characters)."""
+    """One short mark for (operation, atom or object key), for a field
+    that holds a string: a Cinder description, or a Neutron description
+    until ``finish`` (Neutron refuses tags on create unless its
+    ``tag-creation`` covers the resource, and tags are 60 characters)."""
     digest = hashlib.sha256(
         f"{operation_id}/{name}".encode()).hexdigest()[:32]
     return f"{TAG_PREFIX}{digest}"
@@ -262,14 +278,16 @@ def _journaled(journal, rtype, original_id):
 
 
 def create_shared(ctx, atom_name, rtype, original_id, create, exists,
-                  find_tagged):
+                  find_tagged, finish=None):
     """``ctx.restored.create_once``, durable (see module doc).
 
     ``create(tag)`` makes the object carrying ``tag`` and returns its id;
     ``exists(id)`` and ``find_tagged(tag)`` find what an earlier run of
-    this operation made. Returns ``(new_id, created)``: ``created`` is
-    true for the one atom that created it (in this run or, by the journal,
-    an earlier one): that atom alone sets it up and deletes it on revert.
+    this operation made; ``finish(id)`` (optional, idempotent) takes the
+    mark off once the id is journaled, by the creating atom. Returns
+    ``(new_id, created)``: ``created`` is true for the one atom that
+    created it (in this run or, by the journal, an earlier one): that
+    atom alone sets it up and deletes it on revert.
     """
     journal = ctx.journal
     mine = _journal_key(rtype, original_id, atom_name)
@@ -298,6 +316,8 @@ def create_shared(ctx, atom_name, rtype, original_id, create, exists,
     new_id, created = ctx.restored.create_once(rtype, original_id, make)
     created = created or (journal is not None
                           and journal.created_by(mine) == new_id)
+    if created and finish is not None:
+        finish(new_id)
     return new_id, created
 
 

@@ -1,7 +1,7 @@
 """Restore: the security groups, in parallel with the network's chain.
 
 A group two protected networks share is created once per restore
-(``tasks.create_shared``: tagged and journaled under the group's own key,
+(``tasks.create_shared``: marked and journaled under the group's own key,
 so a re-run after a crash finds it): ``EnsureSecurityGroup`` provides
 ``{"id", "created", "recorded"}`` so that only a flow of the operation
 that created it sets the rules, and the revert that finds it journaled
@@ -54,9 +54,9 @@ class EnsureSecurityGroup(task.Task):
                 lambda: _default_group_id(conn))
             return {"id": new_id, "created": False, "recorded": recorded}
 
-        def create(tag):
+        def create(mark):
             attrs = {"name": common.named(parameters, saved["name"]),
-                     "description": saved["description"], "tags": [tag]}
+                     "description": mark}
             if saved.get("stateful") is False:
                 attrs["stateful"] = False
             return conn.network.create_security_group(**attrs).id
@@ -64,7 +64,9 @@ class EnsureSecurityGroup(task.Task):
             ctx, self.name, common.SECURITY_GROUP, saved["id"], create,
             lambda found: tasks.exists(conn.network.get_security_group,
                                        found),
-            lambda tag: _tagged_group(conn, tag))
+            lambda mark: _marked_group(conn, mark),
+            lambda found: conn.network.update_security_group(
+                found, description=saved["description"]))
         return {"id": new_id, "created": created, "recorded": created}
 
     def revert(self, ctx, conn, result, **kwargs):
@@ -72,7 +74,7 @@ class EnsureSecurityGroup(task.Task):
         if not self.group["is_default"]:
             group_id = tasks.shared_to_undo(
                 ctx, self.name, common.SECURITY_GROUP, self.group["id"],
-                result, lambda tag: _tagged_group(conn, tag))
+                result, lambda mark: _marked_group(conn, mark))
         if group_id is not None:
             wait.delete_when_settled(
                 lambda: conn.network.get_security_group(group_id),
@@ -85,8 +87,8 @@ class EnsureSecurityGroup(task.Task):
             ctx.forget_new_id(common.SECURITY_GROUP, self.group["id"])
 
 
-def _tagged_group(conn, tag):
-    return tasks.first_id(conn.network.security_groups(tags=tag))
+def _marked_group(conn, mark):
+    return tasks.first_id(conn.network.security_groups(description=mark))
 
 
 class RemoveAutoAddedRules(task.Task):

@@ -121,6 +121,12 @@ class WaitServerActive(task.Task):
         return new_server_id
 
 
+def _resumed(ctx):
+    """Whether this run continues an operation whose process died (then
+    a step may find its work already done by the dead run)."""
+    return ctx.journal is not None and ctx.journal.resuming
+
+
 # -- restore: ports and floating IPs ------------------------------------------
 class CreatePort(task.Task):
     """One port, created once per restore (a port some other plugin already
@@ -134,10 +140,10 @@ class CreatePort(task.Task):
     def execute(self, ctx, conn, port_plans):
         plan = port_plans[self.original_id]
 
-        def create(tag):
+        def create(mark):
             try:
-                return conn.network.create_port(**plan["attrs"],
-                                                tags=[tag]).id
+                return conn.network.create_port(
+                    **dict(plan["attrs"], description=mark)).id
             except sdk_exceptions.ForbiddenException:
                 if plan["fallback"] is None:
                     raise
@@ -145,25 +151,31 @@ class CreatePort(task.Task):
                 "port", f"network {plan['attrs']['network_id']} refused the "
                 f"original MAC and fixed IPs of port {self.original_id} "
                 "(only its owner may choose them): new ones are allocated")
-            return conn.network.create_port(**plan["fallback"],
-                                            tags=[tag]).id
+            return conn.network.create_port(
+                **dict(plan["fallback"], description=mark)).id
 
-        # tagged and journaled, so that a re-run finds it (a second port
-        # with the same fixed IP and MAC would be refused)
+        # marked (its description, until journaled) so that a re-run finds
+        # it: a second port with the same fixed IP and MAC is refused
         new_id, created = tasks.create_shared(
             ctx, self.name, common.PORT_TYPE, self.original_id, create,
             lambda found: tasks.exists(conn.network.get_port, found),
-            lambda tag: tasks.first_id(conn.network.ports(tags=tag)))
+            lambda mark: _marked_port(conn, mark),
+            lambda found: conn.network.update_port(
+                found, description=plan["attrs"].get("description", "")))
         return {"id": new_id, "created": created}
 
     def revert(self, ctx, conn, result, **kwargs):
         port_id = tasks.shared_to_undo(
             ctx, self.name, common.PORT_TYPE, self.original_id, result,
-            lambda tag: tasks.first_id(conn.network.ports(tags=tag)))
+            lambda mark: _marked_port(conn, mark))
         if port_id is not None:
             conn.network.delete_port(port_id, ignore_missing=True)
             tasks.forget_shared(ctx, self.name, common.PORT_TYPE,
                                 self.original_id)
+
+
+def _marked_port(conn, mark):
+    return tasks.first_id(conn.network.ports(description=mark))
 
 
 class AttachPort(task.Task):
@@ -174,7 +186,12 @@ class AttachPort(task.Task):
                          provides=f"interface:{original_id}",
                          rebind={"port": f"port:{original_id}"}, **kwargs)
 
-    def execute(self, conn, active_server_id, port):
+    def execute(self, ctx, conn, active_server_id, port):
+        if _resumed(ctx) and conn.network.get_port(
+                port["id"]).device_id == active_server_id:
+            # attached by the run that died (Nova finishes a request
+            # whose client is gone): a second attach is refused (409)
+            return port["id"]
         conn.compute.create_server_interface(active_server_id,
                                              port_id=port["id"])
         return port["id"]
@@ -306,12 +323,19 @@ class AttachVolume(task.Task):
                          provides=f"attached_volume:{original_id}", **kwargs)
         self.original_id = original_id
 
-    def execute(self, conn, active_server_id, volume_plan):
+    def execute(self, ctx, conn, active_server_id, volume_plan):
         plan = next(v for v in volume_plan
                     if v["original"] == self.original_id)
+        server = common.server_ref(active_server_id)
+        if _resumed(ctx) and any(
+                a.volume_id == plan["new"]
+                for a in conn.compute.volume_attachments(server)):
+            # requested by the run that died (Nova records it at once): a
+            # second request is refused, or waits on the first
+            return plan["new"]
         attrs = {"device": plan["device"]} if plan["device"] else {}
-        conn.compute.create_volume_attachment(
-            common.server_ref(active_server_id), volume=plan["new"], **attrs)
+        conn.compute.create_volume_attachment(server, volume=plan["new"],
+                                              **attrs)
         return plan["new"]
 
     def revert(self, ctx, conn, active_server_id, result, **kwargs):

@@ -39,9 +39,9 @@ def _in(address, cidr):
 
 
 
-def _tagged(record, tag):
-    """Neutron's ``?tags=`` filter (one tag here)."""
-    return tag is None or tag in (record.get("tags") or [])
+def _described(record, description):
+    """Neutron's ``?description=`` filter."""
+    return description is None or record.get("description") == description
 
 class FakeNeutron:
     """``conn.network`` of one project; ``public`` is an external network
@@ -244,11 +244,11 @@ class FakeNeutron:
             return None
         raise _not_found(f"extension {alias}")
 
-    def networks(self, project_id=None, tags=None):
+    def networks(self, project_id=None, description=None):
         with self.lock:
             return [self._network_view(n) for n in self.network_table.values()
                     if project_id in (None, n["project_id"])
-                    and _tagged(n, tags)]
+                    and _described(n, description)]
 
     def get_network(self, network_id):
         with self.lock:
@@ -299,11 +299,11 @@ class FakeNeutron:
             del self.network_table[network_id]
 
     # -- subnets ----------------------------------------------------------
-    def subnets(self, network_id=None, tags=None):
+    def subnets(self, network_id=None, description=None):
         with self.lock:
             return [self._subnet_view(s) for s in self.subnet_table.values()
                     if network_id in (None, s["network_id"])
-                    and _tagged(s, tags)]
+                    and _described(s, description)]
 
     def get_subnet(self, subnet_id):
         with self.lock:
@@ -356,12 +356,12 @@ class FakeNeutron:
                 subnet_id)
 
     # -- ports ------------------------------------------------------------
-    def ports(self, network_id=None, device_id=None, tags=None):
+    def ports(self, network_id=None, device_id=None, description=None):
         with self.lock:
             return [self._port_view(p) for p in self.port_table.values()
                     if network_id in (None, p["network_id"])
                     and device_id in (None, p["device_id"])
-                    and _tagged(p, tags)]
+                    and _described(p, description)]
 
     def get_port(self, port_id):
         with self.lock:
@@ -392,12 +392,12 @@ class FakeNeutron:
             del self.port_table[port_id]
 
     # -- security groups ----------------------------------------------------
-    def security_groups(self, name=None, project_id=None, tags=None):
+    def security_groups(self, name=None, project_id=None, description=None):
         with self.lock:
             return [self._group_view(g) for g in self.groups.values()
                     if name in (None, g["name"])
                     and project_id in (None, g["project_id"])
-                    and _tagged(g, tags)]
+                    and _described(g, description)]
 
     def get_security_group(self, group_id):
         with self.lock:
@@ -451,10 +451,10 @@ class FakeNeutron:
             self.rules.pop(rule_id, None)
 
     # -- routers ------------------------------------------------------------
-    def routers(self, tags=None):
+    def routers(self, description=None):
         with self.lock:
             return [self._router_view(r) for r in self.router_table.values()
-                    if _tagged(r, tags)]
+                    if _described(r, description)]
 
     def get_router(self, router_id):
         with self.lock:
@@ -463,8 +463,7 @@ class FakeNeutron:
             return self._router_view(self.router_table[router_id])
 
     def create_router(self, name="", description="", is_admin_state_up=True,
-                      external_gateway_info=None, project_id=None,
-                      tags=()):
+                      external_gateway_info=None, project_id=None):
         with self.lock:
             self._check_fail("create_router")
             router_id = self.new_id("router")
@@ -473,10 +472,29 @@ class FakeNeutron:
                       "admin_state_up": is_admin_state_up,
                       "external_gateway_info": self._gateway(
                           external_gateway_info),
-                      "routes": [], "tags": list(tags),
+                      "routes": [],
                       "project_id": project_id or self.project_id}
             self.router_table[router_id] = router
             return self._router_view(router)
+
+    def _update(self, table, kind, object_id, description):
+        with self.lock:
+            self._check_fail(f"update_{kind}")
+            if object_id not in table:
+                raise _not_found(f"{kind} {object_id}")
+            table[object_id]["description"] = description
+
+    def update_network(self, network_id, description):
+        self._update(self.network_table, "network", network_id, description)
+
+    def update_subnet(self, subnet_id, description):
+        self._update(self.subnet_table, "subnet", subnet_id, description)
+
+    def update_port(self, port_id, description):
+        self._update(self.port_table, "port", port_id, description)
+
+    def update_security_group(self, group_id, description):
+        self._update(self.groups, "security_group", group_id, description)
 
     def update_router(self, router_id, **attrs):
         with self.lock:
@@ -484,6 +502,8 @@ class FakeNeutron:
             if router_id not in self.router_table:
                 raise _not_found(f"router {router_id}")
             router = self.router_table[router_id]
+            if "description" in attrs:
+                router["description"] = attrs["description"]
             if "external_gateway_info" in attrs:
                 router["external_gateway_info"] = self._gateway(
                     attrs["external_gateway_info"])

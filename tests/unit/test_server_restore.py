@@ -121,7 +121,7 @@ class TestPorts:
         result = restore.CreatePort("port-1").execute(ctx, conn, PLANS)
         assert result == {"id": "new-port", "created": True}
         conn.network.create_port.assert_called_once_with(
-            network_id="net", mac_address=MAC, tags=[mock.ANY])
+            network_id="net", mac_address=MAC, description=mock.ANY)
         assert ctx.restored.get("OS::Neutron::Port", "port-1") == "new-port"
 
     def test_refused_mac_on_a_foreign_network_falls_back_and_says_so(self):
@@ -132,7 +132,7 @@ class TestPorts:
         assert restore.CreatePort("port-1").execute(ctx, conn, PLANS)[
             "id"] == "new-port"
         assert conn.network.create_port.call_args.kwargs == {
-            "network_id": "net", "tags": [mock.ANY]}
+            "network_id": "net", "description": mock.ANY}
         assert "refused the original MAC" in events[0].message
 
     def test_refused_on_a_restored_network_is_an_error(self):
@@ -167,8 +167,8 @@ class TestPorts:
     def test_attach_and_its_revert_waits_for_the_detach(self):
         conn = mock.Mock()
         task = restore.AttachPort("port-1")
-        assert task.execute(conn, "new-srv", {"id": "new-port"}) == \
-            "new-port"
+        assert task.execute(restore_ctx(conn), conn, "new-srv",
+                            {"id": "new-port"}) == "new-port"
         conn.compute.create_server_interface.assert_called_once_with(
             "new-srv", port_id="new-port")
         conn.network.get_port.side_effect = [obj(device_id="new-srv"),
@@ -177,6 +177,21 @@ class TestPorts:
         conn.compute.delete_server_interface.assert_called_once_with(
             "new-port", server="new-srv", ignore_missing=True)
         assert conn.network.get_port.call_count == 2
+
+    def test_a_resumed_attach_of_an_attached_port_is_not_sent_again(self):
+        """The dead run's attach went through (Nova finishes it): a second
+        one would be refused as 'port in use'."""
+        conn = mock.Mock()
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        conn.network.get_port.return_value = obj(device_id="new-srv")
+        assert restore.AttachPort("port-1").execute(
+            ctx, conn, "new-srv", {"id": "new-port"}) == "new-port"
+        conn.compute.create_server_interface.assert_not_called()
+        conn.network.get_port.return_value = obj(device_id="")
+        restore.AttachPort("port-1").execute(ctx, conn, "new-srv",
+                                             {"id": "new-port"})
+        conn.compute.create_server_interface.assert_called_once()
 
     def test_wait_attached_until_bound_on_the_server(self):
         conn = mock.Mock()
@@ -265,10 +280,24 @@ class TestVolumes:
     def test_attached_at_the_original_device(self):
         conn = mock.Mock()
         assert restore.AttachVolume("vol-1").execute(
-            conn, "new-srv", self.PLAN) == "new-vol"
+            restore_ctx(conn), conn, "new-srv", self.PLAN) == "new-vol"
         (srv,), kwargs = conn.compute.create_volume_attachment.call_args
         assert srv.id == "new-srv"
         assert kwargs == {"volume": "new-vol", "device": "/dev/vdb"}
+
+    def test_a_resumed_attach_already_requested_is_not_sent_again(self):
+        conn = mock.Mock()
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        conn.compute.volume_attachments.return_value = [
+            obj(volume_id="other"), obj(volume_id="new-vol")]
+        assert restore.AttachVolume("vol-1").execute(
+            ctx, conn, "new-srv", self.PLAN) == "new-vol"
+        conn.compute.create_volume_attachment.assert_not_called()
+        conn.compute.volume_attachments.return_value = []
+        restore.AttachVolume("vol-1").execute(ctx, conn, "new-srv",
+                                              self.PLAN)
+        conn.compute.create_volume_attachment.assert_called_once()
 
     def test_revert_detaches_and_waits_available_without_deleting(self):
         conn = mock.Mock()
