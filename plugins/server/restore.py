@@ -256,35 +256,67 @@ class AssociateFloatingIP(task.Task):
         plan = next(f for p in port_plans.values()
                     for f in p["floating_ips"]
                     if f["original_id"] == self.original_id)
+        if _resumed(ctx):
+            earlier = self._earlier(ctx, conn, plan, port_id)
+            if earlier is not None:
+                return earlier
         address, network_id = plan["address"], plan["network_id"]
         fixed = self._fixed_address(conn, port_id, plan)
-        target = {"port_id": port_id}
+        # an allocation carries the mark as its description until it is
+        # journaled (_allocated), so a re-run or an abort finds it
+        target = {"port_id": port_id, "description": self._mark(ctx)}
         if fixed:
             target["fixed_ip_address"] = fixed
         for fip in conn.network.ips(floating_ip_address=address,
                                     floating_network_id=network_id,
                                     project_id=conn.current_project_id):
             if not fip.port_id:
+                target.pop("description")
                 conn.network.update_ip(fip, **target)
                 return self._done(ctx, fip.id, address, False,
                                   f"floating IP {address} re-associated")
         try:
             fip = conn.network.create_ip(
                 floating_network_id=network_id, floating_ip_address=address,
-                description=plan["description"], **target)
-            return self._done(ctx, fip.id, address, True,
-                              f"floating IP {address} allocated again")
+                **target)
+            return self._allocated(ctx, conn, plan, fip.id, address,
+                                   f"floating IP {address} allocated again")
         except (sdk_exceptions.ForbiddenException,
                 sdk_exceptions.ConflictException,
                 sdk_exceptions.BadRequestException) as exc:
             reason = exc.details or str(exc)
         fip = conn.network.create_ip(floating_network_id=network_id,
-                                     description=plan["description"],
                                      **target)
-        return self._done(
-            ctx, fip.id, fip.floating_ip_address, True,
+        return self._allocated(
+            ctx, conn, plan, fip.id, fip.floating_ip_address,
             f"floating IP {address} could not be taken again ({reason}): "
             f"new address {fip.floating_ip_address}")
+
+    def _mark(self, ctx):
+        return tasks.tag_for(ctx.operation_id, self.name)
+
+    def _allocated(self, ctx, conn, plan, fip_id, address, message):
+        """Journal a floating IP this step allocated; the saved
+        description then replaces the mark."""
+        if ctx.journal is not None:
+            ctx.journal.record(self.name, fip_id)
+        conn.network.update_ip(fip_id, description=plan["description"])
+        return self._done(ctx, fip_id, address, True, message)
+
+    def _earlier(self, ctx, conn, plan, port_id):
+        """What the interrupted run associated with the port: allocated
+        (journaled, or still marked) or the original address re-used."""
+        journaled = ctx.journal.created_by(self.name)
+        for fip in conn.network.ips(port_id=port_id):
+            if fip.id == journaled or fip.description == self._mark(ctx):
+                return self._allocated(
+                    ctx, conn, plan, fip.id, fip.floating_ip_address,
+                    "floating IP allocated by the interrupted run")
+            if fip.floating_ip_address == plan["address"]:
+                return self._done(ctx, fip.id, plan["address"], False,
+                                  "floating IP re-associated by the "
+                                  "interrupted run")
+        return None
 
     @staticmethod
     def _fixed_address(conn, port_id, plan):
@@ -303,9 +335,19 @@ class AssociateFloatingIP(task.Task):
 
     def revert(self, ctx, conn, result, **kwargs):
         if not isinstance(result, dict):
-            return
+            # died before its result: what it journaled, or still marked
+            allocated = ctx.journal.created_by(self.name) \
+                if ctx.journal is not None else None
+            if allocated is None and ctx.operation_id:
+                allocated = tasks.first_id(conn.network.ips(
+                    description=self._mark(ctx)))
+            result = {"id": allocated, "created": True}
+            if allocated is None:
+                return
         if result["created"]:
             conn.network.delete_ip(result["id"], ignore_missing=True)
+            if ctx.journal is not None:
+                ctx.journal.forget(self.name)
         else:
             try:
                 conn.network.update_ip(result["id"], port_id=None)

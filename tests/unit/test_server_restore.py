@@ -11,6 +11,7 @@ from openstack import exceptions as sdk_exceptions
 from plugins.server import common
 from plugins.server import restore
 from protection import exceptions
+from protection import tasks
 from protection.context import Journal
 from tests.unit.plugin_helpers import make_ctx, obj, statuses
 from tests.unit.server_helpers import (
@@ -262,8 +263,12 @@ class TestFloatingIP:
         assert result == {"id": "fip-9", "address": "172.24.4.77",
                           "created": True}
         assert conn.network.create_ip.call_args.kwargs == {
-            "floating_network_id": "public", "description": "",
+            "floating_network_id": "public",
+            "description": tasks.tag_for(None, task.name),
             "port_id": "new-port", "fixed_ip_address": "10.0.0.5"}
+        # the saved description replaces the mark once journaled
+        conn.network.update_ip.assert_called_once_with("fip-9",
+                                                       description="")
         assert "172.24.4.50 could not be taken again" in events[0].message
         assert "new address 172.24.4.77" in events[0].message
         assert ctx.restored.get("OS::Neutron::FloatingIP", "fip-1") == \
@@ -272,6 +277,48 @@ class TestFloatingIP:
         conn.network.delete_ip.assert_called_once_with(
             "fip-9", ignore_missing=True)
         assert ctx.restored.get("OS::Neutron::FloatingIP", "fip-1") is None
+
+
+    def _killed_after_allocating(self):
+        """Neutron allocated and associated the floating IP; the process
+        died before the journal write."""
+        conn = mock.Mock()
+        conn.network.ips.return_value = []
+        conn.network.create_ip.return_value = obj(id="fip-9")
+        ctx, task = restore_ctx(conn), restore.AssociateFloatingIP(
+            "port-1", "fip-1")
+        ctx.journal = Journal("op-1")
+        conn.current_project_id = PROJECT
+        conn.network.get_port.return_value = obj(
+            fixed_ips=[{"ip_address": "10.0.0.5"}])
+        with mock.patch.object(ctx.journal, "record",
+                               side_effect=KeyboardInterrupt):
+            with pytest.raises(KeyboardInterrupt):
+                task.execute(ctx, conn, PLANS, "new-port")
+        mark = conn.network.create_ip.call_args.kwargs["description"]
+        again = restore_ctx(conn)
+        again.journal = Journal("op-1", resuming=True)
+        return conn, task, again, mark
+
+    def test_a_rerun_finds_the_allocation_by_its_mark(self):
+        conn, task, again, mark = self._killed_after_allocating()
+        conn.network.ips.side_effect = lambda **query: [obj(
+            id="fip-9", description=mark,
+            floating_ip_address="172.24.4.50")] \
+            if query == {"port_id": "new-port"} else []
+        conn.network.create_ip.reset_mock()
+        assert task.execute(again, conn, PLANS, "new-port") == {
+            "id": "fip-9", "address": "172.24.4.50", "created": True}
+        conn.network.create_ip.assert_not_called()
+        assert again.journal.created_by(task.name) == "fip-9"
+
+    def test_abort_finds_the_allocation_by_its_mark(self):
+        conn, task, again, mark = self._killed_after_allocating()
+        conn.network.ips.side_effect = lambda **query: [obj(id="fip-9")] \
+            if query == {"description": mark} else []
+        task.revert(again, conn, None)
+        conn.network.delete_ip.assert_called_once_with(
+            "fip-9", ignore_missing=True)
 
 
 class TestVolumes:
