@@ -10,6 +10,9 @@ What restore creates
     ``restore_name``. Nova names key pairs (the resource id IS the name) and
     keeps them per user. A key pair of that name that already holds the
     same public key is reused; one with another key is a clear error.
+    Key pairs hold no metadata to mark, but their id is the name restore
+    chooses: it is journaled before the import, so a restore killed at
+    any point finds (resume) or deletes (abort) the key pair it imported.
 
 How each creation is undone
     Protect creates nothing in the cloud (its revert drops the metadata).
@@ -64,10 +67,7 @@ class ImportKeyPair(tasks.CreatingTask):
         name = parameters.get("restore_name") or metadata["name"]
         existing = conn.compute.find_keypair(name, ignore_missing=True)
         if existing is None:
-            keypair = conn.compute.create_keypair(
-                name=name, public_key=metadata["public_key"],
-                type=metadata["type"])
-            return self.created(ctx, keypair.name)
+            return self._import(ctx, conn, name, metadata)
         if key_material(existing.public_key) != \
                 key_material(metadata["public_key"]):
             raise exceptions.StackvaultError(
@@ -77,6 +77,23 @@ class ImportKeyPair(tasks.CreatingTask):
                                    "public key: reusing it")
         ctx.record_new_id(name)
         return None
+
+    def _import(self, ctx, conn, name, metadata):
+        # Key pairs carry no metadata to mark, but their id is the name we
+        # choose: it is journaled BEFORE the call, so a kill at any point
+        # leaves it journaled, and a re-run or abort finds it by the
+        # journal (one of that name that is not ours was refused above).
+        if ctx.journal is not None:
+            ctx.journal.record(self.name, name)
+        try:
+            keypair = conn.compute.create_keypair(
+                name=name, public_key=metadata["public_key"],
+                type=metadata["type"])
+        except Exception:
+            if ctx.journal is not None:     # not made: never delete it
+                ctx.journal.forget(self.name)
+            raise
+        return self.created(ctx, keypair.name)
 
     def revert(self, ctx, conn, result, **kwargs):
         super().revert(ctx, conn, result, **kwargs)

@@ -34,6 +34,7 @@ from oslo_config import cfg
 from protection import config
 from protection import exceptions
 from protection import streaming
+from protection import tasks
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 CHUNK_SIZE = 4 * MiB
 DATA_PREFIX = "data/"
+JSON_PATCH = "application/openstack-images-v2.1-json-patch"
 # Glance's statuses that end a wait for ``active`` at once.
 IMAGE_FAILURES = ("killed", "deleted", "pending_delete", "deactivated")
 # Image attributes that Glance computes or owns, or that a new image gets
@@ -299,6 +301,51 @@ def create_image(conn, image, **fields):
     return response.json()["id"]
 
 
+def marked_image(conn, marks):
+    """The id of an image carrying ``marks`` (``CreatingTask.marks``) as
+    properties, or ``None``: what a killed run's ``create_image`` made."""
+    response = conn.image.get("/images", params=dict(marks))
+    sdk_exceptions.raise_from_response(response)
+    for raw in response.json().get("images", []):
+        if all(raw.get(key) == value for key, value in marks.items()):
+            return raw["id"]
+    return None
+
+
+def drop_marks(conn, image_id):
+    """Take the marks off a restored image (its properties become the
+    saved ones again) once its id is saved and its data is in."""
+    present = [key for key in tasks.MARK_KEYS
+               if key in read_image(conn, image_id)]
+    if not present:
+        return
+    response = conn.image.patch(
+        f"/images/{image_id}",
+        json=[{"op": "remove", "path": f"/{key}"} for key in present],
+        headers={"Content-Type": JSON_PATCH})
+    sdk_exceptions.raise_from_response(response)
+
+
+def _upload_needed(ctx, conn, image_id):
+    """On a re-run of an upload: whether the image still needs its data.
+
+    A run killed during its upload leaves the image ``saving`` until
+    Glance sees the connection gone and puts it back to ``queued`` (an
+    upload into ``saving`` is refused with 409); one killed after Glance
+    took all the data leaves it ``active``. Waits (bounded) for the first,
+    and says no for the second (the checks after the upload still run).
+    """
+    status = read_image(conn, image_id).get("status")
+    if status == "saving":
+        ctx.progress.step("upload", f"image {image_id} is still 'saving' "
+                          "from the interrupted run: waiting for Glance")
+        status = ctx.wait_for_status(
+            lambda: conn.image.get_image(image_id), ("queued", "active"),
+            what=f"image {image_id} (an interrupted upload)",
+            failures=IMAGE_FAILURES).status
+    return status != "active"
+
+
 def _checked_stream(ctx, bank, data, original_id, hashes, sent):
     """The bank objects' chunks; raise when an object is not what was
     saved (after its last chunk: the upload then fails)."""
@@ -328,6 +375,9 @@ def upload_image_data(ctx, conn, bank, data, image_id, original_id):
     corrupt object raises inside the request body, so Glance never receives
     the whole upload. ``original_id``: the saved image, for messages.
     """
+    if ctx.journal is not None and ctx.journal.resuming and \
+            not _upload_needed(ctx, conn, image_id):
+        return
     total = data["size"]
     whole = hashlib.sha256()
     sent = [0]

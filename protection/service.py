@@ -23,6 +23,7 @@ from protection import operations as ops
 from protection import parameters as params_mod
 from protection import plugin as plugin_mod
 from protection import progress as progress_mod
+from protection import protect_journal
 from protection import runner as runner_mod
 from protection import saved_metadata
 from protection.graph import ResourceGraph
@@ -311,6 +312,12 @@ class ProtectionService:
                 failures=refused, seconds=time.monotonic() - started)
             raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
                                              result)
+        if checkpoint.status != cp.AVAILABLE:
+            # A protect that did not finish, whose operation this database
+            # does not know: what it recorded in the bank goes too.
+            protect_journal.undo_recorded(checkpoint, self.registry, conn,
+                                          self.conf, self.timeouts,
+                                          self.progress)
         op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
         return self._delete(runner_mod.Plan(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started)

@@ -19,12 +19,25 @@ nothing to create.
 Idempotency. :meth:`CreatingTask.created` also writes the new id into the
 operation's journal (durably, before anything else can happen), and the
 task marks what it creates with :meth:`CreatingTask.marks` (the operation
-id and the atom name, as metadata, tags or properties). When the atom runs
+id and the atom name, as metadata or properties) or
+:meth:`CreatingTask.mark_tag` (one short string, in a description), and
+takes off a mark that stands in a user-visible field in
+:meth:`CreatingTask.finish`. During a protect the id also goes into the
+checkpoint (:mod:`protection.protect_journal`). When the atom runs
 again (an operation resumed after its process died mid-task), the base
 class first looks for what an earlier run created, by the journal and then
 by the marks, and returns that instead of creating a second one. A revert
 without a result (the process died before the task finished) deletes what
-the journal says the atom created.
+the journal says the atom created, or, when the process died between the
+API's answer and the journal write, what carries the atom's marks.
+
+``create_shared`` / ``shared_to_undo``
+    The same for an object several atoms of one restore may need (a router
+    or security group two networks share, a port): made once per restore
+    (``RestoredIds.create_once``), marked with the object's own key
+    (``TYPE#ORIGINAL_ID``) rather than an atom's, and journaled as
+    ``TYPE#ORIGINAL_ID@ATOM``: whichever atom runs again finds it, and
+    only the atom that created it sets it up and deletes it on revert.
 """
 
 import functools
@@ -35,11 +48,14 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from flows import faults
+from flows.contract import PROTECT
+from protection import protect_journal
 from protection import wait
 
 MARK_OPERATION = "stackvault_operation"
 MARK_TASK = "stackvault_task"
 MARK_KEYS = (MARK_OPERATION, MARK_TASK)
+TAG_PREFIX = "stackvault:"
 
 
 def _reusing(execute):
@@ -54,8 +70,12 @@ def _reusing(execute):
         ctx, conn = given["ctx"], given["conn"]
         found = self.earlier(ctx, conn)
         if found is not None:
-            return self.created(ctx, found)
-        return execute(self, *args, **kwargs)
+            new_id = self.created(ctx, found)
+        else:
+            new_id = execute(self, *args, **kwargs)
+        if isinstance(new_id, str):
+            self.finish(ctx, conn, new_id)
+        return new_id
     return wrapper
 
 
@@ -107,6 +127,12 @@ class CreatingTask(task.Task):
         where the service can be searched by metadata, tags or name)."""
         return None
 
+    def finish(self, ctx, conn, new_id):
+        """Called once the new id is recorded, on the first run and on a
+        re-run that found the object: take off a mark that takes the
+        place of a user-visible field (a Neutron description). Must be
+        idempotent."""
+
     # -- idempotency -------------------------------------------------------
     def marks(self, ctx):
         """What to stamp on the new object so a re-run can find it:
@@ -115,10 +141,8 @@ class CreatingTask(task.Task):
                 MARK_TASK: self.name}
 
     def mark_tag(self, ctx):
-        """The marks as one short tag (Neutron tags are 60 characters)."""
-        digest = hashlib.sha256(
-            f"{ctx.operation_id}/{self.name}".encode()).hexdigest()[:32]
-        return f"stackvault:{digest}"
+        """The marks as one short string (see :func:`tag_for`)."""
+        return tag_for(ctx.operation_id, self.name)
 
     def earlier(self, ctx, conn):
         """What an earlier run of this atom created and still exists."""
@@ -131,10 +155,7 @@ class CreatingTask(task.Task):
         return self.find_marked(ctx, conn, self.marks(ctx))
 
     def _exists(self, conn, new_id):
-        try:
-            return self.fetch(conn, new_id) is not None
-        except sdk_exceptions.NotFoundException:
-            return False
+        return exists(lambda found: self.fetch(conn, found), new_id)
 
     # -- the toolkit ---------------------------------------------------------
     def created(self, ctx, new_id):
@@ -142,6 +163,8 @@ class CreatingTask(task.Task):
         faults.maybe_crash(self.name, faults.AFTER_CALL)
         if ctx.journal is not None:
             ctx.journal.record(self.name, new_id)
+        if ctx.operation == PROTECT:
+            protect_journal.record(ctx.bank, self.name, new_id)
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.record_new_id(new_id, *key)
@@ -160,14 +183,45 @@ class CreatingTask(task.Task):
         if new_id is None and ctx.journal is not None:
             # Died (or failed) after the API call, before a result.
             new_id = ctx.journal.created_by(self.name)
+        if new_id is None and ctx.operation_id:
+            # Died between the API's answer and the journal write (or the
+            # call timed out after the service made the object).
+            new_id = self.find_marked(ctx, conn, self.marks(ctx))
         if new_id is None:
             return
         self.undo(ctx, conn, new_id)
         if ctx.journal is not None:
             ctx.journal.forget(self.name)
+        if ctx.operation == PROTECT:
+            protect_journal.forget(ctx.bank, self.name)
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.forget_new_id(*key)
+
+
+def tag_for(operation_id, name):
+    """One short mark for (operation, atom or object key), for a field
+    that holds a string: a Cinder description, or a Neutron description
+    until ``finish`` (Neutron refuses tags on create unless its
+    ``tag-creation`` covers the resource, and tags are 60 characters)."""
+    digest = hashlib.sha256(
+        f"{operation_id}/{name}".encode()).hexdigest()[:32]
+    return f"{TAG_PREFIX}{digest}"
+
+
+def exists(get, object_id):
+    """Whether ``get(object_id)`` finds the object (not NotFound/None)."""
+    try:
+        return get(object_id) is not None
+    except sdk_exceptions.NotFoundException:
+        return False
+
+
+def first_id(objects):
+    """The id of the first of ``objects`` (a listing), or ``None``."""
+    for obj in objects:
+        return obj.id
+    return None
 
 
 def marked_by_metadata(objects, marks):
@@ -200,3 +254,97 @@ class SaveMetadata(task.Task):
 
     def revert(self, bank, **kwargs):
         bank.delete_metadata()
+
+
+# -- objects several atoms share (RestoredIds.create_once) --------------------
+def shared_key(rtype, original_id):
+    """The object's own key (its tag is made from it)."""
+    return f"{rtype}#{original_id}"
+
+
+def _journal_key(rtype, original_id, atom_name):
+    """A shared object's journal key: the object's type and original id
+    (what it is), then the atom that created it (who deletes it)."""
+    return f"{shared_key(rtype, original_id)}@{atom_name}"
+
+
+def _journaled(journal, rtype, original_id):
+    """``(journal key, id)`` of what any atom journaled for the object."""
+    prefix = shared_key(rtype, original_id) + "@"
+    for key, new_id in sorted(journal.remaining().items()):
+        if key.startswith(prefix):
+            return key, new_id
+    return None, None
+
+
+def create_shared(ctx, atom_name, rtype, original_id, create, exists,
+                  find_tagged, finish=None):
+    """``ctx.restored.create_once``, durable (see module doc).
+
+    ``create(tag)`` makes the object carrying ``tag`` and returns its id;
+    ``exists(id)`` and ``find_tagged(tag)`` find what an earlier run of
+    this operation made; ``finish(id)`` (optional, idempotent) takes the
+    mark off once the id is journaled, by the creating atom. Returns
+    ``(new_id, created)``: ``created`` is true for the one atom that
+    created it (in this run or, by the journal, an earlier one): that
+    atom alone sets it up and deletes it on revert.
+    """
+    journal = ctx.journal
+    mine = _journal_key(rtype, original_id, atom_name)
+
+    def adopt(found, earlier_key=None):
+        if earlier_key not in (None, mine):
+            journal.forget(earlier_key)     # the creator is now this atom
+        journal.record(mine, found)
+        return found
+
+    def make():
+        if journal is not None and journal.resuming:
+            earlier_key, found = _journaled(journal, rtype, original_id)
+            if found is not None and exists(found):
+                return adopt(found, earlier_key)
+            found = find_tagged(tag_for(ctx.operation_id,
+                                        shared_key(rtype, original_id)))
+            if found is not None:
+                return adopt(found, earlier_key)
+        new_id = create(tag_for(ctx.operation_id,
+                                shared_key(rtype, original_id)))
+        faults.maybe_crash(atom_name, faults.AFTER_CALL)
+        if journal is not None:
+            journal.record(mine, new_id)
+        return new_id
+    new_id, created = ctx.restored.create_once(rtype, original_id, make)
+    created = created or (journal is not None
+                          and journal.created_by(mine) == new_id)
+    if created and finish is not None:
+        finish(new_id)
+    return new_id, created
+
+
+def shared_to_undo(ctx, atom_name, rtype, original_id, result, find_tagged):
+    """The id a revert of a shared create must delete, or ``None``: what
+    this atom journaled (also when it died before its result), or its
+    result's when it created it, or, when no atom journaled the object
+    (killed between the API's answer and the journal write), the object
+    carrying its tag."""
+    journal = ctx.journal
+    if journal is not None:
+        new_id = journal.created_by(_journal_key(rtype, original_id,
+                                                 atom_name))
+        if new_id is not None:
+            return new_id
+    if isinstance(result, dict):
+        return result["id"] if result.get("created") else None
+    if not ctx.operation_id or (
+            journal is not None
+            and _journaled(journal, rtype, original_id)[0] is not None):
+        return None
+    return find_tagged(tag_for(ctx.operation_id,
+                               shared_key(rtype, original_id)))
+
+
+def forget_shared(ctx, atom_name, rtype, original_id):
+    """After a revert deleted a shared object: out of journal and map."""
+    if ctx.journal is not None:
+        ctx.journal.forget(_journal_key(rtype, original_id, atom_name))
+    ctx.forget_new_id(rtype, original_id)

@@ -1,4 +1,10 @@
-"""Restore: the new network and its subnets, the head of the chain."""
+"""Restore: the new network and its subnets, the head of the chain.
+
+Each is created with its creating atom's mark (``CreatingTask.mark_tag``)
+as its description, so that a re-run after a crash finds it instead of
+making a second one; the saved description replaces the mark once the id
+is journaled (``finish``).
+"""
 
 from plugins.network import common
 from protection import tasks
@@ -12,7 +18,7 @@ class CreateNetwork(tasks.CreatingTask):
     def execute(self, ctx, conn, metadata, parameters):
         saved = metadata["network"]
         attrs = {"name": common.named(parameters, saved["name"]),
-                 "description": saved["description"],
+                 "description": self.mark_tag(ctx),
                  "is_admin_state_up": saved["admin_state_up"]}
         if saved.get("port_security_enabled") is not None:
             attrs["is_port_security_enabled"] = \
@@ -26,6 +32,14 @@ class CreateNetwork(tasks.CreatingTask):
 
     def fetch(self, conn, new_id):
         return conn.network.get_network(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return tasks.first_id(conn.network.networks(
+            description=self.mark_tag(ctx)))
+
+    def finish(self, ctx, conn, new_id):
+        conn.network.update_network(
+            new_id, description=ctx.metadata["network"]["description"])
 
     def delete(self, conn, new_id):
         conn.network.delete_network(new_id, ignore_missing=True)
@@ -50,7 +64,7 @@ class CreateSubnet(tasks.CreatingTask):
         attrs = {
             "network_id": new_network_id,
             "name": common.named(parameters, saved["name"]),
-            "description": saved["description"],
+            "description": self.mark_tag(ctx),
             "cidr": saved["cidr"],
             "ip_version": saved["ip_version"],
             "allocation_pools": saved["allocation_pools"],
@@ -67,6 +81,14 @@ class CreateSubnet(tasks.CreatingTask):
 
     def fetch(self, conn, new_id):
         return conn.network.get_subnet(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return tasks.first_id(conn.network.subnets(
+            description=self.mark_tag(ctx)))
+
+    def finish(self, ctx, conn, new_id):
+        conn.network.update_subnet(new_id,
+                                   description=self.subnet["description"])
 
     def delete(self, conn, new_id):
         conn.network.delete_subnet(new_id, ignore_missing=True)

@@ -1,8 +1,9 @@
 """Restore: the routers and their interfaces on the new subnets.
 
 A router two protected networks share is created once per restore
-(``RestoredIds.create_once``); only its creator deletes it on revert, after
-removing whatever is still on it.
+(``tasks.create_shared``: marked and journaled under the router's own key);
+the revert that finds it journaled deletes it, after removing whatever is
+still on it.
 """
 
 from openstack import exceptions as sdk_exceptions
@@ -92,23 +93,34 @@ class EnsureRouter(task.Task):
     def execute(self, ctx, conn, parameters, **ready):
         saved = self.router
 
-        def create():
+        def create(mark):
             attrs = {"name": common.named(parameters, saved["name"]),
-                     "description": saved["description"],
+                     "description": mark,
                      "is_admin_state_up": saved["admin_state_up"]}
             if saved.get("external_gateway"):
                 attrs["external_gateway_info"] = _gateway_info(
                     conn, parameters, saved)
             return conn.network.create_router(**attrs).id
-        new_id, created = ctx.restored.create_once(common.ROUTER,
-                                                   saved["id"], create)
+        new_id, created = tasks.create_shared(
+            ctx, self.name, common.ROUTER, saved["id"], create,
+            lambda found: tasks.exists(conn.network.get_router, found),
+            lambda mark: _marked_router(conn, mark),
+            lambda found: conn.network.update_router(
+                found, description=saved["description"]))
         return {"id": new_id, "created": created}
 
     def revert(self, ctx, conn, result, **kwargs):
-        if not isinstance(result, dict) or not result["created"]:
+        router_id = tasks.shared_to_undo(
+            ctx, self.name, common.ROUTER, self.router["id"], result,
+            lambda mark: _marked_router(conn, mark))
+        if router_id is None:
             return
-        dismantle_router(ctx, conn, result["id"])
-        ctx.forget_new_id(common.ROUTER, self.router["id"])
+        dismantle_router(ctx, conn, router_id)
+        tasks.forget_shared(ctx, self.name, common.ROUTER, self.router["id"])
+
+
+def _marked_router(conn, mark):
+    return tasks.first_id(conn.network.routers(description=mark))
 
 
 def interface_by_port(interface, subnets):
@@ -141,11 +153,19 @@ class CreateInterfacePort(tasks.CreatingTask):
                       "ip_address": ip["ip_address"]}
                      for ip in self.interface["fixed_ips"]]
         port = conn.network.create_port(network_id=new_network_id,
-                                        fixed_ips=fixed_ips)
+                                        fixed_ips=fixed_ips,
+                                        description=self.mark_tag(ctx))
         return self.created(ctx, port.id)
 
     def fetch(self, conn, new_id):
         return conn.network.get_port(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return tasks.first_id(conn.network.ports(
+            description=self.mark_tag(ctx)))
+
+    def finish(self, ctx, conn, new_id):
+        conn.network.update_port(new_id, description="")
 
     def delete(self, conn, new_id):
         conn.network.delete_port(new_id, ignore_missing=True)

@@ -1,16 +1,23 @@
 """Restore: the security groups, in parallel with the network's chain.
 
 A group two protected networks share is created once per restore
-(``RestoredIds.create_once``): ``EnsureSecurityGroup`` provides
-``{"id", "created", "recorded"}`` so that only the creator sets the rules
-and deletes the group, and only the recorder forgets the id. The project's
-``default`` group maps to the target project's own and is never created.
+(``tasks.create_shared``: marked and journaled under the group's own key,
+so a re-run after a crash finds it): ``EnsureSecurityGroup`` provides
+``{"id", "created", "recorded"}`` so that only a flow of the operation
+that created it sets the rules, and the revert that finds it journaled
+deletes it. The project's ``default`` group maps to the target project's
+own and is never created.
+
+The rules carry no mark (Neutron has no tags on rules): they are made in
+one atomic bulk request on a group this operation created and emptied,
+so the rules on that group are the ones an earlier run made.
 """
 
 from taskflow import task
 
 from plugins.network import common
 from protection import exceptions
+from protection import tasks
 from protection import wait
 
 
@@ -47,28 +54,41 @@ class EnsureSecurityGroup(task.Task):
                 lambda: _default_group_id(conn))
             return {"id": new_id, "created": False, "recorded": recorded}
 
-        def create():
+        def create(mark):
             attrs = {"name": common.named(parameters, saved["name"]),
-                     "description": saved["description"]}
+                     "description": mark}
             if saved.get("stateful") is False:
                 attrs["stateful"] = False
             return conn.network.create_security_group(**attrs).id
-        new_id, created = ctx.restored.create_once(common.SECURITY_GROUP,
-                                                   saved["id"], create)
+        new_id, created = tasks.create_shared(
+            ctx, self.name, common.SECURITY_GROUP, saved["id"], create,
+            lambda found: tasks.exists(conn.network.get_security_group,
+                                       found),
+            lambda mark: _marked_group(conn, mark),
+            lambda found: conn.network.update_security_group(
+                found, description=saved["description"]))
         return {"id": new_id, "created": created, "recorded": created}
 
     def revert(self, ctx, conn, result, **kwargs):
-        if not isinstance(result, dict):
-            return
-        if result["created"]:
-            group_id = result["id"]
+        group_id = None
+        if not self.group["is_default"]:
+            group_id = tasks.shared_to_undo(
+                ctx, self.name, common.SECURITY_GROUP, self.group["id"],
+                result, lambda mark: _marked_group(conn, mark))
+        if group_id is not None:
             wait.delete_when_settled(
                 lambda: conn.network.get_security_group(group_id),
                 lambda: conn.network.delete_security_group(
                     group_id, ignore_missing=True),
                 what=f"security group {group_id}", timeouts=ctx.timeouts)
-        if result["recorded"]:
+            tasks.forget_shared(ctx, self.name, common.SECURITY_GROUP,
+                                self.group["id"])
+        elif isinstance(result, dict) and result["recorded"]:
             ctx.forget_new_id(common.SECURITY_GROUP, self.group["id"])
+
+
+def _marked_group(conn, mark):
+    return tasks.first_id(conn.network.security_groups(description=mark))
 
 
 class RemoveAutoAddedRules(task.Task):
@@ -127,6 +147,13 @@ class CreateSecurityGroupRules(task.Task):
     def execute(self, ctx, conn, group, **ready):
         if not group["created"] or not self.group["rules"]:
             return []
+        if ctx.journal is not None and ctx.journal.resuming:
+            # A re-run: the group is ours and was emptied before the first
+            # run, so any rule on it is what that run's bulk request made.
+            made = [r.id for r in conn.network.security_group_rules(
+                security_group_id=group["id"])]
+            if made:
+                return made
         rules = [_new_rule(ctx, group["id"], saved)
                  for saved in self.group["rules"]]
         created = conn.network.create_security_group_rules(rules)

@@ -56,10 +56,14 @@ class CreateRootDiskSnapshot(tasks.CreatingTask):
             raise exceptions.StackvaultError(
                 f"server {resource.id} is {status!r}: Nova snapshots only "
                 f"{', '.join(common.SNAPSHOT_STATUSES)} servers")
+        # marked (image properties), so that a re-run finds it
         image = conn.compute.create_server_image(
             resource.id, name=f"stackvault-tmp-{ctx.checkpoint_id}",
-            wait=False)
+            metadata=self.marks(ctx), wait=False)
         return self.created(ctx, image.id)
+
+    def find_marked(self, ctx, conn, marks):
+        return image_data.marked_image(conn, marks)
 
 
 class WaitRootDiskSnapshot(task.Task):

@@ -34,11 +34,15 @@ class CreateRootDiskImage(tasks.CreatingTask):
     def delete(self, conn, new_id):
         conn.image.delete_image(new_id, ignore_missing=True)
 
+    def find_marked(self, ctx, conn, marks):
+        return image_data.marked_image(conn, marks)
+
     def execute(self, ctx, conn, metadata, server_attrs):
         root = common.root_disk(metadata)
+        # marked until WaitRootDiskImage, so that a re-run finds it
         new_id = image_data.create_image(
             conn, root["image"], name=f"{server_attrs['name']}-root-disk",
-            visibility="private")
+            visibility="private", **self.marks(ctx))
         return self.created(ctx, new_id)
 
 
@@ -64,6 +68,7 @@ class WaitRootDiskImage(task.Task):
         image_data.wait_image_active(ctx, conn, root_image_id, data)
         image_data.check_restored_image(conn, data, root_image_id,
                                         common.root_snapshot_id(metadata))
+        image_data.drop_marks(conn, root_image_id)
         return {"image_id": root_image_id}
 
 
@@ -116,6 +121,12 @@ class WaitServerActive(task.Task):
         return new_server_id
 
 
+def _resumed(ctx):
+    """Whether this run continues an operation whose process died (then
+    a step may find its work already done by the dead run)."""
+    return ctx.journal is not None and ctx.journal.resuming
+
+
 # -- restore: ports and floating IPs ------------------------------------------
 class CreatePort(task.Task):
     """One port, created once per restore (a port some other plugin already
@@ -129,9 +140,10 @@ class CreatePort(task.Task):
     def execute(self, ctx, conn, port_plans):
         plan = port_plans[self.original_id]
 
-        def create():
+        def create(mark):
             try:
-                return conn.network.create_port(**plan["attrs"]).id
+                return conn.network.create_port(
+                    **dict(plan["attrs"], description=mark)).id
             except sdk_exceptions.ForbiddenException:
                 if plan["fallback"] is None:
                     raise
@@ -139,16 +151,31 @@ class CreatePort(task.Task):
                 "port", f"network {plan['attrs']['network_id']} refused the "
                 f"original MAC and fixed IPs of port {self.original_id} "
                 "(only its owner may choose them): new ones are allocated")
-            return conn.network.create_port(**plan["fallback"]).id
+            return conn.network.create_port(
+                **dict(plan["fallback"], description=mark)).id
 
-        new_id, created = ctx.restored.create_once(common.PORT_TYPE,
-                                                   self.original_id, create)
+        # marked (its description, until journaled) so that a re-run finds
+        # it: a second port with the same fixed IP and MAC is refused
+        new_id, created = tasks.create_shared(
+            ctx, self.name, common.PORT_TYPE, self.original_id, create,
+            lambda found: tasks.exists(conn.network.get_port, found),
+            lambda mark: _marked_port(conn, mark),
+            lambda found: conn.network.update_port(
+                found, description=plan["attrs"].get("description", "")))
         return {"id": new_id, "created": created}
 
     def revert(self, ctx, conn, result, **kwargs):
-        if isinstance(result, dict) and result["created"]:
-            conn.network.delete_port(result["id"], ignore_missing=True)
-            ctx.forget_new_id(common.PORT_TYPE, self.original_id)
+        port_id = tasks.shared_to_undo(
+            ctx, self.name, common.PORT_TYPE, self.original_id, result,
+            lambda mark: _marked_port(conn, mark))
+        if port_id is not None:
+            conn.network.delete_port(port_id, ignore_missing=True)
+            tasks.forget_shared(ctx, self.name, common.PORT_TYPE,
+                                self.original_id)
+
+
+def _marked_port(conn, mark):
+    return tasks.first_id(conn.network.ports(description=mark))
 
 
 class AttachPort(task.Task):
@@ -159,7 +186,12 @@ class AttachPort(task.Task):
                          provides=f"interface:{original_id}",
                          rebind={"port": f"port:{original_id}"}, **kwargs)
 
-    def execute(self, conn, active_server_id, port):
+    def execute(self, ctx, conn, active_server_id, port):
+        if _resumed(ctx) and conn.network.get_port(
+                port["id"]).device_id == active_server_id:
+            # attached by the run that died (Nova finishes a request
+            # whose client is gone): a second attach is refused (409)
+            return port["id"]
         conn.compute.create_server_interface(active_server_id,
                                              port_id=port["id"])
         return port["id"]
@@ -224,35 +256,67 @@ class AssociateFloatingIP(task.Task):
         plan = next(f for p in port_plans.values()
                     for f in p["floating_ips"]
                     if f["original_id"] == self.original_id)
+        if _resumed(ctx):
+            earlier = self._earlier(ctx, conn, plan, port_id)
+            if earlier is not None:
+                return earlier
         address, network_id = plan["address"], plan["network_id"]
         fixed = self._fixed_address(conn, port_id, plan)
-        target = {"port_id": port_id}
+        # an allocation carries the mark as its description until it is
+        # journaled (_allocated), so a re-run or an abort finds it
+        target = {"port_id": port_id, "description": self._mark(ctx)}
         if fixed:
             target["fixed_ip_address"] = fixed
         for fip in conn.network.ips(floating_ip_address=address,
                                     floating_network_id=network_id,
                                     project_id=conn.current_project_id):
             if not fip.port_id:
+                target.pop("description")
                 conn.network.update_ip(fip, **target)
                 return self._done(ctx, fip.id, address, False,
                                   f"floating IP {address} re-associated")
         try:
             fip = conn.network.create_ip(
                 floating_network_id=network_id, floating_ip_address=address,
-                description=plan["description"], **target)
-            return self._done(ctx, fip.id, address, True,
-                              f"floating IP {address} allocated again")
+                **target)
+            return self._allocated(ctx, conn, plan, fip.id, address,
+                                   f"floating IP {address} allocated again")
         except (sdk_exceptions.ForbiddenException,
                 sdk_exceptions.ConflictException,
                 sdk_exceptions.BadRequestException) as exc:
             reason = exc.details or str(exc)
         fip = conn.network.create_ip(floating_network_id=network_id,
-                                     description=plan["description"],
                                      **target)
-        return self._done(
-            ctx, fip.id, fip.floating_ip_address, True,
+        return self._allocated(
+            ctx, conn, plan, fip.id, fip.floating_ip_address,
             f"floating IP {address} could not be taken again ({reason}): "
             f"new address {fip.floating_ip_address}")
+
+    def _mark(self, ctx):
+        return tasks.tag_for(ctx.operation_id, self.name)
+
+    def _allocated(self, ctx, conn, plan, fip_id, address, message):
+        """Journal a floating IP this step allocated; the saved
+        description then replaces the mark."""
+        if ctx.journal is not None:
+            ctx.journal.record(self.name, fip_id)
+        conn.network.update_ip(fip_id, description=plan["description"])
+        return self._done(ctx, fip_id, address, True, message)
+
+    def _earlier(self, ctx, conn, plan, port_id):
+        """What the interrupted run associated with the port: allocated
+        (journaled, or still marked) or the original address re-used."""
+        journaled = ctx.journal.created_by(self.name)
+        for fip in conn.network.ips(port_id=port_id):
+            if fip.id == journaled or fip.description == self._mark(ctx):
+                return self._allocated(
+                    ctx, conn, plan, fip.id, fip.floating_ip_address,
+                    "floating IP allocated by the interrupted run")
+            if fip.floating_ip_address == plan["address"]:
+                return self._done(ctx, fip.id, plan["address"], False,
+                                  "floating IP re-associated by the "
+                                  "interrupted run")
+        return None
 
     @staticmethod
     def _fixed_address(conn, port_id, plan):
@@ -271,9 +335,19 @@ class AssociateFloatingIP(task.Task):
 
     def revert(self, ctx, conn, result, **kwargs):
         if not isinstance(result, dict):
-            return
+            # died before its result: what it journaled, or still marked
+            allocated = ctx.journal.created_by(self.name) \
+                if ctx.journal is not None else None
+            if allocated is None and ctx.operation_id:
+                allocated = tasks.first_id(conn.network.ips(
+                    description=self._mark(ctx)))
+            result = {"id": allocated, "created": True}
+            if allocated is None:
+                return
         if result["created"]:
             conn.network.delete_ip(result["id"], ignore_missing=True)
+            if ctx.journal is not None:
+                ctx.journal.forget(self.name)
         else:
             try:
                 conn.network.update_ip(result["id"], port_id=None)
@@ -291,12 +365,19 @@ class AttachVolume(task.Task):
                          provides=f"attached_volume:{original_id}", **kwargs)
         self.original_id = original_id
 
-    def execute(self, conn, active_server_id, volume_plan):
+    def execute(self, ctx, conn, active_server_id, volume_plan):
         plan = next(v for v in volume_plan
                     if v["original"] == self.original_id)
+        server = common.server_ref(active_server_id)
+        if _resumed(ctx) and any(
+                a.volume_id == plan["new"]
+                for a in conn.compute.volume_attachments(server)):
+            # requested by the run that died (Nova records it at once): a
+            # second request is refused, or waits on the first
+            return plan["new"]
         attrs = {"device": plan["device"]} if plan["device"] else {}
-        conn.compute.create_volume_attachment(
-            common.server_ref(active_server_id), volume=plan["new"], **attrs)
+        conn.compute.create_volume_attachment(server, volume=plan["new"],
+                                              **attrs)
         return plan["new"]
 
     def revert(self, ctx, conn, active_server_id, result, **kwargs):

@@ -7,25 +7,31 @@ volumes holding known bytes) is made once for the module under a unique
 prefix. Each case runs the real ``stackvault`` CLI as a child process with
 ``STACKVAULT_CRASH_AT=<atom pattern>:<point>``, so the child dies with
 ``os._exit(137)`` exactly at that task boundary (flows/faults.py), like
-``kill -9``. Then ``stackvault operation resume`` (or ``abort``) finishes
-(or undoes) it, and the cloud's REAL state is swept by the prefix:
+``kill -9``.
+
+To keep CI time down, the crash points come in *chains*: the operation is
+killed at the first point, ``operation resume`` is run killed at the
+second, and so on; every crash is followed by a resume (the next one), the
+last by a resume to the end (or an abort). Each point of a chain comes
+later in the flow than the one before, so the resumed run always reaches
+it. After every crash the cloud is swept (no original restored twice, at
+most one backup and temporary snapshot per volume); at the end:
 
 restore, resumed   the restored copy passes ``check_restored`` (server
-                   ACTIVE, volume bytes equal, same IP and MAC) and the
-                   sweep finds exactly one copy of each original, every
-                   one of them listed in the result's ``restored`` map
+                   ACTIVE, volume bytes equal, same IP and MAC), the sweep
+                   finds exactly one copy of each original, every one of
+                   them listed in the result's ``restored`` map, and no
+                   Neutron object of the restored network still carries
+                   a stackvault mark
 restore, aborted   the sweep finds nothing, and nothing the operation's
                    journal names is left
 protect, resumed   the checkpoint is ``available`` and verifies; Cinder
                    holds exactly one backup of this checkpoint per volume
                    and no temporary snapshot
 protect, aborted   the checkpoint is gone, with every backup, snapshot and
-                   temporary image it made
-
-The crash points are those whose resume is right today; the ones this
-module found still wrong on devcloud are listed beside RESTORE_CRASHES
-(open bugs of issue 10). A restored volume or server created just before
-the kill is found by its marks (found and fixed with this module).
+                   temporary image it made (also when killed before the
+                   backup's id was journaled: found by its mark, and when
+                   the operations database is gone: found in the bank)
 
 Protect cases run first, on the live application; then the application is
 protected once (module fixture) and deleted, and the restore cases run
@@ -35,10 +41,12 @@ The bank is a filesystem bank in a temporary directory, named by a
 stackvault.conf given with ``--config-file``; ``XDG_DATA_HOME`` points at
 a temporary directory too, so the operations database is this module's.
 Needs devcloud (byte checks); every wait is bounded; everything named by
-the prefix is deleted at the end, also on failure.
+the prefix is deleted at the end, also on failure. The timings of every
+case are printed at the end of the module (doc/operations.rst lists them).
 """
 
 import collections
+import copy
 import json
 import os
 import secrets
@@ -94,13 +102,15 @@ class World:
 
     def crashed(self, kind, crash_at, *args):
         """Run ``kind`` killed at ``crash_at``; the interrupted operation."""
+        before = {o["ID"] for o in self.ok("operation", "list")}
         proc = self.run(kind, *args, crash_at=crash_at)
         assert proc.returncode == faults.EXIT_CODE, (proc.stdout,
                                                      proc.stderr)
         assert "fault injected" in proc.stderr, proc.stderr
         ops = [o for o in self.ok("operation", "list")
-               if o["Kind"] == kind and o["Status"] == "interrupted"]
-        assert len(ops) == 1, ops
+               if o["ID"] not in before]
+        assert [(o["Kind"], o["Status"]) for o in ops] == [
+            (kind, "interrupted")], ops
         return ops[0]
 
 
@@ -228,16 +238,39 @@ def deleted_app(conn, world, app, checkpoint):
 def timed(request):
     started = time.monotonic()
     yield
-    kind = request.node.originalname.replace("test_a_killed_", "")
-    crash_at = getattr(request.node, "callspec", None)
-    crash_at = crash_at.params.get("crash_at", "") if crash_at else ""
-    TIMINGS.append((f"{kind} {crash_at}", time.monotonic() - started))
+    spec = getattr(request.node, "callspec", None)
+    params = " ".join(map(str, spec.params.values())) if spec else ""
+    TIMINGS.append((f"{request.node.originalname} {params}",
+                    time.monotonic() - started))
 
 
 def _report_timings():
     lines = [f"  {name:<78} {secs:6.1f} s" for name, secs in TIMINGS]
     lines.append(f"  {'total':<78} {sum(s for _, s in TIMINGS):6.1f} s")
     sys.stderr.write("\ncrash/resume timings:\n" + "\n".join(lines) + "\n")
+
+
+# -- chains of crashes -------------------------------------------------------
+def crash_chain(world, kind, points, args, after_each, started):
+    """Run ``kind`` (with ``args``) killed at ``points[0]``, then resume it
+    killed at each next point in turn: every crash is followed by a resume
+    (the next one, or the caller's last). ``after_each(op)`` sweeps the
+    cloud after every crash; the operation is appended to ``started`` at
+    once (for the caller's cleanup) and returned.
+
+    Each point must come later in the flow than the one before it (the
+    same linear flow, or causally after: a restore's server after its
+    children), so that the resumed run always reaches it."""
+    op = world.crashed(kind, points[0], *args)
+    started.append(op)
+    after_each(op)
+    for point in points[1:]:
+        proc = world.run("operation", "resume", op["ID"], crash_at=point)
+        assert proc.returncode == faults.EXIT_CODE, (point, proc.stdout,
+                                                     proc.stderr)
+        assert "fault injected" in proc.stderr, proc.stderr
+        after_each(op)
+    return op
 
 
 # -- protect -----------------------------------------------------------------
@@ -254,44 +287,79 @@ def _checkpoint_leftovers(conn, checkpoint_id):
     return backups, snapshots, images
 
 
-def _protect_crashed(world, app, crash_at):
-    return world.crashed("protect", crash_at, "--name",
-                         f"{world.prefix}-crash",
-                         f"{SERVER}={app['server'].id}")
+def _assert_no_duplicate_backups(conn, app, checkpoint_id):
+    """The sweep after every crash: at most one backup and one temporary
+    snapshot of each volume for this checkpoint (marked by its id)."""
+    backups, snapshots, _ = _checkpoint_leftovers(conn, checkpoint_id)
+    for found in (backups, snapshots):
+        per_volume = collections.Counter(o.volume_id for o in found)
+        assert set(per_volume) <= set(app["volumes"]), found
+        assert all(n == 1 for n in per_volume.values()), found
 
 
-PROTECT_CRASHES = [
-    "OS::Cinder::Volume#*/CreateBackup:after_call",
-    "OS::Cinder::Volume#*/WaitBackupAvailable:before",
-    "OS::Nova::Server#*/SaveServerMetadata:before",
-]
+# Each chain: a protect killed at the first point, resumed and killed at
+# the next, ... then resumed to the end. A volume's points follow its
+# linear flow (the '*' matches either volume: the one killed at a point
+# always reaches the next); on_complete hooks come after every main flow.
+PROTECT_CHAINS = {
+    "volume": [
+        "OS::Cinder::Volume#*/CreateTemporarySnapshot:after_call",
+        "OS::Cinder::Volume#*/WaitSnapshotAvailable:before",
+        "OS::Cinder::Volume#*/CreateBackup:after_call",
+        "OS::Cinder::Volume#*/WaitBackupAvailable:before",
+        "OS::Cinder::Volume#*/DeleteTemporarySnapshot:before",
+        "OS::Cinder::Volume#*/SaveVolumeMetadata:after_save",
+        "OS::Nova::Server#*/on_complete:before",
+    ],
+    "image-server": [
+        "OS::Glance::Image#*/SaveImageData:before",
+        "OS::Glance::Image#*/SaveImageMetadata:before",
+        "OS::Nova::Server#*/SaveServerMetadata:after_save",
+        "OS::Nova::Server#*/on_complete:after_save",
+    ],
+}
 
 
-@pytest.mark.parametrize("crash_at", PROTECT_CRASHES)
-def test_a_killed_protect_resumes_to_a_verified_checkpoint(
-        conn, world, app, timed, crash_at):
-    op = _protect_crashed(world, app, crash_at)
-    checkpoint_id = op["Checkpoint"]
+def _protect_args(world, app):
+    return ("--name", f"{world.prefix}-crash",
+            f"{SERVER}={app['server'].id}")
+
+
+@pytest.mark.parametrize("chain", sorted(PROTECT_CHAINS))
+def test_a_protect_killed_again_and_again_resumes_to_one_checkpoint(
+        conn, world, app, timed, chain):
+    started = []
     try:
+        op = crash_chain(
+            world, "protect", PROTECT_CHAINS[chain],
+            _protect_args(world, app), lambda op: _assert_no_duplicate_backups(
+                conn, app, op["Checkpoint"]), started)
+        checkpoint_id = op["Checkpoint"]
         result = world.ok("operation", "resume", op["ID"])
         assert result["status"] == "success", result
         shown = world.ok("checkpoint", "show", checkpoint_id)
         assert shown["status"] == "available", shown
         verified = world.ok("checkpoint", "verify", checkpoint_id)
         assert verified["status"] == "success", verified
-        backups, snapshots, _ = _checkpoint_leftovers(conn, checkpoint_id)
+        backups, snapshots, images = _checkpoint_leftovers(conn,
+                                                           checkpoint_id)
         per_volume = collections.Counter(b.volume_id for b in backups)
         assert per_volume == {v: 1 for v in app["volumes"]}, backups
         assert all(b.status == "available" for b in backups), backups
-        assert snapshots == [], snapshots
+        assert (snapshots, images) == ([], []), (snapshots, images)
     finally:
-        world.run("checkpoint", "delete", "--force", checkpoint_id)
+        for op in started:
+            world.run("checkpoint", "delete", "--force", op["Checkpoint"])
     assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
 
 
-def test_a_killed_protect_aborts_to_nothing(conn, world, app, timed):
-    op = _protect_crashed(world, app,
-                          "OS::Cinder::Volume#*/WaitBackupAvailable:before")
+def test_a_protect_killed_before_its_journal_write_aborts_to_nothing(
+        conn, world, app, timed):
+    """Killed after Cinder answered, before the backup id was journaled:
+    the abort finds the backup by its mark."""
+    op = world.crashed("protect",
+                       "OS::Cinder::Volume#*/CreateBackup:after_call",
+                       *_protect_args(world, app))
     checkpoint_id = op["Checkpoint"]
     try:
         backups, _, _ = _checkpoint_leftovers(conn, checkpoint_id)
@@ -304,6 +372,28 @@ def test_a_killed_protect_aborts_to_nothing(conn, world, app, timed):
             "aborted"
         assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
     finally:
+        world.run("checkpoint", "delete", "--force", checkpoint_id)
+
+
+def test_delete_force_without_the_operations_database(conn, world, app,
+                                                     tmp_path, timed):
+    """The protect's database is gone (another host's): delete --force
+    still finds its backups and snapshots, by what it recorded in the
+    bank the moment Cinder answered."""
+    op = world.crashed("protect",
+                       "OS::Cinder::Volume#*/WaitBackupAvailable:before",
+                       *_protect_args(world, app))
+    checkpoint_id = op["Checkpoint"]
+    stranger = copy.copy(world)
+    stranger.env = dict(world.env, XDG_DATA_HOME=str(tmp_path / "other"))
+    try:
+        assert _checkpoint_leftovers(conn, checkpoint_id)[0]
+        result = stranger.ok("checkpoint", "delete", "--force",
+                             checkpoint_id)
+        assert result["status"] == "success", result
+        assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
+    finally:
+        world.run("operation", "abort", op["ID"])
         world.run("checkpoint", "delete", "--force", checkpoint_id)
 
 
@@ -330,44 +420,79 @@ def _remove_restored(conn, world, operation_id):
         remove_prefixed(conn, world.prefix)
 
 
-def _restore_crashed(world, checkpoint, crash_at):
-    return world.crashed("restore", crash_at, checkpoint)
+def _assert_no_duplicates(conn, world, app):
+    """The sweep after every crash: no original restored twice."""
+    found = _names(sweep(conn, world.prefix))
+    for kind, counts in found.items():
+        for name, count in counts.items():
+            assert count <= app["names"][kind][name], (kind, name, found)
+
+
+def _marked(conn, networks):
+    """Neutron objects of these networks that still carry a stackvault
+    mark (a description ``stackvault:<hash>``, replaced by the saved one
+    once the object's id is journaled): ``{kind: [object]}``."""
+    listings = {"network": conn.network.networks,
+                "subnet": conn.network.subnets,
+                "router": conn.network.routers,
+                "security group": conn.network.security_groups,
+                "port": conn.network.ports}
+    return {kind: [o for o in listing()
+                   if (o.description or "").startswith("stackvault:")
+                   and (o.id in networks
+                        or getattr(o, "network_id", None) in networks)]
+            for kind, listing in listings.items()}
 
 
 def _assert_one_copy_each(conn, world, app, restored):
     """The sweep by prefix: exactly the originals' names, once each, and
     every server, volume, network, router, group and image among them is
-    one the restore recorded."""
+    one the restore recorded; no Neutron object of the restored network
+    still carries a mark."""
     found = sweep(conn, world.prefix)
     assert _names(found) == app["names"], found
     recorded = set(restored.values())
     for kind in ("server", "volume", "network", "router",
                  "security group", "image"):
         assert set(found[kind]) <= recorded, (kind, found[kind], restored)
+    marked = _marked(conn, set(found["network"]))
+    assert not any(marked.values()), marked
 
 
-# Only the crash points whose resume is right today. Found by this module
-# on devcloud and still open (issue 10), so not in the matrix yet:
-# - a kill while CreateNetwork, CreateSubnet or EnsureSecurityGroup is in
-#   flight (e.g. at CreateVolumeFromBackup:after_call or
-#   CreateNetwork:after_save, another flow's atom): Neutron objects carry
-#   no mark, so the resume makes a second network and security group of
-#   the same name, or its subnet is refused as overlapping, and an abort
-#   leaves the one the dead process made;
-# - a kill at UploadImageData:before: the resumed upload gets HTTP 409
-#   from Glance;
-# - a kill at AttachVolume*:before: once in four runs the resume did not
-#   finish within 12 minutes (timing-dependent, not diagnosed).
-RESTORE_CRASHES = [
-    "OS::Nova::Server#*/CreateServer:after_call",
-]
+# Each chain: a restore killed at the first point, resumed and killed at
+# the next, ... then resumed to the end. Its points follow one path of
+# the flow: a network's linear chain, then the server (restored after
+# every child), then one branch of the server's graph.
+RESTORE_CHAINS = {
+    "network-ports": [
+        "OS::Neutron::Network#*/CreateNetwork:after_call",
+        "OS::Neutron::Network#*/CreateSubnet-*:after_call",
+        "OS::Neutron::Network#*/EnsureRouter-*:after_call",
+        "OS::Neutron::Network#*/AddRouterInterface-*:after_save",
+        "OS::Nova::Server#*/CreateServer:after_call",
+        "OS::Nova::Server#*/WaitServerActive:before",
+        "OS::Nova::Server#*/CreatePort*:after_call",
+        "OS::Nova::Server#*/AttachPort*:before",
+        "OS::Nova::Server#*/WaitPortAttached*:before",
+    ],
+    "image-volumes": [
+        "OS::Glance::Image#*/CreateImage:after_call",
+        "OS::Glance::Image#*/UploadImageData:before",
+        "OS::Glance::Image#*/CheckRestoredImage:before",
+        "OS::Nova::Server#*/AttachVolume*:before",
+        "OS::Nova::Server#*/WaitVolumeInUse*:before",
+    ],
+}
 
 
-@pytest.mark.parametrize("crash_at", RESTORE_CRASHES)
-def test_a_killed_restore_resumes_to_one_copy(conn, world, deleted_app,
-                                               checkpoint, timed, crash_at):
-    op = _restore_crashed(world, checkpoint, crash_at)
+@pytest.mark.parametrize("chain", sorted(RESTORE_CHAINS))
+def test_a_restore_killed_again_and_again_resumes_to_one_copy(
+        conn, world, deleted_app, checkpoint, timed, chain):
+    started = []
     try:
+        op = crash_chain(world, "restore", RESTORE_CHAINS[chain],
+                         [checkpoint], lambda _op: _assert_no_duplicates(
+                             conn, world, deleted_app), started)
         result = world.ok("operation", "resume", op["ID"])
         assert result["status"] == "success", result
         demo_app.check_restored(conn, deleted_app, result["restored"],
@@ -376,20 +501,26 @@ def test_a_killed_restore_resumes_to_one_copy(conn, world, deleted_app,
         assert world.ok("operation", "show", op["ID"])["status"] == \
             "succeeded"
     finally:
-        _remove_restored(conn, world, op["ID"])
+        for op in started:
+            _remove_restored(conn, world, op["ID"])
     assert not any(sweep(conn, world.prefix).values())
 
 
-@pytest.mark.parametrize("crash_at", [
-    # Not CreateVolumeFromBackup:after_call: the networks' creates may be
-    # in flight then, and an unmarked Neutron object made by the dead
-    # process is left by the abort (the open bug listed above).
+ABORT_CHAIN = [
+    # the networks' and the security group's creates may be in flight at
+    # this point: what the dead process made is found by its tags
+    "OS::Cinder::Volume#*/CreateVolumeFromBackup:after_call",
     "OS::Nova::Server#*/CreateServer:after_save",
-])
+]
+
+
 def test_a_killed_restore_aborts_to_nothing(conn, world, deleted_app,
-                                            checkpoint, timed, crash_at):
-    op = _restore_crashed(world, checkpoint, crash_at)
+                                            checkpoint, timed):
+    started = []
     try:
+        op = crash_chain(world, "restore", ABORT_CHAIN, [checkpoint],
+                         lambda _op: _assert_no_duplicates(
+                             conn, world, deleted_app), started)
         assert any(sweep(conn, world.prefix).values()), \
             "the killed restore made nothing to undo"
         before = world.ok("operation", "show", op["ID"])
@@ -401,4 +532,5 @@ def test_a_killed_restore_aborts_to_nothing(conn, world, deleted_app,
         assert world.ok("operation", "show", op["ID"])["status"] == \
             "aborted"
     finally:
-        _remove_restored(conn, world, op["ID"])
+        for op in started:
+            _remove_restored(conn, world, op["ID"])

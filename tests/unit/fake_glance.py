@@ -96,7 +96,11 @@ class FakeGlance:
         return parts[1]
 
     # -- raw REST (the proxy is a keystoneauth Adapter) -----------------------
-    def get(self, url, **kwargs):
+    def get(self, url, params=None, **kwargs):
+        if url == "/images":        # a listing filtered by properties
+            return response(200, body={"images": [
+                dict(r) for r in self.records.values()
+                if all(r.get(k) == v for k, v in (params or {}).items())]})
         image_id = self._id_from(url)
         record = self.records.get(image_id)
         if record is None:
@@ -119,6 +123,20 @@ class FakeGlance:
             image_id = next(self.ids)
         self.add(None, status="queued", id=image_id, **body)
         return response(201, body=self.records[image_id])
+
+    def patch(self, url, json=None, headers=None, **kwargs):
+        """JSON patch: only ``remove`` of a property (what restore does)."""
+        assert headers["Content-Type"].endswith("json-patch"), headers
+        record = self.records.get(self._id_from(url))
+        if record is None:
+            return error(404, "no such image")
+        for change in json:
+            assert change["op"] == "remove", change
+            key = change["path"].lstrip("/")
+            if key not in record:
+                return error(409, f"Property {key} does not exist.")
+            del record[key]
+        return response(200, body=dict(record))
 
     def put(self, url, data=None, headers=None, **kwargs):
         image_id = self._id_from(url)

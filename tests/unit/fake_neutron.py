@@ -38,6 +38,11 @@ def _in(address, cidr):
     return ipaddress.ip_address(address) in ipaddress.ip_network(cidr)
 
 
+
+def _described(record, description):
+    """Neutron's ``?description=`` filter."""
+    return description is None or record.get("description") == description
+
 class FakeNeutron:
     """``conn.network`` of one project; ``public`` is an external network
     of another project, as on devcloud."""
@@ -239,10 +244,11 @@ class FakeNeutron:
             return None
         raise _not_found(f"extension {alias}")
 
-    def networks(self, project_id=None):
+    def networks(self, project_id=None, description=None):
         with self.lock:
             return [self._network_view(n) for n in self.network_table.values()
-                    if project_id in (None, n["project_id"])]
+                    if project_id in (None, n["project_id"])
+                    and _described(n, description)]
 
     def get_network(self, network_id):
         with self.lock:
@@ -293,10 +299,11 @@ class FakeNeutron:
             del self.network_table[network_id]
 
     # -- subnets ----------------------------------------------------------
-    def subnets(self, network_id=None):
+    def subnets(self, network_id=None, description=None):
         with self.lock:
             return [self._subnet_view(s) for s in self.subnet_table.values()
-                    if network_id in (None, s["network_id"])]
+                    if network_id in (None, s["network_id"])
+                    and _described(s, description)]
 
     def get_subnet(self, subnet_id):
         with self.lock:
@@ -349,11 +356,12 @@ class FakeNeutron:
                 subnet_id)
 
     # -- ports ------------------------------------------------------------
-    def ports(self, network_id=None, device_id=None):
+    def ports(self, network_id=None, device_id=None, description=None):
         with self.lock:
             return [self._port_view(p) for p in self.port_table.values()
                     if network_id in (None, p["network_id"])
-                    and device_id in (None, p["device_id"])]
+                    and device_id in (None, p["device_id"])
+                    and _described(p, description)]
 
     def get_port(self, port_id):
         with self.lock:
@@ -384,11 +392,12 @@ class FakeNeutron:
             del self.port_table[port_id]
 
     # -- security groups ----------------------------------------------------
-    def security_groups(self, name=None, project_id=None):
+    def security_groups(self, name=None, project_id=None, description=None):
         with self.lock:
             return [self._group_view(g) for g in self.groups.values()
                     if name in (None, g["name"])
-                    and project_id in (None, g["project_id"])]
+                    and project_id in (None, g["project_id"])
+                    and _described(g, description)]
 
     def get_security_group(self, group_id):
         with self.lock:
@@ -442,6 +451,11 @@ class FakeNeutron:
             self.rules.pop(rule_id, None)
 
     # -- routers ------------------------------------------------------------
+    def routers(self, description=None):
+        with self.lock:
+            return [self._router_view(r) for r in self.router_table.values()
+                    if _described(r, description)]
+
     def get_router(self, router_id):
         with self.lock:
             if router_id not in self.router_table:
@@ -463,12 +477,33 @@ class FakeNeutron:
             self.router_table[router_id] = router
             return self._router_view(router)
 
+    def _update(self, table, kind, object_id, description):
+        with self.lock:
+            self._check_fail(f"update_{kind}")
+            if object_id not in table:
+                raise _not_found(f"{kind} {object_id}")
+            table[object_id]["description"] = description
+
+    def update_network(self, network_id, description):
+        self._update(self.network_table, "network", network_id, description)
+
+    def update_subnet(self, subnet_id, description):
+        self._update(self.subnet_table, "subnet", subnet_id, description)
+
+    def update_port(self, port_id, description):
+        self._update(self.port_table, "port", port_id, description)
+
+    def update_security_group(self, group_id, description):
+        self._update(self.groups, "security_group", group_id, description)
+
     def update_router(self, router_id, **attrs):
         with self.lock:
             self._check_fail("update_router")
             if router_id not in self.router_table:
                 raise _not_found(f"router {router_id}")
             router = self.router_table[router_id]
+            if "description" in attrs:
+                router["description"] = attrs["description"]
             if "external_gateway_info" in attrs:
                 router["external_gateway_info"] = self._gateway(
                     attrs["external_gateway_info"])

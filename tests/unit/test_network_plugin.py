@@ -310,20 +310,25 @@ SAVED_SUBNET = {"id": "sub-1", "name": "a", "description": "",
 class TestCreateNetwork:
     def test_creates_with_the_prefix_and_records_the_new_id(self, conn):
         conn.network.create_network.return_value = obj(id="new-net")
-        ctx = restore_ctx(conn, {"name_prefix": "r-"})
+        ctx = restore_ctx(conn, {"name_prefix": "r-"},
+                          {"network": SAVED_NETWORK})
         assert networks.CreateNetwork().execute(
             ctx, conn, {"network": SAVED_NETWORK},
             {"name_prefix": "r-"}) == "new-net"
         conn.network.create_network.assert_called_once_with(
-            name="r-app", description="d", is_admin_state_up=True,
+            name="r-app", description=mock.ANY, is_admin_state_up=True,
             is_port_security_enabled=False, dns_domain="app.", mtu=1400)
+        # created with the mark as its description, then the saved one
+        conn.network.update_network.assert_called_once_with(
+            "new-net", description="d")
         assert ctx.restored.get(common.RESOURCE_TYPE, "net-1") == "new-net"
 
     def test_mtu_only_where_the_cloud_lets_it_be_set(self, conn):
         conn.network.find_extension.side_effect = NOT_FOUND
         conn.network.create_network.return_value = obj(id="new-net")
         networks.CreateNetwork().execute(
-            restore_ctx(conn), conn, {"network": SAVED_NETWORK}, {})
+            restore_ctx(conn, metadata={"network": SAVED_NETWORK}), conn,
+            {"network": SAVED_NETWORK}, {})
         assert "mtu" not in conn.network.create_network.call_args.kwargs
 
     def test_revert_deletes_and_forgets(self, conn):
@@ -350,7 +355,7 @@ class TestCreateSubnet:
         assert task.execute(ctx, conn, {"name_prefix": "r-"},
                             "new-net") == "new-sub"
         conn.network.create_subnet.assert_called_once_with(
-            network_id="new-net", name="r-a", description="",
+            network_id="new-net", name="r-a", description=mock.ANY,
             cidr="10.0.0.0/24", ip_version=4,
             allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.99"}],
             gateway_ip=None, dns_nameservers=["8.8.8.8"], host_routes=[],
@@ -425,7 +430,7 @@ class TestEnsureSecurityGroup:
         assert task.execute(ctx, conn, {"name_prefix": "r-"}) == {
             "id": "new-web", "created": True, "recorded": True}
         conn.network.create_security_group.assert_called_once_with(
-            name="r-web", description="w")
+            name="r-web", description=mock.ANY)
         assert ctx.restored.get(SG, "sg-web") == "new-web"
         conn.network.get_security_group.side_effect = gone_after_delete()
         task.revert(ctx, conn, {"id": "new-web", "created": True,
@@ -557,7 +562,7 @@ class TestEnsureRouter:
         conn.network.find_network.assert_called_once_with(
             "target-pub", ignore_missing=False)
         conn.network.create_router.assert_called_once_with(
-            name="r-edge", description="e", is_admin_state_up=True,
+            name="r-edge", description=mock.ANY, is_admin_state_up=True,
             external_gateway_info={"network_id": "target-pub"})
         assert ctx.restored.get(ROUTER, "r1") == "new-r1"
 
@@ -671,7 +676,7 @@ class TestRouterInterfaces:
         conn.network.create_port.assert_called_once_with(
             network_id="new-net",
             fixed_ips=[{"subnet_id": "new-sub-2",
-                        "ip_address": "10.1.0.9"}])
+                        "ip_address": "10.1.0.9"}], description=mock.ANY)
         conn.network.get_port.side_effect = gone_after_delete()
         task.revert(restore_ctx(conn), conn, "new-port")
         conn.network.delete_port.assert_called_once_with(

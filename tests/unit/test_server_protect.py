@@ -104,7 +104,8 @@ class TestRootDiskSnapshot:
         assert task.execute(ctx, conn, SRV, {"snapshot_root_disk": True},
                             self.info()) == "snap-1"
         conn.compute.create_server_image.assert_called_once_with(
-            "srv-1", name="stackvault-tmp-cp-1", wait=False)
+            "srv-1", name="stackvault-tmp-cp-1", metadata=task.marks(ctx),
+            wait=False)
         conn.image.get_image.side_effect = [obj(status="active"), NOT_FOUND]
         task.revert(ctx=ctx, conn=conn, result="snap-1")
         conn.image.delete_image.assert_called_once_with(

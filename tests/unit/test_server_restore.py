@@ -11,6 +11,7 @@ from openstack import exceptions as sdk_exceptions
 from plugins.server import common
 from plugins.server import restore
 from protection import exceptions
+from protection import tasks
 from protection.context import Journal
 from tests.unit.plugin_helpers import make_ctx, obj, statuses
 from tests.unit.server_helpers import (
@@ -121,7 +122,7 @@ class TestPorts:
         result = restore.CreatePort("port-1").execute(ctx, conn, PLANS)
         assert result == {"id": "new-port", "created": True}
         conn.network.create_port.assert_called_once_with(
-            network_id="net", mac_address=MAC)
+            network_id="net", mac_address=MAC, description=mock.ANY)
         assert ctx.restored.get("OS::Neutron::Port", "port-1") == "new-port"
 
     def test_refused_mac_on_a_foreign_network_falls_back_and_says_so(self):
@@ -132,7 +133,7 @@ class TestPorts:
         assert restore.CreatePort("port-1").execute(ctx, conn, PLANS)[
             "id"] == "new-port"
         assert conn.network.create_port.call_args.kwargs == {
-            "network_id": "net"}
+            "network_id": "net", "description": mock.ANY}
         assert "refused the original MAC" in events[0].message
 
     def test_refused_on_a_restored_network_is_an_error(self):
@@ -167,8 +168,8 @@ class TestPorts:
     def test_attach_and_its_revert_waits_for_the_detach(self):
         conn = mock.Mock()
         task = restore.AttachPort("port-1")
-        assert task.execute(conn, "new-srv", {"id": "new-port"}) == \
-            "new-port"
+        assert task.execute(restore_ctx(conn), conn, "new-srv",
+                            {"id": "new-port"}) == "new-port"
         conn.compute.create_server_interface.assert_called_once_with(
             "new-srv", port_id="new-port")
         conn.network.get_port.side_effect = [obj(device_id="new-srv"),
@@ -177,6 +178,21 @@ class TestPorts:
         conn.compute.delete_server_interface.assert_called_once_with(
             "new-port", server="new-srv", ignore_missing=True)
         assert conn.network.get_port.call_count == 2
+
+    def test_a_resumed_attach_of_an_attached_port_is_not_sent_again(self):
+        """The dead run's attach went through (Nova finishes it): a second
+        one would be refused as 'port in use'."""
+        conn = mock.Mock()
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        conn.network.get_port.return_value = obj(device_id="new-srv")
+        assert restore.AttachPort("port-1").execute(
+            ctx, conn, "new-srv", {"id": "new-port"}) == "new-port"
+        conn.compute.create_server_interface.assert_not_called()
+        conn.network.get_port.return_value = obj(device_id="")
+        restore.AttachPort("port-1").execute(ctx, conn, "new-srv",
+                                             {"id": "new-port"})
+        conn.compute.create_server_interface.assert_called_once()
 
     def test_wait_attached_until_bound_on_the_server(self):
         conn = mock.Mock()
@@ -247,8 +263,12 @@ class TestFloatingIP:
         assert result == {"id": "fip-9", "address": "172.24.4.77",
                           "created": True}
         assert conn.network.create_ip.call_args.kwargs == {
-            "floating_network_id": "public", "description": "",
+            "floating_network_id": "public",
+            "description": tasks.tag_for(None, task.name),
             "port_id": "new-port", "fixed_ip_address": "10.0.0.5"}
+        # the saved description replaces the mark once journaled
+        conn.network.update_ip.assert_called_once_with("fip-9",
+                                                       description="")
         assert "172.24.4.50 could not be taken again" in events[0].message
         assert "new address 172.24.4.77" in events[0].message
         assert ctx.restored.get("OS::Neutron::FloatingIP", "fip-1") == \
@@ -259,16 +279,72 @@ class TestFloatingIP:
         assert ctx.restored.get("OS::Neutron::FloatingIP", "fip-1") is None
 
 
+    def _killed_after_allocating(self):
+        """Neutron allocated and associated the floating IP; the process
+        died before the journal write."""
+        conn = mock.Mock()
+        conn.network.ips.return_value = []
+        conn.network.create_ip.return_value = obj(id="fip-9")
+        ctx, task = restore_ctx(conn), restore.AssociateFloatingIP(
+            "port-1", "fip-1")
+        ctx.journal = Journal("op-1")
+        conn.current_project_id = PROJECT
+        conn.network.get_port.return_value = obj(
+            fixed_ips=[{"ip_address": "10.0.0.5"}])
+        with mock.patch.object(ctx.journal, "record",
+                               side_effect=KeyboardInterrupt):
+            with pytest.raises(KeyboardInterrupt):
+                task.execute(ctx, conn, PLANS, "new-port")
+        mark = conn.network.create_ip.call_args.kwargs["description"]
+        again = restore_ctx(conn)
+        again.journal = Journal("op-1", resuming=True)
+        return conn, task, again, mark
+
+    def test_a_rerun_finds_the_allocation_by_its_mark(self):
+        conn, task, again, mark = self._killed_after_allocating()
+        conn.network.ips.side_effect = lambda **query: [obj(
+            id="fip-9", description=mark,
+            floating_ip_address="172.24.4.50")] \
+            if query == {"port_id": "new-port"} else []
+        conn.network.create_ip.reset_mock()
+        assert task.execute(again, conn, PLANS, "new-port") == {
+            "id": "fip-9", "address": "172.24.4.50", "created": True}
+        conn.network.create_ip.assert_not_called()
+        assert again.journal.created_by(task.name) == "fip-9"
+
+    def test_abort_finds_the_allocation_by_its_mark(self):
+        conn, task, again, mark = self._killed_after_allocating()
+        conn.network.ips.side_effect = lambda **query: [obj(id="fip-9")] \
+            if query == {"description": mark} else []
+        task.revert(again, conn, None)
+        conn.network.delete_ip.assert_called_once_with(
+            "fip-9", ignore_missing=True)
+
+
 class TestVolumes:
     PLAN = [{"original": "vol-1", "device": "/dev/vdb", "new": "new-vol"}]
 
     def test_attached_at_the_original_device(self):
         conn = mock.Mock()
         assert restore.AttachVolume("vol-1").execute(
-            conn, "new-srv", self.PLAN) == "new-vol"
+            restore_ctx(conn), conn, "new-srv", self.PLAN) == "new-vol"
         (srv,), kwargs = conn.compute.create_volume_attachment.call_args
         assert srv.id == "new-srv"
         assert kwargs == {"volume": "new-vol", "device": "/dev/vdb"}
+
+    def test_a_resumed_attach_already_requested_is_not_sent_again(self):
+        conn = mock.Mock()
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        conn.compute.volume_attachments.return_value = [
+            obj(volume_id="other"), obj(volume_id="new-vol")]
+        assert restore.AttachVolume("vol-1").execute(
+            ctx, conn, "new-srv", self.PLAN) == "new-vol"
+        conn.compute.create_volume_attachment.assert_not_called()
+        conn.compute.volume_attachments.return_value = []
+        restore.AttachVolume("vol-1").execute(ctx, conn, "new-srv",
+                                              self.PLAN)
+        conn.compute.create_volume_attachment.assert_called_once()
 
     def test_revert_detaches_and_waits_available_without_deleting(self):
         conn = mock.Mock()
