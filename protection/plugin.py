@@ -119,6 +119,16 @@ class ProtectionPlugin:
         must not change anything.
         """
 
+    def check_restore(self, conn, resource, metadata):
+        """Raise StackvaultError when restoring ``resource`` into the
+        project of ``conn`` cannot work (e.g. what it restores from is not
+        visible there); ``metadata``: its metadata.json.
+
+        Called for every resource of a restore before anything is
+        created, so a restore that cannot work creates nothing. It must
+        not change anything.
+        """
+
     # -- hooks -------------------------------------------------------------
     def on_prepare_begin(self, ctx, resource):
         """Before this resource's children's ``on_prepare_begin``."""

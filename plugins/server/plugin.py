@@ -23,9 +23,11 @@ class ServerPlugin(ProtectionPlugin):
         "properties": {
             "snapshot_root_disk": {
                 "type": "boolean",
-                "description": "also save the root disk of an image-booted "
+                "description": "save the root disk of an image-booted "
                                "server (Nova createImage, streamed into "
-                               "the bank); restore boots from it"},
+                               "the bank; restore boots from it). "
+                               "Default true; false saves only the "
+                               "description and boots from the image"},
         },
     }
     _id_map = {"type": "object",
