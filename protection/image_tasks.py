@@ -70,7 +70,8 @@ class DeleteTemporaryImage(task.Task):
 
 class CreateImageFromBank(tasks.CreatingTask):
     """A new private image (queued, no data yet) from the saved record,
-    named ``stackvault-tmp-<mark>`` so a re-run finds it."""
+    named ``stackvault-tmp-<checkpoint id>-<mark>`` so a re-run finds
+    it."""
 
     kind = "temporary image"
 
@@ -85,7 +86,7 @@ class CreateImageFromBank(tasks.CreatingTask):
             visibility="private"))
 
     def _name(self, ctx):
-        return f"stackvault-tmp-{self.mark_tag(ctx)}"
+        return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
 
     def fetch(self, conn, new_id):
         return conn.image.get_image(new_id)

@@ -65,6 +65,10 @@ class ProtectionPlugin:
                        checked by the framework on verify and before a
                        restore creates anything (``{}``: not checked).
     ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
+    ``protect_after_children``  protect this resource only once its
+                       children's protect flows finished (restore always
+                       does): e.g. a server snapshot that the cloud refuses
+                       while its volumes are being snapshotted.
     """
 
     resource_type = None
@@ -73,6 +77,7 @@ class ProtectionPlugin:
     metadata_schema = {}
     config_group = None
     config_opts = []
+    protect_after_children = False
 
     def __init__(self, conf=None):
         self.conf = conf

@@ -16,6 +16,10 @@ from protection.resource import Resource
 
 class ServerPlugin(ProtectionPlugin):
     resource_type = common.RESOURCE_TYPE
+    # Its volumes first: the root-disk snapshot puts the server in a task
+    # state in which Nova refuses the assisted snapshots (NFS-like Cinder
+    # backends) of its in-use volumes.
+    protect_after_children = True
 
     options_schema = {
         "type": "object",

@@ -113,7 +113,7 @@ class UploadToImage(tasks.CreatingTask):
         return self.created(ctx, answer["image_id"])
 
     def _name(self, ctx):
-        return f"stackvault-tmp-{self.mark_tag(ctx)}"
+        return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
 
     def fetch(self, conn, new_id):
         return conn.image.get_image(new_id)
