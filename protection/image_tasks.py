@@ -68,12 +68,30 @@ class DeleteTemporaryImage(task.Task):
             conn.image.delete_image(image_id, ignore_missing=True)
 
 
-class CreateImageFromBank(tasks.CreatingTask):
-    """A new private image (queued, no data yet) from the saved record,
-    named ``stackvault-tmp-<checkpoint id>-<mark>`` so a re-run finds
-    it."""
+class CreatingTemporaryImage(tasks.CreatingTask):
+    """Base of a task creating a temporary image, named
+    ``stackvault-tmp-<checkpoint id>-<mark>`` (:meth:`temporary_name`) so
+    that a re-run finds it and an operator sees what it belongs to."""
 
     kind = "temporary image"
+
+    def temporary_name(self, ctx):
+        return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
+
+    def fetch(self, conn, new_id):
+        return conn.image.get_image(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        for image in conn.image.images(name=self.temporary_name(ctx)):
+            return image.id
+        return None
+
+    def delete(self, conn, new_id):
+        conn.image.delete_image(new_id, ignore_missing=True)
+
+
+class CreateImageFromBank(CreatingTemporaryImage):
+    """A new private image (queued, no data yet) from the saved record."""
 
     def __init__(self, record_key, provides, **kwargs):
         super().__init__(provides=provides, **kwargs)
@@ -82,22 +100,8 @@ class CreateImageFromBank(tasks.CreatingTask):
     def execute(self, ctx, conn, metadata):
         saved = _record(metadata, self.record_key)
         return self.created(ctx, image_data.create_image(
-            conn, saved["image"], name=self._name(ctx),
+            conn, saved["image"], name=self.temporary_name(ctx),
             visibility="private"))
-
-    def _name(self, ctx):
-        return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
-
-    def fetch(self, conn, new_id):
-        return conn.image.get_image(new_id)
-
-    def find_marked(self, ctx, conn, marks):
-        for image in conn.image.images(name=self._name(ctx)):
-            return image.id
-        return None
-
-    def delete(self, conn, new_id):
-        conn.image.delete_image(new_id, ignore_missing=True)
 
 
 class UploadBankData(task.Task):

@@ -110,11 +110,15 @@ class CreateTemporarySnapshot(tasks.CreatingTask):
     def execute(self, ctx, conn, resource, parameters):
         if parameters.get("method", "snapshot") != "snapshot":
             return None
+        return self.snapshot(ctx, conn, resource, "the backup exists")
+
+    def snapshot(self, ctx, conn, resource, until):
+        """Take the (forced) snapshot, deleted once ``until``; record it."""
         snapshot = conn.block_storage.create_snapshot(
             volume_id=resource.id, is_forced=True,
             name=f"stackvault-tmp-{ctx.checkpoint_id}",
             description="temporary snapshot of a stackvault protect; "
-                        f"deleted once the backup exists {self.mark_tag(ctx)}")
+                        f"deleted once {until} {self.mark_tag(ctx)}")
         return self.created(ctx, snapshot.id)
 
     def fetch(self, conn, new_id):
@@ -216,7 +220,24 @@ def _mapped(parameters, key, original):
     return parameters.get(f"{key}_mapping", {}).get(original, original)
 
 
-class CreateVolumeFromBackup(tasks.CreatingTask):
+class CreatingVolume(tasks.CreatingTask):
+    """Base of a task creating one volume, marked in its metadata."""
+
+    kind = "volume"
+    settled = SETTLED
+
+    def fetch(self, conn, new_id):
+        return conn.block_storage.get_volume(new_id)
+
+    def find_marked(self, ctx, conn, marks):
+        return tasks.marked_by_metadata(
+            conn.block_storage.volumes(details=True), marks)
+
+    def delete(self, conn, new_id):
+        conn.block_storage.delete_volume(new_id)
+
+
+class CreateVolumeFromBackup(CreatingVolume):
     default_provides = "new_volume_id"
     kind = "volume"
     settled = SETTLED + ("error_restoring",)
@@ -253,16 +274,6 @@ class CreateVolumeFromBackup(tasks.CreatingTask):
         attrs["backup_id"] = metadata["backup_id"]
         volume = conn.block_storage.create_volume(**attrs)
         return self.created(ctx, volume.id)
-
-    def fetch(self, conn, new_id):
-        return conn.block_storage.get_volume(new_id)
-
-    def find_marked(self, ctx, conn, marks):
-        return tasks.marked_by_metadata(
-            conn.block_storage.volumes(details=True), marks)
-
-    def delete(self, conn, new_id):
-        conn.block_storage.delete_volume(new_id)
 
 
 class WaitVolumeAvailable(task.Task):

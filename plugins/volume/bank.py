@@ -33,6 +33,7 @@ from taskflow import task
 
 from plugins.volume import backup
 from protection import image_data
+from protection import image_tasks
 from protection import tasks
 from protection import wait
 
@@ -56,20 +57,14 @@ class CreateCopySnapshot(backup.CreateTemporarySnapshot):
     def execute(self, ctx, conn, resource, volume_info):
         if volume_info["status"] != "in-use":
             return None
-        snapshot = conn.block_storage.create_snapshot(
-            volume_id=resource.id, is_forced=True,
-            name=f"stackvault-tmp-{ctx.checkpoint_id}",
-            description="temporary snapshot of a stackvault protect; "
-                        f"deleted once copied {self.mark_tag(ctx)}")
-        return self.created(ctx, snapshot.id)
+        return self.snapshot(ctx, conn, resource, "copied")
 
 
-class CreateCopyVolume(tasks.CreatingTask):
+class CreateCopyVolume(backup.CreatingVolume):
     """A temporary volume from the temporary snapshot (in-use volumes)."""
 
     default_provides = "copy_volume_id"
     kind = "temporary volume"
-    settled = backup.SETTLED
 
     def execute(self, ctx, conn, snapshot_id, volume_info):
         if snapshot_id is None:
@@ -80,23 +75,12 @@ class CreateCopyVolume(tasks.CreatingTask):
             metadata=self.marks(ctx))
         return self.created(ctx, volume.id)
 
-    def fetch(self, conn, new_id):
-        return conn.block_storage.get_volume(new_id)
 
-    def find_marked(self, ctx, conn, marks):
-        return tasks.marked_by_metadata(
-            conn.block_storage.volumes(details=True), marks)
-
-    def delete(self, conn, new_id):
-        conn.block_storage.delete_volume(new_id)
-
-
-class UploadToImage(tasks.CreatingTask):
+class UploadToImage(image_tasks.CreatingTemporaryImage):
     """Cinder uploads the volume (or its temporary copy) to a temporary
     Glance image, qcow2 by default: only the written blocks travel."""
 
     default_provides = "upload_image_id"
-    kind = "temporary image"
 
     def execute(self, ctx, conn, resource, parameters, volume_info,
                 copy_volume_id):
@@ -107,24 +91,10 @@ class UploadToImage(tasks.CreatingTask):
                 "available", what=f"temporary volume {copy_volume_id}",
                 failures=backup.VOLUME_FAILURES, size_gib=volume_info["size"])
         answer = conn.block_storage.upload_volume_to_image(
-            source, self._name(ctx), force=False,
+            source, self.temporary_name(ctx), force=False,
             disk_format=parameters.get("disk_format", "qcow2"),
             container_format="bare")
         return self.created(ctx, answer["image_id"])
-
-    def _name(self, ctx):
-        return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
-
-    def fetch(self, conn, new_id):
-        return conn.image.get_image(new_id)
-
-    def find_marked(self, ctx, conn, marks):
-        for image in conn.image.images(name=self._name(ctx)):
-            return image.id
-        return None
-
-    def delete(self, conn, new_id):
-        conn.image.delete_image(new_id, ignore_missing=True)
 
 
 class WaitUploaded(task.Task):
