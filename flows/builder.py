@@ -12,7 +12,8 @@ and, for every edge parent -> child, these orderings (doc/design.rst,
 * ``parent/on_prepare_begin``  before ``child/on_prepare_begin``  (top-down)
 * ``child/on_prepare_finish``  before ``parent/on_prepare_finish`` (bottom-up)
 * every prepare hook before any main flow (the ``prepared`` barrier)
-* restore only: ``child/main`` before ``parent/main``
+* restore only: ``child/main`` before ``parent/main``; in protect too when
+  the parent's plugin sets ``protect_after_children``
 * ``R/main`` before ``R/on_complete``; ``child/on_complete`` before
   ``parent/on_complete``
 
@@ -188,9 +189,10 @@ def _resource_nodes(plugin, operation, ctx, resource, owners):
     return _Nodes(begin, finish, body, complete)
 
 
-def _link(whole, operation, graph, nodes, prepared):
+def _link(whole, operation, graph, nodes, prepared, after_children):
     """Every ordering of the module doc, explicitly (no symbol linking:
-    each resource's flow is closed, checked when it was isolated)."""
+    each resource's flow is closed, checked when it was isolated).
+    ``after_children``: the types whose protect waits for its children's."""
     for resource in graph:
         own = nodes[resource.key]
         whole.link(own.begin, own.finish)
@@ -202,7 +204,9 @@ def _link(whole, operation, graph, nodes, prepared):
         whole.link(up.begin, down.begin)
         whole.link(down.finish, up.finish)
         whole.link(down.complete, up.complete)
-        if operation == contract.RESTORE:
+        if operation == contract.RESTORE or (
+                operation == contract.PROTECT
+                and parent.type in after_children):
             whole.link(down.main, up.main)
 
 
@@ -226,7 +230,10 @@ def build(operation, graph, registry, make_context, abort=False):
     every = [prepared] + [node for own in nodes.values() for node in (
         own.begin, own.finish, own.main, own.complete)]
     whole.add(*every, resolve_requires=False, resolve_existing=False)
-    _link(whole, operation, graph, nodes, prepared)
+    after_children = {r.type for r in graph
+                      if getattr(registry.get(r.type),
+                                 "protect_after_children", False)}
+    _link(whole, operation, graph, nodes, prepared, after_children)
     if abort:
         stop = atoms.Abort(name="abort")
         whole.add(stop, resolve_requires=False, resolve_existing=False)

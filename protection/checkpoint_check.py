@@ -17,6 +17,10 @@ Delete
     each plugin's ``check_delete`` before anything is deleted (Cinder
     refuses to delete a backup that incremental backups depend on), so a
     delete that must be refused leaves the checkpoint ``available``.
+
+Restore also asks each plugin's ``check_restore`` (:func:`restore_precheck`)
+before anything is created: a volume saved as a Cinder backup cannot be
+restored in a project that does not see the backup.
 """
 
 from protection import checkpoint as cp
@@ -25,6 +29,7 @@ from protection import exceptions
 from protection.report import Failure
 
 PRECHECK_STEP = "delete-precheck"
+RESTORE_PRECHECK_STEP = "restore-precheck"
 
 
 def integrity_problems(checkpoint):
@@ -78,13 +83,26 @@ def delete_precheck(registry, checkpoint, conn, saved):
     ``saved`` maps each resource key to its ``metadata.json``. Returns a
     list of Failure (``[]``: go ahead); nothing is deleted or written.
     """
+    return _ask_plugins(registry, checkpoint.graph, saved, PRECHECK_STEP,
+                        lambda plugin: plugin.check_delete, conn)
+
+
+def restore_precheck(registry, graph, conn, saved):
+    """Ask every resource's plugin whether its restore into ``conn``'s
+    project can work (``check_restore``); a list of Failure, ``[]``: go
+    ahead. Nothing is created."""
+    return _ask_plugins(registry, graph, saved, RESTORE_PRECHECK_STEP,
+                        lambda plugin: plugin.check_restore, conn)
+
+
+def _ask_plugins(registry, graph, saved, step, hook, conn):
     failures = []
-    for resource in checkpoint.graph:
-        plugin = registry.get(resource.type)
+    for resource in graph:
+        check = hook(registry.get(resource.type))
         try:
-            plugin.check_delete(conn, resource, saved.get(resource.key, {}))
+            check(conn, resource, saved.get(resource.key, {}))
         except exceptions.StackvaultError as exc:
-            failures.append(Failure(resource, PRECHECK_STEP, str(exc)))
+            failures.append(Failure(resource, step, str(exc)))
     return failures
 
 

@@ -65,6 +65,10 @@ class ProtectionPlugin:
                        checked by the framework on verify and before a
                        restore creates anything (``{}``: not checked).
     ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
+    ``protect_after_children``  protect this resource only once its
+                       children's protect flows finished (restore always
+                       does): e.g. a server snapshot that the cloud refuses
+                       while its volumes are being snapshotted.
     """
 
     resource_type = None
@@ -73,6 +77,7 @@ class ProtectionPlugin:
     metadata_schema = {}
     config_group = None
     config_opts = []
+    protect_after_children = False
 
     def __init__(self, conf=None):
         self.conf = conf
@@ -117,6 +122,16 @@ class ProtectionPlugin:
         Called for every resource of a checkpoint before anything is
         deleted, so a refused delete leaves the checkpoint as it was. It
         must not change anything.
+        """
+
+    def check_restore(self, conn, resource, metadata):
+        """Raise StackvaultError when restoring ``resource`` into the
+        project of ``conn`` cannot work (e.g. what it restores from is not
+        visible there); ``metadata``: its metadata.json.
+
+        Called for every resource of a restore before anything is
+        created, so a restore that cannot work creates nothing. It must
+        not change anything.
         """
 
     # -- hooks -------------------------------------------------------------

@@ -259,6 +259,13 @@ class ProtectionService:
         merged = self._validated_parameters(plugin_mod.RESTORE,
                                             checkpoint.graph, parameters)
         saved = self._saved_metadata(checkpoint, check=True)
+        refused = checkpoint_check.restore_precheck(
+            self.registry, checkpoint.graph, conn, saved)
+        if refused:
+            raise exceptions.OperationFailed(
+                plugin_mod.RESTORE, refused, OperationResult(
+                    plugin_mod.RESTORE, "failed", checkpoint_id=checkpoint.id,
+                    failures=refused, seconds=time.monotonic() - started))
         op = self._start(plugin_mod.RESTORE, checkpoint.id,
                          {"cloud": cloud, "parameters": parameters or {},
                           "policy": policy})

@@ -18,8 +18,9 @@ What protect saves (``metadata.json``, no data unless asked)
     security groups, allowed address pairs, port security, floating IPs
     with address and external network) and every volume attachment (volume,
     device, whether it is the boot volume), in device order.
-    With ``snapshot_root_disk=true`` an image-booted server's root disk is
-    also saved: Nova ``createImage`` makes a temporary Glance snapshot, its
+    An image-booted server's root disk is also saved (``snapshot_root_disk``,
+    true by default; ``false`` opts out and restore boots from the original
+    image): Nova ``createImage`` makes a temporary Glance snapshot, its
     data is streamed into the bank exactly as the image plugin stores an
     image (``data/00000000`` ... with sha256 per object), and the temporary
     snapshot is deleted.

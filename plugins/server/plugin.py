@@ -16,6 +16,10 @@ from protection.resource import Resource
 
 class ServerPlugin(ProtectionPlugin):
     resource_type = common.RESOURCE_TYPE
+    # Its volumes first: the root-disk snapshot puts the server in a task
+    # state in which Nova refuses the assisted snapshots (NFS-like Cinder
+    # backends) of its in-use volumes.
+    protect_after_children = True
 
     options_schema = {
         "type": "object",
@@ -23,9 +27,11 @@ class ServerPlugin(ProtectionPlugin):
         "properties": {
             "snapshot_root_disk": {
                 "type": "boolean",
-                "description": "also save the root disk of an image-booted "
+                "description": "save the root disk of an image-booted "
                                "server (Nova createImage, streamed into "
-                               "the bank); restore boots from it"},
+                               "the bank; restore boots from it). "
+                               "Default true; false saves only the "
+                               "description and boots from the image"},
         },
     }
     _id_map = {"type": "object",

@@ -29,10 +29,12 @@ class DescribeServer(task.Task):
 
 
 class CreateRootDiskSnapshot(tasks.CreatingTask):
-    """Nova createImage of an image-booted server (``snapshot_root_disk``).
+    """Nova createImage of an image-booted server (``snapshot_root_disk``,
+    true by default: what the guest wrote to its root disk is data).
 
-    Returns the temporary Glance image's id, or None when not asked or when
-    the root disk is a volume (the volume plugin protects that).
+    Returns the temporary Glance image's id, or None when opted out
+    (``snapshot_root_disk=false``) or when the root disk is a volume (the
+    volume plugin protects that).
     """
 
     default_provides = "root_snapshot_id"
@@ -45,7 +47,7 @@ class CreateRootDiskSnapshot(tasks.CreatingTask):
         conn.image.delete_image(new_id, ignore_missing=True)
 
     def execute(self, ctx, conn, resource, parameters, server_info):
-        if not parameters.get("snapshot_root_disk"):
+        if not parameters.get("snapshot_root_disk", True):
             return None
         if server_info["boot"]["source"] != "image":
             ctx.progress.step("root-disk", "the server boots from a volume: "

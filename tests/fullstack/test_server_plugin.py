@@ -19,6 +19,7 @@ import secrets
 import pytest
 
 from protection import exceptions
+from tools.cloudkit import root_disk
 from tools.cloudkit import volume_bytes as devcloud_volume
 from tools.cloudkit import teardown
 from tests.fullstack.conftest import require_devcloud, wait_for, wait_status
@@ -185,6 +186,9 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
                    networks=[{"port": port.id}], metadata={"role": "db"},
                    tags=["fullstack"])
     conn.network.update_ip(fip, port_id=port.id)
+    # What the guest wrote to its root disk (saved by default).
+    root_bytes = secrets.token_bytes(64 * 1024)
+    root_disk.write_root_disk(server.id, root_bytes, offset=MiB // 2)
     volumes = [_new_volume(conn, cleanup) for _ in range(2)]
     patterns = {}
     for volume in volumes:
@@ -213,7 +217,13 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
     assert new_server.name == server.name
     assert new_server.metadata == {"role": "db"}
     assert new_server.tags == ["fullstack"]
-    assert new_server.image.id == restored[f"{IMAGE}#{image.id}"]
+    # It boots from its restored root disk, not from the restored image.
+    (root_image,) = [new for key, new in restored.items()
+                     if key.startswith(IMAGE)
+                     and key != f"{IMAGE}#{image.id}"]
+    assert new_server.image.id == root_image
+    assert root_disk.read_root_disk(new_server.id, len(root_bytes),
+                                    offset=MiB // 2) == root_bytes
     new_volumes = {v.id: restored[f"{VOLUME}#{v.id}"] for v in volumes}
     assert _attached_volume_ids(conn, new_server.id) == \
         set(new_volumes.values())
@@ -245,15 +255,16 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
                for e in events)
 
 
-# -- (b) boot from volume, on the shared external network ---------------------
+# -- (b) boot from volume, with a data volume and a fixed-IP port ------------
 def test_volume_booted_server_with_a_data_volume(
         service, conn, cleanup, random_image, events):
     require_devcloud()
     image, image_data = random_image(size=MiB)
     boot = _new_volume(conn, cleanup, image_id=image.id)
     data_volume = _new_volume(conn, cleanup)
-    public = _public(conn)
-    server = _boot(conn, cleanup, networks=[{"uuid": public.id}],
+    net, subnet, router, group = _make_network(conn, cleanup)
+    port = _make_port(conn, cleanup, net, subnet, group)
+    server = _boot(conn, cleanup, networks=[{"port": port.id}],
                    block_device_mapping=[{
                        "boot_index": 0, "uuid": boot.id,
                        "source_type": "volume",
@@ -262,16 +273,19 @@ def test_volume_booted_server_with_a_data_volume(
     _attach(conn, server, data_volume)
     boot_pattern = _write_pattern(boot.id, offset=8 * MiB)
     data_pattern = _write_pattern(data_volume.id)
-    (old_port,) = list(conn.network.ports(device_id=server.id))
+    old_port = conn.network.get_port(port.id)
 
     checkpoint_id = _protect(service, conn, cleanup, [server.id])
     graph = service.show_checkpoint(checkpoint_id).graph
-    # public is a reference: not part of the graph; no image either.
+    # No image: the root disk is the boot volume.
     assert {r.key for r in graph} == {(SERVER, server.id), (VOLUME, boot.id),
-                                      (VOLUME, data_volume.id)}
+                                      (VOLUME, data_volume.id),
+                                      (NETWORK, net.id)}
     assert graph.resource((VOLUME, boot.id)).extra.get("boot") is True
     teardown.delete_resources(conn, {
-        SERVER: [server.id], VOLUME: [boot.id, data_volume.id]})
+        SERVER: [server.id], VOLUME: [boot.id, data_volume.id],
+        PORT: [port.id], ROUTER: [router.id], GROUP: [group.id],
+        NETWORK: [net.id]})
 
     result = _restore(service, conn, cleanup, checkpoint_id)
     restored = result.restored
@@ -290,14 +304,11 @@ def test_volume_booted_server_with_a_data_volume(
     _assert_bytes(new_boot, boot_pattern)
     _assert_bytes(new_data, data_pattern)
     (new_port,) = list(conn.network.ports(device_id=new_server.id))
-    assert new_port.network_id == public.id
+    assert new_port.network_id == restored[f"{NETWORK}#{net.id}"]
     assert new_port.id == restored[f"{PORT}#{old_port.id}"]
-    kept = new_port.mac_address == old_port.mac_address
-    refused = any(e.step == "port" and "refused" in (e.message or "")
-                  for e in events)
-    # demo does not own public: Neutron lets only the owner choose a MAC
-    # and fixed IPs, so the plugin falls back to new ones and says so.
-    assert kept or refused
+    assert new_port.mac_address == old_port.mac_address
+    assert [ip["ip_address"] for ip in new_port.fixed_ips] == \
+        [ip["ip_address"] for ip in old_port.fixed_ips]
 
 
 # -- (c) two servers on one network -------------------------------------------
@@ -386,14 +397,18 @@ def test_failed_server_step_rolls_the_whole_restore_back(
     assert not list(conn.image.images(name=image.name))
 
 
-# -- the root disk: devcloud's fake driver uploads nothing --------------------
+# -- the root disk: a compute driver that uploads nothing ---------------------
 def test_root_disk_snapshot_that_never_gets_data_fails_fast_and_cleans_up(
         service, conn, cleanup, random_image):
-    """Nova's fake virt driver finishes createImage without uploading: the
+    """A compute driver that finishes createImage without uploading (the
+    stock fake driver; devcloud's without the root disk file): the
     protect must say so at once (not wait out the timeout) and leave
     neither the temporary snapshot nor an available checkpoint."""
     image, _ = random_image(size=MiB)
     server = _boot(conn, cleanup, image_id=image.id, networks="none")
+    # Without its root disk file devcloud's driver uploads nothing, as the
+    # stock fake driver does.
+    root_disk.disk_file(server.id).unlink()
     name = "stackvault-tmp-"
     before = {i.id for i in conn.image.images() if i.name.startswith(name)}
 

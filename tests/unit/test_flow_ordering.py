@@ -104,6 +104,18 @@ def test_restore_children_finish_before_parent_starts(protected, cloud):
             cloud.index("restore", parent)
 
 
+def test_protect_after_children_when_the_parent_plugin_asks(tmp_path,
+                                                            cloud):
+    class Server(fake_cloud.ServerPlugin):
+        protect_after_children = True
+    plugins = (Server,) + fake_cloud.ALL[1:]
+    make_service(tmp_path, plugins=plugins).protect(cloud, "app", ROOTS)
+    for parent, child in EDGES:
+        if parent in ("web", "db"):
+            assert cloud.index("protect-done", child) < \
+                cloud.index("protect", parent)
+
+
 def test_parent_restore_reads_new_ids_of_children(protected, cloud):
     service, checkpoint_id = protected
     result = service.restore(checkpoint_id, cloud)

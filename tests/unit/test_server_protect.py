@@ -82,11 +82,18 @@ class TestRootDiskSnapshot:
         return {"boot": {"source": "image", **boot},
                 "server": {"status": "ACTIVE"}, "flavor": {"disk": 1}}
 
-    def test_not_asked_for(self):
+    def test_opted_out(self):
         conn = mock.Mock()
         assert protect.CreateRootDiskSnapshot().execute(
-            make_ctx(SRV, conn), conn, SRV, {}, self.info()) is None
+            make_ctx(SRV, conn), conn, SRV, {"snapshot_root_disk": False},
+            self.info()) is None
         conn.compute.create_server_image.assert_not_called()
+
+    def test_taken_by_default(self):
+        conn = mock.Mock()
+        conn.compute.create_server_image.return_value = obj(id="snap-1")
+        assert protect.CreateRootDiskSnapshot().execute(
+            make_ctx(SRV, conn), conn, SRV, {}, self.info()) == "snap-1"
 
     def test_a_volume_booted_server_has_no_root_disk_to_snapshot(self):
         conn, events = mock.Mock(), []

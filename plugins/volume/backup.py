@@ -24,14 +24,10 @@ How each creation is undone
 from openstack import exceptions as sdk_exceptions
 from openstack import utils as sdk_utils
 from taskflow import task
-from taskflow.patterns import linear_flow
 
 from protection import exceptions
 from protection import tasks
 from protection import wait
-from protection.plugin import ProtectionPlugin
-from protection.plugin import fetch_or_not_found
-from protection.resource import Resource
 
 RESOURCE_TYPE = "OS::Cinder::Volume"
 PROTECTABLE_STATUSES = ("available", "in-use")
@@ -46,7 +42,7 @@ BACKUP_FROM_BACKUP_ID = "3.47"
 SETTLED = ("available", "error")
 
 
-def _volume_label(volume_id):
+def volume_label(volume_id):
     return f"volume {volume_id}"
 
 
@@ -114,11 +110,15 @@ class CreateTemporarySnapshot(tasks.CreatingTask):
     def execute(self, ctx, conn, resource, parameters):
         if parameters.get("method", "snapshot") != "snapshot":
             return None
+        return self.snapshot(ctx, conn, resource, "the backup exists")
+
+    def snapshot(self, ctx, conn, resource, until):
+        """Take the (forced) snapshot, deleted once ``until``; record it."""
         snapshot = conn.block_storage.create_snapshot(
             volume_id=resource.id, is_forced=True,
             name=f"stackvault-tmp-{ctx.checkpoint_id}",
             description="temporary snapshot of a stackvault protect; "
-                        f"deleted once the backup exists {self.mark_tag(ctx)}")
+                        f"deleted once {until} {self.mark_tag(ctx)}")
         return self.created(ctx, snapshot.id)
 
     def fetch(self, conn, new_id):
@@ -220,37 +220,11 @@ def _mapped(parameters, key, original):
     return parameters.get(f"{key}_mapping", {}).get(original, original)
 
 
-class CreateVolumeFromBackup(tasks.CreatingTask):
-    default_provides = "new_volume_id"
-    kind = "volume"
-    settled = SETTLED + ("error_restoring",)
-    records = True
+class CreatingVolume(tasks.CreatingTask):
+    """Base of a task creating one volume, marked in its metadata."""
 
-    def execute(self, ctx, conn, resource, metadata, parameters):
-        if not sdk_utils.supports_microversion(conn.block_storage,
-                                               BACKUP_FROM_BACKUP_ID):
-            raise exceptions.StackvaultError(
-                "this cloud's Cinder cannot create a volume from a backup "
-                f"(needs block-storage API {BACKUP_FROM_BACKUP_ID})")
-        attrs = {
-            "backup_id": metadata["backup_id"],
-            "size": metadata["size"],
-            "name": parameters.get("restore_name") or metadata["name"],
-            "description": metadata["description"],
-            # marked until RestoreVolumeAttributes, so that a re-run
-            # finds this volume instead of restoring a second one
-            "metadata": dict(metadata["metadata"], **self.marks(ctx)),
-        }
-        volume_type = _mapped(parameters, "volume_type",
-                              metadata["volume_type"])
-        zone = _mapped(parameters, "availability_zone",
-                       metadata["availability_zone"])
-        if volume_type:
-            attrs["volume_type"] = volume_type
-        if zone:
-            attrs["availability_zone"] = zone
-        volume = conn.block_storage.create_volume(**attrs)
-        return self.created(ctx, volume.id)
+    kind = "volume"
+    settled = SETTLED
 
     def fetch(self, conn, new_id):
         return conn.block_storage.get_volume(new_id)
@@ -263,12 +237,51 @@ class CreateVolumeFromBackup(tasks.CreatingTask):
         conn.block_storage.delete_volume(new_id)
 
 
+class CreateVolumeFromBackup(CreatingVolume):
+    default_provides = "new_volume_id"
+    kind = "volume"
+    settled = SETTLED + ("error_restoring",)
+    records = True
+
+    def volume_attrs(self, ctx, metadata, parameters):
+        """What every new volume gets: name, description, type, zone, and
+        the saved metadata with this atom's marks (until
+        RestoreVolumeAttributes, so that a re-run finds this volume
+        instead of restoring a second one)."""
+        attrs = {
+            "size": metadata["size"],
+            "name": parameters.get("restore_name") or metadata["name"],
+            "description": metadata["description"],
+            "metadata": dict(metadata["metadata"], **self.marks(ctx)),
+        }
+        volume_type = _mapped(parameters, "volume_type",
+                              metadata["volume_type"])
+        zone = _mapped(parameters, "availability_zone",
+                       metadata["availability_zone"])
+        if volume_type:
+            attrs["volume_type"] = volume_type
+        if zone:
+            attrs["availability_zone"] = zone
+        return attrs
+
+    def execute(self, ctx, conn, resource, metadata, parameters):
+        if not sdk_utils.supports_microversion(conn.block_storage,
+                                               BACKUP_FROM_BACKUP_ID):
+            raise exceptions.StackvaultError(
+                "this cloud's Cinder cannot create a volume from a backup "
+                f"(needs block-storage API {BACKUP_FROM_BACKUP_ID})")
+        attrs = self.volume_attrs(ctx, metadata, parameters)
+        attrs["backup_id"] = metadata["backup_id"]
+        volume = conn.block_storage.create_volume(**attrs)
+        return self.created(ctx, volume.id)
+
+
 class WaitVolumeAvailable(task.Task):
     def execute(self, ctx, conn, new_volume_id, metadata):
         ctx.progress.step("restore", f"restoring into {new_volume_id}")
         ctx.wait_for_status(
             lambda: conn.block_storage.get_volume(new_volume_id),
-            "available", what=_volume_label(new_volume_id),
+            "available", what=volume_label(new_volume_id),
             failures=VOLUME_FAILURES, size_gib=metadata["size"])
 
 
@@ -326,6 +339,28 @@ class DeleteBackup(task.Task):
             settled=SETTLED)
 
 
+def check_restorable_backup(conn, resource, metadata):
+    """Raise (before a restore creates anything) when this project cannot
+    restore from the checkpoint's backup: Cinder shows a backup only to
+    the project that owns it, so a restore into another project or cloud
+    finds none."""
+    backup_id = metadata.get("backup_id")
+    try:
+        backup = conn.block_storage.get_backup(backup_id)
+    except sdk_exceptions.NotFoundException:
+        raise exceptions.StackvaultError(
+            f"volume {resource.id} was protected as a Cinder backup "
+            f"(data_location=cinder) and backup {backup_id} is not visible "
+            "here: a Cinder backup restores only in the project that owns "
+            "it (or it was deleted). To restore into another project or "
+            "cloud, protect the volume with "
+            f"{RESOURCE_TYPE}:data_location=bank") from None
+    if backup.status != "available":
+        raise exceptions.StackvaultError(
+            f"backup {backup_id} of volume {resource.id} is "
+            f"{backup.status!r}, not 'available'")
+
+
 class CheckBackup(task.Task):
     def execute(self, conn, resource, metadata):
         backup_id = metadata.get("backup_id")
@@ -342,95 +377,3 @@ class CheckBackup(task.Task):
             raise exceptions.StackvaultError(
                 f"backup {backup_id} of volume {resource.id} is "
                 f"{backup.status!r}, not 'available'")
-
-
-# -- the plugin ---------------------------------------------------------------
-class VolumePlugin(ProtectionPlugin):
-    resource_type = RESOURCE_TYPE
-
-    options_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "backup_mode": {"enum": ["full", "incremental"],
-                            "description": "incremental falls back to full "
-                                           "when no earlier backup exists"},
-            "backup_name": {"type": "string", "maxLength": 255},
-            "container": {"type": "string", "maxLength": 255},
-            "method": {"enum": ["snapshot", "direct"],
-                       "description": "snapshot (default): back up a "
-                                      "temporary snapshot; direct: back "
-                                      "the volume up itself"},
-        },
-    }
-    metadata_schema = {
-        "type": "object",
-        "required": ["backup_id", "size", "name", "description", "metadata",
-                     "volume_type", "availability_zone", "bootable",
-                     "image_metadata"],
-        "properties": {
-            "backup_id": {"type": "string", "minLength": 1},
-            "size": {"type": "integer", "minimum": 1},
-            "name": {"type": "string"},
-            "description": {"type": "string"},
-            "metadata": {"type": "object"},
-            "volume_type": {"type": ["string", "null"]},
-            "availability_zone": {"type": ["string", "null"]},
-            "bootable": {"type": "boolean"},
-            "image_metadata": {"type": "object"},
-            "incremental": {"type": "boolean"},
-        },
-    }
-    _name_map = {"type": "object",
-                 "additionalProperties": {"type": "string"}}
-    restore_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "restore_name": {"type": "string", "maxLength": 255},
-            "volume_type": {"type": "string"},
-            "availability_zone": {"type": "string"},
-            "volume_type_mapping": _name_map,
-            "availability_zone_mapping": _name_map,
-        },
-    }
-
-    @staticmethod
-    def _resource(volume):
-        return Resource(RESOURCE_TYPE, volume.id, volume.name or "",
-                        {"size": volume.size})
-
-    def list_resources(self, conn):
-        return [self._resource(v) for v in conn.block_storage.volumes()]
-
-    def show_resource(self, conn, resource_id):
-        return self._resource(fetch_or_not_found(
-            conn.block_storage.get_volume, resource_id, "volume"))
-
-    def protect_flow(self, ctx, resource):
-        return linear_flow.Flow("protect-volume").add(
-            DescribeVolume(),
-            ChooseBackupMode(),
-            CreateTemporarySnapshot(),
-            WaitSnapshotAvailable(),
-            CreateBackup(),
-            WaitBackupAvailable(),
-            DeleteTemporarySnapshot(),
-            SaveVolumeMetadata(),
-        )
-
-    def restore_flow(self, ctx, resource):
-        return linear_flow.Flow("restore-volume").add(
-            CreateVolumeFromBackup(),
-            WaitVolumeAvailable(),
-            RestoreVolumeAttributes(),
-        )
-
-    def delete_flow(self, ctx, resource):
-        return DeleteBackup()
-
-    def check_delete(self, conn, resource, metadata):
-        deletable_backup(conn, metadata)
-
-    def verify_flow(self, ctx, resource):
-        return CheckBackup()
