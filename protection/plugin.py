@@ -119,6 +119,24 @@ class ProtectionPlugin:
         must not change anything.
         """
 
+    # -- dry-run and pre-flight ---------------------------------------------
+    def restore_preflight(self, ctx, resource):
+        """What restoring ``resource`` would need; optional (default:
+        nothing to say).
+
+        Called for every resource of a restore, children first, before
+        anything is created, and by ``restore --dry-run``, which creates
+        nothing. Return an iterable of :mod:`protection.preflight` items:
+        ``Mapping`` (a value resolved here: flavor, network, name ...),
+        ``Check`` (a verdict with its reason) and ``Demand`` (quota the
+        restore would use). ``ctx`` is the restore's context, except that
+        ``ctx.restored`` holds placeholders for what the restore would
+        create first (record your sub-objects' with ``ctx.record_new_id``
+        and :func:`protection.preflight.placeholder`). It must only read:
+        a dry-run proves that nothing reaches the cloud but GETs.
+        """
+        return ()
+
     # -- hooks -------------------------------------------------------------
     def on_prepare_begin(self, ctx, resource):
         """Before this resource's children's ``on_prepare_begin``."""
