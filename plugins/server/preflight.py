@@ -105,6 +105,13 @@ def _taken(conn, attrs):
     return taken
 
 
+def _foreign(conn, attrs):
+    """Whether the port's network belongs to another project (Neutron then
+    refuses chosen addresses, and CreatePort falls back to new ones)."""
+    network = conn.network.get_network(attrs["network_id"])
+    return network.project_id != conn.current_project_id
+
+
 def _addresses(items, ctx, plan):
     attrs = plan["attrs"]
     name = f"port {plan['original']}: fixed IPs and MAC free"
@@ -113,6 +120,12 @@ def _addresses(items, ctx, plan):
                                      "on a network this restore creates"))
         return
     taken = _taken(ctx.conn, attrs)
+    if taken and plan["fallback"] is not None and _foreign(ctx.conn, attrs):
+        items.append(preflight.Check(
+            name, preflight.PASS, f"taken ({', '.join(taken)}), but network "
+            f"{attrs['network_id']} is another project's: Neutron lets "
+            "only its owner choose addresses, so new ones are allocated"))
+        return
     items.append(preflight.Check.of(
         name, not taken,
         f"taken on network {attrs['network_id']}: {', '.join(taken)}; "

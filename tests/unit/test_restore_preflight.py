@@ -24,6 +24,7 @@ from tests.unit.plugin_helpers import make_ctx
 from tests.unit.plugin_helpers import obj
 from tests.unit.server_helpers import cloud
 from tests.unit.server_helpers import flavor
+from tests.unit.server_helpers import network
 from tests.unit.server_helpers import restore_ctx
 
 # A call whose name says it changes something; a dry-run makes none.
@@ -96,6 +97,17 @@ def test_server_on_an_existing_network_with_its_address_taken_fails():
     conn.network.ports.assert_any_call(
         network_id="net-1", fixed_ips=["ip_address=10.0.0.5"])
     assert mutating_calls(conn) == []
+
+
+def test_taken_addresses_on_another_projects_network_are_replaced():
+    conn = cloud(networks={"net-1": network("net-1", project="other"),
+                           "public": network("public", "admin", True)})
+    items = server_preflight(conn, placeholders(
+        ("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key")))
+    checks, _maps, _demands = by_kind(items)
+    taken = checks["port port-1: fixed IPs and MAC free"]
+    assert taken.verdict == preflight.PASS
+    assert "another project's" in taken.detail
 
 
 def test_server_without_a_flavor_or_image_fails_naming_both():
