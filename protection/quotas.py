@@ -70,6 +70,10 @@ def _verdict(label, wanted, limit, used):
 
 def checks(conn, demands):
     """One Check per demanded quota, in QUOTAS order."""
+    unknown = sorted(set(demands) - set(QUOTAS))
+    if unknown:     # a plugin's mistake, not the operator's
+        raise ValueError(f"unknown quota names {unknown} (known: "
+                         f"{', '.join(QUOTAS)})")
     readers, found = {}, []
     for quota, label in QUOTAS.items():
         wanted = demands.get(quota, 0)
@@ -89,8 +93,4 @@ def checks(conn, demands):
                 f"{read}"))
             continue
         found.append(_verdict(label, wanted, *read(name)))
-    unknown = sorted(set(demands) - set(QUOTAS))
-    if unknown:
-        raise ValueError(f"unknown quota names {unknown} (known: "
-                         f"{', '.join(QUOTAS)})")
     return found

@@ -50,9 +50,12 @@ def _attributes(items, ctx):
     if attrs is None:
         return
     zone = saved.get("availability_zone")
-    key_target = attrs.get("key_name") or (_shown(new_key) if new_key
-                                           and "key_name" not in
-                                           ctx.parameters else "(none)")
+    if attrs.get("key_name"):
+        key_target = attrs["key_name"]
+    elif new_key and "key_name" not in ctx.parameters:
+        key_target = _shown(new_key)
+    else:
+        key_target = "(none)"
     items += [preflight.Mapping("name", saved["name"], attrs["name"]),
               preflight.Mapping("availability zone", zone,
                                 attrs.get("availability_zone")

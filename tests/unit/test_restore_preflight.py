@@ -32,6 +32,8 @@ MUTATING = re.compile(r"(^|\.)(create|delete|update|set|add|remove|attach|"
                       r"detach|upload|import)_?")
 NET, SUB, SG = ("OS::Neutron::Network", "OS::Neutron::Subnet",
                 "OS::Neutron::SecurityGroup")
+IMAGE_AND_KEY = (("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key"))
+ADDRESSES = "port port-1: fixed IPs and MAC free"
 
 
 def mutating_calls(conn):
@@ -65,6 +67,13 @@ def server_preflight(conn, restored, parameters=None):
         return ServerPlugin().restore_preflight(ctx, ctx.resource)
 
 
+def server_check(conn, name, *restored):
+    """The server's check ``name`` when ``restored`` are restored first."""
+    checks, _maps, _demands = by_kind(server_preflight(
+        conn, placeholders(*restored)))
+    return checks[name]
+
+
 def test_server_next_to_restored_children_passes_and_only_reads():
     conn = cloud()
     items = server_preflight(conn, placeholders(
@@ -87,10 +96,7 @@ def test_server_next_to_restored_children_passes_and_only_reads():
 
 def test_server_on_an_existing_network_with_its_address_taken_fails():
     conn = cloud()          # net-1 exists here; its port holds the IP
-    items = server_preflight(conn, placeholders(
-        ("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key")))
-    checks, _maps, _demands = by_kind(items)
-    taken = checks["port port-1: fixed IPs and MAC free"]
+    taken = server_check(conn, ADDRESSES, *IMAGE_AND_KEY)
     assert taken.verdict == preflight.FAIL
     assert "10.0.0.5 (port port-1)" in taken.detail
     assert "keep_fixed_ips=false" in taken.detail
@@ -102,10 +108,7 @@ def test_server_on_an_existing_network_with_its_address_taken_fails():
 def test_taken_addresses_on_another_projects_network_are_replaced():
     conn = cloud(networks={"net-1": network("net-1", project="other"),
                            "public": network("public", "admin", True)})
-    items = server_preflight(conn, placeholders(
-        ("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key")))
-    checks, _maps, _demands = by_kind(items)
-    taken = checks["port port-1: fixed IPs and MAC free"]
+    taken = server_check(conn, ADDRESSES, *IMAGE_AND_KEY)
     assert taken.verdict == preflight.PASS
     assert "another project's" in taken.detail
 
@@ -129,10 +132,8 @@ def test_server_without_a_flavor_or_image_fails_naming_both():
 def test_server_with_an_excluded_network_says_to_map_it():
     conn = cloud()
     conn.network.get_network.side_effect = sdk_exceptions.NotFoundException
-    items = server_preflight(conn, placeholders(
-        ("OS::Glance::Image", "img-1"), (SG, "sg-1")))
-    checks, _maps, _demands = by_kind(items)
-    failed = checks["networks and security groups"]
+    failed = server_check(conn, "networks and security groups",
+                          ("OS::Glance::Image", "img-1"), (SG, "sg-1"))
     assert failed.verdict == preflight.FAIL
     assert "network_mapping" in failed.detail
 
