@@ -382,7 +382,8 @@ def restore_preflight(conn, resource, metadata, parameters):
                                        target or "(Cinder's default)"))
         if target:
             preflight.attempt(items, f"{what} exists",
-                              lambda c=check, t=target: c(conn, t))
+                              lambda c=check, t=target: c(conn, t),
+                              lambda found, w=what: f"{w} {found!r} is here")
     return items
 
 
