@@ -167,7 +167,7 @@ class Runner:
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
-        def on_atom(_state, _details):
+        def on_atom(_state, details=None):   # TaskFlow passes details=
             if self._interrupted:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
@@ -273,6 +273,8 @@ class Runner:
         finally:
             for running in started:
                 self._untrack(running)
+            with self._lock:        # an interruption stops one run only
+                self._interrupted = False
         if abort:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]
