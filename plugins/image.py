@@ -45,6 +45,7 @@ from taskflow.patterns import linear_flow
 
 from protection import exceptions
 from protection import image_data
+from protection import preflight
 from protection import tasks
 from protection.plugin import ProtectionPlugin
 from protection.plugin import fetch_or_not_found
@@ -279,6 +280,17 @@ class ImagePlugin(ProtectionPlugin):
         if ctx.metadata.get("image", {}).get("protected"):
             flow.add(ProtectImage())
         return flow
+
+    def restore_preflight(self, ctx, resource):
+        """The name and visibility of the new image; its data is the
+        checkpoint's (checked with the checkpoint)."""
+        image = ctx.metadata["image"]
+        return [preflight.Mapping(
+                    "name", image["name"],
+                    ctx.parameters.get("restore_name") or image["name"]),
+                preflight.Mapping(
+                    "visibility", image.get("visibility"),
+                    ctx.parameters.get("visibility", "private"))]
 
     def delete_flow(self, ctx, resource):
         return linear_flow.Flow("delete").add(DeleteImageData())

@@ -24,6 +24,7 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
+from protection import preflight
 from protection import tasks
 from protection.plugin import ProtectionPlugin
 from protection.plugin import fetch_or_not_found
@@ -151,3 +152,19 @@ class KeyPairPlugin(ProtectionPlugin):
 
     def restore_flow(self, ctx, resource):
         return ImportKeyPair()
+
+    def restore_preflight(self, ctx, resource):
+        """The name it is imported under; refused when a key pair of that
+        name holds another public key (as ImportKeyPair would)."""
+        metadata = ctx.metadata
+        name = ctx.parameters.get("restore_name") or metadata["name"]
+        existing = ctx.conn.compute.find_keypair(name, ignore_missing=True)
+        clash = existing is not None and key_material(
+            existing.public_key) != key_material(metadata["public_key"])
+        return [preflight.Mapping("name", metadata["name"], name),
+                preflight.Check.of(
+                    "key pair name free", not clash,
+                    f"key pair {name!r} already exists with another public "
+                    "key: delete it, or set restore_name" if clash else
+                    "reuses the existing key pair" if existing else
+                    "imported as new")]

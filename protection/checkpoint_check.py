@@ -18,9 +18,9 @@ Delete
     refuses to delete a backup that incremental backups depend on), so a
     delete that must be refused leaves the checkpoint ``available``.
 
-Restore also asks each plugin's ``check_restore`` (:func:`restore_precheck`)
-before anything is created: a volume saved as a Cinder backup cannot be
-restored in a project that does not see the backup.
+What else a restore needs from the target cloud (a visible backup,
+flavors, quotas ...) is asked of each plugin by the pre-flight
+(:mod:`protection.restore_preview`, ``restore_preflight``).
 """
 
 from protection import checkpoint as cp
@@ -29,7 +29,6 @@ from protection import exceptions
 from protection.report import Failure
 
 PRECHECK_STEP = "delete-precheck"
-RESTORE_PRECHECK_STEP = "restore-precheck"
 
 
 def integrity_problems(checkpoint):
@@ -85,14 +84,6 @@ def delete_precheck(registry, checkpoint, conn, saved):
     """
     return _ask_plugins(registry, checkpoint.graph, saved, PRECHECK_STEP,
                         lambda plugin: plugin.check_delete, conn)
-
-
-def restore_precheck(registry, graph, conn, saved):
-    """Ask every resource's plugin whether its restore into ``conn``'s
-    project can work (``check_restore``); a list of Failure, ``[]``: go
-    ahead. Nothing is created."""
-    return _ask_plugins(registry, graph, saved, RESTORE_PRECHECK_STEP,
-                        lambda plugin: plugin.check_restore, conn)
 
 
 def _ask_plugins(registry, graph, saved, step, hook, conn):

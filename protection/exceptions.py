@@ -145,3 +145,15 @@ class OperationFailed(StackvaultError):
         else:
             msg = f"{operation} failed"
         super().__init__(msg)
+
+
+class PreflightFailed(OperationError):
+    """A restore's pre-flight found a check that fails; nothing was
+    created. ``report``: the :class:`protection.preflight.Report`."""
+
+    def __init__(self, report):
+        failing = "; ".join(str(c) for c in report.failing)
+        super().__init__(
+            f"pre-flight failed, nothing was created: {failing} (see "
+            "'restore --dry-run'; --skip-preflight restores anyway)")
+        self.report = report

@@ -122,6 +122,21 @@ class ResourceGraph:
             for child in self.children(start):
                 yield from self.tree(child, _depth + 1)
 
+    def subgraph(self, keys):
+        """The graph of the resources whose keys are in ``keys`` and the
+        edges between them; its roots are those no kept resource needs."""
+        keys = set(keys)
+        sub = ResourceGraph()
+        for key, resource in self._nodes.items():
+            if key in keys:
+                sub._add_node(resource)
+        for parent, child in self.edges():
+            if parent.key in keys and child.key in keys:
+                sub._add_edge(parent.key, child.key)
+        needed = {child for kids in sub._children.values() for child in kids}
+        sub._roots = [key for key in sub._nodes if key not in needed]
+        return sub
+
     # -- (de)serialisation --------------------------------------------------
     def to_dict(self):
         return {

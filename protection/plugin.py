@@ -124,15 +124,23 @@ class ProtectionPlugin:
         must not change anything.
         """
 
-    def check_restore(self, conn, resource, metadata):
-        """Raise StackvaultError when restoring ``resource`` into the
-        project of ``conn`` cannot work (e.g. what it restores from is not
-        visible there); ``metadata``: its metadata.json.
+    # -- dry-run and pre-flight ---------------------------------------------
+    def restore_preflight(self, ctx, resource):
+        """What restoring ``resource`` would need; optional (default:
+        nothing to say).
 
-        Called for every resource of a restore before anything is
-        created, so a restore that cannot work creates nothing. It must
-        not change anything.
+        Called for every resource of a restore, children first, before
+        anything is created, and by ``restore --dry-run``, which creates
+        nothing. Return an iterable of :mod:`protection.preflight` items:
+        ``Mapping`` (a value resolved here: flavor, network, name ...),
+        ``Check`` (a verdict with its reason) and ``Demand`` (quota the
+        restore would use). ``ctx`` is the restore's context, except that
+        ``ctx.restored`` holds placeholders for what the restore would
+        create first (record your sub-objects' with ``ctx.record_new_id``
+        and :func:`protection.preflight.placeholder`). It must only read:
+        a dry-run proves that nothing reaches the cloud but GETs.
         """
+        return ()
 
     # -- hooks -------------------------------------------------------------
     def on_prepare_begin(self, ctx, resource):

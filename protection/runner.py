@@ -58,6 +58,14 @@ class Plan:
     parameters: dict              # resource key -> validated parameters
     metadata: dict                # resource key -> metadata.json
     policy: str = contract.ROLLBACK
+    selected: typing.Any = None   # ResourceGraph of a selective restore
+
+    @property
+    def graph(self):
+        """The resources this operation runs: the checkpoint's, or the
+        part a selective restore chose (protection.selection)."""
+        return self.selected if self.selected is not None else \
+            self.checkpoint.graph
 
 
 class Stores:
@@ -121,6 +129,19 @@ class OperationInterrupted(exceptions.StackvaultError):
         self.operation_id = operation_id
 
 
+def build_flow(registry, operation, graph, make, abort=False):
+    """The operation's flow over ``graph`` (a plugin's contract mistake is
+    a PluginError)."""
+    for resource in graph:     # every type needs a plugin, checked early
+        registry.get(resource.type)
+    try:
+        return builder.build(operation, graph, registry, make, abort=abort)
+    except contract.ContractError as exc:
+        if isinstance(exc, exceptions.StackvaultError):
+            raise
+        raise exceptions.PluginError(str(exc)) from None
+
+
 class Runner:
     """Builds and runs operations' flows with persistence.
 
@@ -155,7 +176,7 @@ class Runner:
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
-        def on_atom(_state, _details):
+        def on_atom(_state, details=None):   # TaskFlow passes details=
             if self._interrupted:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
@@ -208,16 +229,8 @@ class Runner:
         return make
 
     def _build(self, plan, make, abort):
-        graph = plan.checkpoint.graph
-        for resource in graph:     # every type needs a plugin, checked early
-            self.registry.get(resource.type)
-        try:
-            return builder.build(plan.operation.kind, graph, self.registry,
-                                 make, abort=abort)
-        except contract.ContractError as exc:
-            if isinstance(exc, exceptions.StackvaultError):
-                raise
-            raise exceptions.PluginError(str(exc)) from None
+        return build_flow(self.registry, plan.operation.kind, plan.graph,
+                          make, abort)
 
     def _persistence(self, op, resume):
         if not (self.persistent or resume):
@@ -269,6 +282,8 @@ class Runner:
         finally:
             for running in started:
                 self._untrack(running)
+            with self._lock:        # an interruption stops one run only
+                self._interrupted = False
         if abort:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]
@@ -279,7 +294,7 @@ class Runner:
     def _statuses(plan, outcome, board):
         failed = {f.resource.key for f in outcome.failures if f.resource}
         statuses = {}
-        for resource in plan.checkpoint.graph:
+        for resource in plan.graph:
             if resource.key in failed:
                 status = "failed"
             elif outcome.succeeded:

@@ -25,7 +25,9 @@ from protection import plugin as plugin_mod
 from protection import progress as progress_mod
 from protection import protect_journal
 from protection import runner as runner_mod
+from protection import restore_preview
 from protection import saved_metadata
+from protection import selection
 from protection.graph import ResourceGraph
 from protection.progress import Progress
 from protection.progress import ProgressEvent
@@ -243,11 +245,16 @@ class ProtectionService:
 
     # -- restore --------------------------------------------------------------
     def restore(self, checkpoint_id, conn, parameters=None,
-                policy=plugin_mod.ROLLBACK, cloud=None):
+                policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
+                skip_preflight=False):
         """Restore a checkpoint into the cloud/project of ``conn``.
 
         ``policy``: ``rollback`` (default) reverts everything the restore
         created when a step fails; ``keep`` leaves it and lists it.
+        ``only``/``exclude``: ``(type, id)`` pairs of a selective restore
+        (:mod:`protection.selection`). The pre-flight
+        (:meth:`dry_run`'s checks) runs first and raises PreflightFailed,
+        before anything is created, unless ``skip_preflight``.
         """
         started = time.monotonic()
         if policy not in plugin_mod.POLICIES:
@@ -256,21 +263,36 @@ class ProtectionService:
                 f"{' or '.join(plugin_mod.POLICIES)})")
         checkpoint = self._checkpoint(checkpoint_id)
         checkpoint_check.check_before_restore(checkpoint)
-        merged = self._validated_parameters(plugin_mod.RESTORE,
-                                            checkpoint.graph, parameters)
+        graph = selection.select(checkpoint.graph, only, exclude)
+        merged = self._validated_parameters(plugin_mod.RESTORE, graph,
+                                            parameters)
         saved = self._saved_metadata(checkpoint, check=True)
-        refused = checkpoint_check.restore_precheck(
-            self.registry, checkpoint.graph, conn, saved)
-        if refused:
-            raise exceptions.OperationFailed(
-                plugin_mod.RESTORE, refused, OperationResult(
-                    plugin_mod.RESTORE, "failed", checkpoint_id=checkpoint.id,
-                    failures=refused, seconds=time.monotonic() - started))
+        if not skip_preflight:
+            report = restore_preview.preview(self, checkpoint, graph, conn,
+                                             merged, saved, [])
+            if not report.ok:
+                raise exceptions.PreflightFailed(report)
         op = self._start(plugin_mod.RESTORE, checkpoint.id,
                          {"cloud": cloud, "parameters": parameters or {},
-                          "policy": policy})
+                          "policy": policy,
+                          **selection.as_args(only, exclude)})
         return self._restore(runner_mod.Plan(op, checkpoint, conn, merged,
-                                             saved, policy), started)
+                                             saved, policy, graph), started)
+
+    def dry_run(self, checkpoint_id, conn, parameters=None, only=(),
+                exclude=()):
+        """What ``restore`` would do and whether it can: a
+        :class:`~protection.preflight.Report`. Creates nothing."""
+        checkpoint = self._checkpoint(checkpoint_id)
+        if checkpoint.damage is not None:
+            checkpoint_check.check_before_restore(checkpoint)
+        problems = checkpoint_check.integrity_problems(checkpoint)
+        graph = selection.select(checkpoint.graph, only, exclude)
+        merged = self._validated_parameters(plugin_mod.RESTORE, graph,
+                                            parameters)
+        saved = self._saved_metadata(checkpoint, check=True)
+        return restore_preview.preview(self, checkpoint, graph, conn,
+                                       merged, saved, problems)
 
     def _restore(self, plan, started, resume=False, abort=False):
         run, result = self._execute(plan, started, resume, abort)
@@ -435,9 +457,14 @@ class ProtectionService:
             or args.get("cloud") else None
         parameters = {}
         metadata = {}
+        graph = selection.select(
+            checkpoint.graph, [tuple(k) for k in args.get("only") or ()],
+            [tuple(k) for k in args.get("exclude") or ()]) \
+            if op.kind == plugin_mod.RESTORE else None
         if op.kind in (plugin_mod.PROTECT, plugin_mod.RESTORE):
             parameters = self._validated_parameters(
-                op.kind, checkpoint.graph, args.get("parameters"))
+                op.kind, graph if graph is not None else checkpoint.graph,
+                args.get("parameters"))
         if op.kind != plugin_mod.PROTECT:
             metadata = self._saved_metadata(checkpoint, check=False)
         policy = args.get("policy") or (
@@ -445,7 +472,7 @@ class ProtectionService:
                                                plugin_mod.RESTORE)
             else plugin_mod.KEEP)
         plan = runner_mod.Plan(op, checkpoint, conn, parameters, metadata,
-                               policy)
+                               policy, graph)
         finish = {plugin_mod.PROTECT: self._protect,
                   plugin_mod.RESTORE: self._restore,
                   plugin_mod.DELETE: self._delete,

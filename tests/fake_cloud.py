@@ -14,6 +14,7 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
+from protection import preflight
 from protection import tasks
 from protection.plugin import ProtectionPlugin
 from protection.resource import Resource
@@ -32,6 +33,7 @@ class FakeCloud:
         self.log = []
         self.fail = set()            # (operation, record id)
         self.slow = {}               # record id -> seconds a step sleeps
+        self.refuse = set()          # record ids whose pre-flight fails
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -110,9 +112,11 @@ class CreateRecord(tasks.CreatingTask):
         if ("restore", resource.id) in conn.fail:
             raise CloudError(f"cannot create {resource.id}: No valid host "
                              "was found")
+        mapped = parameters.get("child_mapping", {})
         children = {
-            child_id: ctx.restored.require(ctx.resource.extra.get(
-                "child_types", {}).get(child_id, resource.type), child_id)
+            child_id: mapped.get(child_id) or ctx.restored.require(
+                ctx.resource.extra.get("child_types", {}).get(
+                    child_id, resource.type), child_id)
             for child_id in ctx.resource.extra.get("children", [])
         }
         data = b"".join(bank.get("data"))
@@ -150,7 +154,8 @@ class RecordPlugin(ProtectionPlugin):
     restore_schema = {
         "type": "object",
         "properties": {"restore_name": {"type": "string"},
-                       "copies": {"type": "integer", "minimum": 1}},
+                       "copies": {"type": "integer", "minimum": 1},
+                       "child_mapping": {"type": "object"}},
         "additionalProperties": False,
     }
     options_schema = {
@@ -198,6 +203,28 @@ class RecordPlugin(ProtectionPlugin):
 
     def verify_flow(self, ctx, resource):
         return CheckRecord()
+
+    def restore_preflight(self, ctx, resource):
+        """Each child restored or mapped with ``child_mapping``; a record
+        in ``conn.refuse`` fails its check (a full disk, say)."""
+        ctx.conn.event("preflight", resource.id)
+        items = [preflight.Mapping("name", resource.name,
+                                   ctx.parameters.get("restore_name")
+                                   or resource.name)]
+        types = resource.extra.get("child_types", {})
+        for child in resource.extra.get("children", []):
+            target = ctx.parameters.get("child_mapping", {}).get(child) \
+                or ctx.restored.get(types.get(child, resource.type), child)
+            items.append(preflight.Mapping("child", child, target) if target
+                         else preflight.Check(
+                             "child", preflight.FAIL,
+                             f"{child} is not restored: map it with "
+                             "child_mapping"))
+        items.append(preflight.Check.of(
+            "room", resource.id not in ctx.conn.refuse,
+            f"no room for {resource.id}" if resource.id in ctx.conn.refuse
+            else "enough room"))
+        return items
 
     def on_prepare_begin(self, ctx, resource):
         ctx.conn.event("prepare_begin", resource.id)

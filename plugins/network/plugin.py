@@ -6,6 +6,7 @@ from taskflow.patterns import linear_flow
 from plugins.network import common
 from plugins.network import metadata as network_metadata
 from plugins.network import networks
+from plugins.network import preflight
 from plugins.network import protect
 from plugins.network import routers
 from plugins.network import routes
@@ -110,6 +111,9 @@ class NetworkPlugin(ProtectionPlugin):
         flow = graph_flow.Flow("restore-network").add(_chain(ctx.metadata))
         # Security groups run in parallel with the chain.
         return _security_groups(ctx.metadata, flow)
+
+    def restore_preflight(self, ctx, resource):
+        return preflight.restore_preflight(ctx, resource)
 
     def delete_flow(self, ctx, resource):
         return None     # nothing was stored outside the bank

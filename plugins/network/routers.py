@@ -42,7 +42,7 @@ def dismantle_router(ctx, conn, router_id):
         what=f"router {router_id}", timeouts=ctx.timeouts)
 
 
-def _gateway_info(conn, parameters, router):
+def gateway_info(conn, parameters, router):
     """The external gateway of the new router: on the mapped network, or
     on the original one when it exists in the target cloud."""
     saved = router["external_gateway"]
@@ -98,7 +98,7 @@ class EnsureRouter(task.Task):
                      "description": mark,
                      "is_admin_state_up": saved["admin_state_up"]}
             if saved.get("external_gateway"):
-                attrs["external_gateway_info"] = _gateway_info(
+                attrs["external_gateway_info"] = gateway_info(
                     conn, parameters, saved)
             return conn.network.create_router(**attrs).id
         new_id, created = tasks.create_shared(

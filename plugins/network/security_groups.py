@@ -21,7 +21,7 @@ from protection import tasks
 from protection import wait
 
 
-def _default_group_id(conn):
+def default_group_id(conn):
     project = conn.current_project_id
     groups = list(conn.network.security_groups(name=common.DEFAULT_GROUP,
                                                project_id=project))
@@ -51,7 +51,7 @@ class EnsureSecurityGroup(task.Task):
         if saved["is_default"]:
             new_id, recorded = ctx.restored.create_once(
                 common.SECURITY_GROUP, saved["id"],
-                lambda: _default_group_id(conn))
+                lambda: default_group_id(conn))
             return {"id": new_id, "created": False, "recorded": recorded}
 
         def create(mark):

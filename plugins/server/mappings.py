@@ -140,8 +140,8 @@ class ResolveBootSource(task.Task):
         saved = metadata
         boot = saved["boot"]
         if boot["source"] == "volume":
-            return {"volume_id": restored.require(common.VOLUME_TYPE,
-                                                  boot["volume_id"])}
+            return {"volume_id": restored_volume(
+                conn, parameters, restored, boot["volume_id"])}
         image_id = boot["image_id"]
         image = saved.get("image") or {"id": image_id, "name": ""}
         mapped = (parameters.get("image_mapping") or {}).get(image_id)
@@ -172,15 +172,41 @@ def _existing_image(conn, image_id, what, hint=""):
     return image.id
 
 
+def restored_volume(conn, parameters, restored, original):
+    """The volume that stands for ``original`` here: the one
+    ``volume_mapping`` names (an existing, available volume: for a volume
+    left out with ``--exclude``), else the restored one."""
+    mapped = (parameters.get("volume_mapping") or {}).get(original)
+    if mapped:
+        found = common.find(conn.block_storage.find_volume, mapped)
+        if found is None:
+            raise exceptions.StackvaultError(
+                f"volume_mapping maps volume {original} to {mapped!r}, "
+                "which is no volume here")
+        if found.status != "available":
+            raise exceptions.StackvaultError(
+                f"volume_mapping maps volume {original} to {found.id}, "
+                f"which is {found.status!r}, not 'available'")
+        return found.id
+    new_id = restored.get(common.VOLUME_TYPE, original)
+    if new_id is None:
+        raise exceptions.StackvaultError(
+            f"volume {original} is not restored (left out of this "
+            "restore?): map it to an existing volume with volume_mapping "
+            f"{{\"{original}\": \"<volume>\"}}")
+    return new_id
+
+
 class ResolveVolumes(task.Task):
-    """The restored id of every non-boot volume, in device order."""
+    """The volume of every non-boot attachment, in device order."""
 
     default_provides = "volume_plan"
 
-    def execute(self, resource, metadata, restored):
+    def execute(self, conn, resource, metadata, parameters, restored):
         saved = metadata
         return [{"original": a["volume_id"], "device": a["device"],
-                 "new": restored.require(common.VOLUME_TYPE, a["volume_id"])}
+                 "new": restored_volume(conn, parameters, restored,
+                                        a["volume_id"])}
                 for a in saved["attachments"] if not a["boot"]]
 
 

@@ -6,6 +6,7 @@ from taskflow.patterns import linear_flow
 from plugins.server import common
 from plugins.server import description
 from plugins.server import mappings
+from plugins.server import preflight
 from plugins.server import protect
 from plugins.server import restore
 from protection import image_data
@@ -51,6 +52,13 @@ class ServerPlugin(ProtectionPlugin):
             "network_mapping": _id_map,
             "security_group_mapping": _id_map,
             "image_mapping": _id_map,
+            "volume_mapping": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "minLength": 1},
+                "description": "original volume id -> an existing "
+                               "available volume (id or name) to attach "
+                               "instead (for a volume left out with "
+                               "--exclude)"},
             "keep_fixed_ips": {"type": "boolean"},
             "key_name": {"type": "string", "maxLength": 255,
                          "description": "key pair of the new server "
@@ -182,6 +190,9 @@ class ServerPlugin(ProtectionPlugin):
         _add_ports(flow, wait, metadata.get("ports", []))
         _add_volumes(flow, wait, metadata.get("attachments", []))
         return flow
+
+    def restore_preflight(self, ctx, resource):
+        return preflight.restore_preflight(ctx, resource)
 
     def delete_flow(self, ctx, resource):
         if common.root_disk(ctx.metadata):

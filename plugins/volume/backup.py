@@ -26,6 +26,7 @@ from openstack import utils as sdk_utils
 from taskflow import task
 
 from protection import exceptions
+from protection import preflight
 from protection import tasks
 from protection import wait
 
@@ -377,3 +378,49 @@ class CheckBackup(task.Task):
             raise exceptions.StackvaultError(
                 f"backup {backup_id} of volume {resource.id} is "
                 f"{backup.status!r}, not 'available'")
+
+
+# -- pre-flight (only reads) -------------------------------------------------
+def _check_volume_type(conn, name):
+    if conn.block_storage.find_type(name) is None:
+        raise exceptions.StackvaultError(
+            f"volume type {name!r} does not exist here: map it with "
+            "volume_type_mapping or set volume_type")
+    return name
+
+
+def _check_zone(conn, zone):
+    zones = sorted(z.name for z in conn.block_storage.availability_zones())
+    if zones and zone not in zones:
+        raise exceptions.StackvaultError(
+            f"availability zone {zone!r} has no Cinder here (zones: "
+            f"{', '.join(zones)}): map it with availability_zone_mapping")
+    return zone
+
+
+def restore_preflight(conn, resource, metadata, parameters,
+                      from_backup=True):
+    """Backup available (``from_backup``), volume type and zone known
+    here; the name, type and zone the new volume gets; the quota it
+    uses."""
+    items = [preflight.Demand("volume.volumes", 1),
+             preflight.Demand("volume.gigabytes", metadata["size"])]
+    if from_backup:
+        preflight.attempt(items, "backup available",
+                          lambda: check_restorable_backup(conn, resource,
+                                                          metadata),
+                          lambda _: f"backup {metadata['backup_id']}")
+    items.append(preflight.Mapping(
+        "name", metadata["name"],
+        parameters.get("restore_name") or metadata["name"]))
+    for key, what, check in (
+            ("volume_type", "volume type", _check_volume_type),
+            ("availability_zone", "availability zone", _check_zone)):
+        target = _mapped(parameters, key, metadata[key])
+        items.append(preflight.Mapping(what, metadata[key],
+                                       target or "(Cinder's default)"))
+        if target:
+            preflight.attempt(items, f"{what} exists",
+                              lambda c=check, t=target: c(conn, t),
+                              lambda found, w=what: f"{w} {found!r} is here")
+    return items

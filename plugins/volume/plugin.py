@@ -153,9 +153,10 @@ class VolumePlugin(ProtectionPlugin):
             bank.RestoreCopiedVolumeAttributes(),
         )
 
-    def check_restore(self, conn, resource, metadata):
-        if not bank.is_bank(metadata):
-            backup.check_restorable_backup(conn, resource, metadata)
+    def restore_preflight(self, ctx, resource):
+        return backup.restore_preflight(
+            ctx.conn, resource, ctx.metadata, ctx.parameters,
+            from_backup=not bank.is_bank(ctx.metadata))
 
     def delete_flow(self, ctx, resource):
         if bank.is_bank(ctx.metadata):

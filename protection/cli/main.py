@@ -25,6 +25,7 @@ from protection import registry
 from protection import retention
 from protection import runner
 from protection.cli import datasource
+from protection.cli import dry_run
 from protection.cli import operation
 from protection.cli import output
 from protection.cli import plan as plan_cli
@@ -117,6 +118,20 @@ def _add_operation_commands(sub, fmt):
     restore.add_argument("--target-cloud", metavar="NAME",
                          help="restore into this cloud/project, with its own "
                               "credentials (default: --os-cloud)")
+    restore.add_argument("--dry-run", action="store_true",
+                         help="create nothing: print the plan, every "
+                              "mapping and the pre-flight checks (exit 1 "
+                              "when one fails)")
+    restore.add_argument("--skip-preflight", action="store_true",
+                         help="restore even when a pre-flight check fails")
+    restore.add_argument("--only", action="append", default=[],
+                         metavar="TYPE=ID", type=_resource_ref,
+                         help="restore only this resource and what it needs "
+                              "from the checkpoint (repeatable)")
+    restore.add_argument("--exclude", action="append", default=[],
+                         metavar="TYPE=ID", type=_resource_ref,
+                         help="leave this resource out; its parents must "
+                              "map it to an existing one (repeatable)")
 
 
 def _add_checkpoint_commands(sub, fmt):
@@ -251,9 +266,18 @@ def _cmd_protect(app, args):
 
 def _cmd_restore(app, args):
     params = parameters.from_assignments(args.parameter)
+    if args.dry_run:
+        if args.skip_preflight:
+            raise UsageError("stackvault restore: --dry-run is the "
+                             "pre-flight: it cannot be skipped")
+        return dry_run.show(app, app.service.dry_run(
+            args.checkpoint_id, app.conn(args.target_cloud), params,
+            only=args.only, exclude=args.exclude), args.format)
     return _run_operation(app, args, lambda: app.service.restore(
         args.checkpoint_id, app.conn(args.target_cloud), params,
-        args.on_failure, cloud=app.cloud_name(args.target_cloud)))
+        args.on_failure, cloud=app.cloud_name(args.target_cloud),
+        only=args.only, exclude=args.exclude,
+        skip_preflight=args.skip_preflight))
 
 
 def _add_graph(data, checkpoint, fmt):

@@ -97,9 +97,12 @@ def test_another_key_under_the_name_fails_and_restore_name_avoids_it(
     delete_keypair(conn, original.name)
     squatter = new_keypair(name=original.name)
 
-    with pytest.raises(exceptions.OperationFailed,
+    with pytest.raises(exceptions.PreflightFailed,
                        match="already exists with another public key"):
         service.restore(checkpoint_id, conn)
+    with pytest.raises(exceptions.OperationFailed,
+                       match="already exists with another public key"):
+        service.restore(checkpoint_id, conn, skip_preflight=True)
     assert conn.compute.get_keypair(original.name).public_key == \
         squatter.public_key
 

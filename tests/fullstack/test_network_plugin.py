@@ -354,10 +354,14 @@ def test_restore_that_fails_half_way_leaves_nothing(
     _delete_everything(conn, made)
     nowhere = str(uuid.uuid4())
 
+    nowhere_mapped = {NETWORK: {
+        "name_prefix": "r-", "external_network_mapping": {public.id: nowhere}}}
+    with pytest.raises(exceptions.PreflightFailed,
+                       match=f"external network exists: .*{nowhere}"):
+        service.restore(checkpoint_id, conn, nowhere_mapped)
     with pytest.raises(exceptions.OperationFailed) as caught:
-        service.restore(checkpoint_id, conn, {NETWORK: {
-            "name_prefix": "r-",
-            "external_network_mapping": {public.id: nowhere}}})
+        service.restore(checkpoint_id, conn, nowhere_mapped,
+                        skip_preflight=True)
 
     leftovers = _leftovers(conn, f"r-{prefix}")
     made["routers"][:0] = leftovers["routers"]

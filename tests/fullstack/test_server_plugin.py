@@ -53,9 +53,10 @@ def _name(kind):
     return f"fullstack-srv-{kind}-{secrets.token_hex(3)}"
 
 
-def _restore(service, conn, cleanup, checkpoint_id, parameters=None):
+def _restore(service, conn, cleanup, checkpoint_id, parameters=None,
+             **options):
     try:
-        result = service.restore(checkpoint_id, conn, parameters)
+        result = service.restore(checkpoint_id, conn, parameters, **options)
     except exceptions.OperationFailed as exc:
         if exc.result is not None:
             cleanup(teardown.delete_restored, conn, exc.result.restored)
@@ -376,9 +377,13 @@ def test_failed_server_step_rolls_the_whole_restore_back(
         ROUTER: [router.id], GROUP: [group.id], NETWORK: [net.id],
         IMAGE: [image.id]})
 
+    no_flavor = {SERVER: {"flavor_mapping": {"m1.tiny": "no-such-flavor"}}}
+    with pytest.raises(exceptions.PreflightFailed,
+                       match="flavor exists: .*no-such-flavor"):
+        _restore(service, conn, cleanup, checkpoint_id, no_flavor)
     with pytest.raises(exceptions.OperationFailed) as caught:
-        _restore(service, conn, cleanup, checkpoint_id, {
-            SERVER: {"flavor_mapping": {"m1.tiny": "no-such-flavor"}}})
+        _restore(service, conn, cleanup, checkpoint_id, no_flavor,
+                 skip_preflight=True)
 
     failure = caught.value.failures[0]
     assert failure.resource.key == (SERVER, server.id)

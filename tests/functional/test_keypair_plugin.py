@@ -109,13 +109,23 @@ def test_existing_same_key_is_reused_and_another_is_imported(
     assert nova.keypairs_by_name["deploy"] is deploy
 
 
+def test_a_conflict_is_refused_by_the_preflight_before_any_import(
+        service, conn, nova, checkpoint_id):
+    del nova.keypairs_by_name["ci"]
+    nova.add("deploy", "ssh-ed25519 AAAAanotherkey someone@else")
+    with pytest.raises(exceptions.PreflightFailed,
+                       match="key pair name free.*another public key"):
+        service.restore(checkpoint_id, conn)
+    assert set(nova.keypairs_by_name) == {"deploy"}
+
+
 def test_a_conflict_rolls_back_only_what_the_restore_imported(
         service, conn, nova, checkpoint_id):
     del nova.keypairs_by_name["ci"]
     nova.add("deploy", "ssh-ed25519 AAAAanotherkey someone@else")
     with pytest.raises(exceptions.OperationFailed,
                        match="another public key") as caught:
-        service.restore(checkpoint_id, conn)
+        service.restore(checkpoint_id, conn, skip_preflight=True)
     assert caught.value.result.restored == {}
     assert set(nova.keypairs_by_name) == {"deploy"}
     assert nova.keypairs_by_name["deploy"].public_key.startswith(

@@ -152,27 +152,3 @@ def test_verify_lists_metadata_that_breaks_the_schema(service, cloud,
     problems = err.value.result.problems
     assert any("Test::Image img" in p and "required property" in p
                for p in problems), problems
-
-
-def test_a_restore_a_plugin_refuses_creates_nothing(
-        service, cloud, checkpoint_id, monkeypatch):
-    """Every plugin's check_restore runs before anything is created (a
-    volume saved as a Cinder backup, restored where the backup is not
-    visible): the restore fails with each reason and no operation runs."""
-    plugin = service.registry.get("Test::Volume")
-
-    def check_restore(conn, resource, metadata):
-        if resource.id == "vol-db":
-            raise exceptions.StackvaultError(
-                "backup bk-1 is not visible here (data_location=cinder)")
-    monkeypatch.setattr(plugin, "check_restore", check_restore,
-                        raising=False)
-    with pytest.raises(exceptions.OperationFailed) as caught:
-        service.restore(checkpoint_id, cloud)
-    assert cloud.created() == []
-    assert not [what for what, _ in cloud.log if what.startswith("restore")]
-    (failure,) = caught.value.failures
-    assert failure.resource.key == ("Test::Volume", "vol-db")
-    assert failure.step == "restore-precheck"
-    assert "data_location" in str(caught.value)
-    assert caught.value.result.status == "failed"

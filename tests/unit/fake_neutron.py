@@ -236,6 +236,21 @@ class FakeNeutron:
             project_id=g["project_id"], stateful=g["stateful"],
             security_group_rules=rules)
 
+    # -- quotas -----------------------------------------------------------
+    quota_limit = -1         # unlimited unless a test sets one
+
+    def get_quota(self, project, details=False):
+        """Quota details as Neutron shows them (used: what exists)."""
+        with self.lock:
+            used = {"networks": len(self.network_table),
+                    "subnets": len(self.subnet_table),
+                    "ports": len(self.port_table),
+                    "routers": len(self.router_table),
+                    "security_groups": len(self.groups)}
+        return types.SimpleNamespace(**{
+            name: {"limit": self.quota_limit, "used": count, "reserved": 0}
+            for name, count in used.items()})
+
     # -- networks ---------------------------------------------------------
     def find_extension(self, alias, ignore_missing=True):
         if alias in self.extensions:

@@ -478,3 +478,59 @@ def test_operation_commands(run):
     assert_one_line_error(run, "has already ended")
     assert run("operation", "abort", "no-such-op") == 2
     assert_one_line_error(run, "operation no-such-op does not exist")
+
+
+# -- restore --dry-run, pre-flight and selective restore ---------------------
+def test_dry_run_prints_the_plan_and_exits_0_creating_nothing(run):
+    checkpoint_id = run.protect("Test::Server=web")
+    run.cloud.log.clear()
+    assert run("restore", checkpoint_id, "--dry-run") == 0, run.err
+    assert "Plan (resources of one stage run in parallel):" in run.out
+    assert "Test::Server#web (web)" in run.out
+    assert "PASS" in run.out and "checkpoint verifies" in run.out
+    assert run.cloud.created() == []
+    report = run.json("restore", checkpoint_id, "--dry-run")
+    assert report["ok"] is True
+    assert [s["parallel"] for s in report["plan"]][-1] == [
+        "Test::Server#web"]
+    assert {c["verdict"] for c in report["checks"]} == {"pass"}
+
+
+def test_dry_run_with_a_failing_check_exits_1_naming_it(run):
+    checkpoint_id = run.protect("Test::Server=web")
+    run.cloud.refuse.add("web")
+    assert run("restore", checkpoint_id, "--dry-run", "-f", "json") == 1
+    assert json.loads(run.out)["failing"] == [
+        "Test::Server#web: room: no room for web"]
+    assert "1 pre-flight check(s) fail: Test::Server#web: room" in run.err
+    assert run("restore", checkpoint_id) == 1
+    assert_one_line_error(run, "pre-flight failed, nothing was created",
+                          "room: no room for web", "--skip-preflight")
+    assert run.cloud.created() == []
+    assert run("restore", checkpoint_id, "--skip-preflight",
+               "-f", "json") == 0
+    assert run.cloud.created() != []
+
+
+def test_only_and_exclude_on_the_command_line(run):
+    checkpoint_id = run.protect("Test::Server=web")
+    restored = run.json("restore", checkpoint_id,
+                        "--only", "Test::Volume=vol-web")["restored"]
+    assert sorted(restored) == ["Test::Image#img", "Test::Volume#vol-web"]
+    report = run.json("restore", checkpoint_id, "--dry-run", "--exclude",
+                      "Test::Network=net", "--parameter",
+                      'Test::Server:child_mapping={"net": "other"}')
+    assert report["excluded"] == [{"resource": "Test::Network#net",
+                                   "needed_by": ["Test::Server#web"]}]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (("--only", "Test::Volume=nope"), ["--only Test::Volume=nope: no such "
+                                       "resource in this checkpoint"]),
+    (("--exclude", "volume"), ["expected TYPE=ID"]),
+    (("--dry-run", "--skip-preflight"), ["cannot be skipped"]),
+])
+def test_bad_selection_exits_2_on_one_line(run, argv, words):
+    checkpoint_id = run.protect("Test::Server=web")
+    assert run("restore", checkpoint_id, *argv) == 2
+    assert_one_line_error(run, *words)

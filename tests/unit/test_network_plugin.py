@@ -1065,10 +1065,16 @@ class TestWholeFlows:
             cloud, "app", [(common.RESOURCE_TYPE, net_id)]).checkpoint_id
         wipe(neutron)
         neutron.calls.clear()
+        mapped = {common.RESOURCE_TYPE: {"external_network_mapping": {
+            neutron.public_id: "no-such-network"}}}
+        with pytest.raises(exceptions.PreflightFailed,
+                           match="external network exists: .*"
+                                 "no-such-network"):
+            service.restore(checkpoint_id, cloud, mapped)
+        assert not [c for c in neutron.calls if c.startswith("create")]
         with pytest.raises(exceptions.OperationFailed) as caught:
-            service.restore(checkpoint_id, cloud, {
-                common.RESOURCE_TYPE: {"external_network_mapping": {
-                    neutron.public_id: "no-such-network"}}})
+            service.restore(checkpoint_id, cloud, mapped,
+                            skip_preflight=True)
         assert "no-such-network" in caught.value.failures[0].message
         assert caught.value.result.rollback_failures == []
         assert nothing_created(neutron) == NOTHING
@@ -1190,8 +1196,11 @@ class TestWholeFlows:
             service.verify(checkpoint_id, cloud)
         assert any("10.0.0/33' does not parse" in f.message
                    for f in caught.value.failures)
-        with pytest.raises(exceptions.OperationFailed) as caught:
+        with pytest.raises(exceptions.PreflightFailed,
+                           match="checkpoint metadata: .*10.0.0/33"):
             service.restore(checkpoint_id, cloud)
+        with pytest.raises(exceptions.OperationFailed) as caught:
+            service.restore(checkpoint_id, cloud, skip_preflight=True)
         assert "cannot restore" in caught.value.failures[0].message
         assert not [c for c in neutron.calls if c.startswith("create_")]
 

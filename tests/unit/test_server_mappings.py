@@ -175,7 +175,8 @@ class TestResolveBootSource:
             "volume_id": "new-root"}
         ctx.restored.forget("OS::Cinder::Volume", "root")
         with pytest.raises(exceptions.StackvaultError,
-                           match="no restored counterpart"):
+                           match="volume root is not restored.*"
+                                 "volume_mapping"):
             run_task(mappings.ResolveBootSource(), ctx)
 
 

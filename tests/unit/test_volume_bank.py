@@ -8,6 +8,7 @@ import pytest
 from openstack import exceptions as sdk_exceptions
 
 from plugins import volume
+from plugins.volume import backup as volume_backup
 from plugins.volume import bank
 from protection import exceptions
 from protection import image_tasks
@@ -210,25 +211,36 @@ def test_metadata_schema_needs_the_record_or_the_backup():
                                               backup_id="bk-1"))
 
 
-# -- the restore check --------------------------------------------------------
+# -- the restore pre-flight ---------------------------------------------------
+def _preflight(conn, metadata):
+    ctx = mock.Mock(conn=conn, metadata=metadata, parameters={})
+    return list(volume.VolumePlugin().restore_preflight(ctx, VOL))
+
+
+def _checks(items):
+    return {i.name: i for i in items if hasattr(i, "verdict")}
+
+
 def test_a_backup_not_visible_here_names_data_location():
     conn = mock.Mock()
     conn.block_storage.get_backup.side_effect = NOT_FOUND
-    with pytest.raises(exceptions.StackvaultError) as caught:
-        volume.VolumePlugin().check_restore(conn, VOL, {"backup_id": "bk-1"})
-    message = str(caught.value)
-    assert "bk-1" in message and "data_location=bank" in message
-    assert "OS::Cinder::Volume:data_location=bank" in message
+    check = _checks(_preflight(conn, dict(INFO, backup_id="bk-1")))[
+        "backup available"]
+    assert check.verdict == "fail"
+    assert "bk-1" in check.detail
+    assert "OS::Cinder::Volume:data_location=bank" in check.detail
 
 
 def test_a_backup_not_available_is_refused():
     conn = mock.Mock()
     conn.block_storage.get_backup.return_value = obj(status="error")
     with pytest.raises(exceptions.StackvaultError, match="'error'"):
-        volume.VolumePlugin().check_restore(conn, VOL, {"backup_id": "bk-1"})
+        volume_backup.check_restorable_backup(conn, VOL,
+                                             {"backup_id": "bk-1"})
 
 
 def test_bank_data_needs_no_backup():
     conn = mock.Mock()
-    volume.VolumePlugin().check_restore(conn, VOL, {"data_location": "bank"})
+    checks = _checks(_preflight(conn, dict(INFO, data_location="bank")))
+    assert "backup available" not in checks
     conn.block_storage.get_backup.assert_not_called()

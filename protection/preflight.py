@@ -1,0 +1,163 @@
+"""Restore's pre-flight: what a restore would do and whether it can.
+
+Before a restore creates anything (and for ``restore --dry-run``, which
+creates nothing at all) every resource's plugin is asked, children first,
+through its optional ``restore_preflight`` hook
+(:class:`protection.plugin.ProtectionPlugin`), what restoring it would
+need. A plugin answers with three kinds of items, all plugin-agnostic
+here:
+
+:class:`Mapping`  a value resolved in the target cloud (flavor, network,
+                  availability zone, name ...), original -> target;
+:class:`Check`    a verdict (``pass``, ``fail`` or ``unknown`` when the
+                  cloud would not say), with the reason;
+:class:`Demand`   quota the restore would use (``compute.cores``: 2),
+                  summed over the whole restore and compared with the
+                  project's free quota (:mod:`protection.quotas`).
+
+The hooks see a preview of the restore's map of new ids: every resource
+(and sub-object a plugin announces) that the restore would create before
+a parent holds a placeholder (:func:`placeholder`), so a parent resolves
+its children as the restore would. Excluded resources hold none: a parent
+must map them to an existing resource, or its checks fail saying why.
+"""
+
+import dataclasses
+import typing
+
+from openstack import exceptions as sdk_exceptions
+
+from protection import exceptions
+from protection.resource import key_str
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+_PLACEHOLDER = "<new>"
+
+
+def placeholder(rtype, original_id):
+    """What the preview records as the new id of something the restore
+    would create."""
+    return f"{_PLACEHOLDER} {rtype} {original_id}"
+
+
+def is_placeholder(value):
+    return isinstance(value, str) and value.startswith(_PLACEHOLDER)
+
+
+@dataclasses.dataclass
+class Check:
+    name: str
+    verdict: str
+    detail: str = ""
+    resource: typing.Optional[str] = None    # TYPE#ID, set by the framework
+
+    @classmethod
+    def of(cls, name, ok, detail=""):
+        return cls(name, PASS if ok else FAIL, detail)
+
+    def __str__(self):
+        where = f"{self.resource}: " if self.resource else ""
+        return f"{where}{self.name}: {self.detail}" if self.detail else \
+            f"{where}{self.name}"
+
+
+@dataclasses.dataclass
+class Mapping:
+    what: str
+    original: typing.Any
+    target: typing.Any
+    resource: typing.Optional[str] = None
+
+
+@dataclasses.dataclass
+class Demand:
+    quota: str          # SERVICE.NAME, see protection.quotas.QUOTAS
+    amount: int
+
+
+def attempt(items, name, call, describe=lambda value: ""):
+    """Run one resolution the restore would run; append its verdict to
+    ``items`` and return its value (``None`` when it failed)."""
+    try:
+        value = call()
+    except (exceptions.StackvaultError,
+            sdk_exceptions.SDKException) as exc:
+        items.append(Check(name, FAIL, str(exc)))
+        return None
+    items.append(Check(name, PASS, describe(value)))
+    return value
+
+
+@dataclasses.dataclass
+class Report:
+    """A dry-run or pre-flight: the plan, the mappings and the verdicts."""
+
+    checkpoint_id: str
+    stages: list = dataclasses.field(default_factory=list)
+    steps: dict = dataclasses.field(default_factory=dict)
+    excluded: list = dataclasses.field(default_factory=list)
+    mappings: list = dataclasses.field(default_factory=list)
+    checks: list = dataclasses.field(default_factory=list)
+    demands: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def failing(self):
+        return [c for c in self.checks if c.verdict == FAIL]
+
+    @property
+    def ok(self):
+        return not self.failing
+
+    def to_dict(self):
+        return {
+            "checkpoint_id": self.checkpoint_id,
+            "ok": self.ok,
+            "plan": [{"stage": number, "parallel": [key_str(r.key)
+                                                    for r in stage]}
+                     for number, stage in enumerate(self.stages, 1)],
+            "steps": self.steps,
+            "excluded": self.excluded,
+            "mappings": [dataclasses.asdict(m) for m in self.mappings],
+            "checks": [dataclasses.asdict(c) for c in self.checks],
+            "demands": self.demands,
+            "failing": [str(c) for c in self.failing],
+        }
+
+
+def _ask(plugin, ctx, resource, report):
+    """One resource's hook; a failure of the hook itself is a failing
+    check, never a traceback."""
+    where = key_str(resource.key)
+    try:
+        items = list(plugin.restore_preflight(ctx, resource) or ())
+    except (exceptions.StackvaultError, sdk_exceptions.SDKException) as exc:
+        items = [Check("pre-flight", FAIL, str(exc))]
+    for item in items:
+        if isinstance(item, Demand):
+            report.demands[item.quota] = report.demands.get(
+                item.quota, 0) + item.amount
+            continue
+        item.resource = where
+        (report.checks if isinstance(item, Check)
+         else report.mappings).append(item)
+
+
+def run_hooks(registry, graph, make_context, report):
+    """Every resource's ``restore_preflight``, children first; each
+    resource's placeholder is recorded after its own hook ran."""
+    for resource in graph.bottom_up():
+        ctx = make_context(resource)
+        _ask(registry.get(resource.type), ctx, resource, report)
+        if ctx.restored.get(resource.type, resource.id) is None:
+            ctx.restored.record(resource.type, resource.id,
+                                placeholder(resource.type, resource.id))
+
+
+def integrity_check(problems):
+    if problems:
+        shown = "; ".join(problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 \
+            else ""
+        return Check("checkpoint verifies", FAIL, shown + more)
+    return Check("checkpoint verifies", PASS,
+                 "every object matches its sha256")

@@ -1,0 +1,96 @@
+"""Free quota of the project a restore goes into, against what it needs.
+
+Plugins announce what their restore would use as
+:class:`protection.preflight.Demand` (``compute.cores``: 2); the sums are
+compared here with ``limit - in use - reserved`` as Nova, Cinder and
+Neutron report them for the connection's own project. Only services
+something is demanded of are asked. A limit of -1 is unlimited; a quota
+the cloud will not show (policy, old API) is ``unknown``, never a pass
+in disguise.
+"""
+
+from openstack import exceptions as sdk_exceptions
+
+from protection import preflight
+
+# SERVICE.NAME -> what users call it
+QUOTAS = {
+    "compute.instances": "instances",
+    "compute.cores": "cores",
+    "compute.ram": "RAM (MiB)",
+    "volume.volumes": "volumes",
+    "volume.gigabytes": "volume gigabytes",
+    "network.networks": "networks",
+    "network.subnets": "subnets",
+    "network.ports": "ports",
+    "network.routers": "routers",
+    "network.security_groups": "security groups",
+    "network.floating_ips": "floating IPs",
+}
+
+
+def _from_quota_set(quota_set, name):
+    limit = getattr(quota_set, name, None)
+    used = (quota_set.usage or {}).get(name, 0) or 0
+    reserved = (quota_set.reservation or {}).get(name, 0) or 0
+    return limit, used + reserved
+
+
+def _from_network(details, name):
+    value = getattr(details, name, None) or {}
+    return value.get("limit"), (value.get("used") or 0) + (
+        value.get("reserved") or 0)
+
+
+def _reader(conn, service):
+    """``name -> (limit, used)`` for one service of the current project."""
+    project = conn.current_project_id
+    if service == "compute":
+        found = conn.compute.get_quota_set(project, usage=True)
+        return lambda name: _from_quota_set(found, name)
+    if service == "volume":
+        found = conn.block_storage.get_quota_set(project, usage=True)
+        return lambda name: _from_quota_set(found, name)
+    found = conn.network.get_quota(project, details=True)
+    return lambda name: _from_network(found, name)
+
+
+def _verdict(label, wanted, limit, used):
+    if limit is None:
+        return preflight.Check(f"quota {label}", preflight.UNKNOWN,
+                               f"needs {wanted}; the cloud shows no limit")
+    if limit < 0:
+        return preflight.Check(f"quota {label}", preflight.PASS,
+                               f"needs {wanted}; unlimited")
+    free = limit - used
+    return preflight.Check.of(
+        f"quota {label}", wanted <= free,
+        f"needs {wanted}, {max(free, 0)} free ({used} of {limit} used)")
+
+
+def checks(conn, demands):
+    """One Check per demanded quota, in QUOTAS order."""
+    unknown = sorted(set(demands) - set(QUOTAS))
+    if unknown:     # a plugin's mistake, not the operator's
+        raise ValueError(f"unknown quota names {unknown} (known: "
+                         f"{', '.join(QUOTAS)})")
+    readers, found = {}, []
+    for quota, label in QUOTAS.items():
+        wanted = demands.get(quota, 0)
+        if not wanted:
+            continue
+        service, name = quota.split(".")
+        if service not in readers:
+            try:
+                readers[service] = _reader(conn, service)
+            except sdk_exceptions.SDKException as exc:
+                readers[service] = exc
+        read = readers[service]
+        if isinstance(read, Exception):
+            found.append(preflight.Check(
+                f"quota {label}", preflight.UNKNOWN,
+                f"needs {wanted}; the {service} quota could not be read: "
+                f"{read}"))
+            continue
+        found.append(_verdict(label, wanted, *read(name)))
+    return found

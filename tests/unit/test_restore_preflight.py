@@ -1,0 +1,288 @@
+"""Restore pre-flight pieces with mocked openstacksdk: the server's and
+the volume's hooks (and that they only read), quotas, the plan read from
+a built flow, the selection of a selective restore."""
+
+import re
+from unittest import mock
+
+import pytest
+from openstack import exceptions as sdk_exceptions
+
+from flows import builder
+from flows import plan
+from plugins import volume as volume_plugin
+from plugins.server import mappings
+from plugins.server.plugin import ServerPlugin
+from protection import preflight
+from protection import quotas
+from protection import selection
+from protection.graph import ResourceGraph
+from protection.registry import PluginRegistry
+from protection.resource import Resource
+from tests import fake_cloud
+from tests.unit.plugin_helpers import make_ctx
+from tests.unit.plugin_helpers import obj
+from tests.unit.server_helpers import cloud
+from tests.unit.server_helpers import flavor
+from tests.unit.server_helpers import network
+from tests.unit.server_helpers import restore_ctx
+
+# A call whose name says it changes something; a dry-run makes none.
+MUTATING = re.compile(r"(^|\.)(create|delete|update|set|add|remove|attach|"
+                      r"detach|upload|import)_?")
+NET, SUB, SG = ("OS::Neutron::Network", "OS::Neutron::Subnet",
+                "OS::Neutron::SecurityGroup")
+IMAGE_AND_KEY = (("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key"))
+ADDRESSES = "port port-1: fixed IPs and MAC free"
+
+
+def mutating_calls(conn):
+    return [name for name, _args, _kw in conn.mock_calls
+            if MUTATING.search(name)]
+
+
+def by_kind(items):
+    checks = {c.name: c for c in items if isinstance(c, preflight.Check)}
+    maps = [(m.what, m.original, m.target) for m in items
+            if isinstance(m, preflight.Mapping)]
+    demands = {d.quota: d.amount for d in items
+               if isinstance(d, preflight.Demand)}
+    return checks, maps, demands
+
+
+def placeholders(*keys):
+    return {key: preflight.placeholder(*key) for key in keys}
+
+
+# -- the server's hook -------------------------------------------------------
+def server_preflight(conn, restored, parameters=None):
+    if not isinstance(conn.compute.flavors.return_value, list):
+        conn.compute.flavors.return_value = [
+            flavor(extra_specs={"hw:cpu": "shared"})]
+    conn.compute.availability_zones.return_value = [obj(name="nova")]
+    conn.compute.find_keypair.return_value = obj(name="key")
+    ctx = restore_ctx(conn, parameters=parameters, restored=restored)
+    with mock.patch.object(mappings.sdk_utils, "supports_microversion",
+                           return_value=True):
+        return ServerPlugin().restore_preflight(ctx, ctx.resource)
+
+
+def server_check(conn, name, *restored):
+    """The server's check ``name`` when ``restored`` are restored first."""
+    checks, _maps, _demands = by_kind(server_preflight(
+        conn, placeholders(*restored)))
+    return checks[name]
+
+
+def test_server_next_to_restored_children_passes_and_only_reads():
+    conn = cloud()
+    items = server_preflight(conn, placeholders(
+        (NET, "net-1"), (SUB, "sub-1"), (SG, "sg-1"),
+        ("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key")))
+    checks, maps, demands = by_kind(items)
+    assert all(c.verdict == preflight.PASS for c in checks.values()), checks
+    assert set(checks) >= {"flavor exists", "image exists",
+                           "networks and security groups",
+                           "port port-1: fixed IPs and MAC free"}
+    assert ("flavor", "m1.tiny", "m1.tiny (fl-1)") in maps
+    assert ("network", "net-1", "restored from the checkpoint") in maps
+    assert ("security group", "sg-1", "restored from the checkpoint") in maps
+    assert ("key pair", "key", "restored from the checkpoint") in maps
+    assert ("availability zone", "nova", "nova") in maps
+    assert demands == {"compute.instances": 1, "compute.cores": 1,
+                       "compute.ram": 512, "network.ports": 1}
+    assert mutating_calls(conn) == []
+
+
+def test_server_on_an_existing_network_with_its_address_taken_fails():
+    conn = cloud()          # net-1 exists here; its port holds the IP
+    taken = server_check(conn, ADDRESSES, *IMAGE_AND_KEY)
+    assert taken.verdict == preflight.FAIL
+    assert "10.0.0.5 (port port-1)" in taken.detail
+    assert "keep_fixed_ips=false" in taken.detail
+    conn.network.ports.assert_any_call(
+        network_id="net-1", fixed_ips=["ip_address=10.0.0.5"])
+    assert mutating_calls(conn) == []
+
+
+def test_taken_addresses_on_another_projects_network_are_replaced():
+    conn = cloud(networks={"net-1": network("net-1", project="other"),
+                           "public": network("public", "admin", True)})
+    taken = server_check(conn, ADDRESSES, *IMAGE_AND_KEY)
+    assert taken.verdict == preflight.PASS
+    assert "another project's" in taken.detail
+
+
+def test_server_without_a_flavor_or_image_fails_naming_both():
+    conn = cloud()
+    conn.compute.find_flavor.side_effect = sdk_exceptions.NotFoundException
+    conn.compute.get_flavor.side_effect = sdk_exceptions.NotFoundException
+    conn.compute.flavors.return_value = []
+    conn.image.get_image.side_effect = sdk_exceptions.NotFoundException
+    items = server_preflight(conn, placeholders((NET, "net-1"),
+                                                (SG, "sg-1")))
+    checks, _maps, demands = by_kind(items)
+    assert checks["flavor exists"].verdict == preflight.FAIL
+    assert "no flavor in this cloud" in checks["flavor exists"].detail
+    assert checks["image exists"].verdict == preflight.FAIL
+    assert "image_mapping" in checks["image exists"].detail
+    assert "compute.instances" not in demands
+
+
+def test_server_with_an_excluded_network_says_to_map_it():
+    conn = cloud()
+    conn.network.get_network.side_effect = sdk_exceptions.NotFoundException
+    failed = server_check(conn, "networks and security groups",
+                          ("OS::Glance::Image", "img-1"), (SG, "sg-1"))
+    assert failed.verdict == preflight.FAIL
+    assert "network_mapping" in failed.detail
+
+
+def test_volume_mapping_attaches_an_existing_volume():
+    conn = cloud()
+    conn.block_storage.find_volume.return_value = obj(id="vol-9",
+                                                      status="available")
+    ctx = restore_ctx(conn, parameters={"volume_mapping": {"vol-a": "spare"}})
+    assert mappings.restored_volume(conn, ctx.parameters, ctx.restored,
+                                    "vol-a") == "vol-9"
+    with pytest.raises(Exception, match="volume_mapping"):
+        mappings.restored_volume(conn, {}, ctx.restored, "vol-b")
+
+
+# -- the volume's hook -------------------------------------------------------
+VOL = Resource("OS::Cinder::Volume", "vol-1", "data")
+SAVED_VOLUME = {"backup_id": "bk-1", "size": 3, "name": "data",
+                "description": "", "metadata": {}, "volume_type": "fast",
+                "availability_zone": "nova", "bootable": False,
+                "image_metadata": {}}
+
+
+def volume_preflight(conn, parameters=None):
+    conn.block_storage.availability_zones.return_value = [obj(name="nova")]
+    ctx = make_ctx(VOL, conn, operation="restore", parameters=parameters,
+                   metadata=SAVED_VOLUME)
+    return volume_plugin.VolumePlugin().restore_preflight(ctx, VOL)
+
+
+def test_volume_checks_backup_type_and_zone_and_demands_quota():
+    conn = mock.Mock()
+    conn.block_storage.get_backup.return_value = obj(status="available")
+    conn.block_storage.find_type.return_value = None
+    checks, maps, demands = by_kind(volume_preflight(conn))
+    assert checks["backup available"].verdict == preflight.PASS
+    assert checks["volume type exists"].verdict == preflight.FAIL
+    assert "volume_type_mapping" in checks["volume type exists"].detail
+    assert checks["availability zone exists"].verdict == preflight.PASS
+    assert demands == {"volume.volumes": 1, "volume.gigabytes": 3}
+    assert ("volume type", "fast", "fast") in maps
+    assert mutating_calls(conn) == []
+
+
+def test_volume_whose_backup_is_gone_fails():
+    conn = mock.Mock()
+    conn.block_storage.get_backup.side_effect = \
+        sdk_exceptions.NotFoundException
+    checks, maps, _demands = by_kind(volume_preflight(
+        conn, {"volume_type": "slow", "restore_name": "copy"}))
+    assert checks["backup available"].verdict == preflight.FAIL
+    assert "no longer exists" in checks["backup available"].detail
+    assert ("name", "data", "copy") in maps
+    assert ("volume type", "fast", "slow") in maps
+
+
+# -- quotas ------------------------------------------------------------------
+def quota_conn():
+    conn = mock.Mock()
+    conn.compute.get_quota_set.return_value = obj(
+        instances=10, cores=4, ram=-1, usage={"instances": 2, "cores": 3},
+        reservation={"cores": 0})
+    conn.network.get_quota.return_value = obj(
+        ports={"limit": 50, "used": 10, "reserved": 0})
+    conn.block_storage.get_quota_set.side_effect = \
+        sdk_exceptions.ForbiddenException("policy")
+    return conn
+
+
+def test_quotas_pass_fail_unlimited_and_unknown():
+    conn = quota_conn()
+    found = {c.name: c for c in quotas.checks(conn, {
+        "compute.instances": 1, "compute.cores": 2, "compute.ram": 4096,
+        "network.ports": 3, "volume.volumes": 2})}
+    assert found["quota instances"].verdict == preflight.PASS
+    assert found["quota cores"].verdict == preflight.FAIL
+    assert found["quota cores"].detail == "needs 2, 1 free (3 of 4 used)"
+    assert found["quota RAM (MiB)"].detail == "needs 4096; unlimited"
+    assert found["quota ports"].verdict == preflight.PASS
+    assert found["quota volumes"].verdict == preflight.UNKNOWN
+    conn.compute.get_quota_set.assert_called_once_with(
+        conn.current_project_id, usage=True)
+    assert mutating_calls(conn) == []
+
+
+def test_only_demanded_services_are_asked():
+    conn = quota_conn()
+    assert quotas.checks(conn, {}) == []
+    assert not conn.compute.get_quota_set.called
+
+
+# -- the plan, read from the built flow ---------------------------------------
+def fake_graph():
+    conn = fake_cloud.app_cloud()
+    registry = PluginRegistry([cls() for cls in fake_cloud.ALL])
+    roots = [registry.get("Test::Server").show_resource(conn, rid)
+             for rid in ("web", "db")]
+    return registry, ResourceGraph.build(
+        roots, lambda r: registry.get(r.type).dependencies(conn, r))
+
+
+def test_stages_follow_the_built_flow():
+    registry, graph = fake_graph()
+    built = builder.build("restore", graph, registry,
+                          lambda r: make_ctx(r, operation="restore"))
+    stages = [[r.id for r in stage] for stage in plan.stages(built)]
+    assert stages == [["img", "net"], ["vol-db", "vol-web"], ["db", "web"]]
+    assert plan.steps(built)["Test::Server#web"] == ["CreateRecord"]
+
+
+def test_protect_flows_have_no_ordering_between_resources():
+    registry, graph = fake_graph()
+    built = builder.build("protect", graph, registry,
+                          lambda r: make_ctx(r))
+    assert len(plan.stages(built)) == 1
+
+
+# -- selection ---------------------------------------------------------------
+def ids(graph):
+    return sorted(r.id for r in graph)
+
+
+def test_only_takes_what_the_resource_needs():
+    _registry, graph = fake_graph()
+    chosen = selection.select(graph, only=[("Test::Volume", "vol-web")])
+    assert ids(chosen) == ["img", "vol-web"]
+    assert [r.id for r in chosen.roots] == ["vol-web"]
+
+
+def test_exclude_leaves_out_what_only_it_needed():
+    _registry, graph = fake_graph()
+    chosen = selection.select(graph, exclude=[("Test::Network", "net"),
+                                              ("Test::Volume", "vol-db")])
+    assert ids(chosen) == ["db", "img", "vol-web", "web"]
+    left = {e["resource"]: e["needed_by"]
+            for e in selection.excluded(graph, chosen)}
+    assert left == {"Test::Network#net": ["Test::Server#web",
+                                          "Test::Server#db"],
+                    "Test::Volume#vol-db": ["Test::Server#db"]}
+
+
+@pytest.mark.parametrize("only,exclude,message", [
+    ([("Test::Volume", "nope")], [], "--only Test::Volume=nope: no such"),
+    ([], [("Test::Server", "x")], "--exclude Test::Server=x: no such"),
+    ([("Test::Server", "web")], [("Test::Server", "web")], "both"),
+    ([], [("Test::Server", "web"), ("Test::Server", "db")],
+     "nothing left to restore"),
+])
+def test_selection_mistakes(only, exclude, message):
+    _registry, graph = fake_graph()
+    with pytest.raises(selection.SelectionError, match=re.escape(message)):
+        selection.select(graph, only, exclude)
