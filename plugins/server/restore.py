@@ -12,6 +12,7 @@ from taskflow import task
 from plugins.server import common
 from protection import image_data
 from protection import tasks
+from protection.plugin import restored_child
 
 
 # -- restore: the root disk ---------------------------------------------------
@@ -284,20 +285,25 @@ class AssociateFloatingIP(task.Task):
 
 # -- restore: volumes ---------------------------------------------------------
 class AttachVolume(task.Task):
-    """Attach one restored non-boot volume at its original device."""
+    """Attach one restored non-boot volume at its original device, as soon
+    as that volume (a child) is restored."""
 
     def __init__(self, original_id, **kwargs):
         super().__init__(name=f"AttachVolume[{original_id}]",
-                         provides=f"attached_volume:{original_id}", **kwargs)
+                         provides=f"attached_volume:{original_id}",
+                         rebind={"volume_id": restored_child(
+                             common.VOLUME_TYPE, original_id)}, **kwargs)
         self.original_id = original_id
 
-    def execute(self, conn, active_server_id, volume_plan):
-        plan = next(v for v in volume_plan
-                    if v["original"] == self.original_id)
-        attrs = {"device": plan["device"]} if plan["device"] else {}
+    def execute(self, conn, metadata, restored, active_server_id, volume_id):
+        new_id = volume_id or restored.require(common.VOLUME_TYPE,
+                                               self.original_id)
+        device = next(a["device"] for a in metadata["attachments"]
+                      if a["volume_id"] == self.original_id)
+        attrs = {"device": device} if device else {}
         conn.compute.create_volume_attachment(
-            common.server_ref(active_server_id), volume=plan["new"], **attrs)
-        return plan["new"]
+            common.server_ref(active_server_id), volume=new_id, **attrs)
+        return new_id
 
     def revert(self, ctx, conn, active_server_id, result, **kwargs):
         """Detach and wait ``available``; the volume plugin's own revert

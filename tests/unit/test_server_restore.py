@@ -260,15 +260,31 @@ class TestFloatingIP:
 
 
 class TestVolumes:
-    PLAN = [{"original": "vol-1", "device": "/dev/vdb", "new": "new-vol"}]
+    META = {"attachments": [
+        {"volume_id": "vol-0", "device": "/dev/vda", "boot": True},
+        {"volume_id": "vol-1", "device": "/dev/vdb", "boot": False}]}
 
     def test_attached_at_the_original_device(self):
         conn = mock.Mock()
+        restored = restore_ctx(conn).restored
         assert restore.AttachVolume("vol-1").execute(
-            conn, "new-srv", self.PLAN) == "new-vol"
+            conn, self.META, restored, "new-srv", "new-vol") == "new-vol"
         (srv,), kwargs = conn.compute.create_volume_attachment.call_args
         assert srv.id == "new-srv"
         assert kwargs == {"volume": "new-vol", "device": "/dev/vdb"}
+
+    def test_waits_for_its_own_volume_only(self):
+        task = restore.AttachVolume("vol-1")
+        assert task.rebind["volume_id"] == "restored:OS::Cinder::Volume#vol-1"
+
+    def test_the_restored_id_when_the_volume_is_no_child(self):
+        conn = mock.Mock()
+        ctx = restore_ctx(conn, restored={
+            ("OS::Cinder::Volume", "vol-1"): "new-vol"})
+        restore.AttachVolume("vol-1").execute(conn, self.META, ctx.restored,
+                                              "new-srv", None)
+        assert conn.compute.create_volume_attachment.call_args.kwargs[
+            "volume"] == "new-vol"
 
     def test_revert_detaches_and_waits_available_without_deleting(self):
         conn = mock.Mock()
