@@ -25,6 +25,7 @@ from flows import engine
 from flows import persistence
 from protection import config
 from protection import exceptions
+from protection import metrics
 from protection import operations as ops
 from protection import progress as progress_mod
 from protection.context import Journal
@@ -45,6 +46,8 @@ class Run:
     statuses: dict
     restored: RestoredIds
     journal: Journal
+    timings: dict = dataclasses.field(default_factory=dict)
+    api_calls: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -146,7 +149,7 @@ class Runner:
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
-        def on_atom(_state, _details):
+        def on_atom(_state, details):  # noqa: ARG001 - by keyword
             if self._interrupted:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
@@ -233,8 +236,8 @@ class Runner:
         journal = Journal(op.id, store, resuming=resume or abort,
                           initial=op.journal)
         restored = self._restored_ids(op)
-        board = StatusBoard()
-        progress = Progress([board, self.progress.emit])
+        board, timings = StatusBoard(), metrics.ResourceTimings()
+        progress = Progress([board, timings, self.progress.emit])
         built = self._build(plan, self._context_factory(
             plan, restored, journal, progress), abort)
 
@@ -251,7 +254,8 @@ class Runner:
             started.append(running)
             self._track(running)
         try:
-            with ops.Heartbeat(store, op.id):
+            with ops.Heartbeat(store, op.id), \
+                    metrics.api_calls(plan.conn) as calls:
                 outcome = engine.run(
                     built, max_workers=self.conf.engine.max_workers,
                     policy=policy, on_step=on_step,
@@ -264,7 +268,7 @@ class Runner:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]
         return Run(outcome, self._statuses(plan, outcome, board), restored,
-                   journal)
+                   journal, timings.as_dict(), dict(sorted(calls.items())))
 
     @staticmethod
     def _statuses(plan, outcome, board):
