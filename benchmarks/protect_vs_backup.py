@@ -16,6 +16,10 @@ raw         ``create_backup(force=True)`` of the two in-use volumes at
             once, from the first call until both are ``available``
             (polled every 0.2 s): the least a backup of the data needs.
 
+With ``--method direct`` stackvault backs the volumes up as the raw side
+does (``method=direct``: the in-use volume itself, ``force``) instead of
+its default temporary snapshot (crash-consistent, self-contained).
+
 Each result is deleted before the next run (``stackvault checkpoint
 delete``; the raw backups). With ``--data-gib N`` the two volumes are N
 GiB, filled with random bytes, so that moving data dominates. It prints
@@ -73,14 +77,17 @@ def delete_backups(conn, backup_ids):
                         what=f"backup {backup_id}")
 
 
-def rounds(conn, cli, app, repeat, tag):
+def rounds(conn, cli, app, args, tag):
     report = benchkit.Report((OURS, RAW), GOAL)
     server = f"{demo_app.SERVER}={app['server'].id}"
+    method = ["--parameter", f"OS::Cinder::Volume:method={args.method}"]
+    repeat = args.repeat
     for n in range(repeat):
         for side in report.order(n):
             if side == OURS:
                 seconds, result = cli.run("protect", "--name",
-                                          f"bench-{tag}-{n}", server)
+                                          f"bench-{tag}-{n}", server,
+                                          *method)
                 cli.run("checkpoint", "delete", result["checkpoint_id"])
                 report.record(side, seconds, benchkit.api_calls(result))
             else:
@@ -100,6 +107,10 @@ def main(argv=None):
     parser.add_argument("--data-gib", type=int, default=0,
                         help="fill each volume with this many GiB of random "
                              "bytes (the volumes are this size)")
+    parser.add_argument("--method", choices=("snapshot", "direct"),
+                        default="snapshot",
+                        help="the volume plugin's method (default: its "
+                             "default, snapshot)")
     parser.add_argument("--cidr", default="10.250.9.0/24")
     parser.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
     args = parser.parse_args(argv)
@@ -107,15 +118,16 @@ def main(argv=None):
     tag = uuid.uuid4().hex[:6]
     workdir = tempfile.mkdtemp(prefix="sv-bench-protect-")
     cli = benchkit.Cli(workdir, args.os_cloud)
-    benchkit.say(f"protect vs raw backups, {args.repeat} round(s), volumes "
-                 f"with {args.data_gib or 'no'} GiB of data; "
+    benchkit.say(f"protect (method={args.method}) vs raw backups, "
+                 f"{args.repeat} round(s), volumes with "
+                 f"{args.data_gib or 'no'} GiB of data; "
                  f"{benchkit.load()}")
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         app = benchkit.create_application(conn, f"bench-protect-{tag}",
                                           args.cidr, args.data_gib)
         cleanup.callback(demo_app.delete_application, conn, app)
-        rounds(conn, cli, app, args.repeat, tag)
+        rounds(conn, cli, app, args, tag)
     return 0
 
 

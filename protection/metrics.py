@@ -39,11 +39,15 @@ class ResourceTimings:
                     for key, seconds in sorted(self._seconds.items())}
 
 
+UNTYPED = "auth+discovery"
+
+
 @contextlib.contextmanager
 def api_calls(conn):
     """Count the HTTP requests made through ``conn``'s keystoneauth session
-    meanwhile, per service type (``identity`` for what the session sends
-    without one: authentication); yields the live counter.
+    meanwhile, per service type (``auth+discovery`` for what the session
+    sends without one: tokens and API version discovery); yields the live
+    counter.
 
     A connection without a session (a test's fake cloud) counts nothing.
     """
@@ -58,7 +62,7 @@ def api_calls(conn):
 
     def counting(*args, **kwargs):
         service = (kwargs.get("endpoint_filter") or {}).get(
-            "service_type") or "identity"
+            "service_type") or UNTYPED
         with lock:
             counts[service] += 1
         return request(*args, **kwargs)

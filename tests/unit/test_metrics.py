@@ -51,11 +51,11 @@ def test_api_calls_are_counted_per_service_and_the_session_restored():
         for worker in workers:
             worker.join()
         assert conn.session.request("/v3/auth/tokens", "POST") == "response"
-    assert dict(calls) == {"compute": 20, "identity": 1}
+    assert dict(calls) == {"compute": 20, "auth+discovery": 1}
     assert len(conn.session.sent) == 21
     assert "request" not in vars(conn.session)
     conn.session.request("/servers", "GET")
-    assert dict(calls) == {"compute": 20, "identity": 1}
+    assert dict(calls) == {"compute": 20, "auth+discovery": 1}
 
 
 def test_a_connection_without_a_session_counts_nothing():
