@@ -48,6 +48,10 @@ def _shape(node, edges):
     ``(sources, sinks)``, or None when it holds no atom."""
     if not isinstance(node, tf_flow.Flow):
         return [node], [node]
+    if node.retry is not None:
+        raise contract.ContractError(
+            f"flow {node.name!r} has a retry controller: a plugin retries "
+            "inside its tasks (protection.wait), its flows are flattened")
     shapes = {}
     for child, _meta in node.iter_nodes():
         shapes[id(child)] = _shape(child, edges)
