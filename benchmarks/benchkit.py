@@ -4,6 +4,7 @@ it (its own process, its own bank and database), the checkpoint's volume
 records, and the report (every run, the medians, the ratio, the goal).
 """
 
+import argparse
 import glob
 import json
 import os
@@ -11,7 +12,9 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -32,6 +35,36 @@ def load():
 
 def say(text):
     print(text, flush=True)
+
+
+def parser(doc, cidr):
+    """The options every side-by-side benchmark takes."""
+    found = argparse.ArgumentParser(description=doc.split("\n")[0])
+    found.add_argument("--repeat", type=int, default=3)
+    found.add_argument("--data-gib", type=int, default=0,
+                       help="fill each volume with this many GiB of random "
+                            "bytes (the volumes are this size)")
+    found.add_argument("--cidr", default=cidr)
+    found.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
+    return found
+
+
+def start(args, kind):
+    """``(conn, tag, workdir, cli)`` of one benchmark run."""
+    import openstack
+    conn = openstack.connect(cloud=args.os_cloud)
+    workdir = tempfile.mkdtemp(prefix=f"sv-bench-{kind}-")
+    return conn, uuid.uuid4().hex[:6], workdir, Cli(workdir, args.os_cloud)
+
+
+def application(cleanup, conn, args, workdir, prefix):
+    """The application of one run; ``cleanup`` (an ExitStack) deletes it
+    and the run's directory at the end."""
+    import shutil
+    cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+    app = create_application(conn, prefix, args.cidr, args.data_gib)
+    cleanup.callback(demo_app.delete_application, conn, app)
+    return app
 
 
 def create_application(conn, prefix, cidr, data_gib):

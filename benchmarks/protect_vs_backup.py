@@ -28,19 +28,13 @@ every run, the medians and the ratio stackvault / raw against the goal
 Figures measured on devcloud are in doc/operations.rst ("Performance").
 """
 
-import argparse
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
-
-import openstack  # noqa: E402
 
 from benchmarks import benchkit  # noqa: E402
 from tools.cloudkit import demo_app  # noqa: E402
@@ -102,31 +96,20 @@ def rounds(conn, cli, app, args, tag):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--data-gib", type=int, default=0,
-                        help="fill each volume with this many GiB of random "
-                             "bytes (the volumes are this size)")
+    parser = benchkit.parser(__doc__, "10.250.9.0/24")
     parser.add_argument("--method", choices=("snapshot", "direct"),
                         default="snapshot",
                         help="the volume plugin's method (default: its "
                              "default, snapshot)")
-    parser.add_argument("--cidr", default="10.250.9.0/24")
-    parser.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
     args = parser.parse_args(argv)
-    conn = openstack.connect(cloud=args.os_cloud)
-    tag = uuid.uuid4().hex[:6]
-    workdir = tempfile.mkdtemp(prefix="sv-bench-protect-")
-    cli = benchkit.Cli(workdir, args.os_cloud)
+    conn, tag, workdir, cli = benchkit.start(args, "protect")
     benchkit.say(f"protect (method={args.method}) vs raw backups, "
                  f"{args.repeat} round(s), volumes with "
                  f"{args.data_gib or 'no'} GiB of data; "
                  f"{benchkit.load()}")
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-        app = benchkit.create_application(conn, f"bench-protect-{tag}",
-                                          args.cidr, args.data_gib)
-        cleanup.callback(demo_app.delete_application, conn, app)
+        app = benchkit.application(cleanup, conn, args, workdir,
+                                   f"bench-protect-{tag}")
         rounds(conn, cli, app, args, tag)
     return 0
 

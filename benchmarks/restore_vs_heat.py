@@ -29,19 +29,13 @@ Everything is deleted at the end, also when a run fails. Figures measured
 on devcloud are in doc/operations.rst ("Performance").
 """
 
-import argparse
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
-
-import openstack  # noqa: E402
 
 from benchmarks import benchkit  # noqa: E402
 from tools.cloudkit import demo_app  # noqa: E402
@@ -143,25 +137,13 @@ def rounds(conn, cli, checkpoint_id, template, repeat, tag):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--data-gib", type=int, default=0,
-                        help="fill each volume with this many GiB of random "
-                             "bytes (the volumes are this size)")
-    parser.add_argument("--cidr", default="10.250.8.0/24")
-    parser.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
-    args = parser.parse_args(argv)
-    conn = openstack.connect(cloud=args.os_cloud)
-    tag = uuid.uuid4().hex[:6]
-    workdir = tempfile.mkdtemp(prefix="sv-bench-restore-")
-    cli = benchkit.Cli(workdir, args.os_cloud)
+    args = benchkit.parser(__doc__, "10.250.8.0/24").parse_args(argv)
+    conn, tag, workdir, cli = benchkit.start(args, "restore")
     benchkit.say(f"restore vs Heat, {args.repeat} round(s), volumes with "
                  f"{args.data_gib or 'no'} GiB of data; {benchkit.load()}")
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-        app = benchkit.create_application(conn, f"bench-restore-{tag}",
-                                          args.cidr, args.data_gib)
-        cleanup.callback(demo_app.delete_application, conn, app)
+        app = benchkit.application(cleanup, conn, args, workdir,
+                                   f"bench-restore-{tag}")
         seconds, protected = cli.run(
             "protect", f"{demo_app.SERVER}={app['server'].id}",
             "--name", f"bench-restore-{tag}")
