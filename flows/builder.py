@@ -44,6 +44,7 @@ from taskflow import atom as tf_atom
 from taskflow import flow as tf_flow
 from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
+from taskflow.types import graph as tf_graph
 
 from flows import atoms
 from flows import contract
@@ -256,6 +257,17 @@ def _links(operation, graph, nodes, prepared):
     return links
 
 
+def _link_all(whole, links):
+    """``whole.link`` for every pair, at once: ``graph_flow.Flow.link``
+    copies and re-checks the whole graph for each link (quadratic in the
+    number of atoms); here every link goes into one copy, checked for
+    cycles once (``_swap``)."""
+    graph = tf_graph.DiGraph(whole._graph)
+    for before, after in links:
+        graph.add_edge(before, after, **{tf_flow.LINK_MANUAL: True})
+    whole._swap(graph)
+
+
 def build(operation, graph, registry, make_context, abort=False):
     """Assemble the operation's flow over ``graph``.
 
@@ -281,8 +293,7 @@ def build(operation, graph, registry, make_context, abort=False):
         links += [(stop, node) for node in every]
         every.append(stop)
     whole.add(*every, resolve_requires=False, resolve_existing=False)
-    for before, after in links:
-        whole.link(before, after)
+    _link_all(whole, links)
     built = BuiltFlow(operation=operation, flow=whole, owners=owners,
                       contexts=contexts)
     for atom in iter_atoms(whole):
