@@ -37,14 +37,20 @@ class ResourceStarted(task.Task):
 
 
 class ResourceFinished(task.Task):
-    """Last task of a resource's main flow: reports it done."""
+    """Last task of a resource's main flow: reports it done, and provides
+    its restored id (``restored_child``) to the parents' tasks that name
+    it (None when nothing was restored for it)."""
 
-    def __init__(self, ctx, name):
-        super().__init__(name=name)
+    def __init__(self, ctx, name, provides=None):
+        super().__init__(name=name, provides=provides)
         self._ctx = ctx
 
     def execute(self):
         self._ctx.progress.done()
+        restored, resource = self._ctx.restored, self._ctx.resource
+        if restored is None:
+            return None
+        return restored.get(resource.type, resource.id)
 
     def revert(self, **kwargs):
         self._ctx.progress.reverting()

@@ -1,29 +1,40 @@
 """Build one TaskFlow flow for an operation over a whole resource graph.
 
-Per resource R (plugin P(R)) the flow holds four nodes:
+Per resource R (plugin P(R)) the flow holds these atoms:
 
 ``R/on_prepare_begin``   hook            ``R/on_prepare_finish``  hook
-``R/main``               ResourceStarted, P(R)'s flow, ResourceFinished
+``R/started``            marker          P(R)'s atoms, in their own order
+``R/finished``           marker, provides R's restored id
 ``R/on_complete``        hook
 
-and, for every edge parent -> child, these orderings (doc/design.rst,
-"Ordering"):
+(``R/started`` .. ``R/finished`` is R's *main flow*) and, for every edge
+parent -> child, these orderings (doc/design.rst, "Ordering"):
 
 * ``parent/on_prepare_begin``  before ``child/on_prepare_begin``  (top-down)
 * ``child/on_prepare_finish``  before ``parent/on_prepare_finish`` (bottom-up)
 * every prepare hook before any main flow (the ``prepared`` barrier)
-* restore only: ``child/main`` before ``parent/main``; in protect too when
-  the parent's plugin sets ``protect_after_children``
-* ``R/main`` before ``R/on_complete``; ``child/on_complete`` before
+* a task of the parent that requires ``restored_child(type, id)`` of the
+  child runs after ``child/finished`` and receives the child's new id;
+* restore only: ``child/finished`` before ``parent/started``, unless a task
+  of the parent names a child (the parent is *pipelined*: its tasks wait
+  only for the children they name); then ``child/finished`` before
+  ``parent/finished``
+* protect, when the parent's plugin sets ``protect_after_children``:
+  ``child/finished`` before ``parent/started``
+* ``R/finished`` before ``R/on_complete``; ``child/on_complete`` before
   ``parent/on_complete``
 
-Anything not ordered runs concurrently under the parallel engine.
+Anything not ordered runs concurrently under the parallel engine. Every
+atom is a node of one graph flow (``flows/flatten.py``): TaskFlow links
+only nodes of the same graph, and a task must be linkable to a child's
+``finished``.
 
 A plugin's flow is isolated: its atoms are renamed ``<type>#<id>/<name>``,
-the framework values (``ctx``, ``conn``, ``metadata`` ...) are injected per
-atom, and every other symbol an atom requires must come from the same
-resource's flow (checked here, so a mistake is a clear error, not a value
-silently taken from another resource).
+its symbols ``<type>#<id>/<symbol>``, the framework values (``ctx``,
+``conn``, ``metadata`` ...) are injected per atom, and every other symbol
+an atom requires must come from the same resource's flow or name a child
+(checked here, so a mistake is a clear error, not a value silently taken
+from another resource).
 """
 
 import dataclasses
@@ -35,10 +46,12 @@ from taskflow import atom as tf_atom
 from taskflow import flow as tf_flow
 from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
+from taskflow.types import graph as tf_graph
 
 from flows import atoms
 from flows import contract
 from flows import failure
+from flows import flatten
 
 LOG = logging.getLogger(__name__)
 
@@ -78,13 +91,6 @@ def iter_atoms(flow):
             yield node
 
 
-def _iter_flows(flow):
-    yield flow
-    for node, _meta in flow.iter_nodes():
-        if isinstance(node, tf_flow.Flow):
-            yield from _iter_flows(node)
-
-
 def _check_closed(flow, resource, operation):
     """Every requirement is injected or provided inside the same flow."""
     provided = set()
@@ -92,8 +98,9 @@ def _check_closed(flow, resource, operation):
         provided.update(atom.provides)
     for atom in iter_atoms(flow):
         own = set((atom.inject or {}).keys())
-        missing = set(atom.requires) - provided - own - set(
-            contract.INJECTED_ARGS)
+        missing = {symbol for symbol in atom.requires
+                   if not symbol.startswith(contract.CHILD_PREFIX)}
+        missing -= provided | own | set(contract.INJECTED_ARGS)
         if missing:
             raise contract.ContractError(
                 f"{operation} flow of {resource}: task {atom.name!r} "
@@ -109,8 +116,6 @@ def _isolate(flow, ctx, prefix):
         "parameters": ctx.parameters, "restored": ctx.restored,
     }
     owners = {}
-    for sub in _iter_flows(flow):
-        sub._name = f"{prefix}/{sub.name}"
     for atom in iter_atoms(flow):
         step = _step_name(atom)
         atom.name = f"{prefix}/{step}"
@@ -161,12 +166,28 @@ def _plugin_flow(plugin, operation, ctx, resource):
 
 @dataclasses.dataclass
 class _Nodes:
-    """A resource's four nodes (see the module doc)."""
+    """A resource's atoms (see the module doc)."""
 
     begin: tf_atom.Atom
     finish: tf_atom.Atom
-    main: tf_flow.Flow
+    started: tf_atom.Atom
+    finished: tf_atom.Atom
     complete: tf_atom.Atom
+    atoms: list              # the plugin's atoms, flattened
+    edges: list              # their orderings
+
+    def every(self):
+        return [self.begin, self.finish, self.started, *self.atoms,
+                self.finished, self.complete]
+
+    def needs(self):
+        """atom -> labels of the children it names (restored_child)."""
+        found = {}
+        for atom in self.atoms:
+            labels = flatten.children_needed(atom)
+            if labels:
+                found[atom] = labels
+        return found
 
 
 def _resource_nodes(plugin, operation, ctx, resource, owners):
@@ -174,40 +195,85 @@ def _resource_nodes(plugin, operation, ctx, resource, owners):
     begin, finish, complete = (
         atoms.HookTask(plugin, hook, ctx, f"{label}/{hook}")
         for hook in contract.HOOKS)
-    body = linear_flow.Flow(f"{label}/main")
-    body.add(atoms.ResourceStarted(ctx, f"{label}/started"))
+    started = atoms.ResourceStarted(ctx, f"{label}/started")
+    finished = atoms.ResourceFinished(
+        ctx, f"{label}/finished",
+        provides=contract.restored_child(resource.type, resource.id))
+    plugin_atoms, edges = [], []
     plugin_flow = _plugin_flow(plugin, operation, ctx, resource)
     if plugin_flow is not None:
         _check_closed(plugin_flow, resource, operation)
         owners.update(_isolate(plugin_flow, ctx, label))
-        body.add(plugin_flow)
-    body.add(atoms.ResourceFinished(ctx, f"{label}/finished"))
+        plugin_atoms, edges = flatten.flatten(plugin_flow)
+        flatten.scope_symbols(plugin_atoms, label)
     for hook in contract.HOOKS:
         owners[f"{label}/{hook}"] = (resource, hook)
     owners[f"{label}/started"] = (resource, "start")
     owners[f"{label}/finished"] = (resource, "finish")
-    return _Nodes(begin, finish, body, complete)
+    return _Nodes(begin, finish, started, finished, complete, plugin_atoms,
+                  edges)
 
 
-def _link(whole, operation, graph, nodes, prepared, after_children):
+def _link_main(links, own):
+    """``started``, the plugin's atoms in their own order, ``finished``."""
+    links.extend(own.edges)
+    sources, sinks = flatten.ends(own.atoms, own.edges)
+    links.extend((own.started, atom) for atom in sources or [own.finished])
+    links.extend((atom, own.finished) for atom in sinks)
+
+
+def _link_children(links, operation, graph, nodes, parent,
+                   after_children):
+    """A task naming a child runs after that child's main flow; a child it
+    does not name is not visible to it (its symbol is None). In a restore,
+    a parent none of whose tasks names a child waits for every child."""
+    up = nodes[parent.key]
+    children = {contract.resource_label(c): nodes[c.key]
+                for c in graph.children(parent)}
+    needs = up.needs()
+    for atom, labels in needs.items():
+        for label in sorted(labels):
+            if label in children:
+                links.append((children[label].finished, atom))
+            else:
+                atom.inject = {**(atom.inject or {}),
+                               contract.CHILD_PREFIX + label: None}
+    if operation == contract.RESTORE:
+        target = up.finished if needs else up.started
+        links.extend((down.finished, target) for down in children.values())
+    elif operation == contract.PROTECT and parent.type in after_children:
+        links.extend((down.finished, up.started)
+                     for down in children.values())
+
+
+def _links(operation, graph, nodes, prepared, after_children):
     """Every ordering of the module doc, explicitly (no symbol linking:
     each resource's flow is closed, checked when it was isolated).
     ``after_children``: the types whose protect waits for its children's."""
+    links = []
     for resource in graph:
         own = nodes[resource.key]
-        whole.link(own.begin, own.finish)
-        whole.link(own.finish, prepared)
-        whole.link(prepared, own.main)
-        whole.link(own.main, own.complete)
+        links += [(own.begin, own.finish), (own.finish, prepared),
+                  (prepared, own.started), (own.finished, own.complete)]
+        _link_main(links, own)
+        _link_children(links, operation, graph, nodes, resource,
+                       after_children)
     for parent, child in graph.edges():
         up, down = nodes[parent.key], nodes[child.key]
-        whole.link(up.begin, down.begin)
-        whole.link(down.finish, up.finish)
-        whole.link(down.complete, up.complete)
-        if operation == contract.RESTORE or (
-                operation == contract.PROTECT
-                and parent.type in after_children):
-            whole.link(down.main, up.main)
+        links += [(up.begin, down.begin), (down.finish, up.finish),
+                  (down.complete, up.complete)]
+    return links
+
+
+def _link_all(whole, links):
+    """``whole.link`` for every pair, at once: ``graph_flow.Flow.link``
+    copies and re-checks the whole graph for each link (quadratic in the
+    number of atoms); here every link goes into one copy, checked for
+    cycles once (``_swap``)."""
+    graph = tf_graph.DiGraph(whole._graph)
+    for before, after in links:
+        graph.add_edge(before, after, **{tf_flow.LINK_MANUAL: True})
+    whole._swap(graph)
 
 
 def build(operation, graph, registry, make_context, abort=False):
@@ -227,18 +293,18 @@ def build(operation, graph, registry, make_context, abort=False):
         contexts[resource.key] = ctx
         nodes[resource.key] = _resource_nodes(
             registry.get(resource.type), operation, ctx, resource, owners)
-    every = [prepared] + [node for own in nodes.values() for node in (
-        own.begin, own.finish, own.main, own.complete)]
-    whole.add(*every, resolve_requires=False, resolve_existing=False)
+    every = [prepared] + [node for own in nodes.values()
+                          for node in own.every()]
     after_children = {r.type for r in graph
                       if getattr(registry.get(r.type),
                                  "protect_after_children", False)}
-    _link(whole, operation, graph, nodes, prepared, after_children)
+    links = _links(operation, graph, nodes, prepared, after_children)
     if abort:
         stop = atoms.Abort(name="abort")
-        whole.add(stop, resolve_requires=False, resolve_existing=False)
-        for node in every:
-            whole.link(stop, node)
+        links += [(stop, node) for node in every]
+        every.append(stop)
+    whole.add(*every, resolve_requires=False, resolve_existing=False)
+    _link_all(whole, links)
     built = BuiltFlow(operation=operation, flow=whole, owners=owners,
                       contexts=contexts)
     for atom in iter_atoms(whole):

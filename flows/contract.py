@@ -30,6 +30,17 @@ INJECTED_ARGS = ("ctx", "resource", "conn", "bank", "metadata", "parameters",
                  "restored")
 
 
+# A task that requires ``restored_child(type, id)`` names a child it needs:
+# the builder orders it after that child's main flow and passes the child's
+# restored id (None when it is no child restored by this operation).
+CHILD_PREFIX = "restored:"
+
+
+def restored_child(rtype, original_id):
+    """The symbol of one child's restored id (see ``CHILD_PREFIX``)."""
+    return f"{CHILD_PREFIX}{rtype}#{original_id}"
+
+
 class ContractError(Exception):
     """A plugin's flow breaks the contract (a bug in the plugin)."""
 

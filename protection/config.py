@@ -80,7 +80,8 @@ timeout_opts = [
                  help="First interval between two polls of a status."),
     cfg.FloatOpt("poll_max", default=5.0, min=0.01,
                  help="Longest interval between two polls (the interval "
-                      "grows by half each poll up to this)."),
+                      "is a fifth of the time already waited, from "
+                      "poll_initial up to this)."),
 ]
 
 persistence_opts = [

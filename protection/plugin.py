@@ -35,11 +35,12 @@ from flows.contract import PROTECT
 from flows.contract import RESTORE
 from flows.contract import ROLLBACK
 from flows.contract import VERIFY
+from flows.contract import restored_child
 from protection import exceptions
 
 __all__ = ["DELETE", "HOOKS", "INJECTED_ARGS", "KEEP", "OPERATIONS",
            "POLICIES", "PROTECT", "RESTORE", "ROLLBACK", "VERIFY",
-           "ProtectionPlugin", "fetch_or_not_found"]
+           "ProtectionPlugin", "fetch_or_not_found", "restored_child"]
 
 
 def fetch_or_not_found(fetch, resource_id, what):

@@ -27,6 +27,8 @@ class OperationResult:
     warnings: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     operation_id: typing.Optional[str] = None
+    timings: dict = dataclasses.field(default_factory=dict)   # key -> s
+    api_calls: dict = dataclasses.field(default_factory=dict)  # service -> n
 
     @property
     def ok(self):
@@ -49,6 +51,10 @@ class OperationResult:
             data["left_behind"] = self.left_behind
         if self.operation == contract.VERIFY:
             data["problems"] = self.problems
+        if self.timings:
+            data["timings"] = self.timings
+        if self.api_calls:
+            data["api_calls"] = self.api_calls
         if self.warnings:
             data["warnings"] = self.warnings
         if self.rollback_failures:

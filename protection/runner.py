@@ -25,6 +25,7 @@ from flows import engine
 from flows import persistence
 from protection import config
 from protection import exceptions
+from protection import metrics
 from protection import operations as ops
 from protection import plans
 from protection import progress as progress_mod
@@ -46,6 +47,8 @@ class Run:
     statuses: dict
     restored: RestoredIds
     journal: Journal
+    timings: dict = dataclasses.field(default_factory=dict)
+    api_calls: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -255,8 +258,8 @@ class Runner:
         journal = Journal(op.id, store, resuming=resume or abort,
                           initial=op.journal)
         restored = self._restored_ids(op)
-        board = StatusBoard()
-        progress = Progress([board, self.progress.emit])
+        board, timings = StatusBoard(), metrics.ResourceTimings()
+        progress = Progress([board, timings, self.progress.emit])
         built = self._build(plan, self._context_factory(
             plan, restored, journal, progress), abort)
 
@@ -273,7 +276,8 @@ class Runner:
             started.append(running)
             self._track(running)
         try:
-            with ops.Heartbeat(store, op.id):
+            with ops.Heartbeat(store, op.id), \
+                    metrics.api_calls(plan.conn) as calls:
                 outcome = engine.run(
                     built, max_workers=self.conf.engine.max_workers,
                     policy=policy, on_step=on_step,
@@ -288,7 +292,7 @@ class Runner:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]
         return Run(outcome, self._statuses(plan, outcome, board), restored,
-                   journal)
+                   journal, timings.as_dict(), dict(sorted(calls.items())))
 
     @staticmethod
     def _statuses(plan, outcome, board):

@@ -163,7 +163,8 @@ class ProtectionService:
             failures=run.outcome.failures,
             rollback_failures=run.outcome.revert_failures,
             restored=_ids_as_dict(run.restored), policy=plan.policy,
-            seconds=time.monotonic() - started)
+            seconds=time.monotonic() - started, timings=run.timings,
+            api_calls=run.api_calls)
         if abort:
             left = run.journal.remaining()
             result.status = "failed" if left else "aborted"

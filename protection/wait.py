@@ -1,7 +1,9 @@
 """Bounded, fail-fast waits for cloud resources.
 
-Every wait has a deadline, polls with a growing interval (fast at first,
-because most steps on a healthy cloud take a second or two), and ends at once
+Every wait has a deadline, polls with an interval that grows with the time
+already waited (``LATENESS`` of it: a change is noticed at most a fifth of
+the wait late, and never more than ``poll_max``; fast at first, because
+most steps on a healthy cloud take a second or two), and ends at once
 when the resource reaches an error status, with the cloud's own reason.
 
 A poll that cannot be answered (a connection error, a request timeout, an
@@ -81,25 +83,32 @@ def fault_of(obj):
     return None
 
 
-def _intervals(timeouts):
-    interval = timeouts.poll_initial
-    while True:
-        yield interval
-        interval = min(interval * 1.5, timeouts.poll_max)
+# The next poll comes this fraction of the time waited so far later: no
+# fixed interval that a long step overshoots by seconds, no floor that a
+# short one pays in full.
+LATENESS = 0.2
+
+
+def interval_after(timeouts, elapsed):
+    """Seconds until the next poll, ``elapsed`` seconds into a wait."""
+    return min(max(timeouts.poll_initial, LATENESS * elapsed),
+               timeouts.poll_max)
 
 
 def _answers(fetch, what, limit, timeouts, sleep, clock, timed_out):
     """Each answered poll of ``fetch()``, until ``limit`` seconds have
     passed; then ``raise timed_out()``. Unanswered polls are skipped."""
-    deadline = clock() + limit
-    for interval in _intervals(timeouts):
+    started = clock()
+    deadline = started + limit
+    while True:
         obj = _poll(fetch, what)
         if obj is not _UNANSWERED:
             yield obj
-        remaining = deadline - clock()
+        now = clock()
+        remaining = deadline - now
         if remaining <= 0:
             raise timed_out()
-        sleep(min(interval, remaining))
+        sleep(min(interval_after(timeouts, now - started), remaining))
 
 
 def _status(obj):
@@ -204,17 +213,18 @@ def retry_on_conflict(call, *, what, timeouts, sleep=time.sleep,
                       clock=time.monotonic):
     """Call ``call()``; while the service answers 409, retry (bounded by
     ``timeouts.status_wait``). NotFound counts as done."""
-    deadline = clock() + timeouts.status_wait
-    for interval in _intervals(timeouts):
+    started = clock()
+    deadline = started + timeouts.status_wait
+    while True:
         try:
             return call()
         except sdk_exceptions.NotFoundException:
             return None
         except sdk_exceptions.ConflictException as exc:
-            if clock() >= deadline:
+            now = clock()
+            if now >= deadline:
                 raise exceptions.ResourceFailed(
                     f"{what} could not be deleted within "
                     f"{timeouts.status_wait:.0f}s: "
                     f"{exc.details or exc}") from None
-            sleep(interval)
-    raise AssertionError("unreachable")
+            sleep(interval_after(timeouts, now - started))

@@ -14,6 +14,7 @@ from taskflow import task
 from plugins.server import common
 from plugins.server import description
 from protection import exceptions
+from protection.plugin import restored_child
 
 def _flavor_text(flavor):
     text = (f"{flavor.get('vcpus')} vCPU, {flavor.get('ram')} MiB RAM, "
@@ -74,11 +75,23 @@ class ResolveFlavor(task.Task):
 
 
 class ResolveServerAttributes(task.Task):
-    """Name, zone, key pair, metadata, tags; checks the compute API."""
+    """Name, zone, key pair, metadata, tags; checks the compute API.
+
+    Waits for the key pair ``key_name`` when it is a restored child.
+    """
 
     default_provides = "server_attrs"
 
-    def execute(self, ctx, conn, resource, metadata, parameters, restored):
+    def __init__(self, key_name=None, **kwargs):
+        if key_name:
+            kwargs["rebind"] = {"keypair": restored_child(common.KEYPAIR_TYPE,
+                                                          key_name)}
+        else:
+            kwargs["inject"] = {"keypair": None}
+        super().__init__(**kwargs)
+
+    def execute(self, ctx, conn, resource, metadata, parameters, restored,
+                keypair):
         saved = metadata["server"]
         if not sdk_utils.supports_microversion(conn.compute,
                                                common.NO_NETWORK_AT_BOOT):
@@ -99,7 +112,8 @@ class ResolveServerAttributes(task.Task):
             attrs["availability_zone"] = zone
         key_name = saved.get("key_name")
         if key_name:       # restored (maybe renamed) as a child
-            key_name = restored.get(common.KEYPAIR_TYPE, key_name, key_name)
+            key_name = keypair or restored.get(common.KEYPAIR_TYPE, key_name,
+                                               key_name)
         key_name = parameters.get("key_name", key_name)
         if key_name:
             if common.find(conn.compute.find_keypair, key_name) is None:
@@ -132,15 +146,27 @@ def _check_zone(conn, zone):
 
 class ResolveBootSource(task.Task):
     """The restored boot volume, or the image: ``image_mapping``, else the
-    restored image, else the same id if it exists here."""
+    restored image, else the same id if it exists here.
+
+    Waits for the boot volume or image when it is a restored child.
+    """
 
     default_provides = "boot_source"
 
-    def execute(self, conn, resource, metadata, parameters, restored):
+    def __init__(self, boot, **kwargs):
+        rtype, original = ((common.VOLUME_TYPE, boot["volume_id"])
+                           if boot["source"] == "volume"
+                           else (common.IMAGE_TYPE, boot["image_id"]))
+        super().__init__(rebind={"boot_child": restored_child(rtype,
+                                                              original)},
+                         **kwargs)
+
+    def execute(self, conn, resource, metadata, parameters, restored,
+                boot_child):
         saved = metadata
         boot = saved["boot"]
         if boot["source"] == "volume":
-            return {"volume_id": restored_volume(
+            return {"volume_id": boot_child or restored_volume(
                 conn, parameters, restored, boot["volume_id"])}
         image_id = boot["image_id"]
         image = saved.get("image") or {"id": image_id, "name": ""}
@@ -149,7 +175,7 @@ class ResolveBootSource(task.Task):
             return {"image_id": _existing_image(conn, mapped,
                                                 "image_mapping maps "
                                                 f"{image_id!r} to")}
-        new_id = restored.get(common.IMAGE_TYPE, image_id)
+        new_id = boot_child or restored.get(common.IMAGE_TYPE, image_id)
         if new_id:
             return {"image_id": new_id}
         why = ("it was missing at protect time" if image.get("missing")
@@ -195,19 +221,6 @@ def restored_volume(conn, parameters, restored, original):
             "restore?): map it to an existing volume with volume_mapping "
             f"{{\"{original}\": \"<volume>\"}}")
     return new_id
-
-
-class ResolveVolumes(task.Task):
-    """The volume of every non-boot attachment, in device order."""
-
-    default_provides = "volume_plan"
-
-    def execute(self, conn, resource, metadata, parameters, restored):
-        saved = metadata
-        return [{"original": a["volume_id"], "device": a["device"],
-                 "new": restored_volume(conn, parameters, restored,
-                                        a["volume_id"])}
-                for a in saved["attachments"] if not a["boot"]]
 
 
 class _Targets:
@@ -352,11 +365,21 @@ def plan_port(port, targets, keep_fixed_ips, restored):
 
 class ResolvePorts(task.Task):
     """Every port's network, subnets and security groups here, and its
-    floating IPs' external network."""
+    floating IPs' external network.
+
+    Waits for the networks of the ports that are restored children (the
+    new ids are read from ``restored``, with the subnets and groups).
+    """
 
     default_provides = "port_plans"
 
-    def execute(self, conn, resource, metadata, parameters, restored):
+    def __init__(self, network_ids=(), **kwargs):
+        super().__init__(requires=[
+            restored_child(common.NETWORK_TYPE, network_id)
+            for network_id in sorted(set(network_ids))], **kwargs)
+
+    def execute(self, conn, resource, metadata, parameters, restored,
+                **networks):
         saved = metadata
         targets = _Targets(conn, parameters, restored, saved["networks"])
         keep = parameters.get("keep_fixed_ips", True)

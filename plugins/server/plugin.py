@@ -167,27 +167,35 @@ class ServerPlugin(ProtectionPlugin):
 
     def restore_flow(self, ctx, resource):
         """One graph; the edges come from the data each task needs, plus
-        explicit links where only the order matters (noted below)."""
+        explicit links where only the order matters (noted below).
+
+        Pipelined: each task names the children it needs
+        (``restored_child``), so the server is created once its boot
+        source, key pair and its ports' networks are restored, while its
+        data volumes still are; each attachment waits for its own volume.
+        """
         metadata = ctx.metadata
         flow = graph_flow.Flow("restore")
         resolve = [mappings.ResolveFlavor(),
-                   mappings.ResolveServerAttributes(),
-                   mappings.ResolveVolumes(), mappings.ResolvePorts()]
+                   mappings.ResolveServerAttributes(
+                       metadata["server"].get("key_name")),
+                   mappings.ResolvePorts(
+                       p["network_id"] for p in metadata.get("ports", []))]
         create = restore.CreateServer()
         wait = restore.WaitServerActive()
         flow.add(*resolve, create, wait)
         if common.root_disk(metadata):
             starts = [_add_root_disk(flow), create]
         else:
-            boot = mappings.ResolveBootSource()
+            boot = mappings.ResolveBootSource(metadata["boot"])
             flow.add(boot)
             resolve.append(boot)
             starts = [create]
+        starts += _add_ports(flow, wait, metadata.get("ports", []))
         # Nothing is created before every mapping is resolved.
         for first in starts:
             for task_ in resolve:
                 flow.link(task_, first)
-        _add_ports(flow, wait, metadata.get("ports", []))
         _add_volumes(flow, wait, metadata.get("attachments", []))
         return flow
 
@@ -217,23 +225,27 @@ def _add_root_disk(flow):
 
 
 def _add_ports(flow, wait, ports):
-    """Every port (and its floating IPs) once the server is ACTIVE."""
-    previous = wait
+    """Every port (and its floating IPs); created while the server boots,
+    attached once it is ACTIVE. Returns the creating tasks."""
+    previous, creates = wait, []
     for port in ports:
         original = port["id"]
         create_port = restore.CreatePort(original)
         attach = restore.AttachPort(original)
         attached = restore.WaitPortAttached(original)
         flow.add(create_port, attach, attached)
-        flow.link(wait, create_port)      # ports after ACTIVE
         flow.link(previous, attach)       # NICs in the original order
         previous = attached
+        creates.append(create_port)
         for floating in port.get("floating_ips", []):
             flow.add(restore.AssociateFloatingIP(original, floating["id"]))
+    return creates
 
 
 def _add_volumes(flow, wait, attachments):
-    """Every non-boot volume attached after the previous one."""
+    """Every non-boot volume, once it is restored and the server ACTIVE;
+    each attach request after the previous one (Nova assigns devices in
+    request order), each waited for ``in-use`` on its own."""
     previous = wait
     for attachment in attachments:
         if attachment["boot"]:
@@ -242,4 +254,4 @@ def _add_volumes(flow, wait, attachments):
         in_use = restore.WaitVolumeInUse(attachment["volume_id"])
         flow.add(attach, in_use)
         flow.link(previous, attach)       # devices in the original order
-        previous = in_use
+        previous = attach

@@ -46,7 +46,8 @@ def _attributes(items, ctx):
         items, "server attributes",
         lambda: mappings.ResolveServerAttributes().execute(
             ctx, ctx.conn, ctx.resource, ctx.metadata, parameters,
-            ctx.restored), lambda found: "name, zone and key pair resolve")
+            ctx.restored, None),
+        lambda found: "name, zone and key pair resolve")
     if attrs is None:
         return
     zone = saved.get("availability_zone")
@@ -72,9 +73,11 @@ def _boot(items, ctx):
         return
     boot = metadata["boot"]
     what = "boot volume" if boot["source"] == "volume" else "image"
+    resolve = mappings.ResolveBootSource(boot)
     source = preflight.attempt(
-        items, f"{what} exists", lambda: mappings.ResolveBootSource().execute(
-            ctx.conn, ctx.resource, metadata, ctx.parameters, ctx.restored))
+        items, f"{what} exists", lambda: resolve.execute(
+            ctx.conn, ctx.resource, metadata, ctx.parameters, ctx.restored,
+            None))
     if source is not None:
         original = boot.get("volume_id") or boot.get("image_id")
         target = source.get("volume_id") or source.get("image_id")
@@ -82,13 +85,16 @@ def _boot(items, ctx):
 
 
 def _volumes(items, ctx):
-    plan = preflight.attempt(
-        items, "volumes", lambda: mappings.ResolveVolumes().execute(
-            ctx.conn, ctx.resource, ctx.metadata, ctx.parameters,
-            ctx.restored))
-    for volume in plan or ():
-        items.append(preflight.Mapping("volume", volume["original"],
-                                       _shown(volume["new"])))
+    for attachment in ctx.metadata["attachments"]:
+        if attachment["boot"]:
+            continue
+        original = attachment["volume_id"]
+        new_id = preflight.attempt(
+            items, "volumes", lambda o=original: mappings.restored_volume(
+                ctx.conn, ctx.parameters, ctx.restored, o))
+        if new_id is not None:
+            items.append(preflight.Mapping("volume", original,
+                                           _shown(new_id)))
 
 
 def _taken(conn, attrs):

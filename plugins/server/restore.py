@@ -10,8 +10,10 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from plugins.server import common
+from plugins.server import mappings
 from protection import image_data
 from protection import tasks
+from protection.plugin import restored_child
 
 
 # -- restore: the root disk ---------------------------------------------------
@@ -358,27 +360,32 @@ class AssociateFloatingIP(task.Task):
 
 # -- restore: volumes ---------------------------------------------------------
 class AttachVolume(task.Task):
-    """Attach one restored non-boot volume at its original device."""
+    """Attach one restored non-boot volume at its original device, as soon
+    as that volume (a child) is restored."""
 
     def __init__(self, original_id, **kwargs):
         super().__init__(name=f"AttachVolume[{original_id}]",
-                         provides=f"attached_volume:{original_id}", **kwargs)
+                         provides=f"attached_volume:{original_id}",
+                         rebind={"volume_id": restored_child(
+                             common.VOLUME_TYPE, original_id)}, **kwargs)
         self.original_id = original_id
 
-    def execute(self, ctx, conn, active_server_id, volume_plan):
-        plan = next(v for v in volume_plan
-                    if v["original"] == self.original_id)
+    def execute(self, ctx, conn, metadata, parameters, restored,
+                active_server_id, volume_id):
+        new_id = volume_id or mappings.restored_volume(
+            conn, parameters, restored, self.original_id)
+        device = next(a["device"] for a in metadata["attachments"]
+                      if a["volume_id"] == self.original_id)
         server = common.server_ref(active_server_id)
         if _resumed(ctx) and any(
-                a.volume_id == plan["new"]
+                a.volume_id == new_id
                 for a in conn.compute.volume_attachments(server)):
             # requested by the run that died (Nova records it at once): a
             # second request is refused, or waits on the first
-            return plan["new"]
-        attrs = {"device": plan["device"]} if plan["device"] else {}
-        conn.compute.create_volume_attachment(server, volume=plan["new"],
-                                              **attrs)
-        return plan["new"]
+            return new_id
+        attrs = {"device": device} if device else {}
+        conn.compute.create_volume_attachment(server, volume=new_id, **attrs)
+        return new_id
 
     def revert(self, ctx, conn, active_server_id, result, **kwargs):
         """Detach and wait ``available``; the volume plugin's own revert

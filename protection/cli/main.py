@@ -8,30 +8,41 @@ one line, never with a traceback (unless ``--debug``).
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import sys
 
-from keystoneauth1 import exceptions as ks_exceptions
-from openstack import exceptions as sdk_exceptions
-
-from protection import bank as bank_mod
-from protection import cloud
-from protection import config
+from flows import contract
 from protection import exceptions
-from protection import parameters
-from protection import plugin
-from protection import registry
-from protection import retention
-from protection import runner
 from protection.cli import datasource
 from protection.cli import dry_run
 from protection.cli import operation
 from protection.cli import output
 from protection.cli import plan as plan_cli
-from protection.cli.progress_printer import ProgressPrinter
-from protection.progress import Progress
-from protection.service import ProtectionService
+
+# Imported by the commands that need them, not at start: listing
+# checkpoints needs neither openstacksdk, TaskFlow nor SQLAlchemy (see
+# doc/operations.rst, "Performance").
+_LAZY = {"bank_mod": "protection.bank", "cloud": "protection.cloud",
+         "config": "protection.config", "parameters": "protection.parameters",
+         "registry": "protection.registry", "runner": "protection.runner",
+         "checkpoint": "protection.checkpoint",
+         "service_mod": "protection.service",
+         "progress": "protection.progress",
+         "printer": "protection.cli.progress_printer",
+         "retention": "protection.retention"}
+
+
+def __getattr__(name):
+    """``main.runner`` etc.: the module, imported on first use."""
+    if name in _LAZY:
+        return importlib.import_module(_LAZY[name])
+    raise AttributeError(name)
+
+
+def _lazy(name):
+    return importlib.import_module(_LAZY[name])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -111,8 +122,8 @@ def _add_operation_commands(sub, fmt):
     restore.add_argument("checkpoint_id", metavar="CHECKPOINT_ID")
     restore.add_argument("--parameter", action="append", default=[],
                          metavar="TYPE[#ID]:KEY=VALUE")
-    restore.add_argument("--on-failure", choices=plugin.POLICIES,
-                         default=plugin.ROLLBACK,
+    restore.add_argument("--on-failure", choices=contract.POLICIES,
+                         default=contract.ROLLBACK,
                          help="rollback (default) deletes what the restore "
                               "created; keep leaves it and lists it")
     restore.add_argument("--target-cloud", metavar="NAME",
@@ -167,13 +178,28 @@ class App:
         self.stderr = stderr
         self._service = None
         self._conf = None
+        self._bank = None
         self._conns = {}
 
     @property
     def conf(self):
         if self._conf is None:
-            self._conf = config.load_config(self.args.config_file)
+            self._conf = _lazy("config").load_config(self.args.config_file)
         return self._conf
+
+    @property
+    def bank(self):
+        if self._bank is None:
+            self._bank = _lazy("bank_mod").load(self.conf, connect=self.conn)
+        return self._bank
+
+    @property
+    def checkpoints(self):
+        """The bank's checkpoints, without the whole service."""
+        if self._service is not None:
+            return self._service.checkpoints
+        return _lazy("checkpoint").CheckpointStore(
+            self.bank, owner_timeout=self.conf.bank.owner_timeout)
 
     def cloud_name(self, name=None):
         """The clouds.yaml name an operation records (never credentials)."""
@@ -182,7 +208,7 @@ class App:
     def conn(self, name=None):
         name = name or self.args.os_cloud
         if name not in self._conns:
-            self._conns[name] = cloud.connect(
+            self._conns[name] = _lazy("cloud").connect(
                 name, request_timeout=self.conf.timeouts.request)
         return self._conns[name]
 
@@ -190,15 +216,16 @@ class App:
     def service(self):
         if self._service is None:
             conf = self.conf
-            plugins = registry.PluginRegistry.load(conf)
-            bank = bank_mod.load(conf, connect=self.conn)
-            progress = Progress()
+            plugins = _lazy("registry").PluginRegistry.load(conf)
+            progress = _lazy("progress").Progress()
             show = self.args.progress
             if show is None:
                 show = self.stderr.isatty()
             if show:
-                progress.add_listener(ProgressPrinter(self.stderr))
-            self._service = ProtectionService(conf, plugins, bank, progress)
+                progress.add_listener(
+                    _lazy("printer").ProgressPrinter(self.stderr))
+            self._service = _lazy("service_mod").ProtectionService(
+                conf, plugins, self.bank, progress)
         return self._service
 
     def print(self, text):
@@ -241,7 +268,7 @@ def _run_operation(app, args, call):
     try:
         with app.service.runner.handle_signals():
             result = call()
-    except runner.OperationInterrupted as exc:
+    except _lazy("runner").OperationInterrupted as exc:
         app.stderr.write(
             f"stackvault: interrupted: operation {exc.operation_id} stopped "
             "at a task boundary; finish it with 'stackvault operation "
@@ -258,14 +285,14 @@ def _run_operation(app, args, call):
 
 
 def _cmd_protect(app, args):
-    params = parameters.from_assignments(args.parameter)
+    params = _lazy("parameters").from_assignments(args.parameter)
     return _run_operation(app, args, lambda: app.service.protect(
         app.conn(), args.name, args.resources, params,
         cloud=app.cloud_name()))
 
 
 def _cmd_restore(app, args):
-    params = parameters.from_assignments(args.parameter)
+    params = _lazy("parameters").from_assignments(args.parameter)
     if args.dry_run:
         if args.skip_preflight:
             raise UsageError("stackvault restore: --dry-run is the "
@@ -289,18 +316,18 @@ def _add_graph(data, checkpoint, fmt):
 
 
 def _cmd_checkpoint(app, args):
-    service = app.service
     if args.action == "list":
         rows = [(s["id"], s["name"], s["status"], s["created_at"],
                  s["resources"]) for s in
-                (c.to_summary() for c in service.list_checkpoints()
-                 if args.plan is None or retention.plan_of(c) == args.plan)]
+                (c.to_summary() for c in app.checkpoints.list()
+                 if args.plan is None
+                 or _lazy("retention").plan_of(c) == args.plan)]
         app.print(output.render_list(
             ["ID", "Name", "Status", "Created", "Resources"], rows,
             args.format))
         return EXIT_OK
     if args.action == "show":
-        checkpoint = service.show_checkpoint(args.checkpoint_id)
+        checkpoint = app.checkpoints.get(args.checkpoint_id)
         data = dict(checkpoint.to_summary())
         if checkpoint.damage is not None:
             data["damage"] = checkpoint.damage
@@ -309,13 +336,14 @@ def _cmd_checkpoint(app, args):
         data["plan"] = checkpoint.index.get("plan", {})
         data["resources"] = checkpoint.index.get("resources", {})
         data["errors"] = checkpoint.index.get("errors", [])
-        data["bank"] = service.bank.describe()
+        data["bank"] = app.bank.describe()
         if checkpoint.index_readable:
             _add_graph(data, checkpoint, args.format)
         app.print(output.render_one(data, args.format))
         return EXIT_OK
     if args.action == "prune":
         return plan_cli.prune(app, args)
+    service = app.service
     if args.action == "delete":
         return _run_operation(app, args, lambda: service.delete(
             args.checkpoint_id, app.conn(), force=args.force,
@@ -334,6 +362,17 @@ COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
             "datasource": datasource.run, "operation": _cmd_operation,
             "plan": plan_cli.run}
+
+
+def _cloud_errors():
+    """openstacksdk's and keystoneauth's errors, of those imported (an
+    error of a library never imported was not raised)."""
+    found = []
+    for module, name in (("openstack.exceptions", "SDKException"),
+                         ("keystoneauth1.exceptions", "ClientException")):
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
 
 
 def main(argv=None, stdout=None, stderr=None):
@@ -367,18 +406,15 @@ def main(argv=None, stdout=None, stderr=None):
     except exceptions.StackvaultError as exc:
         stderr.write(f"stackvault: error: {exc}\n")
         return EXIT_USAGE
-    except (sdk_exceptions.SDKException,
-            ks_exceptions.ClientException) as exc:
-        if debug:
-            raise
-        stderr.write(f"stackvault: cloud error: {exc}\n")
-        return EXIT_FAILED
     except KeyboardInterrupt:
         stderr.write("stackvault: interrupted\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence
         if debug:
             raise
+        if isinstance(exc, _cloud_errors()):
+            stderr.write(f"stackvault: cloud error: {exc}\n")
+            return EXIT_FAILED
         stderr.write(f"stackvault: internal error: {type(exc).__name__}: "
                      f"{exc} (run with --debug for the traceback)\n")
         return EXIT_FAILED

@@ -11,13 +11,15 @@ plan's retention by hand.
 import argparse
 import datetime
 
-from protection import parameters as params_mod
-from protection import plan_run
-from protection import plans
-from protection import retention
-from protection import runner
-from protection import schedule
 from protection.cli import output
+from protection.cli.lazy import LazyModule
+
+params_mod = LazyModule("protection.parameters")
+plan_run = LazyModule("protection.plan_run")
+plans = LazyModule("protection.plans")
+retention = LazyModule("protection.retention")
+runner = LazyModule("protection.runner")
+schedule = LazyModule("protection.schedule")
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 

@@ -177,4 +177,7 @@ def run_task(task_, ctx, **provided):
                 "metadata": ctx.metadata, "parameters": ctx.parameters,
                 "restored": ctx.restored, "bank": ctx.bank, **provided}
     args = inspect.signature(task_.execute).parameters
-    return task_.execute(**{k: injected[k] for k in args})
+    # a child a task names (restored_child) is None unless given: the
+    # task then reads the restored ids, as when the child is no child
+    return task_.execute(**{k: injected.get(k) for k, arg in args.items()
+                            if arg.kind != arg.VAR_KEYWORD})

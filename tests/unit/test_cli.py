@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import subprocess
+import sys
 
 import mock
 import pytest
@@ -321,7 +323,7 @@ def test_cloud_error_exits_1_without_traceback(run):
 
 
 def test_internal_error_is_one_line_unless_debug(run):
-    with mock.patch("protection.cli.main.ProtectionService",
+    with mock.patch("protection.checkpoint.CheckpointStore.list",
                     side_effect=RuntimeError("kaboom")):
         assert run("checkpoint", "list") == 1
         assert_one_line_error(run, "internal error", "RuntimeError",
@@ -534,3 +536,20 @@ def test_bad_selection_exits_2_on_one_line(run, argv, words):
     checkpoint_id = run.protect("Test::Server=web")
     assert run("restore", checkpoint_id, *argv) == 2
     assert_one_line_error(run, *words)
+
+
+def test_listing_checkpoints_imports_no_cloud_or_engine_library(tmp_path):
+    """``checkpoint list`` reads the bank only: it must not pay for
+    importing openstacksdk, TaskFlow or SQLAlchemy (doc/operations.rst,
+    "Performance")."""
+    config = tmp_path / "stackvault.conf"
+    config.write_text(f"[filesystem_bank]\npath = {tmp_path / 'bank'}\n")
+    code = ("import sys; from protection.cli import main; "
+            f"rc = main.main(['--config-file', {str(config)!r}, "
+            "'checkpoint', 'list']); "
+            "print(sorted(m for m in ('openstack', 'taskflow', 'sqlalchemy')"
+            " if m in sys.modules)); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"

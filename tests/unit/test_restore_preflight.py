@@ -185,7 +185,7 @@ def test_volume_whose_backup_is_gone_fails():
     checks, maps, _demands = by_kind(volume_preflight(
         conn, {"volume_type": "slow", "restore_name": "copy"}))
     assert checks["backup available"].verdict == preflight.FAIL
-    assert "no longer exists" in checks["backup available"].detail
+    assert "is not visible here" in checks["backup available"].detail
     assert ("name", "data", "copy") in maps
     assert ("volume type", "fast", "slow") in maps
 

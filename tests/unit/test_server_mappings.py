@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from openstack import exceptions as sdk_exceptions
 
+from flows import flatten
 from plugins.server import mappings
 from protection import exceptions
 from tests.unit.plugin_helpers import obj
@@ -135,11 +136,28 @@ class TestResolveServerAttributes:
         assert "2.52" in events[0].message
 
 
+def resolve_boot(ctx, **children):
+    return run_task(mappings.ResolveBootSource(ctx.metadata["boot"]), ctx,
+                    **children)
+
+
 class TestResolveBootSource:
+    def test_waits_for_the_boot_image_or_volume_child(self):
+        image = mappings.ResolveBootSource(saved()["boot"])
+        assert flatten.children_needed(image) == {"OS::Glance::Image#img-1"}
+        volume = mappings.ResolveBootSource({"source": "volume",
+                                             "volume_id": "root"})
+        assert flatten.children_needed(volume) == {
+            "OS::Cinder::Volume#root"}
+
+    def test_the_image_child_given(self):
+        assert resolve_boot(restore_ctx(cloud()), boot_child="new-img") == {
+            "image_id": "new-img"}
+
     def test_the_restored_image(self):
         ctx = restore_ctx(cloud(), restored={
             ("OS::Glance::Image", "img-1"): "new-img"})
-        assert run_task(mappings.ResolveBootSource(), ctx) == {
+        assert resolve_boot(ctx) == {
             "image_id": "new-img"}
 
     def test_image_mapping_wins(self):
@@ -148,12 +166,12 @@ class TestResolveBootSource:
         ctx = restore_ctx(conn, parameters={"image_mapping": {
             "img-1": "other"}}, restored={
             ("OS::Glance::Image", "img-1"): "new-img"})
-        assert run_task(mappings.ResolveBootSource(), ctx) == {
+        assert resolve_boot(ctx) == {
             "image_id": "other"}
 
     def test_a_referenced_image_is_used_when_it_exists(self):
         conn = cloud(image_owner="admin")
-        assert run_task(mappings.ResolveBootSource(), restore_ctx(
+        assert resolve_boot(restore_ctx(
             conn, saved(image_owner="admin"))) == {"image_id": "img-1"}
 
     def test_a_missing_referenced_image_is_a_clear_error(self):
@@ -163,7 +181,7 @@ class TestResolveBootSource:
         with pytest.raises(exceptions.StackvaultError,
                            match="does not own it.*image_mapping.*"
                                  "snapshot_root_disk"):
-            run_task(mappings.ResolveBootSource(), restore_ctx(conn, meta))
+            resolve_boot(restore_ctx(conn, meta))
 
     def test_the_restored_boot_volume(self):
         meta = saved(srv=server(image=""),
@@ -171,29 +189,13 @@ class TestResolveBootSource:
                      volumes={"root": volume("root", True)})
         ctx = restore_ctx(cloud(), meta, restored={
             ("OS::Cinder::Volume", "root"): "new-root"})
-        assert run_task(mappings.ResolveBootSource(), ctx) == {
+        assert resolve_boot(ctx) == {
             "volume_id": "new-root"}
         ctx.restored.forget("OS::Cinder::Volume", "root")
         with pytest.raises(exceptions.StackvaultError,
                            match="volume root is not restored.*"
                                  "volume_mapping"):
-            run_task(mappings.ResolveBootSource(), ctx)
-
-
-def test_resolve_volumes_keeps_device_order_and_skips_the_boot_volume():
-    meta = saved(srv=server(image=""),
-                 attachments=[attachment("d2", "/dev/vdc"),
-                              attachment("root", "/dev/vda"),
-                              attachment("d1", "/dev/vdb")],
-                 volumes={"root": volume("root", True), "d1": volume("d1"),
-                          "d2": volume("d2")})
-    restored = {("OS::Cinder::Volume", v): f"new-{v}"
-                for v in ("root", "d1", "d2")}
-    plan = run_task(mappings.ResolveVolumes(),
-                restore_ctx(cloud(), meta, restored=restored))
-    assert plan == [
-        {"original": "d1", "device": "/dev/vdb", "new": "new-d1"},
-        {"original": "d2", "device": "/dev/vdc", "new": "new-d2"}]
+            resolve_boot(ctx)
 
 
 class TestResolvePorts:

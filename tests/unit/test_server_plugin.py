@@ -268,14 +268,19 @@ def run_restore(fake, metadata, parameters=None, policy=engine.ROLLBACK):
     return outcome, ctx
 
 
-def test_restore_flow_creates_server_then_ports_and_volumes_in_order():
+def test_restore_flow_creates_server_and_ports_then_attaches_in_order():
     fake = FakeCloud()
     meta = app_metadata()
     # p2 listed first by Nova: it is the guest's first NIC
     assert [p["id"] for p in meta["ports"]] == ["p2", "p1"]
     outcome, ctx = run_restore(fake, meta)
     assert outcome.succeeded, outcome.failures
-    assert fake.calls[0] == ("create_server", "web")
+    # the server and its ports are created side by side, attached after
+    first_attach = min(i for i, c in enumerate(fake.calls)
+                       if c[0].startswith("attach"))
+    assert {c[0] for c in fake.calls[:first_attach]} == {
+        "create_server", "create_port"}
+    assert len(fake.calls[:first_attach]) == 3
     assert fake.names("attach_port") == ["new-p2", "new-p1"]
     assert [c[1:] for c in fake.calls if c[0] == "attach_volume"] == [
         ("new-vol-a", "/dev/vdb"), ("new-vol-b", "/dev/vdc")]

@@ -322,12 +322,16 @@ class TestFloatingIP:
 
 
 class TestVolumes:
-    PLAN = [{"original": "vol-1", "device": "/dev/vdb", "new": "new-vol"}]
+    META = {"attachments": [
+        {"volume_id": "vol-0", "device": "/dev/vda", "boot": True},
+        {"volume_id": "vol-1", "device": "/dev/vdb", "boot": False}]}
 
     def test_attached_at_the_original_device(self):
         conn = mock.Mock()
+        restored = restore_ctx(conn).restored
         assert restore.AttachVolume("vol-1").execute(
-            restore_ctx(conn), conn, "new-srv", self.PLAN) == "new-vol"
+            restore_ctx(conn), conn, self.META, {}, restored, "new-srv",
+            "new-vol") == "new-vol"
         (srv,), kwargs = conn.compute.create_volume_attachment.call_args
         assert srv.id == "new-srv"
         assert kwargs == {"volume": "new-vol", "device": "/dev/vdb"}
@@ -338,13 +342,27 @@ class TestVolumes:
         ctx.journal = Journal("op-1", resuming=True)
         conn.compute.volume_attachments.return_value = [
             obj(volume_id="other"), obj(volume_id="new-vol")]
-        assert restore.AttachVolume("vol-1").execute(
-            ctx, conn, "new-srv", self.PLAN) == "new-vol"
+        attach = restore.AttachVolume("vol-1")
+        assert attach.execute(ctx, conn, self.META, {}, ctx.restored,
+                              "new-srv", "new-vol") == "new-vol"
         conn.compute.create_volume_attachment.assert_not_called()
         conn.compute.volume_attachments.return_value = []
-        restore.AttachVolume("vol-1").execute(ctx, conn, "new-srv",
-                                              self.PLAN)
+        attach.execute(ctx, conn, self.META, {}, ctx.restored, "new-srv",
+                       "new-vol")
         conn.compute.create_volume_attachment.assert_called_once()
+
+    def test_waits_for_its_own_volume_only(self):
+        task = restore.AttachVolume("vol-1")
+        assert task.rebind["volume_id"] == "restored:OS::Cinder::Volume#vol-1"
+
+    def test_the_restored_id_when_the_volume_is_no_child(self):
+        conn = mock.Mock()
+        ctx = restore_ctx(conn, restored={
+            ("OS::Cinder::Volume", "vol-1"): "new-vol"})
+        restore.AttachVolume("vol-1").execute(
+            ctx, conn, self.META, {}, ctx.restored, "new-srv", None)
+        assert conn.compute.create_volume_attachment.call_args.kwargs[
+            "volume"] == "new-vol"
 
     def test_revert_detaches_and_waits_available_without_deleting(self):
         conn = mock.Mock()

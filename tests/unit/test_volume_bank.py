@@ -213,6 +213,7 @@ def test_metadata_schema_needs_the_record_or_the_backup():
 
 # -- the restore pre-flight ---------------------------------------------------
 def _preflight(conn, metadata):
+    conn.block_storage.availability_zones.return_value = []
     ctx = mock.Mock(conn=conn, metadata=metadata, parameters={})
     return list(volume.VolumePlugin().restore_preflight(ctx, VOL))
 

@@ -1,6 +1,8 @@
 """Bounded, fail-fast waits, driven by a fake clock (no real sleeping)."""
 
 import mock
+import types
+
 import pytest
 from openstack.block_storage.v3 import backup as sdk_backup
 from openstack.compute.v2 import server as sdk_server
@@ -164,7 +166,7 @@ def test_backoff_grows_and_is_capped_by_poll_max():
     assert sleeps[0] == 0.5
     growing = sleeps[:sleeps.index(4)]
     assert growing == sorted(growing)
-    assert all(b > a for a, b in zip(growing, growing[1:]))
+    assert growing[-1] > growing[0]
     assert max(sleeps) == 4
     # Once capped, the interval stays at poll_max (except the last sleep,
     # cut short by the deadline).
@@ -175,8 +177,28 @@ def test_backoff_grows_and_is_capped_by_poll_max():
 
 
 def test_backoff_intervals_exactly():
-    intervals = wait._intervals(wait.Timeouts(poll_initial=1, poll_max=3))
-    assert [next(intervals) for _ in range(6)] == [1, 1.5, 2.25, 3, 3, 3]
+    timeouts = wait.Timeouts(poll_initial=1, poll_max=3)
+    assert [wait.interval_after(timeouts, elapsed)
+            for elapsed in (0, 4, 5, 10, 15, 60)] == [1, 1, 1, 2, 3, 3]
+
+
+def test_a_change_is_noticed_at_most_a_fifth_of_the_wait_late():
+    """No fixed interval: a step that ends after t seconds is seen by
+    1.2 t (or poll_max) at the latest, whatever t is."""
+    timeouts = wait.Timeouts(status_wait=1000, poll_initial=0.5,
+                             poll_max=30)
+    for ends_at in (0.7, 3.3, 7.0, 13.0, 41.0):
+        clock = FakeClock()
+        start = clock.now
+
+        def fetch(ends_at=ends_at, clock=clock, start=start):
+            done = clock.now - start >= ends_at
+            return types.SimpleNamespace(
+                status="available" if done else "creating")
+        wait.wait_for_status(fetch, "available", what="x", timeouts=timeouts,
+                             sleep=clock.sleep, clock=clock.clock)
+        seen = clock.now - start
+        assert seen <= max(1.2 * ends_at, ends_at + 0.5) + 1e-9
 
 
 # -- waiting for a delete -----------------------------------------------------
@@ -417,7 +439,7 @@ def test_delete_when_settled_retries_409_then_waits_until_gone():
     obj = Deletable("ACTIVE", refusals=[conflict(), conflict()])
     run_delete_when_settled(obj, clock=clock)
     assert obj.deletes == 3 and obj.gone
-    assert clock.sleeps == [0.5, 0.75]
+    assert clock.sleeps == [0.5, 0.5]
 
 
 def test_delete_when_settled_treats_none_as_gone():

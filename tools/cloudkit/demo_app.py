@@ -44,8 +44,9 @@ def ours(items, prefix=PREFIX):
 
 
 def create_application(conn, prefix=PREFIX, cidr=CIDR, fixed_ip=FIXED_IP,
-                       say=print):
-    """The demo-sized application; returns what the checks need."""
+                       say=print, volume_gib=1):
+    """The demo-sized application; returns what the checks need.
+    ``volume_gib``: the size of each of its two volumes."""
     app = {"fixed_ip": fixed_ip}
     public = conn.network.find_network("public", ignore_missing=False)
     net = conn.network.create_network(name=f"{prefix}-net")
@@ -79,7 +80,7 @@ def create_application(conn, prefix=PREFIX, cidr=CIDR, fixed_ip=FIXED_IP,
     app["volumes"] = {}
     for index in (1, 2):
         volume = conn.block_storage.create_volume(
-            size=1, name=f"{prefix}-data{index}")
+            size=volume_gib, name=f"{prefix}-data{index}")
         wait(lambda v=volume: conn.block_storage.get_volume(v.id),
              "available", f"volume {volume.id}")
         conn.compute.create_volume_attachment(server, volume=volume)
