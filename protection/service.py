@@ -44,7 +44,8 @@ def _ids_as_dict(restored):
 
 
 class ProtectionService:
-    def __init__(self, conf, registry, bank, progress=None, stores=None):
+    def __init__(self, conf, registry, bank, progress=None, stores=None,
+                 poster=None):
         self.conf = conf
         self.registry = registry
         self.bank = bank
@@ -55,6 +56,9 @@ class ProtectionService:
         self.stores = stores or runner_mod.Stores(conf)
         self.runner = runner_mod.Runner(conf, registry, self.progress,
                                         self.stores, self.timeouts)
+        # With a jobboard (protection.jobboard.Poster), new operations are
+        # posted for a conductor instead of run here.
+        self.poster = poster
 
     # -- discovery -----------------------------------------------------------
     def list_resources(self, conn, resource_type=None):
@@ -147,6 +151,12 @@ class ProtectionService:
                                       left_behind)
         return result
 
+    def _run_or_post(self, plan, started, finish):
+        """Run a new operation here, or post it (jobboard.Posted)."""
+        if self.poster is None:
+            return finish(plan, started)
+        return self.poster.post(plan.operation)
+
     def _execute(self, plan, started, resume=False, abort=False):
         """Run the plan's flow; an interruption leaves it resumable."""
         run = self.runner.run(plan, resume=resume, abort=abort)
@@ -193,8 +203,8 @@ class ProtectionService:
                          {"cloud": cloud, "parameters": parameters or {}})
         checkpoint = self.checkpoints.create(plan, graph, op.id)
         self.stores.operations.set_checkpoint(op.id, checkpoint.id)
-        return self._protect(runner_mod.Plan(op, checkpoint, conn, merged,
-                                             {}), started)
+        return self._run_or_post(runner_mod.Plan(
+            op, checkpoint, conn, merged, {}), started, self._protect)
 
     def _protect(self, plan, started, resume=False, abort=False):
         checkpoint = plan.checkpoint
@@ -257,8 +267,9 @@ class ProtectionService:
         op = self._start(plugin_mod.RESTORE, checkpoint.id,
                          {"cloud": cloud, "parameters": parameters or {},
                           "policy": policy})
-        return self._restore(runner_mod.Plan(op, checkpoint, conn, merged,
-                                             saved, policy), started)
+        return self._run_or_post(runner_mod.Plan(
+            op, checkpoint, conn, merged, saved, policy), started,
+            self._restore)
 
     def _restore(self, plan, started, resume=False, abort=False):
         run, result = self._execute(plan, started, resume, abort)
@@ -308,8 +319,9 @@ class ProtectionService:
             raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
                                              result)
         op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
-        return self._delete(runner_mod.Plan(
-            op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started)
+        return self._run_or_post(runner_mod.Plan(
+            op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started,
+            self._delete)
 
     def _interrupted_protect(self, checkpoint):
         """The operation of a protect that died with this checkpoint, if
@@ -347,7 +359,9 @@ class ProtectionService:
         op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
         plan = runner_mod.Plan(op, checkpoint, conn, {}, saved,
                                plugin_mod.KEEP)
-        return self._verify(plan, started, problems)
+        return self._run_or_post(
+            plan, started,
+            lambda plan, started: self._verify(plan, started, problems))
 
     def _verify(self, plan, started, problems=None, resume=False,
                 abort=False):

@@ -19,11 +19,15 @@ from protection import bank as bank_mod
 from protection import cloud
 from protection import config
 from protection import exceptions
+from protection import jobboard
+from protection import operations as ops
 from protection import parameters
 from protection import plugin
 from protection import registry
 from protection import runner
+from protection.cli import conductor
 from protection.cli import datasource
+from protection.cli import follow
 from protection.cli import operation
 from protection.cli import output
 from protection.cli.progress_printer import ProgressPrinter
@@ -76,7 +80,14 @@ def build_parser():
     _add_checkpoint_commands(sub, fmt)
     datasource.register(sub, fmt)
     operation.register(sub, fmt)
+    conductor.register(sub)
     return prog
+
+
+def _no_wait(parser):
+    parser.add_argument("--no-wait", action="store_true",
+                        help="with a jobboard: post the operation, print "
+                             "its id and return at once")
 
 
 def _add_resource_commands(sub, fmt):
@@ -101,6 +112,7 @@ def _add_operation_commands(sub, fmt):
                          type=_resource_ref)
     protect.add_argument("--parameter", action="append", default=[],
                          metavar="TYPE[#ID]:KEY=VALUE")
+    _no_wait(protect)
 
     restore = sub.add_parser("restore", parents=[fmt],
                              help="restore a checkpoint")
@@ -114,6 +126,7 @@ def _add_operation_commands(sub, fmt):
     restore.add_argument("--target-cloud", metavar="NAME",
                          help="restore into this cloud/project, with its own "
                               "credentials (default: --os-cloud)")
+    _no_wait(restore)
 
 
 def _add_checkpoint_commands(sub, fmt):
@@ -128,6 +141,8 @@ def _add_checkpoint_commands(sub, fmt):
                                     "cloud, what plugins stored there)")):
         one = csub.add_parser(action, parents=[fmt], help=text)
         one.add_argument("checkpoint_id", metavar="ID")
+        if action != "show":
+            _no_wait(one)
         if action == "delete":
             one.add_argument("--force", action="store_true",
                              help="also delete a checkpoint left "
@@ -177,7 +192,10 @@ class App:
                 show = self.stderr.isatty()
             if show:
                 progress.add_listener(ProgressPrinter(self.stderr))
-            self._service = ProtectionService(conf, plugins, bank, progress)
+            service = ProtectionService(conf, plugins, bank, progress)
+            if jobboard.configured(conf):
+                service.poster = jobboard.Poster(conf, service.stores)
+            self._service = service
         return self._service
 
     def print(self, text):
@@ -206,7 +224,10 @@ def _cmd_resource(app, args):
 
 
 def _report(app, result, fmt):
-    data = result.to_dict()
+    _report_data(app, result.to_dict(), fmt)
+
+
+def _report_data(app, data, fmt):
     if fmt in ("json", "yaml"):
         app.print(output.render_one(data, fmt))
         return
@@ -232,8 +253,33 @@ def _run_operation(app, args, call):
             _report(app, exc.result, args.format)
         app.stderr.write(f"stackvault: {exc}\n")
         return EXIT_FAILED
+    if isinstance(result, jobboard.Posted):
+        return _follow(app, args, result)
     _report(app, result, args.format)
     return EXIT_OK
+
+
+def _follow(app, args, posted):
+    """A posted operation: its id at once (``--no-wait``), or followed
+    until it ends, with the embedded run's output and exit code."""
+    if getattr(args, "no_wait", False):
+        app.print(output.render_one({"operation_id": posted.operation_id,
+                                     "status": ops.QUEUED}, args.format))
+        return EXIT_OK
+    try:
+        op = follow.wait(app.service, posted)
+    except KeyboardInterrupt:
+        app.stderr.write(
+            f"stackvault: stopped following operation "
+            f"{posted.operation_id}, which goes on: 'stackvault operation "
+            f"show {posted.operation_id}'\n")
+        return EXIT_INTERRUPTED
+    if op.result is not None:
+        _report_data(app, op.result, args.format)
+    if op.status == ops.SUCCEEDED:
+        return EXIT_OK
+    app.stderr.write(f"stackvault: {follow.failure_line(op)}\n")
+    return EXIT_FAILED
 
 
 def _cmd_protect(app, args):
@@ -299,7 +345,8 @@ def _cmd_operation(app, args):
 
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
-            "datasource": datasource.run, "operation": _cmd_operation}
+            "datasource": datasource.run, "operation": _cmd_operation,
+            "conductor": conductor.run}
 
 
 def main(argv=None, stdout=None, stderr=None):
