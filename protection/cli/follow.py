@@ -19,21 +19,24 @@ POLL = 1.0
 
 
 def _event(kind, atom_name, state):
-    """The progress event of one atom's new state, or None."""
+    """The progress event of one atom's state, or None. An atom seen
+    first when it already ended still gets its line (polls are 1 s apart,
+    many steps are shorter)."""
     owner, sep, step = atom_name.partition("/")
     rtype, hash_, rid = owner.partition("#")
     if not (sep and hash_) or step in contract.HOOKS:
         return None
     resource = Resource(rtype, rid)
-    if state == "FAILURE":
+    if state in ("FAILURE", "REVERT_FAILURE"):
         return ProgressEvent(kind, resource, progress_mod.FAILED, step=step)
-    if step == "start" and state == "RUNNING":
+    if state not in ("RUNNING", "SUCCESS"):
+        return None
+    if step == "start":
         return ProgressEvent(kind, resource, progress_mod.RUNNING)
-    if step == "finish" and state == "SUCCESS":
-        return ProgressEvent(kind, resource, progress_mod.DONE)
-    if step not in ("start", "finish") and state == "RUNNING":
-        return ProgressEvent(kind, resource, progress_mod.STEP, step=step)
-    return None
+    if step == "finish":
+        return ProgressEvent(kind, resource, progress_mod.DONE) \
+            if state == "SUCCESS" else None
+    return ProgressEvent(kind, resource, progress_mod.STEP, step=step)
 
 
 class Follower:
@@ -43,7 +46,7 @@ class Follower:
         self.service = service
         self.operation_id = operation_id
         self.kind = kind
-        self.seen = {}
+        self.shown = set()        # (atom name, event state) printed
 
     def poll(self):
         try:
@@ -51,12 +54,11 @@ class Follower:
         except LookupError:
             return
         for atom in detail:
-            if self.seen.get(atom.name) == atom.state:
-                continue
-            self.seen[atom.name] = atom.state
             event = _event(self.kind, atom.name, atom.state)
-            if event is not None:
-                self.service.progress.emit(event)
+            if event is None or (atom.name, event.state) in self.shown:
+                continue
+            self.shown.add((atom.name, event.state))
+            self.service.progress.emit(event)
 
 
 def wait(service, posted, sleep=time.sleep, poll=POLL):
