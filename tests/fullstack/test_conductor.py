@@ -57,7 +57,9 @@ class Conductors(World):
                 f"{os.environ['STACKVAULT_PERSISTENCE']}\n"
                 f"[jobboard]\naddress = {os.environ['STACKVAULT_JOBBOARD']}\n"
                 f"namespace = {prefix}\nclaim_expiry = {CLAIM_EXPIRY}\n"
-                "keep_alive = 1\n[conductor]\nwait_timeout = 0.5\n")
+                "keep_alive = 1\n"
+                # one job each: the two of the first test go to two
+                "[conductor]\nmax_jobs = 1\nwait_timeout = 0.5\n")
         self.base = base
         self.procs = {}
         self.autostart = True
@@ -133,7 +135,9 @@ def test_two_conductors_protect_and_restore_at_once(conn, world, app,
     assert protect["status"] == restore["status"] == "queued"
     protected = world.ended(protect["operation_id"])
     restored = world.ended(restore["operation_id"])
+    owners = {protected["owner"], restored["owner"]}
     try:
+        assert len(owners) == 2, owners
         assert protected["status"] == "succeeded", (protected, world.logs())
         assert restored["status"] == "succeeded", (restored, world.logs())
         assert set(restored["result"]) >= {"restored", "left_behind",
