@@ -12,8 +12,9 @@ running for every command unless a test says otherwise.
 * two conductors, a protect and a restore posted at the same time: both
   succeed (the restored copy is checked, the checkpoint verifies);
 * with every conductor stopped, a restore is posted (``--no-wait``, it
-  waits ``queued``); a conductor starts and takes it; it is killed -9 half
-  way (once the restore journaled its first new object); its claim
+  waits ``queued``); a conductor starts and takes it; it dies half way
+  (``STACKVAULT_CRASH_AT``: ``os._exit`` as the server is created, like
+  kill -9 at that moment); its claim
   expires (``claim_expiry`` 4 s here) and another conductor finishes the
   restore: the copy is right and the sweep by prefix finds exactly one
   copy of each object, each one the restore recorded.
@@ -27,6 +28,7 @@ import time
 
 import pytest
 
+from flows import faults
 from tests.fullstack.conftest import require_devcloud
 from tests.fullstack.test_crash_resume import ROOT
 from tests.fullstack.test_crash_resume import SERVER
@@ -43,6 +45,14 @@ checkpoint = crash.checkpoint
 deleted_app = crash.deleted_app
 
 CLAIM_EXPIRY = 4
+# Where the first conductor dies (os._exit, as kill -9: flows/faults.py):
+# half way, once the server exists (its volumes, image and network are
+# restored, the server is not yet ACTIVE nor attached). A kill at a
+# random moment is not used: a kill while some Neutron steps are in
+# flight still breaks their re-run (open bugs of issue 10, listed in
+# test_crash_resume; e.g. AddRouterInterface re-run gets "Router already
+# has a port on subnet").
+KILL_AT = "OS::Nova::Server#*/CreateServer:after_call"
 WAIT = 900              # seconds any one operation may take here
 
 
@@ -64,13 +74,16 @@ class Conductors(World):
         self.procs = {}
         self.autostart = True
 
-    def start(self, name):
+    def start(self, name, crash_at=None):
         log = self.base / f"{name}.log"
+        env = dict(self.env)
+        if crash_at:
+            env["STACKVAULT_CRASH_AT"] = crash_at
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "protection.cli.conductor",
              "--config-file", self.conf, "--name", f"{self.prefix}-{name}",
              "--log-file", str(log)],
-            env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL)
+            env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
         return self.procs[name]
 
     def alive(self):
@@ -160,14 +173,10 @@ def test_a_killed_conductor_restore_is_finished_by_another(
     try:
         posted = world.ok("restore", "--no-wait", checkpoint)
         operation_id = posted["operation_id"]
-        time.sleep(1)
         assert world.ok("operation", "show", operation_id)["status"] == \
             "queued"
-        victim = world.start("victim")
-        world.wait_for(operation_id, lambda s: s["created"] or
-                       s["restored"], "first new object")
-        victim.kill()
-        victim.wait(timeout=60)
+        victim = world.start("victim", crash_at=KILL_AT)
+        assert victim.wait(timeout=WAIT) == faults.EXIT_CODE, world.logs()
         world.start("heir")
         shown = world.ended(operation_id)
     finally:
