@@ -148,7 +148,7 @@ class Runner:
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
-        def on_atom(_state, _details):
+        def on_atom(_state, details=None):  # TaskFlow passes details=
             if self._interrupted:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
