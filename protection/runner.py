@@ -173,6 +173,8 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            with self._lock:
+                self._interrupted = False   # later runs start afresh
 
     # -- building -------------------------------------------------------------
     def _restored_ids(self, op):
