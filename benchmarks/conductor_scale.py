@@ -20,6 +20,7 @@ application, its checkpoint and the temporary directory at the end, also
 when a run fails. On a 2-core devcloud the cloud (Nova, Cinder, Glance on
 the same 2 cores) is the bottleneck, not stackvault: the figures say how
 the modes compare there, not how conductors scale on a real cloud.
+Figures measured on devcloud are in doc/deployment.rst ("Scale on devcloud").
 """
 
 import argparse
