@@ -114,6 +114,20 @@ class FlowStore:
             except Exception:  # noqa: BLE001 - already gone is fine
                 pass
 
+    def note_attempt(self, operation_id, error=None):
+        """Count one more start of the operation (``error``: record why
+        the last one ended instead); return ``(attempts, last_error)``,
+        kept in its flow detail's meta."""
+        _book, detail = self.load(operation_id)
+        meta = detail.meta
+        if error is None:
+            meta["attempts"] = meta.get("attempts", 0) + 1
+        else:
+            meta["last_error"] = error
+        with self._connection() as conn:
+            conn.update_flow_details(detail)
+        return meta.get("attempts", 0), meta.get("last_error")
+
     def size(self, operation_id):
         """Bytes the operation's atom details hold (for the benchmarks)."""
         _book, detail = self.load(operation_id)

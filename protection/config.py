@@ -31,6 +31,20 @@ def persistence_url(conf):
     return "sqlite:///" + os.path.join(default_data_dir(), "stackvault.db")
 
 
+def shared_persistence_url(conf):
+    """``[persistence] connection`` for a jobboard: conductors on other
+    machines must reach the same database, so the SQLite default (a file
+    on this machine) is refused."""
+    url = persistence_url(conf)
+    if url.startswith("sqlite"):
+        raise exceptions.ConfigError(
+            "[jobboard] address is set but [persistence] connection is a "
+            "SQLite file, which only this machine can read: conductors "
+            "elsewhere could not load the operation. Point [persistence] "
+            "connection at a shared database (mysql+pymysql://...)")
+    return url
+
+
 def default_data_dir():
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser(
         "~/.local/share")
@@ -103,6 +117,52 @@ persistence_opts = [
                       "(0: never)."),
 ]
 
+jobboard_opts = [
+    cfg.StrOpt("address",
+               help="host:port of the jobboard that conductors take work "
+                    "from (doc/deployment.rst). Empty (the default): every "
+                    "operation runs embedded, in the process that asked "
+                    "for it. Set: protect, restore, checkpoint delete and "
+                    "checkpoint verify post a job and follow it."),
+    cfg.StrOpt("backend", default="redis", choices=["redis", "etcd"],
+               help="TaskFlow jobboard backend: redis (needs the redis "
+                    "client, installed with stackvault) or etcd (install "
+                    "'stackvault[etcd]')."),
+    cfg.StrOpt("namespace", default="stackvault",
+               help="Jobboard namespace (Redis key prefix, etcd path): "
+                    "conductors take only the jobs of their namespace."),
+    cfg.StrOpt("password", secret=True,
+               help="Redis password, if the server asks for one."),
+    cfg.FloatOpt("claim_expiry", default=30.0, min=1,
+                 help="Seconds a conductor's claim on a job lives unless it "
+                      "is extended: when a conductor dies, its jobs are "
+                      "taken over by another conductor after this long."),
+    cfg.FloatOpt("keep_alive", default=10.0, min=0.1,
+                 help="Seconds between two extensions of a working "
+                      "conductor's claims (keep it well below "
+                      "claim_expiry)."),
+    cfg.IntOpt("max_attempts", default=3, min=1,
+               help="How many times conductors start a job before it is "
+                    "given up and its operation ends failed with the last "
+                    "reason (a conductor dying during the job counts)."),
+]
+
+conductor_opts = [
+    cfg.StrOpt("name",
+               help="This conductor's name on the jobboard; unique per "
+                    "process. Default: stackvault-conductor-HOST-PID."),
+    cfg.StrOpt("type", default="nonblocking",
+               choices=["nonblocking", "blocking"],
+               help="TaskFlow conductor: nonblocking runs up to max_jobs "
+                    "jobs at once; blocking runs one at a time."),
+    cfg.IntOpt("max_jobs", default=2, min=1,
+               help="Jobs one conductor runs at the same time "
+                    "(nonblocking)."),
+    cfg.FloatOpt("wait_timeout", default=1.0, min=0.05,
+                 help="Seconds the conductor waits on an idle jobboard "
+                      "before it looks again."),
+]
+
 DEFAULT_OBJECT_SIZE_MIB = 64
 
 image_data_opts = [
@@ -125,6 +185,8 @@ FRAMEWORK_OPTS = [
     ("timeouts", timeout_opts),
     ("persistence", persistence_opts),
     ("image_data", image_data_opts),
+    ("jobboard", jobboard_opts),
+    ("conductor", conductor_opts),
 ]
 
 

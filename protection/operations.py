@@ -8,8 +8,9 @@ same database as its persisted TaskFlow flow (:mod:`flows.persistence`):
 ``checkpoint``   the checkpoint it works on
 ``args``         JSON: everything needed to build its flow again (cloud
                  names, parameters, policy); never credentials
-``status``       running | succeeded | failed | aborted (a running one
-                 whose owner is gone is shown as ``interrupted``)
+``status``       queued (posted to the jobboard, no conductor has it
+                 yet) | running | succeeded | failed | aborted (a running
+                 one whose owner is gone is shown as ``interrupted``)
 ``owner``        host and pid of the process running it; ``heartbeat``
                  when that process last said it was alive
 ``journal``      JSON: atom name -> id of what that atom created, written
@@ -36,6 +37,7 @@ import sqlalchemy as sa
 from protection import checkpoint_owner as owners
 from protection import exceptions
 
+QUEUED = "queued"
 RUNNING = "running"
 INTERRUPTED = "interrupted"
 SUCCEEDED = "succeeded"
@@ -192,6 +194,12 @@ class OperationStore:
         """Give up ownership of a running operation (it was interrupted):
         it is ``interrupted`` at once, for any process to resume."""
         self._update(operation_id, owner_host=None, owner_pid=None)
+
+    def queue(self, operation_id):
+        """Hand the operation to the jobboard: no owner until a conductor
+        takes it over."""
+        self._update(operation_id, status=QUEUED, owner_host=None,
+                     owner_pid=None)
 
     def heartbeat(self, operation_id):
         self._update(operation_id, heartbeat=time.time())

@@ -2,8 +2,9 @@
 
 The flow of an operation is rebuilt the same way every time, from the
 operation's JSON arguments and the checkpoint (stable atom names:
-``TYPE#ID/step``), so a resumed operation gets back exactly the atoms it
-had; live objects (the connection, the bank section, progress) are
+``TYPE#ID/step``), by the factory TaskFlow recorded in its flow detail
+(:mod:`protection.flow_factory`), so a resumed operation gets back exactly
+the atoms it had; live objects (the connection, the bank section, progress) are
 injected into each atom in this process and never persisted. The engine
 saves every atom's state and result in the persistence database
 (:mod:`flows.persistence`); what each creating task made is journaled in
@@ -25,6 +26,7 @@ from flows import engine
 from flows import persistence
 from protection import config
 from protection import exceptions
+from protection import flow_factory
 from protection import metrics
 from protection import operations as ops
 from protection import plans
@@ -179,7 +181,7 @@ class Runner:
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
-        def on_atom(_state, details=None):   # TaskFlow passes details=
+        def on_atom(_state, details=None):  # TaskFlow passes details=
             if self._interrupted:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
@@ -204,6 +206,8 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            with self._lock:
+                self._interrupted = False   # later runs start afresh
 
     # -- building -------------------------------------------------------------
     def _restored_ids(self, op):
@@ -248,7 +252,22 @@ class Runner:
                     "(pruned?)") from None
         else:
             book, detail = flows.create(op.id, {"kind": op.kind})
+        if not flow_factory.recorded(detail):
+            flow_factory.record(detail, flows.backend, op)
         return engine.Persistence(flows.backend, book, detail)
+
+    def _build_lent(self, plan, make, abort):
+        """What :mod:`protection.flow_factory` calls back with the flow's
+        JSON arguments: the flow, built on this plan's live objects."""
+        op = plan.operation
+
+        def build(args):
+            if (args["operation_id"], args["kind"]) != (op.id, op.kind):
+                raise exceptions.StackvaultError(
+                    f"operation {op.id}: its saved flow is that of "
+                    f"{args['kind']} {args['operation_id']}")
+            return self._build(plan, make, abort)
+        return build
 
     # -- running --------------------------------------------------------------
     def run(self, plan, resume=False, abort=False):
@@ -260,8 +279,13 @@ class Runner:
         restored = self._restored_ids(op)
         board, timings = StatusBoard(), metrics.ResourceTimings()
         progress = Progress([board, timings, self.progress.emit])
-        built = self._build(plan, self._context_factory(
+        persisted = self._persistence(op, resume or abort)
+        build = self._build_lent(plan, self._context_factory(
             plan, restored, journal, progress), abort)
+        if persisted is None:
+            built = flow_factory.build_unrecorded(op, build)
+        else:
+            built = flow_factory.rebuild(persisted.flow_detail, build)
 
         def on_step(resource, step, failed):
             progress.emit(ProgressEvent(
@@ -281,7 +305,7 @@ class Runner:
                 outcome = engine.run(
                     built, max_workers=self.conf.engine.max_workers,
                     policy=policy, on_step=on_step,
-                    persistence=self._persistence(op, resume or abort),
+                    persistence=persisted,
                     on_engine=on_engine)
         finally:
             for running in started:

@@ -47,7 +47,8 @@ def _ids_as_dict(restored):
 
 
 class ProtectionService:
-    def __init__(self, conf, registry, bank, progress=None, stores=None):
+    def __init__(self, conf, registry, bank, progress=None, stores=None,
+                 poster=None):
         self.conf = conf
         self.registry = registry
         self.bank = bank
@@ -58,6 +59,9 @@ class ProtectionService:
         self.stores = stores or runner_mod.Stores(conf)
         self.runner = runner_mod.Runner(conf, registry, self.progress,
                                         self.stores, self.timeouts)
+        # With a jobboard (protection.jobboard.Poster), new operations are
+        # posted for a conductor instead of run here.
+        self.poster = poster
 
     # -- discovery -----------------------------------------------------------
     def list_resources(self, conn, resource_type=None):
@@ -150,6 +154,12 @@ class ProtectionService:
                                       left_behind)
         return result
 
+    def _run_or_post(self, plan, started, finish):
+        """Run a new operation here, or post it (jobboard.Posted)."""
+        if self.poster is None:
+            return finish(plan, started)
+        return self.poster.post(plan.operation)
+
     def _execute(self, plan, started, resume=False, abort=False):
         """Run the plan's flow; an interruption leaves it resumable."""
         run = self.runner.run(plan, resume=resume, abort=abort)
@@ -201,8 +211,8 @@ class ProtectionService:
                          {"cloud": cloud, "parameters": parameters or {}})
         checkpoint = self.checkpoints.create(plan, graph, op.id)
         self.stores.operations.set_checkpoint(op.id, checkpoint.id)
-        return self._protect(runner_mod.Plan(op, checkpoint, conn, merged,
-                                             {}), started)
+        return self._run_or_post(runner_mod.Plan(
+            op, checkpoint, conn, merged, {}), started, self._protect)
 
     def _protect(self, plan, started, resume=False, abort=False):
         checkpoint = plan.checkpoint
@@ -277,8 +287,9 @@ class ProtectionService:
                          {"cloud": cloud, "parameters": parameters or {},
                           "policy": policy,
                           **selection.as_args(only, exclude)})
-        return self._restore(runner_mod.Plan(op, checkpoint, conn, merged,
-                                             saved, policy, graph), started)
+        return self._run_or_post(runner_mod.Plan(
+            op, checkpoint, conn, merged, saved, policy, graph), started,
+            self._restore)
 
     def dry_run(self, checkpoint_id, conn, parameters=None, only=(),
                 exclude=()):
@@ -349,8 +360,9 @@ class ProtectionService:
                                           self.conf, self.timeouts,
                                           self.progress)
         op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
-        return self._delete(runner_mod.Plan(
-            op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started)
+        return self._run_or_post(runner_mod.Plan(
+            op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started,
+            self._delete)
 
     def delete_refusals(self, checkpoint_id, conn):
         """The Failures delete's precheck would refuse with now (``[]``:
@@ -396,7 +408,9 @@ class ProtectionService:
         op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
         plan = runner_mod.Plan(op, checkpoint, conn, {}, saved,
                                plugin_mod.KEEP)
-        return self._verify(plan, started, problems)
+        return self._run_or_post(
+            plan, started,
+            lambda plan, started: self._verify(plan, started, problems))
 
     def _verify(self, plan, started, problems=None, resume=False,
                 abort=False):

@@ -15,8 +15,10 @@ import sys
 
 from flows import contract
 from protection import exceptions
+from protection.cli import conductor
 from protection.cli import datasource
 from protection.cli import dry_run
+from protection.cli.lazy import LazyModule
 from protection.cli import operation
 from protection.cli import output
 from protection.cli import plan as plan_cli
@@ -43,6 +45,11 @@ def __getattr__(name):
 
 def _lazy(name):
     return importlib.import_module(_LAZY[name])
+
+
+follow = LazyModule("protection.cli.follow")
+jobboard = LazyModule("protection.jobboard")
+ops = LazyModule("protection.operations")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -91,7 +98,14 @@ def build_parser():
     datasource.register(sub, fmt)
     operation.register(sub, fmt)
     plan_cli.register(sub, fmt, _resource_ref)
+    conductor.register(sub)
     return prog
+
+
+def _no_wait(parser):
+    parser.add_argument("--no-wait", action="store_true",
+                        help="with a jobboard: post the operation, print "
+                             "its id and return at once")
 
 
 def _add_resource_commands(sub, fmt):
@@ -116,6 +130,7 @@ def _add_operation_commands(sub, fmt):
                          type=_resource_ref)
     protect.add_argument("--parameter", action="append", default=[],
                          metavar="TYPE[#ID]:KEY=VALUE")
+    _no_wait(protect)
 
     restore = sub.add_parser("restore", parents=[fmt],
                              help="restore a checkpoint")
@@ -143,6 +158,7 @@ def _add_operation_commands(sub, fmt):
                          metavar="TYPE=ID", type=_resource_ref,
                          help="leave this resource out; its parents must "
                               "map it to an existing one (repeatable)")
+    _no_wait(restore)
 
 
 def _add_checkpoint_commands(sub, fmt):
@@ -159,6 +175,8 @@ def _add_checkpoint_commands(sub, fmt):
                                     "cloud, what plugins stored there)")):
         one = csub.add_parser(action, parents=[fmt], help=text)
         one.add_argument("checkpoint_id", metavar="ID")
+        if action != "show":
+            _no_wait(one)
         if action == "delete":
             one.add_argument("--force", action="store_true",
                              help="also delete a checkpoint left "
@@ -224,8 +242,11 @@ class App:
             if show:
                 progress.add_listener(
                     _lazy("printer").ProgressPrinter(self.stderr))
-            self._service = _lazy("service_mod").ProtectionService(
+            service = _lazy("service_mod").ProtectionService(
                 conf, plugins, self.bank, progress)
+            if jobboard.configured(conf):
+                service.poster = jobboard.Poster(conf, service.stores)
+            self._service = service
         return self._service
 
     def print(self, text):
@@ -254,7 +275,10 @@ def _cmd_resource(app, args):
 
 
 def _report(app, result, fmt):
-    data = result.to_dict()
+    _report_data(app, result.to_dict(), fmt)
+
+
+def _report_data(app, data, fmt):
     if fmt in ("json", "yaml"):
         app.print(output.render_one(data, fmt))
         return
@@ -280,8 +304,33 @@ def _run_operation(app, args, call):
             _report(app, exc.result, args.format)
         app.stderr.write(f"stackvault: {exc}\n")
         return EXIT_FAILED
+    if isinstance(result, jobboard.Posted):
+        return _follow(app, args, result)
     _report(app, result, args.format)
     return EXIT_OK
+
+
+def _follow(app, args, posted):
+    """A posted operation: its id at once (``--no-wait``), or followed
+    until it ends, with the embedded run's output and exit code."""
+    if getattr(args, "no_wait", False):
+        app.print(output.render_one({"operation_id": posted.operation_id,
+                                     "status": ops.QUEUED}, args.format))
+        return EXIT_OK
+    try:
+        op = follow.wait(app.service, posted)
+    except KeyboardInterrupt:
+        app.stderr.write(
+            f"stackvault: stopped following operation "
+            f"{posted.operation_id}, which goes on: 'stackvault operation "
+            f"show {posted.operation_id}'\n")
+        return EXIT_INTERRUPTED
+    if op.result is not None:
+        _report_data(app, op.result, args.format)
+    if op.status == ops.SUCCEEDED:
+        return EXIT_OK
+    app.stderr.write(f"stackvault: {follow.failure_line(op)}\n")
+    return EXIT_FAILED
 
 
 def _cmd_protect(app, args):
@@ -361,7 +410,7 @@ def _cmd_operation(app, args):
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
             "datasource": datasource.run, "operation": _cmd_operation,
-            "plan": plan_cli.run}
+            "plan": plan_cli.run, "conductor": conductor.run}
 
 
 def _cloud_errors():

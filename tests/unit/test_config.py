@@ -194,7 +194,7 @@ def test_list_opts_includes_installed_plugin_groups():
         "max_workers", "nested_depth", "max_event_details",
         "full_refresh_polls"]
     assert [o.dest for o in groups["image_data"]] == ["object_size_mib"]
-    assert len(groups) == 8
+    assert len(groups) == 10
 
 
 def test_list_opts_with_the_real_entry_points():

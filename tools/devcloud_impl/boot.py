@@ -16,7 +16,7 @@ import threading
 import time
 
 from . import db as dbmod
-from . import paths, procs, rabbit
+from . import paths, procs, rabbit, stackvault_services
 from .context import Ctx
 from .services import modules, nova, swift
 
@@ -237,6 +237,7 @@ def up(ctx, timings, ready_timeout=300.0):
     ctx.db.wait()
     if fresh:
         ctx.db.create_databases(ctx.env())
+    stackvault_services.ensure(ctx)
     rabbit.wait(layout)
 
     keystone = byname["keystone"]
@@ -421,5 +422,6 @@ def stop(ctx):
     killed += procs.stop_many(
         ctx.layout, [n for n in infra if n != "rabbitmq"], timeout=30
     )
+    killed += stackvault_services.stop(ctx.layout)
     unmount_all(ctx.layout)
     return killed

@@ -21,11 +21,16 @@ def _layout():
 
 
 def cmd_env(args):
+    from . import stackvault_services
+
     layout = _layout()
     print(
         "export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=devcloud"
         % layout.clouds_yaml
     )
+    # a distributed run (doc/deployment.rst): [jobboard] address and
+    # [persistence] connection; stackvault does not read these itself
+    print(stackvault_services.env_line())
     return 0
 
 
@@ -205,6 +210,12 @@ def cmd_status(args):
     up_all = all(r[1] for r in rows)
     if up_all:
         print("total RSS %.0f MiB" % boot.total_rss_mib(ctx))
+    from . import stackvault_services
+
+    for name, where, answers in stackvault_services.status_rows(
+        ctx.db.name
+    ):
+        print("%-18s %-15s %s" % (name, where, answers))
     return 0 if up_all and all(r[3] == "yes" for r in rows) else 3
 
 

@@ -38,7 +38,12 @@ SWIFT_PINS = ["swift==2.38.3", "keystonemiddleware"]
 # tempest is branchless: this release supports the pinned OpenStack one.
 TEMPEST_PINS = ["tempest==47.0.0", "openstacksdk"]
 
-APT_PACKAGES = ["rabbitmq-server", "qemu-utils", "mariadb-server"]
+APT_PACKAGES = [
+    "rabbitmq-server",
+    "qemu-utils",
+    "mariadb-server",
+    "redis-server",  # stackvault's jobboard (stackvault_services.py)
+]
 
 
 def _pins_hash(pins):

@@ -1,0 +1,104 @@
+"""A posted operation, run by a conductor's job worker in another service.
+
+Real TaskFlow engines, a real bank and a real persistence database; the
+jobboard is replaced by a list (what the worker is handed is what a
+TaskFlow conductor hands ``_dispatch_job``: a job whose details name the
+operation). Proves the factory TaskFlow records is what builds the flow
+in the other service, and that the bookkeeping of an embedded run (the
+checkpoint committed, the operation's row finished, its result) happens
+when a conductor runs the job.
+"""
+
+import dataclasses
+import json
+
+import pytest
+import taskflow.engines
+
+from protection import conductor
+from protection import flow_factory
+from protection import jobboard
+from protection import operations as ops
+from tests.functional.conftest import ROOTS
+
+
+@dataclasses.dataclass(eq=False)
+class Job:
+    details: dict
+
+
+class Board:
+    """What Poster uses of a jobboard."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def post(self, name, book=None, details=None):
+        self.jobs.append(Job(details))
+
+
+def _posting(service):
+    poster = jobboard.Poster(service.conf, service.stores)
+    poster._board = Board()
+    service.poster = poster
+    return poster._board
+
+
+def _worker(service, cloud):
+    return conductor.JobWorker(service.conf, service, lambda _name: cloud,
+                               sleep=lambda _s: None)
+
+
+def test_a_posted_protect_and_restore_run_in_another_service(
+        make_service, cloud):
+    cli = make_service()
+    board = _posting(cli)
+    posted = cli.protect(cloud, "app", ROOTS)
+    assert isinstance(posted, jobboard.Posted)
+    assert cli.operation(posted.operation_id).status == ops.QUEUED
+    _book, detail = cli.stores.flows.load(posted.operation_id)
+    factory = detail.meta["factory"]
+    assert factory["name"] == "protection.flow_factory.operation_flow"
+    assert json.loads(json.dumps(factory["kwargs"])) == factory["kwargs"]
+    with pytest.raises(flow_factory.NothingLent):
+        taskflow.engines.flow_from_detail(detail)
+
+    service = make_service()
+    assert _worker(service, cloud)(board.jobs[0]) is conductor.CONSUME
+    op = service.operation(posted.operation_id)
+    assert op.status == ops.SUCCEEDED
+    assert op.result["status"] == "success"
+    checkpoint = service.show_checkpoint(op.checkpoint)
+    assert checkpoint.status == "available"
+
+    posted = cli.restore(op.checkpoint, cloud)
+    assert _worker(service, cloud)(board.jobs[1]) is conductor.CONSUME
+    restored = service.operation(posted.operation_id)
+    assert restored.status == ops.SUCCEEDED
+    assert len(restored.result["restored"]) == 6
+    assert set(restored.result) >= {"restored", "left_behind", "policy"}
+
+
+def test_a_job_that_keeps_breaking_is_given_up_with_its_reason(
+        make_service, cloud):
+    cli = make_service()
+    board = _posting(cli)
+    posted = cli.protect(cloud, "app", ROOTS)
+    service = make_service()
+    worker = _worker(service, cloud)
+
+    def broken(_operation_id, _connect):
+        raise OSError("the bank is unplugged")
+    service.resume = broken
+    limit = service.conf.jobboard.max_attempts
+    for _ in range(limit):
+        assert worker(board.jobs[0]) is conductor.RELEASE
+        assert service.operation(posted.operation_id).status not in \
+            ops.FINAL
+    assert worker(board.jobs[0]) is conductor.CONSUME
+    op = service.operation(posted.operation_id)
+    assert op.status == ops.FAILED
+    message = op.result["failures"][0]["message"]
+    assert f"given up after {limit} attempts" in message
+    assert "the bank is unplugged" in message
+    assert service.show_checkpoint(op.checkpoint).status == "error"

@@ -1,0 +1,201 @@
+"""The conductor's pieces: jobboard configuration, claims, the job worker's
+decisions, the ticker, following a posted operation."""
+
+import io
+
+import mock
+import pytest
+from oslo_config import cfg
+
+from protection import conductor
+from protection import config
+from protection import exceptions
+from protection import jobboard
+from protection import operations as ops
+from protection import runner
+from protection.cli import follow
+from protection.cli import main as cli_main
+
+
+def _conf(**jobboard_opts):
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    for key, value in jobboard_opts.items():
+        conf.set_override(key, value, group="jobboard")
+    return conf
+
+
+def test_no_address_means_embedded():
+    assert not jobboard.configured(_conf())
+    assert jobboard.configured(_conf(address="10.0.0.1:6379"))
+
+
+def test_board_conf_for_redis_and_etcd():
+    conf = _conf(address="10.0.0.1:7000", namespace="ns", password="pw")
+    assert jobboard._board_conf(conf) == {
+        "board": "redis", "host": "10.0.0.1", "port": 7000,
+        "namespace": "ns", "socket_timeout": 10.0, "password": "pw"}
+    conf = _conf(address="etcd.example.com", backend="etcd",
+                 claim_expiry=12.0)
+    assert jobboard._board_conf(conf) == {
+        "board": "etcd", "host": "etcd.example.com", "port": 2379,
+        "path": "stackvault", "ttl": 12.0}
+
+
+def test_a_bad_address_is_a_config_error():
+    with pytest.raises(exceptions.ConfigError, match="HOST:PORT"):
+        jobboard._board_conf(_conf(address="host:port"))
+
+
+def test_sqlite_persistence_is_refused_with_a_jobboard():
+    with pytest.raises(exceptions.ConfigError, match="only this machine"):
+        jobboard.connect(_conf(address="127.0.0.1:1"), "x", None)
+
+
+def test_claims_carry_the_configured_expiry():
+    board = mock.Mock()
+    claims = jobboard.ExpiringClaims(board, 30.0)
+    claims.claim("job", "me")
+    board.claim.assert_called_once_with("job", "me", expiry=30.0)
+    assert claims.iterjobs is board.iterjobs
+
+
+class Job:
+    def __init__(self, operation_id):
+        self.details = {"operation_id": operation_id}
+        self.extend_expiry = mock.Mock()
+
+
+def _worker(op):
+    service = mock.Mock()
+    service.stores.operations.get.return_value = op
+    service.stores.flows.note_attempt.return_value = (1, None)
+    return conductor.JobWorker(_conf(), service, connect=None,
+                               sleep=lambda _s: None), service
+
+
+def _op(status=ops.RUNNING, alive=False):
+    op = mock.Mock(id="op-1", kind="restore", checkpoint="cp", status=status)
+    op.owner_alive.return_value = alive
+    return op
+
+
+def test_an_ended_operation_consumes_its_job():
+    worker, service = _worker(_op(ops.SUCCEEDED))
+    assert worker(Job("op-1")) is conductor.CONSUME
+    service.resume.assert_not_called()
+
+
+def test_an_operation_whose_owner_lives_is_released_untouched():
+    worker, service = _worker(_op(alive=True))
+    assert worker(Job("op-1")) is conductor.RELEASE
+    service.stores.flows.note_attempt.assert_not_called()
+    service.resume.assert_not_called()
+
+
+def test_a_run_is_a_resume_and_its_outcome_decides_the_job():
+    worker, service = _worker(_op(ops.QUEUED))
+    assert worker(Job("op-1")) is conductor.CONSUME
+    service.resume.assert_called_once_with("op-1", None)
+    service.resume.side_effect = runner.OperationInterrupted("op-1")
+    assert worker(Job("op-1")) is conductor.RELEASE
+    service.resume.side_effect = exceptions.OperationFailed("restore", [])
+    assert worker(Job("op-1")) is conductor.CONSUME
+
+
+def test_a_broken_run_is_recorded_released_and_retried():
+    worker, service = _worker(_op())
+    service.resume.side_effect = OSError("disk")
+    assert worker(Job("op-1")) is conductor.RELEASE
+    service.stores.flows.note_attempt.assert_called_with(
+        "op-1", error="OSError: disk")
+    service.stores.operations.release.assert_called_once_with("op-1")
+
+
+def test_too_many_starts_end_the_operation_failed():
+    worker, service = _worker(_op())
+    service.stores.flows.note_attempt.return_value = (4, "OSError: disk")
+    assert worker(Job("op-1")) is conductor.CONSUME
+    service.resume.assert_not_called()
+    op_id, status, result = service.stores.operations.finish.call_args[0]
+    assert (op_id, status) == ("op-1", ops.FAILED)
+    assert "given up after 3 attempts" in result["failures"][0]["message"]
+
+
+def test_the_ticker_extends_claims_and_calls_hooks_on_time():
+    worker, _service = _worker(_op())
+    job = Job("op-1")
+    worker.active[job] = "op-1"
+    hook = mock.Mock(side_effect=[None, RuntimeError("x"), None])
+    ticker = conductor.Ticker(10.0, worker, 30.0, periodic=[(60.0, hook)])
+    ticker.tick(now=100.0)
+    ticker.tick(now=105.0)
+    assert job.extend_expiry.call_count == 1
+    assert hook.call_count == 1
+    ticker.tick(now=170.0)          # the hook raises: logged, not fatal
+    ticker.tick(now=240.0)
+    assert job.extend_expiry.call_count == 3
+    assert hook.call_count == 3
+
+
+def test_following_turns_atom_states_into_progress_lines():
+    assert follow._event("restore", "OS::Cinder::Volume#v1/CreateVolume",
+                         "SUCCESS").step == "CreateVolume"
+    assert follow._event("restore", "OS::Cinder::Volume#v1/start",
+                         "RUNNING").state == "running"
+    assert follow._event("restore", "OS::Cinder::Volume#v1/finish",
+                         "RUNNING") is None
+    assert follow._event("restore", "prepared", "SUCCESS") is None
+    assert follow._event("restore", "OS::Nova::Server#s/on_complete",
+                         "RUNNING") is None
+
+
+def test_a_followed_failure_is_one_line_like_an_embedded_one():
+    op = mock.Mock(kind="restore", status="failed", result={"failures": [
+        {"resource": "OS::Cinder::Volume#v1", "step": "CreateVolume",
+         "message": "quota"}, {"resource": None, "step": "x",
+                               "message": "y"}]})
+    assert follow.failure_line(op) == (
+        "restore failed: OS::Cinder::Volume v1: step CreateVolume: quota "
+        "(and 1 more)")
+
+
+def test_conductor_without_a_jobboard_is_a_usage_error():
+    err = io.StringIO()
+    assert cli_main.main(["conductor"], stdout=io.StringIO(),
+                         stderr=err) == 2
+    assert "needs a jobboard" in err.getvalue()
+
+
+def test_due_plans_run_in_a_thread_one_look_at_a_time():
+    """The conductor's plan hook never holds up the ticker, and a look
+    still running its plans is not started twice."""
+    import threading
+
+    from protection import conductor as conductor_mod
+
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+
+    def run_due(service, connect):
+        calls.append((service, connect))
+        entered.set()
+        release.wait(10)
+        return []
+
+    hook = conductor_mod.DuePlans("service", "connect")
+    with mock.patch.object(conductor_mod.schedule, "run_due", run_due):
+        hook()                      # returns at once: runs in a thread
+        assert entered.wait(10)
+        hook()                      # still busy: skipped
+        release.set()
+        for _ in range(100):
+            if hook._busy.acquire(blocking=False):
+                hook._busy.release()
+                break
+            threading.Event().wait(0.05)
+        entered.clear()
+        release.clear()
+        release.set()
+        hook()
+        assert entered.wait(10)
+    assert calls == [("service", "connect")] * 2
