@@ -19,6 +19,7 @@ import threading
 from flows import builder
 from flows.contract import PROTECT
 from protection import exceptions
+from protection.context import Journal
 from protection.context import ResourceContext
 from protection.restored_ids import RestoredIds
 
@@ -54,21 +55,30 @@ def forget(section, atom_name):
 def undo_recorded(checkpoint, registry, conn, conf, timeouts, progress):
     """Delete what the checkpoint's resources' journals record: for each
     creating task of the protect flow (built as a run builds it) that
-    recorded an id, its own ``undo``. Returns the ids deleted."""
+    recorded an id, its own ``undo``. A creating task that recorded
+    nothing may still have made something (its call was in flight when
+    the process died): that one is looked for by the marks of the
+    checkpoint's operation. Returns the ids deleted."""
+    journal = Journal(checkpoint.operation_id, resuming=True)
+
     def make_context(resource):
         return ResourceContext(
             operation=PROTECT, resource=resource, conn=conn,
             bank=checkpoint.section(resource), parameters={},
             restored=RestoredIds(),
             progress=progress.for_resource(PROTECT, resource),
-            timeouts=timeouts, conf=conf, checkpoint_id=checkpoint.id)
-
+            timeouts=timeouts, conf=conf, checkpoint_id=checkpoint.id,
+            journal=journal)
     built = builder.build(PROTECT, checkpoint.graph, registry, make_context)
     undone = []
     for atom in builder.iter_atoms(built.flow):
         ctx = (atom.inject or {}).get("ctx")
-        new_id = recorded(ctx.bank).get(atom.name) if ctx else None
-        if new_id:      # only a CreatingTask records (and has ``undo``)
+        if ctx is None or not hasattr(atom, "undo"):
+            continue            # only a CreatingTask creates (and undoes)
+        new_id = recorded(ctx.bank).get(atom.name)
+        if not new_id and ctx.operation_id:
+            new_id = atom.find_marked(ctx, conn, atom.marks(ctx))
+        if new_id:
             atom.undo(ctx, conn, new_id)
             forget(ctx.bank, atom.name)
             undone.append(new_id)

@@ -472,9 +472,11 @@ RESTORE_CHAINS = {
         "OS::Neutron::Network#*/CreateSubnet-*:after_call",
         "OS::Neutron::Network#*/EnsureRouter-*:after_call",
         "OS::Neutron::Network#*/AddRouterInterface-*:after_save",
+        # Ports are created while the server boots (pipelined restore):
+        # neither create comes surely before the other, so the chain
+        # goes on from the server's, and AttachPort is after both.
         "OS::Nova::Server#*/CreateServer:after_call",
         "OS::Nova::Server#*/WaitServerActive:before",
-        "OS::Nova::Server#*/CreatePort*:after_call",
         "OS::Nova::Server#*/AttachPort*:before",
         "OS::Nova::Server#*/WaitPortAttached*:before",
     ],

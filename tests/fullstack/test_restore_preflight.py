@@ -45,8 +45,13 @@ def protected(conn, tmp_path_factory):
     try:
         app = demo_app.create_application(conn, prefix, cidr, fixed_ip,
                                           say=lambda _text: None)
+        # Without the root disk, so that the server boots from its image
+        # and the dry-run checks that the image exists (a saved root disk
+        # is restored as a new image: tests/fullstack/
+        # test_restore_elsewhere.py covers that path).
         checkpoint_id = service.protect(
-            conn, "preflight", [(SERVER, app["server"].id)]).checkpoint_id
+            conn, "preflight", [(SERVER, app["server"].id)],
+            {SERVER: {"snapshot_root_disk": "false"}}).checkpoint_id
         yield service, app, checkpoint_id
     finally:
         if checkpoint_id:

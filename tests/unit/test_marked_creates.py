@@ -491,7 +491,7 @@ class TestProtectIdsInTheBank:
         conn.block_storage.delete_snapshot.side_effect = deleted.append
         checkpoint = types.SimpleNamespace(
             id="cp-1", graph=ResourceGraph.build([VOL], lambda r: []),
-            section=lambda resource: section)
+            section=lambda resource: section, operation_id="op-1")
         registry = mock.Mock()
         registry.get.return_value = volume.VolumePlugin()
         undone = protect_journal.undo_recorded(checkpoint, registry, conn,
@@ -499,6 +499,36 @@ class TestProtectIdsInTheBank:
         assert sorted(undone) == ["bk-1", "snap-1"]
         assert sorted(deleted) == ["bk-1", "snap-1"]
         assert protect_journal.recorded(section) == {}
+
+    def test_a_create_in_flight_at_the_kill_is_found_by_its_marks(self):
+        """The process died while Cinder was making the backup: nothing
+        recorded it, the checkpoint's operation marks it."""
+        conn = mock.Mock()
+        section = FakeSection()
+        section.objects[protect_journal.OBJECT] = {
+            "OS::Cinder::Volume#vol-1/CreateTemporarySnapshot": "snap-1"}
+        deleted = []
+        tag = tasks.tag_for("op-1", "OS::Cinder::Volume#vol-1/CreateBackup")
+        conn.block_storage.backups.return_value = [
+            obj(id="bk-other", volume_id="vol-1", description="by hand"),
+            obj(id="bk-9", volume_id="vol-1",
+                description=f"stackvault checkpoint cp-1 {tag}")]
+        conn.block_storage.snapshots.return_value = []
+        conn.block_storage.get_backup.side_effect = \
+            lambda i: _gone_if(deleted, i, "available")
+        conn.block_storage.get_snapshot.side_effect = \
+            lambda i: _gone_if(deleted, i, "available")
+        conn.block_storage.delete_backup.side_effect = deleted.append
+        conn.block_storage.delete_snapshot.side_effect = deleted.append
+        checkpoint = types.SimpleNamespace(
+            id="cp-1", graph=ResourceGraph.build([VOL], lambda r: []),
+            section=lambda resource: section, operation_id="op-1")
+        registry = mock.Mock()
+        registry.get.return_value = volume.VolumePlugin()
+        undone = protect_journal.undo_recorded(checkpoint, registry, conn,
+                                               None, FAST, Progress())
+        assert sorted(undone) == ["bk-9", "snap-1"]
+        assert sorted(deleted) == ["bk-9", "snap-1"]
 
 
 def _gone_if(deleted, object_id, status):
