@@ -1,15 +1,15 @@
 """What a built flow will do, read from the flow itself (for dry-runs).
 
 :func:`stages` orders the resources' main flows (from their
-``TYPE#ID/started`` and ``TYPE#ID/finished`` markers, see
-:mod:`flows.builder`) as the engine would run them: stage 1 holds the
-resources nothing they wait for precedes; a resource is in the stage
-after the latest resource whose main flow must finish before its own
-starts, following every link of the graph (through hooks and barriers
-too). A pipelined parent (a server whose tasks wait only for the children
-they name) starts in the same stage as those children. Resources of one
-stage may run in parallel. Nothing here is written by hand: a change of
-ordering in the builder shows up here.
+``TYPE#ID/finished`` markers, see :mod:`flows.builder`) as the engine
+would run them: stage 1 holds the resources whose main flow waits for no
+other resource's; a resource is in the stage after the latest resource
+whose main flow must finish before its own can finish, following every
+link of the graph (through hooks and barriers too). Resources of one
+stage may run in parallel; a pipelined parent (a server) is in the stage
+after its children, though its first steps (creating the server) overlap
+theirs. Nothing here is written by hand: a change of ordering in the
+builder shows up here.
 """
 
 from flows import contract
@@ -26,13 +26,12 @@ def _links(flow):
 
 
 def _main_nodes(built):
-    """resource key -> (its ``started`` marker, its ``finished`` one)."""
+    """resource key -> its ``finished`` marker."""
     by_name = {node.name: node for node, _meta in built.flow.iter_nodes()}
     found = {}
     for key, ctx in built.contexts.items():
         label = contract.resource_label(ctx.resource)
-        found[key] = (by_name[f"{label}/started"],
-                      by_name[f"{label}/finished"])
+        found[key] = by_name[f"{label}/finished"]
     return found
 
 
@@ -53,10 +52,10 @@ def stages(built):
     mains = _main_nodes(built)
     resources = {key: ctx.resource for key, ctx in built.contexts.items()}
     before = {key: set() for key in mains}
-    for key, (_started, finished) in mains.items():
+    for key, finished in mains.items():
         later = _reaches(following, finished)
-        for other, (other_started, _finished) in mains.items():
-            if other_started in later:
+        for other, other_finished in mains.items():
+            if other_finished in later:
                 before[other].add(key)
     depth = {}
 
