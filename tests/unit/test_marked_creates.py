@@ -476,12 +476,12 @@ class TestProtectIdsInTheBank:
                      False)
         assert protect_journal.recorded(section) == {task.name: "bk-1"}
 
-    def test_checkpoint_delete_undoes_what_the_bank_records(self):
-        conn = mock.Mock()
+    @staticmethod
+    def _undo(conn, recorded):
+        """``undo_recorded`` of a one-volume checkpoint of operation op-1
+        whose bank records ``recorded``; (undone, deleted, section)."""
         section = FakeSection()
-        section.objects[protect_journal.OBJECT] = {
-            "OS::Cinder::Volume#vol-1/CreateBackup": "bk-1",
-            "OS::Cinder::Volume#vol-1/CreateTemporarySnapshot": "snap-1"}
+        section.objects[protect_journal.OBJECT] = dict(recorded)
         deleted = []
         conn.block_storage.get_backup.side_effect = \
             lambda i: _gone_if(deleted, i, "available")
@@ -496,6 +496,12 @@ class TestProtectIdsInTheBank:
         registry.get.return_value = volume.VolumePlugin()
         undone = protect_journal.undo_recorded(checkpoint, registry, conn,
                                                None, FAST, Progress())
+        return undone, deleted, section
+
+    def test_checkpoint_delete_undoes_what_the_bank_records(self):
+        undone, deleted, section = self._undo(mock.Mock(), {
+            "OS::Cinder::Volume#vol-1/CreateBackup": "bk-1",
+            "OS::Cinder::Volume#vol-1/CreateTemporarySnapshot": "snap-1"})
         assert sorted(undone) == ["bk-1", "snap-1"]
         assert sorted(deleted) == ["bk-1", "snap-1"]
         assert protect_journal.recorded(section) == {}
@@ -504,29 +510,14 @@ class TestProtectIdsInTheBank:
         """The process died while Cinder was making the backup: nothing
         recorded it, the checkpoint's operation marks it."""
         conn = mock.Mock()
-        section = FakeSection()
-        section.objects[protect_journal.OBJECT] = {
-            "OS::Cinder::Volume#vol-1/CreateTemporarySnapshot": "snap-1"}
-        deleted = []
         tag = tasks.tag_for("op-1", "OS::Cinder::Volume#vol-1/CreateBackup")
         conn.block_storage.backups.return_value = [
             obj(id="bk-other", volume_id="vol-1", description="by hand"),
             obj(id="bk-9", volume_id="vol-1",
                 description=f"stackvault checkpoint cp-1 {tag}")]
         conn.block_storage.snapshots.return_value = []
-        conn.block_storage.get_backup.side_effect = \
-            lambda i: _gone_if(deleted, i, "available")
-        conn.block_storage.get_snapshot.side_effect = \
-            lambda i: _gone_if(deleted, i, "available")
-        conn.block_storage.delete_backup.side_effect = deleted.append
-        conn.block_storage.delete_snapshot.side_effect = deleted.append
-        checkpoint = types.SimpleNamespace(
-            id="cp-1", graph=ResourceGraph.build([VOL], lambda r: []),
-            section=lambda resource: section, operation_id="op-1")
-        registry = mock.Mock()
-        registry.get.return_value = volume.VolumePlugin()
-        undone = protect_journal.undo_recorded(checkpoint, registry, conn,
-                                               None, FAST, Progress())
+        undone, deleted, _section = self._undo(conn, {
+            "OS::Cinder::Volume#vol-1/CreateTemporarySnapshot": "snap-1"})
         assert sorted(undone) == ["bk-9", "snap-1"]
         assert sorted(deleted) == ["bk-9", "snap-1"]
 
