@@ -90,12 +90,17 @@ timeout_opts = [
     cfg.FloatOpt("per_gib", default=120.0, min=0,
                  help="Seconds added to a wait for every GiB of data the "
                       "step moves (backups, restores, uploads)."),
-    cfg.FloatOpt("poll_initial", default=0.5, min=0.01,
-                 help="First interval between two polls of a status."),
+    cfg.FloatOpt("poll_initial", default=0.25, min=0.01,
+                 help="Shortest interval between two polls of a status "
+                      "(the interval at the start of a wait)."),
     cfg.FloatOpt("poll_max", default=5.0, min=0.01,
-                 help="Longest interval between two polls (the interval "
-                      "is a fifth of the time already waited, from "
-                      "poll_initial up to this)."),
+                 help="Longest interval between two polls."),
+    cfg.FloatOpt("poll_lateness", default=0.1, min=0.01, max=1.0,
+                 help="The interval between two polls is this fraction of "
+                      "the time already waited (between poll_initial and "
+                      "poll_max), so a step's end is noticed at most this "
+                      "fraction of its duration late. Lower: sooner, with "
+                      "more status requests."),
 ]
 
 persistence_opts = [

@@ -1,10 +1,11 @@
 """Bounded, fail-fast waits for cloud resources.
 
 Every wait has a deadline, polls with an interval that grows with the time
-already waited (``LATENESS`` of it: a change is noticed at most a fifth of
-the wait late, and never more than ``poll_max``; fast at first, because
-most steps on a healthy cloud take a second or two), and ends at once
-when the resource reaches an error status, with the cloud's own reason.
+already waited (``poll_lateness`` of it, a tenth by default: a change is
+noticed at most a tenth of the wait late, and never more than
+``poll_max``; every ``poll_initial`` at first, because most steps on a
+healthy cloud take a second or two), and ends at once when the resource
+reaches an error status, with the cloud's own reason.
 
 A poll that cannot be answered (a connection error, a request timeout, an
 HTTP 5xx from a service that is restarting) is not an answer: it is retried
@@ -58,14 +59,16 @@ class Timeouts:
 
     status_wait: float = 600.0
     per_gib: float = 120.0
-    poll_initial: float = 0.5
+    poll_initial: float = 0.25
     poll_max: float = 5.0
+    poll_lateness: float = 0.1
 
     @classmethod
     def from_config(cls, conf):
         group = conf.timeouts
         return cls(status_wait=group.status_wait, per_gib=group.per_gib,
-                   poll_initial=group.poll_initial, poll_max=group.poll_max)
+                   poll_initial=group.poll_initial, poll_max=group.poll_max,
+                   poll_lateness=group.poll_lateness)
 
     def for_size(self, size_gib):
         """The deadline for a step that moves ``size_gib`` GiB of data."""
@@ -83,15 +86,15 @@ def fault_of(obj):
     return None
 
 
-# The next poll comes this fraction of the time waited so far later: no
-# fixed interval that a long step overshoots by seconds, no floor that a
-# short one pays in full.
-LATENESS = 0.2
-
-
 def interval_after(timeouts, elapsed):
-    """Seconds until the next poll, ``elapsed`` seconds into a wait."""
-    return min(max(timeouts.poll_initial, LATENESS * elapsed),
+    """Seconds until the next poll, ``elapsed`` seconds into a wait.
+
+    The next poll comes ``poll_lateness`` of the time waited so far later:
+    no fixed interval that a long step overshoots by seconds, no floor
+    that a short one pays in full. A lower lateness notices the end of a
+    step sooner and costs more polls (about ``ln(t / t0) / lateness``
+    polls for a wait of ``t`` seconds once past ``t0``)."""
+    return min(max(timeouts.poll_initial, timeouts.poll_lateness * elapsed),
                timeouts.poll_max)
 
 

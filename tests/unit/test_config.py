@@ -33,7 +33,8 @@ def test_defaults(empty_conf):
     assert conf.engine.max_workers == 4
     assert conf.timeouts.status_wait == 600.0
     assert conf.timeouts.per_gib == 120.0
-    assert conf.timeouts.poll_initial == 0.5
+    assert conf.timeouts.poll_initial == 0.25
+    assert conf.timeouts.poll_lateness == 0.1
     assert conf.timeouts.poll_max == 5.0
     assert conf.filesystem_bank.path is None
     assert config.filesystem_bank_path(conf) == os.path.join(
@@ -170,7 +171,7 @@ def test_list_opts_includes_framework_groups():
         assert group in groups
     names = {o.dest for o in groups["timeouts"]}
     assert names == {"request", "status_wait", "per_gib", "poll_initial",
-                     "poll_max"}
+                     "poll_max", "poll_lateness"}
     assert {o.dest for o in groups["engine"]} == {"max_workers"}
     assert all(isinstance(o, cfg.Opt) for opts in groups.values()
                for o in opts)

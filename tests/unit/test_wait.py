@@ -177,16 +177,26 @@ def test_backoff_grows_and_is_capped_by_poll_max():
 
 
 def test_backoff_intervals_exactly():
-    timeouts = wait.Timeouts(poll_initial=1, poll_max=3)
+    timeouts = wait.Timeouts(poll_initial=1, poll_max=3, poll_lateness=0.2)
     assert [wait.interval_after(timeouts, elapsed)
             for elapsed in (0, 4, 5, 10, 15, 60)] == [1, 1, 1, 2, 3, 3]
 
 
-def test_a_change_is_noticed_at_most_a_fifth_of_the_wait_late():
+def test_the_default_lateness_is_a_tenth():
+    timeouts = wait.Timeouts(poll_initial=0.25, poll_max=5)
+    assert [wait.interval_after(timeouts, elapsed)
+            for elapsed in (0, 2.5, 7, 20, 50, 600)] == \
+        pytest.approx([0.25, 0.25, 0.7, 2, 5, 5])
+
+
+@pytest.mark.parametrize("lateness", [0.1, 0.2])
+def test_a_change_is_noticed_at_most_poll_lateness_of_the_wait_late(
+        lateness):
     """No fixed interval: a step that ends after t seconds is seen by
-    1.2 t (or poll_max) at the latest, whatever t is."""
+    (1 + poll_lateness) t (or poll_initial after t) at the latest,
+    whatever t is."""
     timeouts = wait.Timeouts(status_wait=1000, poll_initial=0.5,
-                             poll_max=30)
+                             poll_max=30, poll_lateness=lateness)
     for ends_at in (0.7, 3.3, 7.0, 13.0, 41.0):
         clock = FakeClock()
         start = clock.now
@@ -198,7 +208,7 @@ def test_a_change_is_noticed_at_most_a_fifth_of_the_wait_late():
         wait.wait_for_status(fetch, "available", what="x", timeouts=timeouts,
                              sleep=clock.sleep, clock=clock.clock)
         seen = clock.now - start
-        assert seen <= max(1.2 * ends_at, ends_at + 0.5) + 1e-9
+        assert seen <= max((1 + lateness) * ends_at, ends_at + 0.5) + 1e-9
 
 
 # -- waiting for a delete -----------------------------------------------------
@@ -272,8 +282,9 @@ def test_timeouts_from_config():
     conf.timeouts.per_gib = 5.0
     conf.timeouts.poll_initial = 0.1
     conf.timeouts.poll_max = 2.0
+    conf.timeouts.poll_lateness = 0.3
     assert wait.Timeouts.from_config(conf) == wait.Timeouts(30.0, 5.0, 0.1,
-                                                            2.0)
+                                                            2.0, 0.3)
 
 
 def test_context_wait_uses_size_based_timeout():
