@@ -73,9 +73,13 @@ filesystem_bank_opts = [
 ]
 
 engine_opts = [
-    cfg.IntOpt("max_workers", default=4, min=1, max=256,
+    cfg.IntOpt("max_workers", default=16, min=1, max=256,
                help="How many tasks of one operation run at the same time "
-                    "(TaskFlow parallel engine's thread pool)."),
+                    "(TaskFlow parallel engine's thread pool). Most tasks "
+                    "wait for the cloud, each holding a thread: fewer "
+                    "threads than independent waits (one per volume "
+                    "restore, for example) serialize work that the cloud "
+                    "would do at once."),
 ]
 
 timeout_opts = [

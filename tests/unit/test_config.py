@@ -30,7 +30,7 @@ def empty_conf(tmp_path):
 def test_defaults(empty_conf):
     conf = config.load_config([empty_conf])
     assert conf.bank.backend == "filesystem"
-    assert conf.engine.max_workers == 4
+    assert conf.engine.max_workers == 16
     assert conf.timeouts.status_wait == 600.0
     assert conf.timeouts.per_gib == 120.0
     assert conf.timeouts.poll_initial == 0.25
@@ -56,7 +56,7 @@ def test_without_config_files_uses_the_default_search(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     with mock.patch.object(cfg, "find_config_files", return_value=[]):
         conf = config.load_config()
-    assert conf.engine.max_workers == 4
+    assert conf.engine.max_workers == 16
 
 
 def test_config_file_overrides_defaults(tmp_path):
@@ -125,7 +125,7 @@ def test_unparseable_file_is_a_config_error(tmp_path):
 def test_load_config_into_a_given_conf(empty_conf):
     conf = cfg.ConfigOpts()
     assert config.load_config([empty_conf], conf=conf) is conf
-    assert conf.engine.max_workers == 4
+    assert conf.engine.max_workers == 16
 
 
 class OptsPlugin(fake_cloud.VolumePlugin):

@@ -157,7 +157,7 @@ def test_post_config_writes_the_configuration(devstack):
         ("filesystem_bank", "path"): str(bank),
         ("timeouts", "status_wait"): "900",
         ("timeouts", "per_gib"): "120",
-        ("engine", "max_workers"): "4",
+        ("engine", "max_workers"): "16",
     }
     assert conf_dir.is_dir() and bank.is_dir()
     assert named(calls, "run_process", "setup_develop") == []
