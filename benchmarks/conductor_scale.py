@@ -4,23 +4,29 @@
     python benchmarks/conductor_scale.py --n 1 2 4 8
 
 Builds the demo-sized application (tools/cloudkit/demo_app.py, under its
-own name prefix and CIDR), protects it once, then for each N and each mode
-starts N restores of that checkpoint at the same time with the real
-``stackvault`` CLI and waits for all of them:
+own name prefix and CIDR), protects it max(N) times (Cinder restores one
+backup once at a time, so each concurrent restore has a checkpoint of its
+own), then for each N and each mode starts N restores, one per
+checkpoint, at the same time with the real ``stackvault`` CLI and waits
+for all of them:
 
 embedded         N ``stackvault restore`` processes, each running its own
                  operation (the default, no jobboard)
-1 conductor      N ``stackvault restore --no-wait`` posted on the jobboard,
-                 run by one ``stackvault conductor`` (``max_jobs`` = N)
+1 conductor      N ``stackvault restore`` processes with a jobboard: each
+                 posts its job and follows it to the end (as an operator
+                 sees it), run by one ``stackvault conductor``
+                 (``max_jobs`` = N)
 2 conductors     the same, two conductors (``max_jobs`` = N each)
 
 It prints the wall time from the first start to the last end, and that
-divided by N. Every restored copy is deleted before the next run, and the
-application, its checkpoint and the temporary directory at the end, also
-when a run fails. On a 2-core devcloud the cloud (Nova, Cinder, Glance on
-the same 2 cores) is the bottleneck, not stackvault: the figures say how
-the modes compare there, not how conductors scale on a real cloud.
-Figures measured on devcloud are in doc/deployment.rst ("Scale on devcloud").
+divided by N. The conductors are started (and connected) before the
+clock starts, as they are in a deployment. Every restored copy is
+deleted before the next run, and the application, its checkpoint and the
+temporary directory at the end, also when a run fails. On a 2-core
+devcloud the cloud (Nova, Cinder, Glance on the same 2 cores) is the
+bottleneck, not stackvault: the figures say how the modes compare there,
+not how conductors scale on a real cloud. Figures measured on devcloud
+are in doc/deployment.rst ("Scale on devcloud").
 """
 
 import argparse
@@ -79,17 +85,7 @@ class Cli:
         return json.loads(out)
 
 
-def _ended(cli, operation_id):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        shown = cli.ok("operation", "show", operation_id)
-        if shown["status"] in ("succeeded", "failed", "aborted"):
-            return shown["result"]
-        time.sleep(1)
-    raise SystemExit(f"operation {operation_id} did not end in {WAIT} s")
-
-
-def run_mode(cli, checkpoint_id, n, conductors):
+def run_mode(cli, checkpoint_ids, n, conductors):
     """Wall seconds of N restores at once, and their results."""
     if conductors:
         with open(cli.conf, "a") as f:
@@ -99,13 +95,10 @@ def run_mode(cli, checkpoint_id, n, conductors):
         time.sleep(5)           # let them connect before the clock starts
     started = time.monotonic()
     try:
-        procs = [cli.start("restore", checkpoint_id,
-                           *(["--no-wait"] if conductors else []))
-                 for _ in range(n)]
+        procs = [cli.start("restore", checkpoint_id)
+                 for checkpoint_id in checkpoint_ids[:n]]
         outputs = [json.loads(p.communicate(timeout=WAIT)[0])
                    for p in procs]
-        if conductors:
-            outputs = [_ended(cli, o["operation_id"]) for o in outputs]
         return time.monotonic() - started, outputs
     finally:
         if conductors:
@@ -127,28 +120,32 @@ def main(argv=None):
     app = demo_app.create_application(
         conn, prefix, f"10.252.{third}.0/24", f"10.252.{third}.10",
         say=lambda _: None)
-    figures = []
+    figures, checkpoint_ids = [], []
     try:
-        checkpoint_id = embedded.ok(
-            "protect", "--name", prefix,
-            f"{demo_app.SERVER}={app['server'].id}")["checkpoint_id"]
+        # One checkpoint per concurrent restore: Cinder restores a backup
+        # once at a time (a second restore of the same backup running at
+        # the same time is canceled and its volume ends in 'error').
+        for _ in range(max(args.n)):
+            checkpoint_ids.append(embedded.ok(
+                "protect", "--name", prefix,
+                f"{demo_app.SERVER}={app['server'].id}")["checkpoint_id"])
         for n in args.n:
             for label, conductors in MODES:
                 cli = distributed if conductors else embedded
-                seconds, results = run_mode(cli, checkpoint_id, n,
+                seconds, results = run_mode(cli, checkpoint_ids, n,
                                             conductors)
                 for result in results:
                     teardown.delete_restored(conn, result["restored"])
-                bad = [r["status"] for r in results
-                       if r["status"] != "success"]
+                bad = [f"{r['status']}: {r.get('failures')}"
+                       for r in results if r["status"] != "success"]
                 figures.append((n, label, seconds, bad))
                 print(f"N={n:<2} {label:<13} {seconds:7.1f} s  "
                       f"{seconds / n:6.1f} s/restore"
                       + (f"  FAILED: {bad}" if bad else ""), flush=True)
     finally:
-        embedded.start("checkpoint", "delete", "--force",
-                       checkpoint_id).wait(timeout=WAIT) \
-            if "checkpoint_id" in locals() else None
+        for checkpoint_id in checkpoint_ids:
+            embedded.start("checkpoint", "delete", "--force",
+                           checkpoint_id).wait(timeout=WAIT)
         demo_app.delete_application(conn, app)
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if any(bad for *_, bad in figures) else 0
