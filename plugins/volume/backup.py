@@ -356,6 +356,13 @@ def check_restorable_backup(conn, resource, metadata):
             "it (or it was deleted). To restore into another project or "
             "cloud, protect the volume with "
             f"{RESOURCE_TYPE}:data_location=bank") from None
+    if backup.status == "restoring":
+        raise exceptions.StackvaultError(
+            f"backup {backup_id} of volume {resource.id} is being restored "
+            "by another restore (of this checkpoint, or Cinder's own): "
+            "Cinder restores a backup once at a time and cancels a second "
+            "restore running alongside; restore again once it is "
+            "'available'")
     if backup.status != "available":
         raise exceptions.StackvaultError(
             f"backup {backup_id} of volume {resource.id} is "

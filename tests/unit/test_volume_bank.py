@@ -240,6 +240,17 @@ def test_a_backup_not_available_is_refused():
                                              {"backup_id": "bk-1"})
 
 
+def test_a_backup_being_restored_says_cinder_restores_it_once_at_a_time():
+    conn = mock.Mock()
+    conn.block_storage.get_backup.return_value = obj(status="restoring")
+    check = _checks(_preflight(conn, dict(INFO, backup_id="bk-1")))[
+        "backup available"]
+    assert check.verdict == "fail"
+    assert "bk-1" in check.detail
+    assert "another restore" in check.detail
+    assert "once at a time" in check.detail
+
+
 def test_bank_data_needs_no_backup():
     conn = mock.Mock()
     checks = _checks(_preflight(conn, dict(INFO, data_location="bank")))
