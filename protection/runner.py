@@ -80,7 +80,6 @@ class Stores:
     def __init__(self, conf):
         self._conf = conf
         self._opened = None
-        self._plans = None
         self._lock = threading.Lock()
 
     def _open(self):
@@ -89,10 +88,12 @@ class Stores:
                 url = config.persistence_url(self._conf)
                 try:
                     sql = persistence.make_engine(url)
-                    self._opened = (
-                        ops.OperationStore(
-                            sql, self._conf.persistence.owner_timeout),
-                        persistence.FlowStore(sql))
+                    with persistence.schema_lock(sql):
+                        self._opened = (
+                            ops.OperationStore(
+                                sql, self._conf.persistence.owner_timeout),
+                            persistence.FlowStore(sql),
+                            plans.PlanStore(sql))
                 except Exception as exc:  # noqa: BLE001 - one clear line
                     raise exceptions.ConfigError(
                         "cannot open the persistence database "
@@ -110,10 +111,8 @@ class Stores:
 
     @property
     def plans(self):
-        """The plans table, on the same database (opened once)."""
-        if self._plans is None:
-            self._plans = plans.PlanStore(self.operations.engine)
-        return self._plans
+        """The plans table, on the same database."""
+        return self._open()[2]
 
 
 def _suspend(running):
