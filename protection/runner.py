@@ -167,6 +167,7 @@ class Runner:
         self._engines = set()
         self._lock = threading.Lock()
         self._interrupted = False
+        self._stopping = False
 
     # -- interruption ---------------------------------------------------------
     def interrupt(self):
@@ -177,11 +178,20 @@ class Runner:
         for running in engines:
             _suspend(running)
 
+    def stop(self):
+        """The process is stopping (a conductor after SIGTERM): interrupt
+        every running engine, and every engine that starts from now on
+        at its first atom (unlike :meth:`interrupt`, not cleared when a
+        run ends)."""
+        with self._lock:
+            self._stopping = True
+        self.interrupt()
+
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
         def on_atom(_state, details=None):  # TaskFlow passes details=
-            if self._interrupted:
+            if self._interrupted or self._stopping:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
         with self._lock:
