@@ -137,3 +137,23 @@ def test_a_stopped_worker_releases_its_jobs_and_starts_nothing_more(
         assert heir(job) is conductor.CONSUME
         assert service.operation(posted.operation_id).status == \
             ops.SUCCEEDED
+
+
+def test_a_job_whose_conductors_keep_dying_is_given_up(make_service,
+                                                       cloud):
+    """Every start is counted before the run: conductors killed during
+    the job (no error recorded) count too."""
+    cli = make_service()
+    board = _posting(cli)
+    posted = cli.protect(cloud, "app", ROOTS)
+    service = make_service()
+    limit = service.conf.jobboard.max_attempts
+    for _ in range(limit):      # each start, then its conductor died
+        service.stores.flows.note_attempt(posted.operation_id)
+    assert _worker(service, cloud)(board.jobs[0]) is conductor.CONSUME
+    op = service.operation(posted.operation_id)
+    assert op.status == ops.FAILED
+    assert op.result["failures"][0]["message"] == (
+        f"given up after {limit} attempts by conductors; last: the "
+        "conductor running it died")
+    assert service.show_checkpoint(op.checkpoint).status == "error"
