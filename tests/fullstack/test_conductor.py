@@ -68,8 +68,9 @@ KEEP_ALIVE = 1
 WAIT = 900              # seconds any one operation may take here
 POLL = 0.1              # seconds between two looks at the atom states
 # A dead conductor's job moves once its claim expired: no sooner than
-# claim_expiry less the keep-alive period (its last extension), and here
-# well within half a minute even on the loaded devcloud.
+# claim_expiry less the keep-alive period (its last extension) and a
+# tick of slack, and here well within half a minute even on the loaded
+# devcloud.
 TAKEOVER_BOUNDS = (CLAIM_EXPIRY - KEEP_ALIVE - 1, 30)
 
 
