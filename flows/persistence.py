@@ -34,6 +34,39 @@ def make_engine(url):
     return sa.create_engine(url, pool_recycle=3600, pool_pre_ping=True)
 
 
+SCHEMA_LOCK = "stackvault-schema"
+SCHEMA_LOCK_WAIT = 120      # seconds one process waits for another's upgrade
+
+
+@contextlib.contextmanager
+def schema_lock(engine):
+    """While in the block, no other process creates or upgrades the
+    schema of this MariaDB/MySQL database (a named lock, ``GET_LOCK``).
+
+    Every process creates its tables and runs TaskFlow's migrations when
+    it opens the database; on a new shared database, conductors and
+    clients starting at once raced through the same migration and all
+    but one failed ("expected to match one row when updating ... in
+    'alembic_version'; 0 found"). SQLite (one machine) needs no lock.
+    """
+    if engine.dialect.name != "mysql":
+        yield
+        return
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT GET_LOCK(:name, :wait)"),
+                           {"name": SCHEMA_LOCK,
+                            "wait": SCHEMA_LOCK_WAIT}).scalar()
+        if got != 1:
+            raise TimeoutError(
+                f"another process held the schema lock {SCHEMA_LOCK!r} "
+                f"for more than {SCHEMA_LOCK_WAIT} s")
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"),
+                         {"name": SCHEMA_LOCK})
+
+
 def _sqlite_pragmas(dbapi_conn, _record):
     """WAL with ``synchronous=NORMAL``: a commit survives the death of the
     process (what resume is for) without an fsync per atom state change,

@@ -19,11 +19,13 @@ job's flow detail. Consuming, abandoning and claiming stay TaskFlow's.
 
 A job is consumed when its operation ended (succeeded, failed, aborted)
 and abandoned (its claim released, for any conductor) when the conductor
-was stopped (SIGTERM: the operation stops at a task boundary, resumable)
-or the run broke for another reason. Every start is counted in the
-operation's flow detail; after ``[jobboard] max_attempts`` starts (a
-conductor dying during the job counts) the operation ends ``failed`` with
-the last reason instead of being run again.
+was stopped (SIGTERM: the operation stops at a task boundary, resumable;
+a job claimed but not started yet is released untouched, and no run
+starts any more) or the run broke for another reason. Every start is
+counted in the operation's flow detail; after ``[jobboard]
+max_attempts`` starts (a conductor dying during the job counts) the
+operation ends ``failed`` with the last reason instead of being run
+again.
 """
 
 import logging
@@ -67,7 +69,15 @@ class JobWorker:
         self.connect = connect
         self.sleep = sleep
         self.active = {}          # job -> operation id, while it runs
+        self.stopping = False
         self._lock = threading.Lock()
+
+    def stop(self):
+        """SIGTERM: running operations stop at their next task boundary,
+        and no job is started any more (one already claimed is released
+        untouched)."""
+        self.stopping = True
+        self.service.runner.stop()
 
     @property
     def _backoff(self):
@@ -87,6 +97,10 @@ class JobWorker:
                 self.active.pop(job, None)
 
     def run(self, operation_id):
+        if self.stopping:
+            LOG.info("stopping: operation %s released untouched",
+                     operation_id)
+            return RELEASE
         stores = self.service.stores
         try:
             op = stores.operations.get(operation_id)
@@ -242,7 +256,7 @@ def serve(conf, service, board, name, connect, periodic=()):
     def on_signal(signum, _frame):
         LOG.info("signal %d: stopping; running operations stop at a task "
                  "boundary and their jobs are released", signum)
-        service.runner.interrupt()
+        worker.stop()
         conductor.stop()
     previous = {sig: signal.signal(sig, on_signal)
                 for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -80,7 +80,6 @@ class Stores:
     def __init__(self, conf):
         self._conf = conf
         self._opened = None
-        self._plans = None
         self._lock = threading.Lock()
 
     def _open(self):
@@ -89,10 +88,12 @@ class Stores:
                 url = config.persistence_url(self._conf)
                 try:
                     sql = persistence.make_engine(url)
-                    self._opened = (
-                        ops.OperationStore(
-                            sql, self._conf.persistence.owner_timeout),
-                        persistence.FlowStore(sql))
+                    with persistence.schema_lock(sql):
+                        self._opened = (
+                            ops.OperationStore(
+                                sql, self._conf.persistence.owner_timeout),
+                            persistence.FlowStore(sql),
+                            plans.PlanStore(sql))
                 except Exception as exc:  # noqa: BLE001 - one clear line
                     raise exceptions.ConfigError(
                         "cannot open the persistence database "
@@ -110,10 +111,8 @@ class Stores:
 
     @property
     def plans(self):
-        """The plans table, on the same database (opened once)."""
-        if self._plans is None:
-            self._plans = plans.PlanStore(self.operations.engine)
-        return self._plans
+        """The plans table, on the same database."""
+        return self._open()[2]
 
 
 def _suspend(running):
@@ -168,6 +167,7 @@ class Runner:
         self._engines = set()
         self._lock = threading.Lock()
         self._interrupted = False
+        self._stopping = False
 
     # -- interruption ---------------------------------------------------------
     def interrupt(self):
@@ -178,11 +178,20 @@ class Runner:
         for running in engines:
             _suspend(running)
 
+    def stop(self):
+        """The process is stopping (a conductor after SIGTERM): interrupt
+        every running engine, and every engine that starts from now on
+        at its first atom (unlike :meth:`interrupt`, not cleared when a
+        run ends)."""
+        with self._lock:
+            self._stopping = True
+        self.interrupt()
+
     def _track(self, running):
         """Follow an engine about to run: an interruption that comes
         before it is compiled is applied at its first atom transition."""
         def on_atom(_state, details=None):  # TaskFlow passes details=
-            if self._interrupted:
+            if self._interrupted or self._stopping:
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
         with self._lock:

@@ -172,7 +172,15 @@ class CreateInterfacePort(tasks.CreatingTask):
 
 
 class AddRouterInterface(task.Task):
-    """Attach the router to a new subnet (by port or by subnet)."""
+    """Attach the router to a new subnet (by port or by subnet).
+
+    Run again after its process died between Neutron's answer and the
+    saved result (a resumed or taken-over restore), Neutron refuses the
+    second add ("Router already has a port on subnet", or the port is in
+    use): the interface the first run made is then found on the router
+    (by its port, or by its subnet) and is the result. The router and
+    the subnet are this restore's own, so an interface there is its own.
+    """
 
     def __init__(self, router_id, interface, by_port):
         port_id = interface["port_id"]
@@ -189,8 +197,26 @@ class AddRouterInterface(task.Task):
 
     def execute(self, conn, router, port_id=None, subnet_id=None):
         where = {"port": port_id} if self.by_port else {"subnet": subnet_id}
-        reply = conn.network.add_interface_to_router(router["id"], **where)
+        try:
+            reply = conn.network.add_interface_to_router(router["id"],
+                                                         **where)
+        except (sdk_exceptions.BadRequestException,
+                sdk_exceptions.ConflictException):
+            found = self._existing(conn, router["id"], port_id, subnet_id)
+            if found is None:
+                raise
+            return found
         return reply["port_id"]
+
+    def _existing(self, conn, router_id, port_id, subnet_id):
+        """The router's interface on this port or subnet, if it has one."""
+        for port in conn.network.ports(device_id=router_id):
+            if port.device_owner not in common.ROUTER_INTERFACE_OWNERS:
+                continue
+            if port.id == port_id or (not self.by_port and any(
+                    ip["subnet_id"] == subnet_id for ip in port.fixed_ips)):
+                return port.id
+        return None
 
     def revert(self, conn, result, router, **kwargs):
         if not isinstance(result, str):

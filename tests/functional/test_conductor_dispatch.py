@@ -11,6 +11,7 @@ when a conductor runs the job.
 
 import dataclasses
 import json
+import threading
 
 import pytest
 import taskflow.engines
@@ -19,6 +20,7 @@ from protection import conductor
 from protection import flow_factory
 from protection import jobboard
 from protection import operations as ops
+from protection import runner
 from tests.functional.conftest import ROOTS
 
 
@@ -101,4 +103,57 @@ def test_a_job_that_keeps_breaking_is_given_up_with_its_reason(
     message = op.result["failures"][0]["message"]
     assert f"given up after {limit} attempts" in message
     assert "the bank is unplugged" in message
+    assert service.show_checkpoint(op.checkpoint).status == "error"
+
+
+def test_a_stopped_worker_releases_its_jobs_and_starts_nothing_more(
+        make_service, cloud):
+    """SIGTERM (``JobWorker.stop``) while one job runs and another is
+    already claimed: the running operation stops at a task boundary, the
+    claimed one is released untouched, and a run that starts after the
+    first one ended is stopped too (the stop is not cleared by a run's
+    end, as a CLI interruption is); another service runs both."""
+    cli = make_service()
+    board = _posting(cli)
+    first = cli.protect(cloud, "app", ROOTS)
+    second = cli.protect(cloud, "app", ROOTS)
+    service = make_service()
+    worker = _worker(service, cloud)
+    cloud.slow["web"] = 0.5
+    timer = threading.Timer(0.2, worker.stop)
+    timer.start()
+    assert worker(board.jobs[0]) is conductor.RELEASE
+    timer.join()
+    assert service.operation(first.operation_id).shown_status == \
+        ops.INTERRUPTED
+    assert worker(board.jobs[1]) is conductor.RELEASE
+    assert service.operation(second.operation_id).status == ops.QUEUED
+    with pytest.raises(runner.OperationInterrupted):
+        service.resume(second.operation_id, lambda _name: cloud)
+
+    cloud.slow.clear()
+    heir = _worker(make_service(), cloud)
+    for job, posted in zip(board.jobs, (first, second)):
+        assert heir(job) is conductor.CONSUME
+        assert service.operation(posted.operation_id).status == \
+            ops.SUCCEEDED
+
+
+def test_a_job_whose_conductors_keep_dying_is_given_up(make_service,
+                                                       cloud):
+    """Every start is counted before the run: conductors killed during
+    the job (no error recorded) count too."""
+    cli = make_service()
+    board = _posting(cli)
+    posted = cli.protect(cloud, "app", ROOTS)
+    service = make_service()
+    limit = service.conf.jobboard.max_attempts
+    for _ in range(limit):      # each start, then its conductor died
+        service.stores.flows.note_attempt(posted.operation_id)
+    assert _worker(service, cloud)(board.jobs[0]) is conductor.CONSUME
+    op = service.operation(posted.operation_id)
+    assert op.status == ops.FAILED
+    assert op.result["failures"][0]["message"] == (
+        f"given up after {limit} attempts by conductors; last: the "
+        "conductor running it died")
     assert service.show_checkpoint(op.checkpoint).status == "error"

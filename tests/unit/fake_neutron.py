@@ -552,6 +552,12 @@ class FakeNeutron:
                 found = self.subnet_table.get(subnet)
                 if found is None:
                     raise _not_found(f"subnet {subnet}")
+                if any(p["device_id"] == router_id
+                       and any(ip["subnet_id"] == subnet
+                               for ip in p["fixed_ips"])
+                       for p in self.port_table.values()):
+                    raise _bad(f"Router already has a port on subnet "
+                               f"{subnet}")
                 interface = self._port(found["network_id"], [{
                     "subnet_id": subnet,
                     "ip_address": found["gateway_ip"]}])

@@ -250,6 +250,57 @@ class TestSharedRouter:
         assert _named(neutron, "router", "edge") == []
 
 
+class TestRouterInterface:
+    """Killed after Neutron added the interface, before the result was
+    saved: the re-run's add is refused, and it finds that interface."""
+
+    def _setup(self, neutron):
+        net = neutron.network.create_network(name="app").id
+        subnet = neutron.network.create_subnet(
+            network_id=net, cidr="10.0.0.0/24", gateway_ip="10.0.0.1").id
+        router = neutron.network.create_router(name="edge").id
+        return net, subnet, router
+
+    def _interfaces(self, neutron, router):
+        return [p.id for p in neutron.network.ports(device_id=router)]
+
+    def test_a_rerun_by_subnet_finds_the_interface(self, neutron):
+        _net, subnet, router = self._setup(neutron)
+        gateway = {"port_id": "gw", "fixed_ips": [
+            {"subnet_id": "sub-1", "ip_address": "10.0.0.1"}]}
+        task = routers.AddRouterInterface("r1", gateway, by_port=False)
+        first = task.execute(neutron, {"id": router}, subnet_id=subnet)
+        with pytest.raises(sdk_exceptions.BadRequestException,
+                           match="already has a port on subnet"):
+            neutron.network.add_interface_to_router(router, subnet=subnet)
+        assert task.execute(neutron, {"id": router},
+                            subnet_id=subnet) == first
+        assert self._interfaces(neutron, router) == [first]
+
+    def test_a_rerun_by_port_finds_the_interface(self, neutron):
+        net, subnet, router = self._setup(neutron)
+        port = neutron.network.create_port(network_id=net, fixed_ips=[
+            {"subnet_id": subnet, "ip_address": "10.0.0.7"}]).id
+        task = routers.AddRouterInterface(
+            "r1", {"port_id": "p7", "fixed_ips": []}, by_port=True)
+        assert task.execute(neutron, {"id": router}, port_id=port) == port
+        assert task.execute(neutron, {"id": router}, port_id=port) == port
+        assert self._interfaces(neutron, router) == [port]
+
+    def test_a_refusal_with_no_interface_of_its_own_stays_an_error(
+            self, neutron):
+        """The port is a server's, not the router's: nothing to find."""
+        net, subnet, router = self._setup(neutron)
+        port = neutron.network.create_port(
+            network_id=net, device_id="srv-1", device_owner="compute:nova",
+            fixed_ips=[{"subnet_id": subnet, "ip_address": "10.0.0.7"}]).id
+        task = routers.AddRouterInterface(
+            "r1", {"port_id": "p7", "fixed_ips": []}, by_port=True)
+        with pytest.raises(sdk_exceptions.ConflictException):
+            task.execute(neutron, {"id": router}, port_id=port)
+        assert self._interfaces(neutron, router) == []
+
+
 SRV = Resource("OS::Nova::Server", "srv-1", "web")
 
 

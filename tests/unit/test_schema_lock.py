@@ -1,0 +1,86 @@
+"""Opening a shared database: one process at a time creates or upgrades
+its schema (flows.persistence.schema_lock, used by runner.Stores)."""
+
+from unittest import mock
+
+import pytest
+
+from flows import persistence
+from protection import runner
+
+
+def _mysql(got=1):
+    engine = mock.MagicMock()
+    engine.dialect.name = "mysql"
+    conn = engine.connect.return_value.__enter__.return_value
+    conn.execute.return_value.scalar.return_value = got
+    return engine, conn
+
+
+def _statements(conn):
+    return [str(call.args[0]) for call in conn.execute.call_args_list]
+
+
+def test_mysql_upgrades_run_under_a_named_lock():
+    engine, conn = _mysql()
+    with persistence.schema_lock(engine):
+        assert _statements(conn) == ["SELECT GET_LOCK(:name, :wait)"]
+    assert _statements(conn)[1:] == ["SELECT RELEASE_LOCK(:name)"]
+    assert conn.execute.call_args_list[0].args[1] == {
+        "name": persistence.SCHEMA_LOCK,
+        "wait": persistence.SCHEMA_LOCK_WAIT}
+
+
+def test_the_lock_is_released_when_the_upgrade_fails():
+    engine, conn = _mysql()
+    with pytest.raises(RuntimeError):
+        with persistence.schema_lock(engine):
+            raise RuntimeError("migration failed")
+    assert _statements(conn)[-1] == "SELECT RELEASE_LOCK(:name)"
+
+
+def test_a_lock_not_had_in_time_is_an_error_not_a_race():
+    engine, conn = _mysql(got=0)
+    entered = []
+    with pytest.raises(TimeoutError, match="schema lock"):
+        with persistence.schema_lock(engine):
+            entered.append(True)
+    assert entered == []
+    assert _statements(conn) == ["SELECT GET_LOCK(:name, :wait)"]
+
+
+def test_sqlite_takes_no_lock():
+    engine = mock.Mock()
+    engine.dialect.name = "sqlite"
+    with persistence.schema_lock(engine):
+        pass
+    engine.connect.assert_not_called()
+
+
+def test_stores_create_every_table_inside_the_lock(tmp_path):
+    conf = mock.Mock()
+    conf.persistence.connection = f"sqlite:///{tmp_path / 'ops.db'}"
+    conf.persistence.owner_timeout = 30.0
+    order = []
+
+    class Lock:
+        def __enter__(self):
+            order.append("lock")
+
+        def __exit__(self, *exc):
+            order.append("unlock")
+
+    def store(name):
+        return lambda *args: order.append(name) or name
+    with mock.patch.object(persistence, "schema_lock",
+                           lambda _engine: Lock()), \
+            mock.patch.object(runner.ops, "OperationStore",
+                              store("operations")), \
+            mock.patch.object(persistence, "FlowStore", store("flows")), \
+            mock.patch.object(runner.plans, "PlanStore", store("plans")), \
+            mock.patch.object(runner.config, "persistence_url",
+                              lambda c: c.persistence.connection):
+        stores = runner.Stores(conf)
+        assert (stores.plans, stores.operations) == ("plans",
+                                                     "operations")
+    assert order == ["lock", "operations", "flows", "plans", "unlock"]
