@@ -162,6 +162,22 @@ def _ports(items, ctx):
             items.append(preflight.Mapping("security group", group,
                                            _shown(target)))
         _addresses(items, ctx, plan)
+    allocated = sum(not _reusable(ctx.conn, fip) for plan in plans.values()
+                    for fip in plan["floating_ips"])
+    if allocated:
+        items.append(preflight.Demand("network.floating_ips", allocated))
+
+
+def _reusable(conn, plan):
+    """Whether restore re-associates a floating IP the project already
+    holds (the saved address, free) instead of allocating one
+    (restore.AssociateFloatingIP's choice)."""
+    if preflight.is_placeholder(plan["network_id"]):
+        return False
+    return any(not fip.port_id for fip in conn.network.ips(
+        floating_ip_address=plan["address"],
+        floating_network_id=plan["network_id"],
+        project_id=conn.current_project_id))
 
 
 def restore_preflight(ctx, resource):

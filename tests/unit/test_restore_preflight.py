@@ -89,9 +89,23 @@ def test_server_next_to_restored_children_passes_and_only_reads():
     assert ("security group", "sg-1", "restored from the checkpoint") in maps
     assert ("key pair", "key", "restored from the checkpoint") in maps
     assert ("availability zone", "nova", "nova") in maps
+    # its floating IP's address is not held by the project: allocated
     assert demands == {"compute.instances": 1, "compute.cores": 1,
-                       "compute.ram": 512, "network.ports": 1}
+                       "compute.ram": 512, "network.ports": 1,
+                       "network.floating_ips": 1}
     assert mutating_calls(conn) == []
+
+
+def test_a_floating_ip_the_project_still_holds_is_no_quota_demand():
+    conn = cloud()
+    held = obj(id="fip-9", port_id=None)
+    conn.network.ips.side_effect = lambda **q: (
+        [held] if q.get("floating_ip_address") == "172.24.4.50" else [])
+    _checks, _maps, demands = by_kind(server_preflight(
+        conn, placeholders((NET, "net-1"), (SUB, "sub-1"), (SG, "sg-1"),
+                           *IMAGE_AND_KEY)))
+    assert "network.floating_ips" not in demands
+    assert demands["network.ports"] == 1
 
 
 def test_server_on_an_existing_network_with_its_address_taken_fails():
