@@ -11,6 +11,7 @@ Layout under ``checkpoints/<id>/`` (the format is documented in
 
 ``<type>`` and ``<id>`` are the resource's, each made a key part by
 :func:`protection.bank.keys.encode_part` (:func:`section_prefix`).
+
 The index reaches ``available`` only after every object and the manifest
 are written; the index records the manifest's own sha256, ``index.sha256``
 the index's. While ``protecting`` or ``deleting`` the index names its owner
@@ -83,9 +84,10 @@ def section_prefix(resource):
     """``resources/<type>/<id>/``: where one resource's objects live.
 
     The one place where a resource's type and id become bank key parts:
-    an id with a space, a ``/`` or any character bank keys refuse (a key
-    pair's id is its name) is percent-encoded; an id that keys accept is
-    kept as it is, so earlier checkpoints keep their layout.
+    an id with a space, a ``/``, a ``%`` or any other character outside
+    ``[A-Za-z0-9._:@=+-]`` (a key pair's id is its name) is
+    percent-encoded; an id made only of those characters is kept as it
+    is, so earlier checkpoints keep their layout.
     """
     return (f"resources/{keys.encode_part(resource.type)}/"
             f"{keys.encode_part(resource.id)}/")
