@@ -9,6 +9,9 @@ Layout under ``checkpoints/<id>/`` (the format is documented in
     resources/<type>/<id>/metadata.json          what the plugin saved
     resources/<type>/<id>/<object>               data objects of the plugin
 
+``<type>`` and ``<id>`` are the resource's, each made a key part by
+:func:`protection.bank.keys.encode_part` (:func:`section_prefix`).
+
 The index reaches ``available`` only after every object and the manifest
 are written; the index records the manifest's own sha256, ``index.sha256``
 the index's. While ``protecting`` or ``deleting`` the index names its owner
@@ -77,6 +80,19 @@ class Manifest:
         return {"format_version": FORMAT_VERSION, "objects": self.objects()}
 
 
+def section_prefix(resource):
+    """``resources/<type>/<id>/``: where one resource's objects live.
+
+    The one place where a resource's type and id become bank key parts:
+    an id with a space, a ``/``, a ``%`` or any other character outside
+    ``[A-Za-z0-9._:@=+-]`` (a key pair's id is its name) is
+    percent-encoded; an id made only of those characters is kept as it
+    is, so earlier checkpoints keep their layout.
+    """
+    return (f"resources/{keys.encode_part(resource.type)}/"
+            f"{keys.encode_part(resource.id)}/")
+
+
 class ResourceSection:
     """The part of a checkpoint that belongs to one resource.
 
@@ -88,7 +104,7 @@ class ResourceSection:
     def __init__(self, checkpoint, resource):
         self._checkpoint = checkpoint
         self.resource = resource
-        self.prefix = f"resources/{resource.type}/{resource.id}/"
+        self.prefix = section_prefix(resource)
 
     def _relative(self, name):
         keys.validate_key(name)

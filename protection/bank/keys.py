@@ -1,13 +1,17 @@
 """Bank keys: ``/``-separated, relative, and unable to escape the bank."""
 
 import re
+import urllib.parse
 
 from protection import exceptions
 
 # Letters, digits and the punctuation that Heat-style types
-# (``OS::Nova::Server``) and cloud ids need. No spaces, no backslashes,
-# no control characters.
-_PART = re.compile(r"[A-Za-z0-9._:@=+\-]+")
+# (``OS::Nova::Server``) and cloud ids need; ``%`` only as the escape of
+# encode_part. No spaces, no backslashes, no control characters.
+_PART = re.compile(r"[A-Za-z0-9._:@=+%\-]+")
+# What encode_part keeps as it is: the key characters without '%'.
+_KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789._:@=+-")
 MAX_KEY_LENGTH = 1024
 
 
@@ -27,7 +31,7 @@ def validate_key(key):
         if not _PART.fullmatch(part):
             raise exceptions.InvalidBankKey(
                 key,
-                f"part {part!r} has characters outside [A-Za-z0-9._:@=+-]")
+                f"part {part!r} has characters outside [A-Za-z0-9._:@=+%-]")
     return key
 
 
@@ -41,3 +45,43 @@ def validate_prefix(prefix):
 
 def join_key(*parts):
     return validate_key("/".join(p.strip("/") for p in parts if p))
+
+
+def encode_part(text):
+    """One key part that names ``text`` (a cloud id), whatever it holds.
+
+    Characters of ``[A-Za-z0-9._:@=+-]`` stay as they are, so an id made
+    only of them is its own key part (the keys of checkpoints written
+    before this encoding). Every UTF-8 byte of any other character,
+    ``%`` included, becomes ``%XX`` (upper-case hex), and the parts ``.``
+    and ``..`` become ``%2E`` and ``%2E%2E``: the result never holds
+    ``/``, a control character or a path step. ``%`` was refused in keys
+    before, so no earlier key can be read as an encoded one.
+    """
+    if not isinstance(text, str) or not text:
+        raise exceptions.InvalidBankKey(
+            text, "a key part must name a non-empty string")
+    if text in (".", ".."):
+        return "%2E" * len(text)
+    return "".join(
+        char if char in _KEPT
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+        for char in text)
+
+
+def decode_part(part):
+    """The text that :func:`encode_part` turned into ``part``.
+
+    Only what encode_part writes is read: a part that it would not have
+    written for the text it decodes to (a lower-case or stray escape, an
+    escaped key character, bytes that are not UTF-8) is refused, so each
+    text has exactly one key part.
+    """
+    try:
+        text = urllib.parse.unquote(part, errors="strict")
+    except (TypeError, UnicodeDecodeError):
+        text = None
+    if not text or encode_part(text) != part:
+        raise exceptions.InvalidBankKey(
+            part, "not a key part that names an id (see encode_part)")
+    return text

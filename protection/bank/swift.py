@@ -8,7 +8,10 @@ openstacksdk's ``object_store`` proxy of that connection; credentials stay in
 clouds.yaml and are never logged.
 
 How objects are stored
-    A bank key is the Swift object name in the container, unchanged. A put
+    A bank key is the Swift object name in the container, unchanged: in
+    request paths its ``%`` (the escape of key parts that name ids, see
+    :func:`~protection.bank.keys.encode_part`) is sent as ``%25``, so Swift
+    stores ``my%20key`` and never decodes it. A put
     streams the data as one chunked ``PUT`` (sha256 and size computed on the
     way, memory bounded by the chunk size), and Swift stores an object
     atomically: a reader sees the old object or the new one, never a part.
@@ -75,6 +78,13 @@ def _known_size(data):
         except (OSError, ValueError):
             return None
     return None
+
+
+def _in_path(name):
+    """``name`` as a request path needs it: openstacksdk puts object names
+    into URLs as they are and Swift decodes them. A valid bank key's only
+    character that a path does not carry literally is ``%``."""
+    return name.replace("%", "%25")
 
 
 class SwiftBank(base.Bank):
@@ -195,7 +205,8 @@ class SwiftBank(base.Bank):
         limit = self.max_object_size()
         body = streaming.SinglePass(reader, limit=limit)
         try:
-            obj = self._store.create_object(container, name, data=body)
+            obj = self._store.create_object(container, _in_path(name),
+                                            data=body)
         except Exception as exc:
             if isinstance(body.error, streaming.SinglePass.TooLarge):
                 raise exceptions.BankError(
@@ -229,7 +240,7 @@ class SwiftBank(base.Bank):
                     entry["etag"] = etag.strip('"')
                 manifest.append(entry)
             response = self._store.put(
-                f"{self.container}/{key}",
+                f"{self.container}/{_in_path(key)}",
                 params={"multipart-manifest": "put"},
                 data=json.dumps(manifest))
             sdk_exceptions.raise_from_response(response)
@@ -262,7 +273,7 @@ class SwiftBank(base.Bank):
         for name in names:
             try:
                 self._store.delete_object(
-                    name, container=self.segment_container,
+                    _in_path(name), container=self.segment_container,
                     ignore_missing=True)
             except sdk_exceptions.SDKException as exc:
                 LOG.warning("swift bank: segment %s/%s left behind: %s",
@@ -272,8 +283,9 @@ class SwiftBank(base.Bank):
     def get(self, key, chunk_size=base.DEFAULT_CHUNK_SIZE):
         keys.validate_key(key)
         try:
-            chunks = self._store.stream_object(key, container=self.container,
-                                               chunk_size=chunk_size)
+            chunks = self._store.stream_object(
+                _in_path(key), container=self.container,
+                chunk_size=chunk_size)
         except sdk_exceptions.NotFoundException:
             raise exceptions.ObjectNotFound(key) from None
         except sdk_exceptions.SDKException as exc:
@@ -318,7 +330,8 @@ class SwiftBank(base.Bank):
     def exists(self, key):
         keys.validate_key(key)
         try:
-            self._store.get_object_metadata(key, container=self.container)
+            self._store.get_object_metadata(_in_path(key),
+                                            container=self.container)
         except sdk_exceptions.NotFoundException:
             return False
         except sdk_exceptions.SDKException as exc:
@@ -331,7 +344,7 @@ class SwiftBank(base.Bank):
         try:
             # The SDK asks whether the object is an SLO and, if so, deletes
             # its segments with it (multipart-manifest=delete).
-            self._store.delete_object(key, container=self.container,
+            self._store.delete_object(_in_path(key), container=self.container,
                                       ignore_missing=True)
         except sdk_exceptions.SDKException as exc:
             raise self._error("delete", key, exc) from None

@@ -90,6 +90,31 @@ def test_protect_delete_restore_brings_back_the_same_public_key(
         md5_fingerprint(original.public_key)
 
 
+def test_a_name_with_spaces_is_protected_and_restored(
+        service, conn, cleanup, new_keypair, tmp_path):
+    # Nova allows spaces in key pair names, and the name is the id: its
+    # section in the bank is the percent-encoded name.
+    name = f"fullstack kp {secrets.token_hex(4)}"
+    original = new_keypair(name=name)
+    assert conn.compute.get_keypair(name).name == name
+    checkpoint_id = protect_one(service, conn, cleanup, KP, name)
+    assert service.verify(checkpoint_id, conn).ok
+    section = (tmp_path / "bank" / "checkpoints" / checkpoint_id /
+               "resources" / KP / name.replace(" ", "%20"))
+    assert (section / "metadata.json").is_file()
+    assert service.show_checkpoint(checkpoint_id).metadata_of(
+        KP, name)["public_key"] == original.public_key
+    delete_keypair(conn, name)
+    assert _gone(conn, name)
+
+    new_name = restore_one(service, conn, cleanup, checkpoint_id, KP,
+                           name, delete_keypair)
+    assert new_name == name
+    restored = conn.compute.get_keypair(name)
+    assert restored.public_key == original.public_key
+    assert restored.fingerprint == md5_fingerprint(original.public_key)
+
+
 def test_another_key_under_the_name_fails_and_restore_name_avoids_it(
         service, conn, cleanup, new_keypair):
     original = new_keypair()

@@ -95,6 +95,27 @@ def test_put_get_list_delete_round_trip(bank, conn):
         bank.get(key)
 
 
+def test_an_encoded_key_part_is_stored_under_its_literal_name(bank, conn):
+    # "my%20key" is the key part of the id "my key": Swift must store the
+    # '%' itself, never decode it (or "a%2Fb" would become "a/b").
+    key = "checkpoints/c1/resources/OS::Nova::KeyPair/my%20key%2F..%25/x"
+    bank.put(key, b"small")
+    big = os.urandom(2 * MiB + 3)                      # an SLO, segments
+    bank.put(key + "-big", big)
+    stored = [o.name for o in conn.object_store.objects(bank.container)]
+    assert stored == [key, key + "-big"]
+    assert bank.list("checkpoints/c1/resources/OS::Nova::KeyPair/my%20") \
+        == [key, key + "-big"]
+    assert bank.get_bytes(key) == b"small"
+    assert bank.sha256(key + "-big") == (len(big), sha(big))
+    assert bank.exists(key)
+    bank.delete(key)
+    bank.delete(key + "-big")
+    assert bank.list() == []
+    assert list(conn.object_store.objects(bank.container + "_segments")) \
+        == []
+
+
 def test_an_unused_bank_is_empty(make_bank):
     bank = make_bank()
     assert bank.list() == []

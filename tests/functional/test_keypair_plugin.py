@@ -188,3 +188,33 @@ def test_protect_takes_no_parameters(service, conn):
     with pytest.raises(exceptions.InvalidParameter, match="no parameters"):
         service.protect(conn, "keys", [(KP, "deploy")],
                         {KP: {"backup_mode": "full"}})
+
+
+def test_a_name_with_a_space_is_protected_restored_and_deleted(
+        service, conn, nova, tmp_path):
+    # A key pair's id is its name; Nova allows spaces in it. Its section
+    # in the bank is the percent-encoded name.
+    nova.add("my key", "ssh-ed25519 AAAAspacedname user@host")
+    checkpoint_id = service.protect(
+        conn, "keys", [(KP, "my key"), (KP, "deploy")]).checkpoint_id
+    section = (tmp_path / "bank" / "checkpoints" / checkpoint_id /
+               "resources" / KP)
+    assert sorted(p.name for p in section.iterdir()) == ["deploy",
+                                                         "my%20key"]
+    assert (section / "deploy" / "metadata.json").is_file()   # as before
+    assert service.verify(checkpoint_id, conn).ok
+
+    saved = nova.keypairs_by_name.pop("my key")
+    result = service.restore(checkpoint_id, conn)
+    assert result.restored[f"{KP}#my key"] == "my key"
+    assert nova.keypairs_by_name["my key"].public_key == saved.public_key
+
+    result = service.restore(checkpoint_id, conn, {
+        f"{KP}#my key": {"restore_name": "my key 2"}})
+    assert result.restored[f"{KP}#my key"] == "my key 2"
+    assert nova.keypairs_by_name["my key 2"].public_key == saved.public_key
+
+    service.delete(checkpoint_id, conn)
+    assert not (tmp_path / "bank" / "checkpoints" / checkpoint_id /
+                "index.json").exists()
+    assert service.bank.list(f"checkpoints/{checkpoint_id}/") == []

@@ -188,6 +188,42 @@ def test_section_cannot_escape_its_resource(store, name):
         checkpoint.section(VOLUME).put(name, b"x")
 
 
+KEYPAIR = "OS::Nova::KeyPair"
+# Ids bank keys refuse as they are, and ids that look like their encodings.
+ODD_IDS = ["my key", "my%20key", "a/b", "a", "..", ".", "../../escape",
+           "caf\u00e9 \U0001f511", "50%", "tab\tand\nline"]
+
+
+def test_each_id_has_its_own_section_inside_the_checkpoint(store, bank):
+    resources = [Resource(KEYPAIR, rid) for rid in ODD_IDS]
+    graph = ResourceGraph.build(resources, lambda r: [])
+    checkpoint = store.create({"name": "keys"}, graph)
+    for resource in resources:
+        checkpoint.section(resource).save_metadata({"name": resource.id})
+    checkpoint.commit()
+    got = store.get(checkpoint.id)
+    for rid in ODD_IDS:
+        assert got.metadata_of(KEYPAIR, rid) == {"name": rid}
+        assert got.section(Resource(KEYPAIR, rid)).list() == [
+            "metadata.json"]
+    assert cp.verify_objects(got) == []
+    assert cp.section_prefix(Resource(KEYPAIR, "my key")) == \
+        f"resources/{KEYPAIR}/my%20key/"
+    assert cp.section_prefix(VOLUME) == "resources/OS::Cinder::Volume/vol-1/"
+    # one directory per id, every file inside the checkpoint's directory
+    top = os.path.join(bank.root, "checkpoints", checkpoint.id)
+    found = []
+    for root, _dirs, files in os.walk(bank.root):
+        found += [os.path.relpath(os.path.join(root, f), top) for f in files]
+    sections = sorted(f.split(os.sep)[2] for f in found
+                      if f.endswith("metadata.json"))
+    assert sections == sorted(
+        ["my%20key", "my%2520key", "a%2Fb", "a", "%2E%2E", "%2E",
+         "..%2F..%2Fescape", "caf%C3%A9%20%F0%9F%94%91", "50%25",
+         "tab%09and%0Aline"])
+    assert all(not f.startswith("..") for f in found)
+
+
 # -- verify -------------------------------------------------------------------
 def test_verify_of_an_intact_checkpoint_finds_nothing(store):
     assert cp.verify_objects(committed(store)) == []

@@ -4,7 +4,8 @@
 makes, with Swift's behaviour where the bank depends on it (chunked PUT
 bodies are consumed, listings page by ``limit``/``marker`` and the SDK's
 generator would fetch the next page by itself, SLO manifests and
-``multipart-manifest=delete``, 404s as the SDK's NotFoundException).
+``multipart-manifest=delete``, 404s as the SDK's NotFoundException,
+object names in request paths percent-decoded, SLO segment paths not).
 The bank contract tests at the end run on FileSystemBank too.
 """
 
@@ -14,6 +15,7 @@ import json
 import os
 import tracemalloc
 import types
+import urllib.parse
 
 import mock
 import pytest
@@ -79,6 +81,7 @@ class FakeObjectStore:
         return self.containers[name]
 
     def create_object(self, container, name, data=None, **headers):
+        name = urllib.parse.unquote(name)       # a request path
         store = self._container(container)
         self.puts.append((container, name))
         if self.fail_put_after is not None and \
@@ -102,6 +105,7 @@ class FakeObjectStore:
         """The raw PUT the bank uses for SLO manifests."""
         assert params == {"multipart-manifest": "put"}
         container, name = url.split("/", 1)
+        name = urllib.parse.unquote(name)
         store = self._container(container)
         segments = json.loads(data)
         for seg in segments:
@@ -126,6 +130,7 @@ class FakeObjectStore:
         return b"".join(parts)
 
     def stream_object(self, name, container=None, chunk_size=1024):
+        name = urllib.parse.unquote(name)
         store = self._container(container)
         if name not in store:
             raise not_found(f"object {name}")
@@ -137,6 +142,7 @@ class FakeObjectStore:
         return chunks()
 
     def get_object_metadata(self, name, container=None):
+        name = urllib.parse.unquote(name)
         if name not in self._container(container):
             raise not_found(f"object {name}")
         return types.SimpleNamespace(name=name)
@@ -163,6 +169,7 @@ class FakeObjectStore:
         return pages()
 
     def delete_object(self, name, container=None, ignore_missing=True):
+        name = urllib.parse.unquote(name)
         store = self.containers.get(container, {})
         if name not in store:
             if ignore_missing:
@@ -565,3 +572,22 @@ def test_contract_delete_and_exists(any_bank):
     with pytest.raises(exceptions.ObjectNotFound):
         any_bank.get("a/b")
     assert any_bank.list() == []
+
+
+def test_contract_encoded_key_parts_keep_their_literal_name(any_bank):
+    # "my%20key%2F..%25" is the key part of the id "my key/..%": a bank
+    # stores the '%' escapes as they are (Swift would decode a request
+    # path's "%2F" into a "/"), small objects and SLOs alike.
+    key = "checkpoints/1/resources/OS::Nova::KeyPair/my%20key%2F..%25/x"
+    big = os.urandom(MiB + 3)
+    any_bank.put(key, b"small")
+    any_bank.put(key + "-big", io.BytesIO(big))
+    assert any_bank.list("checkpoints/1/resources/OS::Nova::KeyPair/") == \
+        [key, key + "-big"]
+    assert any_bank.get_bytes(key) == b"small"
+    assert any_bank.get_bytes(key + "-big") == big
+    assert any_bank.exists(key)
+    any_bank.delete(key)
+    any_bank.delete(key + "-big")
+    assert any_bank.list() == []
+    assert not any_bank.exists(key)
