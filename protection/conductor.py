@@ -253,11 +253,14 @@ def serve(conf, service, board, name, connect, periodic=()):
     worker = JobWorker(conf, service, connect)
     conductor = make_conductor(conf, name, board, worker)
 
+    def stop():
+        worker.stop()
+        conductor.stop()
+
     def on_signal(signum, _frame):
         LOG.info("signal %d: stopping; running operations stop at a task "
                  "boundary and their jobs are released", signum)
-        worker.stop()
-        conductor.stop()
+        runner_mod.off_the_signal_handler(stop)
     previous = {sig: signal.signal(sig, on_signal)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     LOG.info("conductor %s: %s jobboard at %s, namespace %s, up to %d "

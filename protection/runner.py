@@ -115,6 +115,22 @@ class Stores:
         return self._open()[2]
 
 
+def off_the_signal_handler(stop):
+    """Run ``stop`` on a thread of its own and return the thread.
+
+    A signal handler runs on the main thread between two of its
+    bytecodes: possibly inside a database write (SQLite then makes the
+    handler's own write wait for the interrupted one, which cannot go on
+    until the handler returns: a Ctrl-C hung for the busy timeout) or
+    holding a lock the stop needs. On its own thread, the stop waits for
+    the main thread to let go instead.
+    """
+    thread = threading.Thread(target=stop, name="stackvault-stop",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
 def _suspend(running):
     try:
         running.suspend()
@@ -206,8 +222,10 @@ class Runner:
         """While in the block, SIGINT/SIGTERM suspend the running
         operation at its next task boundary (main thread only); the
         previous handlers come back afterwards."""
+        stoppers = []
+
         def on_signal(signum, _frame):
-            self.interrupt()
+            stoppers.append(off_the_signal_handler(self.interrupt))
         signals = (signal.SIGINT, signal.SIGTERM)
         previous = {sig: signal.signal(sig, on_signal) for sig in signals}
         try:
@@ -215,6 +233,8 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            for stopper in stoppers:
+                stopper.join()
             with self._lock:
                 self._interrupted = False   # later runs start afresh
 

@@ -163,14 +163,26 @@ def test_sigint_stops_at_a_task_boundary_and_leaves_it_resumable(world):
     service = file_cloud.service(world["bank"])
     cloud = file_cloud.FileCloud(world["cloud"])
     cloud.slow = {rid: 0.3 for rid in ORIGINALS}
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    stop = threading.Event()
+
+    def interrupt_after_the_first_create():
+        # Half way, whatever the machine's load: once the cloud holds a
+        # restored object (a fixed timer fired before the engine ran on
+        # a loaded machine).
+        while not stop.wait(0.02):
+            if _restored_names(world):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=interrupt_after_the_first_create)
     try:
         with service.runner.handle_signals():
-            timer.start()
+            watcher.start()
             with pytest.raises(runner_mod.OperationInterrupted) as caught:
                 service.restore(checkpoint_id, cloud)
     finally:
-        timer.cancel()
+        stop.set()
+        watcher.join()
     operation_id = caught.value.operation_id
     assert f"stackvault operation resume {operation_id}" in str(caught.value)
     assert len(_restored_names(world)) < len(ORIGINALS)
