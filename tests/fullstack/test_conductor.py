@@ -52,6 +52,7 @@ from tests.fullstack.test_crash_resume import SERVER
 from tests.fullstack.test_crash_resume import TIMINGS
 from tests.fullstack.test_crash_resume import World
 from tests.fullstack.test_crash_resume import _assert_one_copy_each
+from tests.fullstack.test_crash_resume import _assert_protected_once
 from tests.fullstack.test_crash_resume import _checkpoint_leftovers
 from tests.fullstack.test_crash_resume import _remove_restored
 from tests.fullstack import test_crash_resume as crash
@@ -221,6 +222,25 @@ class Conductors(World):
         assert proc.wait(timeout=60) == -signal.SIGKILL
         return _running(atoms)
 
+    def take_over(self, kind, operation_id, half_way):
+        """A victim conductor takes the posted operation and is killed
+        (kill -9) once ``half_way``; an heir, started while the victim
+        owns it, finishes it. Returns what was running at the kill, the
+        seconds from the kill until the heir owned it, and the ended
+        operation (checked: succeeded, on the second attempt)."""
+        victim = self.start(f"{kind}-victim")
+        self.owned_by(operation_id, victim)
+        heir = self.start(f"{kind}-heir")
+        in_flight = self.kill_half_way(f"{kind}-victim", operation_id,
+                                       half_way, "half way")
+        took = self.owned_by(operation_id, heir)       # since the kill
+        shown = self.ended(operation_id)
+        assert shown["status"] == "succeeded", (shown, self.logs())
+        _assert_takeover_time(took, self)
+        assert f"running {kind} {operation_id} (attempt 2)" in \
+            self.log(f"{kind}-heir"), self.logs()
+        return in_flight, took, shown
+
     def wait_for(self, operation_id, done, what):
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -298,36 +318,18 @@ def test_a_protect_whose_conductor_is_killed_half_way_is_finished(
     world.autostart = False
     checkpoint_id = None
     try:
-        victim = world.start("protect-victim")
         posted = world.ok("protect", "--no-wait", "--name",
                           f"{world.prefix}-takeover", *NO_ROOT_DISK,
                           f"{SERVER}={app['server'].id}")
         operation_id = posted["operation_id"]
         checkpoint_id = world.ok("operation", "show",
                                  operation_id)["checkpoint_id"]
-        world.owned_by(operation_id, victim)
-        heir = world.start("protect-heir")
-        in_flight = world.kill_half_way("protect-victim", operation_id,
-                                        protect_half_way, "half way")
-        took = world.owned_by(operation_id, heir)       # since the kill
-        shown = world.ended(operation_id)
+        in_flight, took, _shown = world.take_over("protect", operation_id,
+                                                  protect_half_way)
     finally:
         world.autostart = True
     try:
-        assert shown["status"] == "succeeded", (shown, world.logs())
-        _assert_takeover_time(took, world)
-        assert f"running protect {operation_id} (attempt 2)" in \
-            world.log("protect-heir"), world.logs()
-        assert world.ok("checkpoint", "show",
-                        checkpoint_id)["status"] == "available"
-        verified = world.ok("checkpoint", "verify", checkpoint_id)
-        assert verified["status"] == "success", verified
-        backups, snapshots, images = _checkpoint_leftovers(conn,
-                                                           checkpoint_id)
-        per_volume = collections.Counter(b.volume_id for b in backups)
-        assert per_volume == {v: 1 for v in app["volumes"]}, backups
-        assert all(b.status == "available" for b in backups), backups
-        assert (snapshots, images) == ([], []), (snapshots, images)
+        _assert_protected_once(conn, world, app, checkpoint_id)
     finally:
         if checkpoint_id:
             world.ok("checkpoint", "delete", "--force", checkpoint_id)
@@ -411,20 +413,11 @@ def test_a_restore_whose_conductor_is_killed_half_way_is_finished(
         time.sleep(1)
         assert world.ok("operation", "show", operation_id)["status"] == \
             "queued"
-        victim = world.start("restore-victim")
-        world.owned_by(operation_id, victim)
-        heir = world.start("restore-heir")
-        in_flight = world.kill_half_way("restore-victim", operation_id,
-                                        restore_half_way, "half way")
-        took = world.owned_by(operation_id, heir)       # since the kill
-        shown = world.ended(operation_id)
+        in_flight, took, shown = world.take_over("restore", operation_id,
+                                                 restore_half_way)
     finally:
         world.autostart = True
     try:
-        assert shown["status"] == "succeeded", (shown, world.logs())
-        _assert_takeover_time(took, world)
-        assert f"running restore {operation_id} (attempt 2)" in \
-            world.log("restore-heir"), world.logs()
         restored = shown["result"]["restored"]
         demo_app.check_restored(conn, deleted_app, restored,
                                 say=lambda _: None)

@@ -290,6 +290,21 @@ def _checkpoint_leftovers(conn, checkpoint_id):
     return backups, snapshots, images
 
 
+def _assert_protected_once(conn, world, app, checkpoint_id):
+    """The checkpoint is ``available`` and verifies; Cinder holds exactly
+    one available backup per volume for it and no temporary snapshot or
+    image is left."""
+    shown = world.ok("checkpoint", "show", checkpoint_id)
+    assert shown["status"] == "available", shown
+    verified = world.ok("checkpoint", "verify", checkpoint_id)
+    assert verified["status"] == "success", verified
+    backups, snapshots, images = _checkpoint_leftovers(conn, checkpoint_id)
+    per_volume = collections.Counter(b.volume_id for b in backups)
+    assert per_volume == {v: 1 for v in app["volumes"]}, backups
+    assert all(b.status == "available" for b in backups), backups
+    assert (snapshots, images) == ([], []), (snapshots, images)
+
+
 def _assert_no_duplicate_backups(conn, app, checkpoint_id):
     """The sweep after every crash: at most one backup and one temporary
     snapshot of each volume for this checkpoint (marked by its id)."""
@@ -340,16 +355,7 @@ def test_a_protect_killed_again_and_again_resumes_to_one_checkpoint(
         checkpoint_id = op["Checkpoint"]
         result = world.ok("operation", "resume", op["ID"])
         assert result["status"] == "success", result
-        shown = world.ok("checkpoint", "show", checkpoint_id)
-        assert shown["status"] == "available", shown
-        verified = world.ok("checkpoint", "verify", checkpoint_id)
-        assert verified["status"] == "success", verified
-        backups, snapshots, images = _checkpoint_leftovers(conn,
-                                                           checkpoint_id)
-        per_volume = collections.Counter(b.volume_id for b in backups)
-        assert per_volume == {v: 1 for v in app["volumes"]}, backups
-        assert all(b.status == "available" for b in backups), backups
-        assert (snapshots, images) == ([], []), (snapshots, images)
+        _assert_protected_once(conn, world, app, checkpoint_id)
     finally:
         for op in started:
             world.run("checkpoint", "delete", "--force", op["Checkpoint"])
