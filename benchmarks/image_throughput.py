@@ -140,12 +140,14 @@ def create_source_image(conn, size, name):
 
 
 # -- services -----------------------------------------------------------------
-def make_service(bank, object_size_mb):
+def make_service(bank, object_size_mb, concurrency=None):
     conf = config.load_config([], conf=cfg.ConfigOpts())
     registry = PluginRegistry.load(conf)
     if object_size_mb:
         conf.set_override("object_size_mib", object_size_mb,
                           group="image_data")
+    if concurrency:
+        conf.set_override("concurrency", concurrency, group="image_data")
     return ProtectionService(conf, registry, bank)
 
 
@@ -206,6 +208,9 @@ def main(argv=None):
     parser.add_argument("--object-size-mb", type=int, default=None,
                         help="[image_data] object_size_mib (default: the "
                              "configured value, 64)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="[image_data] concurrency (default: the "
+                             "configured value, 4)")
     parser.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
     parser.add_argument("--workdir", default=None,
                         help="where the raw download and the filesystem bank "
@@ -223,7 +228,8 @@ def main(argv=None):
     cleanup = [lambda: shutil.rmtree(workdir, ignore_errors=True)]
     results = {}
     print(f"image of {args.size_mb} MiB, banks: {', '.join(banks)}, "
-          f"{args.repeat} round(s); load average "
+          f"{args.repeat} round(s), [image_data] concurrency "
+          f"{args.concurrency or 'as configured'}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     try:
         source = create_source_image(conn, size, f"bench-source-{tag}")
@@ -237,7 +243,8 @@ def main(argv=None):
                 bank = SwiftBank(conn, container=container)
                 cleanup.append(lambda: delete_swift_container(
                     conn, container))
-            services[bank_name] = make_service(bank, args.object_size_mb)
+            services[bank_name] = make_service(bank, args.object_size_mb,
+                                               args.concurrency)
         for n in range(args.repeat):
             print(f"round {n + 1}")
             raw_round(conn, source, size, workdir, tag, results)
