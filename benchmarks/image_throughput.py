@@ -16,12 +16,18 @@ protect        ``ProtectionService.protect`` of the image into the bank
                (per bank: filesystem in a temporary directory, Swift in a
                temporary container);
 restore        ``ProtectionService.restore`` of that checkpoint (a new image,
-               data streamed back from the bank, hash checked, ``active``).
+               data streamed back from the bank, hash checked, ``active``);
+raw swift      with the Swift bank, also one streamed ``create_object`` of
+               the downloaded bytes into a Swift container and one
+               ``stream_object`` of it (no client checksums): what Swift
+               alone costs on this cloud.
 
 and prints for every bank the two ratios ``raw download time / protect
 time`` and ``raw upload time / restore time`` (1.0: as fast as raw) and the
-peak RSS of each phase. Peak RSS is measured per phase: the kernel's
-high-water mark (VmHWM) is reset before each phase through
+peak RSS of each phase; for the Swift bank also the ratios to the slower of
+the Glance and the Swift anchor (the floor of a copy between the two).
+Peak RSS is measured per phase: the kernel's high-water mark (VmHWM) is
+reset before each phase through
 ``/proc/self/clear_refs``; where that is not possible the figure is the
 process's peak so far (``getrusage``) and is marked with ``*``.
 
@@ -176,7 +182,24 @@ def run_bank(label, service, conn, image_id, size, results):
         service.delete(checkpoint_id, conn)
 
 
-def raw_round(conn, source, size, workdir, tag, results):
+def raw_swift(conn, raw_file, size, container, results):
+    """The Swift anchors: one streamed PUT of the bytes, one streamed GET
+    (no checksums computed on the client)."""
+    conn.object_store.create_container(container)
+    with measure("raw swift put", size, results):
+        with open(raw_file, "rb") as handle:
+            conn.object_store.create_object(container, "raw", data=handle,
+                                            generate_checksums=False)
+    with measure("raw swift get", size, results):
+        with open(os.devnull, "wb") as sink:
+            for chunk in conn.object_store.stream_object(
+                    "raw", container=container, chunk_size=4 * MiB):
+                sink.write(chunk)
+    conn.object_store.delete_object("raw", container=container,
+                                    ignore_missing=True)
+
+
+def raw_round(conn, source, size, workdir, tag, results, swift_container):
     raw_file = os.path.join(workdir, "raw.img")
     try:
         with measure("raw sdk download", size, results):
@@ -187,6 +210,8 @@ def raw_round(conn, source, size, workdir, tag, results):
                 disk_format="raw", container_format="bare",
                 allow_duplicates=True, disable_vendor_agent=False)
         conn.image.delete_image(copy.id, ignore_missing=True)
+        if swift_container:
+            raw_swift(conn, raw_file, size, swift_container, results)
     finally:
         if os.path.exists(raw_file):
             os.unlink(raw_file)
@@ -243,11 +268,14 @@ def main(argv=None):
                 bank = SwiftBank(conn, container=container)
                 cleanup.append(lambda: delete_swift_container(
                     conn, container))
+                cleanup.append(lambda: delete_swift_container(
+                    conn, f"{container}-raw"))
             services[bank_name] = make_service(bank, args.object_size_mb,
                                                args.concurrency)
         for n in range(args.repeat):
             print(f"round {n + 1}")
-            raw_round(conn, source, size, workdir, tag, results)
+            raw_round(conn, source, size, workdir, tag, results,
+                      f"{container}-raw" if "swift" in banks else None)
             for bank_name in banks:
                 run_bank(bank_name, services[bank_name], conn, source.id,
                          size, results)
@@ -267,6 +295,14 @@ def main(argv=None):
           f"{raw_up.mb_per_s:6.1f} MiB/s, peak RSS "
           f"{max(p.peak_mib for p in results['raw sdk download']):.0f} / "
           f"{max(p.peak_mib for p in results['raw sdk upload']):.0f} MiB")
+    if "swift" in banks:
+        swift_put = best(results["raw swift put"])
+        swift_get = best(results["raw swift get"])
+        print(f"  raw swift put {swift_put.mb_per_s:6.1f} MiB/s, raw swift "
+              f"get {swift_get.mb_per_s:6.1f} MiB/s (the Swift bank's own "
+              "floor: protect cannot beat the slower of raw download and "
+              "raw swift put, restore the slower of raw upload and raw "
+              "swift get)")
     for bank_name in banks:
         protect = best(results[f"{bank_name}: protect"])
         restore = best(results[f"{bank_name}: restore"])
@@ -276,6 +312,11 @@ def main(argv=None):
               f"{raw_down.seconds / protect.seconds:5.2f}   restore/raw "
               f"upload {raw_up.seconds / restore.seconds:5.2f}   peak RSS "
               f"protect {peak_p:.0f} MiB, restore {peak_r:.0f} MiB")
+        if bank_name == "swift":
+            floor_p = max(raw_down.seconds, swift_put.seconds)
+            floor_r = max(raw_up.seconds, swift_get.seconds)
+            print(f"  {'':<10} protect/floor {floor_p / protect.seconds:5.2f}"
+                  f"          restore/floor {floor_r / restore.seconds:5.2f}")
     return 0
 
 
