@@ -9,6 +9,7 @@ ProtectionService (real TaskFlow engines) with the fake Glance of
 import hashlib
 import json
 import os
+import threading
 import tracemalloc
 
 import mock
@@ -324,6 +325,42 @@ def test_save_data_download_error_is_the_clouds(glance, make_ctx):
     assert "store unavailable" in err.value.details
 
 
+def test_save_data_failed_object_put_stops_all_and_leaves_whole_objects(
+        glance, make_ctx):
+    """Objects are written concurrently: one failing put fails the save
+    once every put has ended; what is in the bank is whole objects only
+    (no temporary file), which the revert's listing removes."""
+    payload = os.urandom(6 * MiB)
+    image_id = glance.add(payload)
+    ctx, _cp = make_ctx(image_id)
+    info = run(image_plugin.DescribeImage(), ctx)
+    real_put = ctx.bank.put
+
+    def put(name, data):
+        if name == "data/00000002":
+            next(iter(data))
+            raise exceptions.BankError("bank full")
+        return real_put(name, data)
+
+    task = image_plugin.SaveImageData(MiB)
+    with mock.patch.object(ctx.bank, "put", side_effect=put):
+        with pytest.raises(exceptions.BankError, match="bank full"):
+            run(task, ctx, image_info=info)
+    assert not [t for t in threading.enumerate()
+                if t.name.startswith("stackvault-image-put")]
+    stored = [n for n in ctx.bank.list() if n.startswith("data/")]
+    assert "data/00000002" not in stored
+    for name in stored:
+        index = int(name.split("/")[1])
+        assert b"".join(ctx.bank.get(name)) == \
+            payload[index * MiB:(index + 1) * MiB]
+    root = ctx.bank._checkpoint.bank.root
+    assert not [f for _d, _s, files in os.walk(root) for f in files
+                if f.startswith(".tmp-")]
+    task.revert(bank=ctx.bank, result=None)
+    assert [n for n in ctx.bank.list() if n.startswith("data/")] == []
+
+
 def test_save_data_revert_deletes_the_data_objects_only(glance, make_ctx):
     image_id = glance.add(os.urandom(2 * MiB + 1))
     ctx, _cp = make_ctx(image_id)
@@ -545,6 +582,19 @@ def test_upload_of_a_corrupt_bank_object_aborts_mid_stream(glance,
     # Glance never got the end of the body: nothing stored, not active
     assert new_id not in glance.data
     assert glance.records[new_id]["status"] == "queued"
+
+
+def test_upload_of_a_missing_bank_object_fails_and_leaves_no_thread(
+        glance, make_ctx):
+    payload = os.urandom(5 * MiB)
+    ctx, new_id, _old = created(glance, make_ctx, payload)
+    ctx.bank.delete("data/00000003")
+    with pytest.raises(exceptions.ObjectNotFound):
+        run(image_plugin.UploadImageData(), ctx, new_image_id=new_id)
+    assert new_id not in glance.data
+    assert glance.records[new_id]["status"] == "queued"
+    assert not [t for t in threading.enumerate()
+                if t.name.startswith("stackvault-image-get")]
 
 
 def test_upload_reports_the_real_reason_behind_a_connection_error(
