@@ -24,8 +24,12 @@ raw swift      with the Swift bank, also one streamed ``create_object`` of
 
 and prints for every bank the two ratios ``raw download time / protect
 time`` and ``raw upload time / restore time`` (1.0: as fast as raw) and the
-peak RSS of each phase; for the Swift bank also the ratios to the slower of
-the Glance and the Swift anchor (the floor of a copy between the two).
+peak RSS of each phase, with the CPU seconds of this process (``cpu``) and
+of this machine's Glance and Swift server processes (``servers``: on a
+small all-in-one cloud such as devcloud they share the CPUs with the
+client, which bounds a copy between them); for the Swift bank also the
+ratios to the slower of the Glance and the Swift anchor (the floor of a
+copy between the two).
 Peak RSS is measured per phase: the kernel's high-water mark (VmHWM) is
 reset before each phase through
 ``/proc/self/clear_refs``; where that is not possible the figure is the
@@ -80,6 +84,33 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# The devcloud services a copy between Glance and Swift runs through (their
+# process titles or command lines), whose CPU the ``servers`` column sums.
+SERVER_MARKS = ("[glance]", "swift-proxy-server", "swift-object-server")
+
+
+def _server_cpu_seconds():
+    """CPU seconds used so far by this machine's Glance and Swift server
+    processes (0 where there are none: a remote cloud)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(
+                    errors="replace")
+            if not any(mark in cmdline for mark in SERVER_MARKS):
+                continue
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue            # gone meanwhile, or not readable
+    return total
+
+
 def _cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)   # all threads
     return usage.ru_utime + usage.ru_stime
@@ -91,6 +122,7 @@ class Phase:
         self.size = size
         self.seconds = None
         self.cpu = None
+        self.server_cpu = None
         self.peak_mib = None
         self.exact_peak = False
 
@@ -102,6 +134,7 @@ class Phase:
         star = "" if self.exact_peak else "*"
         return (f"  {self.name:<22} {self.seconds:7.2f} s "
                 f"{self.mb_per_s:7.1f} MiB/s  cpu {self.cpu:6.2f} s  "
+                f"servers {self.server_cpu:6.2f} s  "
                 f"peak RSS {self.peak_mib:6.1f} MiB{star}")
 
 
@@ -110,10 +143,12 @@ def measure(name, size, results):
     phase = Phase(name, size)
     phase.exact_peak = _reset_peak()
     cpu = _cpu_seconds()
+    server_cpu = _server_cpu_seconds()
     start = time.perf_counter()
     yield phase
     phase.seconds = time.perf_counter() - start
     phase.cpu = _cpu_seconds() - cpu
+    phase.server_cpu = _server_cpu_seconds() - server_cpu
     phase.peak_mib = _peak_rss_mib()
     results.setdefault(name, []).append(phase)
     print(phase.row(), flush=True)
