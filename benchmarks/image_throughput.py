@@ -16,12 +16,22 @@ protect        ``ProtectionService.protect`` of the image into the bank
                (per bank: filesystem in a temporary directory, Swift in a
                temporary container);
 restore        ``ProtectionService.restore`` of that checkpoint (a new image,
-               data streamed back from the bank, hash checked, ``active``).
+               data streamed back from the bank, hash checked, ``active``);
+raw swift      with the Swift bank, also one streamed ``create_object`` of
+               the downloaded bytes into a Swift container and one
+               ``stream_object`` of it (no client checksums): what Swift
+               alone costs on this cloud.
 
 and prints for every bank the two ratios ``raw download time / protect
 time`` and ``raw upload time / restore time`` (1.0: as fast as raw) and the
-peak RSS of each phase. Peak RSS is measured per phase: the kernel's
-high-water mark (VmHWM) is reset before each phase through
+peak RSS of each phase, with the CPU seconds of this process (``cpu``) and
+of this machine's Glance and Swift server processes (``servers``: on a
+small all-in-one cloud such as devcloud they share the CPUs with the
+client, which bounds a copy between them); for the Swift bank also the
+ratios to the slower of the Glance and the Swift anchor (the floor of a
+copy between the two).
+Peak RSS is measured per phase: the kernel's high-water mark (VmHWM) is
+reset before each phase through
 ``/proc/self/clear_refs``; where that is not possible the figure is the
 process's peak so far (``getrusage``) and is marked with ``*``.
 
@@ -74,6 +84,33 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# The devcloud services a copy between Glance and Swift runs through (their
+# process titles or command lines), whose CPU the ``servers`` column sums.
+SERVER_MARKS = ("[glance]", "swift-proxy-server", "swift-object-server")
+
+
+def _server_cpu_seconds():
+    """CPU seconds used so far by this machine's Glance and Swift server
+    processes (0 where there are none: a remote cloud)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(
+                    errors="replace")
+            if not any(mark in cmdline for mark in SERVER_MARKS):
+                continue
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue            # gone meanwhile, or not readable
+    return total
+
+
 def _cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)   # all threads
     return usage.ru_utime + usage.ru_stime
@@ -85,6 +122,7 @@ class Phase:
         self.size = size
         self.seconds = None
         self.cpu = None
+        self.server_cpu = None
         self.peak_mib = None
         self.exact_peak = False
 
@@ -96,6 +134,7 @@ class Phase:
         star = "" if self.exact_peak else "*"
         return (f"  {self.name:<22} {self.seconds:7.2f} s "
                 f"{self.mb_per_s:7.1f} MiB/s  cpu {self.cpu:6.2f} s  "
+                f"servers {self.server_cpu:6.2f} s  "
                 f"peak RSS {self.peak_mib:6.1f} MiB{star}")
 
 
@@ -104,10 +143,12 @@ def measure(name, size, results):
     phase = Phase(name, size)
     phase.exact_peak = _reset_peak()
     cpu = _cpu_seconds()
+    server_cpu = _server_cpu_seconds()
     start = time.perf_counter()
     yield phase
     phase.seconds = time.perf_counter() - start
     phase.cpu = _cpu_seconds() - cpu
+    phase.server_cpu = _server_cpu_seconds() - server_cpu
     phase.peak_mib = _peak_rss_mib()
     results.setdefault(name, []).append(phase)
     print(phase.row(), flush=True)
@@ -140,12 +181,14 @@ def create_source_image(conn, size, name):
 
 
 # -- services -----------------------------------------------------------------
-def make_service(bank, object_size_mb):
+def make_service(bank, object_size_mb, concurrency=None):
     conf = config.load_config([], conf=cfg.ConfigOpts())
     registry = PluginRegistry.load(conf)
     if object_size_mb:
         conf.set_override("object_size_mib", object_size_mb,
                           group="image_data")
+    if concurrency:
+        conf.set_override("concurrency", concurrency, group="image_data")
     return ProtectionService(conf, registry, bank)
 
 
@@ -174,7 +217,24 @@ def run_bank(label, service, conn, image_id, size, results):
         service.delete(checkpoint_id, conn)
 
 
-def raw_round(conn, source, size, workdir, tag, results):
+def raw_swift(conn, raw_file, size, container, results):
+    """The Swift anchors: one streamed PUT of the bytes, one streamed GET
+    (no checksums computed on the client)."""
+    conn.object_store.create_container(container)
+    with measure("raw swift put", size, results):
+        with open(raw_file, "rb") as handle:
+            conn.object_store.create_object(container, "raw", data=handle,
+                                            generate_checksums=False)
+    with measure("raw swift get", size, results):
+        with open(os.devnull, "wb") as sink:
+            for chunk in conn.object_store.stream_object(
+                    "raw", container=container, chunk_size=4 * MiB):
+                sink.write(chunk)
+    conn.object_store.delete_object("raw", container=container,
+                                    ignore_missing=True)
+
+
+def raw_round(conn, source, size, workdir, tag, results, swift_container):
     raw_file = os.path.join(workdir, "raw.img")
     try:
         with measure("raw sdk download", size, results):
@@ -185,6 +245,8 @@ def raw_round(conn, source, size, workdir, tag, results):
                 disk_format="raw", container_format="bare",
                 allow_duplicates=True, disable_vendor_agent=False)
         conn.image.delete_image(copy.id, ignore_missing=True)
+        if swift_container:
+            raw_swift(conn, raw_file, size, swift_container, results)
     finally:
         if os.path.exists(raw_file):
             os.unlink(raw_file)
@@ -206,6 +268,9 @@ def main(argv=None):
     parser.add_argument("--object-size-mb", type=int, default=None,
                         help="[image_data] object_size_mib (default: the "
                              "configured value, 64)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="[image_data] concurrency (default: the "
+                             "configured value, 4)")
     parser.add_argument("--os-cloud", default=os.environ.get("OS_CLOUD"))
     parser.add_argument("--workdir", default=None,
                         help="where the raw download and the filesystem bank "
@@ -223,7 +288,8 @@ def main(argv=None):
     cleanup = [lambda: shutil.rmtree(workdir, ignore_errors=True)]
     results = {}
     print(f"image of {args.size_mb} MiB, banks: {', '.join(banks)}, "
-          f"{args.repeat} round(s); load average "
+          f"{args.repeat} round(s), [image_data] concurrency "
+          f"{args.concurrency or 'as configured'}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     try:
         source = create_source_image(conn, size, f"bench-source-{tag}")
@@ -237,10 +303,14 @@ def main(argv=None):
                 bank = SwiftBank(conn, container=container)
                 cleanup.append(lambda: delete_swift_container(
                     conn, container))
-            services[bank_name] = make_service(bank, args.object_size_mb)
+                cleanup.append(lambda: delete_swift_container(
+                    conn, f"{container}-raw"))
+            services[bank_name] = make_service(bank, args.object_size_mb,
+                                               args.concurrency)
         for n in range(args.repeat):
             print(f"round {n + 1}")
-            raw_round(conn, source, size, workdir, tag, results)
+            raw_round(conn, source, size, workdir, tag, results,
+                      f"{container}-raw" if "swift" in banks else None)
             for bank_name in banks:
                 run_bank(bank_name, services[bank_name], conn, source.id,
                          size, results)
@@ -260,6 +330,14 @@ def main(argv=None):
           f"{raw_up.mb_per_s:6.1f} MiB/s, peak RSS "
           f"{max(p.peak_mib for p in results['raw sdk download']):.0f} / "
           f"{max(p.peak_mib for p in results['raw sdk upload']):.0f} MiB")
+    if "swift" in banks:
+        swift_put = best(results["raw swift put"])
+        swift_get = best(results["raw swift get"])
+        print(f"  raw swift put {swift_put.mb_per_s:6.1f} MiB/s, raw swift "
+              f"get {swift_get.mb_per_s:6.1f} MiB/s (the Swift bank's own "
+              "floor: protect cannot beat the slower of raw download and "
+              "raw swift put, restore the slower of raw upload and raw "
+              "swift get)")
     for bank_name in banks:
         protect = best(results[f"{bank_name}: protect"])
         restore = best(results[f"{bank_name}: restore"])
@@ -269,6 +347,11 @@ def main(argv=None):
               f"{raw_down.seconds / protect.seconds:5.2f}   restore/raw "
               f"upload {raw_up.seconds / restore.seconds:5.2f}   peak RSS "
               f"protect {peak_p:.0f} MiB, restore {peak_r:.0f} MiB")
+        if bank_name == "swift":
+            floor_p = max(raw_down.seconds, swift_put.seconds)
+            floor_r = max(raw_up.seconds, swift_get.seconds)
+            print(f"  {'':<10} protect/floor {floor_p / protect.seconds:5.2f}"
+                  f"          restore/floor {floor_r / restore.seconds:5.2f}")
     return 0
 
 

@@ -3,15 +3,17 @@
 What protect saves
     The image's data, streamed from Glance into the bank as fixed-size
     objects ``data/00000000``, ``data/00000001`` ... (``[image_data]
-    object_size_mib``, 64 MiB by default) with constant memory. On the way
-    the plugin computes the sha256 of the whole image and checks Glance's
-    own hash: ``os_hash_value`` (``os_hash_algo``, sha512 on a default
-    Glance) when the image has one, else the md5 ``checksum``; a mismatch
-    fails the protect. ``metadata.json`` holds what a new image needs: name,
+    object_size_mib``, 64 MiB by default; up to ``[image_data]
+    concurrency`` written at once) with bounded memory, the bank hashing
+    each object (sha256). On the way the plugin checks Glance's own hash:
+    ``os_hash_value`` (``os_hash_algo``, sha512 on a default Glance) when
+    the image has one, else the md5 ``checksum``; a mismatch fails the
+    protect. ``metadata.json`` holds what a new image needs: name,
     disk and container format, min_disk, min_ram, tags, os_hidden, the
     protected flag and every user property, as Glance returns them (names
-    and string values kept exactly); plus the size, sha256, Glance's hashes
-    and, per object, its size and sha256. Properties Glance computes or owns
+    and string values kept exactly); plus the size, Glance's hashes (a
+    whole-image sha256 only when Glance has none) and, per object, its size
+    and sha256. Properties Glance computes or owns
     (id, owner, status, checksum, size, locations, timestamps, stores,
     ``os_glance_*`` ...) are not saved. Only ``active`` images are
     protected.
@@ -19,10 +21,11 @@ What protect saves
 What restore creates
     One new image (``private`` unless the ``visibility`` parameter says
     otherwise; named ``restore_name`` or the saved name), with the saved
-    properties; the data is streamed back from the bank, each object checked
-    against its saved sha256 while it is sent (a corrupt object aborts the
-    upload), then the image must go ``active`` and Glance's hash of what it
-    received must equal the saved one. An image that was ``protected`` is
+    properties; the data is streamed back from the bank, the next objects
+    read ahead concurrently, each object checked against its saved sha256
+    (a corrupt object aborts the upload), then the image must go
+    ``active`` and Glance's hash of what it received must equal the saved
+    one. An image that was ``protected`` is
     protected again as the last step. ``kernel_id``/``ramdisk_id`` of an
     AMI-style image point to the restored kernel/ramdisk images (they are
     the image's dependencies).
@@ -196,7 +199,7 @@ class DeleteImageData(task.Task):
 
 
 class VerifyImageData(task.Task):
-    """Recompute every object's sha256 and the whole image's."""
+    """Recompute every object's sha256."""
 
     def execute(self, ctx, bank, resource, metadata):
         _image, data = _saved(metadata, resource)

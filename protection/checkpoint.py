@@ -19,6 +19,7 @@ the index's. While ``protecting`` or ``deleting`` the index names its owner
 commits only a checkpoint that is still its own and complete.
 """
 
+from concurrent import futures
 import datetime
 import logging
 import threading
@@ -49,6 +50,9 @@ INDEX = load.INDEX
 INDEX_HASH = load.INDEX_HASH
 MANIFEST = load.MANIFEST
 METADATA = "metadata.json"
+# Objects hashed at the same time by verify_objects (restore's pre-check,
+# checkpoint verify).
+VERIFY_WORKERS = 4
 
 
 def utcnow():
@@ -490,6 +494,21 @@ class CheckpointStore:
             self.bank.delete(key)
 
 
+def _object_problem(checkpoint, relative, expected):
+    """What is wrong with one object of the manifest, or None."""
+    try:
+        size, sha = checkpoint.bank.sha256(checkpoint.key(relative))
+    except exceptions.ObjectNotFound:
+        return f"{relative}: missing"
+    except exceptions.InvalidBankKey:
+        return f"{relative}: not a valid object name"
+    if sha != expected["sha256"] or size != expected["size"]:
+        return (f"{relative}: sha256 mismatch (expected "
+                f"{expected['sha256']}, {expected['size']} bytes; found "
+                f"{sha}, {size} bytes)")
+    return None
+
+
 def verify_objects(checkpoint):
     """Recompute every hash of the checkpoint; return a list of problems.
 
@@ -512,19 +531,14 @@ def verify_objects(checkpoint):
         except exceptions.ObjectNotFound:
             problems.append("manifest.json: missing")
     listed = checkpoint.manifest.objects()
-    for relative, expected in sorted(listed.items()):
-        try:
-            size, sha = bank.sha256(checkpoint.key(relative))
-        except exceptions.ObjectNotFound:
-            problems.append(f"{relative}: missing")
-            continue
-        except exceptions.InvalidBankKey:
-            problems.append(f"{relative}: not a valid object name")
-            continue
-        if sha != expected["sha256"] or size != expected["size"]:
-            problems.append(
-                f"{relative}: sha256 mismatch (expected {expected['sha256']}"
-                f", {expected['size']} bytes; found {sha}, {size} bytes)")
+    # Objects are read and hashed VERIFY_WORKERS at a time (one chunk in
+    # memory each): a bank read and a hash overlap, and several requests
+    # to a remote bank are in flight; the problems keep the sorted order.
+    with futures.ThreadPoolExecutor(
+            VERIFY_WORKERS, thread_name_prefix="stackvault-verify") as pool:
+        found = pool.map(lambda item: _object_problem(checkpoint, *item),
+                         sorted(listed.items()))
+        problems += [problem for problem in found if problem is not None]
     for relative in checkpoint.list_objects():
         if relative not in listed and \
                 relative not in (INDEX, INDEX_HASH, MANIFEST):

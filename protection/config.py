@@ -173,6 +173,7 @@ conductor_opts = [
 ]
 
 DEFAULT_OBJECT_SIZE_MIB = 64
+DEFAULT_IMAGE_DATA_CONCURRENCY = 4
 
 image_data_opts = [
     cfg.IntOpt("object_size_mib", default=DEFAULT_OBJECT_SIZE_MIB, min=1,
@@ -185,6 +186,14 @@ image_data_opts = [
                     "4 MiB chunks); larger objects mean fewer bank "
                     "requests. Replaces [image_plugin] object_size_mb, "
                     "which is still read when this is not set."),
+    cfg.IntOpt("concurrency", default=DEFAULT_IMAGE_DATA_CONCURRENCY, min=1,
+               max=16,
+               help="Bank objects of one image's data moved at the same "
+                    "time: protect stores the next objects while the "
+                    "previous ones finish, restore reads the next objects "
+                    "ahead while one is sent. Memory per transfer: up to "
+                    "concurrency x 12 MiB (queues of two 4 MiB chunks), "
+                    "whatever the object size."),
 ]
 
 FRAMEWORK_OPTS = [

@@ -7,21 +7,29 @@ data format, the hashes and the checks have one home:
 - :func:`describe_image` reads an image as Glance stores it and keeps what a
   new image needs (:func:`saved_image` is the part a plugin saves);
 - :func:`save_image_data` streams the data into the bank as objects
-  ``data/00000000`` ... of ``[image_data] object_size_mib`` with constant
-  memory, computing the sha256 of each object and of the whole image and
-  checking Glance's own hash (``os_hash_value``, else the md5
-  ``checksum``); :func:`delete_image_data` removes those objects;
+  ``data/00000000`` ... of ``[image_data] object_size_mib``, up to
+  ``[image_data] concurrency`` objects being stored at once with bounded
+  memory (:mod:`protection.pipeline`), the bank computing the sha256 of
+  each object, and checks Glance's own hash (``os_hash_value``, else the
+  md5 ``checksum``); :func:`delete_image_data` removes those objects;
 - :func:`create_image` makes a new image (queued, no data) from a saved
-  record, :func:`upload_image_data` streams the objects back into it, each
-  checked against its saved sha256 while it is sent,
-  :func:`wait_image_active` and :func:`check_restored_image` wait for
-  Glance and compare its hash of what it received with the saved one;
-- :func:`verify_image_data` recomputes every object's sha256 and the whole
-  image's from the bank.
+  record, :func:`upload_image_data` streams the objects back into it, the
+  next ones read ahead concurrently, each checked against its saved
+  sha256, :func:`wait_image_active` and :func:`check_restored_image` wait
+  for Glance and compare its hash of what it received with the saved one;
+- :func:`verify_image_data` recomputes every object's sha256 from the
+  bank.
+
+Integrity end to end, without a second hash of the whole image: Glance's
+hash proves the download, each object's sha256 (also in the checkpoint's
+manifest) what the bank holds and what restore sends, and Glance's hash of
+the restored image what it received. A whole-image ``sha256`` is computed
+only when Glance recorded no hash, or free when Glance's hash is sha256.
 
 ``data`` below is what :func:`save_image_data` returns and a plugin keeps in
-its ``metadata.json``: size, sha256, Glance's hashes, the object size and,
-per object, its name, size and sha256.
+its ``metadata.json``: size, Glance's hashes, ``sha256`` where computed
+(see above; checkpoints written before 2026-12 have it always), the object
+size and, per object, its name, size and sha256.
 """
 
 import hashlib
@@ -33,6 +41,7 @@ from oslo_config import cfg
 
 from protection import config
 from protection import exceptions
+from protection import pipeline
 from protection import streaming
 from protection import tasks
 
@@ -78,7 +87,7 @@ IMAGE_SCHEMA = {
 }
 DATA_SCHEMA = {
     "type": "object",
-    "required": ["size", "sha256", "objects"],
+    "required": ["size", "objects"],
     "properties": {
         "size": {"type": "integer", "minimum": 0},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
@@ -105,6 +114,14 @@ def object_size(conf):
         return conf.image_data.object_size_mib * MiB
     except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
         return config.DEFAULT_OBJECT_SIZE_MIB * MiB
+
+
+def concurrency(conf):
+    """``[image_data] concurrency``: objects of one image moved at once."""
+    try:
+        return conf.image_data.concurrency
+    except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        return config.DEFAULT_IMAGE_DATA_CONCURRENCY
 
 
 def data_object_name(index):
@@ -171,18 +188,23 @@ def saved_image(image_info):
 
 # -- saving the data ----------------------------------------------------------
 class Digests:
-    """sha256 of the data, and the hash Glance recorded (to check it)."""
+    """Glance's hash of the data (to check the download), and the whole
+    image's sha256 where nothing else covers the whole image.
+
+    Each object's sha256 (computed by the bank's put) and Glance's own hash
+    (checked here, and compared with the restored image's) cover the data
+    end to end, so a second whole-image hash is computed only when Glance
+    recorded none (``sha256`` is then the only whole-image record); a
+    Glance configured for sha256 gives it for free.
+    """
 
     def __init__(self, hash_algo=None, hash_value=None, checksum=None):
-        self.sha256 = hashlib.sha256()
         self.glance = None
         self.glance_algo = None
         self.expected = None
         if hash_algo and hash_value:
             try:
-                # A Glance configured for sha256 needs no second pass.
-                self.glance = self.sha256 if hash_algo == "sha256" else \
-                    hashlib.new(hash_algo)
+                self.glance = hashlib.new(hash_algo)
                 self.glance_algo, self.expected = hash_algo, hash_value
             except ValueError:
                 LOG.warning("Glance hash algorithm %r is not available "
@@ -191,11 +213,18 @@ class Digests:
         if self.glance is None and checksum:
             self.glance = hashlib.md5(usedforsecurity=False)
             self.glance_algo, self.expected = "md5", checksum
+        if self.glance_algo == "sha256":
+            self.sha256 = self.glance
+        elif self.glance is None:
+            self.sha256 = hashlib.sha256()
+        else:
+            self.sha256 = None
 
     def hashes(self):
         """The hash objects to feed (see streaming.BackgroundHashes)."""
-        return [self.sha256] + [h for h in (self.glance,)
-                                if h is not None and h is not self.sha256]
+        return [h for h in (self.glance,) if h is not None] + \
+            [h for h in (self.sha256,)
+             if h is not None and h is not self.glance]
 
     def check_glance(self, what):
         """Raise ImageDataMismatch when the data is not what Glance has."""
@@ -211,28 +240,28 @@ class Digests:
         return self.glance_algo
 
 
-def _counted(piece, hashes, ctx, done, total):
-    for chunk in piece:
-        hashes.update(chunk)
-        yield chunk
-        done += len(chunk)
-        ctx.progress.bytes(done, total)
+def _save_objects(ctx, bank, chunks, hashes, size, total):
+    """Write ``chunks`` as consecutive objects of ``size`` bytes, up to
+    ``[image_data] concurrency`` at once; return their records and the
+    bytes read."""
+    read = [0]
 
+    def counted(piece):
+        for chunk in piece:
+            hashes.update(chunk)          # Glance's hash, on a worker
+            read[0] += len(chunk)
+            ctx.progress.bytes(read[0], total)
+            yield chunk
 
-def _save_objects(ctx, bank, chunks, digests, size, total):
-    """Write ``chunks`` as consecutive objects; return their records."""
-    objects = []
-    read = 0
-    # The image's hashes are computed on worker threads while this thread
-    # receives and writes (the bank hashes each object here).
-    with streaming.BackgroundHashes(*digests.hashes()) as hashes:
-        for index, piece in enumerate(streaming.split(chunks, size)):
-            name = data_object_name(index)
-            info = bank.put(name, _counted(piece, hashes, ctx, read, total))
-            read += info.size
-            objects.append({"name": name, "size": info.size,
-                            "sha256": info.sha256})
-    return objects, read
+    def put(index, piece):
+        name = data_object_name(index)
+        info = bank.put(name, piece)      # the bank hashes each object
+        return {"name": name, "size": info.size, "sha256": info.sha256}
+
+    objects = pipeline.put_pieces(
+        (counted(piece) for piece in streaming.split(chunks, size)),
+        put, concurrency(ctx.conf), name="stackvault-image-put")
+    return objects, read[0]
 
 
 def save_image_data(ctx, conn, bank, image_info, size):
@@ -252,8 +281,9 @@ def save_image_data(ctx, conn, bank, image_info, size):
             chunks = iter(())
         else:
             chunks = response.iter_content(chunk_size=min(CHUNK_SIZE, size))
-        objects, read = _save_objects(ctx, bank, chunks, digests, size,
-                                      total)
+        with streaming.BackgroundHashes(*digests.hashes()) as hashes:
+            objects, read = _save_objects(ctx, bank, chunks, hashes, size,
+                                          total)
     finally:
         response.close()
     if read != total:
@@ -261,9 +291,8 @@ def save_image_data(ctx, conn, bank, image_info, size):
             f"{what}: read {read} bytes from Glance, but the "
             f"image's size is {total}")
     verified_with = digests.check_glance(what)
-    return {
+    record = {
         "size": read,
-        "sha256": digests.sha256.hexdigest(),
         "checksum": image_info["checksum"],
         "os_hash_algo": image_info["os_hash_algo"],
         "os_hash_value": image_info["os_hash_value"],
@@ -271,6 +300,9 @@ def save_image_data(ctx, conn, bank, image_info, size):
         "object_size": size,
         "objects": objects,
     }
+    if digests.sha256 is not None:
+        record["sha256"] = digests.sha256.hexdigest()
+    return record
 
 
 def delete_image_data(bank):
@@ -346,45 +378,59 @@ def _upload_needed(ctx, conn, image_id):
     return status != "active"
 
 
-def _checked_stream(ctx, bank, data, original_id, hashes, sent):
-    """The bank objects' chunks; raise when an object is not what was
-    saved (after its last chunk: the upload then fails)."""
-    total = data["size"]
-    for obj in data["objects"]:
+def _checked_object(bank, obj, original_id):
+    """A reader of one bank object's chunks that raises, after its last
+    chunk, when the object is not what was saved (the upload then fails)."""
+    def read():
         piece = hashlib.sha256()
         size = 0
-        for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
-            piece.update(chunk)
-            hashes.update(chunk)          # whole, on a worker
-            size += len(chunk)
-            yield chunk
-            sent[0] += len(chunk)
-            ctx.progress.bytes(sent[0], total)
+        chunks = bank.get(obj["name"], chunk_size=CHUNK_SIZE)
+        try:
+            for chunk in chunks:
+                piece.update(chunk)
+                size += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         if size != obj["size"] or piece.hexdigest() != obj["sha256"]:
             raise ImageDataMismatch(
                 f"bank object {obj['name']} of image {original_id} "
                 f"is corrupt: expected {obj['size']} bytes with "
                 f"sha256 {obj['sha256']}, read {size} bytes with "
                 f"sha256 {piece.hexdigest()}")
+    return read
+
+
+def _progress(ctx, chunks, total, sent):
+    for chunk in chunks:
+        yield chunk
+        sent[0] += len(chunk)
+        ctx.progress.bytes(sent[0], total)
 
 
 def upload_image_data(ctx, conn, bank, data, image_id, original_id):
     """Stream the saved objects into the new image ``image_id``.
 
-    Each object is checked against its saved sha256 as it is sent: a
-    corrupt object raises inside the request body, so Glance never receives
-    the whole upload. ``original_id``: the saved image, for messages.
+    The next objects are read ahead concurrently (``[image_data]
+    concurrency``), each checked against its saved sha256 on its reader's
+    thread: a corrupt or missing object raises inside the request body, so
+    Glance never receives the whole upload. No whole-image hash: the
+    objects' hashes prove what is sent, :func:`check_restored_image` that
+    Glance received it. ``original_id``: the saved image, for messages.
     """
     if ctx.journal is not None and ctx.journal.resuming and \
             not _upload_needed(ctx, conn, image_id):
         return
     total = data["size"]
-    whole = hashlib.sha256()
     sent = [0]
     ctx.progress.step("upload", f"{total} bytes to image {image_id}")
-    with streaming.BackgroundHashes(whole) as hashes:
-        body = streaming.SinglePass(_checked_stream(
-            ctx, bank, data, original_id, hashes, sent))
+    readers = [_checked_object(bank, obj, original_id)
+               for obj in data["objects"]]
+    with pipeline.PieceReader(readers, concurrency(ctx.conf),
+                              name="stackvault-image-get") as pieces:
+        body = streaming.SinglePass(_progress(ctx, pieces, total, sent))
         target = sdk_image.Image.existing(id=image_id)
         try:
             response = target.upload(conn.image, data=body, size=total)
@@ -397,11 +443,10 @@ def upload_image_data(ctx, conn, bank, data, image_id, original_id):
             raise
     if body.error is not None:
         raise body.error
-    if sent[0] != total or whole.hexdigest() != data["sha256"]:
+    if sent[0] != total:
         raise ImageDataMismatch(
-            f"image {original_id}: sent {sent[0]} bytes with sha256 "
-            f"{whole.hexdigest()}, the checkpoint recorded {total} bytes "
-            f"with sha256 {data['sha256']}")
+            f"image {original_id}: sent {sent[0]} bytes, the checkpoint "
+            f"recorded {total}")
 
 
 def wait_image_active(ctx, conn, image_id, data):
@@ -418,7 +463,7 @@ def _comparable_hash(new, data):
     sha256, else md5), or None."""
     if new.hash_value and new.hash_algo == data.get("os_hash_algo"):
         return new.hash_algo, data["os_hash_value"], new.hash_value
-    if new.hash_value and new.hash_algo == "sha256":
+    if new.hash_value and new.hash_algo == "sha256" and data.get("sha256"):
         return "sha256", data["sha256"], new.hash_value
     if new.checksum and data.get("checksum"):
         return "md5", data["checksum"], new.checksum
@@ -445,7 +490,7 @@ def check_restored_image(conn, data, image_id, original_id):
 
 
 # -- verifying ----------------------------------------------------------------
-def _check_objects(ctx, bank, data, hashes):
+def _check_objects(ctx, bank, data):
     problems = []
     done = 0
     for obj in data["objects"]:
@@ -454,7 +499,6 @@ def _check_objects(ctx, bank, data, hashes):
         try:
             for chunk in bank.get(obj["name"], chunk_size=CHUNK_SIZE):
                 piece.update(chunk)
-                hashes.update(chunk)          # whole, on a worker
                 size += len(chunk)
                 done += len(chunk)
                 ctx.progress.bytes(done, data["size"])
@@ -470,19 +514,20 @@ def _check_objects(ctx, bank, data, hashes):
 
 
 def verify_image_data(ctx, bank, data, original_id):
-    """Recompute every object's sha256 and the whole image's; raise
-    ImageDataMismatch naming the first problem (missing, corrupt or
-    unexpected objects)."""
-    whole = hashlib.sha256()
-    with streaming.BackgroundHashes(whole) as hashes:
-        problems = _check_objects(ctx, bank, data, hashes)
+    """Recompute every object's sha256; raise ImageDataMismatch naming the
+    first problem (missing, corrupt or unexpected objects, or objects that
+    do not add up to the image's size). The objects' hashes cover the
+    whole image: no whole-image hash is recomputed (a checkpoint's
+    ``sha256``, where recorded, is for comparing with a restored image)."""
+    problems = _check_objects(ctx, bank, data)
     expected_names = [obj["name"] for obj in data["objects"]]
     extra = sorted(set(n for n in bank.list()
                        if n.startswith(DATA_PREFIX)) - set(expected_names))
     problems += [f"{name}: not part of the image" for name in extra]
-    if not problems and whole.hexdigest() != data["sha256"]:
-        problems.append(f"whole image: sha256 {whole.hexdigest()}, "
-                        f"expected {data['sha256']}")
+    listed = sum(obj["size"] for obj in data["objects"])
+    if listed != data["size"]:
+        problems.append(f"whole image: the objects hold {listed} bytes, "
+                        f"the image {data['size']}")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 \
             else ""

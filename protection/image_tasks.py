@@ -141,7 +141,7 @@ class DeleteBankData(task.Task):
 
 
 class VerifyBankData(task.Task):
-    """Recompute every object's sha256 and the whole image's."""
+    """Recompute every object's sha256."""
 
     def __init__(self, record_key, **kwargs):
         super().__init__(**kwargs)

@@ -173,7 +173,7 @@ class CheckServerMetadata(task.Task):
 
 
 class VerifyRootDisk(task.Task):
-    """Recompute every root-disk object's sha256 and the whole disk's."""
+    """Recompute every root-disk object's sha256."""
 
     def execute(self, ctx, bank, metadata):
         image_data.verify_image_data(ctx, bank,

@@ -46,6 +46,19 @@ def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()
 
 
+class CountingReader:
+    """Pass chunks through while counting bytes."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self.size = 0
+
+    def __iter__(self):
+        for chunk in self._chunks:
+            self.size += len(chunk)
+            yield chunk
+
+
 class HashingReader:
     """Pass chunks through while counting bytes and computing sha256."""
 

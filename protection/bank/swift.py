@@ -3,9 +3,9 @@
 Configuration (group ``[swift_bank]``): ``container`` (default
 ``stackvault``), ``cloud`` (the clouds.yaml entry to use; unset means the
 cloud stackvault acts on: ``--os-cloud`` / ``OS_CLOUD``),
-``segment_size_mb`` and ``listing_page_size``. Every call goes through
-openstacksdk's ``object_store`` proxy of that connection; credentials stay in
-clouds.yaml and are never logged.
+``segment_size_mb``, ``segment_concurrency`` and ``listing_page_size``.
+Every call goes through openstacksdk's ``object_store`` proxy of that
+connection; credentials stay in clouds.yaml and are never logged.
 
 How objects are stored
     A bank key is the Swift object name in the container, unchanged: in
@@ -21,10 +21,14 @@ Large objects
     Data whose size is known before the upload (bytes, a seekable file) and
     is larger than ``segment_size_mb`` is stored as a Static Large Object:
     segments of that size in the container ``<container>_segments`` (named
-    ``<key>/<upload id>/<index>``), then the SLO manifest at the key, so the
-    key still appears at once and whole. Deleting the key deletes its
-    segments (``multipart-manifest=delete``); an overwritten SLO's segments
-    are deleted after the new object is in place.
+    ``<key>/<upload id>/<index>``), up to ``segment_concurrency`` segments
+    uploading at once with bounded memory (:mod:`protection.pipeline`),
+    then the SLO manifest at the key, so the key still appears at once and
+    whole. The sha256 is of the whole object; each segment is checked by
+    Swift against its md5 (the manifest names each segment's ETag).
+    Deleting the key deletes its segments (``multipart-manifest=delete``);
+    an overwritten SLO's segments are deleted after the new object is in
+    place.
 
     A stream of unknown length (an iterable) cannot be split that way
     without buffering a segment, so it is stored as one object and must not
@@ -52,6 +56,7 @@ from oslo_config import cfg
 
 from protection import cloud
 from protection import exceptions
+from protection import pipeline
 from protection import streaming
 from protection.bank import base
 from protection.bank import keys
@@ -104,6 +109,11 @@ class SwiftBank(base.Bank):
                    help="Data of known size larger than this (MiB) is "
                         "stored as a Static Large Object with segments of "
                         "this size."),
+        cfg.IntOpt("segment_concurrency", default=4, min=1, max=16,
+                   help="Segments of one Static Large Object uploaded at "
+                        "the same time. Memory: up to this x 12 MiB "
+                        "(queues of two 4 MiB chunks), whatever the "
+                        "segment size."),
         cfg.IntOpt("listing_page_size", default=1000, min=1, max=10000,
                    help="Names asked per container listing request "
                         "(at most Swift's container_listing_limit)."),
@@ -111,7 +121,7 @@ class SwiftBank(base.Bank):
 
     def __init__(self, connection, container="stackvault",
                  segment_size=1024 * MiB, page_size=1000,
-                 max_object_size=None):
+                 max_object_size=None, segment_concurrency=4):
         keys.validate_key(container)
         if "/" in container:
             raise exceptions.ConfigError(
@@ -120,6 +130,7 @@ class SwiftBank(base.Bank):
         self.container = container
         self.segment_container = container + SEGMENTS_SUFFIX
         self.segment_size = segment_size
+        self.segment_concurrency = segment_concurrency
         self.page_size = page_size
         self._max_object_size = max_object_size
         self._created = set()
@@ -135,7 +146,8 @@ class SwiftBank(base.Bank):
                     name, request_timeout=conf.timeouts.request)
         return cls(connect(group.cloud), container=group.container,
                    segment_size=group.segment_size_mb * MiB,
-                   page_size=group.listing_page_size)
+                   page_size=group.listing_page_size,
+                   segment_concurrency=group.segment_concurrency)
 
     @property
     def _store(self):
@@ -199,9 +211,11 @@ class SwiftBank(base.Bank):
         self._delete_segments(old_segments)
         return info
 
-    def _put_stream(self, container, name, chunks):
-        """One chunked PUT; returns ``(size, sha256, etag)``."""
-        reader = base.HashingReader(chunks)
+    def _put_stream(self, container, name, chunks, hashed=True):
+        """One chunked PUT; returns ``(size, sha256, etag)`` (sha256 None
+        unless ``hashed``)."""
+        reader = base.HashingReader(chunks) if hashed else \
+            base.CountingReader(chunks)
         limit = self.max_object_size()
         body = streaming.SinglePass(reader, limit=limit)
         try:
@@ -218,33 +232,40 @@ class SwiftBank(base.Bank):
             if body.error is not None and body.error is not exc:
                 raise body.error from exc
             raise
-        return reader.size, reader.sha256, getattr(obj, "etag", None)
+        return (reader.size, reader.sha256 if hashed else None,
+                getattr(obj, "etag", None))
 
     def _put_large(self, key, data):
-        """Segments, then the SLO manifest at ``key``."""
+        """Segments, up to ``segment_concurrency`` at once, then the SLO
+        manifest at ``key``."""
         self._ensure_container(self.segment_container)
         self._has_segments = True
         upload = uuid.uuid4().hex
         reader = base.HashingReader(base.iter_chunks(data))
-        manifest, names = [], []
+        names = []
+
+        def put_segment(index, chunks):
+            name = f"{key}/{upload}/{index:08d}"
+            names.append(name)
+            size, _sha, etag = self._put_stream(
+                self.segment_container, name, chunks, hashed=False)
+            entry = {"path": f"/{self.segment_container}/{name}",
+                     "size_bytes": size}
+            if etag:
+                entry["etag"] = etag.strip('"')
+            return entry
+
         try:
-            for index, piece in enumerate(
-                    streaming.split(reader, self.segment_size)):
-                name = f"{key}/{upload}/{index:08d}"
-                names.append(name)
-                size, _sha, etag = self._put_stream(self.segment_container,
-                                                    name, piece)
-                entry = {"path": f"/{self.segment_container}/{name}",
-                         "size_bytes": size}
-                if etag:
-                    entry["etag"] = etag.strip('"')
-                manifest.append(entry)
+            manifest = pipeline.put_pieces(
+                streaming.split(reader, self.segment_size), put_segment,
+                self.segment_concurrency, name="stackvault-swift-segment")
             response = self._store.put(
                 f"{self.container}/{_in_path(key)}",
                 params={"multipart-manifest": "put"},
                 data=json.dumps(manifest))
             sdk_exceptions.raise_from_response(response)
         except BaseException:
+            # Every worker has ended: these are all the segments stored.
             self._delete_segments(names)
             raise
         return base.ObjectInfo(key=key, size=reader.size,

@@ -3,7 +3,9 @@
 import hashlib
 import json
 import os
+import threading
 
+import mock
 import pytest
 
 from protection import checkpoint as cp
@@ -227,6 +229,32 @@ def test_each_id_has_its_own_section_inside_the_checkpoint(store, bank):
 # -- verify -------------------------------------------------------------------
 def test_verify_of_an_intact_checkpoint_finds_nothing(store):
     assert cp.verify_objects(committed(store)) == []
+
+
+def test_verify_hashes_several_objects_at_once(store, bank):
+    """Objects are hashed VERIFY_WORKERS at a time: three objects meet at
+    a barrier inside their reads, only possible when they run at once."""
+    checkpoint = committed(store)
+    barrier = threading.Barrier(3, timeout=10)
+    real_sha256 = bank.sha256
+
+    def sha256(key):
+        if "/resources/" in key:          # not the manifest, hashed first
+            barrier.wait()
+        return real_sha256(key)
+
+    assert len(checkpoint.manifest.objects()) == 3
+    with mock.patch.object(bank, "sha256", side_effect=sha256):
+        assert cp.verify_objects(checkpoint) == []
+
+
+def test_verify_reports_problems_in_the_objects_order(store, bank):
+    checkpoint = committed(store)
+    for relative in checkpoint.manifest.objects():
+        os.unlink(object_path(bank, checkpoint, relative))
+    assert cp.verify_objects(store.get(checkpoint.id)) == [
+        f"{relative}: missing"
+        for relative in sorted(checkpoint.manifest.objects())]
 
 
 def test_verify_detects_a_flipped_byte(store, bank):

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 import tracemalloc
 import types
 import urllib.parse
@@ -223,11 +224,12 @@ def test_from_config_names_its_own_cloud_and_container(conn):
     conf.set_override("container", "vault", group="swift_bank")
     conf.set_override("segment_size_mb", 8, group="swift_bank")
     conf.set_override("listing_page_size", 50, group="swift_bank")
+    conf.set_override("segment_concurrency", 2, group="swift_bank")
     connect = mock.Mock(return_value=conn)
     bank = SwiftBank.from_config(conf, connect=connect)
     connect.assert_called_once_with("backup-cloud")
-    assert (bank.container, bank.segment_size, bank.page_size) == (
-        "vault", 8 * MiB, 50)
+    assert (bank.container, bank.segment_size, bank.page_size,
+            bank.segment_concurrency) == ("vault", 8 * MiB, 50, 2)
 
 
 def test_from_config_without_connect_uses_clouds_yaml(conn):
@@ -430,6 +432,35 @@ def test_large_known_size_data_becomes_an_slo(bank, store):
     bank.delete("ckpt/big")
     assert store.containers["sv_segments"] == {}
     assert bank.list() == []
+
+
+def test_segments_upload_concurrently(conn, store):
+    bank = SwiftBank(conn, container="sv", segment_size=MiB,
+                     segment_concurrency=3)
+    # The first three segment PUTs meet at a barrier: only possible when
+    # they run at once.
+    barrier = threading.Barrier(3, timeout=10)
+    real_create = store.create_object
+
+    def create_object(container, name, data=None, **headers):
+        if container == "sv_segments" and name.endswith(("0", "1", "2")):
+            barrier.wait()
+        return real_create(container, name, data=data, **headers)
+
+    data = os.urandom(5 * MiB + 1)
+    with mock.patch.object(store, "create_object",
+                           side_effect=create_object):
+        info = bank.put("big", io.BytesIO(data))
+    assert info == base.ObjectInfo("big", len(data), sha(data))
+    assert b"".join(bank.get("big")) == data       # segments in order
+    assert len(store.containers["sv_segments"]) == 6
+
+
+def test_an_slo_is_hashed_once_whole_not_per_segment(bank, store):
+    with mock.patch.object(base, "HashingReader",
+                           wraps=base.HashingReader) as hashing:
+        bank.put("big", io.BytesIO(os.urandom(9 * MiB)))
+    assert hashing.call_count == 1          # segments: Swift's md5 ETags
 
 
 def test_small_and_unknown_length_data_is_one_object(bank, store):
