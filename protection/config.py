@@ -193,7 +193,8 @@ image_data_opts = [
                     "previous ones finish, restore reads the next objects "
                     "ahead while one is sent. Memory per transfer: up to "
                     "concurrency x 12 MiB (queues of two 4 MiB chunks), "
-                    "whatever the object size."),
+                    "whatever the object size; an operation moves at most "
+                    "[engine] max_workers transfers at once."),
 ]
 
 FRAMEWORK_OPTS = [
