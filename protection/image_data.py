@@ -107,21 +107,24 @@ class ImageDataMismatch(exceptions.StackvaultError):
     """Bytes that do not hash to what Glance or the checkpoint recorded."""
 
 
-def object_size(conf):
-    """``[image_data] object_size_mib`` in bytes (the default without a
-    configuration, or when the framework's options are not registered)."""
+def _option(conf, name, default):
+    """``[image_data] name``, or ``default`` without a configuration or
+    when the framework's options are not registered."""
     try:
-        return conf.image_data.object_size_mib * MiB
+        return getattr(conf.image_data, name)
     except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
-        return config.DEFAULT_OBJECT_SIZE_MIB * MiB
+        return default
+
+
+def object_size(conf):
+    """``[image_data] object_size_mib`` in bytes."""
+    return _option(conf, "object_size_mib",
+                   config.DEFAULT_OBJECT_SIZE_MIB) * MiB
 
 
 def concurrency(conf):
     """``[image_data] concurrency``: objects of one image moved at once."""
-    try:
-        return conf.image_data.concurrency
-    except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
-        return config.DEFAULT_IMAGE_DATA_CONCURRENCY
+    return _option(conf, "concurrency", config.DEFAULT_IMAGE_DATA_CONCURRENCY)
 
 
 def data_object_name(index):
