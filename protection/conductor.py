@@ -69,14 +69,12 @@ class JobWorker:
         self.connect = connect
         self.sleep = sleep
         self.active = {}          # job -> operation id, while it runs
-        self.stopping = False
         self._lock = threading.Lock()
 
     def stop(self):
         """SIGTERM: running operations stop at their next task boundary,
         and no job is started any more (one already claimed is released
         untouched)."""
-        self.stopping = True
         self.service.runner.stop()
 
     @property
@@ -97,7 +95,7 @@ class JobWorker:
                 self.active.pop(job, None)
 
     def run(self, operation_id):
-        if self.stopping:
+        if self.service.runner.stopping:
             LOG.info("stopping: operation %s released untouched",
                      operation_id)
             return RELEASE

@@ -194,6 +194,11 @@ class Runner:
         for running in engines:
             _suspend(running)
 
+    @property
+    def stopping(self):
+        """Whether :meth:`stop` was called: nothing is to run any more."""
+        return self._stopping
+
     def stop(self):
         """The process is stopping (a conductor after SIGTERM): interrupt
         every running engine, and every engine that starts from now on

@@ -67,6 +67,7 @@ class Job:
 
 def _worker(op):
     service = mock.Mock()
+    service.runner.stopping = False
     service.stores.operations.get.return_value = op
     service.stores.flows.note_attempt.return_value = (1, None)
     return conductor.JobWorker(_conf(), service, connect=None,
