@@ -72,3 +72,16 @@ def root_snapshot_id(metadata):
     """The temporary snapshot the root disk was saved from: the original
     image id of the root disk in messages and restored ids."""
     return root_disk(metadata)["snapshot_id"]
+
+
+def free_floating_ip(conn, address, network_id):
+    """The floating IP ``address`` of external network ``network_id`` that
+    this project holds and no port uses, or None: what restore
+    re-associates instead of allocating (and pre-flight counts as no
+    quota)."""
+    for fip in conn.network.ips(floating_ip_address=address,
+                                floating_network_id=network_id,
+                                project_id=conn.current_project_id):
+        if not fip.port_id:
+            return fip
+    return None

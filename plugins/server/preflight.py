@@ -174,10 +174,8 @@ def _reusable(conn, plan):
     (restore.AssociateFloatingIP's choice)."""
     if preflight.is_placeholder(plan["network_id"]):
         return False
-    return any(not fip.port_id for fip in conn.network.ips(
-        floating_ip_address=plan["address"],
-        floating_network_id=plan["network_id"],
-        project_id=conn.current_project_id))
+    return common.free_floating_ip(conn, plan["address"],
+                                   plan["network_id"]) is not None
 
 
 def restore_preflight(ctx, resource):

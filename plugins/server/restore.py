@@ -269,14 +269,12 @@ class AssociateFloatingIP(task.Task):
         target = {"port_id": port_id, "description": self._mark(ctx)}
         if fixed:
             target["fixed_ip_address"] = fixed
-        for fip in conn.network.ips(floating_ip_address=address,
-                                    floating_network_id=network_id,
-                                    project_id=conn.current_project_id):
-            if not fip.port_id:
-                target.pop("description")
-                conn.network.update_ip(fip, **target)
-                return self._done(ctx, fip.id, address, False,
-                                  f"floating IP {address} re-associated")
+        fip = common.free_floating_ip(conn, address, network_id)
+        if fip is not None:
+            target.pop("description")
+            conn.network.update_ip(fip, **target)
+            return self._done(ctx, fip.id, address, False,
+                              f"floating IP {address} re-associated")
         try:
             fip = conn.network.create_ip(
                 floating_network_id=network_id, floating_ip_address=address,
