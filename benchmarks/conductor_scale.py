@@ -18,15 +18,17 @@ embedded         N ``stackvault restore`` processes, each running its own
                  (``max_jobs`` = N)
 2 conductors     the same, two conductors (``max_jobs`` = N each)
 
-It prints the wall time from the first start to the last end, and that
-divided by N. The conductors are started (and connected) before the
-clock starts, as they are in a deployment. Every restored copy is
-deleted before the next run, and the application, its checkpoint and the
-temporary directory at the end, also when a run fails. On a 2-core
-devcloud the cloud (Nova, Cinder, Glance on the same 2 cores) is the
-bottleneck, not stackvault: the figures say how the modes compare there,
-not how conductors scale on a real cloud. Figures measured on devcloud
-are in doc/deployment.rst ("Scale on devcloud").
+It prints the wall time from the first start to the last end, that
+divided by N and, for the conductor modes, the ratio to the embedded run
+of the same N (its anchor, measured just before). The conductors are
+started (and connected) before the clock starts, as they are in a
+deployment. Every restored copy is deleted before the next run, and the
+application, its checkpoint and the temporary directory at the end, also
+when a run fails. On a 2-core devcloud the cloud (Nova, Cinder, Glance
+on the same 2 cores) is the bottleneck, not stackvault: the figures say
+how the modes compare there, not how conductors scale on a real cloud.
+Figures measured on devcloud are in doc/deployment.rst ("Scale on
+devcloud").
 """
 
 import argparse
@@ -139,8 +141,12 @@ def main(argv=None):
                 bad = [f"{r['status']}: {r.get('failures')}"
                        for r in results if r["status"] != "success"]
                 figures.append((n, label, seconds, bad))
+                if not conductors:
+                    embedded_seconds = seconds      # MODES starts with it
+                ratio = "" if not conductors else \
+                    f"  {seconds / embedded_seconds:5.2f} x embedded"
                 print(f"N={n:<2} {label:<13} {seconds:7.1f} s  "
-                      f"{seconds / n:6.1f} s/restore"
+                      f"{seconds / n:6.1f} s/restore{ratio}"
                       + (f"  FAILED: {bad}" if bad else ""), flush=True)
     finally:
         for checkpoint_id in checkpoint_ids:
