@@ -111,6 +111,19 @@ class ResourceGraph:
             visit(key)
         return order
 
+    def levels(self):
+        """``[[resource, ...], ...]``: level 1 holds the resources without
+        children, each later level those whose children are all in
+        earlier ones; in :meth:`bottom_up` order within a level."""
+        depth = {}
+        for resource in self.bottom_up():
+            depth[resource.key] = 1 + max(
+                (depth[k] for k in self._children[resource.key]), default=0)
+        found = [[] for _ in range(max(depth.values(), default=0))]
+        for resource in self.bottom_up():
+            found[depth[resource.key] - 1].append(resource)
+        return found
+
     def tree(self, resource=None, _depth=0):
         """Yield ``(depth, resource)`` pairs, depth-first, for display.
 

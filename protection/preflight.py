@@ -4,8 +4,8 @@ Before a restore creates anything (and for ``restore --dry-run``, which
 creates nothing at all) every resource's plugin is asked, children first,
 through its optional ``restore_preflight`` hook
 (:class:`protection.plugin.ProtectionPlugin`), what restoring it would
-need. A plugin answers with three kinds of items, all plugin-agnostic
-here:
+need (the resources of one level of the graph at once). A plugin answers
+with three kinds of items, all plugin-agnostic here:
 
 :class:`Mapping`  a value resolved in the target cloud (flavor, network,
                   availability zone, name ...), original -> target;
@@ -22,6 +22,7 @@ its children as the restore would. Excluded resources hold none: a parent
 must map them to an existing resource, or its checks fail saying why.
 """
 
+from concurrent import futures
 import dataclasses
 import typing
 
@@ -124,14 +125,21 @@ class Report:
         }
 
 
-def _ask(plugin, ctx, resource, report):
-    """One resource's hook; a failure of the hook itself is a failing
-    check, never a traceback."""
-    where = key_str(resource.key)
+# Hooks of one level run at once: they mostly wait for the cloud's answers.
+PREFLIGHT_WORKERS = 8
+
+
+def _ask(plugin, ctx, resource):
+    """One resource's hook's items; a failure of the hook itself is a
+    failing check, never a traceback."""
     try:
-        items = list(plugin.restore_preflight(ctx, resource) or ())
+        return list(plugin.restore_preflight(ctx, resource) or ())
     except (exceptions.StackvaultError, sdk_exceptions.SDKException) as exc:
-        items = [Check("pre-flight", FAIL, str(exc))]
+        return [Check("pre-flight", FAIL, str(exc))]
+
+
+def _add(report, resource, items):
+    where = key_str(resource.key)
     for item in items:
         if isinstance(item, Demand):
             report.demands[item.quota] = report.demands.get(
@@ -143,14 +151,26 @@ def _ask(plugin, ctx, resource, report):
 
 
 def run_hooks(registry, graph, make_context, report):
-    """Every resource's ``restore_preflight``, children first; each
-    resource's placeholder is recorded after its own hook ran."""
-    for resource in graph.bottom_up():
-        ctx = make_context(resource)
-        _ask(registry.get(resource.type), ctx, resource, report)
-        if ctx.restored.get(resource.type, resource.id) is None:
-            ctx.restored.record(resource.type, resource.id,
-                                placeholder(resource.type, resource.id))
+    """Every resource's ``restore_preflight``, children first: the hooks
+    of one level of the graph (:meth:`ResourceGraph.levels`) concurrently,
+    their items added level by level in the levels' order, whatever the
+    order the hooks finished in; each resource's placeholder is recorded
+    once its level's hooks ran, before its parents' hooks run."""
+    with futures.ThreadPoolExecutor(
+            PREFLIGHT_WORKERS,
+            thread_name_prefix="stackvault-preflight") as pool:
+        for level in graph.levels():
+            contexts = [make_context(resource) for resource in level]
+            answers = list(pool.map(
+                lambda pair: _ask(registry.get(pair[0].type), pair[1],
+                                  pair[0]),
+                zip(level, contexts)))
+            for resource, ctx, items in zip(level, contexts, answers):
+                _add(report, resource, items)
+                if ctx.restored.get(resource.type, resource.id) is None:
+                    ctx.restored.record(resource.type, resource.id,
+                                        placeholder(resource.type,
+                                                    resource.id))
 
 
 def integrity_check(problems):

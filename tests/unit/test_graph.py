@@ -94,6 +94,17 @@ def test_bottom_up_puts_every_child_before_its_parents():
         assert order.index(child.id) < order.index(parent.id)
 
 
+def test_levels_put_each_resource_one_level_above_its_deepest_child():
+    graph = ResourceGraph.build([R("web"), R("db")], Deps(APP))
+    levels = [sorted(ids(level)) for level in graph.levels()]
+    assert levels == [["kernel", "net"], ["img"], ["vol-db", "vol-web"],
+                      ["db", "web"]]
+
+
+def test_levels_of_an_empty_graph_are_none():
+    assert ResourceGraph().levels() == []
+
+
 def test_roots_are_the_plan_in_order_without_duplicates():
     graph = ResourceGraph.build([R("db"), R("web"), R("db")], Deps(APP))
     assert ids(graph.roots) == ["db", "web"]

@@ -3,6 +3,7 @@ the volume's hooks (and that they only read), quotas, the plan read from
 a built flow, the selection of a selective restore."""
 
 import re
+import threading
 from unittest import mock
 
 import pytest
@@ -19,6 +20,7 @@ from protection import selection
 from protection.graph import ResourceGraph
 from protection.registry import PluginRegistry
 from protection.resource import Resource
+from protection.restored_ids import RestoredIds
 from tests import fake_cloud
 from tests.unit.plugin_helpers import make_ctx
 from tests.unit.plugin_helpers import obj
@@ -237,6 +239,83 @@ def test_only_demanded_services_are_asked():
     conn = quota_conn()
     assert quotas.checks(conn, {}) == []
     assert not conn.compute.get_quota_set.called
+
+
+def test_quota_services_are_asked_at_once():
+    conn = quota_conn()
+    conn.block_storage.get_quota_set.side_effect = None
+    conn.block_storage.get_quota_set.return_value = obj(
+        volumes=10, usage={}, reservation={})
+    together = threading.Barrier(3, timeout=5)
+
+    def answer(found):
+        def read(*_args, **_kwargs):
+            together.wait()     # breaks (-> unknown) unless all 3 ask
+            return found
+        return read
+    for service, getter in ((conn.compute, "get_quota_set"),
+                            (conn.block_storage, "get_quota_set"),
+                            (conn.network, "get_quota")):
+        method = getattr(service, getter)
+        method.side_effect = answer(method.return_value)
+    found = quotas.checks(conn, {"compute.instances": 1,
+                                 "volume.volumes": 1, "network.ports": 1})
+    assert [(c.name, c.verdict) for c in found] == [
+        ("quota instances", preflight.PASS),
+        ("quota volumes", preflight.PASS),
+        ("quota ports", preflight.PASS)]
+
+
+# -- the hooks of the whole graph ---------------------------------------------
+class _Hooked:
+    """A plugin whose pre-flight hook records what it saw of its
+    children, and waits at ``barrier`` (when given) for the others of its
+    level."""
+
+    def __init__(self, graph, barrier=None):
+        self.graph, self.barrier, self.seen = graph, barrier, {}
+
+    def get(self, _rtype):
+        return self
+
+    def restore_preflight(self, ctx, resource):
+        if self.barrier is not None and not self.graph.children(resource):
+            self.barrier.wait()
+        self.seen[resource.id] = sorted(
+            str(ctx.restored.get(child.type, child.id))
+            for child in self.graph.children(resource))
+        return [preflight.Check(f"checked {resource.id}", preflight.PASS)]
+
+
+def hooked_run(barrier=None):
+    _registry, graph = fake_graph()
+    hooked = _Hooked(graph, barrier)
+    restored = RestoredIds()
+    report = preflight.Report("cp")
+
+    def make_context(resource):
+        return mock.Mock(restored=restored, resource=resource)
+    preflight.run_hooks(hooked, graph, make_context, report)
+    return graph, hooked, report
+
+
+def test_hooks_of_one_level_run_at_once():
+    # The two leaves (image, network) meet at the barrier: run one after
+    # the other, the first would wait alone until the barrier breaks.
+    graph, _hooked, report = hooked_run(threading.Barrier(2, timeout=5))
+    assert [c.verdict for c in report.checks] == [preflight.PASS] * len(
+        graph)
+
+
+def test_parents_see_their_childrens_placeholders_and_items_keep_order():
+    graph, hooked, report = hooked_run()
+    assert hooked.seen["web"] == sorted([
+        preflight.placeholder("Test::Network", "net"),
+        preflight.placeholder("Test::Volume", "vol-web")])
+    assert [c.name for c in report.checks] == [
+        f"checked {r.id}" for level in graph.levels() for r in level]
+    assert {c.resource for c in report.checks} == {
+        f"{r.type}#{r.id}" for r in graph}
 
 
 # -- the plan, read from the built flow ---------------------------------------
