@@ -174,6 +174,7 @@ conductor_opts = [
 
 DEFAULT_OBJECT_SIZE_MIB = 64
 DEFAULT_IMAGE_DATA_CONCURRENCY = 4
+DEFAULT_PROCESS_CONCURRENCY = 16
 
 image_data_opts = [
     cfg.IntOpt("object_size_mib", default=DEFAULT_OBJECT_SIZE_MIB, min=1,
@@ -193,8 +194,17 @@ image_data_opts = [
                     "previous ones finish, restore reads the next objects "
                     "ahead while one is sent. Memory per transfer: up to "
                     "concurrency x 12 MiB (queues of two 4 MiB chunks), "
-                    "whatever the object size; an operation moves at most "
-                    "[engine] max_workers transfers at once."),
+                    "whatever the object size; all transfers of a process "
+                    "together are bounded by process_concurrency."),
+    cfg.IntOpt("process_concurrency", default=DEFAULT_PROCESS_CONCURRENCY,
+               min=1, max=256,
+               help="Bank objects of image data moved at the same time by "
+                    "the whole process (a CLI run or a conductor, over "
+                    "every operation and image it runs): its image data "
+                    "holds at most about process_concurrency x 12 MiB of "
+                    "memory (192 MiB with 16). A transfer waits for a free "
+                    "slot before its next object, never holding one that "
+                    "another needs to finish."),
 ]
 
 FRAMEWORK_OPTS = [

@@ -9,7 +9,9 @@ data format, the hashes and the checks have one home:
 - :func:`save_image_data` streams the data into the bank as objects
   ``data/00000000`` ... of ``[image_data] object_size_mib``, up to
   ``[image_data] concurrency`` objects being stored at once with bounded
-  memory (:mod:`protection.pipeline`), the bank computing the sha256 of
+  memory (:mod:`protection.pipeline`; all transfers of the process
+  together hold at most ``[image_data] process_concurrency`` objects in
+  flight), the bank computing the sha256 of
   each object, and checks Glance's own hash (``os_hash_value``, else the
   md5 ``checksum``); :func:`delete_image_data` removes those objects;
 - :func:`create_image` makes a new image (queued, no data) from a saved
@@ -125,6 +127,19 @@ def object_size(conf):
 def concurrency(conf):
     """``[image_data] concurrency``: objects of one image moved at once."""
     return _option(conf, "concurrency", config.DEFAULT_IMAGE_DATA_CONCURRENCY)
+
+
+# Every image transfer of this process (all operations of a CLI or a
+# conductor) takes its objects' slots from this one budget.
+_PROCESS_BUDGET = pipeline.Budget(config.DEFAULT_PROCESS_CONCURRENCY)
+
+
+def process_budget(conf):
+    """The process's budget of objects in flight, ``[image_data]
+    process_concurrency`` slots."""
+    _PROCESS_BUDGET.limit = _option(conf, "process_concurrency",
+                                    config.DEFAULT_PROCESS_CONCURRENCY)
+    return _PROCESS_BUDGET
 
 
 def data_object_name(index):
@@ -263,7 +278,8 @@ def _save_objects(ctx, bank, chunks, hashes, size, total):
 
     objects = pipeline.put_pieces(
         (counted(piece) for piece in streaming.split(chunks, size)),
-        put, concurrency(ctx.conf), name="stackvault-image-put")
+        put, concurrency(ctx.conf), name="stackvault-image-put",
+        budget=process_budget(ctx.conf))
     return objects, read[0]
 
 
@@ -432,7 +448,8 @@ def upload_image_data(ctx, conn, bank, data, image_id, original_id):
     readers = [_checked_object(bank, obj, original_id)
                for obj in data["objects"]]
     with pipeline.PieceReader(readers, concurrency(ctx.conf),
-                              name="stackvault-image-get") as pieces:
+                              name="stackvault-image-get",
+                              budget=process_budget(ctx.conf)) as pieces:
         body = streaming.SinglePass(_progress(ctx, pieces, total, sent))
         target = sdk_image.Image.existing(id=image_id)
         try:

@@ -195,7 +195,8 @@ def test_list_opts_includes_installed_plugin_groups():
         "max_workers", "nested_depth", "max_event_details",
         "full_refresh_polls"]
     assert [o.dest for o in groups["image_data"]] == ["object_size_mib",
-                                                       "concurrency"]
+                                                       "concurrency",
+                                                       "process_concurrency"]
     assert len(groups) == 10
 
 

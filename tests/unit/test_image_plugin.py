@@ -128,6 +128,16 @@ def test_object_size_is_the_framework_option_64_mib_by_default():
     assert image_plugin.ImagePlugin()._object_size() == 64 * MiB
 
 
+def test_every_transfer_of_the_process_shares_one_budget():
+    conf = config.load_config([], conf=cfg.ConfigOpts())
+    budget = image_data.process_budget(conf)
+    assert budget.limit == 16
+    conf.set_override("process_concurrency", 2, group="image_data")
+    assert image_data.process_budget(conf) is budget
+    assert budget.limit == 2
+    assert image_data.process_budget(None).limit == 16
+
+
 def test_list_resources_lists_the_projects_own_images(glance, conn):
     mine = glance.add(b"a", name="mine")
     glance.add(b"b", name="theirs", owner="someone-else")
@@ -687,7 +697,8 @@ def test_upload_memory_is_bounded_whatever_the_object_size(glance, make_ctx,
     meta, cp, image_id = saved_metadata(glance, make_ctx, payload,
                                         object_size=object_mib * MiB)
     ctx = restore_ctx(make_ctx, cp, image_id, meta)
-    ctx.conf = mock.Mock(image_data=mock.Mock(concurrency=2))
+    ctx.conf = mock.Mock(image_data=mock.Mock(concurrency=2,
+                                                 process_concurrency=16))
     new_id = run(image_plugin.CreateImage(), ctx)
     del payload
     with mock.patch.object(glance, "put", side_effect=sink):

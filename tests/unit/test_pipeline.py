@@ -336,3 +336,140 @@ def test_closing_early_stops_and_closes_every_reader():
     pieces.close()
     # the pieces being read (0, 1, 2) were closed; 3 and 4 never started
     assert sorted(closed) == [0, 1, 2]
+
+
+# -- a budget shared by several transfers ------------------------------------
+class Gauge:
+    """Pieces in flight over every transfer, and the most seen."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def enter(self):
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self):
+        with self.lock:
+            self.now -= 1
+
+
+def run_together(*jobs):
+    errors = []
+
+    def run(job):
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=(job,), daemon=True)
+               for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "deadlock"
+    assert errors == []
+
+
+def test_a_budget_bounds_the_pieces_of_every_transfer_together():
+    budget, gauge = pipeline.Budget(3), Gauge()
+    results = {}
+
+    def put(index, chunks):
+        gauge.enter()
+        data = b"".join(chunks)
+        time.sleep(0.01)
+        gauge.leave()
+        return len(data)
+
+    def reader(index):
+        def read():
+            gauge.enter()
+            try:
+                time.sleep(0.01)
+                yield bytes([index])
+            finally:
+                gauge.leave()
+        return read
+
+    def put_job(name):
+        def job():
+            results[name] = pipeline.put_pieces(
+                [chunks_of(i, 2) for i in range(8)], put, 4,
+                name="stackvault-test", budget=budget)
+        return job
+
+    def read_job():
+        with pipeline.PieceReader([reader(i) for i in range(8)], 4,
+                                  name="stackvault-test",
+                                  budget=budget) as pieces:
+            results["read"] = list(pieces)
+
+    run_together(put_job("a"), put_job("b"), read_job)
+    assert results["a"] == results["b"] == [8] * 8
+    assert results["read"] == [bytes([i]) for i in range(8)]
+    # 3 transfers of concurrency 4 would reach 12 pieces at once.
+    assert 1 <= gauge.most <= 3
+    assert budget.used == 0
+
+
+def test_one_slot_for_many_transfers_takes_turns_without_deadlock():
+    budget = pipeline.Budget(1)
+    got = []
+
+    def read_job():
+        readers = [reader_of(i, 3, delay=0.001) for i in range(6)]
+        with pipeline.PieceReader(readers, 4, name="stackvault-test",
+                                  budget=budget) as pieces:
+            got.append(list(pieces))
+
+    def put_job():
+        got.append(pipeline.put_pieces([chunks_of(i, 3) for i in range(6)],
+                                       collect, 4, name="stackvault-test",
+                                       budget=budget))
+
+    run_together(read_job, read_job, put_job, put_job)
+    assert len(got) == 4
+    assert budget.used == 0
+
+
+def test_a_transfer_waiting_for_a_slot_stops_when_it_fails():
+    budget = pipeline.Budget(1)
+    other = pipeline._Pipeline(1, budget)
+    assert other.take_slot()        # another transfer holds the only slot
+    waiting = pipeline._Pipeline(1, budget)
+    outcome = []
+
+    def take():
+        try:
+            waiting.take_slot()
+            outcome.append("took a slot")
+        except pipeline.Cancelled:
+            outcome.append("cancelled")
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    time.sleep(0.05)
+    assert outcome == []            # still waiting: no slot is free
+    waiting.fail(RuntimeError("a put failed"))
+    thread.join(TIMEOUT)
+    assert outcome == ["cancelled"]
+    assert budget.used == 1
+
+
+def test_closing_a_reader_early_gives_its_slots_back():
+    budget = pipeline.Budget(4)
+    pieces = pipeline.PieceReader([reader_of(i, 1000) for i in range(6)], 3,
+                                  name="stackvault-test", budget=budget)
+    it = iter(pieces)
+    next(it)
+    assert budget.used == 3
+    pieces.close()
+    assert budget.used == 0
+
+
+def test_a_budget_needs_a_slot():
+    with pytest.raises(ValueError):
+        pipeline.Budget(0)
