@@ -5,10 +5,15 @@ Each returns a JSON-safe record; :func:`describe_server` is what
 ``dependencies`` derives the children from.
 """
 
+from concurrent import futures
+
 from openstack import exceptions as sdk_exceptions
 
 from plugins.server import common
 from protection import exceptions
+
+# describe_server's parts read at once (attachments, ports, flavor, image).
+DESCRIBE_WORKERS = 4
 
 def _device_key(device):
     """Sort ``/dev/vdb`` before ``/dev/vdaa``."""
@@ -181,18 +186,8 @@ def describe_ports(conn, server):
     return described
 
 
-def describe_server(conn, server_id):
-    """Everything restore needs to know about the server (JSON-safe)."""
-    server = conn.compute.get_server(server_id)
-    image_id = _image_id(server)
-    attachments = describe_attachments(conn, server, image_id)
-    boot_volume = next((a["volume_id"] for a in attachments if a["boot"]),
-                       None)
-    if image_id is None and boot_volume is None:
-        raise exceptions.StackvaultError(
-            f"server {server.id} has neither an image nor a volume to boot "
-            "from")
-    ports = describe_ports(conn, server)
+def _networks_of(conn, ports):
+    """Every network of the ports and of their floating IPs, described."""
     network_ids = []
     for port in ports:
         network_ids.append(port["network_id"])
@@ -202,6 +197,41 @@ def describe_server(conn, server_id):
     for network_id in network_ids:
         if network_id not in networks:
             networks[network_id] = describe_network(conn, network_id)
+    return networks
+
+
+def _ports_and_networks(conn, server):
+    ports = describe_ports(conn, server)
+    return ports, _networks_of(conn, ports)
+
+
+def describe_server(conn, server_id):
+    """Everything restore needs to know about the server (JSON-safe).
+
+    Its attachments, ports (with their networks), flavor and image are
+    read at once: each is a few requests that mostly wait for the cloud.
+    """
+    server = conn.compute.get_server(server_id)
+    image_id = _image_id(server)
+    with futures.ThreadPoolExecutor(
+            DESCRIBE_WORKERS,
+            thread_name_prefix="stackvault-describe") as pool:
+        attaching = pool.submit(describe_attachments, conn, server,
+                                image_id)
+        porting = pool.submit(_ports_and_networks, conn, server)
+        flavoring = pool.submit(describe_flavor, conn, server)
+        imaging = pool.submit(describe_image, conn, image_id) \
+            if image_id else None
+        attachments = attaching.result()
+        ports, networks = porting.result()
+        flavor = flavoring.result()
+        image = imaging.result() if imaging is not None else None
+    boot_volume = next((a["volume_id"] for a in attachments if a["boot"]),
+                       None)
+    if image_id is None and boot_volume is None:
+        raise exceptions.StackvaultError(
+            f"server {server.id} has neither an image nor a volume to boot "
+            "from")
     return {
         "server": {
             "id": server.id,
@@ -218,10 +248,10 @@ def describe_server(conn, server_id):
                                        server.security_groups or []
                                        if g.get("name")}),
         },
-        "flavor": describe_flavor(conn, server),
+        "flavor": flavor,
         "boot": {"source": "image" if image_id else "volume",
                  "image_id": image_id, "volume_id": boot_volume},
-        "image": describe_image(conn, image_id) if image_id else None,
+        "image": image,
         "networks": networks,
         "ports": ports,
         "attachments": attachments,

@@ -5,6 +5,7 @@ order, and what a failure undoes.
 """
 
 import json
+import threading
 from unittest import mock
 
 import pytest
@@ -112,6 +113,23 @@ def test_boot_volume_is_the_root_device_when_nova_shows_it():
     info = description.describe_server(conn, "srv-1")
     assert info["boot"] == {"source": "volume", "image_id": None,
                             "volume_id": "b"}
+
+
+def test_attachments_ports_flavor_and_image_are_read_at_once():
+    conn = cloud(attachments=[attachment("a", "/dev/vdb")],
+                 volumes={"a": volume("a")})
+    together = threading.Barrier(4, timeout=5)
+    for getter in (conn.compute.volume_attachments,
+                   conn.compute.server_interfaces,
+                   conn.compute.find_flavor, conn.image.get_image):
+        def meet(*args, _answer=getter.side_effect,
+                 _value=getter.return_value, **kwargs):
+            together.wait()     # breaks unless all four are asked at once
+            return _answer(*args, **kwargs) if _answer else _value
+        getter.side_effect = meet
+    info = description.describe_server(conn, "srv-1")
+    assert [a["volume_id"] for a in info["attachments"]] == ["a"]
+    assert info["flavor"]["name"] and info["image"]["id"] == "img-1"
 
 
 # -- delete and verify --------------------------------------------------------
