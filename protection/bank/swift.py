@@ -55,8 +55,8 @@ Fingerprints
     gets none. The two prefixes keep a plain object from ever standing in
     for an SLO. A DLO manifest lists as an empty object (0 bytes, the md5
     of nothing) whatever its segments hold: that is why a checkpoint's
-    empty objects are always read (:func:`protection.checkpoint.
-    verify_objects`).
+    empty objects are always read
+    (:func:`protection.checkpoint_verify.verify_objects`).
 """
 
 import json
