@@ -53,6 +53,21 @@ def _fingerprint_problem(relative, expected, listed):
     return None
 
 
+def _by_listing(checkpoint, listed):
+    """``({relative: verdict}, names present)`` from one listing of the
+    checkpoint's fingerprints, or ``({}, None)`` when the bank keeps
+    none; each verdict as :func:`_fingerprint_problem` gives it."""
+    reported = checkpoint.bank.fingerprints(checkpoint.key(""))
+    if reported is None:
+        return {}, None
+    start = len(checkpoint.key(""))
+    reported = {key[start:]: entry for key, entry in reported.items()}
+    verdicts = {relative: _fingerprint_problem(relative, expected,
+                                               reported.get(relative))
+                for relative, expected in listed.items()}
+    return verdicts, sorted(reported)
+
+
 def verify_objects(checkpoint, by_fingerprint=False):
     """Check every object of the checkpoint; return a list of problems.
 
@@ -83,18 +98,10 @@ def verify_objects(checkpoint, by_fingerprint=False):
         except exceptions.ObjectNotFound:
             problems.append("manifest.json: missing")
     listed = checkpoint.manifest.objects()
-    reported = bank.fingerprints(checkpoint.key("")) if by_fingerprint \
-        else None
-    found = {}
-    to_read = sorted(listed.items())
-    if reported is not None:
-        start = len(checkpoint.key(""))
-        reported = {key[start:]: entry for key, entry in reported.items()}
-        for relative, expected in sorted(listed.items()):
-            found[relative] = _fingerprint_problem(
-                relative, expected, reported.get(relative))
-        to_read = [(relative, listed[relative])
-                   for relative, problem in found.items() if problem is READ]
+    found, present = _by_listing(checkpoint, listed) if by_fingerprint \
+        else ({}, None)
+    to_read = [(relative, listed[relative]) for relative in sorted(listed)
+               if found.get(relative, READ) is READ]
     # Objects are read and hashed VERIFY_WORKERS at a time (one chunk in
     # memory each): a bank read and a hash overlap, and several requests
     # to a remote bank are in flight; the problems keep the sorted order.
@@ -105,8 +112,8 @@ def verify_objects(checkpoint, by_fingerprint=False):
         found.update(zip((relative for relative, _ in to_read), read))
     problems += [found[relative] for relative in sorted(found)
                  if found[relative] is not None]
-    present = sorted(reported) if reported is not None \
-        else checkpoint.list_objects()
+    if present is None:
+        present = checkpoint.list_objects()
     for relative in present:
         if relative not in listed and \
                 relative not in (cp.INDEX, cp.INDEX_HASH, cp.MANIFEST):
