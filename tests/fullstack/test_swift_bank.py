@@ -298,3 +298,22 @@ def test_restore_refuses_an_object_replaced_in_swift_before_creating(
     with pytest.raises(exceptions.OperationFailed,
                        match=f"{relative}: sha256 mismatch"):
         service.verify(checkpoint_id, conn)
+
+
+def test_a_replaced_slo_segment_is_not_listed_but_fails_its_read(bank, conn):
+    """What the pre-check cannot see (doc/banks/swift.rst): a segment
+    replaced in <container>_segments leaves the SLO's listing as it was,
+    and Swift refuses to serve the SLO whole (its manifest names each
+    segment's etag): the read at use fails and the restore reverts."""
+    data = os.urandom(5 * MiB + 3)
+    info = bank.put("ckpt/big", io.BytesIO(data))
+    segment = sorted(o.name for o in
+                     conn.object_store.objects(bank.segment_container))[1]
+    conn.object_store.create_object(bank.segment_container, segment,
+                                    data=os.urandom(2 * MiB))
+    assert bank.fingerprints("ckpt/")["ckpt/big"].fingerprint == \
+        info.fingerprint
+    # Swift cuts the body after the last good segment (requests' error is
+    # an OSError).
+    with pytest.raises(OSError, match="IncompleteRead"):
+        bank.sha256("ckpt/big")
