@@ -19,8 +19,8 @@ the index's. While ``protecting`` or ``deleting`` the index names its owner
 commits only a checkpoint that is still its own and complete.
 """
 
-from concurrent import futures
 import datetime
+import json
 import logging
 import threading
 import uuid
@@ -50,9 +50,6 @@ INDEX = load.INDEX
 INDEX_HASH = load.INDEX_HASH
 MANIFEST = load.MANIFEST
 METADATA = "metadata.json"
-# Objects hashed at the same time by verify_objects (restore's pre-check,
-# checkpoint verify).
-VERIFY_WORKERS = 4
 
 
 def utcnow():
@@ -68,9 +65,11 @@ class Manifest:
         self._lock = threading.Lock()
 
     def record(self, relative_key, info):
+        entry = {"sha256": info.sha256, "size": info.size}
+        if info.fingerprint is not None:
+            entry["fingerprint"] = info.fingerprint
         with self._lock:
-            self._objects[relative_key] = {"sha256": info.sha256,
-                                           "size": info.size}
+            self._objects[relative_key] = entry
 
     def forget(self, relative_key):
         with self._lock:
@@ -123,8 +122,8 @@ class ResourceSection:
     def put_json(self, name, obj):
         return self._checkpoint.put_json(self._relative(name), obj)
 
-    def get_json(self, name):
-        return self._checkpoint.get_json(self._relative(name))
+    def get_json(self, name, verified=False):
+        return self._checkpoint.get_json(self._relative(name), verified)
 
     def delete(self, name):
         self._checkpoint.delete_object(self._relative(name))
@@ -137,9 +136,11 @@ class ResourceSection:
     def save_metadata(self, metadata):
         return self.put_json(METADATA, metadata)
 
-    def load_metadata(self):
+    def load_metadata(self, verified=False):
+        """``metadata.json`` (``{}`` when none); ``verified``: checked
+        against the manifest first (:meth:`Checkpoint.get_json`)."""
         try:
-            return self.get_json(METADATA)
+            return self.get_json(METADATA, verified)
         except exceptions.ObjectNotFound:
             return {}
         except ValueError as exc:
@@ -254,8 +255,22 @@ class Checkpoint:
     def get_object(self, relative, **kwargs):
         return self.bank.get(self.key(relative), **kwargs)
 
-    def get_json(self, relative):
-        return self.bank.get_json(self.key(relative))
+    def get_json(self, relative, verified=False):
+        """The object as JSON. ``verified`` (restore's reads): first
+        checked against the manifest's size and sha256, raising
+        CheckpointDamaged, so what restore reads is what protect wrote
+        even where its pre-check trusted the bank's fingerprint
+        (:func:`protection.checkpoint_verify.verify_objects`)."""
+        if not verified:
+            return self.bank.get_json(self.key(relative))
+        data = self.bank.get_bytes(self.key(relative))
+        expected = self.manifest.objects().get(relative)
+        problem = f"{relative}: not in the manifest" if expected is None \
+            else hash_problem(relative, expected, len(data),
+                              base.sha256_hex(data))
+        if problem:
+            raise exceptions.CheckpointDamaged(self.id, problem)
+        return json.loads(data.decode("utf-8"))
 
     def delete_object(self, relative):
         self.bank.delete(self.key(relative))
@@ -494,53 +509,11 @@ class CheckpointStore:
             self.bank.delete(key)
 
 
-def _object_problem(checkpoint, relative, expected):
-    """What is wrong with one object of the manifest, or None."""
-    try:
-        size, sha = checkpoint.bank.sha256(checkpoint.key(relative))
-    except exceptions.ObjectNotFound:
-        return f"{relative}: missing"
-    except exceptions.InvalidBankKey:
-        return f"{relative}: not a valid object name"
+def hash_problem(relative, expected, size, sha):
+    """What is wrong with an object read as ``size`` bytes hashing to
+    ``sha``, against its manifest entry, or None."""
     if sha != expected["sha256"] or size != expected["size"]:
         return (f"{relative}: sha256 mismatch (expected "
                 f"{expected['sha256']}, {expected['size']} bytes; found "
                 f"{sha}, {size} bytes)")
     return None
-
-
-def verify_objects(checkpoint):
-    """Recompute every hash of the checkpoint; return a list of problems.
-
-    An empty list means every object in the manifest is present with the
-    recorded size and sha256, the manifest matches the sha256 in the index,
-    and no object is present that the manifest does not list.
-    """
-    problems = []
-    bank = checkpoint.bank
-    expected_manifest = checkpoint.index.get("manifest_sha256")
-    if expected_manifest is None:
-        problems.append("index records no manifest (checkpoint never "
-                        "finished)")
-    else:
-        try:
-            _, sha = bank.sha256(checkpoint.key(MANIFEST))
-            if sha != expected_manifest:
-                problems.append("manifest.json: sha256 does not match the "
-                                "index")
-        except exceptions.ObjectNotFound:
-            problems.append("manifest.json: missing")
-    listed = checkpoint.manifest.objects()
-    # Objects are read and hashed VERIFY_WORKERS at a time (one chunk in
-    # memory each): a bank read and a hash overlap, and several requests
-    # to a remote bank are in flight; the problems keep the sorted order.
-    with futures.ThreadPoolExecutor(
-            VERIFY_WORKERS, thread_name_prefix="stackvault-verify") as pool:
-        found = pool.map(lambda item: _object_problem(checkpoint, *item),
-                         sorted(listed.items()))
-        problems += [problem for problem in found if problem is not None]
-    for relative in checkpoint.list_objects():
-        if relative not in listed and \
-                relative not in (INDEX, INDEX_HASH, MANIFEST):
-            problems.append(f"{relative}: not in the manifest")
-    return problems

@@ -6,10 +6,17 @@ Restore
     ``index.sha256 -> index.json -> manifest.json -> every object`` before a
     single cloud resource is created: the index against ``index.sha256``
     (done when the checkpoint is read), the manifest against the index's
-    ``manifest_sha256``, and every object the manifest lists (size and
-    sha256, streamed with constant memory) plus no object that it does not
-    list. What plugins read at restore (``metadata.json`` with a volume's
-    ``backup_id``, image data) is therefore exactly what protect wrote.
+    ``manifest_sha256``, and every object the manifest lists plus no
+    object that it does not list. An object whose manifest entry records
+    the bank's fingerprint (Swift's ETag) is checked by the size and
+    fingerprint the bank lists, without reading it; the others (older
+    checkpoints, the filesystem bank, empty objects) are read and their
+    size and sha256 compared, streamed with constant memory. Whatever
+    plugins then read at restore is checked against its sha256 as it is
+    read (``metadata.json`` by ``Checkpoint.get_json`` before anything is
+    created, image data by ``image_data`` as it is sent, the restore
+    reverting on a mismatch), so it is exactly what protect wrote.
+    ``checkpoint verify`` reads and hashes every object.
 
 Delete
     :func:`check_owner` refuses a checkpoint whose owner (a protect or
@@ -25,6 +32,7 @@ flavors, quotas ...) is asked of each plugin by the pre-flight
 
 from protection import checkpoint as cp
 from protection import checkpoint_owner as owners
+from protection import checkpoint_verify
 from protection import exceptions
 from protection.report import Failure
 
@@ -32,10 +40,11 @@ PRECHECK_STEP = "delete-precheck"
 
 
 def integrity_problems(checkpoint):
-    """Every reason not to trust the checkpoint's objects (``[]``: none)."""
+    """Every reason not to trust the checkpoint's objects before a restore
+    (``[]``: none); objects with a fingerprint are checked by it."""
     if checkpoint.damage is not None:
         return [checkpoint.damage]
-    return cp.verify_objects(checkpoint)
+    return checkpoint_verify.verify_objects(checkpoint, by_fingerprint=True)
 
 
 def check_before_restore(checkpoint):

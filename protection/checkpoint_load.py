@@ -82,6 +82,9 @@ def parse_manifest(raw):
                 and isinstance(entry.get("sha256"), str)
                 and isinstance(entry.get("size"), int)):
             raise Damage(f"entry {name!r} has no sha256 and size")
+        if not isinstance(entry.get("fingerprint", ""), str):
+            raise Damage(f"entry {name!r} has a fingerprint that is not "
+                         "a string")
     return objects
 
 

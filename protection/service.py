@@ -18,6 +18,7 @@ from openstack import exceptions as sdk_exceptions
 
 from protection import checkpoint as cp
 from protection import checkpoint_check
+from protection import checkpoint_verify
 from protection import exceptions
 from protection import operations as ops
 from protection import parameters as params_mod
@@ -98,13 +99,15 @@ class ProtectionService:
                 params_mod.for_resource(parameters, resource), resource)
         return merged
 
-    def _saved_metadata(self, checkpoint, check):
+    def _saved_metadata(self, checkpoint, check, verified=False):
         """Each resource's ``metadata.json``; with ``check``, each one is
         checked against its plugin's ``metadata_schema`` first (raises
-        InvalidMetadata naming the resource)."""
+        InvalidMetadata naming the resource). ``verified`` (a restore's
+        reads): each against its sha256 in the manifest (raises
+        CheckpointDamaged), as the pre-check may not have read it."""
         saved = {}
         for resource in checkpoint.graph:
-            metadata = checkpoint.section(resource).load_metadata()
+            metadata = checkpoint.section(resource).load_metadata(verified)
             if check:
                 saved_metadata.check(self.registry.get(resource.type),
                                      resource, metadata)
@@ -277,7 +280,8 @@ class ProtectionService:
         graph = selection.select(checkpoint.graph, only, exclude)
         merged = self._validated_parameters(plugin_mod.RESTORE, graph,
                                             parameters)
-        saved = self._saved_metadata(checkpoint, check=True)
+        saved = self._saved_metadata(checkpoint, check=True,
+                                     verified=True)
         if not skip_preflight:
             report = restore_preview.preview(self, checkpoint, graph, conn,
                                              merged, saved, [])
@@ -402,7 +406,7 @@ class ProtectionService:
         """Recompute every object hash; with ``conn``, run plugin checks."""
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id)
-        problems = cp.verify_objects(checkpoint)
+        problems = checkpoint_verify.verify_objects(checkpoint)
         saved = self._saved_metadata(checkpoint, check=False)
         problems += self._metadata_problems(checkpoint, saved)
         op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
@@ -415,7 +419,7 @@ class ProtectionService:
     def _verify(self, plan, started, problems=None, resume=False,
                 abort=False):
         if problems is None:
-            problems = cp.verify_objects(plan.checkpoint)
+            problems = checkpoint_verify.verify_objects(plan.checkpoint)
             problems += self._metadata_problems(plan.checkpoint,
                                                 plan.metadata)
         if plan.conn is not None:
@@ -481,7 +485,9 @@ class ProtectionService:
                 op.kind, graph if graph is not None else checkpoint.graph,
                 args.get("parameters"))
         if op.kind != plugin_mod.PROTECT:
-            metadata = self._saved_metadata(checkpoint, check=False)
+            metadata = self._saved_metadata(
+                checkpoint, check=False,
+                verified=op.kind == plugin_mod.RESTORE)
         policy = args.get("policy") or (
             plugin_mod.ROLLBACK if op.kind in (plugin_mod.PROTECT,
                                                plugin_mod.RESTORE)

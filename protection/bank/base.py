@@ -5,17 +5,30 @@ import dataclasses
 import hashlib
 import io
 import json
+import typing
 
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
 class ObjectInfo:
-    """What was stored: the object's key, size and sha256 (hex)."""
+    """What was stored: the object's key, size and sha256 (hex), and the
+    bank's own fingerprint of it (see :meth:`Bank.fingerprints`; ``None``
+    when the bank has none)."""
 
     key: str
     size: int
     sha256: str
+    fingerprint: typing.Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Listed:
+    """One object as a bank's listing reports it: its size and the bank's
+    fingerprint (``None``: the bank does not vouch for this object)."""
+
+    size: int
+    fingerprint: typing.Optional[str]
 
 
 def iter_chunks(data, chunk_size=DEFAULT_CHUNK_SIZE):
@@ -113,6 +126,18 @@ class Bank(abc.ABC):
 
     def exists(self, key):
         return key in self.list(key)
+
+    def fingerprints(self, prefix=""):
+        """``{key: Listed}`` for every object under ``prefix``, told by the
+        bank without reading the objects, or ``None`` when the bank keeps
+        no native fingerprint (the default).
+
+        A fingerprint is a string that changes whenever the object's
+        content changes, equal to the one :meth:`put` returned in
+        :class:`ObjectInfo` for the same object; it is only ever compared
+        for equality (:func:`protection.checkpoint_verify.verify_objects`).
+        """
+        return None
 
     def describe(self):
         """A one-line human description (for `checkpoint show` and logs)."""

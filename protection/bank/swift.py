@@ -42,9 +42,23 @@ Listing
     By prefix, page by page (``limit`` = ``listing_page_size``, ``marker`` =
     the last name of the previous page), so containers larger than Swift's
     listing limit are listed whole.
+
+Fingerprints
+    Each entry of a listing carries the object's ``bytes`` and ``hash``:
+    the md5 ETag Swift computed from the body it received. For an SLO the
+    entry also carries ``slo_etag`` (the md5 of its segments' ETags, what
+    the manifest PUT answered and a GET reports), while its ``hash`` is the
+    md5 of the stored manifest. :meth:`SwiftBank.fingerprints` reports
+    ``etag:<md5>`` for a plain object and ``slo:<slo etag>`` for an SLO,
+    the same strings :meth:`SwiftBank.put` returned from the PUT responses
+    (checked against devcloud's Swift by the fullstack tests); a symlink
+    gets none. The two prefixes keep a plain object from ever standing in
+    for an SLO. A DLO manifest lists as an empty object (0 bytes, the md5
+    of nothing) whatever its segments hold: that is why a checkpoint's
+    empty objects are always read
+    (:func:`protection.checkpoint_verify.verify_objects`).
 """
 
-import itertools
 import json
 import logging
 import os
@@ -83,6 +97,24 @@ def _known_size(data):
         except (OSError, ValueError):
             return None
     return None
+
+
+def _fingerprint(etag, slo=False):
+    """The bank's fingerprint for an ETag (quoted or not), or None."""
+    if not etag:
+        return None
+    return f"{'slo' if slo else 'etag'}:{etag.strip(chr(34))}"
+
+
+def _listed(entry):
+    """:class:`~protection.bank.base.Listed` for one raw listing entry."""
+    if entry.get("symlink_path") is not None:
+        fingerprint = None      # its listing says nothing of the target
+    elif entry.get("slo_etag"):
+        fingerprint = _fingerprint(entry["slo_etag"], slo=True)
+    else:
+        fingerprint = _fingerprint(entry.get("hash"))
+    return base.Listed(size=entry["bytes"], fingerprint=fingerprint)
 
 
 def _in_path(name):
@@ -202,9 +234,10 @@ class SwiftBank(base.Bank):
             if size is not None and size > self.segment_size:
                 info = self._put_large(key, data)
             else:
-                size, sha256, _etag = self._put_stream(
+                size, sha256, etag = self._put_stream(
                     self.container, key, base.iter_chunks(data))
-                info = base.ObjectInfo(key=key, size=size, sha256=sha256)
+                info = base.ObjectInfo(key=key, size=size, sha256=sha256,
+                                       fingerprint=_fingerprint(etag))
         except sdk_exceptions.SDKException as exc:
             raise self._error("store", key, exc) from None
         # The new object is in place: an SLO it replaced leaves segments.
@@ -268,8 +301,9 @@ class SwiftBank(base.Bank):
             # Every worker has ended: these are all the segments stored.
             self._delete_segments(names)
             raise
-        return base.ObjectInfo(key=key, size=reader.size,
-                               sha256=reader.sha256)
+        return base.ObjectInfo(
+            key=key, size=reader.size, sha256=reader.sha256,
+            fingerprint=_fingerprint(response.headers.get("Etag"), slo=True))
 
     def _segments_of(self, key):
         """Segments of an SLO now at ``key`` (deleted after an overwrite).
@@ -323,20 +357,25 @@ class SwiftBank(base.Bank):
                 close()
 
     # -- list -----------------------------------------------------------------
-    def _list(self, container, prefix):
-        names, marker = [], None
+    def _entries(self, container, prefix):
+        """Every raw listing entry (``name``, ``bytes``, ``hash`` ...)
+        under ``prefix``, one request per page."""
+        entries, marker = [], None
         while True:
-            query = {"prefix": prefix, "limit": self.page_size}
+            query = {"format": "json", "prefix": prefix,
+                     "limit": self.page_size}
             if marker is not None:
                 query["marker"] = marker
-            # One request per page: take no more than a page from the SDK's
-            # generator, which would otherwise fetch the next page itself.
-            page = [obj.name for obj in itertools.islice(
-                self._store.objects(container, **query), self.page_size)]
-            names.extend(page)
+            response = self._store.get(container, params=query)
+            sdk_exceptions.raise_from_response(response)
+            page = response.json() if response.content else []
+            entries.extend(page)
             if len(page) < self.page_size:
-                return names
-            marker = page[-1]
+                return entries
+            marker = page[-1]["name"]
+
+    def _list(self, container, prefix):
+        return [entry["name"] for entry in self._entries(container, prefix)]
 
     def list(self, prefix=""):
         keys.validate_prefix(prefix)
@@ -347,6 +386,17 @@ class SwiftBank(base.Bank):
         except sdk_exceptions.SDKException as exc:
             raise self._error("list", prefix, exc) from None
         return sorted(names)
+
+    def fingerprints(self, prefix=""):
+        """From the same listing as :meth:`list` (see Fingerprints)."""
+        keys.validate_prefix(prefix)
+        try:
+            entries = self._entries(self.container, prefix)
+        except sdk_exceptions.NotFoundException:
+            return {}
+        except sdk_exceptions.SDKException as exc:
+            raise self._error("list", prefix, exc) from None
+        return {entry["name"]: _listed(entry) for entry in entries}
 
     def exists(self, key):
         keys.validate_key(key)

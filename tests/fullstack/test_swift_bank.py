@@ -14,6 +14,7 @@ import pytest
 from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
+from protection.bank import base
 from protection.bank.swift import SwiftBank
 from tests.fullstack.conftest import wait_gone
 from tests.fullstack.service_fixtures import make_service
@@ -195,12 +196,34 @@ def test_list_by_prefix_pages_with_marker(bank, conn):
     for name in names + ["checkpoints/q/000", "other"]:
         bank.put(name, name.encode())
     store = conn.object_store
-    with mock.patch.object(store, "objects", wraps=store.objects) as objects:
+    with mock.patch.object(store, "get", wraps=store.get) as get:
         assert bank.list("checkpoints/p/") == names
-    markers = [c.kwargs.get("marker") for c in objects.call_args_list]
-    assert markers == [None, names[4], names[9]]
-    assert all(c.kwargs["limit"] == 5 for c in objects.call_args_list)
+    queries = [c.kwargs["params"] for c in get.call_args_list]
+    assert [q.get("marker") for q in queries] == [None, names[4], names[9]]
+    assert all(q["limit"] == 5 for q in queries)
     assert len(bank.list()) == 14
+
+
+def test_fingerprints_listed_are_those_put_returned(bank, conn):
+    """Swift's listing reports, for a plain object, an SLO and an empty
+    object, the fingerprint the put took from Swift's PUT response."""
+    plain, big = os.urandom(MiB + 1), os.urandom(5 * MiB + 3)
+    infos = [bank.put("c/plain", plain), bank.put("c/slo", io.BytesIO(big)),
+             bank.put("c/empty", b""), bank.put("c/page", b"p"),
+             bank.put("c/pages", b"q"), bank.put("c/paged", b"r")]
+    assert infos[0].fingerprint == "etag:" + hashlib.md5(plain).hexdigest()
+    meta = conn.object_store.get_object_metadata("c/slo",
+                                                 container=bank.container)
+    assert meta.is_static_large_object
+    assert infos[1].fingerprint == "slo:" + meta.etag.strip('"')
+    assert infos[2].fingerprint == "etag:" + hashlib.md5(b"").hexdigest()
+    listed = bank.fingerprints("c/")       # two pages of five
+    assert listed == {info.key: base.Listed(info.size, info.fingerprint)
+                      for info in infos}
+    assert listed["c/slo"].size == len(big)
+    bank.put("c/plain", os.urandom(MiB + 1))
+    assert bank.fingerprints("c/")["c/plain"].fingerprint != \
+        infos[0].fingerprint
 
 
 def test_protect_and_restore_an_image_with_the_swift_bank(
@@ -216,12 +239,24 @@ def test_protect_and_restore_an_image_with_the_swift_bank(
     keys = bank.list(f"checkpoints/{checkpoint_id}/")
     assert sum("/data/" in k for k in keys) == 3
     assert f"checkpoints/{checkpoint_id}/index.json" in keys
+    # Every object's fingerprint is recorded, as Swift lists it.
+    checkpoint = service.checkpoints.get(checkpoint_id)
+    listed = bank.fingerprints(checkpoint.key(""))
+    for relative, entry in checkpoint.manifest.objects().items():
+        assert entry["fingerprint"] == \
+            listed[checkpoint.key(relative)].fingerprint
 
     conn.image.delete_image(original.id)
     wait_gone(lambda: conn.image.get_image(original.id),
               what=f"image {original.id}")
-    restored = service.restore(checkpoint_id, conn, {
-        IMAGE: {"restore_name": f"fullstack-swift-{secrets.token_hex(3)}"}})
+    with mock.patch.object(bank, "get", wraps=bank.get) as get:
+        restored = service.restore(checkpoint_id, conn, {
+            IMAGE: {"restore_name":
+                    f"fullstack-swift-{secrets.token_hex(3)}"}})
+    # Each data object is read once: by the upload, not by the pre-check.
+    data_reads = [c.args[0] for c in get.call_args_list
+                  if "/data/" in c.args[0]]
+    assert sorted(data_reads) == sorted(k for k in keys if "/data/" in k)
     new_id = restored.restored[f"{IMAGE}#{original.id}"]
     cleanup(conn.image.delete_image, new_id, ignore_missing=True)
     response = conn.image.download_image(new_id, stream=True)
@@ -232,3 +267,53 @@ def test_protect_and_restore_an_image_with_the_swift_bank(
 
     service.delete(checkpoint_id, conn)
     assert bank.list() == []
+
+
+def test_restore_refuses_an_object_replaced_in_swift_before_creating(
+        make_bank, conn, cleanup, random_image, tmp_path):
+    """An image data object replaced in Swift (same size) after protect:
+    restore's pre-check refuses it from the listing, before any image is
+    created, without reading the data objects."""
+    bank = make_bank()
+    service = make_service(tmp_path / "unused", bank=bank, overrides={
+        ("image_data", "object_size_mib"): 1})
+    original, _data = random_image(size=2 * MiB + 99)
+    checkpoint_id = service.protect(
+        conn, "fullstack-swift-tamper", [(IMAGE, original.id)]).checkpoint_id
+    cleanup(_delete_checkpoint, service, checkpoint_id, conn)
+    victim = [k for k in bank.list(f"checkpoints/{checkpoint_id}/")
+              if k.endswith("/data/00000001")][0]
+    conn.object_store.create_object(
+        bank.container, victim.replace("%", "%25"), data=os.urandom(MiB))
+    name = f"fullstack-swift-tamper-{secrets.token_hex(3)}"
+    with mock.patch.object(bank, "get", wraps=bank.get) as get:
+        with pytest.raises(exceptions.CheckpointCorrupt) as caught:
+            service.restore(checkpoint_id, conn,
+                            {IMAGE: {"restore_name": name}})
+    relative = victim[len(f"checkpoints/{checkpoint_id}/"):]
+    assert f"{relative}: not what protect wrote" in str(caught.value)
+    assert not [c for c in get.call_args_list if "/data/" in c.args[0]]
+    assert list(conn.image.images(name=name)) == []
+    # The deep check reads it and names it too.
+    with pytest.raises(exceptions.OperationFailed,
+                       match=f"{relative}: sha256 mismatch"):
+        service.verify(checkpoint_id, conn)
+
+
+def test_a_replaced_slo_segment_is_not_listed_but_fails_its_read(bank, conn):
+    """What the pre-check cannot see (doc/banks/swift.rst): a segment
+    replaced in <container>_segments leaves the SLO's listing as it was,
+    and Swift refuses to serve the SLO whole (its manifest names each
+    segment's etag): the read at use fails and the restore reverts."""
+    data = os.urandom(5 * MiB + 3)
+    info = bank.put("ckpt/big", io.BytesIO(data))
+    segment = sorted(o.name for o in
+                     conn.object_store.objects(bank.segment_container))[1]
+    conn.object_store.create_object(bank.segment_container, segment,
+                                    data=os.urandom(2 * MiB))
+    assert bank.fingerprints("ckpt/")["ckpt/big"].fingerprint == \
+        info.fingerprint
+    # Swift cuts the body after the last good segment (requests' error is
+    # an OSError).
+    with pytest.raises(OSError, match="IncompleteRead"):
+        bank.sha256("ckpt/big")

@@ -9,6 +9,7 @@ import mock
 import pytest
 
 from protection import checkpoint as cp
+from protection import checkpoint_verify
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
 from protection.graph import ResourceGraph
@@ -208,7 +209,7 @@ def test_each_id_has_its_own_section_inside_the_checkpoint(store, bank):
         assert got.metadata_of(KEYPAIR, rid) == {"name": rid}
         assert got.section(Resource(KEYPAIR, rid)).list() == [
             "metadata.json"]
-    assert cp.verify_objects(got) == []
+    assert checkpoint_verify.verify_objects(got) == []
     assert cp.section_prefix(Resource(KEYPAIR, "my key")) == \
         f"resources/{KEYPAIR}/my%20key/"
     assert cp.section_prefix(VOLUME) == "resources/OS::Cinder::Volume/vol-1/"
@@ -228,7 +229,7 @@ def test_each_id_has_its_own_section_inside_the_checkpoint(store, bank):
 
 # -- verify -------------------------------------------------------------------
 def test_verify_of_an_intact_checkpoint_finds_nothing(store):
-    assert cp.verify_objects(committed(store)) == []
+    assert checkpoint_verify.verify_objects(committed(store)) == []
 
 
 def test_verify_hashes_several_objects_at_once(store, bank):
@@ -245,14 +246,14 @@ def test_verify_hashes_several_objects_at_once(store, bank):
 
     assert len(checkpoint.manifest.objects()) == 3
     with mock.patch.object(bank, "sha256", side_effect=sha256):
-        assert cp.verify_objects(checkpoint) == []
+        assert checkpoint_verify.verify_objects(checkpoint) == []
 
 
 def test_verify_reports_problems_in_the_objects_order(store, bank):
     checkpoint = committed(store)
     for relative in checkpoint.manifest.objects():
         os.unlink(object_path(bank, checkpoint, relative))
-    assert cp.verify_objects(store.get(checkpoint.id)) == [
+    assert checkpoint_verify.verify_objects(store.get(checkpoint.id)) == [
         f"{relative}: missing"
         for relative in sorted(checkpoint.manifest.objects())]
 
@@ -265,7 +266,7 @@ def test_verify_detects_a_flipped_byte(store, bank):
         first = handle.read(1)
         handle.seek(0)
         handle.write(bytes([first[0] ^ 0x01]))
-    problems = cp.verify_objects(store.get(checkpoint.id))
+    problems = checkpoint_verify.verify_objects(store.get(checkpoint.id))
     assert len(problems) == 1
     assert problems[0].startswith(
         "resources/OS::Cinder::Volume/vol-1/data: sha256 mismatch")
@@ -277,7 +278,7 @@ def test_verify_detects_a_truncated_object(store, bank):
                        "resources/OS::Cinder::Volume/vol-1/data")
     with open(path, "wb") as handle:
         handle.write(b"volume")
-    problems = cp.verify_objects(store.get(checkpoint.id))
+    problems = checkpoint_verify.verify_objects(store.get(checkpoint.id))
     assert len(problems) == 1
     assert "6 bytes" in problems[0] and "12 bytes" in problems[0]
 
@@ -286,7 +287,7 @@ def test_verify_detects_a_missing_object(store, bank):
     checkpoint = committed(store)
     os.unlink(object_path(bank, checkpoint,
                           "resources/OS::Nova::Server/srv-1/metadata.json"))
-    assert cp.verify_objects(store.get(checkpoint.id)) == [
+    assert checkpoint_verify.verify_objects(store.get(checkpoint.id)) == [
         "resources/OS::Nova::Server/srv-1/metadata.json: missing"]
 
 
@@ -294,7 +295,7 @@ def test_verify_detects_an_extra_object(store, bank):
     checkpoint = committed(store)
     bank.put(checkpoint.key("resources/OS::Nova::Server/srv-1/smuggled"),
              b"x")
-    assert cp.verify_objects(store.get(checkpoint.id)) == [
+    assert checkpoint_verify.verify_objects(store.get(checkpoint.id)) == [
         "resources/OS::Nova::Server/srv-1/smuggled: not in the manifest"]
 
 
@@ -309,7 +310,7 @@ def test_verify_detects_a_tampered_manifest(store, bank):
     entry["sha256"] = sha(b"evil-bytes")
     entry["size"] = 10
     bank.put_json(key, manifest)
-    problems = cp.verify_objects(store.get(checkpoint.id))
+    problems = checkpoint_verify.verify_objects(store.get(checkpoint.id))
     assert problems == ["manifest.json: sha256 does not match the index"]
 
 
@@ -317,7 +318,7 @@ def test_verify_detects_a_missing_manifest(store, bank):
     checkpoint = committed(store)
     bank.delete(checkpoint.key("manifest.json"))
     got = store.get(checkpoint.id)
-    problems = cp.verify_objects(got)
+    problems = checkpoint_verify.verify_objects(got)
     assert "manifest.json: missing" in problems
     # Without the manifest, every object is unaccounted for.
     assert any("not in the manifest" in p for p in problems)
@@ -330,14 +331,14 @@ def test_verify_reports_a_manifest_entry_that_escapes(store, bank):
     manifest["objects"]["../../../etc/passwd"] = {"sha256": "0" * 64,
                                                  "size": 1}
     bank.put_json(key, manifest)
-    problems = cp.verify_objects(store.get(checkpoint.id))
+    problems = checkpoint_verify.verify_objects(store.get(checkpoint.id))
     assert "manifest.json: sha256 does not match the index" in problems
     assert any(p.startswith("../../../etc/passwd:") for p in problems)
 
 
 def test_verify_of_an_unfinished_checkpoint(store):
     checkpoint = protect(store)
-    problems = cp.verify_objects(store.get(checkpoint.id))
+    problems = checkpoint_verify.verify_objects(store.get(checkpoint.id))
     assert problems[0].startswith("index records no manifest")
 
 
@@ -418,7 +419,7 @@ def test_remove_deletes_everything_index_last(store, bank):
     with pytest.raises(exceptions.CheckpointNotFound):
         store.get(gone.id)
     assert [c.id for c in store.list()] == [keep.id]
-    assert cp.verify_objects(store.get(keep.id)) == []
+    assert checkpoint_verify.verify_objects(store.get(keep.id)) == []
 
 
 def test_manifest_is_safe_to_record_from_threads():
@@ -429,6 +430,7 @@ def test_manifest_is_safe_to_record_from_threads():
     class Info:
         sha256 = "s"
         size = 1
+        fingerprint = None
 
     def work(n):
         for i in range(200):

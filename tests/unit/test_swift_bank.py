@@ -2,8 +2,9 @@
 
 ``FakeObjectStore`` stands in for ``conn.object_store``: the calls the bank
 makes, with Swift's behaviour where the bank depends on it (chunked PUT
-bodies are consumed, listings page by ``limit``/``marker`` and the SDK's
-generator would fetch the next page by itself, SLO manifests and
+bodies are consumed, raw listings (``format=json``) page by
+``limit``/``marker`` with each object's ``bytes``, ``hash`` and an SLO's
+``slo_etag``, SLO manifests and
 ``multipart-manifest=delete``, 404s as the SDK's NotFoundException,
 object names in request paths percent-decoded, SLO segment paths not).
 The bank contract tests at the end run on FileSystemBank too.
@@ -118,17 +119,18 @@ class FakeObjectStore:
         self.manifests[(container, name)] = [s["path"] for s in segments]
         resp = requests.Response()
         resp.status_code = 201
+        resp.headers["Etag"] = self._entry(container, name)["slo_etag"]
         return resp
+
+    def _segment(self, path):
+        seg_container, seg_name = path.lstrip("/").split("/", 1)
+        return self.containers[seg_container][seg_name]
 
     def _data(self, container, name):
         manifest = self.manifests.get((container, name))
         if manifest is None:
             return self.containers[container][name]
-        parts = []
-        for path in manifest:
-            seg_container, seg_name = path.lstrip("/").split("/", 1)
-            parts.append(self.containers[seg_container][seg_name])
-        return b"".join(parts)
+        return b"".join(self._segment(path) for path in manifest)
 
     def stream_object(self, name, container=None, chunk_size=1024):
         name = urllib.parse.unquote(name)
@@ -148,26 +150,41 @@ class FakeObjectStore:
             raise not_found(f"object {name}")
         return types.SimpleNamespace(name=name)
 
-    def objects(self, container, prefix=None, limit=None, marker=None,
-                **query):
-        store = self._container(container)
+    def _entry(self, container, name):
+        """A raw listing entry as Swift's shows it (see the bank's
+        Fingerprints; checked against devcloud's Swift)."""
+        manifest = self.manifests.get((container, name))
+        if manifest is None:
+            blob = self.containers[container][name]
+            return {"name": name, "bytes": len(blob),
+                    "hash": hashlib.md5(blob).hexdigest()}
+        etags = "".join(hashlib.md5(self._segment(path)).hexdigest()
+                        for path in manifest)
+        return {"name": name, "bytes": len(self._data(container, name)),
+                "hash": hashlib.md5(json.dumps(manifest).encode()).hexdigest(),
+                "slo_etag": f'"{hashlib.md5(etags.encode()).hexdigest()}"'}
 
-        def pages():
-            mark = marker
-            while True:
-                self.list_requests.append(
-                    (container, {"prefix": prefix, "limit": limit,
-                                 "marker": mark}))
-                names = sorted(n for n in store
-                               if n.startswith(prefix or "")
-                               and (mark is None or n > mark))
-                page = names[:limit] if limit else names
-                for name in page:
-                    yield types.SimpleNamespace(name=name)
-                if not limit or len(page) < limit:
-                    return
-                mark = page[-1]     # what the SDK does by itself
-        return pages()
+    def get(self, container, params=None):
+        """The raw container listing (format=json) the bank pages."""
+        query = dict(params)
+        assert query.pop("format") == "json"
+        self.list_requests.append(
+            (container, {"prefix": query.get("prefix"),
+                         "limit": query.get("limit"),
+                         "marker": query.get("marker")}))
+        resp = requests.Response()
+        if container not in self.containers:
+            resp.status_code = 404
+            resp._content = b"<html>Not Found</html>"
+            return resp
+        prefix, mark = query.get("prefix") or "", query.get("marker")
+        names = sorted(n for n in self.containers[container]
+                       if n.startswith(prefix) and (mark is None or n > mark))
+        page = names[:query["limit"]] if query.get("limit") else names
+        resp.status_code = 200
+        resp._content = json.dumps(
+            [self._entry(container, n) for n in page]).encode()
+        return resp
 
     def delete_object(self, name, container=None, ignore_missing=True):
         name = urllib.parse.unquote(name)
@@ -275,7 +292,8 @@ def test_put_returns_size_and_sha256(bank, store, kind):
     source = {"bytes": data, "file": io.BytesIO(data),
               "iterable": iter([data[:MiB], data[MiB:]])}[kind]
     info = bank.put("checkpoints/x/obj", source)
-    assert info == base.ObjectInfo("checkpoints/x/obj", len(data), sha(data))
+    assert info == base.ObjectInfo("checkpoints/x/obj", len(data), sha(data),
+                                   "etag:" + hashlib.md5(data).hexdigest())
     assert store.containers["sv"]["checkpoints/x/obj"] == data
     assert b"".join(bank.get("checkpoints/x/obj")) == data
 
@@ -421,7 +439,8 @@ def test_put_memory_is_constant(bank):
 def test_large_known_size_data_becomes_an_slo(bank, store):
     data = os.urandom(9 * MiB + 5)
     info = bank.put("ckpt/big", io.BytesIO(data))
-    assert info == base.ObjectInfo("ckpt/big", len(data), sha(data))
+    assert (info.key, info.size, info.sha256) == ("ckpt/big", len(data),
+                                                  sha(data))
     segments = sorted(store.containers["sv_segments"])
     assert len(segments) == 3
     assert all(s.startswith("ckpt/big/") for s in segments)
@@ -451,7 +470,7 @@ def test_segments_upload_concurrently(conn, store):
     with mock.patch.object(store, "create_object",
                            side_effect=create_object):
         info = bank.put("big", io.BytesIO(data))
-    assert info == base.ObjectInfo("big", len(data), sha(data))
+    assert (info.size, info.sha256) == (len(data), sha(data))
     assert b"".join(bank.get("big")) == data       # segments in order
     assert len(store.containers["sv_segments"]) == 6
 
@@ -493,6 +512,59 @@ def test_segments_are_not_looked_up_when_there_are_none(conn, store):
     bank.put("a", b"1")
     bank.put("b", b"2")
     assert all(c == "sv" for c, _q in store.list_requests)
+
+
+# -- fingerprints -------------------------------------------------------------
+def test_fingerprints_are_what_put_returned(bank, store):
+    small, big = os.urandom(100), os.urandom(9 * MiB + 5)
+    infos = [bank.put("c/small", small), bank.put("c/big", io.BytesIO(big)),
+             bank.put("c/empty", b""), bank.put("d/other", b"x")]
+    assert infos[0].fingerprint == "etag:" + hashlib.md5(small).hexdigest()
+    # An SLO's is the md5 of its segments' ETags, never its manifest's md5.
+    etags = "".join(hashlib.md5(big[i:i + 4 * MiB]).hexdigest()
+                    for i in range(0, len(big), 4 * MiB))
+    assert infos[1].fingerprint == \
+        "slo:" + hashlib.md5(etags.encode()).hexdigest()
+    store.list_requests.clear()
+    listed = bank.fingerprints("c/")
+    assert listed == {info.key: base.Listed(info.size, info.fingerprint)
+                      for info in infos[:3]}
+    assert len(store.list_requests) == 2           # paged like list()
+
+
+def test_fingerprint_changes_with_the_content(bank):
+    before = bank.put("k", b"one").fingerprint
+    bank.put("k", b"two")
+    assert bank.fingerprints()["k"] == base.Listed(
+        3, "etag:" + hashlib.md5(b"two").hexdigest())
+    assert bank.fingerprints()["k"].fingerprint != before
+
+
+def test_a_symlink_has_no_fingerprint(bank, store):
+    bank.put("k", b"data")
+    real_entry = store._entry
+    with mock.patch.object(store, "_entry", side_effect=lambda c, n: {
+            **real_entry(c, n), "symlink_path": "/v1/AUTH_p1/other/o"}):
+        assert bank.fingerprints() == {"k": base.Listed(4, None)}
+
+
+def test_fingerprints_of_a_missing_container_are_none_held(bank):
+    assert bank.fingerprints() == {}
+
+
+def test_fingerprints_errors_name_the_container(bank, store):
+    store.create_container("sv")
+    resp = requests.Response()
+    resp.status_code = 503
+    with mock.patch.object(store, "get", return_value=resp):
+        with pytest.raises(exceptions.BankError, match="container sv"):
+            bank.fingerprints()
+
+
+def test_a_filesystem_bank_has_no_fingerprints(tmp_path):
+    bank = FileSystemBank(str(tmp_path))
+    assert bank.put("k", b"x").fingerprint is None
+    assert bank.fingerprints() is None
 
 
 # -- list ---------------------------------------------------------------------
