@@ -9,6 +9,8 @@ from plugins.volume import bank
 from protection import image_data
 from protection import image_tasks
 from protection.plugin import ProtectionPlugin
+from protection.plugin import after_parent
+from protection.plugin import before_parent
 from protection.plugin import fetch_or_not_found
 from protection.resource import Resource
 
@@ -101,25 +103,46 @@ class VolumePlugin(ProtectionPlugin):
         return self._resource(fetch_or_not_found(
             conn.block_storage.get_volume, resource_id, "volume"))
 
+    @staticmethod
+    def _around_parent(snapshot, release):
+        """Nova refuses a server's snapshot while the temporary snapshot
+        of one of its in-use volumes is created or deleted (NFS-like
+        backends), not while Cinder copies it: only those tasks are
+        ordered against the server's protect (doc/plugins/volume.rst)."""
+        before_parent(*snapshot)
+        after_parent(release)
+        return snapshot, release
+
     def protect_flow(self, ctx, resource):
         if ctx.parameters.get("data_location") == bank.BANK:
             return self._protect_to_bank()
+        snapshot = (backup.CreateTemporarySnapshot(),
+                    backup.WaitSnapshotAvailable())
+        release = backup.DeleteTemporarySnapshot()
+        if backup.uses_snapshot(ctx.parameters):
+            # method=direct stays untagged: Cinder's forced backup takes
+            # its own snapshot for the whole backup, so the whole flow
+            # comes before the server's.
+            self._around_parent(snapshot, release)
         return linear_flow.Flow("protect-volume").add(
             backup.DescribeVolume(),
             backup.ChooseBackupMode(),
-            backup.CreateTemporarySnapshot(),
-            backup.WaitSnapshotAvailable(),
+            *snapshot,
             backup.CreateBackup(),
             backup.WaitBackupAvailable(),
-            backup.DeleteTemporarySnapshot(),
+            release,
             backup.SaveVolumeMetadata(),
         )
 
     def _protect_to_bank(self):
+        # The copy volume, its upload and its deletion never involve Nova
+        # (the copy is attached to no server): they overlap the server's.
+        snapshot, release = self._around_parent(
+            (bank.CreateCopySnapshot(), backup.WaitSnapshotAvailable()),
+            backup.DeleteTemporarySnapshot())
         return linear_flow.Flow("protect-volume-to-bank").add(
             backup.DescribeVolume(),
-            bank.CreateCopySnapshot(),
-            backup.WaitSnapshotAvailable(),
+            *snapshot,
             bank.CreateCopyVolume(),
             bank.UploadToImage(),
             bank.WaitUploaded(),
@@ -127,7 +150,7 @@ class VolumePlugin(ProtectionPlugin):
                                         "upload_image_id", "volume_copy"),
             image_tasks.DeleteTemporaryImage("upload_image_id"),
             bank.DeleteCopyVolume(),
-            backup.DeleteTemporarySnapshot(),
+            release,
             bank.SaveBankVolumeMetadata(),
         )
 
