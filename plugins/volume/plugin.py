@@ -103,16 +103,6 @@ class VolumePlugin(ProtectionPlugin):
         return self._resource(fetch_or_not_found(
             conn.block_storage.get_volume, resource_id, "volume"))
 
-    @staticmethod
-    def _around_parent(snapshot, release):
-        """Nova refuses a server's snapshot while the temporary snapshot
-        of one of its in-use volumes is created or deleted (NFS-like
-        backends), not while Cinder copies it: only those tasks are
-        ordered against the server's protect (doc/plugins/volume.rst)."""
-        before_parent(*snapshot)
-        after_parent(release)
-        return snapshot, release
-
     def protect_flow(self, ctx, resource):
         if ctx.parameters.get("data_location") == bank.BANK:
             return self._protect_to_bank()
@@ -120,10 +110,13 @@ class VolumePlugin(ProtectionPlugin):
                     backup.WaitSnapshotAvailable())
         release = backup.DeleteTemporarySnapshot()
         if backup.uses_snapshot(ctx.parameters):
-            # method=direct stays untagged: Cinder's forced backup takes
-            # its own snapshot for the whole backup, so the whole flow
-            # comes before the server's.
-            self._around_parent(snapshot, release)
+            # Under a server (protect_after_children), only the creation
+            # and deletion of the snapshot conflict with its root-disk
+            # snapshot (Nova's assisted snapshots), not the backup Cinder
+            # takes from it. method=direct: Cinder's own snapshot spans the
+            # whole forced backup, so the whole flow comes first.
+            before_parent(*snapshot)
+            after_parent(release)
         return linear_flow.Flow("protect-volume").add(
             backup.DescribeVolume(),
             backup.ChooseBackupMode(),
@@ -135,11 +128,12 @@ class VolumePlugin(ProtectionPlugin):
         )
 
     def _protect_to_bank(self):
-        # The copy volume, its upload and its deletion never involve Nova
-        # (the copy is attached to no server): they overlap the server's.
-        snapshot, release = self._around_parent(
-            (bank.CreateCopySnapshot(), backup.WaitSnapshotAvailable()),
-            backup.DeleteTemporarySnapshot())
+        snapshot = (bank.CreateCopySnapshot(), backup.WaitSnapshotAvailable())
+        release = backup.DeleteTemporarySnapshot()
+        # As for a backup: the copy volume, its upload and its deletion
+        # never involve Nova (the copy is attached to no server).
+        before_parent(*snapshot)
+        after_parent(release)
         return linear_flow.Flow("protect-volume-to-bank").add(
             backup.DescribeVolume(),
             *snapshot,
