@@ -19,8 +19,14 @@ parent -> child, these orderings (doc/design.rst, "Ordering"):
   of the parent names a child (the parent is *pipelined*: its tasks wait
   only for the children they name); then ``child/finished`` before
   ``parent/finished``
-* protect, when the parent's plugin sets ``protect_after_children``:
-  ``child/finished`` before ``parent/started``
+* protect, when the parent's plugin sets ``protect_after_children``: the
+  child's atoms tagged ``BEFORE_PARENT`` before ``parent/started``, and
+  ``parent/finished`` before its atoms tagged ``AFTER_PARENT``
+  (``flows/contract.py``); its untagged atoms run alongside the parent's.
+  A child with no tagged atom, or that a task of the parent names:
+  ``child/finished`` before ``parent/started``. An ``AFTER_PARENT`` atom
+  ordered before a ``BEFORE_PARENT`` one of the same flow is a contract
+  error
 * ``R/finished`` before ``R/on_complete``; ``child/on_complete`` before
   ``parent/on_complete``
 
@@ -180,6 +186,11 @@ class _Nodes:
         return [self.begin, self.finish, self.started, *self.atoms,
                 self.finished, self.complete]
 
+    def tagged(self, order):
+        """The plugin's atoms tagged ``order`` (contract.parent_order)."""
+        return [atom for atom in self.atoms
+                if contract.parent_order(atom) == order]
+
     def needs(self):
         """atom -> labels of the children it names (restored_child)."""
         found = {}
@@ -188,6 +199,27 @@ class _Nodes:
             if labels:
                 found[atom] = labels
         return found
+
+
+def _check_parent_orders(own, resource):
+    """No task tagged AFTER_PARENT precedes, in the resource's own order,
+    one tagged BEFORE_PARENT: the parent would wait for itself."""
+    following = {}
+    for before, after in own.edges:
+        following.setdefault(id(before), []).append(after)
+    for late in own.tagged(contract.AFTER_PARENT):
+        stack, seen = [late], set()
+        while stack:
+            for atom in following.get(id(stack.pop()), ()):
+                if contract.parent_order(atom) == contract.BEFORE_PARENT:
+                    raise contract.ContractError(
+                        f"protect flow of {resource}: task {atom.name!r} "
+                        f"is tagged {contract.BEFORE_PARENT} but comes "
+                        f"after {late.name!r}, tagged "
+                        f"{contract.AFTER_PARENT}")
+                if id(atom) not in seen:
+                    seen.add(id(atom))
+                    stack.append(atom)
 
 
 def _resource_nodes(plugin, operation, ctx, resource, owners):
@@ -210,8 +242,11 @@ def _resource_nodes(plugin, operation, ctx, resource, owners):
         owners[f"{label}/{hook}"] = (resource, hook)
     owners[f"{label}/started"] = (resource, "start")
     owners[f"{label}/finished"] = (resource, "finish")
-    return _Nodes(begin, finish, started, finished, complete, plugin_atoms,
-                  edges)
+    own = _Nodes(begin, finish, started, finished, complete, plugin_atoms,
+                 edges)
+    if operation == contract.PROTECT:
+        _check_parent_orders(own, resource)
+    return own
 
 
 def _link_main(links, own):
@@ -242,8 +277,23 @@ def _link_children(links, operation, graph, nodes, parent,
         target = up.finished if needs else up.started
         links.extend((down.finished, target) for down in children.values())
     elif operation == contract.PROTECT and parent.type in after_children:
-        links.extend((down.finished, up.started)
-                     for down in children.values())
+        named = set().union(*needs.values())
+        for label, down in children.items():
+            links.extend(_around_parent(up, down, label in named))
+
+
+def _around_parent(up, down, named):
+    """Protect under a parent that asks (``protect_after_children``): the
+    child's tagged tasks around the parent's main flow; the child's whole
+    main flow before it when none is tagged, or when a task of the parent
+    names the child (that task already waits for the child's ``finished``:
+    tasks after the parent's would make a cycle)."""
+    before = down.tagged(contract.BEFORE_PARENT)
+    after = down.tagged(contract.AFTER_PARENT)
+    if named or not (before or after):
+        return [(down.finished, up.started)]
+    return ([(atom, up.started) for atom in before]
+            + [(up.finished, atom) for atom in after])
 
 
 def _links(operation, graph, nodes, prepared, after_children):

@@ -41,6 +41,36 @@ def restored_child(rtype, original_id):
     return f"{CHILD_PREFIX}{rtype}#{original_id}"
 
 
+# Protect, when the parent's plugin sets ``protect_after_children``: a
+# child may tag the few tasks that conflict with its parent's protect, so
+# that the rest of its flow runs alongside it. A task tagged
+# ``BEFORE_PARENT`` is done before the parent's protect starts, one tagged
+# ``AFTER_PARENT`` starts once the parent's protect finished; untagged
+# tasks are not ordered against the parent. A child with no tagged task is
+# protected wholly before its parent. Ignored in other operations and
+# under a parent that does not ask.
+BEFORE_PARENT = "before_parent"
+AFTER_PARENT = "after_parent"
+_PARENT_ORDER = "stackvault_parent_order"
+
+
+def before_parent(*tasks):
+    """Tag ``tasks`` of a child's protect flow ``BEFORE_PARENT``."""
+    for atom in tasks:
+        setattr(atom, _PARENT_ORDER, BEFORE_PARENT)
+
+
+def after_parent(*tasks):
+    """Tag ``tasks`` of a child's protect flow ``AFTER_PARENT``."""
+    for atom in tasks:
+        setattr(atom, _PARENT_ORDER, AFTER_PARENT)
+
+
+def parent_order(atom):
+    """``BEFORE_PARENT``, ``AFTER_PARENT`` or None (untagged)."""
+    return getattr(atom, _PARENT_ORDER, None)
+
+
 class ContractError(Exception):
     """A plugin's flow breaks the contract (a bug in the plugin)."""
 

@@ -19,12 +19,31 @@ the framework, so two resources of one type never see each other's values):
 Anything else a task requires must be provided by another task of the same
 resource's flow; the framework checks that when it builds the flow.
 
-The operation, hook and policy names are defined once in
+Ordering against the parent in protect. A plugin that sets
+``protect_after_children`` has each child's protect done before its own,
+unless the child tags the few tasks that conflict with it: those tagged
+with ``before_parent(task, ...)`` are done before the parent's protect
+starts, those tagged with ``after_parent(task, ...)`` start once the
+parent's protect finished, and the child's other tasks run alongside the
+parent's. Tag in ``protect_flow``, on the task instances, only what truly
+conflicts (the volume plugin tags its temporary snapshot's creation, wait
+and deletion, which Nova refuses while it snapshots the server; the backup
+taken from the snapshot overlaps the server's snapshot). Tags are ignored
+under a parent that does not ask, and in other operations. An
+``after_parent`` task ordered before a ``before_parent`` one in the same
+flow is a contract error. Rollback follows the same edges backwards: the
+parent's tasks revert before the child's ``before_parent`` tasks, the
+child's ``after_parent`` tasks (and what follows them) before the
+parent's.
+
+The operation, hook, policy and ordering names are defined once in
 :mod:`flows.contract` and re-exported here.
 """
 
 from openstack import exceptions as sdk_exceptions
 
+from flows.contract import AFTER_PARENT
+from flows.contract import BEFORE_PARENT
 from flows.contract import DELETE
 from flows.contract import HOOKS
 from flows.contract import INJECTED_ARGS
@@ -35,12 +54,16 @@ from flows.contract import PROTECT
 from flows.contract import RESTORE
 from flows.contract import ROLLBACK
 from flows.contract import VERIFY
+from flows.contract import after_parent
+from flows.contract import before_parent
 from flows.contract import restored_child
 from protection import exceptions
 
-__all__ = ["DELETE", "HOOKS", "INJECTED_ARGS", "KEEP", "OPERATIONS",
-           "POLICIES", "PROTECT", "RESTORE", "ROLLBACK", "VERIFY",
-           "ProtectionPlugin", "fetch_or_not_found", "restored_child"]
+__all__ = ["AFTER_PARENT", "BEFORE_PARENT", "DELETE", "HOOKS",
+           "INJECTED_ARGS", "KEEP", "OPERATIONS", "POLICIES", "PROTECT",
+           "RESTORE", "ROLLBACK", "VERIFY", "ProtectionPlugin",
+           "after_parent", "before_parent", "fetch_or_not_found",
+           "restored_child"]
 
 
 def fetch_or_not_found(fetch, resource_id, what):
@@ -68,8 +91,11 @@ class ProtectionPlugin:
     ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
     ``protect_after_children``  protect this resource only once its
                        children's protect flows finished (restore always
-                       does): e.g. a server snapshot that the cloud refuses
-                       while its volumes are being snapshotted.
+                       does), or, for a child that tags tasks
+                       ``before_parent`` / ``after_parent`` (module doc),
+                       between those: e.g. a server snapshot that the
+                       cloud refuses while its volumes' snapshots are
+                       being created or deleted.
     """
 
     resource_type = None

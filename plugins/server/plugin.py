@@ -17,9 +17,11 @@ from protection.resource import Resource
 
 class ServerPlugin(ProtectionPlugin):
     resource_type = common.RESOURCE_TYPE
-    # Its volumes first: the root-disk snapshot puts the server in a task
-    # state in which Nova refuses the assisted snapshots (NFS-like Cinder
-    # backends) of its in-use volumes.
+    # After its volumes' protect, or only after the tasks they tag
+    # before_parent (their temporary snapshots) and before those tagged
+    # after_parent (their deletion): while it snapshots the root disk,
+    # Nova refuses the assisted snapshots (NFS-like Cinder backends) of
+    # the server's in-use volumes.
     protect_after_children = True
 
     options_schema = {

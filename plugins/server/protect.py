@@ -28,6 +28,23 @@ class DescribeServer(task.Task):
         return info
 
 
+def wait_nova_idle(ctx, conn, server_id):
+    """Bounded wait until Nova has finished with the server (no task
+    state; a server gone is done too). Until then it refuses the assisted
+    snapshots of the server's volumes, which a volume's protect creates
+    and deletes before and after the server's (contract.BEFORE_PARENT /
+    AFTER_PARENT), also when a rollback deletes them."""
+    def fetch():
+        try:
+            server = conn.compute.get_server(server_id)
+        except sdk_exceptions.NotFoundException:
+            return common.probe("idle")
+        return common.probe(server.task_state or "idle")
+
+    ctx.wait_for_status(fetch, "idle", what=f"{common.label(server_id)} "
+                        "(Nova's task state)", failures=())
+
+
 class CreateRootDiskSnapshot(tasks.CreatingTask):
     """Nova createImage of an image-booted server (``snapshot_root_disk``,
     true by default: what the guest wrote to its root disk is data).
@@ -67,13 +84,23 @@ class CreateRootDiskSnapshot(tasks.CreatingTask):
     def find_marked(self, ctx, conn, marks):
         return image_data.marked_image(conn, marks)
 
+    def undo(self, ctx, conn, new_id):
+        """Delete the image (Nova abandons a snapshot whose image is
+        gone), then wait for Nova to be done with the server: the volumes'
+        temporary snapshots are deleted after this revert."""
+        super().undo(ctx, conn, new_id)
+        wait_nova_idle(ctx, conn, ctx.resource.id)
+
 
 class WaitRootDiskSnapshot(task.Task):
     """Bounded wait for the snapshot to be ``active``.
 
     Fails at once when Glance kills or Nova deletes the snapshot, or when
     Nova has finished (the server's task state is back to none) and the
-    image still has no data: the compute driver uploaded nothing.
+    image still has no data: the compute driver uploaded nothing. Once the
+    image is active, also waits for Nova to be done with the server
+    (``wait_nova_idle``), so that the volumes' temporary snapshots can be
+    deleted after the server's protect.
     """
 
     def execute(self, ctx, conn, resource, root_snapshot_id, server_info):
@@ -103,6 +130,7 @@ class WaitRootDiskSnapshot(task.Task):
         ctx.wait_for_status(fetch, "active", what=what,
                             failures=("failed",) + image_data.IMAGE_FAILURES,
                             size_gib=server_info["flavor"]["disk"])
+        wait_nova_idle(ctx, conn, resource.id)
 
 
 class SaveRootDiskData(task.Task):

@@ -101,6 +101,12 @@ class ChooseBackupMode(task.Task):
         return bool(earlier)
 
 
+def uses_snapshot(parameters):
+    """``method=snapshot`` (the default): the backup is taken from a
+    temporary snapshot; otherwise Cinder backs the volume up itself."""
+    return parameters.get("method", "snapshot") == "snapshot"
+
+
 class CreateTemporarySnapshot(tasks.CreatingTask):
     """A snapshot to back up from (``method=snapshot``)."""
 
@@ -109,7 +115,7 @@ class CreateTemporarySnapshot(tasks.CreatingTask):
     settled = SETTLED
 
     def execute(self, ctx, conn, resource, parameters):
-        if parameters.get("method", "snapshot") != "snapshot":
+        if not uses_snapshot(parameters):
             return None
         return self.snapshot(ctx, conn, resource, "the backup exists")
 

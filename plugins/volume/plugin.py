@@ -9,6 +9,8 @@ from plugins.volume import bank
 from protection import image_data
 from protection import image_tasks
 from protection.plugin import ProtectionPlugin
+from protection.plugin import after_parent
+from protection.plugin import before_parent
 from protection.plugin import fetch_or_not_found
 from protection.resource import Resource
 
@@ -104,22 +106,37 @@ class VolumePlugin(ProtectionPlugin):
     def protect_flow(self, ctx, resource):
         if ctx.parameters.get("data_location") == bank.BANK:
             return self._protect_to_bank()
+        snapshot = (backup.CreateTemporarySnapshot(),
+                    backup.WaitSnapshotAvailable())
+        release = backup.DeleteTemporarySnapshot()
+        if backup.uses_snapshot(ctx.parameters):
+            # Under a server (protect_after_children), only the creation
+            # and deletion of the snapshot conflict with its root-disk
+            # snapshot (Nova's assisted snapshots), not the backup Cinder
+            # takes from it. method=direct: Cinder's own snapshot spans the
+            # whole forced backup, so the whole flow comes first.
+            before_parent(*snapshot)
+            after_parent(release)
         return linear_flow.Flow("protect-volume").add(
             backup.DescribeVolume(),
             backup.ChooseBackupMode(),
-            backup.CreateTemporarySnapshot(),
-            backup.WaitSnapshotAvailable(),
+            *snapshot,
             backup.CreateBackup(),
             backup.WaitBackupAvailable(),
-            backup.DeleteTemporarySnapshot(),
+            release,
             backup.SaveVolumeMetadata(),
         )
 
     def _protect_to_bank(self):
+        snapshot = (bank.CreateCopySnapshot(), backup.WaitSnapshotAvailable())
+        release = backup.DeleteTemporarySnapshot()
+        # As for a backup: the copy volume, its upload and its deletion
+        # never involve Nova (the copy is attached to no server).
+        before_parent(*snapshot)
+        after_parent(release)
         return linear_flow.Flow("protect-volume-to-bank").add(
             backup.DescribeVolume(),
-            bank.CreateCopySnapshot(),
-            backup.WaitSnapshotAvailable(),
+            *snapshot,
             bank.CreateCopyVolume(),
             bank.UploadToImage(),
             bank.WaitUploaded(),
@@ -127,7 +144,7 @@ class VolumePlugin(ProtectionPlugin):
                                         "upload_image_id", "volume_copy"),
             image_tasks.DeleteTemporaryImage("upload_image_id"),
             bank.DeleteCopyVolume(),
-            backup.DeleteTemporarySnapshot(),
+            release,
             bank.SaveBankVolumeMetadata(),
         )
 

@@ -13,6 +13,7 @@ cloud those scenarios skip with that reason. Every resource, original or
 restored, is registered for deletion before anything is asserted.
 """
 
+import datetime
 import ipaddress
 import secrets
 
@@ -174,6 +175,29 @@ def _attached_volume_ids(conn, server_id):
     return {a.volume_id for a in conn.compute.volume_attachments(server_id)}
 
 
+def _assert_root_disk_overlapped_the_backups(conn, checkpoint_id, stamped,
+                                             volumes):
+    """Only the volumes' temporary snapshots are ordered around the
+    server's protect (contract.BEFORE_PARENT / AFTER_PARENT): its root-disk
+    snapshot began while Cinder was still taking both backups, and Nova
+    accepted it and the deletion of the snapshots afterwards."""
+    (snapshot_at,) = [at for at, e in stamped
+                      if e.resource is not None
+                      and e.resource.type == SERVER and e.step == "root-disk"]
+    backups = [b for b in conn.block_storage.backups()
+               if checkpoint_id in (b.description or "")]
+    assert sorted(b.volume_id for b in backups) == \
+        sorted(v.id for v in volumes)
+    for backup in backups:
+        available_at = datetime.datetime.fromisoformat(
+            backup.updated_at).replace(tzinfo=datetime.UTC)
+        assert snapshot_at < available_at, (
+            f"root-disk snapshot at {snapshot_at}, after backup "
+            f"{backup.id} was available ({available_at})")
+    for volume in volumes:
+        assert list(conn.block_storage.snapshots(volume_id=volume.id)) == []
+
+
 # -- (a) the whole application -----------------------------------------------
 def test_image_booted_server_with_network_volumes_and_floating_ip(
         service, conn, cleanup, random_image, events):
@@ -198,12 +222,17 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
     original_rules = _rules(conn, group.id, group.id)
     port = conn.network.get_port(port.id)
 
+    stamped = []
+    service.progress.add_listener(
+        lambda e: stamped.append((datetime.datetime.now(datetime.UTC), e)))
     checkpoint_id = _protect(service, conn, cleanup, [server.id])
     graph = service.show_checkpoint(checkpoint_id).graph
     assert {r.key for r in graph} == {
         (SERVER, server.id), (IMAGE, image.id), (NETWORK, net.id),
         *((VOLUME, v.id) for v in volumes)}
     assert service.verify(checkpoint_id, conn).ok
+    _assert_root_disk_overlapped_the_backups(conn, checkpoint_id, stamped,
+                                             volumes)
 
     # The floating IP stays allocated: restore must get the same address.
     teardown.delete_resources(conn, {

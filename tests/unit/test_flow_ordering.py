@@ -15,10 +15,12 @@ import time
 import pytest
 from oslo_config import cfg
 from taskflow import task
+from taskflow.patterns import linear_flow
 
 from flows import builder
 from protection import config
 from protection import exceptions
+from protection import plugin as plugin_api
 from protection.bank.filesystem import FileSystemBank
 from protection.registry import PluginRegistry
 from protection.service import ProtectionService
@@ -213,3 +215,165 @@ def _ctx_stub(resource):
     ctx.conn = ctx.bank = ctx.restored = ctx.progress = None
     ctx.metadata, ctx.parameters = {}, {}
     return ctx
+
+
+# -- protect: a child's tasks tagged before / after its parent's protect ------
+SERVERS = ("web", "db")
+VOLUMES = {"web": "vol-web", "db": "vol-db"}
+
+
+class _Step(task.Task):
+    """Logs ``<step>`` and ``<step>-done``; fails when the cloud says so;
+    logs ``<step>-revert`` when reverted."""
+
+    def __init__(self, step, **kwargs):
+        super().__init__(name=step, **kwargs)
+        self.step = step
+
+    def execute(self, conn, resource):
+        conn.event(self.step, resource.id)
+        self.work(conn, resource)
+        time.sleep(conn.slow.get(resource.id, 0))
+        if (self.step, resource.id) in conn.fail:
+            raise fake_cloud.CloudError(f"{self.step} of {resource.id} "
+                                        "refused")
+        conn.event(f"{self.step}-done", resource.id)
+
+    def work(self, conn, resource):
+        pass
+
+    def revert(self, conn, resource, **kwargs):
+        conn.event(f"{self.step}-revert", resource.id)
+
+
+class _ServerSnapshot(_Step):
+    """Tells the children's backups that their parent's protect runs."""
+
+    def work(self, conn, resource):
+        conn.parents_running[resource.id].set()
+
+
+class _Backup(_Step):
+    """Waits (bounded) until every server's protect has started: it can
+    finish only by overlapping them."""
+
+    def work(self, conn, resource):
+        if all(started.wait(5) for started in conn.parents_running.values()):
+            conn.event("backup-overlapped", resource.id)
+
+
+class TaggedServer(fake_cloud.ServerPlugin):
+    protect_after_children = True
+
+    def protect_flow(self, ctx, resource):
+        return _ServerSnapshot("protect")
+
+
+class TaggedVolume(fake_cloud.VolumePlugin):
+    """A volume as the real plugin's method=snapshot: its snapshot taken
+    before the server's protect, its backup alongside, its snapshot
+    released after."""
+
+    def protect_flow(self, ctx, resource):
+        snapshot, backup, release = (
+            _Step("snapshot"), _Backup("backup"), _Step("release"))
+        self.tag(snapshot, release)
+        return linear_flow.Flow("protect").add(snapshot, backup, release)
+
+    @staticmethod
+    def tag(snapshot, release):
+        plugin_api.before_parent(snapshot)
+        plugin_api.after_parent(release)
+
+
+def _tagged_service(tmp_path, server=TaggedServer, volume=TaggedVolume):
+    return make_service(tmp_path, plugins=(server, volume) +
+                        fake_cloud.ALL[2:])
+
+
+@pytest.fixture
+def tagged_cloud(cloud):
+    cloud.slow.update({"web": 0.1, "db": 0.1})
+    cloud.parents_running = {s: threading.Event() for s in SERVERS}
+    return cloud
+
+
+def test_parent_protect_between_its_childrens_tagged_tasks(tmp_path,
+                                                           tagged_cloud):
+    cloud = tagged_cloud
+    _tagged_service(tmp_path).protect(cloud, "app", ROOTS)
+    for server, volume in VOLUMES.items():
+        assert cloud.index("snapshot-done", volume) < \
+            cloud.index("protect", server)
+        assert cloud.index("protect-done", server) < \
+            cloud.index("release", volume)
+        # the untagged backup overlaps the server's protect, really
+        assert cloud.index("backup", volume) < \
+            cloud.index("protect-done", server)
+        assert ("backup-overlapped", volume) in cloud.log
+        assert cloud.index("protect", server) < \
+            cloud.index("backup-done", volume)
+        # an untagged child keeps the whole rule
+        assert cloud.index("protect-done", "net") < \
+            cloud.index("protect", server)
+
+
+def test_tags_are_ignored_under_a_parent_that_does_not_ask(tmp_path,
+                                                           tagged_cloud):
+    class Server(TaggedServer):
+        protect_after_children = False
+    cloud = tagged_cloud
+    _tagged_service(tmp_path, server=Server).protect(cloud, "app", ROOTS)
+    for server, volume in VOLUMES.items():
+        assert ("release-done", volume) in cloud.log
+        # nothing orders the server after the volume's snapshot
+        assert cloud.index("protect", server) < \
+            cloud.index("snapshot-done", volume)
+
+
+def test_a_child_the_parents_protect_names_is_protected_whole_first(
+        tmp_path, tagged_cloud):
+    class Naming(_Step):
+        def execute(self, conn, resource, **children):
+            super().execute(conn, resource)
+
+    class Server(TaggedServer):
+        def protect_flow(self, ctx, resource):
+            return Naming("protect", requires=[
+                plugin_api.restored_child("Test::Volume",
+                                          VOLUMES[resource.id])])
+    cloud = tagged_cloud
+    cloud.parents_running = {}          # no overlap to wait for
+    _tagged_service(tmp_path, server=Server).protect(cloud, "app", ROOTS)
+    for server, volume in VOLUMES.items():
+        assert cloud.index("release-done", volume) < \
+            cloud.index("protect", server)
+
+
+def test_after_parent_before_a_before_parent_task_is_a_contract_error(
+        tmp_path, tagged_cloud):
+    class Contradicting(TaggedVolume):
+        @staticmethod
+        def tag(snapshot, release):
+            plugin_api.after_parent(snapshot)
+            plugin_api.before_parent(release)
+    with pytest.raises(exceptions.PluginError,
+                       match="release' is tagged before_parent but comes "
+                             "after '.*/snapshot', tagged after_parent"):
+        _tagged_service(tmp_path, volume=Contradicting).protect(
+            tagged_cloud, "app", ROOTS)
+
+
+@pytest.mark.parametrize("failing", [("protect", "web"),
+                                     ("backup", "vol-web")])
+def test_rollback_reverts_the_parent_before_its_childrens_snapshots(
+        tmp_path, tagged_cloud, failing):
+    cloud = tagged_cloud
+    cloud.fail.add(failing)
+    with pytest.raises(exceptions.StackvaultError):
+        _tagged_service(tmp_path).protect(cloud, "app", ROOTS)
+    for server, volume in VOLUMES.items():
+        if ("protect-done", server) in cloud.log or failing[1] == server:
+            assert cloud.index("protect-revert", server) < \
+                cloud.index("snapshot-revert", volume)
+    assert ("release", "vol-web") not in cloud.log

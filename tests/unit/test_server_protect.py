@@ -113,9 +113,21 @@ class TestRootDiskSnapshot:
             "srv-1", name="stackvault-tmp-cp-1", metadata=task.marks(ctx),
             wait=False)
         conn.image.get_image.side_effect = [obj(status="active"), NOT_FOUND]
+        conn.compute.get_server.side_effect = [
+            obj(task_state="image_uploading"), obj(task_state=None)]
         task.revert(ctx=ctx, conn=conn, result="snap-1")
         conn.image.delete_image.assert_called_once_with(
             "snap-1", ignore_missing=True)
+        # the volumes' snapshots are deleted after: Nova must be done
+        assert conn.compute.get_server.call_count == 2
+
+    def test_revert_of_a_server_gone_does_not_wait(self):
+        conn = mock.Mock()
+        conn.image.get_image.side_effect = NOT_FOUND
+        conn.compute.get_server.side_effect = NOT_FOUND
+        protect.CreateRootDiskSnapshot().revert(
+            ctx=make_ctx(SRV, conn), conn=conn, result="snap-1")
+        conn.compute.get_server.assert_called_once_with("srv-1")
 
     def test_refused_for_a_shelved_server(self):
         conn = mock.Mock()
@@ -130,10 +142,14 @@ class TestRootDiskSnapshot:
         conn = mock.Mock()
         conn.image.get_image.side_effect = statuses("queued", "saving",
                                                     "active")
-        conn.compute.get_server.return_value = obj(
-            task_state="image_uploading")
+        busy = obj(task_state="image_uploading")
+        conn.compute.get_server.side_effect = [busy, busy,
+                                               obj(task_state=None)]
         protect.WaitRootDiskSnapshot().execute(
             make_ctx(SRV, conn), conn, SRV, "snap-1", self.info())
+        # active, then Nova done with the server (its volumes' snapshots
+        # are deleted after the server's protect)
+        assert conn.compute.get_server.call_count == 3
 
     def test_fails_at_once_when_nova_is_done_and_glance_got_nothing(self):
         conn = mock.Mock()

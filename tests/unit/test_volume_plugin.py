@@ -5,6 +5,7 @@ from unittest import mock
 import pytest
 from openstack import exceptions as sdk_exceptions
 
+from flows import contract
 from plugins import volume
 from protection.context import Journal
 from protection import exceptions
@@ -357,3 +358,30 @@ class TestCheckDelete:
     def test_no_backup_or_one_already_gone_is_fine(self, conn, metadata):
         conn.block_storage.get_backup.side_effect = NOT_FOUND
         volume.VolumePlugin().check_delete(conn, VOL, metadata)
+
+
+def _parent_orders(flow):
+    return {atom.name.rsplit(".", 1)[-1]: contract.parent_order(atom)
+            for atom, _ in flow.iter_nodes()
+            if contract.parent_order(atom)}
+
+
+@pytest.mark.parametrize("parameters", [
+    {}, {"method": "snapshot"}, {"data_location": "bank"},
+    {"data_location": "bank", "method": "direct"}])
+def test_only_the_temporary_snapshot_is_ordered_against_the_server(
+        parameters):
+    flow = volume.VolumePlugin().protect_flow(
+        make_ctx(VOL, parameters=parameters), VOL)
+    snapshot = ("CreateCopySnapshot" if parameters.get("data_location")
+                else "CreateTemporarySnapshot")
+    assert _parent_orders(flow) == {
+        snapshot: contract.BEFORE_PARENT,
+        "WaitSnapshotAvailable": contract.BEFORE_PARENT,
+        "DeleteTemporarySnapshot": contract.AFTER_PARENT}
+
+
+def test_method_direct_is_protected_wholly_before_the_server():
+    flow = volume.VolumePlugin().protect_flow(
+        make_ctx(VOL, parameters={"method": "direct"}), VOL)
+    assert _parent_orders(flow) == {}
