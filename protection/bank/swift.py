@@ -67,6 +67,7 @@ import uuid
 
 from openstack import exceptions as sdk_exceptions
 from oslo_config import cfg
+from requests import exceptions as requests_exceptions
 
 from protection import cloud
 from protection import exceptions
@@ -345,12 +346,19 @@ class SwiftBank(base.Bank):
             raise exceptions.ObjectNotFound(key) from None
         except sdk_exceptions.SDKException as exc:
             raise self._error("read", key, exc) from None
-        return self._read(chunks)
+        return self._read(key, chunks)
 
-    @staticmethod
-    def _read(chunks):
+    def _read(self, key, chunks):
+        """The object's chunks; a body cut short (Swift stops a Static Large
+        Object at a segment that is not what its manifest recorded, a
+        connection drops) is a BankError naming the object, not the HTTP
+        library's exception."""
         try:
             yield from chunks
+        except requests_exceptions.RequestException as exc:
+            raise exceptions.BankError(
+                f"swift bank: reading {key!r} in container {self.container} "
+                f"was cut short: {exc}") from None
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:

@@ -23,6 +23,7 @@ import mock
 import pytest
 import requests
 from openstack import exceptions as sdk_exceptions
+from requests import exceptions as requests_exceptions
 from oslo_config import cfg
 
 from protection import bank as bank_mod
@@ -407,6 +408,22 @@ def test_get_closes_the_stream_when_abandoned(bank, store):
         next(it)
         it.close()
     assert closed == [True]
+
+
+def test_a_body_cut_short_is_a_bank_error_naming_the_object(bank, store):
+    bank.put("cut", b"x" * 10)
+
+    def chunks():
+        yield b"x" * 4
+        raise requests_exceptions.ChunkedEncodingError("connection broken")
+
+    with mock.patch.object(store, "stream_object", return_value=chunks()):
+        got = bank.get("cut", chunk_size=4)
+        assert next(got) == b"xxxx"
+        with pytest.raises(exceptions.BankError,
+                           match="reading 'cut' in container .* was cut "
+                                 "short: connection broken"):
+            next(got)
 
 
 def test_put_memory_is_constant(bank):
