@@ -285,11 +285,19 @@ class Checkpoint:
         bank: a protect resumed by another process did not see the dead
         one's writes, and each of them is whole (banks write objects
         atomically); an atom that was cut short runs again and rewrites
-        its objects."""
+        its objects. Where the bank keeps fingerprints, each object's is
+        taken from the listing made before it is read (the protect owns the
+        checkpoint: nothing else writes it meanwhile), so a restore's
+        pre-check need not read adopted objects either."""
+        listed = self.bank.fingerprints(self.key("resources/")) or {}
         for relative in self.list_objects("resources/"):
-            size, sha = self.bank.sha256(self.key(relative))
+            key = self.key(relative)
+            size, sha = self.bank.sha256(key)
+            found = listed.get(key)
+            fingerprint = found.fingerprint \
+                if found is not None and found.size == size else None
             self.manifest.record(relative, base.ObjectInfo(
-                self.key(relative), size, sha))
+                key, size, sha, fingerprint))
 
     # -- index ----------------------------------------------------------------
     def save_index(self):

@@ -107,6 +107,19 @@ def test_protect_records_the_fingerprint_the_listing_reports(
             .fingerprint
 
 
+def test_objects_a_resumed_protect_adopts_keep_their_fingerprints(
+        service, checkpoint_id, bank):
+    checkpoint = service.checkpoints.get(checkpoint_id)
+    recorded = checkpoint.manifest.objects()
+    checkpoint.manifest = type(checkpoint.manifest)()     # none recorded
+    checkpoint.adopt_objects()
+    adopted = checkpoint.manifest.objects()
+    assert set(adopted) == {r for r in recorded if r.startswith("resources/")}
+    for relative, entry in adopted.items():
+        assert entry["fingerprint"] == recorded[relative]["fingerprint"]
+        assert entry["sha256"] == recorded[relative]["sha256"]
+
+
 def test_the_pre_check_reads_only_objects_without_a_fingerprint(
         service, checkpoint_id, bank):
     checkpoint = service.checkpoints.get(checkpoint_id)
