@@ -285,15 +285,16 @@ class ImagePlugin(ProtectionPlugin):
         return flow
 
     def restore_preflight(self, ctx, resource):
-        """The name and visibility of the new image; its data is the
-        checkpoint's (checked with the checkpoint)."""
+        """The name and visibility of the new image, the Glance quota it
+        uses; its data is the checkpoint's (checked with the checkpoint)."""
         image = ctx.metadata["image"]
         return [preflight.Mapping(
                     "name", image["name"],
                     ctx.parameters.get("restore_name") or image["name"]),
                 preflight.Mapping(
                     "visibility", image.get("visibility"),
-                    ctx.parameters.get("visibility", "private"))]
+                    ctx.parameters.get("visibility", "private")),
+                *image_data.quota_demands(ctx.metadata["data"])]
 
     def delete_flow(self, ctx, resource):
         return linear_flow.Flow("delete").add(DeleteImageData())

@@ -44,6 +44,7 @@ from oslo_config import cfg
 from protection import config
 from protection import exceptions
 from protection import pipeline
+from protection import preflight
 from protection import streaming
 from protection import tasks
 
@@ -140,6 +141,14 @@ def process_budget(conf):
     _PROCESS_BUDGET.limit = _option(conf, "process_concurrency",
                                     config.DEFAULT_PROCESS_CONCURRENCY)
     return _PROCESS_BUDGET
+
+
+def quota_demands(data):
+    """What restoring ``data`` into a new image uses of Glance's quotas
+    (:mod:`protection.quotas`): one image of its size, in MiB rounded up."""
+    return [preflight.Demand("image.image_count_total", 1),
+            preflight.Demand("image.image_size_total",
+                             -(-data["size"] // MiB))]
 
 
 def data_object_name(index):

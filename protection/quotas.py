@@ -3,8 +3,10 @@
 Plugins announce what their restore would use as
 :class:`protection.preflight.Demand` (``compute.cores``: 2); the sums are
 compared here with ``limit - in use - reserved`` as Nova, Cinder and
-Neutron report them for the connection's own project. Only services
-something is demanded of are asked. A limit of -1 is unlimited; a quota
+Neutron report them for the connection's own project, and with ``limit -
+usage`` as Glance reports its unified limits (``/v2/info/usage``; a Glance
+that enforces none reports none: unlimited). Only services something is
+demanded of are asked. A limit of -1 is unlimited; a quota
 the cloud will not show (policy, old API) is ``unknown``, never a pass
 in disguise.
 """
@@ -28,6 +30,8 @@ QUOTAS = {
     "network.routers": "routers",
     "network.security_groups": "security groups",
     "network.floating_ips": "floating IPs",
+    "image.image_count_total": "images",
+    "image.image_size_total": "image MiB",
 }
 
 
@@ -44,6 +48,13 @@ def _from_network(details, name):
         value.get("reserved") or 0)
 
 
+def _from_glance(usage, name):
+    if not usage:                 # Glance enforces no unified limits
+        return -1, 0
+    value = usage.get(name) or {}
+    return value.get("limit"), value.get("usage") or 0
+
+
 def _reader(conn, service):
     """``name -> (limit, used)`` for one service of the current project."""
     project = conn.current_project_id
@@ -53,6 +64,11 @@ def _reader(conn, service):
     if service == "volume":
         found = conn.block_storage.get_quota_set(project, usage=True)
         return lambda name: _from_quota_set(found, name)
+    if service == "image":
+        response = conn.image.get("/info/usage")
+        sdk_exceptions.raise_from_response(response)
+        usage = response.json().get("usage") or {}
+        return lambda name: _from_glance(usage, name)
     found = conn.network.get_quota(project, details=True)
     return lambda name: _from_network(found, name)
 

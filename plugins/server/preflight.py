@@ -10,6 +10,7 @@ subnets and security groups, the key pair) is a placeholder in
 
 from plugins.server import common
 from plugins.server import mappings
+from protection import image_data
 from protection import preflight
 
 RESTORED = "restored from the checkpoint"
@@ -70,6 +71,7 @@ def _boot(items, ctx):
         items.append(preflight.Mapping(
             "image", common.root_snapshot_id(metadata),
             "new image of the root disk saved in the checkpoint"))
+        items += image_data.quota_demands(common.root_disk(metadata)["data"])
         return
     boot = metadata["boot"]
     what = "boot volume" if boot["source"] == "volume" else "image"

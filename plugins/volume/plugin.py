@@ -171,9 +171,13 @@ class VolumePlugin(ProtectionPlugin):
         )
 
     def restore_preflight(self, ctx, resource):
-        return backup.restore_preflight(
+        items = backup.restore_preflight(
             ctx.conn, resource, ctx.metadata, ctx.parameters,
             from_backup=not bank.is_bank(ctx.metadata))
+        if bank.is_bank(ctx.metadata):     # through a temporary image
+            items += image_data.quota_demands(
+                ctx.metadata[bank.RECORD_KEY]["data"])
+        return items
 
     def delete_flow(self, ctx, resource):
         if bank.is_bank(ctx.metadata):

@@ -94,6 +94,13 @@ def test_dry_run_only_reads_and_judges_right(protected, counting_conn):
                  f"port {app['port'].id}: fixed IPs and MAC free"):
         assert verdicts[(name, "pass")] == 1, (name, report.checks)
     assert verdicts[("backup available", "pass")] == 2
+    # Image data is uploaded: Glance's quotas, which devcloud's Glance
+    # does not limit (its /v2/info/usage is empty).
+    glance = [(c.name, c.verdict, c.detail.endswith("; unlimited"))
+              for c in report.checks
+              if c.name in ("quota images", "quota image MiB")]
+    assert glance == [("quota images", "pass", True),
+                      ("quota image MiB", "pass", True)], report.checks
     stages = [{r.type for r in stage} for stage in report.stages]
     assert stages[-1] == {SERVER}
     assert VOLUME in stages[0]

@@ -56,6 +56,8 @@ class FakeGlance:
         self.ids = (f"img-{i}" for i in itertools.count(1))
         self.lock = threading.Lock()
         self.downloads = []
+        # /v2/info/usage: Glance's unified limits ({} when it enforces none)
+        self.usage = {}
 
     # -- helpers for tests ----------------------------------------------------
     def add(self, data, status="active", **attrs):
@@ -97,6 +99,8 @@ class FakeGlance:
 
     # -- raw REST (the proxy is a keystoneauth Adapter) -----------------------
     def get(self, url, params=None, **kwargs):
+        if url == "/info/usage":
+            return response(200, body={"usage": dict(self.usage)})
         if url == "/images":        # a listing filtered by properties
             return response(200, body={"images": [
                 dict(r) for r in self.records.values()

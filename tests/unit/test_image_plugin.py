@@ -24,6 +24,7 @@ from plugins import image as image_plugin
 from protection import config
 from protection import exceptions
 from protection import image_data
+from protection import preflight
 from protection import pipeline
 from protection import progress as progress_mod
 from protection import saved_metadata as schema_check
@@ -126,6 +127,17 @@ def test_object_size_is_the_framework_option_64_mib_by_default():
     conf.set_override("object_size_mib", 3, group="image_data")
     assert image_plugin.ImagePlugin(conf)._object_size() == 3 * MiB
     assert image_plugin.ImagePlugin()._object_size() == 64 * MiB
+
+
+def test_restore_preflight_demands_one_image_of_the_datas_size():
+    ctx = mock.Mock(parameters={}, metadata={
+        "image": {"name": "cirros", "visibility": "public"},
+        "data": {"size": 2 * MiB}})
+    items = image_plugin.ImagePlugin().restore_preflight(ctx, None)
+    demands = {i.quota: i.amount for i in items
+               if isinstance(i, preflight.Demand)}
+    assert demands == {"image.image_count_total": 1,
+                       "image.image_size_total": 2}
 
 
 def test_every_transfer_of_the_process_shares_one_budget():

@@ -28,6 +28,7 @@ from tests.unit.server_helpers import cloud
 from tests.unit.server_helpers import flavor
 from tests.unit.server_helpers import network
 from tests.unit.server_helpers import restore_ctx
+from tests.unit.server_helpers import saved
 
 # A call whose name says it changes something; a dry-run makes none.
 MUTATING = re.compile(r"(^|\.)(create|delete|update|set|add|remove|attach|"
@@ -67,6 +68,26 @@ def server_preflight(conn, restored, parameters=None):
     with mock.patch.object(mappings.sdk_utils, "supports_microversion",
                            return_value=True):
         return ServerPlugin().restore_preflight(ctx, ctx.resource)
+
+
+def test_a_saved_root_disk_demands_one_image_of_its_size():
+    conn = cloud()
+    metadata = dict(saved(), root_disk={
+        "snapshot_id": "snap-1", "image": {},
+        "data": {"size": 5 * 1024 * 1024, "objects": []}})
+    ctx = restore_ctx(conn, metadata=metadata, restored=placeholders(
+        (NET, "net-1"), (SUB, "sub-1"), (SG, "sg-1"),
+        ("OS::Nova::KeyPair", "key")))
+    conn.compute.flavors.return_value = [flavor()]
+    conn.compute.availability_zones.return_value = [obj(name="nova")]
+    with mock.patch.object(mappings.sdk_utils, "supports_microversion",
+                           return_value=True):
+        items = ServerPlugin().restore_preflight(ctx, ctx.resource)
+    _checks, maps, demands = by_kind(items)
+    assert ("image", "snap-1",
+            "new image of the root disk saved in the checkpoint") in maps
+    assert demands["image.image_count_total"] == 1
+    assert demands["image.image_size_total"] == 5
 
 
 def server_check(conn, name, *restored):
@@ -233,6 +254,40 @@ def test_quotas_pass_fail_unlimited_and_unknown():
     conn.compute.get_quota_set.assert_called_once_with(
         conn.current_project_id, usage=True)
     assert mutating_calls(conn) == []
+
+
+def glance_usage(conn, status=200, usage=None):
+    answer = mock.Mock(status_code=status)
+    answer.json.return_value = {"usage": usage or {}}
+    conn.image.get.return_value = answer
+
+
+@pytest.mark.parametrize("usage,verdicts", [
+    ({}, [preflight.PASS, preflight.PASS]),     # no unified limits
+    ({"image_count_total": {"limit": 5, "usage": 4},
+      "image_size_total": {"limit": 1000, "usage": 900}},
+     [preflight.PASS, preflight.FAIL]),
+])
+def test_glance_quotas_from_its_unified_limits(usage, verdicts):
+    conn = quota_conn()
+    glance_usage(conn, usage=usage)
+    found = quotas.checks(conn, {"image.image_count_total": 1,
+                                 "image.image_size_total": 200})
+    assert [c.verdict for c in found] == verdicts
+    conn.image.get.assert_called_once_with("/info/usage")
+    if usage:
+        assert found[1].detail == "needs 200, 100 free (900 of 1000 used)"
+
+
+def test_a_glance_without_the_usage_api_is_unknown():
+    conn = quota_conn()
+    conn.image.get.return_value = mock.Mock(status_code=404)
+    with mock.patch.object(quotas.sdk_exceptions, "raise_from_response",
+                           side_effect=sdk_exceptions.NotFoundException(
+                               "no /v2/info/usage")):
+        found = quotas.checks(conn, {"image.image_count_total": 1})
+    assert found[0].verdict == preflight.UNKNOWN
+    assert "the image quota could not be read" in found[0].detail
 
 
 def test_only_demanded_services_are_asked():

@@ -12,6 +12,7 @@ from plugins.volume import backup as volume_backup
 from plugins.volume import bank
 from protection import exceptions
 from protection import image_tasks
+from protection import preflight
 from protection import saved_metadata as schema_check
 from protection.checkpoint import CheckpointStore
 from protection.bank.filesystem import FileSystemBank
@@ -251,8 +252,14 @@ def test_a_backup_being_restored_says_cinder_restores_it_once_at_a_time():
     assert "once at a time" in check.detail
 
 
-def test_bank_data_needs_no_backup():
+def test_bank_data_needs_no_backup_but_glance_quota():
     conn = mock.Mock()
-    checks = _checks(_preflight(conn, dict(INFO, data_location="bank")))
-    assert "backup available" not in checks
+    items = _preflight(conn, dict(INFO, data_location="bank", image_copy={
+        "image": {}, "data": {"size": 3 * 1024 * 1024 + 1}}))
+    assert "backup available" not in _checks(items)
     conn.block_storage.get_backup.assert_not_called()
+    # restored through a temporary image of the data's size, MiB rounded up
+    assert {d.quota: d.amount for d in items
+            if isinstance(d, preflight.Demand)} == {
+        "volume.volumes": 1, "volume.gigabytes": 1,
+        "image.image_count_total": 1, "image.image_size_total": 4}
