@@ -419,9 +419,7 @@ def _checked_object(bank, obj, original_id):
                 size += len(chunk)
                 yield chunk
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            streaming.close(chunks)
         if size != obj["size"] or piece.hexdigest() != obj["sha256"]:
             raise ImageDataMismatch(
                 f"bank object {obj['name']} of image {original_id} "

@@ -37,6 +37,8 @@ import collections
 from concurrent import futures
 import threading
 
+from protection import streaming
+
 DEFAULT_DEPTH = 2
 
 
@@ -158,12 +160,6 @@ class _Queue:
                 chunk = self._chunks.popleft()
                 pipeline.cond.notify_all()
             yield chunk
-
-
-def _close(iterator):
-    close = getattr(iterator, "close", None)
-    if close is not None:
-        close()
 
 
 class _Running:
@@ -291,7 +287,7 @@ class PieceReader:
             self._pipeline.fail(exc)
         finally:
             if chunks is not None:
-                _close(chunks)
+                streaming.close(chunks)
 
     def _start_up_to(self, needed, end):
         while self._started < min(end, len(self._readers)):

@@ -9,11 +9,21 @@ plugin) and by banks that cut data into segments (the Swift bank):
   HTTP client that retries after a broken connection fails loudly instead
   of sending the rest of a half-consumed stream as if it were the whole;
   it also remembers the source's own exception, which HTTP libraries tend
-  to wrap in a generic connection error.
+  to wrap in a generic connection error;
+- :func:`close` ends a stream its reader stops early (a generator's
+  ``finally``, an HTTP response), whatever kind of iterable it is.
 """
 
 from concurrent import futures
 import threading
+
+
+def close(chunks):
+    """Close ``chunks`` when it can be closed (a generator, a response's
+    stream); a list or other plain iterable needs nothing."""
+    closer = getattr(chunks, "close", None)
+    if closer is not None:
+        closer()
 
 
 class Splitter:

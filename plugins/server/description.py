@@ -15,6 +15,7 @@ from protection import exceptions
 # describe_server's parts read at once (attachments, ports, flavor, image).
 DESCRIBE_WORKERS = 4
 
+
 def _device_key(device):
     """Sort ``/dev/vdb`` before ``/dev/vdaa``."""
     device = device or ""

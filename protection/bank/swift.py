@@ -360,9 +360,7 @@ class SwiftBank(base.Bank):
                 f"swift bank: reading {key!r} in container {self.container} "
                 f"was cut short: {exc}") from None
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            streaming.close(chunks)
 
     # -- list -----------------------------------------------------------------
     def _entries(self, container, prefix):
