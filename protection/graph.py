@@ -115,12 +115,12 @@ class ResourceGraph:
         """``[[resource, ...], ...]``: level 1 holds the resources without
         children, each later level those whose children are all in
         earlier ones; in :meth:`bottom_up` order within a level."""
-        depth = {}
-        for resource in self.bottom_up():
+        order, depth = self.bottom_up(), {}
+        for resource in order:
             depth[resource.key] = 1 + max(
                 (depth[k] for k in self._children[resource.key]), default=0)
         found = [[] for _ in range(max(depth.values(), default=0))]
-        for resource in self.bottom_up():
+        for resource in order:
             found[depth[resource.key] - 1].append(resource)
         return found
 
