@@ -55,8 +55,8 @@ from oslo_config import cfg
 from protection import config
 from protection.bank.filesystem import FileSystemBank
 from protection.bank.swift import SwiftBank
-from protection.registry import PluginRegistry
-from protection.service import ProtectionService
+from protection.plugin.registry import PluginRegistry
+from protection.service.facade import ProtectionService
 
 MiB = 1024 * 1024
 IMAGE_TYPE = "OS::Glance::Image"

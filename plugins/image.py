@@ -47,12 +47,12 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
-from protection import image_data
-from protection import preflight
-from protection import tasks
+from protection.plugin import image_data
+from protection.plugin import checks
+from protection.plugin import tasks
 from protection.plugin import ProtectionPlugin
 from protection.plugin import fetch_or_not_found
-from protection.resource import Resource
+from protection.plugin import Resource
 
 LOG = logging.getLogger(__name__)
 
@@ -288,10 +288,10 @@ class ImagePlugin(ProtectionPlugin):
         """The name and visibility of the new image, the Glance quota it
         uses; its data is the checkpoint's (checked with the checkpoint)."""
         image = ctx.metadata["image"]
-        return [preflight.Mapping(
+        return [checks.Mapping(
                     "name", image["name"],
                     ctx.parameters.get("restore_name") or image["name"]),
-                preflight.Mapping(
+                checks.Mapping(
                     "visibility", image.get("visibility"),
                     ctx.parameters.get("visibility", "private")),
                 *image_data.quota_demands(ctx.metadata["data"])]

@@ -24,11 +24,11 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
-from protection import preflight
-from protection import tasks
+from protection.plugin import checks
+from protection.plugin import tasks
 from protection.plugin import ProtectionPlugin
 from protection.plugin import fetch_or_not_found
-from protection.resource import Resource
+from protection.plugin import Resource
 
 RESOURCE_TYPE = "OS::Nova::KeyPair"
 
@@ -161,8 +161,8 @@ class KeyPairPlugin(ProtectionPlugin):
         existing = ctx.conn.compute.find_keypair(name, ignore_missing=True)
         clash = existing is not None and key_material(
             existing.public_key) != key_material(metadata["public_key"])
-        return [preflight.Mapping("name", metadata["name"], name),
-                preflight.Check.of(
+        return [checks.Mapping("name", metadata["name"], name),
+                checks.Check.of(
                     "key pair name free", not clash,
                     f"key pair {name!r} already exists with another public "
                     "key: delete it, or set restore_name" if clash else

@@ -130,7 +130,7 @@ class ResourceFailed(StackvaultError):
 class OperationFailed(StackvaultError):
     """An operation failed; ``failures`` says which resource, step and why.
 
-    ``failures`` is a list of :class:`protection.report.Failure`.
+    ``failures`` is a list of :class:`protection.model.report.Failure`.
     """
 
     def __init__(self, operation, failures, result=None):
@@ -149,7 +149,7 @@ class OperationFailed(StackvaultError):
 
 class PreflightFailed(OperationError):
     """A restore's pre-flight found a check that fails; nothing was
-    created. ``report``: the :class:`protection.preflight.Report`."""
+    created. ``report``: the :class:`protection.restore.preflight.Report`."""
 
     def __init__(self, report):
         failing = "; ".join(str(c) for c in report.failing)

@@ -14,10 +14,10 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
-from protection import preflight
-from protection import tasks
+from protection.plugin import checks
+from protection.plugin import tasks
 from protection.plugin import ProtectionPlugin
-from protection.resource import Resource
+from protection.model.resource import Resource
 
 
 class CloudError(Exception):
@@ -208,19 +208,19 @@ class RecordPlugin(ProtectionPlugin):
         """Each child restored or mapped with ``child_mapping``; a record
         in ``conn.refuse`` fails its check (a full disk, say)."""
         ctx.conn.event("preflight", resource.id)
-        items = [preflight.Mapping("name", resource.name,
+        items = [checks.Mapping("name", resource.name,
                                    ctx.parameters.get("restore_name")
                                    or resource.name)]
         types = resource.extra.get("child_types", {})
         for child in resource.extra.get("children", []):
             target = ctx.parameters.get("child_mapping", {}).get(child) \
                 or ctx.restored.get(types.get(child, resource.type), child)
-            items.append(preflight.Mapping("child", child, target) if target
-                         else preflight.Check(
-                             "child", preflight.FAIL,
+            items.append(checks.Mapping("child", child, target) if target
+                         else checks.Check(
+                             "child", checks.FAIL,
                              f"{child} is not restored: map it with "
                              "child_mapping"))
-        items.append(preflight.Check.of(
+        items.append(checks.Check.of(
             "room", resource.id not in ctx.conn.refuse,
             f"no room for {resource.id}" if resource.id in ctx.conn.refuse
             else "enough room"))

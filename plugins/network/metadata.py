@@ -1,7 +1,7 @@
 """What the network plugin saves in ``metadata.json``, and its checks.
 
 ``METADATA_SCHEMA`` is the shape (the framework checks it on verify and
-before a restore creates anything, see ``protection.saved_metadata``);
+before a restore creates anything, see ``protection.plugin.saved_metadata``);
 ``consistency_problems`` checks what a schema cannot: CIDRs and IPs parse
 and fit their subnets, remote groups are saved or referenced.
 """
@@ -12,7 +12,7 @@ from taskflow import task
 
 from plugins.network import common
 from protection import exceptions
-from protection import saved_metadata
+from protection.plugin import saved_metadata
 
 _ID = {"type": "string", "minLength": 1}
 _TEXT = {"type": "string"}
@@ -165,7 +165,7 @@ class CheckNetworkMetadata(task.Task):
     """Verify: the saved metadata is consistent.
 
     Metadata that breaks ``METADATA_SCHEMA`` is reported by the framework
-    (``protection.saved_metadata``) beside this check; the consistency
+    (``protection.plugin.saved_metadata``) beside this check; the consistency
     checks need the shape the schema guarantees, so they look only at
     metadata that meets it.
     """

@@ -7,7 +7,7 @@ is journaled (``finish``).
 """
 
 from plugins.network import common
-from protection import tasks
+from protection.plugin import tasks
 
 
 class CreateNetwork(tasks.CreatingTask):

@@ -12,7 +12,7 @@ from plugins.network import routers
 from plugins.network import routes
 from plugins.network import security_groups
 from protection.plugin import ProtectionPlugin
-from protection.resource import Resource
+from protection.plugin import Resource
 
 
 def _chain(metadata):

@@ -8,7 +8,7 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from plugins.network import common
-from protection import tasks
+from protection.plugin import tasks
 
 
 def _port_info(port):

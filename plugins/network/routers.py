@@ -11,8 +11,8 @@ from taskflow import task
 
 from plugins.network import common
 from protection import exceptions
-from protection import tasks
-from protection import wait
+from protection.plugin import tasks
+from protection.plugin import wait
 
 
 def dismantle_router(ctx, conn, router_id):

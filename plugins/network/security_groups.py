@@ -17,8 +17,8 @@ from taskflow import task
 
 from plugins.network import common
 from protection import exceptions
-from protection import tasks
-from protection import wait
+from protection.plugin import tasks
+from protection.plugin import wait
 
 
 def default_group_id(conn):

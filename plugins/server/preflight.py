@@ -5,35 +5,35 @@ and MACs it would ask for are free; and the quota it would use.
 
 What this restore creates first (volumes, the image, networks, their
 subnets and security groups, the key pair) is a placeholder in
-``ctx.restored`` (:mod:`protection.preflight`) and shown as restored.
+``ctx.restored`` (:mod:`protection.restore.preflight`) and shown as restored.
 """
 
 from plugins.server import common
 from plugins.server import mappings
-from protection import image_data
-from protection import preflight
+from protection.plugin import image_data
+from protection.plugin import checks
 
 RESTORED = "restored from the checkpoint"
 
 
 def _shown(value):
-    return RESTORED if preflight.is_placeholder(value) else value
+    return RESTORED if checks.is_placeholder(value) else value
 
 
 def _flavor(items, ctx):
-    flavor_id = preflight.attempt(
+    flavor_id = checks.attempt(
         items, "flavor exists", lambda: mappings.ResolveFlavor().execute(
             ctx, ctx.conn, ctx.resource, ctx.metadata, ctx.parameters))
     if flavor_id is None:
         return
     flavor = ctx.conn.compute.get_flavor(flavor_id)
     saved = ctx.metadata["flavor"]
-    items.append(preflight.Mapping("flavor",
+    items.append(checks.Mapping("flavor",
                                    saved.get("name") or saved.get("id"),
                                    f"{flavor.name} ({flavor.id})"))
-    items += [preflight.Demand("compute.instances", 1),
-              preflight.Demand("compute.cores", flavor.vcpus or 0),
-              preflight.Demand("compute.ram", flavor.ram or 0)]
+    items += [checks.Demand("compute.instances", 1),
+              checks.Demand("compute.cores", flavor.vcpus or 0),
+              checks.Demand("compute.ram", flavor.ram or 0)]
 
 
 def _attributes(items, ctx):
@@ -43,7 +43,7 @@ def _attributes(items, ctx):
     new_key = ctx.restored.get(common.KEYPAIR_TYPE, key) if key else None
     if new_key and "key_name" not in parameters:
         parameters["key_name"] = ""     # the key pair's own restore makes it
-    attrs = preflight.attempt(
+    attrs = checks.attempt(
         items, "server attributes",
         lambda: mappings.ResolveServerAttributes().execute(
             ctx, ctx.conn, ctx.resource, ctx.metadata, parameters,
@@ -58,17 +58,17 @@ def _attributes(items, ctx):
         key_target = _shown(new_key)
     else:
         key_target = "(none)"
-    items += [preflight.Mapping("name", saved["name"], attrs["name"]),
-              preflight.Mapping("availability zone", zone,
+    items += [checks.Mapping("name", saved["name"], attrs["name"]),
+              checks.Mapping("availability zone", zone,
                                 attrs.get("availability_zone")
                                 or "(Nova chooses)"),
-              preflight.Mapping("key pair", key, key_target)]
+              checks.Mapping("key pair", key, key_target)]
 
 
 def _boot(items, ctx):
     metadata = ctx.metadata
     if common.root_disk(metadata):
-        items.append(preflight.Mapping(
+        items.append(checks.Mapping(
             "image", common.root_snapshot_id(metadata),
             "new image of the root disk saved in the checkpoint"))
         items += image_data.quota_demands(common.root_disk(metadata)["data"])
@@ -76,14 +76,14 @@ def _boot(items, ctx):
     boot = metadata["boot"]
     what = "boot volume" if boot["source"] == "volume" else "image"
     resolve = mappings.ResolveBootSource(boot)
-    source = preflight.attempt(
+    source = checks.attempt(
         items, f"{what} exists", lambda: resolve.execute(
             ctx.conn, ctx.resource, metadata, ctx.parameters, ctx.restored,
             None))
     if source is not None:
         original = boot.get("volume_id") or boot.get("image_id")
         target = source.get("volume_id") or source.get("image_id")
-        items.append(preflight.Mapping(what, original, _shown(target)))
+        items.append(checks.Mapping(what, original, _shown(target)))
 
 
 def _volumes(items, ctx):
@@ -91,11 +91,11 @@ def _volumes(items, ctx):
         if attachment["boot"]:
             continue
         original = attachment["volume_id"]
-        new_id = preflight.attempt(
+        new_id = checks.attempt(
             items, "volumes", lambda o=original: mappings.restored_volume(
                 ctx.conn, ctx.parameters, ctx.restored, o))
         if new_id is not None:
-            items.append(preflight.Mapping("volume", original,
+            items.append(checks.Mapping("volume", original,
                                            _shown(new_id)))
 
 
@@ -126,18 +126,18 @@ def _foreign(conn, attrs):
 def _addresses(items, ctx, plan):
     attrs = plan["attrs"]
     name = f"port {plan['original']}: fixed IPs and MAC free"
-    if preflight.is_placeholder(attrs["network_id"]):
-        items.append(preflight.Check(name, preflight.PASS,
+    if checks.is_placeholder(attrs["network_id"]):
+        items.append(checks.Check(name, checks.PASS,
                                      "on a network this restore creates"))
         return
     taken = _taken(ctx.conn, attrs)
     if taken and plan["fallback"] is not None and _foreign(ctx.conn, attrs):
-        items.append(preflight.Check(
-            name, preflight.PASS, f"taken ({', '.join(taken)}), but network "
+        items.append(checks.Check(
+            name, checks.PASS, f"taken ({', '.join(taken)}), but network "
             f"{attrs['network_id']} is another project's: Neutron lets "
             "only its owner choose addresses, so new ones are allocated"))
         return
-    items.append(preflight.Check.of(
+    items.append(checks.Check.of(
         name, not taken,
         f"taken on network {attrs['network_id']}: {', '.join(taken)}; "
         "set keep_fixed_ips=false or map the network elsewhere" if taken
@@ -145,36 +145,36 @@ def _addresses(items, ctx, plan):
 
 
 def _ports(items, ctx):
-    plans = preflight.attempt(
+    plans = checks.attempt(
         items, "networks and security groups",
         lambda: mappings.ResolvePorts().execute(
             ctx.conn, ctx.resource, ctx.metadata, ctx.parameters,
             ctx.restored))
     if plans is None:
         return
-    items.append(preflight.Demand("network.ports", len(plans)))
+    items.append(checks.Demand("network.ports", len(plans)))
     saved = {p["id"]: p for p in ctx.metadata["ports"]}
     for original, plan in plans.items():
         attrs = plan["attrs"]
-        items.append(preflight.Mapping(
+        items.append(checks.Mapping(
             "network", saved[original]["network_id"],
             _shown(attrs["network_id"])))
         for group, target in zip(saved[original]["security_group_ids"],
                                  attrs.get("security_group_ids", [])):
-            items.append(preflight.Mapping("security group", group,
+            items.append(checks.Mapping("security group", group,
                                            _shown(target)))
         _addresses(items, ctx, plan)
     allocated = sum(not _reusable(ctx.conn, fip) for plan in plans.values()
                     for fip in plan["floating_ips"])
     if allocated:
-        items.append(preflight.Demand("network.floating_ips", allocated))
+        items.append(checks.Demand("network.floating_ips", allocated))
 
 
 def _reusable(conn, plan):
     """Whether restore re-associates a floating IP the project already
     holds (the saved address, free) instead of allocating one
     (restore.AssociateFloatingIP's choice)."""
-    if preflight.is_placeholder(plan["network_id"]):
+    if checks.is_placeholder(plan["network_id"]):
         return False
     return common.free_floating_ip(conn, plan["address"],
                                    plan["network_id"]) is not None

@@ -7,8 +7,8 @@ from taskflow import task
 from plugins.server import common
 from plugins.server import description
 from protection import exceptions
-from protection import image_data
-from protection import tasks
+from protection.plugin import image_data
+from protection.plugin import tasks
 
 
 # -- protect ------------------------------------------------------------------
@@ -135,7 +135,7 @@ class WaitRootDiskSnapshot(task.Task):
 
 class SaveRootDiskData(task.Task):
     """Stream the snapshot into the bank as the image plugin stores an
-    image (protection.image_data)."""
+    image (protection.plugin.image_data)."""
 
     default_provides = "root_disk"
 

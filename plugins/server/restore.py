@@ -11,8 +11,8 @@ from taskflow import task
 
 from plugins.server import common
 from plugins.server import mappings
-from protection import image_data
-from protection import tasks
+from protection.plugin import image_data
+from protection.plugin import tasks
 from protection.plugin import restored_child
 
 

@@ -26,9 +26,9 @@ from openstack import utils as sdk_utils
 from taskflow import task
 
 from protection import exceptions
-from protection import preflight
-from protection import tasks
-from protection import wait
+from protection.plugin import checks
+from protection.plugin import tasks
+from protection.plugin import wait
 
 RESOURCE_TYPE = "OS::Cinder::Volume"
 PROTECTABLE_STATUSES = ("available", "in-use")
@@ -416,24 +416,24 @@ def restore_preflight(conn, resource, metadata, parameters,
     """Backup available (``from_backup``), volume type and zone known
     here; the name, type and zone the new volume gets; the quota it
     uses."""
-    items = [preflight.Demand("volume.volumes", 1),
-             preflight.Demand("volume.gigabytes", metadata["size"])]
+    items = [checks.Demand("volume.volumes", 1),
+             checks.Demand("volume.gigabytes", metadata["size"])]
     if from_backup:
-        preflight.attempt(items, "backup available",
+        checks.attempt(items, "backup available",
                           lambda: check_restorable_backup(conn, resource,
                                                           metadata),
                           lambda _: f"backup {metadata['backup_id']}")
-    items.append(preflight.Mapping(
+    items.append(checks.Mapping(
         "name", metadata["name"],
         parameters.get("restore_name") or metadata["name"]))
     for key, what, check in (
             ("volume_type", "volume type", _check_volume_type),
             ("availability_zone", "availability zone", _check_zone)):
         target = _mapped(parameters, key, metadata[key])
-        items.append(preflight.Mapping(what, metadata[key],
+        items.append(checks.Mapping(what, metadata[key],
                                        target or "(Cinder's default)"))
         if target:
-            preflight.attempt(items, f"{what} exists",
+            checks.attempt(items, f"{what} exists",
                               lambda c=check, t=target: c(conn, t),
                               lambda found, w=what: f"{w} {found!r} is here")
     return items

@@ -32,10 +32,10 @@ How each creation is undone
 from taskflow import task
 
 from plugins.volume import backup
-from protection import image_data
-from protection import image_tasks
-from protection import tasks
-from protection import wait
+from protection.plugin import image_data
+from protection.plugin import image_tasks
+from protection.plugin import tasks
+from protection.plugin import wait
 
 BANK = "bank"
 RECORD_KEY = "image_copy"

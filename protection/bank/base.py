@@ -135,7 +135,7 @@ class Bank(abc.ABC):
         A fingerprint is a string that changes whenever the object's
         content changes, equal to the one :meth:`put` returned in
         :class:`ObjectInfo` for the same object; it is only ever compared
-        for equality (:func:`protection.checkpoint_verify.verify_objects`).
+        for equality (:func:`protection.checkpoint.verify.verify_objects`).
         """
         return None
 

@@ -22,7 +22,7 @@ Large objects
     is larger than ``segment_size_mb`` is stored as a Static Large Object:
     segments of that size in the container ``<container>_segments`` (named
     ``<key>/<upload id>/<index>``), up to ``segment_concurrency`` segments
-    uploading at once with bounded memory (:mod:`protection.pipeline`),
+    uploading at once with bounded memory (:mod:`protection.transfer.pipeline`),
     then the SLO manifest at the key, so the key still appears at once and
     whole. The sha256 is of the whole object; each segment is checked by
     Swift against its md5 (the manifest names each segment's ETag).
@@ -56,7 +56,7 @@ Fingerprints
     for an SLO. A DLO manifest lists as an empty object (0 bytes, the md5
     of nothing) whatever its segments hold: that is why a checkpoint's
     empty objects are always read
-    (:func:`protection.checkpoint_verify.verify_objects`).
+    (:func:`protection.checkpoint.verify.verify_objects`).
 """
 
 import json
@@ -71,8 +71,8 @@ from requests import exceptions as requests_exceptions
 
 from protection import cloud
 from protection import exceptions
-from protection import pipeline
-from protection import streaming
+from protection.transfer import pipeline
+from protection.transfer import streaming
 from protection.bank import base
 from protection.bank import keys
 

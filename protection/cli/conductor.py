@@ -16,12 +16,12 @@ from protection.cli.lazy import LazyModule
 # Imported when the conductor starts, not when the CLI builds its parser.
 bank_mod = LazyModule("protection.bank")
 cloud = LazyModule("protection.cloud")
-conductor_mod = LazyModule("protection.conductor")
+conductor_mod = LazyModule("protection.operations.conductor")
 config = LazyModule("protection.config")
-jobboard = LazyModule("protection.jobboard")
-registry = LazyModule("protection.registry")
-progress_mod = LazyModule("protection.progress")
-service_mod = LazyModule("protection.service")
+jobboard = LazyModule("protection.operations.jobboard")
+registry = LazyModule("protection.plugin.registry")
+progress_mod = LazyModule("protection.model.progress")
+service_mod = LazyModule("protection.service.facade")
 
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
@@ -89,7 +89,7 @@ def run(app, args):
 
 
 # ``[(seconds, callable)]`` called by every conductor (see
-# protection.conductor.Ticker): where service-side periodic work is wired.
+# protection.operations.conductor.Ticker): where service-side periodic work is wired.
 PERIODIC = []
 
 

@@ -1,6 +1,6 @@
 """Following an operation that a conductor runs (``[jobboard] address``).
 
-The CLI posted the operation (:mod:`protection.jobboard`); it now reads
+The CLI posted the operation (:mod:`protection.operations.jobboard`); it now reads
 the shared persistence database until the operation ends: its steps from
 TaskFlow's saved atom states (``TYPE#ID/step`` names), turned into the
 same progress lines an embedded run prints, then the operation's saved
@@ -10,10 +10,10 @@ result, which is the embedded run's ``-f json`` result exactly.
 import time
 
 from flows import contract
-from protection import operations as ops
-from protection import progress as progress_mod
-from protection.progress import ProgressEvent
-from protection.resource import Resource
+from protection.operations import store as ops
+from protection.model import progress as progress_mod
+from protection.model.progress import ProgressEvent
+from protection.model.resource import Resource
 
 POLL = 1.0
 

@@ -27,13 +27,13 @@ from protection.cli import plan as plan_cli
 # checkpoints needs neither openstacksdk, TaskFlow nor SQLAlchemy (see
 # doc/operations.rst, "Performance").
 _LAZY = {"bank_mod": "protection.bank", "cloud": "protection.cloud",
-         "config": "protection.config", "parameters": "protection.parameters",
-         "registry": "protection.registry", "runner": "protection.runner",
-         "checkpoint": "protection.checkpoint",
-         "service_mod": "protection.service",
-         "progress": "protection.progress",
+         "config": "protection.config", "parameters": "protection.model.parameters",
+         "registry": "protection.plugin.registry", "runner": "protection.operations.runner",
+         "checkpoint": "protection.checkpoint.store",
+         "service_mod": "protection.service.facade",
+         "progress": "protection.model.progress",
          "printer": "protection.cli.progress_printer",
-         "retention": "protection.retention"}
+         "retention": "protection.plans.retention"}
 
 
 def __getattr__(name):
@@ -48,8 +48,8 @@ def _lazy(name):
 
 
 follow = LazyModule("protection.cli.follow")
-jobboard = LazyModule("protection.jobboard")
-ops = LazyModule("protection.operations")
+jobboard = LazyModule("protection.operations.jobboard")
+ops = LazyModule("protection.operations.store")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130

@@ -1,7 +1,7 @@
 """``stackvault plan ...`` and ``stackvault checkpoint prune``.
 
 ``plan create | update | list | show | delete`` keep plans in the
-persistence database (:mod:`protection.plans`); ``plan run NAME`` protects
+persistence database (:mod:`protection.plans.store`); ``plan run NAME`` protects
 a plan's resources now and applies its retention; ``plan run-due`` runs
 every plan whose schedule says so (for cron or a systemd timer, see
 ``doc/operator-guide.rst``); ``checkpoint prune --plan NAME`` applies a
@@ -14,12 +14,12 @@ import datetime
 from protection.cli import output
 from protection.cli.lazy import LazyModule
 
-params_mod = LazyModule("protection.parameters")
-plan_run = LazyModule("protection.plan_run")
-plans = LazyModule("protection.plans")
-retention = LazyModule("protection.retention")
-runner = LazyModule("protection.runner")
-schedule = LazyModule("protection.schedule")
+params_mod = LazyModule("protection.model.parameters")
+plan_run = LazyModule("protection.plans.run")
+plans = LazyModule("protection.plans.store")
+retention = LazyModule("protection.plans.retention")
+runner = LazyModule("protection.operations.runner")
+schedule = LazyModule("protection.plans.schedule")
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 

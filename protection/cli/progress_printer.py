@@ -4,7 +4,7 @@ import sys
 import threading
 import time
 
-from protection import progress
+from protection.model import progress
 
 
 class ProgressPrinter:

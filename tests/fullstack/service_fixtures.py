@@ -9,8 +9,8 @@ from oslo_config import cfg
 
 from protection import config
 from protection.bank.filesystem import FileSystemBank
-from protection.registry import PluginRegistry
-from protection.service import ProtectionService
+from protection.plugin.registry import PluginRegistry
+from protection.service.facade import ProtectionService
 
 
 def make_service(bank_dir, overrides=None, bank=None):

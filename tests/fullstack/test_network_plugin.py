@@ -22,7 +22,7 @@ from openstack import exceptions as sdk_exceptions
 from plugins.network import routers
 from plugins.network import routes as router_routes
 from protection import exceptions
-from protection.resource import Resource
+from protection.model.resource import Resource
 from tools.cloudkit import teardown
 from tests.fullstack.service_fixtures import make_service
 from tests.unit.plugin_helpers import make_ctx

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from protection import checkpoint as cp
+from protection.checkpoint import store as cp
 from protection import exceptions
 from tests.functional.conftest import ROOTS
 

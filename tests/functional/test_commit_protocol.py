@@ -8,10 +8,10 @@ import subprocess
 import mock
 import pytest
 
-from protection import checkpoint as cp
-from protection import checkpoint_owner as owners
+from protection.checkpoint import store as cp
+from protection.checkpoint import owner as owners
 from protection import exceptions
-from protection import progress as progress_mod
+from protection.model import progress as progress_mod
 from tests.functional.conftest import ROOTS
 
 

@@ -16,11 +16,11 @@ import threading
 import pytest
 import taskflow.engines
 
-from protection import conductor
-from protection import flow_factory
-from protection import jobboard
-from protection import operations as ops
-from protection import runner
+from protection.operations import conductor
+from protection.operations import flow_factory
+from protection.operations import jobboard
+from protection.operations import store as ops
+from protection.operations import runner
 from tests.functional.conftest import ROOTS
 
 
@@ -60,7 +60,7 @@ def test_a_posted_protect_and_restore_run_in_another_service(
     assert cli.operation(posted.operation_id).status == ops.QUEUED
     _book, detail = cli.stores.flows.load(posted.operation_id)
     factory = detail.meta["factory"]
-    assert factory["name"] == "protection.flow_factory.operation_flow"
+    assert factory["name"] == "protection.operations.flow_factory.operation_flow"
     assert json.loads(json.dumps(factory["kwargs"])) == factory["kwargs"]
     with pytest.raises(flow_factory.NothingLent):
         taskflow.engines.flow_from_detail(detail)

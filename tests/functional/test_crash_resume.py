@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from flows import faults
-from protection import checkpoint as cp
-from protection import operations as ops
+from protection.checkpoint import store as cp
+from protection.operations import store as ops
 from tests import file_cloud
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -157,7 +157,7 @@ def test_sigint_stops_at_a_task_boundary_and_leaves_it_resumable(world):
     import signal
     import threading
 
-    from protection import runner as runner_mod
+    from protection.operations import runner as runner_mod
 
     checkpoint_id = _protected(world).checkpoint_id
     service = file_cloud.service(world["bank"])

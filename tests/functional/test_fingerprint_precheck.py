@@ -17,14 +17,14 @@ import pathlib
 import pytest
 from oslo_config import cfg
 
-from protection import checkpoint_check
-from protection import checkpoint_verify
+from protection.checkpoint import check as checkpoint_check
+from protection.checkpoint import verify as checkpoint_verify
 from protection import config
 from protection import exceptions
 from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
-from protection.registry import PluginRegistry
-from protection.service import ProtectionService
+from protection.plugin.registry import PluginRegistry
+from protection.service.facade import ProtectionService
 from tests import fake_cloud
 from tests.functional.conftest import ROOTS
 

@@ -17,10 +17,10 @@ from taskflow.patterns import linear_flow
 from plugins import keypair
 from protection import config
 from protection import exceptions
-from protection import saved_metadata
+from protection.plugin import saved_metadata
 from protection.bank.filesystem import FileSystemBank
-from protection.registry import PluginRegistry
-from protection.service import ProtectionService
+from protection.plugin.registry import PluginRegistry
+from protection.service.facade import ProtectionService
 from tests import bank_edits
 
 KP = keypair.RESOURCE_TYPE

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from protection import checkpoint as cp
+from protection.checkpoint import store as cp
 from protection import exceptions
-from protection import plan_run
-from protection import retention
-from protection import schedule
+from protection.plans import run as plan_run
+from protection.plans import retention
+from protection.plans import schedule
 
 T0 = 1893456000          # 2030-01-01T00:00:00Z
 

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from protection import exceptions
-from protection import preflight
-from protection import runner
-from protection import selection
+from protection.plugin import checks
+from protection.operations import runner
+from protection.restore import selection
 
 SERVER, VOLUME, NETWORK = "Test::Server", "Test::Volume", "Test::Network"
 
@@ -38,7 +38,7 @@ def test_dry_run_creates_nothing_and_shows_the_plan(service, cloud,
     assert children == {"vol-web", "net"}
     verified = report.checks[0]
     assert (verified.name, verified.verdict) == ("checkpoint verifies",
-                                                 preflight.PASS)
+                                                 checks.PASS)
     assert service.list_operations()[0].kind == "protect"
     assert len(service.list_operations()) == 1    # no restore recorded
 

@@ -5,10 +5,10 @@ from unittest import mock
 
 from openstack import exceptions as sdk_exceptions
 
-from protection.context import ResourceContext
-from protection.progress import Progress
-from protection.restored_ids import RestoredIds
-from protection.wait import Timeouts
+from protection.plugin.context import ResourceContext
+from protection.model.progress import Progress
+from protection.model.restored_ids import RestoredIds
+from protection.plugin.wait import Timeouts
 
 FAST = Timeouts(status_wait=2.0, per_gib=0.0, poll_initial=0.001,
                 poll_max=0.005)

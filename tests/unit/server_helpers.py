@@ -12,10 +12,10 @@ from plugins.server import common
 from plugins.server import description
 from plugins.server import protect
 from protection.bank.filesystem import FileSystemBank
-from protection.checkpoint import CheckpointStore
-from protection.graph import ResourceGraph
-from protection.resource import Resource
-from protection.restored_ids import RestoredIds
+from protection.checkpoint.store import CheckpointStore
+from protection.model.graph import ResourceGraph
+from protection.model.resource import Resource
+from protection.model.restored_ids import RestoredIds
 from tests.unit import fake_glance
 from tests.unit.plugin_helpers import make_ctx, obj
 

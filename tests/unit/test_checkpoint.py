@@ -8,12 +8,12 @@ import threading
 import mock
 import pytest
 
-from protection import checkpoint as cp
-from protection import checkpoint_verify
+from protection.checkpoint import store as cp
+from protection.checkpoint import verify as checkpoint_verify
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
-from protection.graph import ResourceGraph
-from protection.resource import Resource
+from protection.model.graph import ResourceGraph
+from protection.model.resource import Resource
 
 SERVER = Resource("OS::Nova::Server", "srv-1", "web")
 VOLUME = Resource("OS::Cinder::Volume", "vol-1", "data", {"boot": True})

@@ -4,7 +4,7 @@ import datetime
 import os
 import subprocess
 
-from protection import checkpoint_owner as owners
+from protection.checkpoint import owner as owners
 
 NOW = datetime.datetime(2026, 12, 1, 3, 0, tzinfo=datetime.timezone.utc)
 

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from openstack import exceptions as sdk_exceptions
 
-from protection import checkpoint_owner
+from protection.checkpoint import owner as checkpoint_owner
 from protection import exceptions
 from protection.cli import main as cli
-from protection.registry import PluginRegistry
+from protection.plugin.registry import PluginRegistry
 from tests import fake_cloud
 
 
@@ -301,7 +301,7 @@ def test_delete_of_a_checkpoint_a_live_process_owns_exits_2(run):
 
 
 def test_a_refused_commit_exits_1(run):
-    with mock.patch("protection.checkpoint.Checkpoint.lost_ownership",
+    with mock.patch("protection.checkpoint.store.Checkpoint.lost_ownership",
                     return_value="its index.json is gone"):
         assert run("protect", "--name", "x", "Test::Volume=vol-web") == 1
     assert_one_line_error(run, "stackvault: error: ", "was not committed",
@@ -323,7 +323,7 @@ def test_cloud_error_exits_1_without_traceback(run):
 
 
 def test_internal_error_is_one_line_unless_debug(run):
-    with mock.patch("protection.checkpoint.CheckpointStore.list",
+    with mock.patch("protection.checkpoint.store.CheckpointStore.list",
                     side_effect=RuntimeError("kaboom")):
         assert run("checkpoint", "list") == 1
         assert_one_line_error(run, "internal error", "RuntimeError",
@@ -457,8 +457,8 @@ def test_usage_errors(run, argv, words):
 
 
 def test_an_interrupted_operation_prints_how_to_finish_or_undo_it(run):
-    from protection import runner
-    from protection.service import ProtectionService
+    from protection.operations import runner
+    from protection.service.facade import ProtectionService
     checkpoint_id = run.protect("Test::Volume=vol-web")
     with mock.patch.object(ProtectionService, "restore",
                            side_effect=runner.OperationInterrupted("op-7")):

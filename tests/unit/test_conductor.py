@@ -7,12 +7,12 @@ import mock
 import pytest
 from oslo_config import cfg
 
-from protection import conductor
+from protection.operations import conductor
 from protection import config
 from protection import exceptions
-from protection import jobboard
-from protection import operations as ops
-from protection import runner
+from protection.operations import jobboard
+from protection.operations import store as ops
+from protection.operations import runner
 from protection.cli import follow
 from protection.cli import main as cli_main
 
@@ -172,7 +172,7 @@ def test_due_plans_run_in_a_thread_one_look_at_a_time():
     still running its plans is not started twice."""
     import threading
 
-    from protection import conductor as conductor_mod
+    from protection.operations import conductor as conductor_mod
 
     entered, release = threading.Event(), threading.Event()
     calls = []

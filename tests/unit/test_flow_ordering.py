@@ -20,10 +20,10 @@ from taskflow.patterns import linear_flow
 from flows import builder
 from protection import config
 from protection import exceptions
-from protection import plugin as plugin_api
+from protection.plugin import base as plugin_api
 from protection.bank.filesystem import FileSystemBank
-from protection.registry import PluginRegistry
-from protection.service import ProtectionService
+from protection.plugin.registry import PluginRegistry
+from protection.service.facade import ProtectionService
 from tests import fake_cloud
 
 EDGES = [("web", "vol-web"), ("web", "net"), ("db", "vol-db"),

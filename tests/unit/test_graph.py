@@ -5,9 +5,9 @@ import json
 import pytest
 
 from protection import exceptions
-from protection import graph as graph_mod
-from protection.graph import ResourceGraph
-from protection.resource import Resource
+from protection.model import graph as graph_mod
+from protection.model.graph import ResourceGraph
+from protection.model.resource import Resource
 
 
 def R(rid, rtype="T::Node", **extra):

@@ -10,7 +10,7 @@ from plugins import heat_stack
 from protection import config
 from protection import exceptions
 from protection.datasources.heat.stacks import PhysicalResource
-from protection.resource import Resource
+from protection.model.resource import Resource
 from tests.unit.plugin_helpers import make_ctx, obj
 
 STACK = Resource(heat_stack.RESOURCE_TYPE, "st-1", "app")

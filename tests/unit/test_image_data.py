@@ -11,7 +11,7 @@ import pytest
 
 from protection import config
 from protection import exceptions
-from protection import image_data
+from protection.plugin import image_data
 
 MiB = 1024 * 1024
 

@@ -23,21 +23,21 @@ from flows import engine
 from plugins import image as image_plugin
 from protection import config
 from protection import exceptions
-from protection import image_data
-from protection import preflight
-from protection import pipeline
-from protection import progress as progress_mod
-from protection import saved_metadata as schema_check
+from protection.plugin import image_data
+from protection.plugin import checks
+from protection.transfer import pipeline
+from protection.model import progress as progress_mod
+from protection.plugin import metadata as schema_check
 from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
-from protection.checkpoint import CheckpointStore
-from protection.context import ResourceContext
-from protection.graph import ResourceGraph
-from protection.registry import PluginRegistry
-from protection.resource import Resource
-from protection.restored_ids import RestoredIds
-from protection.service import ProtectionService
-from protection.wait import Timeouts
+from protection.checkpoint.store import CheckpointStore
+from protection.plugin.context import ResourceContext
+from protection.model.graph import ResourceGraph
+from protection.plugin.registry import PluginRegistry
+from protection.model.resource import Resource
+from protection.model.restored_ids import RestoredIds
+from protection.service.facade import ProtectionService
+from protection.plugin.wait import Timeouts
 from tests.unit import fake_glance
 
 MiB = 1024 * 1024
@@ -135,7 +135,7 @@ def test_restore_preflight_demands_one_image_of_the_datas_size():
         "data": {"size": 2 * MiB}})
     items = image_plugin.ImagePlugin().restore_preflight(ctx, None)
     demands = {i.quota: i.amount for i in items
-               if isinstance(i, preflight.Demand)}
+               if isinstance(i, checks.Demand)}
     assert demands == {"image.image_count_total": 1,
                        "image.image_size_total": 2}
 

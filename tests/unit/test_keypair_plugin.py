@@ -8,9 +8,9 @@ from openstack import exceptions as sdk_exceptions
 from plugins import keypair
 from protection import exceptions
 from protection import loader
-from protection import saved_metadata
-from protection.registry import PluginRegistry
-from protection.resource import Resource
+from protection.plugin import saved_metadata
+from protection.plugin.registry import PluginRegistry
+from protection.model.resource import Resource
 from tests.unit.plugin_helpers import gone_once_deleted, make_ctx, obj
 
 KP = Resource(keypair.RESOURCE_TYPE, "deploy", "deploy")

@@ -24,13 +24,13 @@ from plugins.network import routers
 from plugins.network import security_groups
 from plugins.server import restore as server_restore
 from protection import exceptions
-from protection import image_data
-from protection import protect_journal
-from protection import tasks
-from protection.context import Journal
-from protection.graph import ResourceGraph
-from protection.progress import Progress
-from protection.resource import Resource
+from protection.plugin import image_data
+from protection.plugin import journal as protect_journal
+from protection.plugin import tasks
+from protection.plugin.context import Journal
+from protection.model.graph import ResourceGraph
+from protection.model.progress import Progress
+from protection.model.resource import Resource
 from tests.unit import fake_glance
 from tests.unit import fake_neutron
 from tests.unit.plugin_helpers import FAST

@@ -4,9 +4,9 @@ result (protection/metrics.py)."""
 import itertools
 import threading
 
-from protection import metrics
-from protection.progress import ProgressEvent
-from protection.resource import Resource
+from protection.operations import metrics
+from protection.model.progress import ProgressEvent
+from protection.model.resource import Resource
 from tests import fake_cloud
 from tests.unit.test_flow_ordering import ROOTS
 from tests.unit.test_flow_ordering import make_service

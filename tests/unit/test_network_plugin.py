@@ -24,12 +24,12 @@ from plugins.network import routes
 from plugins.network import security_groups
 from protection import config
 from protection import exceptions
-from protection import saved_metadata
+from protection.plugin import saved_metadata
 from protection.bank.filesystem import FileSystemBank
-from protection.registry import PluginRegistry
-from protection.resource import Resource
-from protection.service import ProtectionService
-from protection.wait import Timeouts
+from protection.plugin.registry import PluginRegistry
+from protection.model.resource import Resource
+from protection.service.facade import ProtectionService
+from protection.plugin.wait import Timeouts
 from tests import bank_edits
 from tests.unit import fake_neutron
 from tests.unit.plugin_helpers import make_ctx, obj

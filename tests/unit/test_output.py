@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from protection import progress
+from protection.model import progress
 from protection.cli import output
 from protection.cli.progress_printer import ProgressPrinter
-from protection.resource import Resource
+from protection.model.resource import Resource
 
 COLUMNS = ["Type", "ID", "Name"]
 ROWS = [("OS::Cinder::Volume", "v1", "data"),

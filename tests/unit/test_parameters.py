@@ -3,9 +3,9 @@
 import pytest
 
 from protection import exceptions
-from protection import parameters
-from protection.graph import ResourceGraph
-from protection.resource import Resource
+from protection.model import parameters
+from protection.model.graph import ResourceGraph
+from protection.model.resource import Resource
 
 VOL_A = Resource("OS::Cinder::Volume", "vol-a", "a")
 VOL_B = Resource("OS::Cinder::Volume", "vol-b", "b")

@@ -1,4 +1,4 @@
-"""protection.pipeline: consecutive pieces moved concurrently, in order,
+"""protection.transfer.pipeline: consecutive pieces moved concurrently, in order,
 with bounded memory; failures cancel everything and leave no thread."""
 
 import random
@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from protection import pipeline
+from protection.transfer import pipeline
 
 MiB = 1024 * 1024
 TIMEOUT = 10

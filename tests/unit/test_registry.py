@@ -7,8 +7,8 @@ from stevedore import extension
 
 from protection import loader
 from protection import exceptions
-from protection import plugin as plugin_mod
-from protection.registry import PluginRegistry
+from protection.plugin import base as plugin_mod
+from protection.plugin.registry import PluginRegistry
 from tests import fake_cloud
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from protection.resource import Resource, key_str, parse_key_str
+from protection.model.resource import Resource, key_str, parse_key_str
 
 
 def test_identity_is_type_and_id_not_id_alone():

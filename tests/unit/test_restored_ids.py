@@ -6,7 +6,7 @@ import time
 import pytest
 
 from protection import exceptions
-from protection.restored_ids import RestoredIds
+from protection.model.restored_ids import RestoredIds
 
 
 def test_record_get_forget_require():

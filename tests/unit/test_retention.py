@@ -5,11 +5,11 @@ import datetime
 import mock
 import pytest
 
-from protection import checkpoint as cp
-from protection import checkpoint_check
+from protection.checkpoint import store as cp
+from protection.checkpoint import check as checkpoint_check
 from protection import exceptions
-from protection import retention
-from protection.report import Failure
+from protection.plans import retention
+from protection.model.report import Failure
 
 NOW = datetime.datetime(2030, 1, 10, tzinfo=datetime.timezone.utc)
 DAY = 86400

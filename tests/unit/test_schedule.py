@@ -9,8 +9,8 @@ import mock
 import pytest
 
 from flows import persistence
-from protection import plans
-from protection import schedule
+from protection.plans import store as plans
+from protection.plans import schedule
 
 T0 = 1893456000          # 2030-01-01T00:00:00Z, a whole minute
 SETTINGS = {"resources": [["Test::Server", "web"]], "parameters": {},

@@ -6,7 +6,7 @@ from unittest import mock
 import pytest
 
 from flows import persistence
-from protection import runner
+from protection.operations import runner
 
 
 def _mysql(got=1):

@@ -20,10 +20,10 @@ from plugins.server import mappings
 from plugins.server import ServerPlugin
 from plugins.server import protect
 from protection import exceptions
-from protection import saved_metadata as schema_check
-from protection.graph import ResourceGraph
-from protection.registry import PluginRegistry
-from protection.resource import Resource
+from protection.plugin import metadata as schema_check
+from protection.model.graph import ResourceGraph
+from protection.plugin.registry import PluginRegistry
+from protection.model.resource import Resource
 from tests.unit.plugin_helpers import make_ctx, obj
 from tests.unit.server_helpers import (
     NOT_FOUND, RESTORED_NET, SRV, attachment, cloud, fip, flavor, port,
@@ -364,7 +364,7 @@ def test_restore_flow_with_a_root_disk_boots_from_the_new_image():
 
 
 def test_schemas_accept_the_documented_parameters():
-    from protection import parameters as params
+    from protection.model import parameters as params
     plugin = ServerPlugin()
     params.validate(plugin.options_schema, {"snapshot_root_disk": "true"},
                     SRV)

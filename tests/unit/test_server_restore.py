@@ -11,8 +11,8 @@ from openstack import exceptions as sdk_exceptions
 from plugins.server import common
 from plugins.server import restore
 from protection import exceptions
-from protection import tasks
-from protection.context import Journal
+from protection.plugin import tasks
+from protection.plugin.context import Journal
 from tests.unit.plugin_helpers import make_ctx, obj, statuses
 from tests.unit.server_helpers import (
     MAC, NOT_FOUND, PROJECT, SRV, forbidden, restore_ctx, saved,

@@ -1,5 +1,5 @@
 """SIGINT/SIGTERM stop running operations from a thread of their own,
-never inside the signal handler (protection.runner.handle_signals): the
+never inside the signal handler (protection.operations.runner.handle_signals): the
 handler interrupts the main thread anywhere, e.g. in the middle of a
 SQLite write that the stop's own write would then wait for."""
 
@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 
-from protection import runner as runner_mod
+from protection.operations import runner as runner_mod
 
 
 def _runner():

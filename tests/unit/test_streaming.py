@@ -1,8 +1,8 @@
-"""protection.streaming: fixed-size pieces of a stream, single-pass bodies."""
+"""protection.transfer.streaming: fixed-size pieces of a stream, single-pass bodies."""
 
 import pytest
 
-from protection import streaming
+from protection.transfer import streaming
 
 
 def pieces(chunks, size):

@@ -12,13 +12,13 @@ import urllib.parse
 import mock
 import pytest
 
-from protection import checkpoint as cp
-from protection import checkpoint_check
-from protection import checkpoint_verify
+from protection.checkpoint import store as cp
+from protection.checkpoint import check as checkpoint_check
+from protection.checkpoint import verify as checkpoint_verify
 from protection import exceptions
 from protection.bank.swift import SwiftBank
-from protection.graph import ResourceGraph
-from protection.resource import Resource
+from protection.model.graph import ResourceGraph
+from protection.model.resource import Resource
 from tests.unit.test_swift_bank import FakeObjectStore
 
 MiB = 1024 * 1024

@@ -11,13 +11,13 @@ from plugins import volume
 from plugins.volume import backup as volume_backup
 from plugins.volume import bank
 from protection import exceptions
-from protection import image_tasks
-from protection import preflight
-from protection import saved_metadata as schema_check
-from protection.checkpoint import CheckpointStore
+from protection.plugin import image_tasks
+from protection.plugin import checks
+from protection.plugin import metadata as schema_check
+from protection.checkpoint.store import CheckpointStore
 from protection.bank.filesystem import FileSystemBank
-from protection.graph import ResourceGraph
-from protection.resource import Resource
+from protection.model.graph import ResourceGraph
+from protection.model.resource import Resource
 from tests.unit import fake_glance
 from tests.unit.plugin_helpers import make_ctx, obj, statuses
 from tests.unit.server_helpers import run_task
@@ -260,6 +260,6 @@ def test_bank_data_needs_no_backup_but_glance_quota():
     conn.block_storage.get_backup.assert_not_called()
     # restored through a temporary image of the data's size, MiB rounded up
     assert {d.quota: d.amount for d in items
-            if isinstance(d, preflight.Demand)} == {
+            if isinstance(d, checks.Demand)} == {
         "volume.volumes": 1, "volume.gigabytes": 1,
         "image.image_count_total": 1, "image.image_size_total": 4}

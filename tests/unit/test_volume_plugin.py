@@ -7,9 +7,9 @@ from openstack import exceptions as sdk_exceptions
 
 from flows import contract
 from plugins import volume
-from protection.context import Journal
+from protection.plugin.context import Journal
 from protection import exceptions
-from protection.resource import Resource
+from protection.model.resource import Resource
 from tests.unit.plugin_helpers import (
     gone_once_deleted,
     make_ctx,

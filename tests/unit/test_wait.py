@@ -10,8 +10,8 @@ from openstack import exceptions as sdk_exceptions
 from keystoneauth1 import exceptions as ks_exceptions
 
 from protection import exceptions
-from protection import wait
-from protection.context import ResourceContext
+from protection.plugin import wait
+from protection.plugin.context import ResourceContext
 
 # openstacksdk's own resources warn about an internal deprecation.
 pytestmark = pytest.mark.filterwarnings(

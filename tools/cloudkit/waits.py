@@ -1,6 +1,6 @@
 """Bounded waits of the fullstack tests, the demo and the benchmarks.
 
-Deliberately not protection.wait: a test must not rely on the code it
+Deliberately not protection.plugin.wait: a test must not rely on the code it
 tests to tell whether the cloud reached a state.
 """
 

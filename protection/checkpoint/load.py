@@ -1,0 +1,168 @@
+"""Reading a checkpoint's index and manifest, and telling when they are
+damaged.
+
+A damaged checkpoint is one whose ``index.json`` or ``manifest.json``
+cannot be trusted: unreadable, not valid JSON, not the expected shape
+(``[]``, a truncated file), or not matching its hash (``index.sha256`` for
+the index, the index's ``manifest_sha256`` for the manifest). Reading never
+raises for damage: :func:`read` returns it as a reason naming the object, so
+one damaged checkpoint never hides the others in a listing.
+"""
+
+import dataclasses
+import json
+import typing
+
+from protection import exceptions
+from protection.bank import base
+from protection.model.graph import ResourceGraph
+
+FORMAT_VERSION = 1
+INDEX = "index.json"
+INDEX_HASH = "index.sha256"
+MANIFEST = "manifest.json"
+
+OLD_INDEX_WARNING = (f"{INDEX}: not covered by a hash (written by a "
+                     f"stackvault older than {INDEX_HASH})")
+
+
+class Damage(Exception):
+    """Why an object cannot be trusted (the message names no object)."""
+
+
+@dataclasses.dataclass
+class Loaded:
+    index: dict
+    index_sha256: typing.Optional[str] = None
+    graph: typing.Optional[ResourceGraph] = None
+    manifest_objects: dict = dataclasses.field(default_factory=dict)
+    damage: typing.Optional[str] = None
+    index_readable: bool = True
+    deletable: bool = True
+    warnings: list = dataclasses.field(default_factory=list)
+
+
+def _json(raw):
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Damage(f"not valid JSON ({exc})") from None
+
+
+def parse_index(raw):
+    """The index as a dict and its graph; raises Damage."""
+    index = _json(raw)
+    if not isinstance(index, dict):
+        raise Damage(f"not a JSON object (found {type(index).__name__})")
+    version = index.get("format_version")
+    if version != FORMAT_VERSION:
+        return index, None
+    if not isinstance(index.get("status"), str):
+        raise Damage("no status")
+    if not isinstance(index.get("plan"), dict):
+        raise Damage("no plan")
+    if not isinstance(index.get("resources", {}), dict):
+        raise Damage("'resources' is not an object")
+    try:
+        graph = ResourceGraph.from_dict(index["graph"])
+    except Exception as exc:      # noqa: BLE001 - any shape error is damage
+        raise Damage(f"graph is malformed ({type(exc).__name__}: "
+                     f"{exc})") from None
+    return index, graph
+
+
+def parse_manifest(raw):
+    """The manifest's ``objects``; raises Damage."""
+    manifest = _json(raw)
+    objects = manifest.get("objects") if isinstance(manifest, dict) else None
+    if not isinstance(objects, dict):
+        raise Damage("no 'objects' map")
+    for name, entry in objects.items():
+        if not (isinstance(entry, dict)
+                and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("size"), int)):
+            raise Damage(f"entry {name!r} has no sha256 and size")
+        if not isinstance(entry.get("fingerprint", ""), str):
+            raise Damage(f"entry {name!r} has a fingerprint that is not "
+                         "a string")
+    return objects
+
+
+def index_hash_problem(bank, hash_key, index, sha256):
+    """``None`` when ``index.sha256`` covers the index; else why not.
+
+    An index written before the hash existed (no ``index_hash`` field and
+    no hash object) is no problem here: :func:`read` warns about it.
+    """
+    try:
+        hashes = bank.get_json(hash_key)
+    except exceptions.ObjectNotFound:
+        if index.get("index_hash"):
+            return f"{INDEX_HASH}: missing"
+        return None
+    except ValueError:
+        return f"{INDEX_HASH}: not valid JSON"
+    if not isinstance(hashes, dict):
+        return f"{INDEX_HASH}: malformed"
+    if sha256 in (hashes.get("sha256"), hashes.get("previous")):
+        return None
+    return f"{INDEX}: sha256 does not match {INDEX_HASH}"
+
+
+def _read_index(bank, key_of):
+    """Parse the index; re-read once when its hash does not match (an
+    update may have landed between reading the index and its hash)."""
+    for attempt in (1, 2):
+        raw = bank.get_bytes(key_of(INDEX))   # ObjectNotFound: no checkpoint
+        index, graph = parse_index(raw)
+        sha = base.sha256_hex(raw)
+        problem = None
+        if graph is not None:
+            problem = index_hash_problem(bank, key_of(INDEX_HASH), index,
+                                         sha)
+        if problem is None or attempt == 2:
+            return index, graph, sha, problem
+
+
+def _read_manifest(bank, key_of, index, loaded):
+    expected = index.get("manifest_sha256")
+    try:
+        raw = bank.get_bytes(key_of(MANIFEST))
+    except exceptions.ObjectNotFound:
+        if expected is not None:
+            loaded.damage = f"{MANIFEST}: missing"
+        return
+    try:
+        loaded.manifest_objects = parse_manifest(raw)
+    except Damage as exc:
+        loaded.damage = f"{MANIFEST}: {exc}"
+        return
+    if expected is not None and base.sha256_hex(raw) != expected:
+        loaded.damage = f"{MANIFEST}: sha256 does not match the index"
+
+
+def read(bank, key_of):
+    """Read and check a checkpoint's index and manifest.
+
+    ``key_of(relative)`` gives the bank key of an object of the
+    checkpoint. Raises ObjectNotFound when there is no index at all.
+    """
+    try:
+        index, graph, sha, problem = _read_index(bank, key_of)
+    except Damage as exc:
+        return Loaded(index={}, damage=f"{INDEX}: {exc}",
+                      index_readable=False)
+    version = index.get("format_version")
+    if version != FORMAT_VERSION:
+        # A newer stackvault's checkpoint: not ours to read, nor to delete
+        # without its plugins.
+        return Loaded(index={}, index_readable=False, deletable=False,
+                      damage=f"{INDEX}: format {version!r}; this stackvault "
+                             f"reads format {FORMAT_VERSION}")
+    loaded = Loaded(index=index, index_sha256=sha, graph=graph,
+                    damage=problem)
+    if not index.get("index_hash") and problem is None:
+        loaded.warnings.append(OLD_INDEX_WARNING)
+    if loaded.damage is None:
+        _read_manifest(bank, key_of, index, loaded)
+    return loaded

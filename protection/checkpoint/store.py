@@ -1,0 +1,527 @@
+"""Checkpoints: one protect operation's saved state in a bank.
+
+Layout under ``checkpoints/<id>/`` (the format is documented in
+``doc/checkpoint-format.rst``)::
+
+    index.json                                   plan, status, graph, times
+    index.sha256                                 sha256 of index.json
+    manifest.json                                sha256, size of each object
+    resources/<type>/<id>/metadata.json          what the plugin saved
+    resources/<type>/<id>/<object>               data objects of the plugin
+
+``<type>`` and ``<id>`` are the resource's, each made a key part by
+:func:`protection.bank.keys.encode_part` (:func:`section_prefix`).
+
+The index reaches ``available`` only after every object and the manifest
+are written; the index records the manifest's own sha256, ``index.sha256``
+the index's. While ``protecting`` or ``deleting`` the index names its owner
+(operation, host, pid: :mod:`protection.checkpoint.owner`); a protect
+commits only a checkpoint that is still its own and complete.
+"""
+
+import datetime
+import json
+import logging
+import threading
+import uuid
+
+from protection.checkpoint import load
+from protection.checkpoint import owner as owners
+from protection import exceptions
+from protection.bank import base
+from protection.bank import keys
+from protection.model.graph import ResourceGraph
+
+LOG = logging.getLogger(__name__)
+
+FORMAT_VERSION = load.FORMAT_VERSION
+PREFIX = "checkpoints"
+
+PROTECTING = "protecting"
+AVAILABLE = "available"
+ERROR = "error"
+DELETING = "deleting"
+ERROR_DELETING = "error_deleting"
+# Shown, never stored: a protect whose owner died; an unreadable checkpoint.
+INTERRUPTED = "interrupted"
+DAMAGED = "damaged"
+
+INDEX = load.INDEX
+INDEX_HASH = load.INDEX_HASH
+MANIFEST = load.MANIFEST
+METADATA = "metadata.json"
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds")
+
+
+class Manifest:
+    """Thread-safe record of the objects a checkpoint holds."""
+
+    def __init__(self, objects=None):
+        self._objects = dict(objects or {})
+        self._lock = threading.Lock()
+
+    def record(self, relative_key, info):
+        entry = {"sha256": info.sha256, "size": info.size}
+        if info.fingerprint is not None:
+            entry["fingerprint"] = info.fingerprint
+        with self._lock:
+            self._objects[relative_key] = entry
+
+    def forget(self, relative_key):
+        with self._lock:
+            self._objects.pop(relative_key, None)
+
+    def objects(self):
+        with self._lock:
+            return dict(self._objects)
+
+    def to_dict(self):
+        return {"format_version": FORMAT_VERSION, "objects": self.objects()}
+
+
+def section_prefix(resource):
+    """``resources/<type>/<id>/``: where one resource's objects live.
+
+    The one place where a resource's type and id become bank key parts:
+    an id with a space, a ``/``, a ``%`` or any other character outside
+    ``[A-Za-z0-9._:@=+-]`` (a key pair's id is its name) is
+    percent-encoded; an id made only of those characters is kept as it
+    is, so earlier checkpoints keep their layout.
+    """
+    return (f"resources/{keys.encode_part(resource.type)}/"
+            f"{keys.encode_part(resource.id)}/")
+
+
+class ResourceSection:
+    """The part of a checkpoint that belongs to one resource.
+
+    This is what a plugin sees as ``ctx.bank``: names are relative to
+    ``resources/<type>/<id>/``, and every object put here is hashed into the
+    checkpoint's manifest.
+    """
+
+    def __init__(self, checkpoint, resource):
+        self._checkpoint = checkpoint
+        self.resource = resource
+        self.prefix = section_prefix(resource)
+
+    def _relative(self, name):
+        keys.validate_key(name)
+        return self.prefix + name
+
+    def put(self, name, data):
+        return self._checkpoint.put_object(self._relative(name), data)
+
+    def get(self, name, **kwargs):
+        return self._checkpoint.get_object(self._relative(name), **kwargs)
+
+    def put_json(self, name, obj):
+        return self._checkpoint.put_json(self._relative(name), obj)
+
+    def get_json(self, name, verified=False):
+        return self._checkpoint.get_json(self._relative(name), verified)
+
+    def delete(self, name):
+        self._checkpoint.delete_object(self._relative(name))
+
+    def list(self):
+        """Names of this resource's objects (relative to the section)."""
+        return [k[len(self.prefix):]
+                for k in self._checkpoint.list_objects(self.prefix)]
+
+    def save_metadata(self, metadata):
+        return self.put_json(METADATA, metadata)
+
+    def load_metadata(self, verified=False):
+        """``metadata.json`` (``{}`` when none); ``verified``: checked
+        against the manifest first (:meth:`Checkpoint.get_json`)."""
+        try:
+            return self.get_json(METADATA, verified)
+        except exceptions.ObjectNotFound:
+            return {}
+        except ValueError as exc:
+            raise exceptions.CheckpointDamaged(
+                self._checkpoint.id,
+                f"{self.prefix}{METADATA}: not valid JSON ({exc})") from None
+
+    def delete_metadata(self):
+        """Drop ``metadata.json`` (the revert of saving it)."""
+        self.delete(METADATA)
+
+
+class Checkpoint:
+    """One checkpoint as read from (or being written to) the bank.
+
+    ``damage`` is ``None``, or why the index or manifest cannot be trusted
+    (the object named); ``index_readable`` says whether the plan and graph
+    could still be read. ``warnings`` are things verify reports without
+    failing (a format 1 index written before ``index.sha256`` existed).
+    """
+
+    def __init__(self, bank, checkpoint_id, index, manifest=None,
+                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
+        self.bank = bank
+        self.id = checkpoint_id
+        self.index = index
+        self.manifest = manifest or Manifest()
+        self.owner_timeout = owner_timeout
+        self.damage = None
+        self.index_readable = True
+        self.deletable = True
+        self.warnings = []
+        self.index_sha256 = None
+        self._graph = None
+        self._index_lock = threading.Lock()
+
+    # -- keys -----------------------------------------------------------
+    def key(self, relative):
+        return f"{PREFIX}/{self.id}/{relative}"
+
+    # -- properties -------------------------------------------------------
+    @property
+    def status(self):
+        """The stored status, or ``damaged``."""
+        if self.damage is not None:
+            return DAMAGED
+        return self.index["status"]
+
+    @property
+    def display_status(self):
+        """What ``checkpoint list`` shows: a dead protect is
+        ``interrupted``."""
+        status = self.status
+        if status == PROTECTING and not self.owner_alive():
+            return INTERRUPTED
+        return status
+
+    @property
+    def owner(self):
+        return self.index.get("owner") if self.index_readable else None
+
+    @property
+    def operation_id(self):
+        return (self.owner or {}).get("operation_id")
+
+    def owner_alive(self):
+        """Whether the process that protects or deletes it may be running."""
+        if self.owner is None:
+            return False
+        return owners.is_alive(self.owner, self.index.get("updated_at"),
+                               self.owner_timeout)
+
+    def require_available(self):
+        """Raise unless the checkpoint can be restored or verified."""
+        if self.damage is not None:
+            raise exceptions.CheckpointDamaged(self.id, self.damage)
+        if self.status != AVAILABLE:
+            raise exceptions.CheckpointNotAvailable(self.id, self.status)
+
+    @property
+    def name(self):
+        if not self.index_readable:
+            return ""
+        return self.index["plan"].get("name", "")
+
+    @property
+    def graph(self):
+        if not self.index_readable:
+            raise exceptions.CheckpointDamaged(self.id, self.damage)
+        if self._graph is None:
+            self._graph = ResourceGraph.from_dict(self.index["graph"])
+        return self._graph
+
+    def section(self, resource):
+        return ResourceSection(self, resource)
+
+    def metadata_of(self, rtype, rid):
+        """What protect saved for one resource (``{}`` when nothing)."""
+        return self.section(self.graph.resource((rtype, rid))).load_metadata()
+
+    # -- objects ------------------------------------------------------------
+    def put_object(self, relative, data):
+        info = self.bank.put(self.key(relative), data)
+        self.manifest.record(relative, info)
+        return info
+
+    def put_json(self, relative, obj):
+        info = self.bank.put_json(self.key(relative), obj)
+        self.manifest.record(relative, info)
+        return info
+
+    def get_object(self, relative, **kwargs):
+        return self.bank.get(self.key(relative), **kwargs)
+
+    def get_json(self, relative, verified=False):
+        """The object as JSON. ``verified`` (restore's reads): first
+        checked against the manifest's size and sha256, raising
+        CheckpointDamaged, so what restore reads is what protect wrote
+        even where its pre-check trusted the bank's fingerprint
+        (:func:`protection.checkpoint.verify.verify_objects`)."""
+        if not verified:
+            return self.bank.get_json(self.key(relative))
+        data = self.bank.get_bytes(self.key(relative))
+        expected = self.manifest.objects().get(relative)
+        problem = f"{relative}: not in the manifest" if expected is None \
+            else hash_problem(relative, expected, len(data),
+                              base.sha256_hex(data))
+        if problem:
+            raise exceptions.CheckpointDamaged(self.id, problem)
+        return json.loads(data.decode("utf-8"))
+
+    def delete_object(self, relative):
+        self.bank.delete(self.key(relative))
+        self.manifest.forget(relative)
+
+    def list_objects(self, relative_prefix=""):
+        start = len(self.key(""))
+        return [k[start:] for k in self.bank.list(self.key(relative_prefix))]
+
+    def adopt_objects(self):
+        """Record in the manifest every resource object already in the
+        bank: a protect resumed by another process did not see the dead
+        one's writes, and each of them is whole (banks write objects
+        atomically); an atom that was cut short runs again and rewrites
+        its objects. Where the bank keeps fingerprints, each object's is
+        taken from the listing made before it is read (the protect owns the
+        checkpoint: nothing else writes it meanwhile), so a restore's
+        pre-check need not read adopted objects either."""
+        listed = self.bank.fingerprints(self.key("resources/")) or {}
+        for relative in self.list_objects("resources/"):
+            key = self.key(relative)
+            size, sha = self.bank.sha256(key)
+            found = listed.get(key)
+            fingerprint = found.fingerprint \
+                if found is not None and found.size == size else None
+            self.manifest.record(relative, base.ObjectInfo(
+                key, size, sha, fingerprint))
+
+    # -- index ----------------------------------------------------------------
+    def save_index(self):
+        """Rewrite the index; ``index.sha256`` first, naming the new hash
+        and the one it replaces, so a crash between the two writes leaves
+        an index that one of the two hashes covers."""
+        with self._index_lock:
+            self.index["updated_at"] = utcnow()
+            self.index["index_hash"] = INDEX_HASH
+            data = base.encode_json(self.index)
+            new = base.sha256_hex(data)
+            hashes = {"sha256": new}
+            if self.index_sha256 and self.index_sha256 != new:
+                hashes["previous"] = self.index_sha256
+            self.bank.put_json(self.key(INDEX_HASH), hashes)
+            self.bank.put(self.key(INDEX), data)
+            self.index_sha256 = new
+
+    def claim(self, status, operation_id=None):
+        """Mark the checkpoint ``status`` (protecting, deleting), owned by
+        this process for ``operation_id`` (a new id when ``None``)."""
+        self.index["status"] = status
+        self.index["owner"] = owners.new_owner(
+            operation_id or str(uuid.uuid4()), utcnow())
+        self.save_index()
+
+    def _release(self, status):
+        self.index["status"] = status
+        self.index.pop("owner", None)
+        self.save_index()
+
+    def set_resource_status(self, resource, status, reason=None):
+        entry = {"status": status}
+        if reason:
+            entry["reason"] = reason
+        self.index["resources"][f"{resource.type}#{resource.id}"] = entry
+
+    def _write_manifest(self):
+        info = self.bank.put_json(self.key(MANIFEST), self.manifest.to_dict())
+        self.index["manifest_sha256"] = info.sha256
+
+    def lost_ownership(self):
+        """Why the checkpoint in the bank is no longer this operation's
+        (``None`` when it still is): deleted, or claimed by another."""
+        try:
+            current = self.bank.get_json(self.key(INDEX))
+        except exceptions.ObjectNotFound:
+            return "its index.json is gone (the checkpoint was deleted)"
+        except ValueError:
+            return "its index.json is no longer readable"
+        if not isinstance(current, dict):
+            return "its index.json is no longer readable"
+        owner = current.get("owner") or {}
+        if current.get("status") != self.index["status"] or \
+                owner.get("operation_id") != self.operation_id:
+            return (f"it is now {current.get('status')!r}, owned by "
+                    f"{owners.describe(current.get('owner'))}")
+        return None
+
+    def heartbeat(self):
+        """Refresh ``updated_at`` while the checkpoint is still ours."""
+        if self.lost_ownership() is None:
+            self.save_index()
+
+    def keep_alive(self):
+        """A context manager that beats :meth:`heartbeat` while an
+        operation that owns the checkpoint runs."""
+        return owners.Heartbeat(
+            self.heartbeat, owners.heartbeat_interval(self.owner_timeout))
+
+    def _remove_orphans(self):
+        """The checkpoint was deleted under this protect: what it wrote
+        since belongs to no index; remove it (a checkpoint claimed by
+        another operation is that operation's to clean)."""
+        if self.bank.exists(self.key(INDEX)):
+            return
+        for key in self.bank.list(self.key("")):
+            self.bank.delete(key)
+
+    def missing_objects(self):
+        """Objects the manifest lists that the bank does not hold."""
+        present = set(self.list_objects())
+        return sorted(set(self.manifest.objects()) - present)
+
+    def commit(self):
+        """Write the manifest, then mark the checkpoint available: only
+        when the checkpoint is still this protect's and complete.
+
+        Raises CommitRefused otherwise; a checkpoint deleted or claimed by
+        another operation is left as it is, an incomplete one of ours is
+        marked ``error``.
+        """
+        lost = self.lost_ownership()
+        if lost:
+            self._remove_orphans()
+            raise exceptions.CommitRefused(
+                f"protect of checkpoint {self.id} was not committed: {lost}; "
+                "it is not available")
+        missing = self.missing_objects()
+        if missing:
+            reason = (f"{len(missing)} object(s) of the manifest are missing "
+                      f"from the bank, first {missing[0]}")
+            self.fail([f"commit refused: {reason}"])
+            raise exceptions.CommitRefused(
+                f"protect of checkpoint {self.id} was not committed: "
+                f"{reason}; it is marked 'error'")
+        self._write_manifest()
+        self._release(AVAILABLE)
+
+    def fail(self, reasons):
+        """Mark the checkpoint ``error``; what was written stays listed.
+
+        A checkpoint deleted or claimed by another operation meanwhile is
+        not touched (writing its index would bring it back).
+        """
+        lost = self.lost_ownership()
+        if lost:
+            LOG.warning("checkpoint %s not marked 'error': %s", self.id, lost)
+            self._remove_orphans()
+            return
+        self._write_manifest()
+        self.index["errors"] = list(reasons)
+        self._release(ERROR)
+
+    def fail_delete(self, reasons):
+        """A delete failed: ``error_deleting``, owner released."""
+        self.index["errors"] = list(reasons)
+        self._release(ERROR_DELETING)
+
+    def to_summary(self):
+        nodes = self.index.get("graph", {}).get("nodes", []) \
+            if self.index_readable else []
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.display_status,
+            "created_at": self.index.get("created_at"),
+            "resources": len(nodes),
+        }
+
+
+class CheckpointStore:
+    """Create, find, list and remove checkpoints in one bank."""
+
+    def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
+        self.bank = bank
+        self.owner_timeout = owner_timeout
+
+    def create(self, plan, graph, operation_id=None):
+        """A new ``protecting`` checkpoint owned by this process."""
+        checkpoint_id = str(uuid.uuid4())
+        now = utcnow()
+        index = {
+            "format_version": FORMAT_VERSION,
+            "id": checkpoint_id,
+            "status": PROTECTING,
+            "plan": plan,
+            "graph": graph.to_dict(),
+            "resources": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        checkpoint = Checkpoint(self.bank, checkpoint_id, index,
+                                owner_timeout=self.owner_timeout)
+        checkpoint._graph = graph
+        checkpoint.claim(PROTECTING, operation_id)
+        return checkpoint
+
+    def get(self, checkpoint_id):
+        """The checkpoint; a damaged one is returned with ``damage`` set."""
+        try:
+            keys.validate_key(checkpoint_id)
+        except exceptions.InvalidBankKey:
+            raise exceptions.CheckpointNotFound(checkpoint_id) from None
+        if "/" in checkpoint_id:
+            # One key part: "<id>/resources/<type>/<rid>" is not a checkpoint
+            # even when a plugin stored an object named index.json there.
+            raise exceptions.CheckpointNotFound(checkpoint_id)
+        checkpoint = Checkpoint(self.bank, checkpoint_id, {},
+                                owner_timeout=self.owner_timeout)
+        try:
+            loaded = load.read(self.bank, checkpoint.key)
+        except exceptions.ObjectNotFound:
+            raise exceptions.CheckpointNotFound(checkpoint_id) from None
+        checkpoint.index = loaded.index
+        checkpoint.index_sha256 = loaded.index_sha256
+        checkpoint._graph = loaded.graph
+        checkpoint.manifest = Manifest(loaded.manifest_objects)
+        checkpoint.damage = loaded.damage
+        checkpoint.index_readable = loaded.index_readable
+        checkpoint.deletable = loaded.deletable
+        checkpoint.warnings = loaded.warnings
+        return checkpoint
+
+    def list(self):
+        """Every checkpoint, damaged ones included (status ``damaged``)."""
+        found = []
+        for key in self.bank.list(PREFIX + "/"):
+            parts = key.split("/")
+            if len(parts) == 3 and parts[2] == INDEX:
+                try:
+                    found.append(self.get(parts[1]))
+                except exceptions.CheckpointNotFound:
+                    continue      # deleted while we listed
+        return sorted(found, key=lambda c: (c.index.get("created_at", ""),
+                                            c.id))
+
+    def remove(self, checkpoint):
+        """Delete every object of the checkpoint; its index hash, then its
+        index last (a crash on the way leaves a listed, damaged
+        checkpoint that can be deleted again, never unlisted objects)."""
+        index_keys = (checkpoint.key(INDEX_HASH), checkpoint.key(INDEX))
+        for key in self.bank.list(checkpoint.key("")):
+            if key not in index_keys:
+                self.bank.delete(key)
+        for key in index_keys:
+            self.bank.delete(key)
+
+
+def hash_problem(relative, expected, size, sha):
+    """What is wrong with an object read as ``size`` bytes hashing to
+    ``sha``, against its manifest entry, or None."""
+    if sha != expected["sha256"] or size != expected["size"]:
+        return (f"{relative}: sha256 mismatch (expected "
+                f"{expected['sha256']}, {expected['size']} bytes; found "
+                f"{sha}, {size} bytes)")
+    return None

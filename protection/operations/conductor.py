@@ -1,0 +1,312 @@
+"""The protection service: a TaskFlow conductor that runs posted operations.
+
+``stackvault conductor`` claims jobs from the jobboard
+(:mod:`protection.operations.jobboard`) with TaskFlow's own conductors (blocking or
+nonblocking, ``[conductor] max_jobs`` at once) and runs each job's
+operation from the shared persistence database.
+
+Where the bookkeeping lives. TaskFlow's executor conductor dispatches a
+job by loading an engine from the job's flow detail and running it; what
+stackvault does around a run (take the operation over, claim the
+checkpoint, beat the heartbeats, then commit or fail the checkpoint and
+finish the operation's row) is not in the flow, and cannot all be: the
+finish of a failed operation comes after TaskFlow's rollback. So this
+conductor overrides the one dispatch hook, ``_dispatch_job``: it hands
+the job's operation to :meth:`ProtectionService.resume`, exactly what
+``stackvault operation resume`` runs, whose runner builds the flow from
+the factory TaskFlow recorded (:mod:`protection.operations.flow_factory`) on the
+job's flow detail. Consuming, abandoning and claiming stay TaskFlow's.
+
+A job is consumed when its operation ended (succeeded, failed, aborted)
+and abandoned (its claim released, for any conductor) when the conductor
+was stopped (SIGTERM: the operation stops at a task boundary, resumable;
+a job claimed but not started yet is released untouched, and no run
+starts any more) or the run broke for another reason. Every start is
+counted in the operation's flow detail; after ``[jobboard]
+max_attempts`` starts (a conductor dying during the job counts) the
+operation ends ``failed`` with the last reason instead of being run
+again.
+"""
+
+import logging
+import signal
+import threading
+import time
+
+from taskflow.conductors.backends import impl_blocking
+from taskflow.conductors.backends import impl_nonblocking
+
+from protection import exceptions
+from protection.operations import store as ops
+from protection.plugin import base as plugin_mod
+from protection.model import progress as progress_mod
+from protection.operations import runner as runner_mod
+from protection.plans import schedule
+from protection.model.report import Failure
+from protection.model.report import OperationResult
+
+LOG = logging.getLogger(__name__)
+CONSUME, RELEASE = True, False
+TICK = 1.0            # seconds between two looks of the Ticker
+
+
+def log_progress(event):
+    """A progress listener: the conductor's log lines."""
+    if event.resource is None:
+        LOG.info("%s operation %s %s", event.operation, event.message,
+                 event.state)
+    elif event.state in (progress_mod.STEP, progress_mod.FAILED):
+        LOG.info("%s %s: %s %s", event.operation, event.resource,
+                 event.state, event.step or "")
+
+
+class JobWorker:
+    """Runs one job's operation; says whether to consume the job."""
+
+    def __init__(self, conf, service, connect, sleep=time.sleep):
+        self.conf = conf
+        self.service = service
+        self.connect = connect
+        self.sleep = sleep
+        self.active = {}          # job -> operation id, while it runs
+        self._lock = threading.Lock()
+
+    def stop(self):
+        """SIGTERM: running operations stop at their next task boundary,
+        and no job is started any more (one already claimed is released
+        untouched)."""
+        self.service.runner.stop()
+
+    @property
+    def _backoff(self):
+        return min(5.0, self.conf.jobboard.claim_expiry / 2)
+
+    def __call__(self, job):
+        operation_id = (job.details or {}).get("operation_id")
+        if not operation_id:
+            LOG.warning("job %s names no operation: consumed", job)
+            return CONSUME
+        with self._lock:
+            self.active[job] = operation_id
+        try:
+            return self.run(operation_id)
+        finally:
+            with self._lock:
+                self.active.pop(job, None)
+
+    def run(self, operation_id):
+        if self.service.runner.stopping:
+            LOG.info("stopping: operation %s released untouched",
+                     operation_id)
+            return RELEASE
+        stores = self.service.stores
+        try:
+            op = stores.operations.get(operation_id)
+        except ops.OperationNotFound:
+            LOG.warning("operation %s is gone: job consumed", operation_id)
+            return CONSUME
+        if op.status in ops.FINAL:
+            return CONSUME
+        if op.owner_alive():
+            # Its owner still beats (another conductor whose claim lapsed,
+            # or the poster not done yet): leave it, look again later.
+            LOG.info("operation %s is still owned by %s:%s; released",
+                     operation_id, op.owner_host, op.owner_pid)
+            self.sleep(self._backoff)
+            return RELEASE
+        attempts, last_error = stores.flows.note_attempt(operation_id)
+        if attempts > self.conf.jobboard.max_attempts:
+            self.give_up(op, attempts - 1, last_error)
+            return CONSUME
+        LOG.info("running %s %s (attempt %d)", op.kind, operation_id,
+                 attempts)
+        return self._resume(operation_id)
+
+    def _resume(self, operation_id):
+        stores = self.service.stores
+        try:
+            self.service.resume(operation_id, self.connect)
+        except runner_mod.OperationInterrupted:
+            LOG.info("operation %s stopped at a task boundary; released",
+                     operation_id)
+            return RELEASE
+        except exceptions.OperationFailed as exc:
+            LOG.info("operation %s: %s", operation_id, exc)
+            return CONSUME
+        except Exception as exc:  # noqa: BLE001 - counted, then given up
+            reason = f"{type(exc).__name__}: {exc}"
+            LOG.warning("operation %s broke: %s", operation_id, reason,
+                        exc_info=LOG.isEnabledFor(logging.DEBUG))
+            stores.flows.note_attempt(operation_id, error=reason)
+            stores.operations.release(operation_id)
+            self.sleep(self._backoff)
+            return RELEASE
+        LOG.info("operation %s succeeded", operation_id)
+        return CONSUME
+
+    def give_up(self, op, attempts, last_error):
+        reason = (f"given up after {attempts} attempts by conductors; last: "
+                  f"{last_error or 'the conductor running it died'}")
+        LOG.warning("operation %s: %s", op.id, reason)
+        if op.kind == plugin_mod.PROTECT and op.checkpoint:
+            try:
+                self.service.checkpoints.get(op.checkpoint).fail([reason])
+            except exceptions.StackvaultError as exc:
+                LOG.warning("checkpoint %s: %s", op.checkpoint, exc)
+        result = OperationResult(op.kind, "failed",
+                                 checkpoint_id=op.checkpoint,
+                                 failures=[Failure(None, "conductor",
+                                                   reason)],
+                                 operation_id=op.id)
+        self.service.stores.operations.finish(op.id, ops.FAILED,
+                                              result.to_dict())
+
+
+def _dispatching_to(base):
+    class Conductor(base):
+        """TaskFlow's conductor, dispatching to a :class:`JobWorker`."""
+
+        def __init__(self, name, board, worker, **kwargs):
+            super().__init__(name, board, **kwargs)
+            self.worker = worker
+
+        def _dispatch_job(self, job):
+            return self.worker(job)
+    return Conductor
+
+
+BlockingConductor = _dispatching_to(impl_blocking.BlockingConductor)
+NonBlockingConductor = _dispatching_to(impl_nonblocking.NonBlockingConductor)
+
+
+def make_conductor(conf, name, board, worker):
+    options = {"wait_timeout": conf.conductor.wait_timeout, "log": LOG}
+    if conf.conductor.type == "blocking":
+        return BlockingConductor(name, board, worker, **options)
+    return NonBlockingConductor(
+        name, board, worker, max_simultaneous_jobs=conf.conductor.max_jobs,
+        **options)
+
+
+class Ticker:
+    """A daemon thread that extends the claims of the jobs being worked
+    on every ``interval`` seconds and calls the periodic hooks.
+
+    ``periodic``: ``[(seconds, callable)]``, each called (with no
+    argument) at most every ``seconds``; a hook that raises is logged and
+    called again next time. This is where work the service does on its
+    own (running due plans) is wired in.
+    """
+
+    def __init__(self, interval, worker, expiry, periodic=()):
+        self.interval = interval
+        self.worker = worker
+        self.expiry = expiry
+        self._extended = 0.0
+        self.periodic = [[seconds, hook, 0.0] for seconds, hook in periodic]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name="conductor-ticker")
+
+    def tick(self, now=None):
+        now = time.monotonic() if now is None else now
+        if now - self._extended >= self.interval:
+            self._extended = now
+            self._extend()
+        for entry in self.periodic:
+            seconds, hook, last = entry
+            if now - last >= seconds:
+                entry[2] = now
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - logged, retried
+                    LOG.exception("periodic hook %r failed", hook)
+
+    def _extend(self):
+        with self.worker._lock:
+            jobs = list(self.worker.active)
+        for job in jobs:
+            try:
+                job.extend_expiry(self.expiry)
+            except Exception as exc:  # noqa: BLE001 - next tick retries
+                LOG.warning("cannot extend the claim on %s: %s", job, exc)
+
+    def _loop(self):
+        while not self._stop.wait(TICK):
+            self.tick()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=TICK + 1)
+
+
+def serve(conf, service, board, name, connect, periodic=()):
+    """Run a conductor until SIGTERM/SIGINT: then running operations stop
+    at their next task boundary, their jobs are released for another
+    conductor, and this returns."""
+    worker = JobWorker(conf, service, connect)
+    conductor = make_conductor(conf, name, board, worker)
+
+    def stop():
+        worker.stop()
+        conductor.stop()
+
+    def on_signal(signum, _frame):
+        LOG.info("signal %d: stopping; running operations stop at a task "
+                 "boundary and their jobs are released", signum)
+        runner_mod.off_the_signal_handler(stop)
+    previous = {sig: signal.signal(sig, on_signal)
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    LOG.info("conductor %s: %s jobboard at %s, namespace %s, up to %d "
+             "jobs", name, conf.jobboard.backend, conf.jobboard.address,
+             conf.jobboard.namespace, conf.conductor.max_jobs)
+    try:
+        with Ticker(conf.jobboard.keep_alive, worker,
+                    conf.jobboard.claim_expiry, periodic):
+            conductor.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    LOG.info("conductor %s stopped", name)
+
+
+PLAN_INTERVAL = 30.0    # seconds between two looks for due plans
+
+
+class DuePlans:
+    """The periodic hook that runs due plans in a conductor.
+
+    Every conductor looks every ``PLAN_INTERVAL`` seconds;
+    :func:`protection.plans.schedule.run_due` claims each due slot with one
+    compare-and-swap in the shared database, so one conductor runs it,
+    once. The runs go in a thread of their own (one look at a time), so
+    the ticker that extends job claims is never held up by a protect. A
+    conductor killed during a plan's protect leaves an ``interrupted``
+    operation (``stackvault operation resume|abort``), like any protect.
+    """
+
+    def __init__(self, service, connect):
+        self._service = service
+        self._connect = connect
+        self._busy = threading.Lock()
+
+    def __call__(self):
+        if not self._busy.acquire(blocking=False):
+            return      # the previous look is still running its plans
+        threading.Thread(target=self._run, name="due-plans",
+                         daemon=True).start()
+
+    def _run(self):
+        try:
+            for run in schedule.run_due(self._service, self._connect):
+                LOG.info("plan %s: %s, checkpoint %s%s", run.plan,
+                         run.status, run.checkpoint_id,
+                         f": {run.error}" if run.error else "")
+        except Exception:  # noqa: BLE001 - logged; the next look retries
+            LOG.exception("running due plans failed")
+        finally:
+            self._busy.release()

@@ -1,0 +1,203 @@
+"""Plans: what to protect, when, and how many checkpoints to keep.
+
+A plan is one row of the ``stackvault_plans`` table, in the persistence
+database next to ``stackvault_operations`` (:mod:`protection.operations.store`):
+
+``name``             the plan's name (unique); its checkpoints carry it
+                     in ``index.json`` (``plan.plan_name``)
+``resources``        JSON: ``[[type, id], ...]``, the roots to protect
+``parameters``       JSON: protect parameters, as ``--parameter`` gives
+``schedule``         a cron expression (UTC), or ``NULL``: run by hand only
+``keep``             keep the newest N available checkpoints (``NULL``: all)
+``keep_days``        delete available checkpoints older than D days
+``cloud``            the clouds.yaml name the plan protects (never
+                     credentials)
+``next_run``         epoch seconds of the next scheduled run; claimed with
+                     a compare-and-swap UPDATE (:mod:`protection.plans.schedule`)
+``last_*``           when the last run started, how it ended, its
+                     checkpoint and its error
+"""
+
+import json
+import time
+
+import sqlalchemy as sa
+
+from protection import exceptions
+from protection.operations.store import iso
+from protection.model import parameters as params_mod
+from protection.model.resource import Resource
+
+_META = sa.MetaData()
+TABLE = sa.Table(
+    "stackvault_plans", _META,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("resources", sa.Text, nullable=False),
+    sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("schedule", sa.String(255)),
+    sa.Column("keep", sa.Integer),
+    sa.Column("keep_days", sa.Float),
+    sa.Column("cloud", sa.String(255)),
+    # Whole seconds: compared for equality when a run is claimed (a
+    # MySQL FLOAT would round it).
+    sa.Column("next_run", sa.BigInteger),
+    sa.Column("last_run", sa.Float),
+    sa.Column("last_status", sa.String(16)),
+    sa.Column("last_checkpoint", sa.String(64)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+_JSON = ("resources", "parameters")
+SETTINGS = ("resources", "parameters", "schedule", "keep", "keep_days",
+            "cloud")
+
+
+class PlanNotFound(exceptions.StackvaultError):
+    def __init__(self, name):
+        super().__init__(f"plan {name!r} does not exist")
+
+
+class PlanExists(exceptions.StackvaultError):
+    def __init__(self, name):
+        super().__init__(f"plan {name!r} already exists (update or delete "
+                         "it)")
+
+
+class InvalidPlan(exceptions.StackvaultError):
+    """A plan setting is wrong (user mistake: exit 2)."""
+
+
+class Plan:
+    """One row, decoded."""
+
+    def __init__(self, row):
+        self.__dict__.update({k: row[k] for k in row.keys()})
+        for key in _JSON:
+            setattr(self, key, json.loads(getattr(self, key)))
+
+    @property
+    def roots(self):
+        return [tuple(r) for r in self.resources]
+
+    def to_dict(self):
+        return {
+            "name": self.name,
+            "resources": [f"{t}={i}" for t, i in self.roots],
+            "parameters": self.parameters, "schedule": self.schedule,
+            "keep": self.keep, "keep_days": self.keep_days,
+            "cloud": self.cloud, "next_run": iso(self.next_run),
+            "last_run": iso(self.last_run), "last_status": self.last_status,
+            "last_checkpoint": self.last_checkpoint,
+            "last_error": self.last_error,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+def check_settings(registry, settings):
+    """Raise InvalidPlan / InvalidParameter / PluginNotFound for a wrong
+    setting, without the cloud: every type known, every parameter valid
+    against its type's protect schema, keep >= 1, keep_days > 0. (The
+    schedule is checked by :func:`protection.plans.schedule.check`.)"""
+    if not settings["resources"]:
+        raise InvalidPlan("a plan protects at least one resource")
+    for rtype, _rid in settings["resources"]:
+        registry.get(rtype)
+    for target, values in settings["parameters"].items():
+        rtype, _sep, rid = target.partition("#")
+        plugin = registry.get(rtype)
+        params_mod.validate(plugin.schema_for("protect"), values,
+                            Resource(rtype, rid or "*"))
+    keep, days = settings["keep"], settings["keep_days"]
+    if keep is not None and keep < 1:
+        raise InvalidPlan(f"--keep must be at least 1, not {keep}")
+    if days is not None and not days > 0:
+        raise InvalidPlan(f"--keep-days must be more than 0, not {days}")
+
+
+class PlanStore:
+    """The plans table on a SQLAlchemy engine."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        _META.create_all(engine)
+
+    @staticmethod
+    def _encoded(values):
+        values = dict(values)
+        for key in _JSON:
+            if key in values:
+                values[key] = json.dumps(values[key], sort_keys=True)
+        return values
+
+    def create(self, name, settings, next_run, now=None):
+        now = time.time() if now is None else now
+        values = self._encoded({k: settings[k] for k in SETTINGS})
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(TABLE.insert().values(
+                    name=name, next_run=next_run, created_at=now,
+                    updated_at=now, **values))
+        except sa.exc.IntegrityError:
+            raise PlanExists(name) from None
+        return self.get(name)
+
+    def get(self, name):
+        with self.engine.connect() as conn:
+            row = conn.execute(TABLE.select().where(
+                TABLE.c.name == name)).mappings().first()
+        if row is None:
+            raise PlanNotFound(name)
+        return Plan(row)
+
+    def list(self):
+        with self.engine.connect() as conn:
+            rows = conn.execute(TABLE.select().order_by(
+                TABLE.c.name)).mappings().all()
+        return [Plan(row) for row in rows]
+
+    def update(self, name, **values):
+        values = self._encoded(values)
+        values["updated_at"] = time.time()
+        with self.engine.begin() as conn:
+            done = conn.execute(TABLE.update().where(TABLE.c.name == name)
+                                .values(**values)).rowcount
+        if not done:
+            raise PlanNotFound(name)
+        return self.get(name)
+
+    def delete(self, name):
+        with self.engine.begin() as conn:
+            done = conn.execute(TABLE.delete().where(
+                TABLE.c.name == name)).rowcount
+        if not done:
+            raise PlanNotFound(name)
+
+    def due(self, now):
+        """Plans whose scheduled run is at or before ``now``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(TABLE.select().where(
+                TABLE.c.next_run.is_not(None),
+                TABLE.c.next_run <= int(now)).order_by(
+                    TABLE.c.next_run, TABLE.c.name)).mappings().all()
+        return [Plan(row) for row in rows]
+
+    def claim(self, name, expected, new_next_run):
+        """Move the plan's ``next_run`` from ``expected`` to
+        ``new_next_run`` in one UPDATE; True only for the one caller whose
+        UPDATE found ``expected`` still there (that caller runs it)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(TABLE.update().where(
+                TABLE.c.name == name, TABLE.c.next_run == expected).values(
+                    next_run=new_next_run, updated_at=time.time())).rowcount
+        return done == 1
+
+    def record_run(self, name, started, status, checkpoint_id=None,
+                   error=None):
+        """How the plan's last run ended (a plan deleted meanwhile is
+        left deleted)."""
+        with self.engine.begin() as conn:
+            conn.execute(TABLE.update().where(TABLE.c.name == name).values(
+                last_run=started, last_status=status,
+                last_checkpoint=checkpoint_id, last_error=error))

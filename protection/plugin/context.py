@@ -1,0 +1,100 @@
+"""What a plugin's flows and hooks receive about the resource at hand."""
+
+import dataclasses
+import typing
+
+from protection.plugin import wait
+from protection.model.progress import ResourceProgress
+from protection.model.resource import Resource
+from protection.model.restored_ids import RestoredIds
+
+
+@dataclasses.dataclass
+class ResourceContext:
+    """One resource's view of one operation.
+
+    - ``conn``: the target cloud's ``openstack.connection.Connection``
+      (the cloud being protected, or the one being restored into);
+    - ``bank``: the resource's section of the checkpoint
+      (:class:`protection.checkpoint.store.ResourceSection`);
+    - ``metadata``: what protect saved for this resource (restore, delete,
+      verify; empty during protect);
+    - ``parameters``: merged and validated parameters;
+    - ``restored``: the restore's
+      :class:`~protection.model.restored_ids.RestoredIds`;
+    - ``progress``: a :class:`~protection.model.progress.ResourceProgress`;
+    - ``timeouts``: :class:`~protection.plugin.wait.Timeouts`; ``conf``: the config;
+    - ``journal``: the operation's :class:`Journal` of what each atom
+      created (kept by the framework; plugins use ``CreatingTask``).
+    """
+
+    operation: str
+    resource: Resource
+    conn: typing.Any
+    bank: typing.Any
+    parameters: dict
+    restored: RestoredIds
+    progress: ResourceProgress
+    timeouts: wait.Timeouts
+    conf: typing.Any = None
+    checkpoint_id: typing.Optional[str] = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+    journal: typing.Any = None
+
+    def wait_for_status(self, fetch, status, what, size_gib=None, **kwargs):
+        """``protection.plugin.wait.wait_for_status`` with this context's timeouts."""
+        if size_gib is not None and "timeout" not in kwargs:
+            kwargs["timeout"] = self.timeouts.for_size(size_gib)
+        return wait.wait_for_status(fetch, status, what=what,
+                                    timeouts=self.timeouts, **kwargs)
+
+    def wait_for_delete(self, fetch, what, **kwargs):
+        return wait.wait_for_delete(fetch, what=what, timeouts=self.timeouts,
+                                    **kwargs)
+
+    @property
+    def operation_id(self):
+        return self.journal.operation_id if self.journal else None
+
+    def record_new_id(self, new_id, rtype=None, original_id=None):
+        """Record what the restore created for this resource or sub-object."""
+        self.restored.record(rtype or self.resource.type,
+                             original_id or self.resource.id, new_id)
+
+    def forget_new_id(self, rtype=None, original_id=None):
+        self.restored.forget(rtype or self.resource.type,
+                             original_id or self.resource.id)
+
+
+class Journal:
+    """What each atom of one operation created, kept durably.
+
+    ``record(atom, new_id)`` is called the moment an API returns a new id
+    (by :class:`protection.plugin.tasks.CreatingTask`); ``created_by(atom)`` finds
+    it again when the atom runs a second time after a crash, or when it is
+    reverted without a result. ``resuming`` is true when the operation is
+    being resumed or aborted (only then is anything looked up).
+    """
+
+    def __init__(self, operation_id, store=None, resuming=False,
+                 initial=None):
+        self.operation_id = operation_id
+        self.resuming = resuming
+        self._store = store
+        self._created = dict(initial or {})
+
+    def record(self, atom_name, new_id):
+        self._created[atom_name] = new_id
+        if self._store is not None:
+            self._store.record_created(self.operation_id, atom_name, new_id)
+
+    def forget(self, atom_name):
+        if self._created.pop(atom_name, None) is not None and \
+                self._store is not None:
+            self._store.forget_created(self.operation_id, atom_name)
+
+    def created_by(self, atom_name):
+        return self._created.get(atom_name)
+
+    def remaining(self):
+        return dict(self._created)

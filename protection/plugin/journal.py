@@ -1,0 +1,85 @@
+"""What a protect created in the cloud, recorded in the checkpoint as well.
+
+The operation's journal (:mod:`protection.operations.store`) lives in the
+persistence database. A protect also writes every id a creating task gets
+(a volume backup, a temporary volume snapshot, a server's temporary
+root-disk image) into its resource's section of the checkpoint, object
+``created.json`` (``{atom name: id}``), the moment the API returns it: so
+``checkpoint delete --force`` of a protect that died finds them even when
+the database that ran it is gone (another host's, or lost). Image data is
+in the bank itself and goes with the checkpoint.
+
+:func:`undo_recorded` deletes them again, with the creating tasks' own
+``undo`` (bounded waits, 409 retried), from a protect flow built the
+usual way.
+"""
+
+import threading
+
+from flows import builder
+from flows.contract import PROTECT
+from protection import exceptions
+from protection.plugin.context import Journal
+from protection.plugin.context import ResourceContext
+from protection.model.restored_ids import RestoredIds
+
+OBJECT = "created.json"
+_LOCK = threading.Lock()
+
+
+def recorded(section):
+    """``{atom name: id}`` of the section's journal (``{}`` when none or
+    unreadable: a journal is a help for cleaning up, never a reason to
+    fail)."""
+    try:
+        value = section.get_json(OBJECT)
+    except (exceptions.ObjectNotFound, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def record(section, atom_name, new_id):
+    with _LOCK:
+        created = recorded(section)
+        created[atom_name] = new_id
+        section.put_json(OBJECT, created)
+
+
+def forget(section, atom_name):
+    with _LOCK:
+        created = recorded(section)
+        if created.pop(atom_name, None) is not None:
+            section.put_json(OBJECT, created)
+
+
+def undo_recorded(checkpoint, registry, conn, conf, timeouts, progress):
+    """Delete what the checkpoint's resources' journals record: for each
+    creating task of the protect flow (built as a run builds it) that
+    recorded an id, its own ``undo``. A creating task that recorded
+    nothing may still have made something (its call was in flight when
+    the process died): that one is looked for by the marks of the
+    checkpoint's operation. Returns the ids deleted."""
+    journal = Journal(checkpoint.operation_id, resuming=True)
+
+    def make_context(resource):
+        return ResourceContext(
+            operation=PROTECT, resource=resource, conn=conn,
+            bank=checkpoint.section(resource), parameters={},
+            restored=RestoredIds(),
+            progress=progress.for_resource(PROTECT, resource),
+            timeouts=timeouts, conf=conf, checkpoint_id=checkpoint.id,
+            journal=journal)
+    built = builder.build(PROTECT, checkpoint.graph, registry, make_context)
+    undone = []
+    for atom in builder.iter_atoms(built.flow):
+        ctx = (atom.inject or {}).get("ctx")
+        if ctx is None or not hasattr(atom, "undo"):
+            continue            # only a CreatingTask creates (and undoes)
+        new_id = recorded(ctx.bank).get(atom.name)
+        if not new_id and ctx.operation_id:
+            new_id = atom.find_marked(ctx, conn, atom.marks(ctx))
+        if new_id:
+            atom.undo(ctx, conn, new_id)
+            forget(ctx.bank, atom.name)
+            undone.append(new_id)
+    return undone

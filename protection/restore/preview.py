@@ -1,0 +1,61 @@
+"""The report of ``restore --dry-run`` and of every restore's pre-flight.
+
+:func:`preview` builds the restore's flow exactly as the restore would
+(and never runs it) to read its plan (:mod:`flows.plan`), asks every
+plugin's ``restore_preflight`` hook (:mod:`protection.restore.preflight`), adds
+the checkpoint's integrity and the project's quotas
+(:mod:`protection.restore.quotas`), and returns a
+:class:`~protection.restore.preflight.Report`. Nothing is created: the hooks only
+read, the flow is only built.
+"""
+
+from flows import contract
+from flows import plan as plan_mod
+from protection.restore import preflight
+from protection.restore import quotas
+from protection.operations import runner as runner_mod
+from protection.restore import selection
+from protection.plugin.context import ResourceContext
+from protection.model.progress import Progress
+from protection.model.restored_ids import RestoredIds
+
+
+def _context_factory(service, checkpoint, conn, parameters, metadata,
+                     restored):
+    progress = Progress()
+
+    def make(resource):
+        return ResourceContext(
+            operation=contract.RESTORE, resource=resource, conn=conn,
+            bank=checkpoint.section(resource),
+            parameters=parameters.get(resource.key, {}), restored=restored,
+            progress=progress.for_resource(contract.RESTORE, resource),
+            timeouts=service.timeouts, conf=service.conf,
+            checkpoint_id=checkpoint.id,
+            metadata=metadata.get(resource.key, {}))
+    return make
+
+
+def preview(service, checkpoint, graph, conn, parameters, metadata,
+            problems):
+    """The plan, mappings and verdicts of restoring ``graph`` (the
+    checkpoint's graph, or a selection of it) into ``conn``'s project.
+
+    ``parameters`` and ``metadata`` are keyed by resource key (validated
+    and loaded as the restore does); ``problems``: the checkpoint's
+    integrity problems (``[]``: it verifies).
+    """
+    report = preflight.Report(checkpoint.id)
+    built = runner_mod.build_flow(
+        service.registry, contract.RESTORE, graph, _context_factory(
+            service, checkpoint, conn, parameters, metadata,
+            RestoredIds()))
+    report.stages = plan_mod.stages(built)
+    report.steps = plan_mod.steps(built)
+    report.excluded = selection.excluded(checkpoint.graph, graph)
+    report.checks.append(preflight.integrity_check(problems))
+    preflight.run_hooks(service.registry, graph, _context_factory(
+        service, checkpoint, conn, parameters, metadata, RestoredIds()),
+        report)
+    report.checks += quotas.checks(conn, report.demands)
+    return report
