@@ -60,7 +60,7 @@ from protection import config  # noqa: E402
 from protection.operations import store as ops  # noqa: E402
 from protection.bank.filesystem import FileSystemBank  # noqa: E402
 from protection.plugin.registry import PluginRegistry  # noqa: E402
-from protection.service.facade import ProtectionService  # noqa: E402
+from protection.service import ProtectionService  # noqa: E402
 from tools.cloudkit import demo_app  # noqa: E402
 from tools.cloudkit import teardown  # noqa: E402
 

@@ -56,7 +56,7 @@ from protection import config
 from protection.bank.filesystem import FileSystemBank
 from protection.bank.swift import SwiftBank
 from protection.plugin.registry import PluginRegistry
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 
 MiB = 1024 * 1024
 IMAGE_TYPE = "OS::Glance::Image"

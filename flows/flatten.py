@@ -51,7 +51,8 @@ def _shape(node, edges):
     if node.retry is not None:
         raise contract.ContractError(
             f"flow {node.name!r} has a retry controller: a plugin retries "
-            "inside its tasks (protection.plugin.wait), its flows are flattened")
+            "inside its tasks (protection.plugin.wait), its flows are "
+            "flattened")
     shapes = {}
     for child, _meta in node.iter_nodes():
         shapes[id(child)] = _shape(child, edges)

@@ -25,10 +25,10 @@ from openstack import exceptions as sdk_exceptions
 from taskflow import task
 
 from protection import exceptions
-from protection.plugin import tasks
-from protection.plugin import heat_stacks
 from protection.plugin import ProtectionPlugin
 from protection.plugin import Resource
+from protection.plugin import heat_stacks
+from protection.plugin import tasks
 
 RESOURCE_TYPE = "OS::Heat::Stack"
 # Heat resource type -> the stackvault type that protects it. Subnets,

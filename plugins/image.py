@@ -47,12 +47,12 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
-from protection.plugin import image_data
-from protection.plugin import checks
-from protection.plugin import tasks
 from protection.plugin import ProtectionPlugin
-from protection.plugin import fetch_or_not_found
 from protection.plugin import Resource
+from protection.plugin import checks
+from protection.plugin import fetch_or_not_found
+from protection.plugin import image_data
+from protection.plugin import tasks
 
 LOG = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 
 from protection import exceptions
-from protection.plugin import checks
-from protection.plugin import tasks
 from protection.plugin import ProtectionPlugin
-from protection.plugin import fetch_or_not_found
 from protection.plugin import Resource
+from protection.plugin import checks
+from protection.plugin import fetch_or_not_found
+from protection.plugin import tasks
 
 RESOURCE_TYPE = "OS::Nova::KeyPair"
 

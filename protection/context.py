@@ -1,4 +1,5 @@
-"""Deprecated: moved to :mod:`protection.plugin.context` (doc/plugin-guide.rst)."""
+"""Deprecated: moved to :mod:`protection.plugin.context`
+(doc/plugin-guide.rst)."""
 
 from protection import _moved
 

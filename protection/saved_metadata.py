@@ -1,4 +1,5 @@
-"""Deprecated: moved to :mod:`protection.plugin.saved_metadata` (doc/plugin-guide.rst)."""
+"""Deprecated: moved to :mod:`protection.plugin.saved_metadata`
+(doc/plugin-guide.rst)."""
 
 from protection import _moved
 

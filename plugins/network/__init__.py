@@ -37,8 +37,8 @@ How each creation is undone
     network's, then the gateway) and deleted, rules and groups deleted,
     subnets deleted, network deleted. Deletes that Neutron refuses while
     something is still settling (409) are retried for a bounded time
-    (``protection.plugin.wait``), and each delete is waited for until Neutron says
-    the object is gone.
+    (``protection.plugin.wait``), and each delete is waited for until Neutron
+    says the object is gone.
 
 The modules
     ``common`` (type names, flow store keys, small Neutron helpers),

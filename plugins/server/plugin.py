@@ -9,10 +9,10 @@ from plugins.server import mappings
 from plugins.server import preflight
 from plugins.server import protect
 from plugins.server import restore
-from protection.plugin import image_data
 from protection.plugin import ProtectionPlugin
-from protection.plugin import fetch_or_not_found
 from protection.plugin import Resource
+from protection.plugin import fetch_or_not_found
+from protection.plugin import image_data
 
 
 class ServerPlugin(ProtectionPlugin):

@@ -10,8 +10,8 @@ subnets and security groups, the key pair) is a placeholder in
 
 from plugins.server import common
 from plugins.server import mappings
-from protection.plugin import image_data
 from protection.plugin import checks
+from protection.plugin import image_data
 
 RESTORED = "restored from the checkpoint"
 

@@ -12,8 +12,8 @@ from taskflow import task
 from plugins.server import common
 from plugins.server import mappings
 from protection.plugin import image_data
-from protection.plugin import tasks
 from protection.plugin import restored_child
+from protection.plugin import tasks
 
 
 # -- restore: the root disk ---------------------------------------------------

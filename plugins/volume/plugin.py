@@ -6,13 +6,13 @@ from taskflow.patterns import linear_flow
 
 from plugins.volume import backup
 from plugins.volume import bank
-from protection.plugin import image_data
-from protection.plugin import image_tasks
 from protection.plugin import ProtectionPlugin
+from protection.plugin import Resource
 from protection.plugin import after_parent
 from protection.plugin import before_parent
 from protection.plugin import fetch_or_not_found
-from protection.plugin import Resource
+from protection.plugin import image_data
+from protection.plugin import image_tasks
 
 _COMMON_METADATA = ["size", "name", "description", "metadata",
                     "volume_type", "availability_zone", "bootable",

@@ -22,13 +22,13 @@ Large objects
     is larger than ``segment_size_mb`` is stored as a Static Large Object:
     segments of that size in the container ``<container>_segments`` (named
     ``<key>/<upload id>/<index>``), up to ``segment_concurrency`` segments
-    uploading at once with bounded memory (:mod:`protection.transfer.pipeline`),
-    then the SLO manifest at the key, so the key still appears at once and
-    whole. The sha256 is of the whole object; each segment is checked by
-    Swift against its md5 (the manifest names each segment's ETag).
-    Deleting the key deletes its segments (``multipart-manifest=delete``);
-    an overwritten SLO's segments are deleted after the new object is in
-    place.
+    uploading at once with bounded memory
+    (:mod:`protection.transfer.pipeline`), then the SLO manifest at the key, so
+    the key still appears at once and whole. The sha256 is of the whole object;
+    each segment is checked by Swift against its md5 (the manifest names each
+    segment's ETag). Deleting the key deletes its segments
+    (``multipart-manifest=delete``); an overwritten SLO's segments are deleted
+    after the new object is in place.
 
     A stream of unknown length (an iterable) cannot be split that way
     without buffering a segment, so it is stored as one object and must not

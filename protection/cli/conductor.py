@@ -89,7 +89,8 @@ def run(app, args):
 
 
 # ``[(seconds, callable)]`` called by every conductor (see
-# protection.operations.conductor.Ticker): where service-side periodic work is wired.
+# protection.operations.conductor.Ticker): where service-side periodic work is
+# wired.
 PERIODIC = []
 
 

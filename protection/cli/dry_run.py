@@ -3,8 +3,8 @@
 The table format prints the plan (stages of resources that may run in
 parallel, each resource's steps), the excluded resources, every mapping
 and every pre-flight check with its verdict; ``-f json``/``yaml`` print
-the :class:`protection.restore.preflight.Report` as a document. Exit 0 when every
-check passes, 1 otherwise (the failing checks are named on stderr).
+the :class:`protection.restore.preflight.Report` as a document. Exit 0 when
+every check passes, 1 otherwise (the failing checks are named on stderr).
 """
 
 from protection.cli import output

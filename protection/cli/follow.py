@@ -1,10 +1,10 @@
 """Following an operation that a conductor runs (``[jobboard] address``).
 
-The CLI posted the operation (:mod:`protection.operations.jobboard`); it now reads
-the shared persistence database until the operation ends: its steps from
-TaskFlow's saved atom states (``TYPE#ID/step`` names), turned into the
-same progress lines an embedded run prints, then the operation's saved
-result, which is the embedded run's ``-f json`` result exactly.
+The CLI posted the operation (:mod:`protection.operations.jobboard`); it now
+reads the shared persistence database until the operation ends: its steps from
+TaskFlow's saved atom states (``TYPE#ID/step`` names), turned into the same
+progress lines an embedded run prints, then the operation's saved result, which
+is the embedded run's ``-f json`` result exactly.
 """
 
 import time

@@ -27,10 +27,12 @@ from protection.cli import plan as plan_cli
 # checkpoints needs neither openstacksdk, TaskFlow nor SQLAlchemy (see
 # doc/operations.rst, "Performance").
 _LAZY = {"bank_mod": "protection.bank", "cloud": "protection.cloud",
-         "config": "protection.config", "parameters": "protection.model.parameters",
-         "registry": "protection.plugin.registry", "runner": "protection.operations.runner",
+         "config": "protection.config",
+         "parameters": "protection.model.parameters",
+         "registry": "protection.plugin.registry",
+         "runner": "protection.operations.runner",
          "checkpoint": "protection.checkpoint.store",
-         "service_mod": "protection.service.facade",
+         "service_mod": "protection.service",
          "progress": "protection.model.progress",
          "printer": "protection.cli.progress_printer",
          "retention": "protection.plans.retention"}

@@ -1,9 +1,9 @@
 """``stackvault plan ...`` and ``stackvault checkpoint prune``.
 
 ``plan create | update | list | show | delete`` keep plans in the
-persistence database (:mod:`protection.plans.store`); ``plan run NAME`` protects
-a plan's resources now and applies its retention; ``plan run-due`` runs
-every plan whose schedule says so (for cron or a systemd timer, see
+persistence database (:mod:`protection.plans.store`); ``plan run NAME``
+protects a plan's resources now and applies its retention; ``plan run-due``
+runs every plan whose schedule says so (for cron or a systemd timer, see
 ``doc/operator-guide.rst``); ``checkpoint prune --plan NAME`` applies a
 plan's retention by hand.
 """

@@ -1,8 +1,8 @@
 """The protection service: a TaskFlow conductor that runs posted operations.
 
 ``stackvault conductor`` claims jobs from the jobboard
-(:mod:`protection.operations.jobboard`) with TaskFlow's own conductors (blocking or
-nonblocking, ``[conductor] max_jobs`` at once) and runs each job's
+(:mod:`protection.operations.jobboard`) with TaskFlow's own conductors
+(blocking or nonblocking, ``[conductor] max_jobs`` at once) and runs each job's
 operation from the shared persistence database.
 
 Where the bookkeeping lives. TaskFlow's executor conductor dispatches a
@@ -14,8 +14,8 @@ finish of a failed operation comes after TaskFlow's rollback. So this
 conductor overrides the one dispatch hook, ``_dispatch_job``: it hands
 the job's operation to :meth:`ProtectionService.resume`, exactly what
 ``stackvault operation resume`` runs, whose runner builds the flow from
-the factory TaskFlow recorded (:mod:`protection.operations.flow_factory`) on the
-job's flow detail. Consuming, abandoning and claiming stay TaskFlow's.
+the factory TaskFlow recorded (:mod:`protection.operations.flow_factory`) on
+the job's flow detail. Consuming, abandoning and claiming stay TaskFlow's.
 
 A job is consumed when its operation ended (succeeded, failed, aborted)
 and abandoned (its claim released, for any conductor) when the conductor

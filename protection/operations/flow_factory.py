@@ -18,10 +18,10 @@ the bank), so its atom names (``TYPE#ID/step``) are the same every time
 and a rebuilt flow finds its saved atoms. What is live is not an argument:
 the connection, the bank, the plugins, the operation's journal and map of
 new ids belong to the process that runs the flow, which lends them for the
-build (:func:`rebuild`; :mod:`protection.operations.runner` does it for every run).
-A build with nothing lent (a process that is not running the operation)
-fails with :class:`NothingLent` instead of building a flow that has no
-cloud to talk to.
+build (:func:`rebuild`; :mod:`protection.operations.runner` does it for every
+run). A build with nothing lent (a process that is not running the operation)
+fails with :class:`NothingLent` instead of building a flow that has no cloud to
+talk to.
 """
 
 import threading

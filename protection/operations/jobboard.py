@@ -3,10 +3,9 @@
 With ``[jobboard] address`` set, an operation is not run by the process
 that asked for it: that process records it (row, checkpoint, flow detail
 with its factory), marks it ``queued`` and posts a job naming it; a
-conductor (:mod:`protection.operations.conductor`) claims the job and runs it. A job
-carries only the operation id (its logbook names the flow detail):
-everything else, and never a credential, is in the shared persistence
-database.
+conductor (:mod:`protection.operations.conductor`) claims the job and runs it.
+A job carries only the operation id (its logbook names the flow detail):
+everything else, and never a credential, is in the shared persistence database.
 
 Claims expire: a conductor claims a job for ``claim_expiry`` seconds and
 extends its claims every ``keep_alive`` seconds while it works, so the

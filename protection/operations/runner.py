@@ -3,13 +3,13 @@
 The flow of an operation is rebuilt the same way every time, from the
 operation's JSON arguments and the checkpoint (stable atom names:
 ``TYPE#ID/step``), by the factory TaskFlow recorded in its flow detail
-(:mod:`protection.operations.flow_factory`), so a resumed operation gets back exactly
-the atoms it had; live objects (the connection, the bank section, progress) are
-injected into each atom in this process and never persisted. The engine
-saves every atom's state and result in the persistence database
-(:mod:`flows.persistence`); what each creating task made is journaled in
-the operation's row (:mod:`protection.operations.store`) the moment the API
-returns it, and so is the restore's map of new ids.
+(:mod:`protection.operations.flow_factory`), so a resumed operation gets back
+exactly the atoms it had; live objects (the connection, the bank section,
+progress) are injected into each atom in this process and never persisted. The
+engine saves every atom's state and result in the persistence database
+(:mod:`flows.persistence`); what each creating task made is journaled in the
+operation's row (:mod:`protection.operations.store`) the moment the API returns
+it, and so is the restore's map of new ids.
 """
 
 import contextlib
@@ -291,8 +291,8 @@ class Runner:
         return engine.Persistence(flows.backend, book, detail)
 
     def _build_lent(self, plan, make, abort):
-        """What :mod:`protection.operations.flow_factory` calls back with the flow's
-        JSON arguments: the flow, built on this plan's live objects."""
+        """What :mod:`protection.operations.flow_factory` calls back with the
+        flow's JSON arguments: the flow, built on this plan's live objects."""
         op = plan.operation
 
         def build(args):

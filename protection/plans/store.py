@@ -1,7 +1,8 @@
 """Plans: what to protect, when, and how many checkpoints to keep.
 
 A plan is one row of the ``stackvault_plans`` table, in the persistence
-database next to ``stackvault_operations`` (:mod:`protection.operations.store`):
+database next to ``stackvault_operations``
+(:mod:`protection.operations.store`):
 
 ``name``             the plan's name (unique); its checkpoints carry it
                      in ``index.json`` (``plan.plan_name``)
@@ -13,7 +14,8 @@ database next to ``stackvault_operations`` (:mod:`protection.operations.store`):
 ``cloud``            the clouds.yaml name the plan protects (never
                      credentials)
 ``next_run``         epoch seconds of the next scheduled run; claimed with
-                     a compare-and-swap UPDATE (:mod:`protection.plans.schedule`)
+                     a compare-and-swap UPDATE
+                     (:mod:`protection.plans.schedule`)
 ``last_*``           when the last run started, how it ended, its
                      checkpoint and its error
 """

@@ -158,13 +158,13 @@ class ProtectionPlugin:
 
         Called for every resource of a restore, children first, before
         anything is created, and by ``restore --dry-run``, which creates
-        nothing. Return an iterable of :mod:`protection.restore.preflight` items:
+        nothing. Return an iterable of :mod:`protection.plugin.checks` items:
         ``Mapping`` (a value resolved here: flavor, network, name ...),
         ``Check`` (a verdict with its reason) and ``Demand`` (quota the
         restore would use). ``ctx`` is the restore's context, except that
         ``ctx.restored`` holds placeholders for what the restore would
         create first (record your sub-objects' with ``ctx.record_new_id``
-        and :func:`protection.restore.preflight.placeholder`). It must only read:
+        and :func:`protection.plugin.checks.placeholder`). It must only read:
         a dry-run proves that nothing reaches the cloud but GETs.
         """
         return ()

@@ -23,7 +23,8 @@ class ResourceContext:
     - ``restored``: the restore's
       :class:`~protection.model.restored_ids.RestoredIds`;
     - ``progress``: a :class:`~protection.model.progress.ResourceProgress`;
-    - ``timeouts``: :class:`~protection.plugin.wait.Timeouts`; ``conf``: the config;
+    - ``timeouts``: :class:`~protection.plugin.wait.Timeouts`;
+    - ``conf``: the config;
     - ``journal``: the operation's :class:`Journal` of what each atom
       created (kept by the framework; plugins use ``CreatingTask``).
     """
@@ -42,7 +43,8 @@ class ResourceContext:
     journal: typing.Any = None
 
     def wait_for_status(self, fetch, status, what, size_gib=None, **kwargs):
-        """``protection.plugin.wait.wait_for_status`` with this context's timeouts."""
+        """``protection.plugin.wait.wait_for_status`` with this context's
+        timeouts."""
         if size_gib is not None and "timeout" not in kwargs:
             kwargs["timeout"] = self.timeouts.for_size(size_gib)
         return wait.wait_for_status(fetch, status, what=what,
@@ -70,9 +72,9 @@ class Journal:
     """What each atom of one operation created, kept durably.
 
     ``record(atom, new_id)`` is called the moment an API returns a new id
-    (by :class:`protection.plugin.tasks.CreatingTask`); ``created_by(atom)`` finds
-    it again when the atom runs a second time after a crash, or when it is
-    reverted without a result. ``resuming`` is true when the operation is
+    (by :class:`protection.plugin.tasks.CreatingTask`); ``created_by(atom)``
+    finds it again when the atom runs a second time after a crash, or when it
+    is reverted without a result. ``resuming`` is true when the operation is
     being resumed or aborted (only then is anything looked up).
     """
 

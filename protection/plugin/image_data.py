@@ -145,10 +145,10 @@ def process_budget(conf):
 
 def quota_demands(data):
     """What restoring ``data`` into a new image uses of Glance's quotas
-    (:mod:`protection.restore.quotas`): one image of its size, in MiB rounded up."""
+    (:mod:`protection.restore.quotas`): one image of its size, in MiB rounded
+    up."""
     return [checks.Demand("image.image_count_total", 1),
-            checks.Demand("image.image_size_total",
-                             -(-data["size"] // MiB))]
+            checks.Demand("image.image_size_total", -(-data["size"] // MiB))]
 
 
 def data_object_name(index):

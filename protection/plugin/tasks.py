@@ -5,9 +5,10 @@
     ``execute`` calls the API and hands the new id to :meth:`created`
     straight away, which records it (in the restore's map of new ids when
     the object stands for a protected one) before anything can fail; its
-    revert deletes the object with :func:`protection.plugin.wait.delete_when_settled`
-    (bounded waits, 409 retried) and forgets the id. A subclass says how to
-    fetch and delete its kind of object; that is all.
+    revert deletes the object with
+    :func:`protection.plugin.wait.delete_when_settled` (bounded waits, 409
+    retried) and forgets the id. A subclass says how to fetch and delete its
+    kind of object; that is all.
 
 ``SaveMetadata``
     The last step of most protect flows: write the resource's

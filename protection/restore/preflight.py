@@ -7,19 +7,23 @@ through its optional ``restore_preflight`` hook
 need (the resources of one level of the graph at once). A plugin answers
 with three kinds of items, all plugin-agnostic here:
 
-:class:`~protection.plugin.checks.Mapping`  a value resolved in the target cloud (flavor, network,
+:class:`~protection.plugin.checks.Mapping`  a value resolved in the target
+cloud (flavor, network,
                   availability zone, name ...), original -> target;
-:class:`~protection.plugin.checks.Check`    a verdict (``pass``, ``fail`` or ``unknown`` when the
+:class:`~protection.plugin.checks.Check`    a verdict (``pass``, ``fail`` or
+``unknown`` when the
                   cloud would not say), with the reason;
-:class:`~protection.plugin.checks.Demand`   quota the restore would use (``compute.cores``: 2),
+:class:`~protection.plugin.checks.Demand`   quota the restore would use
+(``compute.cores``: 2),
                   summed over the whole restore and compared with the
                   project's free quota (:mod:`protection.restore.quotas`).
 
 The hooks see a preview of the restore's map of new ids: every resource
 (and sub-object a plugin announces) that the restore would create before
-a parent holds a placeholder (:func:`~protection.plugin.checks.placeholder`), so a parent resolves
-its children as the restore would. Excluded resources hold none: a parent
-must map them to an existing resource, or its checks fail saying why.
+a parent holds a placeholder (:func:`~protection.plugin.checks.placeholder`),
+so a parent resolves its children as the restore would. Excluded resources hold
+none: a parent must map them to an existing resource, or its checks fail saying
+why.
 """
 
 from concurrent import futures

@@ -5,8 +5,8 @@
 plugin's ``restore_preflight`` hook (:mod:`protection.restore.preflight`), adds
 the checkpoint's integrity and the project's quotas
 (:mod:`protection.restore.quotas`), and returns a
-:class:`~protection.restore.preflight.Report`. Nothing is created: the hooks only
-read, the flow is only built.
+:class:`~protection.restore.preflight.Report`. Nothing is created: the hooks
+only read, the flow is only built.
 """
 
 from flows import contract

@@ -6,8 +6,8 @@ credentials of the project it restores into (never someone else's).
 
 Every protect, restore, delete and verify is an *operation*: recorded in
 the persistence database with an id, run as a persisted TaskFlow flow
-(:mod:`protection.operations.runner`), and, when its process dies or is interrupted,
-resumed (:meth:`ProtectionService.resume`) or undone
+(:mod:`protection.operations.runner`), and, when its process dies or is
+interrupted, resumed (:meth:`ProtectionService.resume`) or undone
 (:meth:`ProtectionService.abort`) by another process.
 """
 
@@ -60,8 +60,8 @@ class ProtectionService:
         self.stores = stores or runner_mod.Stores(conf)
         self.runner = runner_mod.Runner(conf, registry, self.progress,
                                         self.stores, self.timeouts)
-        # With a jobboard (protection.operations.jobboard.Poster), new operations are
-        # posted for a conductor instead of run here.
+        # With a jobboard (protection.operations.jobboard.Poster), new
+        # operations are posted for a conductor instead of run here.
         self.poster = poster
 
     # -- discovery -----------------------------------------------------------

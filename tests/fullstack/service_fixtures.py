@@ -10,7 +10,7 @@ from oslo_config import cfg
 from protection import config
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 
 
 def make_service(bank_dir, overrides=None, bank=None):

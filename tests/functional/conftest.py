@@ -6,7 +6,7 @@ from oslo_config import cfg
 from protection import config
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 from tests import fake_cloud
 
 ROOTS = [("Test::Server", "web"), ("Test::Server", "db")]

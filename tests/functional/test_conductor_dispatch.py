@@ -60,7 +60,8 @@ def test_a_posted_protect_and_restore_run_in_another_service(
     assert cli.operation(posted.operation_id).status == ops.QUEUED
     _book, detail = cli.stores.flows.load(posted.operation_id)
     factory = detail.meta["factory"]
-    assert factory["name"] == "protection.operations.flow_factory.operation_flow"
+    assert factory["name"] == \
+        "protection.operations.flow_factory.operation_flow"
     assert json.loads(json.dumps(factory["kwargs"])) == factory["kwargs"]
     with pytest.raises(flow_factory.NothingLent):
         taskflow.engines.flow_from_detail(detail)

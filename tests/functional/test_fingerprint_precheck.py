@@ -24,7 +24,7 @@ from protection import exceptions
 from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 from tests import fake_cloud
 from tests.functional.conftest import ROOTS
 

@@ -20,7 +20,7 @@ from protection import exceptions
 from protection.plugin import saved_metadata
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 from tests import bank_edits
 
 KP = keypair.RESOURCE_TYPE

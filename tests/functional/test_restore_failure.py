@@ -114,7 +114,7 @@ def test_restore_needs_a_plugin_for_every_type(make_service, cloud,
     from protection import config
     from protection.bank.filesystem import FileSystemBank
     from protection.plugin.registry import PluginRegistry
-    from protection.service.facade import ProtectionService
+    from protection.service import ProtectionService
     conf = config.load_config([], conf=cfg.ConfigOpts())
     partial = ProtectionService(
         conf, PluginRegistry([fake_cloud.ServerPlugin()]),
@@ -134,7 +134,7 @@ def _rewrite_metadata(service, checkpoint_id, rtype, rid, metadata):
 
 def test_metadata_that_breaks_the_plugins_schema_stops_restore_first(
         service, cloud, checkpoint_id):
-    from protection.plugin import metadata as saved_metadata
+    from protection.plugin import saved_metadata as saved_metadata
     _rewrite_metadata(service, checkpoint_id, "Test::Volume", "vol-db",
                       {"name": 7})
     with pytest.raises(saved_metadata.InvalidMetadata) as err:

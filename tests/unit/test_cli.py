@@ -458,7 +458,7 @@ def test_usage_errors(run, argv, words):
 
 def test_an_interrupted_operation_prints_how_to_finish_or_undo_it(run):
     from protection.operations import runner
-    from protection.service.facade import ProtectionService
+    from protection.service import ProtectionService
     checkpoint_id = run.protect("Test::Volume=vol-web")
     with mock.patch.object(ProtectionService, "restore",
                            side_effect=runner.OperationInterrupted("op-7")):

@@ -23,7 +23,7 @@ from protection import exceptions
 from protection.plugin import base as plugin_api
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 from tests import fake_cloud
 
 EDGES = [("web", "vol-web"), ("web", "net"), ("db", "vol-db"),

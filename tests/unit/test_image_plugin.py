@@ -27,7 +27,7 @@ from protection.plugin import image_data
 from protection.plugin import checks
 from protection.transfer import pipeline
 from protection.model import progress as progress_mod
-from protection.plugin import metadata as schema_check
+from protection.plugin import saved_metadata as schema_check
 from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
 from protection.checkpoint.store import CheckpointStore
@@ -36,7 +36,7 @@ from protection.model.graph import ResourceGraph
 from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource
 from protection.model.restored_ids import RestoredIds
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 from protection.plugin.wait import Timeouts
 from tests.unit import fake_glance
 

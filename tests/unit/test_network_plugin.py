@@ -28,7 +28,7 @@ from protection.plugin import saved_metadata
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource
-from protection.service.facade import ProtectionService
+from protection.service import ProtectionService
 from protection.plugin.wait import Timeouts
 from tests import bank_edits
 from tests.unit import fake_neutron

@@ -1,5 +1,5 @@
-"""protection.transfer.pipeline: consecutive pieces moved concurrently, in order,
-with bounded memory; failures cancel everything and leave no thread."""
+"""protection.transfer.pipeline: consecutive pieces moved concurrently, in
+order, with bounded memory; failures cancel everything and leave no thread."""
 
 import random
 import threading

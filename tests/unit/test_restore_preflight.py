@@ -14,7 +14,13 @@ from flows import plan
 from plugins import volume as volume_plugin
 from plugins.server import mappings
 from plugins.server.plugin import ServerPlugin
-from protection.plugin import checks
+from protection.plugin.checks import Check
+from protection.plugin.checks import Demand
+from protection.plugin.checks import FAIL
+from protection.plugin.checks import Mapping
+from protection.plugin.checks import PASS
+from protection.plugin.checks import UNKNOWN
+from protection.plugin.checks import placeholder
 from protection.restore import preflight
 from protection.restore import quotas
 from protection.restore import selection
@@ -46,16 +52,16 @@ def mutating_calls(conn):
 
 
 def by_kind(items):
-    checks = {c.name: c for c in items if isinstance(c, checks.Check)}
+    checks = {c.name: c for c in items if isinstance(c, Check)}
     maps = [(m.what, m.original, m.target) for m in items
-            if isinstance(m, checks.Mapping)]
+            if isinstance(m, Mapping)]
     demands = {d.quota: d.amount for d in items
-               if isinstance(d, checks.Demand)}
+               if isinstance(d, Demand)}
     return checks, maps, demands
 
 
 def placeholders(*keys):
-    return {key: checks.placeholder(*key) for key in keys}
+    return {key: placeholder(*key) for key in keys}
 
 
 # -- the server's hook -------------------------------------------------------
@@ -104,7 +110,7 @@ def test_server_next_to_restored_children_passes_and_only_reads():
         (NET, "net-1"), (SUB, "sub-1"), (SG, "sg-1"),
         ("OS::Glance::Image", "img-1"), ("OS::Nova::KeyPair", "key")))
     checks, maps, demands = by_kind(items)
-    assert all(c.verdict == checks.PASS for c in checks.values()), checks
+    assert all(c.verdict == PASS for c in checks.values()), checks
     assert set(checks) >= {"flavor exists", "image exists",
                            "networks and security groups",
                            "port port-1: fixed IPs and MAC free"}
@@ -135,7 +141,7 @@ def test_a_floating_ip_the_project_still_holds_is_no_quota_demand():
 def test_server_on_an_existing_network_with_its_address_taken_fails():
     conn = cloud()          # net-1 exists here; its port holds the IP
     taken = server_check(conn, ADDRESSES, *IMAGE_AND_KEY)
-    assert taken.verdict == checks.FAIL
+    assert taken.verdict == FAIL
     assert "10.0.0.5 (port port-1)" in taken.detail
     assert "keep_fixed_ips=false" in taken.detail
     conn.network.ports.assert_any_call(
@@ -147,7 +153,7 @@ def test_taken_addresses_on_another_projects_network_are_replaced():
     conn = cloud(networks={"net-1": network("net-1", project="other"),
                            "public": network("public", "admin", True)})
     taken = server_check(conn, ADDRESSES, *IMAGE_AND_KEY)
-    assert taken.verdict == checks.PASS
+    assert taken.verdict == PASS
     assert "another project's" in taken.detail
 
 
@@ -160,9 +166,9 @@ def test_server_without_a_flavor_or_image_fails_naming_both():
     items = server_preflight(conn, placeholders((NET, "net-1"),
                                                 (SG, "sg-1")))
     checks, _maps, demands = by_kind(items)
-    assert checks["flavor exists"].verdict == checks.FAIL
+    assert checks["flavor exists"].verdict == FAIL
     assert "no flavor in this cloud" in checks["flavor exists"].detail
-    assert checks["image exists"].verdict == checks.FAIL
+    assert checks["image exists"].verdict == FAIL
     assert "image_mapping" in checks["image exists"].detail
     assert "compute.instances" not in demands
 
@@ -172,7 +178,7 @@ def test_server_with_an_excluded_network_says_to_map_it():
     conn.network.get_network.side_effect = sdk_exceptions.NotFoundException
     failed = server_check(conn, "networks and security groups",
                           ("OS::Glance::Image", "img-1"), (SG, "sg-1"))
-    assert failed.verdict == checks.FAIL
+    assert failed.verdict == FAIL
     assert "network_mapping" in failed.detail
 
 
@@ -207,10 +213,10 @@ def test_volume_checks_backup_type_and_zone_and_demands_quota():
     conn.block_storage.get_backup.return_value = obj(status="available")
     conn.block_storage.find_type.return_value = None
     checks, maps, demands = by_kind(volume_preflight(conn))
-    assert checks["backup available"].verdict == checks.PASS
-    assert checks["volume type exists"].verdict == checks.FAIL
+    assert checks["backup available"].verdict == PASS
+    assert checks["volume type exists"].verdict == FAIL
     assert "volume_type_mapping" in checks["volume type exists"].detail
-    assert checks["availability zone exists"].verdict == checks.PASS
+    assert checks["availability zone exists"].verdict == PASS
     assert demands == {"volume.volumes": 1, "volume.gigabytes": 3}
     assert ("volume type", "fast", "fast") in maps
     assert mutating_calls(conn) == []
@@ -222,7 +228,7 @@ def test_volume_whose_backup_is_gone_fails():
         sdk_exceptions.NotFoundException
     checks, maps, _demands = by_kind(volume_preflight(
         conn, {"volume_type": "slow", "restore_name": "copy"}))
-    assert checks["backup available"].verdict == checks.FAIL
+    assert checks["backup available"].verdict == FAIL
     assert "is not visible here" in checks["backup available"].detail
     assert ("name", "data", "copy") in maps
     assert ("volume type", "fast", "slow") in maps
@@ -246,12 +252,12 @@ def test_quotas_pass_fail_unlimited_and_unknown():
     found = {c.name: c for c in quotas.checks(conn, {
         "compute.instances": 1, "compute.cores": 2, "compute.ram": 4096,
         "network.ports": 3, "volume.volumes": 2})}
-    assert found["quota instances"].verdict == checks.PASS
-    assert found["quota cores"].verdict == checks.FAIL
+    assert found["quota instances"].verdict == PASS
+    assert found["quota cores"].verdict == FAIL
     assert found["quota cores"].detail == "needs 2, 1 free (3 of 4 used)"
     assert found["quota RAM (MiB)"].detail == "needs 4096; unlimited"
-    assert found["quota ports"].verdict == checks.PASS
-    assert found["quota volumes"].verdict == checks.UNKNOWN
+    assert found["quota ports"].verdict == PASS
+    assert found["quota volumes"].verdict == UNKNOWN
     conn.compute.get_quota_set.assert_called_once_with(
         conn.current_project_id, usage=True)
     assert mutating_calls(conn) == []
@@ -264,10 +270,10 @@ def glance_usage(conn, status=200, usage=None):
 
 
 @pytest.mark.parametrize("usage,verdicts", [
-    ({}, [checks.PASS, checks.PASS]),     # no unified limits
+    ({}, [PASS, PASS]),     # no unified limits
     ({"image_count_total": {"limit": 5, "usage": 4},
       "image_size_total": {"limit": 1000, "usage": 900}},
-     [checks.PASS, checks.FAIL]),
+     [PASS, FAIL]),
 ])
 def test_glance_quotas_from_its_unified_limits(usage, verdicts):
     conn = quota_conn()
@@ -287,7 +293,7 @@ def test_a_glance_without_the_usage_api_is_unknown():
                            side_effect=sdk_exceptions.NotFoundException(
                                "no /v2/info/usage")):
         found = quotas.checks(conn, {"image.image_count_total": 1})
-    assert found[0].verdict == checks.UNKNOWN
+    assert found[0].verdict == UNKNOWN
     assert "the image quota could not be read" in found[0].detail
 
 
@@ -317,9 +323,9 @@ def test_quota_services_are_asked_at_once():
     found = quotas.checks(conn, {"compute.instances": 1,
                                  "volume.volumes": 1, "network.ports": 1})
     assert [(c.name, c.verdict) for c in found] == [
-        ("quota instances", checks.PASS),
-        ("quota volumes", checks.PASS),
-        ("quota ports", checks.PASS)]
+        ("quota instances", PASS),
+        ("quota volumes", PASS),
+        ("quota ports", PASS)]
 
 
 # -- the hooks of the whole graph ---------------------------------------------
@@ -340,7 +346,7 @@ class _Hooked:
         self.seen[resource.id] = sorted(
             str(ctx.restored.get(child.type, child.id))
             for child in self.graph.children(resource))
-        return [checks.Check(f"checked {resource.id}", checks.PASS)]
+        return [Check(f"checked {resource.id}", PASS)]
 
 
 def hooked_run(barrier=None):
@@ -359,15 +365,15 @@ def test_hooks_of_one_level_run_at_once():
     # The two leaves (image, network) meet at the barrier: run one after
     # the other, the first would wait alone until the barrier breaks.
     graph, _hooked, report = hooked_run(threading.Barrier(2, timeout=5))
-    assert [c.verdict for c in report.checks] == [checks.PASS] * len(
+    assert [c.verdict for c in report.checks] == [PASS] * len(
         graph)
 
 
 def test_parents_see_their_childrens_placeholders_and_items_keep_order():
     graph, hooked, report = hooked_run()
     assert hooked.seen["web"] == sorted([
-        checks.placeholder("Test::Network", "net"),
-        checks.placeholder("Test::Volume", "vol-web")])
+        placeholder("Test::Network", "net"),
+        placeholder("Test::Volume", "vol-web")])
     assert [c.name for c in report.checks] == [
         f"checked {r.id}" for level in graph.levels() for r in level]
     assert {c.resource for c in report.checks} == {

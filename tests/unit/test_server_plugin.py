@@ -20,7 +20,7 @@ from plugins.server import mappings
 from plugins.server import ServerPlugin
 from plugins.server import protect
 from protection import exceptions
-from protection.plugin import metadata as schema_check
+from protection.plugin import saved_metadata as schema_check
 from protection.model.graph import ResourceGraph
 from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource

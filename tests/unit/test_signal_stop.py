@@ -1,7 +1,7 @@
 """SIGINT/SIGTERM stop running operations from a thread of their own,
-never inside the signal handler (protection.operations.runner.handle_signals): the
-handler interrupts the main thread anywhere, e.g. in the middle of a
-SQLite write that the stop's own write would then wait for."""
+never inside the signal handler (protection.operations.runner.handle_signals):
+the handler interrupts the main thread anywhere, e.g. in the middle of a SQLite
+write that the stop's own write would then wait for."""
 
 import os
 import signal

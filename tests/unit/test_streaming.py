@@ -1,4 +1,5 @@
-"""protection.transfer.streaming: fixed-size pieces of a stream, single-pass bodies."""
+"""protection.transfer.streaming: fixed-size pieces of a stream, single-pass
+bodies."""
 
 import pytest
 

@@ -13,7 +13,7 @@ from plugins.volume import bank
 from protection import exceptions
 from protection.plugin import image_tasks
 from protection.plugin import checks
-from protection.plugin import metadata as schema_check
+from protection.plugin import saved_metadata as schema_check
 from protection.checkpoint.store import CheckpointStore
 from protection.bank.filesystem import FileSystemBank
 from protection.model.graph import ResourceGraph
