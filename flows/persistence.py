@@ -25,13 +25,28 @@ def make_engine(url):
     parsed = sa.engine.make_url(url)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)),
-                        exist_ok=True)
+            _private_sqlite_file(os.path.abspath(parsed.database))
         engine = sa.create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_recycle=3600, pool_pre_ping=True)
+
+
+def _private_sqlite_file(path):
+    """Create the database's folder (0700) and file (0600) before SQLite
+    does (it would follow the umask: 0644 in a 0755 folder); tighten them
+    when an earlier release left them readable by others. The operations
+    journal names every object an operation created, and a flow detail is
+    what a resumed process acts on: no other local user may read or write
+    them. SQLite gives its -wal/-shm files the database file's mode."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name, mode in ((folder, 0o700), (path, 0o600)):
+        if os.stat(name).st_mode & 0o077 and \
+                os.stat(name).st_uid == os.getuid():
+            os.chmod(name, mode)
 
 
 SCHEMA_LOCK = "stackvault-schema"

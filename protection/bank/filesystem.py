@@ -42,6 +42,20 @@ class FileSystemBank(base.Bank):
                 f"cannot create bank directory {self.root}: "
                 f"{exc.strerror}") from None
 
+    def _makedirs(self, directory):
+        """Create ``directory`` (inside the bank) and every missing folder
+        between it and the root with mode 0700: ``os.makedirs`` gives only
+        the last one its mode, the others the umask's (0755)."""
+        missing = []
+        while directory != self.root and not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder, 0o700)
+            except FileExistsError:     # another writer made it first
+                pass
+
     @classmethod
     def from_config(cls, conf, **kwargs):
         return cls(config.filesystem_bank_path(conf))
@@ -62,7 +76,7 @@ class FileSystemBank(base.Bank):
     def put(self, key, data):
         path = self._path(key)
         directory = os.path.dirname(path)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        self._makedirs(directory)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
         reader = base.HashingReader(base.iter_chunks(data))
         try:

@@ -43,6 +43,23 @@ def test_creates_its_directory_private(tmp_path):
     assert str(root) in bank.describe()
 
 
+def test_every_folder_and_object_it_writes_is_private(bank):
+    # os.makedirs gives only the last folder its mode: the ones between
+    # the root and it came out 0755 before (issue #23, item 10).
+    old = os.umask(0o022)
+    try:
+        bank.put("checkpoints/c1/resources/r1/data/0", b"x")
+    finally:
+        os.umask(old)
+    for dirpath, dirs, names in os.walk(bank.root):
+        for name in dirs:
+            mode = os.stat(os.path.join(dirpath, name)).st_mode & 0o777
+            assert mode == 0o700, (name, oct(mode))
+        for name in names:
+            mode = os.stat(os.path.join(dirpath, name)).st_mode & 0o777
+            assert mode == 0o600, (name, oct(mode))
+
+
 def test_unusable_directory_is_a_bank_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")

@@ -1,6 +1,7 @@
 """Opening a shared database: one process at a time creates or upgrades
 its schema (flows.persistence.schema_lock, used by runner.Stores)."""
 
+import os
 from unittest import mock
 
 import pytest
@@ -84,3 +85,28 @@ def test_stores_create_every_table_inside_the_lock(tmp_path):
         assert (stores.plans, stores.operations) == ("plans",
                                                      "operations")
     assert order == ["lock", "operations", "flows", "plans", "unlock"]
+
+
+def test_a_sqlite_database_is_created_private(tmp_path):
+    # It was 0644 in a 0755 folder (issue #23, item 10, reproduced).
+    path = tmp_path / "data" / "stackvault.db"
+    old = os.umask(0o022)
+    try:
+        engine = persistence.make_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.commit()
+    finally:
+        os.umask(old)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_existing_readable_sqlite_database_is_tightened(tmp_path):
+    path = tmp_path / "stackvault.db"
+    path.write_bytes(b"")
+    path.chmod(0o644)
+    tmp_path.chmod(0o755)
+    persistence.make_engine(f"sqlite:///{path}")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
