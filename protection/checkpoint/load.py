@@ -61,6 +61,9 @@ def parse_index(raw):
         raise Damage("no status")
     if not isinstance(index.get("plan"), dict):
         raise Damage("no plan")
+    for field in ("created_at", "name"):
+        if not isinstance(index.get(field), (str, type(None))):
+            raise Damage(f"'{field}' is not a string")
     if not isinstance(index.get("resources", {}), dict):
         raise Damage("'resources' is not an object")
     try:

@@ -97,11 +97,18 @@ class Plan:
         }
 
 
+# Bounds of the retention settings: past them a value is a typo (and an
+# integer past 2**63 does not fit the database's column).
+MAX_KEEP = 100000
+MAX_KEEP_DAYS = 36500
+
+
 def check_settings(registry, settings):
     """Raise InvalidPlan / InvalidParameter / PluginNotFound for a wrong
     setting, without the cloud: every type known, every parameter valid
-    against its type's protect schema, keep >= 1, keep_days > 0. (The
-    schedule is checked by :func:`protection.plans.schedule.check`.)"""
+    against its type's protect schema, ``1 <= keep <= MAX_KEEP``,
+    ``0 < keep_days <= MAX_KEEP_DAYS``. (The schedule is checked by
+    :func:`protection.plans.schedule.check`.)"""
     if not settings["resources"]:
         raise InvalidPlan("a plan protects at least one resource")
     for rtype, _rid in settings["resources"]:
@@ -112,10 +119,11 @@ def check_settings(registry, settings):
         params_mod.validate(plugin.schema_for("protect"), values,
                             Resource(rtype, rid or "*"))
     keep, days = settings["keep"], settings["keep_days"]
-    if keep is not None and keep < 1:
-        raise InvalidPlan(f"--keep must be at least 1, not {keep}")
-    if days is not None and not days > 0:
-        raise InvalidPlan(f"--keep-days must be more than 0, not {days}")
+    if keep is not None and not 1 <= keep <= MAX_KEEP:
+        raise InvalidPlan(f"--keep must be from 1 to {MAX_KEEP}, not {keep}")
+    if days is not None and not 0 < days <= MAX_KEEP_DAYS:
+        raise InvalidPlan(f"--keep-days must be more than 0 and at most "
+                          f"{MAX_KEEP_DAYS}, not {days}")
 
 
 class PlanStore:

@@ -458,3 +458,23 @@ def test_a_damaged_index_does_not_hide_the_other_checkpoints(tmp_path):
     assert listed[bad.id].damage.startswith("index.json: not valid JSON")
     with pytest.raises(exceptions.CheckpointDamaged, match="not valid JSON"):
         store.get(bad.id).require_available()
+
+
+@pytest.mark.parametrize("field, value", [("created_at", 1700000000),
+                                          ("name", ["x"])])
+def test_an_index_field_of_the_wrong_type_is_damage_not_a_failed_list(
+        tmp_path, field, value):
+    # An integer created_at (hashes and all, as a writer of the bank can
+    # make it) made `checkpoint list` fail for everyone: sorting compared
+    # it with the others' strings (issue #23, reproduced).
+    bank = FileSystemBank(str(tmp_path))
+    store = cp.CheckpointStore(bank)
+    graph = ResourceGraph.build([Resource("OS::T::X", "a")], lambda r: [])
+    good = store.create({"name": "good"}, graph)
+    bad = store.create({"name": "bad"}, graph)
+    bad.index[field] = value
+    bad.save_index()
+    listed = {c.id: c for c in store.list()}
+    assert listed[good.id].status == cp.PROTECTING
+    assert listed[bad.id].status == cp.DAMAGED
+    assert listed[bad.id].damage == f"index.json: '{field}' is not a string"

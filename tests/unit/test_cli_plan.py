@@ -40,8 +40,13 @@ def test_create_show_list_update_delete(run):
 
 @pytest.mark.parametrize("argv,words", [
     (["--schedule", "61 * * * *"], ["invalid schedule '61 * * * *'"]),
-    (["--keep", "0"], ["--keep must be at least 1"]),
+    (["--keep", "0"], ["--keep must be from 1 to 100000, not 0"]),
+    # past 2**63 it was an internal error, exit 1 (issue #23, reproduced)
+    (["--keep", "99999999999999999999"], ["--keep must be from 1 to"]),
     (["--keep-days", "-1"], ["--keep-days must be more than 0"]),
+    (["--keep-days", "inf"], ["--keep-days must be more than 0 and at "
+                              "most 36500, not inf"]),
+    (["--keep-days", "nan"], ["--keep-days must be more than 0"]),
     (["--parameter", "Test::Volume:mode=differential"],
      ["invalid parameter 'mode'", "Test::Volume"]),
     (["--parameter", "Nope::Thing:x=1"], ["no protection plugin",
