@@ -9,10 +9,13 @@ restores them with those plugins, in dependency order, and makes **no**
 Heat call: no stack is created, the resources exist on their own.
 
 What protect saves
-    The stack's template, parameters (Heat masks hidden ones), outputs and
-    the list of the resources Heat had built, for reference: enough to see
-    what the stack was, or to adopt the restored resources into a new stack
-    by hand.
+    The stack's template and parameters, and the list of the resources Heat
+    had built, for reference: enough to see what the stack was, or to adopt
+    the restored resources into a new stack by hand. Secrets stay out of the
+    bank: hidden parameters (HOT ``hidden: true``, CFN ``NoEcho``) are masked
+    both in the parameters and as defaults in the template, and the stack's
+    resolved outputs (which often carry passwords or keys) are saved only
+    when the ``save_outputs`` parameter asks for them.
 
 What restore creates
     Nothing of its own (its children create everything), so there is
@@ -44,10 +47,40 @@ PROTECTED_TYPES = {
     "OS::Nova::KeyPair": "OS::Nova::KeyPair",
 }
 METADATA_FORMAT = 1
+MASK = "******"       # what Heat itself shows for a hidden parameter's value
+
+
+def hidden_parameters(template):
+    """Names of the parameters ``template`` declares hidden: HOT's
+    ``hidden: true``, or CloudFormation's ``NoEcho``."""
+    declared = {}
+    for section in ("parameters", "Parameters"):
+        if isinstance(template.get(section), dict):
+            declared.update(template[section])
+    return {name for name, spec in declared.items()
+            if isinstance(spec, dict)
+            and (spec.get("hidden") is True
+                 or str(spec.get("NoEcho", "")).lower() == "true")}
+
+
+def masked_template(template, hidden):
+    """``template`` with the defaults of the ``hidden`` parameters masked
+    (Heat masks their values, never the template's defaults)."""
+    masked = dict(template)
+    for section in ("parameters", "Parameters"):
+        if not isinstance(template.get(section), dict):
+            continue
+        masked[section] = {
+            name: ({key: (MASK if key in ("default", "Default") else value)
+                    for key, value in spec.items()}
+                   if name in hidden and isinstance(spec, dict) else spec)
+            for name, spec in template[section].items()}
+    return masked
 
 
 class SaveStackDescription(tasks.SaveMetadata):
-    """Template, parameters, outputs and built resources, for reference."""
+    """Template and parameters with hidden values masked, outputs only
+    when asked, and the built resources: for reference."""
 
     def execute(self, ctx, conn, resource, bank):
         described = heat_stacks.stack_description(conn, resource.id,
@@ -56,15 +89,21 @@ class SaveStackDescription(tasks.SaveMetadata):
         built = heat_stacks.stack_physical_resources(
             conn, resource.id, ctx.conf.heat_stack_plugin.nested_depth,
             stack_name=resource.name)
-        bank.save_metadata({
+        template = described["template"]
+        hidden = hidden_parameters(template)
+        saved = {
             "format": METADATA_FORMAT,
             "stack_name": stack.get("stack_name"),
             "description": stack.get("description"),
-            "parameters": stack.get("parameters", {}),
-            "outputs": stack.get("outputs", []),
-            "template": described["template"],
+            "parameters": {name: MASK if name in hidden else value
+                           for name, value in
+                           (stack.get("parameters") or {}).items()},
+            "template": masked_template(template, hidden),
             "resources": [r._asdict() for r in built],
-        })
+        }
+        if ctx.parameters.get("save_outputs"):
+            saved["outputs"] = stack.get("outputs", [])
+        bank.save_metadata(saved)
 
 
 class ReportRestoredStack(task.Task):
@@ -92,6 +131,19 @@ class HeatStackPlugin(ProtectionPlugin):
                    help="How deep nested stacks are followed when looking "
                         "for a stack's resources."),
     ]
+
+    options_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "save_outputs": {
+                "type": "boolean", "default": False,
+                "description": "Also keep the stack's resolved outputs in "
+                               "the checkpoint. Off by default: outputs "
+                               "often carry passwords or keys, and the bank "
+                               "is no place for secrets."},
+        },
+    }
 
     @staticmethod
     def _resource(stack):

@@ -120,3 +120,47 @@ def test_stack_is_restored_without_heat(conn, admin_conn, cleanup, stack,
     assert cidrs == {CIDR}
     ports = list(conn.network.ports(device_id=new_server.id))
     assert [p.network_id for p in ports] == [new_network]
+
+
+SECRET_TEMPLATE = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {
+        "db_password": {"type": "string", "hidden": True,
+                        "default": "PLACEHOLDER-DEFAULT"},
+        "api_key": {"type": "string", "hidden": True},
+        "flavor": {"type": "string", "default": "m1.tiny"}},
+    "resources": {"dsn": {"type": "OS::Heat::Value",
+                          "properties": {"value": {"str_replace": {
+                              "template": "db:PW key:KEY",
+                              "params": {"PW": {"get_param": "db_password"},
+                                         "KEY": {"get_param": "api_key"}}}}}}},
+    "outputs": {"dsn": {"value": {"get_attr": ["dsn", "value"]}}},
+}
+
+
+def test_no_secret_of_a_stack_reaches_the_bank(conn, cleanup, waits,
+                                               tmp_path):
+    # Issue #23, item 4: every object of the checkpoint is scanned for the
+    # stack's secrets: a hidden parameter's default (in the template), a
+    # hidden parameter's value, and the output that resolves both.
+    default, value = (f"default-{secrets.token_hex(8)}",
+                      f"value-{secrets.token_hex(8)}")
+    template = json.loads(json.dumps(SECRET_TEMPLATE).replace(
+        "PLACEHOLDER-DEFAULT", default))
+    name = f"fullstack-heat-secret-{secrets.token_hex(3)}"
+    stack_id = Heat(conn, cleanup, waits).stack(
+        name, template, parameters={"api_key": value})
+    service = make_service(tmp_path / "bank")
+    result = service.protect(conn, "heat-secrets", [(STACK, stack_id)])
+    cleanup(service.delete, result.checkpoint_id, conn)
+    saved = service.show_checkpoint(result.checkpoint_id).metadata_of(
+        STACK, stack_id)
+    assert saved["parameters"]["api_key"] == "******"
+    assert saved["parameters"]["flavor"] == "m1.tiny"
+    assert "outputs" not in saved
+    objects = [p for p in (tmp_path / "bank").rglob("*") if p.is_file()]
+    assert objects
+    for path in objects:
+        data = path.read_bytes()
+        for secret in (default, value):
+            assert secret.encode() not in data, (path, secret)

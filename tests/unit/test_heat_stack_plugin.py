@@ -118,3 +118,62 @@ def test_restore_creates_nothing_and_reports_the_new_ids():
     assert "web=srv-new" in events[0].message
     assert "net=net-new" in events[0].message
     assert conn.mock_calls == []          # no call to any cloud API
+
+
+SECRET = "s3cret-db-password"
+HOT = {"heat_template_version": "2021-04-16",
+       "parameters": {"flavor": {"type": "string", "default": "m1.tiny"},
+                      "db_password": {"type": "string", "hidden": True,
+                                      "default": SECRET}},
+       "outputs": {"dsn": {"value": {"get_param": "db_password"}}}}
+CFN = {"AWSTemplateFormatVersion": "2010-09-09",
+       "Parameters": {"DBPassword": {"Type": "String", "NoEcho": "true",
+                                     "Default": SECRET},
+                      "Size": {"Type": "Number", "Default": 1}}}
+
+
+def _saved(conf, template, parameters, options=None):
+    bank = mock.Mock()
+    ctx = make_ctx(STACK, bank=bank, parameters=options)
+    ctx.conf = conf
+    described = {"stack": {"stack_name": "app", "parameters": parameters,
+                           "outputs": [{"output_key": "dsn",
+                                        "output_value": f"db:{SECRET}"}]},
+                 "template": template}
+    with mock.patch.object(heat_stack.heat_stacks, "stack_description",
+                           return_value=described), \
+            mock.patch.object(heat_stack.heat_stacks,
+                              "stack_physical_resources", return_value=[]):
+        heat_stack.SaveStackDescription().execute(ctx, ctx.conn, STACK,
+                                                  bank)
+    return bank.save_metadata.call_args.args[0]
+
+
+@pytest.mark.parametrize("template, hidden, shown", [
+    (HOT, "db_password", "flavor"), (CFN, "DBPassword", "Size")])
+def test_hidden_parameters_and_their_defaults_never_reach_the_bank(
+        conf, template, hidden, shown):
+    # Heat masks a hidden parameter's value, never the template's default
+    # (issue #23, item 4): both are masked before anything is saved.
+    saved = _saved(conf, template, {hidden: SECRET, shown: "x"})
+    assert SECRET not in repr(saved)
+    assert saved["parameters"] == {hidden: heat_stack.MASK, shown: "x"}
+    section = saved["template"].get("parameters") or \
+        saved["template"]["Parameters"]
+    assert heat_stack.MASK in section[hidden].values()
+    assert section[shown] == template.get(
+        "parameters", template.get("Parameters"))[shown]
+    assert template["parameters" if template is HOT else "Parameters"][
+        hidden] != section[hidden], "the template given must not change"
+
+
+def test_outputs_are_saved_only_when_asked(conf):
+    assert "outputs" not in _saved(conf, HOT, {})
+    asked = _saved(conf, HOT, {}, options={"save_outputs": True})
+    assert asked["outputs"][0]["output_value"] == f"db:{SECRET}"
+
+
+def test_save_outputs_is_a_boolean_protect_parameter():
+    schema = heat_stack.HeatStackPlugin.options_schema
+    assert schema["properties"]["save_outputs"]["type"] == "boolean"
+    assert schema["additionalProperties"] is False
