@@ -378,9 +378,15 @@ class Checkpoint:
             self.bank.delete(key)
 
     def missing_objects(self):
-        """Objects the manifest lists that the bank does not hold."""
-        present = set(self.list_objects())
-        return sorted(set(self.manifest.objects()) - present)
+        """Objects the manifest lists that the bank does not hold.
+
+        A listing may lag behind writes (Swift's container listings are
+        eventually consistent), so what it misses is asked for one by one
+        (a HEAD in Swift) before it counts as missing: a good protect is
+        never refused for a listing that is late."""
+        unlisted = set(self.manifest.objects()) - set(self.list_objects())
+        return sorted(relative for relative in unlisted
+                      if not self.bank.exists(self.key(relative)))
 
     def commit(self):
         """Write the manifest, then mark the checkpoint available: only
