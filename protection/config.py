@@ -141,7 +141,21 @@ jobboard_opts = [
                help="Jobboard namespace (Redis key prefix, etcd path): "
                     "conductors take only the jobs of their namespace."),
     cfg.StrOpt("password", secret=True,
-               help="Redis password, if the server asks for one."),
+               help="Redis password, if the server asks for one. TaskFlow's "
+                    "etcd jobboard cannot pass a password on: with backend "
+                    "= etcd a password is refused; authenticate with a "
+                    "client certificate (cert_file, key_file) instead."),
+    cfg.BoolOpt("tls", default=False,
+                help="Talk to the jobboard over TLS (Redis 'rediss', etcd "
+                     "https), checking its certificate against ca_file."),
+    cfg.StrOpt("ca_file",
+               help="CA bundle the jobboard's certificate is checked "
+                    "against (tls = true). Default: the system's."),
+    cfg.StrOpt("cert_file",
+               help="Client certificate presented to the jobboard "
+                    "(tls = true); etcd's way to authenticate a client."),
+    cfg.StrOpt("key_file", secret=True,
+               help="Private key of cert_file."),
     cfg.FloatOpt("claim_expiry", default=30.0, min=1,
                  help="Seconds a conductor's claim on a job lives unless it "
                       "is extended: when a conductor dies, its jobs are "

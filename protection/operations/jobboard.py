@@ -45,16 +45,50 @@ def _host_port(conf):
             "HOST:PORT") from None
 
 
+def _tls(board, names):
+    """TaskFlow's TLS settings of one backend, named by ``names``
+    (ca, cert, key); only the files that are set."""
+    files = (board.ca_file, board.cert_file, board.key_file)
+    return {name: path for name, path in zip(names, files) if path}
+
+
+def _check_tls(board):
+    if (board.cert_file or board.key_file or board.ca_file) \
+            and not board.tls:
+        raise exceptions.ConfigError(
+            "bad configuration: [jobboard] ca_file, cert_file or key_file "
+            "is set but tls is false: set tls = true")
+    if bool(board.cert_file) != bool(board.key_file):
+        raise exceptions.ConfigError(
+            "bad configuration: [jobboard] cert_file and key_file go "
+            "together")
+
+
 def _board_conf(conf):
     host, port = _host_port(conf)
     board = conf.jobboard
+    _check_tls(board)
     if board.backend == "etcd":
-        return {"board": "etcd", "host": host, "port": port,
-                "path": board.namespace, "ttl": board.claim_expiry}
+        if board.password:
+            raise exceptions.ConfigError(
+                "bad configuration: [jobboard] password is set, but "
+                "TaskFlow's etcd jobboard cannot authenticate with a "
+                "password; unset it and authenticate with a client "
+                "certificate (tls, cert_file, key_file)")
+        found = {"board": "etcd", "host": host, "port": port,
+                 "path": board.namespace, "ttl": board.claim_expiry}
+        if board.tls:
+            found["protocol"] = "https"
+            found.update(_tls(board, ("ca_cert", "cert_cert", "cert_key")))
+        return found
     found = {"board": "redis", "host": host, "port": port,
              "namespace": board.namespace, "socket_timeout": 10.0}
     if board.password:
         found["password"] = board.password
+    if board.tls:
+        found.update(ssl=True, ssl_cert_reqs="required")
+        found.update(_tls(board, ("ssl_ca_certs", "ssl_certfile",
+                                  "ssl_keyfile")))
     return found
 
 

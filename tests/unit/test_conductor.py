@@ -41,6 +41,37 @@ def test_board_conf_for_redis_and_etcd():
         "path": "stackvault", "ttl": 12.0}
 
 
+def test_redis_over_tls_checks_the_server_and_may_present_a_client_cert():
+    conf = _conf(address="r:6380", tls=True, ca_file="/ca.pem",
+                 cert_file="/c.pem", key_file="/k.pem")
+    found = jobboard._board_conf(conf)
+    assert {key: found[key] for key in found if key.startswith("ssl")} == {
+        "ssl": True, "ssl_cert_reqs": "required", "ssl_ca_certs": "/ca.pem",
+        "ssl_certfile": "/c.pem", "ssl_keyfile": "/k.pem"}
+    plain = jobboard._board_conf(_conf(address="r:6379"))
+    assert not [key for key in plain if key.startswith("ssl")]
+
+
+def test_etcd_over_tls_with_a_client_certificate():
+    conf = _conf(address="e:2379", backend="etcd", tls=True,
+                 ca_file="/ca.pem", cert_file="/c.pem", key_file="/k.pem")
+    found = jobboard._board_conf(conf)
+    assert (found["protocol"], found["ca_cert"], found["cert_cert"],
+            found["cert_key"]) == ("https", "/ca.pem", "/c.pem", "/k.pem")
+
+
+@pytest.mark.parametrize("opts, words", [
+    # etcd3gw has no password: it was silently ignored (issue #23)
+    ({"backend": "etcd", "password": "pw"}, "cannot authenticate with a "
+                                            "password"),
+    ({"cert_file": "/c.pem", "key_file": "/k.pem"}, "set tls = true"),
+    ({"tls": True, "cert_file": "/c.pem"}, "cert_file and key_file go"),
+])
+def test_jobboard_settings_that_would_be_ignored_are_refused(opts, words):
+    with pytest.raises(exceptions.ConfigError, match=words):
+        jobboard._board_conf(_conf(address="h:1", **opts))
+
+
 def test_a_bad_address_is_a_config_error():
     with pytest.raises(exceptions.ConfigError, match="HOST:PORT"):
         jobboard._board_conf(_conf(address="host:port"))
