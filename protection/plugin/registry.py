@@ -46,6 +46,28 @@ def check_demand(plugin, quota):
             f"quota {quota!r}, which it does not declare in quota_demands")
 
 
+def check_beside(cls, others):
+    """Raise PluginError when the plugin class cannot be loaded beside
+    the classes ``others``: another class claims its resource type, or
+    calls one of its quota names otherwise (the pre-flight's report would
+    then depend on which one was loaded first). The same class twice is
+    harmless."""
+    for other in others:
+        if other is cls:
+            continue
+        if other.resource_type == cls.resource_type:
+            raise exceptions.PluginError(
+                f"two plugins claim {cls.resource_type}: "
+                f"{other.__name__} and {cls.__name__}")
+        for name, label in cls.quota_demands.items():
+            theirs = other.quota_demands.get(name, label)
+            if theirs != label:
+                raise exceptions.PluginError(
+                    f"plugins {plugin_name(other)} and {plugin_name(cls)} "
+                    f"call quota {name!r} {theirs!r} and {label!r}: use "
+                    "one label")
+
+
 class PluginRegistry:
     """Resource type -> plugin instance."""
 
@@ -56,26 +78,9 @@ class PluginRegistry:
 
     def add(self, plugin):
         check_class(type(plugin))
-        existing = self._plugins.get(plugin.resource_type)
-        if existing is not None and type(existing) is not type(plugin):
-            raise exceptions.PluginError(
-                f"two plugins claim {plugin.resource_type}: "
-                f"{type(existing).__name__} and {type(plugin).__name__}")
-        self._check_labels(plugin)
+        check_beside(type(plugin),
+                     [type(other) for other in self._plugins.values()])
         self._plugins[plugin.resource_type] = plugin
-
-    def _check_labels(self, plugin):
-        """One quota name, one label: two plugins demanding the same quota
-        must call it the same, or the pre-flight's report would depend on
-        which one was loaded first."""
-        for other in self._plugins.values():
-            for name, label in plugin.quota_demands.items():
-                theirs = other.quota_demands.get(name, label)
-                if theirs != label:
-                    raise exceptions.PluginError(
-                        f"plugins {plugin_name(type(other))} and "
-                        f"{plugin_name(type(plugin))} call quota {name!r} "
-                        f"{theirs!r} and {label!r}: use one label")
 
     @classmethod
     def load(cls, conf, namespace=loader.PLUGINS):
