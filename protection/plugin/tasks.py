@@ -365,7 +365,7 @@ def forget_shared(ctx, atom_name, rtype, original_id):
     ctx.forget_new_id(rtype, original_id)
 
 
-# -- objects that carry no mark ------------------------------------------------
+# -- objects that carry no mark -----------------------------------------------
 class NameMarkedTask(CreatingTask):
     """A create whose object has no field for a mark but a name that can
     be changed afterwards: it is created under the operation's mark

@@ -143,7 +143,7 @@ def run(task, ctx, conn, kill=False):
     return None
 
 
-# -- NameMarkedTask -------------------------------------------------------------
+# -- NameMarkedTask -----------------------------------------------------------
 class TestNameMarked:
     def test_created_under_the_mark_renamed_once_journaled(self):
         events = []
@@ -183,7 +183,7 @@ class TestNameMarked:
         assert events == [("create", "web")]
 
 
-# -- UnmarkedTask ----------------------------------------------------------------
+# -- UnmarkedTask -------------------------------------------------------------
 class TestUnmarked:
     def test_a_note_is_journaled_before_the_call_and_dropped_after(self):
         events = []
