@@ -26,6 +26,7 @@ it from its tests only, never from its own modules.
 
 import types
 
+from keystoneauth1 import discover
 from openstack import exceptions as sdk_exceptions
 from openstack import utils as sdk_utils
 from oslo_config import cfg
@@ -112,11 +113,15 @@ class FakeCompute:
             self.default_microversion = default_microversion
 
     def get_endpoint_data(self):
-        """What ``openstack.utils.supports_microversion`` reads."""
+        """What ``openstack.utils.supports_microversion`` reads: the range
+        as keystoneauth's ``EndpointData`` holds it (version tuples,
+        ``(2, 1)``, as a real Nova's comes back)."""
         return types.SimpleNamespace(
             service_type=self.service_type,
-            min_microversion=self.min_microversion,
-            max_microversion=self.max_microversion)
+            min_microversion=discover.normalize_version_number(
+                self.min_microversion),
+            max_microversion=discover.normalize_version_number(
+                self.max_microversion))
 
     def supports(self, microversion):
         """Whether a request at ``microversion`` would be served:

@@ -77,6 +77,14 @@ def test_the_fake_answers_openstacksdks_microversion_check(fake, wanted,
     assert fake.supports(wanted) is answer
 
 
+def test_the_range_reads_as_keystoneauth_gives_it():
+    # A real Nova's endpoint data holds version tuples, not strings.
+    data = FakeNova(max_microversion="2.104").get_endpoint_data()
+    assert (data.min_microversion, data.max_microversion) == ((2, 1),
+                                                              (2, 104))
+    assert data.service_type == "compute"
+
+
 def test_a_request_beyond_the_spoken_microversion_is_a_bad_request():
     fake = FakeNova(max_microversion="2.60")
     fake.require("2.60", "anything up to 2.60")
