@@ -209,6 +209,7 @@ class VerifyImageData(task.Task):
 # -- the plugin ---------------------------------------------------------------
 class ImagePlugin(ProtectionPlugin):
     resource_type = RESOURCE_TYPE
+    quota_demands = image_data.QUOTA_NAMES
     restore_schema = {
         "type": "object",
         "properties": {

@@ -48,6 +48,13 @@ def load_all(namespace):
             for ext in sorted(manager, key=lambda e: e.name)}
 
 
+def entry_points(namespace):
+    """The entry points installed in ``namespace``, sorted by name (nothing
+    is imported)."""
+    return sorted(metadata.entry_points(group=namespace),
+                  key=lambda ep: (ep.name, ep.value))
+
+
 def names(namespace):
     """The names installed in ``namespace`` (nothing is imported)."""
     return sorted({ep.name for ep in metadata.entry_points(group=namespace)})

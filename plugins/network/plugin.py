@@ -57,6 +57,10 @@ def _security_groups(metadata, flow):
 class NetworkPlugin(ProtectionPlugin):
     resource_type = common.RESOURCE_TYPE
     metadata_schema = network_metadata.METADATA_SCHEMA
+    quota_demands = {"network.networks": "networks",
+                     "network.subnets": "subnets",
+                     "network.routers": "routers", "network.ports": "ports",
+                     "network.security_groups": "security groups"}
 
     restore_schema = {
         "type": "object",

@@ -23,6 +23,13 @@ class ServerPlugin(ProtectionPlugin):
     # Nova refuses the assisted snapshots (NFS-like Cinder backends) of
     # the server's in-use volumes.
     protect_after_children = True
+    # What restore_preflight demands (a root disk saved in the bank goes
+    # back through a new image).
+    quota_demands = {"compute.instances": "instances",
+                     "compute.cores": "cores", "compute.ram": "RAM (MiB)",
+                     "network.ports": "ports",
+                     "network.floating_ips": "floating IPs",
+                     **image_data.QUOTA_NAMES}
 
     options_schema = {
         "type": "object",

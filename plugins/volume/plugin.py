@@ -21,6 +21,10 @@ _COMMON_METADATA = ["size", "name", "description", "metadata",
 
 class VolumePlugin(ProtectionPlugin):
     resource_type = backup.RESOURCE_TYPE
+    # A volume restored from the bank goes through a temporary image.
+    quota_demands = {"volume.volumes": "volumes",
+                     "volume.gigabytes": "volume gigabytes",
+                     **image_data.QUOTA_NAMES}
 
     options_schema = {
         "type": "object",

@@ -22,6 +22,7 @@ from protection.cli.lazy import LazyModule
 from protection.cli import operation
 from protection.cli import output
 from protection.cli import plan as plan_cli
+from protection.cli import plugin as plugin_cli
 
 # Imported by the commands that need them, not at start: listing
 # checkpoints needs neither openstacksdk, TaskFlow nor SQLAlchemy (see
@@ -100,6 +101,7 @@ def build_parser():
     datasource.register(sub, fmt)
     operation.register(sub, fmt)
     plan_cli.register(sub, fmt, _resource_ref)
+    plugin_cli.register(sub, fmt)
     conductor.register(sub)
     return prog
 
@@ -412,7 +414,8 @@ def _cmd_operation(app, args):
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
             "datasource": datasource.run, "operation": _cmd_operation,
-            "plan": plan_cli.run, "conductor": conductor.run}
+            "plan": plan_cli.run, "conductor": conductor.run,
+            "plugin": plugin_cli.run}
 
 
 def _cloud_errors():

@@ -23,8 +23,12 @@ Layer: imports :mod:`protection.model`, :mod:`protection.transfer`,
 :mod:`protection.bank` (the bank's key helpers), :mod:`protection.config`,
 :mod:`protection.datasources` and :mod:`flows`; never
 :mod:`protection.checkpoint`, :mod:`protection.operations` or anything
-above them. :mod:`.registry` (loading plugins) and :mod:`.journal`
-(recording what a protect created) are the framework's side of the door.
+above them. :mod:`.registry` (loading plugins), :mod:`.inventory` (what
+``stackvault plugin list`` shows) and :mod:`.journal` (recording what a
+protect created) are the framework's side of the door. :mod:`.testing`
+(``make_service`` and ``FakeCompute`` for a plugin's functional tests)
+is for tests only and the one module here that imports the layer above
+(:mod:`protection.service`): a plugin's own modules never import it.
 """
 
 from protection.datasources.heat import stacks as heat_stacks

@@ -88,6 +88,15 @@ class ProtectionPlugin:
     ``metadata_schema`` JSON Schema of the ``metadata.json`` protect saves;
                        checked by the framework on verify and before a
                        restore creates anything (``{}``: not checked).
+    ``quota_demands``  ``{"SERVICE.FIELD": "label"}``: every quota name its
+                       ``restore_preflight`` demands (``checks.Demand``),
+                       with what users call it: ``{"compute.server_groups":
+                       "server groups"}``. SERVICE (compute, volume,
+                       network, image: :data:`protection.plugin.checks.
+                       QUOTA_SERVICES`) says which answer of the project's
+                       quotas the limit and use are read from, FIELD which
+                       field. Checked when the plugin loads; a demand of an
+                       undeclared name is a contract error.
     ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
     ``protect_after_children``  protect this resource only once its
                        children's protect flows finished (restore always
@@ -102,6 +111,7 @@ class ProtectionPlugin:
     options_schema = {}
     restore_schema = {}
     metadata_schema = {}
+    quota_demands = {}
     config_group = None
     config_opts = []
     protect_after_children = False

@@ -143,10 +143,16 @@ def process_budget(conf):
     return _PROCESS_BUDGET
 
 
+# The quota names quota_demands() demands: a plugin that calls it adds
+# them to its own declaration (``quota_demands = {..., **QUOTA_NAMES}``).
+QUOTA_NAMES = {"image.image_count_total": "images",
+               "image.image_size_total": "image MiB"}
+
+
 def quota_demands(data):
     """What restoring ``data`` into a new image uses of Glance's quotas
     (:mod:`protection.restore.quotas`): one image of its size, in MiB rounded
-    up."""
+    up (names in :data:`QUOTA_NAMES`)."""
     return [checks.Demand("image.image_count_total", 1),
             checks.Demand("image.image_size_total", -(-data["size"] // MiB))]
 

@@ -32,6 +32,14 @@ without a result (the process died before the task finished) deletes what
 the journal says the atom created, or, when the process died between the
 API's answer and the journal write, what carries the atom's marks.
 
+Objects that carry no mark (no metadata, tags or description) and get an
+id the cloud chooses: :class:`NameMarkedTask` when the name can be changed
+afterwards (created under the mark, renamed once the id is journaled);
+:class:`UnmarkedTask` when nothing can carry a mark (a Nova server group):
+it journals a note before the call, so after a crash in the call the
+object is listed for the operator instead of being deleted blind or
+forgotten.
+
 ``create_shared`` / ``shared_to_undo``
     The same for an object several atoms of one restore may need (a router
     or security group two networks share, a port): made once per restore
@@ -73,7 +81,8 @@ def _reusing(execute):
         if found is not None:
             new_id = self.created(ctx, found)
         else:
-            new_id = execute(self, *args, **kwargs)
+            new_id = self.creating(ctx, lambda: execute(self, *args,
+                                                        **kwargs))
         if isinstance(new_id, str):
             self.finish(ctx, conn, new_id)
         return new_id
@@ -157,6 +166,11 @@ class CreatingTask(task.Task):
 
     def _exists(self, conn, new_id):
         return exists(lambda found: self.fetch(conn, found), new_id)
+
+    def creating(self, ctx, create):
+        """Run ``create()`` (the subclass's ``execute``) and return its
+        result; :class:`UnmarkedTask` journals a note around it."""
+        return create()
 
     # -- the toolkit ---------------------------------------------------------
     def created(self, ctx, new_id):
@@ -349,3 +363,128 @@ def forget_shared(ctx, atom_name, rtype, original_id):
     if ctx.journal is not None:
         ctx.journal.forget(_journal_key(rtype, original_id, atom_name))
     ctx.forget_new_id(rtype, original_id)
+
+
+# -- objects that carry no mark -----------------------------------------------
+class NameMarkedTask(CreatingTask):
+    """A create whose object has no field for a mark but a name that can
+    be changed afterwards: it is created under the operation's mark
+    (:meth:`mark_tag`, ``stackvault:`` and 32 hex digits) and renamed to
+    its real name in :meth:`finish`, once the id is journaled. A re-run
+    (or a revert without a result) finds it by the marked name.
+
+    A subclass provides :meth:`object_name`, :meth:`find_named` and
+    :meth:`rename`, and creates with ``name=self.create_name(ctx)``.
+    """
+
+    def object_name(self, ctx):
+        """The name the object must end up with."""
+        raise NotImplementedError
+
+    def find_named(self, conn, name):
+        """The ids of the objects named exactly ``name`` (a listing)."""
+        raise NotImplementedError
+
+    def rename(self, conn, new_id, name):
+        """Give the object ``name`` (idempotent)."""
+        raise NotImplementedError
+
+    def create_name(self, ctx):
+        """The name to create under: the mark, when the operation can be
+        resumed (it has an id); the real name otherwise."""
+        return self.mark_tag(ctx) if ctx.operation_id else \
+            self.object_name(ctx)
+
+    def find_marked(self, ctx, conn, marks):
+        if not ctx.operation_id:
+            return None
+        return next(iter(self.find_named(conn, self.mark_tag(ctx))), None)
+
+    def finish(self, ctx, conn, new_id):
+        if ctx.operation_id:
+            self.rename(conn, new_id, self.object_name(ctx))
+
+
+CREATING, UNCONFIRMED = "?creating", "?unconfirmed"
+
+
+def unconfirmed_notes(journal_entries):
+    """The notes :class:`UnmarkedTask` left in an operation's journal
+    (``{key: id or note}``): what the operator must check by hand."""
+    return [note for key, note in sorted(journal_entries.items())
+            if key.endswith((CREATING, UNCONFIRMED))]
+
+
+class UnmarkedTask(CreatingTask):
+    """A create whose object can carry no mark at all and gets an id the
+    cloud chooses (a Nova server group: no metadata, tags, description or
+    rename; names not unique). If the process dies between the cloud's
+    answer and the journal write, nothing can tell that object from the
+    user's own, so nothing is deleted blind:
+
+    * before the call the journal gets a note (``ATOM?creating``: what and
+      which name), dropped once the id is journaled, or when the service
+      refused the call (4xx: nothing was made);
+    * a revert that finds no id leaves the note: an abort then ends
+      ``failed`` and lists it in ``left_behind``, for the operator;
+    * a re-run that finds the note asks :meth:`find_candidates`: none
+      (the listing is complete and shows no such object) -> nothing was
+      made, create; otherwise the note becomes ``ATOM?unconfirmed`` (with
+      the candidates' ids), the object is created again, and the note is
+      listed in the operation's warnings.
+
+    A subclass provides :meth:`describe` and, where the service can list
+    them, :meth:`find_candidates`.
+    """
+
+    def describe(self, ctx):
+        """What the object is, for the operator (``named 'web'``)."""
+        raise NotImplementedError
+
+    def find_candidates(self, ctx, conn):
+        """The ids of objects that may be the one an earlier run made
+        (same name ...), or ``None`` when the service cannot be searched."""
+        return None
+
+    def _note(self, ctx):
+        return (f"{self.kind} {self.describe(ctx)} (operation "
+                f"{ctx.operation_id}, step {self.name}): created without a "
+                "mark; the process stopped during the call")
+
+    def creating(self, ctx, create):
+        journal = ctx.journal
+        if journal is None:
+            return create()
+        journal.record(self.name + CREATING, self._note(ctx))
+        try:
+            new_id = create()
+        except sdk_exceptions.HttpException as exc:
+            if 400 <= (exc.status_code or 0) < 500:   # refused: none made
+                journal.forget(self.name + CREATING)
+            raise
+        if not isinstance(new_id, str):     # nothing needed creating
+            journal.forget(self.name + CREATING)
+        return new_id
+
+    def created(self, ctx, new_id):
+        new_id = super().created(ctx, new_id)
+        if ctx.journal is not None:
+            ctx.journal.forget(self.name + CREATING)
+        return new_id
+
+    def earlier(self, ctx, conn):
+        found = super().earlier(ctx, conn)
+        journal = ctx.journal
+        if found is not None or journal is None or \
+                journal.created_by(self.name + CREATING) is None:
+            return found
+        candidates = self.find_candidates(ctx, conn)
+        if candidates != []:
+            shown = ", ".join(candidates) if candidates else \
+                "the service cannot be searched"
+            journal.record(
+                self.name + UNCONFIRMED,
+                f"{journal.created_by(self.name + CREATING)}: it may exist "
+                f"beside the one created again (candidates: {shown})")
+        journal.forget(self.name + CREATING)
+        return None

@@ -38,6 +38,7 @@ from protection.plugin.checks import Demand
 from protection.plugin.checks import FAIL
 from protection.plugin.checks import PASS
 from protection.plugin.checks import placeholder
+from protection.plugin import registry as plugin_registry
 
 
 @dataclasses.dataclass
@@ -82,11 +83,16 @@ PREFLIGHT_WORKERS = 8
 
 def _ask(plugin, ctx, resource):
     """One resource's hook's items; a failure of the hook itself is a
-    failing check, never a traceback."""
+    failing check, never a traceback. A demand of a quota name the plugin
+    does not declare is a contract error (PluginError)."""
     try:
-        return list(plugin.restore_preflight(ctx, resource) or ())
+        items = list(plugin.restore_preflight(ctx, resource) or ())
     except (exceptions.StackvaultError, sdk_exceptions.SDKException) as exc:
         return [Check("pre-flight", FAIL, str(exc))]
+    for item in items:
+        if isinstance(item, Demand):
+            plugin_registry.check_demand(plugin, item.quota)
+    return items
 
 
 def _add(report, resource, items):

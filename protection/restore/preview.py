@@ -57,5 +57,6 @@ def preview(service, checkpoint, graph, conn, parameters, metadata,
     preflight.run_hooks(service.registry, graph, _context_factory(
         service, checkpoint, conn, parameters, metadata, RestoredIds()),
         report)
-    report.checks += quotas.checks(conn, report.demands)
+    report.checks += quotas.checks(conn, report.demands,
+                                   service.registry.quota_labels())
     return report

@@ -9,33 +9,26 @@ that enforces none reports none: unlimited). Only services something is
 demanded of are asked. A limit of -1 is unlimited; a quota
 the cloud will not show (policy, old API) is ``unknown``, never a pass
 in disguise.
+
+Which names exist is the plugins' to say: each declares the quota names
+its demands use (``quota_demands``, ``SERVICE.FIELD`` -> label, checked
+when it loads against :data:`~protection.plugin.checks.QUOTA_SERVICES`),
+and the registry's :meth:`~protection.plugin.registry.PluginRegistry.
+quota_labels` is what this module compares. SERVICE picks one of the
+readers below; FIELD is read from its answer as it is for the names
+stackvault's own plugins use (a field the cloud does not show is
+``unknown``).
 """
 
 from concurrent import futures
 
 from openstack import exceptions as sdk_exceptions
 
+from protection import exceptions
 from protection.plugin.checks import Check
 from protection.plugin.checks import PASS
+from protection.plugin.checks import QUOTA_SERVICES
 from protection.plugin.checks import UNKNOWN
-
-# SERVICE.NAME -> what users call it
-QUOTAS = {
-    "compute.instances": "instances",
-    "compute.cores": "cores",
-    "compute.ram": "RAM (MiB)",
-    "volume.volumes": "volumes",
-    "volume.gigabytes": "volume gigabytes",
-    "network.networks": "networks",
-    "network.subnets": "subnets",
-    "network.ports": "ports",
-    "network.routers": "routers",
-    "network.security_groups": "security groups",
-    "network.floating_ips": "floating IPs",
-    "image.image_count_total": "images",
-    "image.image_size_total": "image MiB",
-}
-
 
 def _from_quota_set(quota_set, name):
     limit = getattr(quota_set, name, None)
@@ -57,22 +50,34 @@ def _from_glance(usage, name):
     return value.get("limit"), value.get("usage") or 0
 
 
-def _reader(conn, service):
-    """``name -> (limit, used)`` for one service of the current project."""
-    project = conn.current_project_id
-    if service == "compute":
-        found = conn.compute.get_quota_set(project, usage=True)
-        return lambda name: _from_quota_set(found, name)
-    if service == "volume":
-        found = conn.block_storage.get_quota_set(project, usage=True)
-        return lambda name: _from_quota_set(found, name)
-    if service == "image":
-        response = conn.image.get("/info/usage")
-        sdk_exceptions.raise_from_response(response)
-        usage = response.json().get("usage") or {}
-        return lambda name: _from_glance(usage, name)
-    found = conn.network.get_quota(project, details=True)
+def _compute(conn):
+    found = conn.compute.get_quota_set(conn.current_project_id, usage=True)
+    return lambda name: _from_quota_set(found, name)
+
+
+def _volume(conn):
+    found = conn.block_storage.get_quota_set(conn.current_project_id,
+                                             usage=True)
+    return lambda name: _from_quota_set(found, name)
+
+
+def _network(conn):
+    found = conn.network.get_quota(conn.current_project_id, details=True)
     return lambda name: _from_network(found, name)
+
+
+def _image(conn):
+    response = conn.image.get("/info/usage")
+    sdk_exceptions.raise_from_response(response)
+    usage = response.json().get("usage") or {}
+    return lambda name: _from_glance(usage, name)
+
+
+# SERVICE -> reader: ``reader(conn)`` asks the service once and returns
+# ``field -> (limit, used)`` for the connection's own project. The same
+# services, in the same order, as checks.QUOTA_SERVICES.
+READERS = {"compute": _compute, "volume": _volume, "network": _network,
+           "image": _image}
 
 
 def _verdict(label, wanted, limit, used):
@@ -90,20 +95,31 @@ def _verdict(label, wanted, limit, used):
 
 def _read(conn, service):
     try:
-        return _reader(conn, service)
+        return READERS[service](conn)
     except sdk_exceptions.SDKException as exc:
         return exc
 
 
-def checks(conn, demands):
-    """One Check per demanded quota, in QUOTAS order; the services asked
-    at once (each is one request that mostly waits)."""
-    unknown = sorted(set(demands) - set(QUOTAS))
+def _wanted(demands, labels):
+    """``[service, field, label, amount]`` of each non-zero demand, by
+    service (QUOTA_SERVICES' order), then in the order of ``labels``."""
+    unknown = sorted(set(demands) - set(labels))
     if unknown:     # a plugin's mistake, not the operator's
-        raise ValueError(f"unknown quota names {unknown} (known: "
-                         f"{', '.join(QUOTAS)})")
-    wanted = [(quota.split(".") + [label, demands[quota]])
-              for quota, label in QUOTAS.items() if demands.get(quota)]
+        raise exceptions.PluginError(
+            f"quota names {unknown} demanded but declared by no plugin "
+            f"(declared: {', '.join(labels) or 'none'})")
+    order = list(QUOTA_SERVICES)
+    wanted = [quota.split(".", 1) + [label, demands[quota]]
+              for quota, label in labels.items() if demands.get(quota)]
+    return sorted(wanted, key=lambda item: order.index(item[0]))
+
+
+def checks(conn, demands, labels):
+    """One Check per demanded quota (``demands``: SERVICE.FIELD -> amount;
+    ``labels``: SERVICE.FIELD -> what users call it, the registry's
+    ``quota_labels()``); the services asked at once (each is one request
+    that mostly waits)."""
+    wanted = _wanted(demands, labels)
     services = sorted({service for service, *_ in wanted})
     if not services:
         return []

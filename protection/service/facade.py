@@ -28,6 +28,7 @@ from protection.plugin import journal as protect_journal
 from protection.operations import runner as runner_mod
 from protection.restore import preview as restore_preview
 from protection.plugin import saved_metadata
+from protection.plugin import tasks as plugin_tasks
 from protection.restore import selection
 from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
@@ -178,6 +179,9 @@ class ProtectionService:
             restored=_ids_as_dict(run.restored), policy=plan.policy,
             seconds=time.monotonic() - started, timings=run.timings,
             api_calls=run.api_calls)
+        # Objects that carry no mark and may exist twice after a crash.
+        result.warnings += plugin_tasks.unconfirmed_notes(
+            run.journal.remaining())
         if abort:
             left = run.journal.remaining()
             result.status = "failed" if left else "aborted"

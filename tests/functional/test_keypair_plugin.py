@@ -1,36 +1,36 @@
 """The key pair plugin in real TaskFlow engines, with a real bank on disk.
 
-Nova is an in-memory fake (key pairs by name, 404 and 409 like Nova's);
-everything else is the real framework: graph, parameter and metadata
-checks, the parallel engine and its rollback.
+Nova is an in-memory fake (key pairs by name, 404 and 409 like Nova's, a
+microversion range: :class:`protection.plugin.testing.FakeCompute`);
+everything else is the real framework, built by
+:func:`protection.plugin.testing.make_service`: graph, parameter and
+metadata checks, the parallel engine and its rollback.
 """
 
+import time
 import types
 from unittest import mock
 
 import pytest
 from openstack import exceptions as sdk_exceptions
-from oslo_config import cfg
 from taskflow import task
 from taskflow.patterns import linear_flow
 
 from plugins import keypair
-from protection import config
 from protection import exceptions
 from protection.plugin import saved_metadata
-from protection.bank.filesystem import FileSystemBank
-from protection.plugin.registry import PluginRegistry
-from protection.service import ProtectionService
+from protection.plugin import testing
 from tests import bank_edits
 
 KP = keypair.RESOURCE_TYPE
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFunctionalTestKey user@host"
 
 
-class FakeNova:
+class FakeNova(testing.FakeCompute):
     """``conn.compute`` for key pairs: what the plugin calls, nothing more."""
 
-    def __init__(self):
+    def __init__(self, **microversions):
+        super().__init__(**microversions)
         self.keypairs_by_name = {}
 
     def _make(self, name, public_key, type="ssh"):
@@ -54,6 +54,8 @@ class FakeNova:
         return self.keypairs_by_name.get(name)
 
     def create_keypair(self, name, public_key, type):
+        if type != "ssh":       # x509 key pairs came with 2.2
+            self.require("2.2", f"key pair type {type!r}")
         if name in self.keypairs_by_name:
             raise sdk_exceptions.ConflictException(f"{name} exists")
         self.keypairs_by_name[name] = self._make(name, public_key, type)
@@ -79,9 +81,7 @@ def conn(nova):
 
 @pytest.fixture
 def service(tmp_path):
-    conf = config.load_config([], conf=cfg.ConfigOpts())
-    return ProtectionService(conf, PluginRegistry([keypair.KeyPairPlugin()]),
-                             FileSystemBank(str(tmp_path / "bank")))
+    return testing.make_service([keypair.KeyPairPlugin], tmp_path)
 
 
 @pytest.fixture
@@ -169,6 +169,42 @@ def test_failure_after_the_import_deletes_it_and_keeps_a_reused_one(
     assert created == ["ci"]                # imported, then rolled back
     assert caught.value.result.restored == {}
     assert nova.keypairs_by_name == {"deploy": deploy}
+
+
+def test_a_delete_that_never_finishes_fails_the_rollback_in_seconds(
+        service, conn, nova, checkpoint_id):
+    # Nova accepts the delete and the key pair stays: the rollback waits
+    # for it to go, bounded by make_service's short status_wait, not by
+    # the production default of 600 s.
+    del nova.keypairs_by_name["ci"]
+    nova.delete_keypair = lambda name: None
+    started = time.monotonic()
+    with mock.patch.object(keypair.KeyPairPlugin, "restore_flow",
+                           with_failure_afterwards):
+        with pytest.raises(exceptions.OperationFailed) as caught:
+            service.restore(checkpoint_id, conn)
+    assert time.monotonic() - started < 15
+    assert service.timeouts.status_wait == \
+        testing.TEST_TIMEOUTS["status_wait"]
+    rollback = [str(f) for f in caught.value.result.rollback_failures]
+    assert any("key pair ci was not deleted within 3s" in f
+               for f in rollback), rollback
+    # What the rollback could not delete is listed for the operator.
+    assert caught.value.result.left_behind == {
+        f"{KP}#ci/ImportKeyPair": "ci"}
+
+
+def test_an_older_nova_refuses_an_x509_key_pair(tmp_path, conn, nova):
+    # Nova before 2.2 knows ssh key pairs only: the fake answers as it
+    # would, through openstacksdk's own microversion check.
+    older = FakeNova(max_microversion="2.1")
+    assert not older.supports("2.2") and nova.supports("2.2")
+    with pytest.raises(sdk_exceptions.BadRequestException,
+                       match="needs compute API 2.2.*cloud: 2.1 to 2.1"):
+        older.create_keypair(name="cert", public_key="-----BEGIN x",
+                             type="x509")
+    assert nova.create_keypair(name="cert", public_key="-----BEGIN x",
+                               type="x509").type == "x509"
 
 
 def test_restore_refuses_metadata_that_breaks_the_schema(

@@ -114,6 +114,26 @@ class BadMetadataSchema(fake_cloud.RecordPlugin):
     metadata_schema = {"required": "backup_id"}
 
 
+class UnknownQuotaService(fake_cloud.RecordPlugin):
+    resource_type = "OS::Broken::Quota"
+    quota_demands = {"dns.zones": "zones"}
+
+
+class QuotaWithoutField(fake_cloud.RecordPlugin):
+    resource_type = "OS::Broken::Quota"
+    quota_demands = {"compute": "everything"}
+
+
+class QuotaWithoutLabel(fake_cloud.RecordPlugin):
+    resource_type = "OS::Broken::Quota"
+    quota_demands = {"compute.server_groups": ""}
+
+
+class QuotasAsAList(fake_cloud.RecordPlugin):
+    resource_type = "OS::Broken::Quota"
+    quota_demands = ["compute.server_groups"]
+
+
 @pytest.mark.parametrize("cls, words", [
     (NoType, ["NoType", "no valid resource_type", "None"]),
     (TypeWithoutNamespace, ["no valid resource_type", "'Volume'"]),
@@ -126,12 +146,55 @@ class BadMetadataSchema(fake_cloud.RecordPlugin):
                         "invalid JSON Schema"]),
     (BadMetadataSchema, ["OS::Broken::Schema (metadata)",
                          "invalid JSON Schema"]),
+    (UnknownQuotaService, ["UnknownQuotaService (OS::Broken::Quota)",
+                           "quota_demands", "no quota service 'dns'",
+                           "compute, volume, network, image"]),
+    (QuotaWithoutField, ["QuotaWithoutField", "'compute' is not "
+                         "SERVICE.FIELD"]),
+    (QuotaWithoutLabel, ["QuotaWithoutLabel", "'compute.server_groups': "
+                         "its label"]),
+    (QuotasAsAList, ["QuotasAsAList", "must be a dict"]),
 ])
 def test_broken_plugins_are_refused_with_the_reason(cls, words):
     with pytest.raises(exceptions.PluginError) as err:
         PluginRegistry([cls()])
     for word in words:
         assert word in str(err.value)
+
+
+class ServerGroupPlugin(fake_cloud.RecordPlugin):
+    resource_type = "Test::ServerGroup"
+    quota_demands = {"compute.server_groups": "server groups",
+                     "compute.instances": "instances"}
+
+
+def test_declared_quota_names_load_and_are_merged():
+    class Servers(fake_cloud.RecordPlugin):
+        resource_type = "Test::Server"
+        quota_demands = {"compute.instances": "instances"}
+
+    registry = registry_of(Servers, ServerGroupPlugin)
+    assert registry.quota_labels() == {
+        "compute.instances": "instances",
+        "compute.server_groups": "server groups"}
+
+
+def test_one_quota_name_with_two_labels_is_refused():
+    class Servers(fake_cloud.RecordPlugin):
+        resource_type = "Test::Server"
+        quota_demands = {"compute.instances": "servers"}
+
+    with pytest.raises(exceptions.PluginError) as err:
+        registry_of(ServerGroupPlugin, Servers)
+    assert "call quota 'compute.instances' 'instances' and 'servers'" in \
+        str(err.value)
+
+
+def test_load_refuses_a_plugin_with_a_bad_quota_declaration():
+    with pytest.raises(exceptions.PluginError,
+                       match="UnknownQuotaService.*no quota service 'dns'"):
+        _load([_ext("volume", fake_cloud.VolumePlugin),
+               _ext("broken", UnknownQuotaService)])
 
 
 def test_base_class_defaults():
@@ -144,6 +207,7 @@ def test_base_class_defaults():
     assert plugin.schema_for(plugin_mod.RESTORE) is plugin.restore_schema
     assert plugin.schema_for(plugin_mod.DELETE) == {}
     assert plugin.schema_for(plugin_mod.VERIFY) == {}
+    assert plugin.quota_demands == {}
 
 
 # -- loading with stevedore ---------------------------------------------------

@@ -19,8 +19,10 @@ from protection.plugin.checks import Demand
 from protection.plugin.checks import FAIL
 from protection.plugin.checks import Mapping
 from protection.plugin.checks import PASS
+from protection.plugin.checks import QUOTA_SERVICES
 from protection.plugin.checks import UNKNOWN
 from protection.plugin.checks import placeholder
+from protection import exceptions
 from protection.restore import preflight
 from protection.restore import quotas
 from protection.restore import selection
@@ -235,6 +237,13 @@ def test_volume_whose_backup_is_gone_fails():
 
 
 # -- quotas ------------------------------------------------------------------
+# What stackvault's own plugins declare (their quota_demands, merged).
+LABELS = {"compute.instances": "instances", "compute.cores": "cores",
+          "compute.ram": "RAM (MiB)", "volume.volumes": "volumes",
+          "network.ports": "ports", "image.image_count_total": "images",
+          "image.image_size_total": "image MiB"}
+
+
 def quota_conn():
     conn = mock.Mock()
     conn.compute.get_quota_set.return_value = obj(
@@ -251,7 +260,7 @@ def test_quotas_pass_fail_unlimited_and_unknown():
     conn = quota_conn()
     found = {c.name: c for c in quotas.checks(conn, {
         "compute.instances": 1, "compute.cores": 2, "compute.ram": 4096,
-        "network.ports": 3, "volume.volumes": 2})}
+        "network.ports": 3, "volume.volumes": 2}, LABELS)}
     assert found["quota instances"].verdict == PASS
     assert found["quota cores"].verdict == FAIL
     assert found["quota cores"].detail == "needs 2, 1 free (3 of 4 used)"
@@ -279,7 +288,7 @@ def test_glance_quotas_from_its_unified_limits(usage, verdicts):
     conn = quota_conn()
     glance_usage(conn, usage=usage)
     found = quotas.checks(conn, {"image.image_count_total": 1,
-                                 "image.image_size_total": 200})
+                                 "image.image_size_total": 200}, LABELS)
     assert [c.verdict for c in found] == verdicts
     conn.image.get.assert_called_once_with("/info/usage")
     if usage:
@@ -292,14 +301,46 @@ def test_a_glance_without_the_usage_api_is_unknown():
     with mock.patch.object(quotas.sdk_exceptions, "raise_from_response",
                            side_effect=sdk_exceptions.NotFoundException(
                                "no /v2/info/usage")):
-        found = quotas.checks(conn, {"image.image_count_total": 1})
+        found = quotas.checks(conn, {"image.image_count_total": 1}, LABELS)
     assert found[0].verdict == UNKNOWN
     assert "the image quota could not be read" in found[0].detail
 
 
+def test_a_name_a_plugin_declares_is_read_from_its_service_and_field():
+    # compute.server_groups is in no list of stackvault's: declaring it
+    # is enough for its limit and use to be read from Nova's quota set.
+    conn = quota_conn()
+    conn.compute.get_quota_set.return_value = obj(
+        server_groups=10, usage={"server_groups": 9},
+        reservation={"server_groups": 1})
+    found = quotas.checks(conn, {"compute.server_groups": 1},
+                          {**LABELS, "compute.server_groups": "server groups"})
+    assert [(c.name, c.verdict, c.detail) for c in found] == [
+        ("quota server groups", FAIL, "needs 1, 0 free (10 of 10 used)")]
+
+
+def test_a_declared_field_the_cloud_does_not_show_is_unknown():
+    conn = quota_conn()
+    found = quotas.checks(conn, {"compute.gadgets": 1},
+                          {"compute.gadgets": "gadgets"})
+    assert found[0].verdict == UNKNOWN
+    assert "the cloud shows no limit" in found[0].detail
+
+
+def test_a_demand_no_plugin_declared_is_a_plugin_error():
+    with pytest.raises(exceptions.PluginError,
+                       match="'compute.server_groups'.*declared by no "
+                             "plugin"):
+        quotas.checks(quota_conn(), {"compute.server_groups": 1}, LABELS)
+
+
+def test_the_readers_are_the_declarable_services():
+    assert list(quotas.READERS) == list(QUOTA_SERVICES)
+
+
 def test_only_demanded_services_are_asked():
     conn = quota_conn()
-    assert quotas.checks(conn, {}) == []
+    assert quotas.checks(conn, {}, LABELS) == []
     assert not conn.compute.get_quota_set.called
 
 
@@ -321,7 +362,8 @@ def test_quota_services_are_asked_at_once():
         method = getattr(service, getter)
         method.side_effect = answer(method.return_value)
     found = quotas.checks(conn, {"compute.instances": 1,
-                                 "volume.volumes": 1, "network.ports": 1})
+                                 "volume.volumes": 1, "network.ports": 1},
+                         LABELS)
     assert [(c.name, c.verdict) for c in found] == [
         ("quota instances", PASS),
         ("quota volumes", PASS),
@@ -378,6 +420,38 @@ def test_parents_see_their_childrens_placeholders_and_items_keep_order():
         f"checked {r.id}" for level in graph.levels() for r in level]
     assert {c.resource for c in report.checks} == {
         f"{r.type}#{r.id}" for r in graph}
+
+
+class _Demanding(fake_cloud.RecordPlugin):
+    """Declares cores, demands cores and (on web) server groups."""
+
+    resource_type = "Test::Server"
+    quota_demands = {"compute.cores": "cores"}
+
+    def restore_preflight(self, ctx, resource):
+        extra = [Demand("compute.server_groups", 1)] \
+            if resource.id == "web" else []
+        return [Demand("compute.cores", 1), *extra]
+
+
+@pytest.mark.parametrize("rid, undeclared", [("db", False), ("web", True)])
+def test_a_demand_of_an_undeclared_quota_is_a_contract_error(rid,
+                                                             undeclared):
+    registry = PluginRegistry([_Demanding()])
+    graph = ResourceGraph.build([Resource("Test::Server", rid, rid)],
+                                lambda r: [])
+    report = preflight.Report("cp")
+    run = lambda: preflight.run_hooks(    # noqa: E731
+        registry, graph, lambda r: mock.Mock(restored=RestoredIds()),
+        report)
+    if not undeclared:
+        run()
+        assert report.demands == {"compute.cores": 1}
+        return
+    with pytest.raises(exceptions.PluginError) as err:
+        run()
+    assert "_Demanding (Test::Server) demands quota " \
+        "'compute.server_groups', which it does not declare" in str(err.value)
 
 
 # -- the plan, read from the built flow ---------------------------------------
