@@ -19,6 +19,7 @@ cloud = LazyModule("protection.cloud")
 conductor_mod = LazyModule("protection.operations.conductor")
 config = LazyModule("protection.config")
 jobboard = LazyModule("protection.operations.jobboard")
+periodic_mod = LazyModule("protection.plans.periodic")
 registry = LazyModule("protection.plugin.registry")
 progress_mod = LazyModule("protection.model.progress")
 service_mod = LazyModule("protection.service.facade")
@@ -79,8 +80,8 @@ def run(app, args):
     stores = _opened(service)
     board = jobboard.connect(conf, name, stores.flows.backend)
     try:
-        periodic = PERIODIC + [(conductor_mod.PLAN_INTERVAL,
-                                conductor_mod.DuePlans(service, connect))]
+        periodic = PERIODIC + [(periodic_mod.PLAN_INTERVAL,
+                                periodic_mod.DuePlans(service, connect))]
         conductor_mod.serve(conf, service, board, name, connect,
                             periodic=periodic)
     finally:

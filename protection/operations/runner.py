@@ -23,13 +23,10 @@ from taskflow import exceptions as tf_exceptions
 from flows import builder
 from flows import contract
 from flows import engine
-from flows import persistence
-from protection import config
 from protection import exceptions
 from protection.operations import flow_factory
 from protection.operations import metrics
 from protection.operations import store as ops
-from protection.plans import store as plans
 from protection.model import progress as progress_mod
 from protection.plugin.context import Journal
 from protection.plugin.context import ResourceContext
@@ -71,48 +68,6 @@ class Plan:
         part a selective restore chose (protection.restore.selection)."""
         return self.selected if self.selected is not None else \
             self.checkpoint.graph
-
-
-class Stores:
-    """The operations table and TaskFlow's persistence, opened on first
-    use from ``[persistence] connection``."""
-
-    def __init__(self, conf):
-        self._conf = conf
-        self._opened = None
-        self._lock = threading.Lock()
-
-    def _open(self):
-        with self._lock:
-            if self._opened is None:
-                url = config.persistence_url(self._conf)
-                try:
-                    sql = persistence.make_engine(url)
-                    with persistence.schema_lock(sql):
-                        self._opened = (
-                            ops.OperationStore(
-                                sql, self._conf.persistence.owner_timeout),
-                            persistence.FlowStore(sql),
-                            plans.PlanStore(sql))
-                except Exception as exc:  # noqa: BLE001 - one clear line
-                    raise exceptions.ConfigError(
-                        "cannot open the persistence database "
-                        f"([persistence] connection): "
-                        f"{type(exc).__name__}: {exc}") from None
-        return self._opened
-
-    @property
-    def operations(self):
-        return self._open()[0]
-
-    @property
-    def flows(self):
-        return self._open()[1]
-
-    @property
-    def plans(self):
-        """The plans table, on the same database."""
-        return self._open()[2]
 
 
 def off_the_signal_handler(stop):

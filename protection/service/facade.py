@@ -37,6 +37,7 @@ from protection.model.report import OperationResult
 from protection.model.resource import Resource
 from protection.model.resource import key_str
 from protection.plugin.wait import Timeouts
+from protection.service.stores import Stores
 
 LOG = logging.getLogger(__name__)
 DAY = 86400.0
@@ -57,7 +58,7 @@ class ProtectionService:
             bank, owner_timeout=conf.bank.owner_timeout)
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
-        self.stores = stores or runner_mod.Stores(conf)
+        self.stores = stores or Stores(conf)
         self.runner = runner_mod.Runner(conf, registry, self.progress,
                                         self.stores, self.timeouts)
         # With a jobboard (protection.operations.jobboard.Poster), new

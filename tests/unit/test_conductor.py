@@ -172,7 +172,7 @@ def test_due_plans_run_in_a_thread_one_look_at_a_time():
     still running its plans is not started twice."""
     import threading
 
-    from protection.operations import conductor as conductor_mod
+    from protection.plans import periodic
 
     entered, release = threading.Event(), threading.Event()
     calls = []
@@ -183,8 +183,8 @@ def test_due_plans_run_in_a_thread_one_look_at_a_time():
         release.wait(10)
         return []
 
-    hook = conductor_mod.DuePlans("service", "connect")
-    with mock.patch.object(conductor_mod.schedule, "run_due", run_due):
+    hook = periodic.DuePlans("service", "connect")
+    with mock.patch.object(periodic.schedule, "run_due", run_due):
         hook()                      # returns at once: runs in a thread
         assert entered.wait(10)
         hook()                      # still busy: skipped
