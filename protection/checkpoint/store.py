@@ -27,6 +27,7 @@ import uuid
 
 from protection.checkpoint import load
 from protection.checkpoint import owner as owners
+from protection.heartbeat import Heartbeat
 from protection import exceptions
 from protection.bank import base
 from protection.bank import keys
@@ -365,8 +366,9 @@ class Checkpoint:
     def keep_alive(self):
         """A context manager that beats :meth:`heartbeat` while an
         operation that owns the checkpoint runs."""
-        return owners.Heartbeat(
-            self.heartbeat, owners.heartbeat_interval(self.owner_timeout))
+        return Heartbeat(
+            self.heartbeat, owners.heartbeat_interval(self.owner_timeout),
+            name=f"checkpoint {self.id} heartbeat")
 
     def _remove_orphans(self):
         """The checkpoint was deleted under this protect: what it wrote

@@ -26,16 +26,18 @@ from flows import engine
 from protection import exceptions
 from protection.operations import flow_factory
 from protection.operations import metrics
-from protection.operations import store as ops
 from protection.model import progress as progress_mod
 from protection.plugin.context import Journal
 from protection.plugin.context import ResourceContext
+from protection.heartbeat import Heartbeat
 from protection.model.progress import Progress
 from protection.model.progress import ProgressEvent
 from protection.model.report import StatusBoard
 from protection.model.resource import key_str
 from protection.model.resource import parse_key_str
 from protection.model.restored_ids import RestoredIds
+
+OPERATION_HEARTBEAT = 5.0   # seconds between two beats of a running operation
 
 
 @dataclasses.dataclass
@@ -289,7 +291,9 @@ class Runner:
             started.append(running)
             self._track(running)
         try:
-            with ops.Heartbeat(store, op.id), \
+            with Heartbeat(lambda: store.heartbeat(op.id),
+                           OPERATION_HEARTBEAT,
+                           f"operation {op.id} heartbeat"), \
                     metrics.api_calls(plan.conn) as calls:
                 outcome = engine.run(
                     built, max_workers=self.conf.engine.max_workers,
