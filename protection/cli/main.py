@@ -384,7 +384,7 @@ def _cmd_checkpoint(app, args):
             data["damage"] = checkpoint.damage
         if checkpoint.owner is not None:
             data["owner"] = checkpoint.owner
-        data["plan"] = checkpoint.index.get("plan", {})
+        data["plan"] = checkpoint.request       # index.json's name, shown
         data["resources"] = checkpoint.index.get("resources", {})
         data["errors"] = checkpoint.index.get("errors", [])
         data["bank"] = app.bank.describe()

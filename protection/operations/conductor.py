@@ -38,11 +38,8 @@ from taskflow.conductors.backends import impl_nonblocking
 
 from protection import exceptions
 from protection.operations import store as ops
-from protection.plugin import base as plugin_mod
 from protection.model import progress as progress_mod
 from protection.operations import runner as runner_mod
-from protection.model.report import Failure
-from protection.model.report import OperationResult
 
 LOG = logging.getLogger(__name__)
 CONSUME, RELEASE = True, False
@@ -144,21 +141,12 @@ class JobWorker:
         return CONSUME
 
     def give_up(self, op, attempts, last_error):
+        """Too many starts: the service ends the operation ``failed``
+        with the last reason."""
         reason = (f"given up after {attempts} attempts by conductors; last: "
                   f"{last_error or 'the conductor running it died'}")
         LOG.warning("operation %s: %s", op.id, reason)
-        if op.kind == plugin_mod.PROTECT and op.checkpoint:
-            try:
-                self.service.checkpoints.get(op.checkpoint).fail([reason])
-            except exceptions.StackvaultError as exc:
-                LOG.warning("checkpoint %s: %s", op.checkpoint, exc)
-        result = OperationResult(op.kind, "failed",
-                                 checkpoint_id=op.checkpoint,
-                                 failures=[Failure(None, "conductor",
-                                                   reason)],
-                                 operation_id=op.id)
-        self.service.stores.operations.finish(op.id, ops.FAILED,
-                                              result.to_dict())
+        self.service.give_up(op, reason)
 
 
 def _dispatching_to(base):

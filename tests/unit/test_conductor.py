@@ -117,9 +117,10 @@ def test_too_many_starts_end_the_operation_failed():
     service.stores.flows.note_attempt.return_value = (4, "OSError: disk")
     assert worker(Job("op-1")) is conductor.CONSUME
     service.resume.assert_not_called()
-    op_id, status, result = service.stores.operations.finish.call_args[0]
-    assert (op_id, status) == ("op-1", ops.FAILED)
-    assert "given up after 3 attempts" in result["failures"][0]["message"]
+    (op, reason), _ = service.give_up.call_args
+    assert op.id == "op-1"
+    assert reason == ("given up after 3 attempts by conductors; last: "
+                      "OSError: disk")
 
 
 def test_the_ticker_extends_claims_and_calls_hooks_on_time():
