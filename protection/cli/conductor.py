@@ -15,6 +15,7 @@ from protection.cli.lazy import LazyModule
 
 # Imported when the conductor starts, not when the CLI builds its parser.
 bank_mod = LazyModule("protection.bank")
+cli_main = LazyModule("protection.cli.main")
 cloud = LazyModule("protection.cloud")
 conductor_mod = LazyModule("protection.operations.conductor")
 config = LazyModule("protection.config")
@@ -117,7 +118,6 @@ def main(argv=None):
         forwarded += ["--log-file", args.log_file]
     if args.name:
         forwarded += ["--name", args.name]
-    from protection.cli import main as cli_main
     return cli_main.main(forwarded)
 
 
