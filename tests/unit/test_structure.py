@@ -7,7 +7,9 @@ The CLI's lazy imports (``LazyModule("protection.x")``) count as imports.
 Checked on the source text, so a violation fails here first."""
 
 import ast
+import configparser
 import pathlib
+import re
 
 import pytest
 
@@ -177,4 +179,31 @@ def test_nothing_outside_tests_imports_tests():
              for folder in PACKAGES + ("tools", "benchmarks")
              for path in sorted((ROOT / folder).rglob("*.py"))
              for name in _imports(path) if name.split(".")[0] == "tests"]
+    assert not wrong
+
+
+def test_plugin_entry_points_have_one_form():
+    """``<type> = plugins.<type>:<Class>``, the class exported by the
+    module or package ``plugins.<type>`` (a package from its
+    ``__init__``)."""
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    lines = setup["options.entry_points"]["stackvault.plugins"].split("\n")
+    wrong = []
+    for line in filter(None, (line.strip() for line in lines)):
+        name, _, target = (part.strip() for part in line.partition("="))
+        found = re.fullmatch(r"plugins\.(\w+):(\w+)", target)
+        if not found or found[1] != name:
+            wrong.append(line)
+            continue
+        path = ROOT / "plugins" / f"{name}.py"
+        if not path.is_file():
+            path = ROOT / "plugins" / name / "__init__.py"
+        tree = ast.parse(path.read_text())
+        defined = {node.name for node in ast.walk(tree)
+                   if isinstance(node, ast.ClassDef)} | \
+            {alias.asname or alias.name for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) for alias in node.names}
+        if found[2] not in defined:
+            wrong.append(f"{line}: {path.name} has no {found[2]}")
     assert not wrong
