@@ -42,7 +42,8 @@ from protection.plugin.checks import placeholder
 
 @dataclasses.dataclass
 class Report:
-    """A dry-run or pre-flight: the plan, the mappings and the verdicts."""
+    """A dry-run or pre-flight: the stages (shown as the ``plan``), the
+    mappings and the verdicts."""
 
     checkpoint_id: str
     stages: list = dataclasses.field(default_factory=list)
