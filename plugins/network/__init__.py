@@ -48,3 +48,7 @@ The modules
     ``metadata.json`` schema and consistency checks) and ``plugin`` (the
     plugin class and its flows).
 """
+
+from plugins.network.plugin import NetworkPlugin
+
+__all__ = ["NetworkPlugin"]

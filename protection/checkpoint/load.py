@@ -18,6 +18,11 @@ from protection.bank import base
 from protection.model.graph import ResourceGraph
 
 FORMAT_VERSION = 1
+# index.json's key for what the protect was asked for (its name, root
+# resources, parameters and tags such as the plan it ran for). Stored as
+# ``plan`` since format 1; the code calls it the request, as "plan" means
+# a scheduled plan (protection.plans).
+REQUEST = "plan"
 INDEX = "index.json"
 INDEX_HASH = "index.sha256"
 MANIFEST = "manifest.json"
@@ -59,7 +64,7 @@ def parse_index(raw):
         return index, None
     if not isinstance(index.get("status"), str):
         raise Damage("no status")
-    if not isinstance(index.get("plan"), dict):
+    if not isinstance(index.get(REQUEST), dict):
         raise Damage("no plan")
     for field in ("created_at", "name"):
         if not isinstance(index.get(field), (str, type(None))):

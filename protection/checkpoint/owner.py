@@ -16,7 +16,8 @@ An owner is alive when:
   protect or delete, or longer than the heartbeat interval of the
   operation that keeps ``updated_at`` fresh.
 
-While a protect or delete runs, :class:`Heartbeat` rewrites the index
+While a protect or delete runs, its checkpoint's ``keep_alive`` (a
+:class:`protection.heartbeat.Heartbeat`) rewrites the index
 (``updated_at``) every ``min(60, owner_timeout / 4)`` seconds, as long as
 the checkpoint is still its own, so a long operation on another host is
 not taken for dead.
@@ -27,12 +28,8 @@ host and pid so an operator can check).
 """
 
 import datetime
-import logging
 import os
 import socket
-import threading
-
-LOG = logging.getLogger(__name__)
 
 DEFAULT_OWNER_TIMEOUT = 3600.0
 MAX_HEARTBEAT_INTERVAL = 60.0
@@ -88,35 +85,3 @@ def describe(owner):
 
 def heartbeat_interval(timeout):
     return max(0.05, min(MAX_HEARTBEAT_INTERVAL, timeout / 4))
-
-
-class Heartbeat:
-    """Call ``beat()`` every ``interval`` seconds while the block runs.
-
-    A beat that fails is logged and retried at the next interval; the
-    thread is a daemon and is joined when the block ends, so no beat
-    overlaps what follows (a commit).
-    """
-
-    def __init__(self, beat, interval):
-        self.beat = beat
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="checkpoint-heartbeat")
-
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            try:
-                self.beat()
-            except Exception as exc:   # noqa: BLE001 - keep beating
-                LOG.warning("checkpoint heartbeat failed: %s", exc)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._thread.join()
-        return False

@@ -27,6 +27,7 @@ import uuid
 
 from protection.checkpoint import load
 from protection.checkpoint import owner as owners
+from protection.heartbeat import Heartbeat
 from protection import exceptions
 from protection.bank import base
 from protection.bank import keys
@@ -157,7 +158,7 @@ class Checkpoint:
     """One checkpoint as read from (or being written to) the bank.
 
     ``damage`` is ``None``, or why the index or manifest cannot be trusted
-    (the object named); ``index_readable`` says whether the plan and graph
+    (the object named); ``index_readable`` says whether the request and graph
     could still be read. ``warnings`` are things verify reports without
     failing (a format 1 index written before ``index.sha256`` existed).
     """
@@ -221,10 +222,20 @@ class Checkpoint:
             raise exceptions.CheckpointNotAvailable(self.id, self.status)
 
     @property
+    def request(self):
+        """What the protect was asked for: ``name``, ``resources`` (the
+        roots), ``parameters`` and tags such as the plan it ran for
+        (index.json's ``plan``, :data:`protection.checkpoint.load.REQUEST`);
+        ``{}`` when the index has none."""
+        request = self.index.get(load.REQUEST) \
+            if isinstance(self.index, dict) else None
+        return request if isinstance(request, dict) else {}
+
+    @property
     def name(self):
         if not self.index_readable:
             return ""
-        return self.index["plan"].get("name", "")
+        return self.request.get("name", "")
 
     @property
     def graph(self):
@@ -365,8 +376,9 @@ class Checkpoint:
     def keep_alive(self):
         """A context manager that beats :meth:`heartbeat` while an
         operation that owns the checkpoint runs."""
-        return owners.Heartbeat(
-            self.heartbeat, owners.heartbeat_interval(self.owner_timeout))
+        return Heartbeat(
+            self.heartbeat, owners.heartbeat_interval(self.owner_timeout),
+            name=f"checkpoint {self.id} heartbeat")
 
     def _remove_orphans(self):
         """The checkpoint was deleted under this protect: what it wrote
@@ -452,15 +464,17 @@ class CheckpointStore:
         self.bank = bank
         self.owner_timeout = owner_timeout
 
-    def create(self, plan, graph, operation_id=None):
-        """A new ``protecting`` checkpoint owned by this process."""
+    def create(self, request, graph, operation_id=None):
+        """A new ``protecting`` checkpoint owned by this process;
+        ``request``: what the protect was asked for (:attr:`Checkpoint.
+        request`)."""
         checkpoint_id = str(uuid.uuid4())
         now = utcnow()
         index = {
             "format_version": FORMAT_VERSION,
             "id": checkpoint_id,
             "status": PROTECTING,
-            "plan": plan,
+            load.REQUEST: request,
             "graph": graph.to_dict(),
             "resources": {},
             "created_at": now,

@@ -15,10 +15,12 @@ from protection.cli.lazy import LazyModule
 
 # Imported when the conductor starts, not when the CLI builds its parser.
 bank_mod = LazyModule("protection.bank")
+cli_main = LazyModule("protection.cli.main")
 cloud = LazyModule("protection.cloud")
 conductor_mod = LazyModule("protection.operations.conductor")
 config = LazyModule("protection.config")
 jobboard = LazyModule("protection.operations.jobboard")
+periodic_mod = LazyModule("protection.plans.periodic")
 registry = LazyModule("protection.plugin.registry")
 progress_mod = LazyModule("protection.model.progress")
 service_mod = LazyModule("protection.service.facade")
@@ -79,8 +81,8 @@ def run(app, args):
     stores = _opened(service)
     board = jobboard.connect(conf, name, stores.flows.backend)
     try:
-        periodic = PERIODIC + [(conductor_mod.PLAN_INTERVAL,
-                                conductor_mod.DuePlans(service, connect))]
+        periodic = PERIODIC + [(periodic_mod.PLAN_INTERVAL,
+                                periodic_mod.DuePlans(service, connect))]
         conductor_mod.serve(conf, service, board, name, connect,
                             periodic=periodic)
     finally:
@@ -116,7 +118,6 @@ def main(argv=None):
         forwarded += ["--log-file", args.log_file]
     if args.name:
         forwarded += ["--name", args.name]
-    from protection.cli import main as cli_main
     return cli_main.main(forwarded)
 
 

@@ -8,7 +8,6 @@ one line, never with a traceback (unless ``--debug``).
 
 import argparse
 import contextlib
-import importlib
 import logging
 import os
 import sys
@@ -27,32 +26,20 @@ from protection.cli import plugin as plugin_cli
 # Imported by the commands that need them, not at start: listing
 # checkpoints needs neither openstacksdk, TaskFlow nor SQLAlchemy (see
 # doc/operations.rst, "Performance").
-_LAZY = {"bank_mod": "protection.bank", "cloud": "protection.cloud",
-         "config": "protection.config",
-         "parameters": "protection.model.parameters",
-         "registry": "protection.plugin.registry",
-         "runner": "protection.operations.runner",
-         "checkpoint": "protection.checkpoint.store",
-         "service_mod": "protection.service",
-         "progress": "protection.model.progress",
-         "printer": "protection.cli.progress_printer",
-         "retention": "protection.plans.retention"}
-
-
-def __getattr__(name):
-    """``main.runner`` etc.: the module, imported on first use."""
-    if name in _LAZY:
-        return importlib.import_module(_LAZY[name])
-    raise AttributeError(name)
-
-
-def _lazy(name):
-    return importlib.import_module(_LAZY[name])
-
-
+bank_mod = LazyModule("protection.bank")
+checkpoint_store = LazyModule("protection.checkpoint.store")
+cloud = LazyModule("protection.cloud")
+config = LazyModule("protection.config")
 follow = LazyModule("protection.cli.follow")
 jobboard = LazyModule("protection.operations.jobboard")
 ops = LazyModule("protection.operations.store")
+params_mod = LazyModule("protection.model.parameters")
+printer_mod = LazyModule("protection.cli.progress_printer")
+progress_mod = LazyModule("protection.model.progress")
+registry_mod = LazyModule("protection.plugin.registry")
+retention = LazyModule("protection.plans.retention")
+runner = LazyModule("protection.operations.runner")
+service_mod = LazyModule("protection.service")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -206,13 +193,13 @@ class App:
     @property
     def conf(self):
         if self._conf is None:
-            self._conf = _lazy("config").load_config(self.args.config_file)
+            self._conf = config.load_config(self.args.config_file)
         return self._conf
 
     @property
     def bank(self):
         if self._bank is None:
-            self._bank = _lazy("bank_mod").load(self.conf, connect=self.conn)
+            self._bank = bank_mod.load(self.conf, connect=self.conn)
         return self._bank
 
     @property
@@ -220,7 +207,7 @@ class App:
         """The bank's checkpoints, without the whole service."""
         if self._service is not None:
             return self._service.checkpoints
-        return _lazy("checkpoint").CheckpointStore(
+        return checkpoint_store.CheckpointStore(
             self.bank, owner_timeout=self.conf.bank.owner_timeout)
 
     def cloud_name(self, name=None):
@@ -230,7 +217,7 @@ class App:
     def conn(self, name=None):
         name = name or self.args.os_cloud
         if name not in self._conns:
-            self._conns[name] = _lazy("cloud").connect(
+            self._conns[name] = cloud.connect(
                 name, request_timeout=self.conf.timeouts.request)
         return self._conns[name]
 
@@ -238,15 +225,15 @@ class App:
     def service(self):
         if self._service is None:
             conf = self.conf
-            plugins = _lazy("registry").PluginRegistry.load(conf)
-            progress = _lazy("progress").Progress()
+            plugins = registry_mod.PluginRegistry.load(conf)
+            progress = progress_mod.Progress()
             show = self.args.progress
             if show is None:
                 show = self.stderr.isatty()
             if show:
                 progress.add_listener(
-                    _lazy("printer").ProgressPrinter(self.stderr))
-            service = _lazy("service_mod").ProtectionService(
+                    printer_mod.ProgressPrinter(self.stderr))
+            service = service_mod.ProtectionService(
                 conf, plugins, self.bank, progress)
             if jobboard.configured(conf):
                 service.poster = jobboard.Poster(conf, service.stores)
@@ -296,7 +283,7 @@ def _run_operation(app, args, call):
     try:
         with app.service.runner.handle_signals():
             result = call()
-    except _lazy("runner").OperationInterrupted as exc:
+    except runner.OperationInterrupted as exc:
         app.stderr.write(
             f"stackvault: interrupted: operation {exc.operation_id} stopped "
             "at a task boundary; finish it with 'stackvault operation "
@@ -338,14 +325,14 @@ def _follow(app, args, posted):
 
 
 def _cmd_protect(app, args):
-    params = _lazy("parameters").from_assignments(args.parameter)
+    params = params_mod.from_assignments(args.parameter)
     return _run_operation(app, args, lambda: app.service.protect(
         app.conn(), args.name, args.resources, params,
         cloud=app.cloud_name()))
 
 
 def _cmd_restore(app, args):
-    params = _lazy("parameters").from_assignments(args.parameter)
+    params = params_mod.from_assignments(args.parameter)
     if args.dry_run:
         if args.skip_preflight:
             raise UsageError("stackvault restore: --dry-run is the "
@@ -374,7 +361,7 @@ def _cmd_checkpoint(app, args):
                  s["resources"]) for s in
                 (c.to_summary() for c in app.checkpoints.list()
                  if args.plan is None
-                 or _lazy("retention").plan_of(c) == args.plan)]
+                 or retention.plan_of(c) == args.plan)]
         app.print(output.render_list(
             ["ID", "Name", "Status", "Created", "Resources"], rows,
             args.format))
@@ -386,7 +373,7 @@ def _cmd_checkpoint(app, args):
             data["damage"] = checkpoint.damage
         if checkpoint.owner is not None:
             data["owner"] = checkpoint.owner
-        data["plan"] = checkpoint.index.get("plan", {})
+        data["plan"] = checkpoint.request       # index.json's name, shown
         data["resources"] = checkpoint.index.get("resources", {})
         data["errors"] = checkpoint.index.get("errors", [])
         data["bank"] = app.bank.describe()

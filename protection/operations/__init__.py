@@ -8,6 +8,8 @@ runs posted jobs; :mod:`.metrics` counts a run's API calls and timings.
 
 Imports :mod:`protection.plugin` (the registry and contexts it builds flows
 with), :mod:`protection.checkpoint`, :mod:`protection.model` and
-:mod:`flows`; never :mod:`protection.service` or the CLI (the service is
-handed to the conductor, not imported by it).
+:mod:`flows`; never :mod:`protection.plans` (the conductor runs due plans
+through a periodic hook its command hands it, :mod:`protection.plans.
+periodic`), :mod:`protection.service` or the CLI (the service is handed to
+the conductor, not imported by it).
 """

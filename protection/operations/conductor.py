@@ -38,12 +38,8 @@ from taskflow.conductors.backends import impl_nonblocking
 
 from protection import exceptions
 from protection.operations import store as ops
-from protection.plugin import base as plugin_mod
 from protection.model import progress as progress_mod
 from protection.operations import runner as runner_mod
-from protection.plans import schedule
-from protection.model.report import Failure
-from protection.model.report import OperationResult
 
 LOG = logging.getLogger(__name__)
 CONSUME, RELEASE = True, False
@@ -145,21 +141,12 @@ class JobWorker:
         return CONSUME
 
     def give_up(self, op, attempts, last_error):
+        """Too many starts: the service ends the operation ``failed``
+        with the last reason."""
         reason = (f"given up after {attempts} attempts by conductors; last: "
                   f"{last_error or 'the conductor running it died'}")
         LOG.warning("operation %s: %s", op.id, reason)
-        if op.kind == plugin_mod.PROTECT and op.checkpoint:
-            try:
-                self.service.checkpoints.get(op.checkpoint).fail([reason])
-            except exceptions.StackvaultError as exc:
-                LOG.warning("checkpoint %s: %s", op.checkpoint, exc)
-        result = OperationResult(op.kind, "failed",
-                                 checkpoint_id=op.checkpoint,
-                                 failures=[Failure(None, "conductor",
-                                                   reason)],
-                                 operation_id=op.id)
-        self.service.stores.operations.finish(op.id, ops.FAILED,
-                                              result.to_dict())
+        self.service.give_up(op, reason)
 
 
 def _dispatching_to(base):
@@ -195,7 +182,7 @@ class Ticker:
     ``periodic``: ``[(seconds, callable)]``, each called (with no
     argument) at most every ``seconds``; a hook that raises is logged and
     called again next time. This is where work the service does on its
-    own (running due plans) is wired in.
+    own (running due plans, :mod:`protection.plans.periodic`) is wired in.
     """
 
     def __init__(self, interval, worker, expiry, periodic=()):
@@ -272,41 +259,3 @@ def serve(conf, service, board, name, connect, periodic=()):
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     LOG.info("conductor %s stopped", name)
-
-
-PLAN_INTERVAL = 30.0    # seconds between two looks for due plans
-
-
-class DuePlans:
-    """The periodic hook that runs due plans in a conductor.
-
-    Every conductor looks every ``PLAN_INTERVAL`` seconds;
-    :func:`protection.plans.schedule.run_due` claims each due slot with one
-    compare-and-swap in the shared database, so one conductor runs it,
-    once. The runs go in a thread of their own (one look at a time), so
-    the ticker that extends job claims is never held up by a protect. A
-    conductor killed during a plan's protect leaves an ``interrupted``
-    operation (``stackvault operation resume|abort``), like any protect.
-    """
-
-    def __init__(self, service, connect):
-        self._service = service
-        self._connect = connect
-        self._busy = threading.Lock()
-
-    def __call__(self):
-        if not self._busy.acquire(blocking=False):
-            return      # the previous look is still running its plans
-        threading.Thread(target=self._run, name="due-plans",
-                         daemon=True).start()
-
-    def _run(self):
-        try:
-            for run in schedule.run_due(self._service, self._connect):
-                LOG.info("plan %s: %s, checkpoint %s%s", run.plan,
-                         run.status, run.checkpoint_id,
-                         f": {run.error}" if run.error else "")
-        except Exception:  # noqa: BLE001 - logged; the next look retries
-            LOG.exception("running due plans failed")
-        finally:
-            self._busy.release()

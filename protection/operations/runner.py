@@ -23,22 +23,21 @@ from taskflow import exceptions as tf_exceptions
 from flows import builder
 from flows import contract
 from flows import engine
-from flows import persistence
-from protection import config
 from protection import exceptions
 from protection.operations import flow_factory
 from protection.operations import metrics
-from protection.operations import store as ops
-from protection.plans import store as plans
 from protection.model import progress as progress_mod
 from protection.plugin.context import Journal
 from protection.plugin.context import ResourceContext
+from protection.heartbeat import Heartbeat
 from protection.model.progress import Progress
 from protection.model.progress import ProgressEvent
 from protection.model.report import StatusBoard
 from protection.model.resource import key_str
 from protection.model.resource import parse_key_str
 from protection.model.restored_ids import RestoredIds
+
+OPERATION_HEARTBEAT = 5.0   # seconds between two beats of a running operation
 
 
 @dataclasses.dataclass
@@ -54,8 +53,9 @@ class Run:
 
 
 @dataclasses.dataclass
-class Plan:
-    """Everything one operation's flow is built from."""
+class OperationInputs:
+    """Everything one operation's flow is built from: the operation, its
+    checkpoint, the connection it acts on and what each resource gets."""
 
     operation: typing.Any         # protection.operations.store.Operation
     checkpoint: typing.Any        # protection.checkpoint.store.Checkpoint
@@ -71,48 +71,6 @@ class Plan:
         part a selective restore chose (protection.restore.selection)."""
         return self.selected if self.selected is not None else \
             self.checkpoint.graph
-
-
-class Stores:
-    """The operations table and TaskFlow's persistence, opened on first
-    use from ``[persistence] connection``."""
-
-    def __init__(self, conf):
-        self._conf = conf
-        self._opened = None
-        self._lock = threading.Lock()
-
-    def _open(self):
-        with self._lock:
-            if self._opened is None:
-                url = config.persistence_url(self._conf)
-                try:
-                    sql = persistence.make_engine(url)
-                    with persistence.schema_lock(sql):
-                        self._opened = (
-                            ops.OperationStore(
-                                sql, self._conf.persistence.owner_timeout),
-                            persistence.FlowStore(sql),
-                            plans.PlanStore(sql))
-                except Exception as exc:  # noqa: BLE001 - one clear line
-                    raise exceptions.ConfigError(
-                        "cannot open the persistence database "
-                        f"([persistence] connection): "
-                        f"{type(exc).__name__}: {exc}") from None
-        return self._opened
-
-    @property
-    def operations(self):
-        return self._open()[0]
-
-    @property
-    def flows(self):
-        return self._open()[1]
-
-    @property
-    def plans(self):
-        """The plans table, on the same database."""
-        return self._open()[2]
 
 
 def off_the_signal_handler(stop):
@@ -253,25 +211,25 @@ class Runner:
                                         for k, v in sorted(ids.items())})
         return RestoredIds(initial, on_change=save)
 
-    def _context_factory(self, plan, restored, journal, progress):
-        op = plan.operation
+    def _context_factory(self, inputs, restored, journal, progress):
+        op = inputs.operation
 
         def make(resource):
             return ResourceContext(
-                operation=op.kind, resource=resource, conn=plan.conn,
-                bank=plan.checkpoint.section(resource),
-                parameters=plan.parameters.get(resource.key, {}),
+                operation=op.kind, resource=resource, conn=inputs.conn,
+                bank=inputs.checkpoint.section(resource),
+                parameters=inputs.parameters.get(resource.key, {}),
                 restored=restored,
                 progress=progress.for_resource(op.kind, resource),
                 timeouts=self.timeouts, conf=self.conf,
-                checkpoint_id=plan.checkpoint.id,
-                metadata=plan.metadata.get(resource.key, {}),
+                checkpoint_id=inputs.checkpoint.id,
+                metadata=inputs.metadata.get(resource.key, {}),
                 journal=journal)
         return make
 
-    def _build(self, plan, make, abort):
-        return build_flow(self.registry, plan.operation.kind, plan.graph,
-                          make, abort)
+    def _build(self, inputs, make, abort):
+        return build_flow(self.registry, inputs.operation.kind,
+                          inputs.graph, make, abort)
 
     def _persistence(self, op, resume):
         if not (self.persistent or resume):
@@ -290,23 +248,25 @@ class Runner:
             flow_factory.record(detail, flows.backend, op)
         return engine.Persistence(flows.backend, book, detail)
 
-    def _build_lent(self, plan, make, abort):
+    def _build_lent(self, inputs, make, abort):
         """What :mod:`protection.operations.flow_factory` calls back with the
-        flow's JSON arguments: the flow, built on this plan's live objects."""
-        op = plan.operation
+        flow's JSON arguments: the flow, built on the live objects of
+        ``inputs``."""
+        op = inputs.operation
 
         def build(args):
             if (args["operation_id"], args["kind"]) != (op.id, op.kind):
                 raise exceptions.StackvaultError(
                     f"operation {op.id}: its saved flow is that of "
                     f"{args['kind']} {args['operation_id']}")
-            return self._build(plan, make, abort)
+            return self._build(inputs, make, abort)
         return build
 
     # -- running --------------------------------------------------------------
-    def run(self, plan, resume=False, abort=False):
-        """Run (or resume, or abort) ``plan``'s operation; return a Run."""
-        op = plan.operation
+    def run(self, inputs, resume=False, abort=False):
+        """Run (or resume, or abort) the operation of ``inputs``; return a
+        Run."""
+        op = inputs.operation
         store = self.stores.operations
         journal = Journal(op.id, store, resuming=resume or abort,
                           initial=op.journal)
@@ -314,8 +274,8 @@ class Runner:
         board, timings = StatusBoard(), metrics.ResourceTimings()
         progress = Progress([board, timings, self.progress.emit])
         persisted = self._persistence(op, resume or abort)
-        build = self._build_lent(plan, self._context_factory(
-            plan, restored, journal, progress), abort)
+        build = self._build_lent(inputs, self._context_factory(
+            inputs, restored, journal, progress), abort)
         if persisted is None:
             built = flow_factory.build_unrecorded(op, build)
         else:
@@ -327,15 +287,17 @@ class Runner:
                 progress_mod.FAILED if failed else progress_mod.STEP,
                 step=step))
 
-        policy = contract.ROLLBACK if abort else plan.policy
+        policy = contract.ROLLBACK if abort else inputs.policy
         started = []
 
         def on_engine(running):
             started.append(running)
             self._track(running)
         try:
-            with ops.Heartbeat(store, op.id), \
-                    metrics.api_calls(plan.conn) as calls:
+            with Heartbeat(lambda: store.heartbeat(op.id),
+                           OPERATION_HEARTBEAT,
+                           f"operation {op.id} heartbeat"), \
+                    metrics.api_calls(inputs.conn) as calls:
                 outcome = engine.run(
                     built, max_workers=self.conf.engine.max_workers,
                     policy=policy, on_step=on_step,
@@ -349,14 +311,15 @@ class Runner:
         if abort:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]
-        return Run(outcome, self._statuses(plan, outcome, board), restored,
-                   journal, timings.as_dict(), dict(sorted(calls.items())))
+        return Run(outcome, self._statuses(inputs, outcome, board),
+                   restored, journal, timings.as_dict(),
+                   dict(sorted(calls.items())))
 
     @staticmethod
-    def _statuses(plan, outcome, board):
+    def _statuses(inputs, outcome, board):
         failed = {f.resource.key for f in outcome.failures if f.resource}
         statuses = {}
-        for resource in plan.graph:
+        for resource in inputs.graph:
             if resource.key in failed:
                 status = "failed"
             elif outcome.succeeded:

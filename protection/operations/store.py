@@ -238,30 +238,3 @@ class OperationStore:
             if ids:
                 conn.execute(TABLE.delete().where(TABLE.c.id.in_(ids)))
         return ids
-
-
-class Heartbeat:
-    """A daemon thread that keeps an operation's heartbeat fresh."""
-
-    def __init__(self, store, operation_id, interval=5.0):
-        self._store = store
-        self._id = operation_id
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True,
-                                        name=f"heartbeat-{operation_id}")
-
-    def _beat(self):
-        while not self._stop.wait(self._interval):
-            try:
-                self._store.heartbeat(self._id)
-            except Exception:  # noqa: BLE001 - a missed beat is harmless
-                pass
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=self._interval)

@@ -22,7 +22,8 @@ from protection.checkpoint import check as checkpoint_check
 from protection import exceptions
 
 DAY = 86400.0
-# Keys of a plan's checkpoint's ``plan`` in index.json (protection.plans.run)
+# Tags of a plan's checkpoint's request (index.json's ``plan``, see
+# protection.checkpoint.store.Checkpoint.request), set by protection.plans.run
 PLAN_NAME = "plan_name"
 PLAN_RUN = "plan_run"
 KEEP = "keep"
@@ -47,7 +48,7 @@ def plan_of(checkpoint):
     """The plan a checkpoint was protected for (``None``: by hand)."""
     if not checkpoint.index_readable:
         return None
-    return checkpoint.index.get("plan", {}).get(PLAN_NAME)
+    return checkpoint.request.get(PLAN_NAME)
 
 
 def _epoch(created_at):
@@ -60,10 +61,9 @@ def _epoch(created_at):
 def _age_order(checkpoint):
     """Oldest first: by when its plan run started (``created_at`` has
     whole seconds only), then ``created_at``."""
-    plan = checkpoint.index.get("plan", {}) if checkpoint.index_readable \
-        else {}
+    request = checkpoint.request if checkpoint.index_readable else {}
     created = checkpoint.index.get("created_at") or ""
-    return (plan.get(PLAN_RUN) or 0.0, created, checkpoint.id)
+    return (request.get(PLAN_RUN) or 0.0, created, checkpoint.id)
 
 
 def select(checkpoints, keep=None, keep_days=None, now=None):

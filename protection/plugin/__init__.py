@@ -25,10 +25,9 @@ Layer: imports :mod:`protection.model`, :mod:`protection.transfer`,
 :mod:`protection.checkpoint`, :mod:`protection.operations` or anything
 above them. :mod:`.registry` (loading plugins), :mod:`.inventory` (what
 ``stackvault plugin list`` shows) and :mod:`.journal` (recording what a
-protect created) are the framework's side of the door. :mod:`.testing`
-(``make_service`` and ``FakeCompute`` for a plugin's functional tests)
-is for tests only and the one module here that imports the layer above
-(:mod:`protection.service`): a plugin's own modules never import it.
+protect created) are the framework's side of the door. A plugin's tests
+(not its modules) get ``make_service`` and ``FakeCompute`` from
+:mod:`protection.testing`, which sits above the service it builds.
 """
 
 from protection.datasources.heat import stacks as heat_stacks

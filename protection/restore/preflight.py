@@ -43,7 +43,8 @@ from protection.plugin import registry as plugin_registry
 
 @dataclasses.dataclass
 class Report:
-    """A dry-run or pre-flight: the plan, the mappings and the verdicts."""
+    """A dry-run or pre-flight: the stages (shown as the ``plan``), the
+    mappings and the verdicts."""
 
     checkpoint_id: str
     stages: list = dataclasses.field(default_factory=list)

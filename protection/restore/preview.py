@@ -1,16 +1,16 @@
 """The report of ``restore --dry-run`` and of every restore's pre-flight.
 
 :func:`preview` builds the restore's flow exactly as the restore would
-(and never runs it) to read its plan (:mod:`flows.plan`), asks every
-plugin's ``restore_preflight`` hook (:mod:`protection.restore.preflight`), adds
-the checkpoint's integrity and the project's quotas
-(:mod:`protection.restore.quotas`), and returns a
-:class:`~protection.restore.preflight.Report`. Nothing is created: the hooks
-only read, the flow is only built.
+(and never runs it) to read its stages and steps (:mod:`flows.stages`),
+asks every plugin's ``restore_preflight`` hook
+(:mod:`protection.restore.preflight`), adds the checkpoint's integrity
+and the project's quotas (:mod:`protection.restore.quotas`), and returns
+a :class:`~protection.restore.preflight.Report`. Nothing is created: the
+hooks only read, the flow is only built.
 """
 
 from flows import contract
-from flows import plan as plan_mod
+from flows import stages as flow_stages
 from protection.restore import preflight
 from protection.restore import quotas
 from protection.operations import runner as runner_mod
@@ -38,7 +38,7 @@ def _context_factory(service, checkpoint, conn, parameters, metadata,
 
 def preview(service, checkpoint, graph, conn, parameters, metadata,
             problems):
-    """The plan, mappings and verdicts of restoring ``graph`` (the
+    """The stages, mappings and verdicts of restoring ``graph`` (the
     checkpoint's graph, or a selection of it) into ``conn``'s project.
 
     ``parameters`` and ``metadata`` are keyed by resource key (validated
@@ -50,8 +50,8 @@ def preview(service, checkpoint, graph, conn, parameters, metadata,
         service.registry, contract.RESTORE, graph, _context_factory(
             service, checkpoint, conn, parameters, metadata,
             RestoredIds()))
-    report.stages = plan_mod.stages(built)
-    report.steps = plan_mod.steps(built)
+    report.stages = flow_stages.stages(built)
+    report.steps = flow_stages.steps(built)
     report.excluded = selection.excluded(checkpoint.graph, graph)
     report.checks.append(preflight.integrity_check(problems))
     preflight.run_hooks(service.registry, graph, _context_factory(

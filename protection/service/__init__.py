@@ -1,6 +1,13 @@
 """The protection service: the one facade the CLI (and the API) call to
 discover resources and to run protect, restore, delete and verify.
 
+:mod:`.facade` is that door (:class:`ProtectionService`); each operation
+kind has its module (:mod:`.protect`, :mod:`.restore`, :mod:`.delete`,
+:mod:`.verify`), what they share is :mod:`.running`, and :mod:`.kinds` is
+the one table resume, abort and a conductor's give-up dispatch from.
+:mod:`.stores` opens the tables on the persistence database (operations,
+flows, plans) together.
+
 Imports every framework package below it; nothing but the CLI, the
 conductor's command and the API imports it.
 """

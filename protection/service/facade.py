@@ -9,43 +9,33 @@ the persistence database with an id, run as a persisted TaskFlow flow
 (:mod:`protection.operations.runner`), and, when its process dies or is
 interrupted, resumed (:meth:`ProtectionService.resume`) or undone
 (:meth:`ProtectionService.abort`) by another process.
+
+This class is the door; each kind's work is in its own module
+(:mod:`.protect`, :mod:`.restore`, :mod:`.delete`, :mod:`.verify`), what
+they share in :mod:`.running`, and resume, abort and a conductor's
+give-up dispatch on the kind from the one table :data:`.kinds.KINDS`.
 """
 
-import logging
 import time
 
 from openstack import exceptions as sdk_exceptions
 
-from protection.checkpoint import store as cp
-from protection.checkpoint import check as checkpoint_check
-from protection.checkpoint import verify as checkpoint_verify
 from protection import exceptions
-from protection.operations import store as ops
-from protection.model import parameters as params_mod
-from protection.plugin import base as plugin_mod
-from protection.model import progress as progress_mod
-from protection.plugin import journal as protect_journal
-from protection.operations import runner as runner_mod
-from protection.restore import preview as restore_preview
-from protection.plugin import saved_metadata
-from protection.plugin import tasks as plugin_tasks
-from protection.restore import selection
+from protection.checkpoint import store as cp
 from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
-from protection.model.progress import ProgressEvent
 from protection.model.report import Failure
 from protection.model.report import OperationResult
-from protection.model.resource import Resource
-from protection.model.resource import key_str
+from protection.operations import runner as runner_mod
+from protection.plugin import base as plugin_mod
 from protection.plugin.wait import Timeouts
-
-LOG = logging.getLogger(__name__)
-DAY = 86400.0
-
-
-def _ids_as_dict(restored):
-    return {key_str(key): new_id for key, new_id in
-            sorted(restored.as_dict().items())}
+from protection.service import delete as delete_kind
+from protection.service import protect as protect_kind
+from protection.service import restore as restore_kind
+from protection.service import running
+from protection.service import verify as verify_kind
+from protection.service.kinds import KINDS
+from protection.service.stores import Stores
 
 
 class ProtectionService:
@@ -58,7 +48,7 @@ class ProtectionService:
             bank, owner_timeout=conf.bank.owner_timeout)
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
-        self.stores = stores or runner_mod.Stores(conf)
+        self.stores = stores or Stores(conf)
         self.runner = runner_mod.Runner(conf, registry, self.progress,
                                         self.stores, self.timeouts)
         # With a jobboard (protection.operations.jobboard.Poster), new
@@ -88,107 +78,7 @@ class ProtectionService:
                                                                  resource)
         return ResourceGraph.build(resources, dependencies)
 
-    # -- shared plumbing -----------------------------------------------------
-    def _validated_parameters(self, operation, graph, parameters):
-        parameters = parameters or {}
-        params_mod.check_targets(parameters, graph)
-        merged = {}
-        for resource in graph:
-            plugin = self.registry.get(resource.type)
-            merged[resource.key] = params_mod.validate(
-                plugin.schema_for(operation),
-                params_mod.for_resource(parameters, resource), resource)
-        return merged
-
-    def _saved_metadata(self, checkpoint, check, verified=False):
-        """Each resource's ``metadata.json``; with ``check``, each one is
-        checked against its plugin's ``metadata_schema`` first (raises
-        InvalidMetadata naming the resource). ``verified`` (a restore's
-        reads): each against its sha256 in the manifest (raises
-        CheckpointDamaged), as the pre-check may not have read it."""
-        saved = {}
-        for resource in checkpoint.graph:
-            metadata = checkpoint.section(resource).load_metadata(verified)
-            if check:
-                saved_metadata.check(self.registry.get(resource.type),
-                                     resource, metadata)
-            saved[resource.key] = metadata
-        return saved
-
-    def _metadata_problems(self, checkpoint, saved):
-        """``saved`` (from _saved_metadata) against each plugin's schema."""
-        problems = []
-        for resource in checkpoint.graph:
-            plugin = self.registry.get(resource.type)
-            metadata = saved[resource.key]
-            problems += [f"{resource}: metadata.json: {p}" for p in
-                         saved_metadata.problems(plugin.metadata_schema,
-                                                 metadata)]
-        return problems
-
-    def _checkpoint(self, checkpoint_id, want_available=True):
-        checkpoint = self.checkpoints.get(checkpoint_id)
-        if want_available:
-            checkpoint.require_available()
-        return checkpoint
-
-
-    # -- operations: start, run, finish ---------------------------------------
-    def _start(self, kind, checkpoint_id, args):
-        """Record a new operation (after pruning old ones) and announce it."""
-        self._prune()
-        op = self.stores.operations.create(kind, checkpoint_id, args)
-        self.progress.emit(ProgressEvent(kind, None, progress_mod.STARTED,
-                                         message=op.id))
-        return op
-
-    def _prune(self):
-        days = self.conf.persistence.prune_after_days
-        if not days:
-            return
-        for operation_id in self.stores.operations.prune(days * DAY):
-            self.stores.flows.destroy(operation_id)
-
-    def _finish(self, op, result, left_behind=None):
-        result.operation_id = op.id
-        status = ops.SUCCEEDED if result.ok else ops.FAILED
-        if result.status == "aborted":
-            status = ops.ABORTED
-        self.stores.operations.finish(op.id, status, result.to_dict(),
-                                      left_behind)
-        return result
-
-    def _run_or_post(self, plan, started, finish):
-        """Run a new operation here, or post it (jobboard.Posted)."""
-        if self.poster is None:
-            return finish(plan, started)
-        return self.poster.post(plan.operation)
-
-    def _execute(self, plan, started, resume=False, abort=False):
-        """Run the plan's flow; an interruption leaves it resumable."""
-        run = self.runner.run(plan, resume=resume, abort=abort)
-        if run.outcome.suspended:
-            self.stores.operations.release(plan.operation.id)
-            raise runner_mod.OperationInterrupted(plan.operation.id)
-        result = OperationResult(
-            plan.operation.kind,
-            "success" if run.outcome.succeeded else "failed",
-            checkpoint_id=plan.checkpoint.id, resources=run.statuses,
-            failures=run.outcome.failures,
-            rollback_failures=run.outcome.revert_failures,
-            restored=_ids_as_dict(run.restored), policy=plan.policy,
-            seconds=time.monotonic() - started, timings=run.timings,
-            api_calls=run.api_calls)
-        # Objects that carry no mark and may exist twice after a crash.
-        result.warnings += plugin_tasks.unconfirmed_notes(
-            run.journal.remaining())
-        if abort:
-            left = run.journal.remaining()
-            result.status = "failed" if left else "aborted"
-            result.left_behind = left
-        return run, result
-
-    # -- protect --------------------------------------------------------------
+    # -- operations -----------------------------------------------------------
     def protect(self, conn, name, resources, parameters=None, cloud=None,
                 tags=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
@@ -198,70 +88,12 @@ class ProtectionService:
         checkpoint is then ``error``, with reasons, never ``available``.
         ``cloud`` (the clouds.yaml name of ``conn``) is recorded so that
         the operation can be resumed by another process. ``tags`` (such as
-        the plan it runs for, :mod:`protection.plans.run`) are added to the
-        ``plan`` of the checkpoint's index.
+        the plan it runs for, :mod:`protection.plans.run`) are added to
+        the checkpoint's request (``plan`` in its index).
         """
-        started = time.monotonic()
-        if not resources:
-            raise exceptions.StackvaultError("nothing to protect: name at "
-                                             "least one resource")
-        roots = [r if isinstance(r, Resource) else
-                 self.show_resource(conn, r[0], r[1]) for r in resources]
-        graph = self.resource_graph(conn, roots)
-        merged = self._validated_parameters(plugin_mod.PROTECT, graph,
-                                            parameters)
-        plan = {"name": name,
-                "resources": [list(r.key) for r in roots],
-                "parameters": parameters or {}}
-        plan.update(tags or {})
-        op = self._start(plugin_mod.PROTECT, None,
-                         {"cloud": cloud, "parameters": parameters or {}})
-        checkpoint = self.checkpoints.create(plan, graph, op.id)
-        self.stores.operations.set_checkpoint(op.id, checkpoint.id)
-        return self._run_or_post(runner_mod.Plan(
-            op, checkpoint, conn, merged, {}), started, self._protect)
+        return protect_kind.start(self, conn, name, resources, parameters,
+                                  cloud, tags)
 
-    def _protect(self, plan, started, resume=False, abort=False):
-        checkpoint = plan.checkpoint
-        if resume or abort:
-            checkpoint.claim(cp.PROTECTING, plan.operation.id)
-            checkpoint.adopt_objects()
-        try:
-            with checkpoint.keep_alive():
-                run, result = self._execute(plan, started, resume, abort)
-        except runner_mod.OperationInterrupted:
-            raise
-        except BaseException as exc:
-            checkpoint.fail([f"protect aborted: {exc}"])
-            raise
-        if abort:
-            if result.status == "aborted":
-                self.checkpoints.remove(checkpoint)
-            return self._finish(plan.operation, result, result.left_behind)
-        for resource in checkpoint.graph:
-            checkpoint.set_resource_status(
-                resource, "available" if result.ok else
-                run.statuses[key_str(resource.key)])
-        if result.ok:
-            try:
-                checkpoint.commit()
-            except exceptions.StackvaultError as exc:
-                result.status = "failed"
-                result.failures = [Failure(None, "commit", str(exc))]
-                self._finish(plan.operation, result)
-                raise
-            result.resources = {k: "available" for k in run.statuses}
-            return self._finish(plan.operation, result)
-        for failure in result.failures:
-            if failure.resource is not None:
-                checkpoint.set_resource_status(failure.resource, "error",
-                                               failure.message)
-        checkpoint.fail([str(f) for f in result.failures])
-        self._finish(plan.operation, result)
-        raise exceptions.OperationFailed(plugin_mod.PROTECT,
-                                         result.failures, result)
-
-    # -- restore --------------------------------------------------------------
     def restore(self, checkpoint_id, conn, parameters=None,
                 policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
                 skip_preflight=False):
@@ -274,60 +106,17 @@ class ProtectionService:
         (:meth:`dry_run`'s checks) runs first and raises PreflightFailed,
         before anything is created, unless ``skip_preflight``.
         """
-        started = time.monotonic()
-        if policy not in plugin_mod.POLICIES:
-            raise exceptions.StackvaultError(
-                f"unknown failure policy {policy!r} (use "
-                f"{' or '.join(plugin_mod.POLICIES)})")
-        checkpoint = self._checkpoint(checkpoint_id)
-        checkpoint_check.check_before_restore(checkpoint)
-        graph = selection.select(checkpoint.graph, only, exclude)
-        merged = self._validated_parameters(plugin_mod.RESTORE, graph,
-                                            parameters)
-        saved = self._saved_metadata(checkpoint, check=True,
-                                     verified=True)
-        if not skip_preflight:
-            report = restore_preview.preview(self, checkpoint, graph, conn,
-                                             merged, saved, [])
-            if not report.ok:
-                raise exceptions.PreflightFailed(report)
-        op = self._start(plugin_mod.RESTORE, checkpoint.id,
-                         {"cloud": cloud, "parameters": parameters or {},
-                          "policy": policy,
-                          **selection.as_args(only, exclude)})
-        return self._run_or_post(runner_mod.Plan(
-            op, checkpoint, conn, merged, saved, policy, graph), started,
-            self._restore)
+        return restore_kind.start(self, checkpoint_id, conn, parameters,
+                                  policy, cloud, only, exclude,
+                                  skip_preflight)
 
     def dry_run(self, checkpoint_id, conn, parameters=None, only=(),
                 exclude=()):
         """What ``restore`` would do and whether it can: a
         :class:`~protection.restore.preflight.Report`. Creates nothing."""
-        checkpoint = self._checkpoint(checkpoint_id)
-        if checkpoint.damage is not None:
-            checkpoint_check.check_before_restore(checkpoint)
-        problems = checkpoint_check.integrity_problems(checkpoint)
-        graph = selection.select(checkpoint.graph, only, exclude)
-        merged = self._validated_parameters(plugin_mod.RESTORE, graph,
-                                            parameters)
-        saved = self._saved_metadata(checkpoint, check=True)
-        return restore_preview.preview(self, checkpoint, graph, conn,
-                                       merged, saved, problems)
+        return restore_kind.dry_run(self, checkpoint_id, conn, parameters,
+                                    only, exclude)
 
-    def _restore(self, plan, started, resume=False, abort=False):
-        run, result = self._execute(plan, started, resume, abort)
-        if abort or result.ok:
-            return self._finish(plan.operation, result, result.left_behind)
-        if plan.policy == plugin_mod.KEEP:
-            result.left_behind = dict(result.restored)
-        else:
-            # What a revert could not delete is still journaled.
-            result.left_behind = run.journal.remaining()
-        self._finish(plan.operation, result, result.left_behind)
-        raise exceptions.OperationFailed(plugin_mod.RESTORE,
-                                         result.failures, result)
-
-    # -- delete and verify ----------------------------------------------------
     def delete(self, checkpoint_id, conn, force=False, cloud=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
@@ -338,112 +127,16 @@ class ProtectionService:
         checkpoint without a readable index loses its objects only (see
         :mod:`protection.checkpoint.check`).
         """
-        started = time.monotonic()
-        checkpoint = self._checkpoint(checkpoint_id, want_available=False)
-        checkpoint_check.check_owner(checkpoint, force)
-        interrupted = self._interrupted_protect(checkpoint)
-        if interrupted is not None:
-            # Undo it: what it created is journaled in its operation,
-            # also what it had not yet recorded in the bank.
-            return self.abort(interrupted.id, lambda _name: conn)
-        if not checkpoint.index_readable:
-            self.checkpoints.remove(checkpoint)
-            return OperationResult(
-                plugin_mod.DELETE, "success", checkpoint_id=checkpoint.id,
-                warnings=[checkpoint_check.unreadable_delete_note(checkpoint)],
-                seconds=time.monotonic() - started)
-        saved = self._saved_metadata(checkpoint, check=False)
-        refused = checkpoint_check.delete_precheck(self.registry, checkpoint,
-                                                   conn, saved)
-        if refused:
-            result = OperationResult(
-                plugin_mod.DELETE, "failed", checkpoint_id=checkpoint.id,
-                failures=refused, seconds=time.monotonic() - started)
-            raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
-                                             result)
-        if checkpoint.status != cp.AVAILABLE:
-            # A protect that did not finish, whose operation this database
-            # does not know: what it recorded in the bank goes too.
-            protect_journal.undo_recorded(checkpoint, self.registry, conn,
-                                          self.conf, self.timeouts,
-                                          self.progress)
-        op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
-        return self._run_or_post(runner_mod.Plan(
-            op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started,
-            self._delete)
+        return delete_kind.start(self, checkpoint_id, conn, force, cloud)
 
     def delete_refusals(self, checkpoint_id, conn):
         """The Failures delete's precheck would refuse with now (``[]``:
         none); nothing is deleted."""
-        checkpoint = self._checkpoint(checkpoint_id, want_available=False)
-        saved = self._saved_metadata(checkpoint, check=False)
-        return checkpoint_check.delete_precheck(self.registry, checkpoint,
-                                                conn, saved)
-
-    def _interrupted_protect(self, checkpoint):
-        """The operation of a protect that died with this checkpoint, if
-        this database knows it."""
-        if not checkpoint.index_readable or \
-                checkpoint.status != cp.PROTECTING or \
-                not checkpoint.operation_id:
-            return None
-        try:
-            op = self.stores.operations.get(checkpoint.operation_id)
-        except ops.OperationNotFound:
-            return None
-        return op if op.shown_status == ops.INTERRUPTED else None
-
-    def _delete(self, plan, started, resume=False, abort=False):
-        checkpoint = plan.checkpoint
-        checkpoint.claim(cp.DELETING, plan.operation.id)
-        with checkpoint.keep_alive():
-            _run, result = self._execute(plan, started, resume, abort)
-        if not result.ok:
-            checkpoint.fail_delete([str(f) for f in result.failures])
-            self._finish(plan.operation, result)
-            raise exceptions.OperationFailed(plugin_mod.DELETE,
-                                             result.failures, result)
-        self.checkpoints.remove(checkpoint)
-        return self._finish(plan.operation, result)
+        return delete_kind.refusals(self, checkpoint_id, conn)
 
     def verify(self, checkpoint_id, conn=None, cloud=None):
         """Recompute every object hash; with ``conn``, run plugin checks."""
-        started = time.monotonic()
-        checkpoint = self._checkpoint(checkpoint_id)
-        problems = checkpoint_verify.verify_objects(checkpoint)
-        saved = self._saved_metadata(checkpoint, check=False)
-        problems += self._metadata_problems(checkpoint, saved)
-        op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
-        plan = runner_mod.Plan(op, checkpoint, conn, {}, saved,
-                               plugin_mod.KEEP)
-        return self._run_or_post(
-            plan, started,
-            lambda plan, started: self._verify(plan, started, problems))
-
-    def _verify(self, plan, started, problems=None, resume=False,
-                abort=False):
-        if problems is None:
-            problems = checkpoint_verify.verify_objects(plan.checkpoint)
-            problems += self._metadata_problems(plan.checkpoint,
-                                                plan.metadata)
-        if plan.conn is not None:
-            _run, result = self._execute(plan, started, resume, abort)
-        else:
-            result = OperationResult(
-                plugin_mod.VERIFY, "success",
-                checkpoint_id=plan.checkpoint.id)
-        result.problems = problems
-        result.warnings = list(plan.checkpoint.warnings)
-        result.seconds = time.monotonic() - started
-        if problems:
-            result.status = "failed"
-        self._finish(plan.operation, result)
-        if not result.ok:
-            bank_failures = [Failure(None, "verify-bank", p)
-                             for p in problems]
-            raise exceptions.OperationFailed(
-                plugin_mod.VERIFY, bank_failures + result.failures, result)
-        return result
+        return verify_kind.start(self, checkpoint_id, conn, cloud)
 
     # -- checkpoints ----------------------------------------------------------
     def list_checkpoints(self):
@@ -474,32 +167,19 @@ class ProtectionService:
     def _take_over(self, operation_id, connect, abort):
         started = time.monotonic()
         op = self.stores.operations.take_over(operation_id)
-        args = op.args
         checkpoint = self.checkpoints.get(op.checkpoint)
-        conn = connect(args.get("cloud")) if op.kind != plugin_mod.VERIFY \
-            or args.get("cloud") else None
-        parameters = {}
-        metadata = {}
-        graph = selection.select(
-            checkpoint.graph, [tuple(k) for k in args.get("only") or ()],
-            [tuple(k) for k in args.get("exclude") or ()]) \
-            if op.kind == plugin_mod.RESTORE else None
-        if op.kind in (plugin_mod.PROTECT, plugin_mod.RESTORE):
-            parameters = self._validated_parameters(
-                op.kind, graph if graph is not None else checkpoint.graph,
-                args.get("parameters"))
-        if op.kind != plugin_mod.PROTECT:
-            metadata = self._saved_metadata(
-                checkpoint, check=False,
-                verified=op.kind == plugin_mod.RESTORE)
-        policy = args.get("policy") or (
-            plugin_mod.ROLLBACK if op.kind in (plugin_mod.PROTECT,
-                                               plugin_mod.RESTORE)
-            else plugin_mod.KEEP)
-        plan = runner_mod.Plan(op, checkpoint, conn, parameters, metadata,
-                               policy, graph)
-        finish = {plugin_mod.PROTECT: self._protect,
-                  plugin_mod.RESTORE: self._restore,
-                  plugin_mod.DELETE: self._delete,
-                  plugin_mod.VERIFY: self._verify}[op.kind]
-        return finish(plan, started, resume=not abort, abort=abort)
+        kind = KINDS[op.kind]
+        inputs = kind.resume_inputs(self, op, checkpoint, connect)
+        return kind.finish(self, inputs, started, resume=not abort,
+                           abort=abort)
+
+    def give_up(self, op, reason):
+        """End an operation that will not be run again (a conductor gave
+        it up after too many starts): ``failed``, with ``reason``, and
+        what its kind holds left right (a protect's checkpoint fails)."""
+        KINDS[op.kind].give_up(self, op, reason)
+        result = OperationResult(op.kind, "failed",
+                                 checkpoint_id=op.checkpoint,
+                                 failures=[Failure(None, "conductor",
+                                                   reason)])
+        return running.finish(self, op, result)

@@ -1,9 +1,9 @@
 """The key pair plugin in real TaskFlow engines, with a real bank on disk.
 
 Nova is an in-memory fake (key pairs by name, 404 and 409 like Nova's, a
-microversion range: :class:`protection.plugin.testing.FakeCompute`);
+microversion range: :class:`protection.testing.FakeCompute`);
 everything else is the real framework, built by
-:func:`protection.plugin.testing.make_service`: graph, parameter and
+:func:`protection.testing.make_service`: graph, parameter and
 metadata checks, the parallel engine and its rollback.
 """
 
@@ -19,7 +19,7 @@ from taskflow.patterns import linear_flow
 from plugins import keypair
 from protection import exceptions
 from protection.plugin import saved_metadata
-from protection.plugin import testing
+from protection import testing
 from tests import bank_edits
 
 KP = keypair.RESOURCE_TYPE

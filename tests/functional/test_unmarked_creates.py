@@ -13,7 +13,7 @@ from protection import exceptions
 from protection.plugin import ProtectionPlugin
 from protection.plugin import Resource
 from protection.plugin import tasks
-from protection.plugin import testing
+from protection import testing
 
 SG = "OS::Nova::ServerGroup"
 

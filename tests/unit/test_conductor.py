@@ -148,9 +148,10 @@ def test_too_many_starts_end_the_operation_failed():
     service.stores.flows.note_attempt.return_value = (4, "OSError: disk")
     assert worker(Job("op-1")) is conductor.CONSUME
     service.resume.assert_not_called()
-    op_id, status, result = service.stores.operations.finish.call_args[0]
-    assert (op_id, status) == ("op-1", ops.FAILED)
-    assert "given up after 3 attempts" in result["failures"][0]["message"]
+    (op, reason), _ = service.give_up.call_args
+    assert op.id == "op-1"
+    assert reason == ("given up after 3 attempts by conductors; last: "
+                      "OSError: disk")
 
 
 def test_the_ticker_extends_claims_and_calls_hooks_on_time():
@@ -196,38 +197,3 @@ def test_conductor_without_a_jobboard_is_a_usage_error():
     assert cli_main.main(["conductor"], stdout=io.StringIO(),
                          stderr=err) == 2
     assert "needs a jobboard" in err.getvalue()
-
-
-def test_due_plans_run_in_a_thread_one_look_at_a_time():
-    """The conductor's plan hook never holds up the ticker, and a look
-    still running its plans is not started twice."""
-    import threading
-
-    from protection.operations import conductor as conductor_mod
-
-    entered, release = threading.Event(), threading.Event()
-    calls = []
-
-    def run_due(service, connect):
-        calls.append((service, connect))
-        entered.set()
-        release.wait(10)
-        return []
-
-    hook = conductor_mod.DuePlans("service", "connect")
-    with mock.patch.object(conductor_mod.schedule, "run_due", run_due):
-        hook()                      # returns at once: runs in a thread
-        assert entered.wait(10)
-        hook()                      # still busy: skipped
-        release.set()
-        for _ in range(100):
-            if hook._busy.acquire(blocking=False):
-                hook._busy.release()
-                break
-            threading.Event().wait(0.05)
-        entered.clear()
-        release.clear()
-        release.set()
-        hook()
-        assert entered.wait(10)
-    assert calls == [("service", "connect")] * 2

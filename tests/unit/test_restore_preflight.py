@@ -10,7 +10,7 @@ import pytest
 from openstack import exceptions as sdk_exceptions
 
 from flows import builder
-from flows import plan
+from flows import stages as flow_stages
 from plugins import volume as volume_plugin
 from plugins.server import mappings
 from plugins.server.plugin import ServerPlugin
@@ -454,7 +454,7 @@ def test_a_demand_of_an_undeclared_quota_is_a_contract_error(rid,
         "'compute.server_groups', which it does not declare" in str(err.value)
 
 
-# -- the plan, read from the built flow ---------------------------------------
+# -- the stages, read from the built flow -------------------------------------
 def fake_graph():
     conn = fake_cloud.app_cloud()
     registry = PluginRegistry([cls() for cls in fake_cloud.ALL])
@@ -468,16 +468,16 @@ def test_stages_follow_the_built_flow():
     registry, graph = fake_graph()
     built = builder.build("restore", graph, registry,
                           lambda r: make_ctx(r, operation="restore"))
-    stages = [[r.id for r in stage] for stage in plan.stages(built)]
+    stages = [[r.id for r in stage] for stage in flow_stages.stages(built)]
     assert stages == [["img", "net"], ["vol-db", "vol-web"], ["db", "web"]]
-    assert plan.steps(built)["Test::Server#web"] == ["CreateRecord"]
+    assert flow_stages.steps(built)["Test::Server#web"] == ["CreateRecord"]
 
 
 def test_protect_flows_have_no_ordering_between_resources():
     registry, graph = fake_graph()
     built = builder.build("protect", graph, registry,
                           lambda r: make_ctx(r))
-    assert len(plan.stages(built)) == 1
+    assert len(flow_stages.stages(built)) == 1
 
 
 # -- selection ---------------------------------------------------------------

@@ -26,6 +26,11 @@ class FakeCheckpoint:
                 created, datetime.timezone.utc).isoformat(timespec="seconds"),
             "plan": {"name": plan, "plan_name": plan, "plan_run": created}}
 
+    @property
+    def request(self):
+        """As protection.checkpoint.store.Checkpoint.request."""
+        return self.index["plan"]
+
 
 def _actions(decisions):
     return [(d.checkpoint_id, d.action) for d in decisions]

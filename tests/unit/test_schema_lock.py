@@ -1,5 +1,6 @@
 """Opening a shared database: one process at a time creates or upgrades
-its schema (flows.persistence.schema_lock, used by runner.Stores)."""
+its schema (flows.persistence.schema_lock, used by
+protection.service.stores.Stores)."""
 
 import os
 from unittest import mock
@@ -7,7 +8,7 @@ from unittest import mock
 import pytest
 
 from flows import persistence
-from protection.operations import runner
+from protection.service import stores as stores_mod
 
 
 def _mysql(got=1):
@@ -75,13 +76,13 @@ def test_stores_create_every_table_inside_the_lock(tmp_path):
         return lambda *args: order.append(name) or name
     with mock.patch.object(persistence, "schema_lock",
                            lambda _engine: Lock()), \
-            mock.patch.object(runner.ops, "OperationStore",
+            mock.patch.object(stores_mod.ops, "OperationStore",
                               store("operations")), \
             mock.patch.object(persistence, "FlowStore", store("flows")), \
-            mock.patch.object(runner.plans, "PlanStore", store("plans")), \
-            mock.patch.object(runner.config, "persistence_url",
+            mock.patch.object(stores_mod.plans, "PlanStore", store("plans")), \
+            mock.patch.object(stores_mod.config, "persistence_url",
                               lambda c: c.persistence.connection):
-        stores = runner.Stores(conf)
+        stores = stores_mod.Stores(conf)
         assert (stores.plans, stores.operations) == ("plans",
                                                      "operations")
     assert order == ["lock", "operations", "flows", "plans", "unlock"]

@@ -1,4 +1,4 @@
-"""protection.plugin.testing: the service and fake compute that plugin
+"""protection.testing: the service and fake compute that plugin
 authors' functional tests build on."""
 
 from oslo_config import cfg
@@ -8,7 +8,7 @@ from openstack import utils as sdk_utils
 
 from plugins import keypair
 from protection import config
-from protection.plugin import testing
+from protection import testing
 
 
 class ConfiguredKeyPairs(keypair.KeyPairPlugin):

@@ -1,0 +1,177 @@
+"""What every operation kind does around its flow, and the reads they share.
+
+An operation is recorded (:func:`start`), its flow run here or posted for a
+conductor (:func:`run_or_post`), run (:func:`execute`: the runner, then
+the first draft of its :class:`~protection.model.report.OperationResult`)
+and its row finished with that result (:func:`finish`). What differs
+between protect, restore, delete and verify (claiming a checkpoint,
+committing or removing it, what a failure leaves) is in each kind's module
+(:mod:`protection.service.kinds`).
+
+Every function takes the :class:`~protection.service.facade.
+ProtectionService` whose parts (stores, runner, registry, progress,
+poster) it uses.
+"""
+
+import dataclasses
+import time
+import typing
+
+from protection.model import parameters as params_mod
+from protection.model import progress as progress_mod
+from protection.model.progress import ProgressEvent
+from protection.model.report import OperationResult
+from protection.model.resource import key_str
+from protection.operations import runner as runner_mod
+from protection.operations import store as ops
+from protection.plugin import saved_metadata as metadata_schema
+from protection.plugin import tasks as plugin_tasks
+
+DAY = 86400.0
+
+
+def _ids_as_dict(restored):
+    return {key_str(key): new_id for key, new_id in
+            sorted(restored.as_dict().items())}
+
+
+# -- reads --------------------------------------------------------------------
+def validated_parameters(service, kind, graph, parameters):
+    """``resource key -> parameters`` for an operation of ``kind`` over
+    ``graph``, each checked against its plugin's schema."""
+    parameters = parameters or {}
+    params_mod.check_targets(parameters, graph)
+    merged = {}
+    for resource in graph:
+        plugin = service.registry.get(resource.type)
+        merged[resource.key] = params_mod.validate(
+            plugin.schema_for(kind),
+            params_mod.for_resource(parameters, resource), resource)
+    return merged
+
+
+def saved_metadata(service, checkpoint, check, verified=False):
+    """Each resource's ``metadata.json``; with ``check``, each one is
+    checked against its plugin's ``metadata_schema`` first (raises
+    InvalidMetadata naming the resource). ``verified`` (a restore's
+    reads): each against its sha256 in the manifest (raises
+    CheckpointDamaged), as the pre-check may not have read it."""
+    saved = {}
+    for resource in checkpoint.graph:
+        metadata = checkpoint.section(resource).load_metadata(verified)
+        if check:
+            metadata_schema.check(service.registry.get(resource.type),
+                                  resource, metadata)
+        saved[resource.key] = metadata
+    return saved
+
+
+def metadata_problems(service, checkpoint, saved):
+    """``saved`` (from :func:`saved_metadata`) against each plugin's
+    schema: one line per problem."""
+    problems = []
+    for resource in checkpoint.graph:
+        plugin = service.registry.get(resource.type)
+        metadata = saved[resource.key]
+        problems += [f"{resource}: metadata.json: {p}" for p in
+                     metadata_schema.problems(plugin.metadata_schema,
+                                              metadata)]
+    return problems
+
+
+def checkpoint(service, checkpoint_id, want_available=True):
+    """The checkpoint; with ``want_available``, one that can be restored
+    or verified (else CheckpointDamaged or CheckpointNotAvailable)."""
+    found = service.checkpoints.get(checkpoint_id)
+    if want_available:
+        found.require_available()
+    return found
+
+
+# -- start, run, finish -------------------------------------------------------
+def start(service, kind, checkpoint_id, args):
+    """Record a new operation (after pruning old ones) and announce it."""
+    _prune(service)
+    op = service.stores.operations.create(kind, checkpoint_id, args)
+    service.progress.emit(ProgressEvent(kind, None, progress_mod.STARTED,
+                                        message=op.id))
+    return op
+
+
+def _prune(service):
+    days = service.conf.persistence.prune_after_days
+    if not days:
+        return
+    for operation_id in service.stores.operations.prune(days * DAY):
+        service.stores.flows.destroy(operation_id)
+
+
+def finish(service, op, result, left_behind=None):
+    """Record ``result`` as the operation's end; return it."""
+    result.operation_id = op.id
+    status = ops.SUCCEEDED if result.ok else ops.FAILED
+    if result.status == "aborted":
+        status = ops.ABORTED
+    service.stores.operations.finish(op.id, status, result.to_dict(),
+                                     left_behind)
+    return result
+
+
+def run_or_post(service, inputs, started, run_here):
+    """Run a new operation here (``run_here(inputs, started)``, its kind's
+    finish), or post it for a conductor (a jobboard.Posted)."""
+    if service.poster is None:
+        return run_here(inputs, started)
+    return service.poster.post(inputs.operation)
+
+
+def execute(service, inputs, started, resume=False, abort=False):
+    """Run the operation's flow: ``(run, result)``; an interruption leaves
+    it resumable (OperationInterrupted)."""
+    run = service.runner.run(inputs, resume=resume, abort=abort)
+    if run.outcome.suspended:
+        service.stores.operations.release(inputs.operation.id)
+        raise runner_mod.OperationInterrupted(inputs.operation.id)
+    result = OperationResult(
+        inputs.operation.kind,
+        "success" if run.outcome.succeeded else "failed",
+        checkpoint_id=inputs.checkpoint.id, resources=run.statuses,
+        failures=run.outcome.failures,
+        rollback_failures=run.outcome.revert_failures,
+        restored=_ids_as_dict(run.restored), policy=inputs.policy,
+        seconds=time.monotonic() - started, timings=run.timings,
+        api_calls=run.api_calls)
+    # Objects that carry no mark and may exist twice after a crash.
+    result.warnings += plugin_tasks.unconfirmed_notes(
+        run.journal.remaining())
+    if abort:
+        left = run.journal.remaining()
+        result.status = "failed" if left else "aborted"
+        result.left_behind = left
+    return run, result
+
+
+# -- what each kind defines ---------------------------------------------------
+def _nothing_to_leave_right(_service, _op, _reason):
+    """A given-up operation of this kind holds nothing beyond its row."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationKind:
+    """One operation kind's own pieces, the row of its kind in
+    :data:`protection.service.kinds.KINDS`.
+
+    ``resume_inputs(service, op, checkpoint, connect)``: the
+    :class:`~protection.operations.runner.OperationInputs` of a recorded
+    operation, rebuilt from its saved arguments (resume, abort, a
+    conductor's run). ``finish(service, inputs, started, resume=False,
+    abort=False)``: run its flow and settle its checkpoint and row; the
+    OperationResult (raises OperationFailed). ``give_up(service, op,
+    reason)``: what a conductor that gives an operation up leaves right
+    besides its row (a protect fails its checkpoint).
+    """
+
+    name: str
+    resume_inputs: typing.Callable
+    finish: typing.Callable
+    give_up: typing.Callable = _nothing_to_leave_right
