@@ -47,6 +47,14 @@ def _ids_as_dict(restored):
             sorted(restored.as_dict().items())}
 
 
+def _report_left(result, left, notes):
+    """What a delete step left because it is not proven stackvault's
+    (protection.plugin.ownership): in ``left_behind`` and ``warnings``."""
+    if left:
+        result.left_behind = dict(result.left_behind, **left)
+        result.warnings = list(result.warnings) + list(notes)
+
+
 class ProtectionService:
     def __init__(self, conf, registry, bank, progress=None, stores=None,
                  poster=None):
@@ -182,6 +190,7 @@ class ProtectionService:
             left = run.journal.remaining()
             result.status = "failed" if left else "aborted"
             result.left_behind = left
+        _report_left(result, run.journal.left, run.journal.notes)
         return run, result
 
     # -- protect --------------------------------------------------------------
@@ -357,16 +366,17 @@ class ProtectionService:
                 failures=refused, seconds=time.monotonic() - started)
             raise exceptions.OperationFailed(plugin_mod.DELETE, refused,
                                              result)
+        undone = protect_journal.Undone()
         if checkpoint.status != cp.AVAILABLE:
             # A protect that did not finish, whose operation this database
             # does not know: what it recorded in the bank goes too.
-            protect_journal.undo_recorded(checkpoint, self.registry, conn,
-                                          self.conf, self.timeouts,
-                                          self.progress)
+            undone = protect_journal.undo_recorded(
+                checkpoint, self.registry, conn, self.conf, self.timeouts,
+                self.progress)
         op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
         return self._run_or_post(runner_mod.Plan(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started,
-            self._delete)
+            lambda plan, started: self._delete(plan, started, undone=undone))
 
     def delete_refusals(self, checkpoint_id, conn):
         """The Failures delete's precheck would refuse with now (``[]``:
@@ -389,11 +399,14 @@ class ProtectionService:
             return None
         return op if op.shown_status == ops.INTERRUPTED else None
 
-    def _delete(self, plan, started, resume=False, abort=False):
+    def _delete(self, plan, started, resume=False, abort=False,
+                undone=None):
         checkpoint = plan.checkpoint
         checkpoint.claim(cp.DELETING, plan.operation.id)
         with checkpoint.keep_alive():
             _run, result = self._execute(plan, started, resume, abort)
+        if undone is not None:
+            _report_left(result, undone.left, undone.warnings)
         if not result.ok:
             checkpoint.fail_delete([str(f) for f in result.failures])
             self._finish(plan.operation, result)
