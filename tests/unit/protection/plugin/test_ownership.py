@@ -118,7 +118,7 @@ def _step_tag(step, resource=VOL):
     return tasks.tag_for(OP, f"{resource.type}#{resource.id}/{step}")
 
 
-# -- the marks ------------------------------------------------------------------
+# -- the marks ----------------------------------------------------------------
 class TestMarks:
     def test_a_step_mark_in_metadata_properties_or_text(self):
         marks = {tasks.MARK_OPERATION: OP, tasks.MARK_TASK: "A/step"}
@@ -160,7 +160,7 @@ class TestMarks:
             types.SimpleNamespace(name="stackvault-"), "")
 
 
-# -- metadata.json: checkpoint delete ------------------------------------------------
+# -- metadata.json: checkpoint delete -----------------------------------------
 class TestCheckpointDeleteOfABackup:
     def _delete(self, cloud, backup_id):
         ctx = _ctx(VOL, cloud, resuming=False, operation="delete")
@@ -215,7 +215,7 @@ def test_no_other_delete_step_touches_the_cloud(name):
     assert reaching <= {"DeleteBackup"}
 
 
-# -- created.json: delete of a checkpoint whose protect did not finish ----------
+# -- created.json: delete of a checkpoint whose protect did not finish --------
 class FakeSection:
     def __init__(self, recorded):
         self.objects = {protect_journal.OBJECT: dict(recorded)}
@@ -296,7 +296,7 @@ class TestCreatedJson:
         assert undone.left == {}
 
 
-# -- the journal: protect abort, and steps of a resumed protect ------------------
+# -- the journal: protect abort, and steps of a resumed protect ---------------
 CREATING = [
     (volume.CreateBackup, "backup"),
     (volume.CreateTemporarySnapshot, "snapshot"),
