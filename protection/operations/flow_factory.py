@@ -133,7 +133,8 @@ def recorded_arguments(flow_detail, operation_id):
         return RefusedFlowRecord(
             f"operation {operation_id}: its saved flow record is refused "
             f"({why}); nothing was run. The persistence database may have "
-            "been tampered with: check it, then abandon the operation")
+            "been tampered with: check who can write it; what the "
+            "operation created is listed by 'stackvault operation show'")
     meta = flow_detail.meta if isinstance(flow_detail.meta, dict) else {}
     record = meta.get("factory")
     if not isinstance(record, dict):
