@@ -18,6 +18,7 @@ does not is left and reported.
 """
 
 import dataclasses
+import logging
 import threading
 
 from flows import builder
@@ -28,6 +29,7 @@ from protection.plugin.context import ResourceContext
 from protection.plugin.ownership import NotOurs
 from protection.model.restored_ids import RestoredIds
 
+LOG = logging.getLogger(__name__)
 OBJECT = "created.json"
 _LOCK = threading.Lock()
 
@@ -102,6 +104,8 @@ def undo_recorded(checkpoint, registry, conn, conf, timeouts, progress):
         except NotOurs as exc:
             undone.left[atom.name] = new_id
             undone.warnings.append(f"{ctx.resource}: {exc}")
+            LOG.warning("checkpoint %s: %s: %s", checkpoint.id, ctx.resource,
+                        exc)
             continue
         forget(ctx.bank, atom.name)
         undone.deleted.append(new_id)
