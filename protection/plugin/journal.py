@@ -24,6 +24,7 @@ import threading
 from flows import builder
 from flows.contract import PROTECT
 from protection import exceptions
+from protection.model import parameters as params_mod
 from protection.plugin.context import Journal
 from protection.plugin.context import ResourceContext
 from protection.plugin.ownership import NotOurs
@@ -70,6 +71,23 @@ class Undone:
     warnings: list = dataclasses.field(default_factory=list)
 
 
+def _protect_parameters(checkpoint, registry, resource):
+    """The parameters the protect ran ``resource`` with (they choose its
+    flow: a volume with ``data_location=bank`` makes a copy volume and an
+    image), from the checkpoint's plan; ``{}`` when they do not validate
+    (the flow's creating steps then are those of the defaults)."""
+    index = getattr(checkpoint, "index", None) or {}
+    given = (index.get("plan") or {}).get("parameters")
+    if not isinstance(given, dict):
+        return {}
+    try:
+        return params_mod.validate(
+            registry.get(resource.type).schema_for(PROTECT),
+            params_mod.for_resource(given, resource), resource)
+    except (exceptions.StackvaultError, AttributeError, TypeError):
+        return {}
+
+
 def undo_recorded(checkpoint, registry, conn, conf, timeouts, progress):
     """Delete what the checkpoint's resources' journals record: for each
     creating task of the protect flow (built as a run builds it) that
@@ -83,7 +101,8 @@ def undo_recorded(checkpoint, registry, conn, conf, timeouts, progress):
     def make_context(resource):
         return ResourceContext(
             operation=PROTECT, resource=resource, conn=conn,
-            bank=checkpoint.section(resource), parameters={},
+            bank=checkpoint.section(resource),
+            parameters=_protect_parameters(checkpoint, registry, resource),
             restored=RestoredIds(),
             progress=progress.for_resource(PROTECT, resource),
             timeouts=timeouts, conf=conf, checkpoint_id=checkpoint.id,

@@ -229,14 +229,16 @@ class FakeSection:
         self.objects[name] = value
 
 
-def _undo_recorded(cloud, recorded, operation_id=OP):
+def _undo_recorded(cloud, recorded, operation_id=OP, parameters=None):
     """``undo_recorded`` of a checkpoint of one volume and one server
-    whose ``created.json`` records ``recorded`` ({resource: {atom: id}})."""
+    whose ``created.json`` records ``recorded`` ({resource: {atom: id}})
+    and whose protect ran with ``parameters``."""
     sections = {r: FakeSection(recorded.get(r, {})) for r in (VOL, SRV)}
     checkpoint = types.SimpleNamespace(
         id=CP, graph=ResourceGraph.build([VOL, SRV], lambda r: []),
         section=lambda resource: sections[resource],
-        operation_id=operation_id)
+        operation_id=operation_id,
+        index={"plan": {"parameters": parameters or {}}})
     plugins = {VOL.type: volume.VolumePlugin(),
                SRV.type: server_plugin.ServerPlugin()}
     registry = types.SimpleNamespace(get=plugins.__getitem__)
@@ -294,6 +296,24 @@ class TestCreatedJson:
             SRV: {f"{SRV.type}#srv-1/CreateRootDiskSnapshot": image}})
         assert sorted(undone.deleted) == [image, snap]
         assert undone.left == {}
+
+
+    def test_a_bank_volumes_copy_is_undone_and_a_planted_image_left(
+            self, cloud):
+        """The protect ran with data_location=bank (the checkpoint's
+        plan says so): its copy volume and upload image are in its
+        flow, so created.json's ids of them are looked at too."""
+        foreign = cloud.plant_foreign()
+        copy = cloud.add("volume", "copy-1", name=f"stackvault-tmp-{CP}",
+                         description=None)
+        undone, _ = _undo_recorded(cloud, {VOL: {
+            f"{VOL.type}#vol-1/CreateCopyVolume": copy,
+            f"{VOL.type}#vol-1/UploadToImage": foreign["image"]}},
+            parameters={VOL.type: {"data_location": "bank"}})
+        assert undone.deleted == [copy]
+        assert undone.left == {
+            f"{VOL.type}#vol-1/UploadToImage": foreign["image"]}
+        assert cloud.deleted() == [copy]
 
 
 # -- the journal: protect abort, and steps of a resumed protect ---------------
