@@ -79,6 +79,11 @@ class CreatingTemporaryImage(tasks.CreatingTask):
     def temporary_name(self, ctx):
         return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
 
+    def keeps_mark(self, ctx):
+        """The name carries the mark for the image's whole (short) life,
+        in a restore too."""
+        return True
+
     def fetch(self, conn, new_id):
         return conn.image.get_image(new_id)
 

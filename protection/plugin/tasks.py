@@ -40,8 +40,9 @@ proves to be this step's (:meth:`CreatingTask.carries_mark`;
 :class:`NotOurs` and is left, reported. :func:`prove_ours` does the same
 for a step that deletes what an earlier step of a protect created (a
 temporary snapshot or image). A restore's objects lose their marks once
-set up, so a restore's abort still trusts its journal (doc/operations.rst,
-"What a delete trusts").
+set up (:meth:`CreatingTask.keeps_mark`; its temporary images keep
+theirs), so a restore's abort still trusts its journal for them
+(doc/operations.rst, "What a delete trusts").
 
 ``create_shared`` / ``shared_to_undo``
     The same for an object several atoms of one restore may need (a router
@@ -177,7 +178,7 @@ class CreatingTask(task.Task):
             return None
         new_id = journal.created_by(self.name)
         if new_id is not None and self._exists(conn, new_id) and (
-                ctx.operation != PROTECT or self._is_ours(ctx, conn, new_id)):
+                not self.keeps_mark(ctx) or self._is_ours(ctx, conn, new_id)):
             return new_id
         return self.find_marked(ctx, conn, self.marks(ctx))
 
@@ -185,6 +186,14 @@ class CreatingTask(task.Task):
         return exists(lambda found: self.fetch(conn, found), new_id)
 
     # -- ownership (see the module doc) ---------------------------------------
+    def keeps_mark(self, ctx):
+        """Whether what this step creates keeps its mark for life, so
+        that an id of it read back from storage can be proven before a
+        delete: a protect's objects (backups, temporary objects) do; a
+        restore's lose theirs once set up. Override for a restore's
+        temporary object that keeps it (a temporary image's name)."""
+        return ctx.operation == PROTECT
+
     def carries_mark(self, ctx, obj):
         """Whether ``obj`` is what this step created: it carries the
         step's marks or tag, or (a protect's object) the checkpoint's
@@ -226,11 +235,11 @@ class CreatingTask(task.Task):
         return new_id
 
     def undo(self, ctx, conn, new_id):
-        """Delete the object and wait until it is gone (bounded). A
-        protect's id read back from storage (:func:`from_storage`) is
-        first proven (:meth:`proven`): raises :class:`NotOurs`, deleting
-        nothing."""
-        if ctx.operation == PROTECT and from_storage(ctx) and \
+        """Delete the object and wait until it is gone (bounded). An id
+        read back from storage (:func:`from_storage`) of an object that
+        keeps its mark (:meth:`keeps_mark`) is first proven
+        (:meth:`proven`): raises :class:`NotOurs`, deleting nothing."""
+        if self.keeps_mark(ctx) and from_storage(ctx) and \
                 self.proven(ctx, conn, new_id) is None:
             return                  # already gone
         wait.delete_when_settled(

@@ -387,3 +387,21 @@ def test_a_protect_step_deletes_its_checkpoints_temporary_object(
                      description="")
     make().execute(_ctx(VOL, cloud, resuming=True), cloud, mine)
     assert mine in cloud.stores[kind].deleted
+
+
+def test_a_restores_temporary_image_is_proven_too(cloud):
+    """CreateImageFromBank's name keeps its mark: an abort of a restore
+    leaves a planted image and deletes the one it made."""
+    foreign = cloud.plant_foreign()["image"]
+    task = image_tasks.CreateImageFromBank(
+        "image_copy", "volume_image_id",
+        name=f"{VOL.type}#vol-1/CreateImageFromBank")
+    ctx = _ctx(VOL, cloud, resuming=True, operation="restore")
+    ctx.journal.record(task.name, foreign)
+    with pytest.raises(tasks.NotOurs):
+        task.revert(ctx, cloud, None)
+    assert cloud.deleted() == []
+    mine = cloud.add("image", "img-1", name=task.temporary_name(ctx))
+    ctx.journal.record(task.name, mine)
+    task.revert(ctx, cloud, None)
+    assert cloud.deleted() == [mine]
