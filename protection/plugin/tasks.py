@@ -70,11 +70,10 @@ from protection.plugin.ownership import MARK_TASK
 from protection.plugin.ownership import NotOurs
 
 __all__ = ["CreatingTask", "MARK_KEYS", "MARK_OPERATION", "MARK_TASK",
-           "NotOurs", "SaveMetadata", "TAG_PREFIX", "create_shared",
-           "checkpoints_object", "drop_marks", "exists", "first_id",
+           "NotOurs", "SaveMetadata", "TAG_PREFIX", "checkpoints_object",
+           "create_shared", "drop_marks", "exists", "first_id",
            "forget_shared", "from_storage", "leave", "marked_by_metadata",
-           "prove_ours",
-           "shared_to_undo", "tag_for"]
+           "prove_ours", "shared_to_undo", "tag_for"]
 MARK_KEYS = (MARK_OPERATION, MARK_TASK)
 TAG_PREFIX = "stackvault:"
 
