@@ -165,8 +165,10 @@ class DeleteRootDiskSnapshot(task.Task):
     wants.
     """
 
-    def execute(self, conn, root_snapshot_id):
-        if root_snapshot_id is not None:
+    def execute(self, ctx, conn, root_snapshot_id):
+        if root_snapshot_id is not None and tasks.prove_ours(
+                ctx, conn.image.get_image, "temporary root-disk snapshot",
+                root_snapshot_id):
             conn.image.delete_image(root_snapshot_id, ignore_missing=True)
 
 

@@ -201,7 +201,9 @@ class DeleteTemporarySnapshot(task.Task):
     """
 
     def execute(self, ctx, conn, snapshot_id):
-        if snapshot_id is None:
+        if snapshot_id is None or not tasks.prove_ours(
+                ctx, conn.block_storage.get_snapshot, "temporary snapshot",
+                snapshot_id):
             return
         conn.block_storage.delete_snapshot(snapshot_id, ignore_missing=True)
         ctx.wait_for_delete(
@@ -333,12 +335,22 @@ def deletable_backup(conn, metadata):
 
 
 class DeleteBackup(task.Task):
-    """Delete the checkpoint's backup; a backup already gone is fine."""
+    """Delete the checkpoint's backup; a backup already gone is fine. The
+    id comes from the bank: a backup that does not carry this
+    checkpoint's mark (its description, set by CreateBackup) is left and
+    reported, not deleted."""
 
     def execute(self, ctx, conn, metadata):
         if deletable_backup(conn, metadata) is None:
             return
         backup_id = metadata["backup_id"]
+        try:
+            if tasks.checkpoints_object(ctx, conn.block_storage.get_backup,
+                                        "backup", backup_id) is None:
+                return
+        except tasks.NotOurs as exc:
+            tasks.leave(ctx, self.name, exc)
+            return
         wait.delete_when_settled(
             lambda: conn.block_storage.get_backup(backup_id),
             lambda: conn.block_storage.delete_backup(backup_id),

@@ -121,7 +121,9 @@ class DeleteCopyVolume(task.Task):
     to revert, as for the temporary snapshot)."""
 
     def execute(self, ctx, conn, copy_volume_id):
-        if copy_volume_id is None:
+        if copy_volume_id is None or not tasks.prove_ours(
+                ctx, conn.block_storage.get_volume, "temporary volume",
+                copy_volume_id):
             return
         wait.delete_when_settled(
             lambda: conn.block_storage.get_volume(copy_volume_id),

@@ -279,7 +279,8 @@ class Runner:
         if persisted is None:
             built = flow_factory.build_unrecorded(op, build)
         else:
-            built = flow_factory.rebuild(persisted.flow_detail, build)
+            built = flow_factory.rebuild(persisted.flow_detail, build,
+                                         op.id)
 
         def on_step(resource, step, failed):
             progress.emit(ProgressEvent(

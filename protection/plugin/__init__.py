@@ -12,7 +12,8 @@ The contract
     :func:`fetch_or_not_found`; :class:`ResourceContext` (:mod:`.context`)
     and :class:`Resource`, what a task is handed.
 The toolkit, as modules
-    :mod:`.tasks` (crash-safe creating tasks, marks, the metadata task),
+    :mod:`.tasks` (crash-safe creating tasks, marks, the metadata task,
+    and the proof a delete needs: :mod:`.ownership`),
     :mod:`.wait` (bounded waits), :mod:`.checks` (pre-flight answers),
     :mod:`.saved_metadata` (checking saved metadata against a schema),
     :mod:`.image_data` and :mod:`.image_tasks` (image data between Glance

@@ -84,6 +84,15 @@ class Journal:
         self.resuming = resuming
         self._store = store
         self._created = dict(initial or {})
+        self.left = {}          # key -> id a delete step left (not ours)
+        self.notes = []         # one line each: why
+
+    def leave(self, key, object_id, note):
+        """A delete step left ``object_id`` (not proven stackvault's):
+        reported in the operation's result (``left_behind``,
+        ``warnings``), never deleted."""
+        self.left[key] = object_id
+        self.notes.append(note)
 
     def record(self, atom_name, new_id):
         self._created[atom_name] = new_id

@@ -63,8 +63,9 @@ class DeleteTemporaryImage(task.Task):
     def __init__(self, image_key, **kwargs):
         super().__init__(rebind={"image_id": image_key}, **kwargs)
 
-    def execute(self, conn, image_id):
-        if image_id is not None:
+    def execute(self, ctx, conn, image_id):
+        if image_id is not None and tasks.prove_ours(
+                ctx, conn.image.get_image, "temporary image", image_id):
             conn.image.delete_image(image_id, ignore_missing=True)
 
 
@@ -77,6 +78,11 @@ class CreatingTemporaryImage(tasks.CreatingTask):
 
     def temporary_name(self, ctx):
         return f"stackvault-tmp-{ctx.checkpoint_id}-{self.mark_tag(ctx)}"
+
+    def keeps_mark(self, ctx):
+        """The name carries the mark for the image's whole (short) life,
+        in a restore too."""
+        return True
 
     def fetch(self, conn, new_id):
         return conn.image.get_image(new_id)

@@ -40,6 +40,18 @@ it journals a note before the call, so after a crash in the call the
 object is listed for the operator instead of being deleted blind or
 forgotten.
 
+Deletes trust only marks. A protect's objects keep their marks for
+life, so an id of one read back from storage (a protect resumed or
+aborted, a checkpoint's ``created.json``) is deleted only once the object
+proves to be this step's (:meth:`CreatingTask.carries_mark`;
+:mod:`protection.plugin.ownership`): anything else raises
+:class:`NotOurs` and is left, reported. :func:`prove_ours` does the same
+for a step that deletes what an earlier step of a protect created (a
+temporary snapshot or image). A restore's objects lose their marks once
+set up (:meth:`CreatingTask.keeps_mark`; its temporary images keep
+theirs), so a restore's abort still trusts its journal for them
+(doc/operations.rst, "What a delete trusts").
+
 ``create_shared`` / ``shared_to_undo``
     The same for an object several atoms of one restore may need (a router
     or security group two networks share, a port): made once per restore
@@ -59,10 +71,17 @@ from taskflow import task
 from flows import faults
 from flows.contract import PROTECT
 from protection.plugin import journal as protect_journal
+from protection.plugin import ownership
 from protection.plugin import wait
+from protection.plugin.ownership import MARK_OPERATION
+from protection.plugin.ownership import MARK_TASK
+from protection.plugin.ownership import NotOurs
 
-MARK_OPERATION = "stackvault_operation"
-MARK_TASK = "stackvault_task"
+__all__ = ["CreatingTask", "MARK_KEYS", "MARK_OPERATION", "MARK_TASK",
+           "NotOurs", "SaveMetadata", "TAG_PREFIX", "checkpoints_object",
+           "create_shared", "drop_marks", "exists", "first_id",
+           "forget_shared", "from_storage", "leave", "marked_by_metadata",
+           "prove_ours", "shared_to_undo", "tag_for"]
 MARK_KEYS = (MARK_OPERATION, MARK_TASK)
 TAG_PREFIX = "stackvault:"
 
@@ -155,12 +174,19 @@ class CreatingTask(task.Task):
         return tag_for(ctx.operation_id, self.name)
 
     def earlier(self, ctx, conn):
-        """What an earlier run of this atom created and still exists."""
+        """What an earlier run of this atom created and still exists.
+
+        A protect's objects keep their marks for life, so a journaled id
+        that does not carry them is not taken (a later step of the
+        protect deletes a temporary object). A restore's objects lose
+        theirs once set up (possibly in the run that died), so there the
+        journal alone is taken: a re-run never deletes what it finds."""
         journal = ctx.journal
         if journal is None or not journal.resuming:
             return None
         new_id = journal.created_by(self.name)
-        if new_id is not None and self._exists(conn, new_id):
+        if new_id is not None and self._exists(conn, new_id) and (
+                not self.keeps_mark(ctx) or self._is_ours(ctx, conn, new_id)):
             return new_id
         return self.find_marked(ctx, conn, self.marks(ctx))
 
@@ -171,6 +197,42 @@ class CreatingTask(task.Task):
         """Run ``create()`` (the subclass's ``execute``) and return its
         result; :class:`UnmarkedTask` journals a note around it."""
         return create()
+
+    # -- ownership (see the module doc) ---------------------------------------
+    def keeps_mark(self, ctx):
+        """Whether what this step creates keeps its mark for life, so
+        that an id of it read back from storage can be proven before a
+        delete: a protect's objects (backups, temporary objects) do; a
+        restore's lose theirs once set up. Override for a restore's
+        temporary object that keeps it (a temporary image's name)."""
+        return ctx.operation == PROTECT
+
+    def carries_mark(self, ctx, obj):
+        """Whether ``obj`` is what this step created: it carries the
+        step's marks or tag, or (a protect's object) the checkpoint's
+        mark. Override where a kind keeps its mark elsewhere."""
+        if ownership.carries_step_mark(obj, self.marks(ctx),
+                                       self.mark_tag(ctx)):
+            return True
+        return ctx.operation == PROTECT and \
+            ownership.carries_checkpoint_mark(obj, ctx.checkpoint_id)
+
+    def proven(self, ctx, conn, new_id):
+        """The object when it carries this step's mark, ``None`` when it
+        is gone; raises :class:`NotOurs` otherwise."""
+        reason = (f"it carries no mark of operation {ctx.operation_id} "
+                  f"step {self.name}")
+        if ctx.operation == PROTECT:
+            reason += f" nor of checkpoint {ctx.checkpoint_id}"
+        return ownership.proven(
+            lambda found: self.fetch(conn, found), self.kind, new_id,
+            lambda obj: self.carries_mark(ctx, obj), reason)
+
+    def _is_ours(self, ctx, conn, new_id):
+        try:
+            return self.proven(ctx, conn, new_id) is not None
+        except NotOurs:
+            return False
 
     # -- the toolkit ---------------------------------------------------------
     def created(self, ctx, new_id):
@@ -186,7 +248,13 @@ class CreatingTask(task.Task):
         return new_id
 
     def undo(self, ctx, conn, new_id):
-        """Delete the object and wait until it is gone (bounded)."""
+        """Delete the object and wait until it is gone (bounded). An id
+        read back from storage (:func:`from_storage`) of an object that
+        keeps its mark (:meth:`keeps_mark`) is first proven
+        (:meth:`proven`): raises :class:`NotOurs`, deleting nothing."""
+        if self.keeps_mark(ctx) and from_storage(ctx) and \
+                self.proven(ctx, conn, new_id) is None:
+            return                  # already gone
         wait.delete_when_settled(
             lambda: self.fetch(conn, new_id),
             lambda: self.delete(conn, new_id),
@@ -212,6 +280,43 @@ class CreatingTask(task.Task):
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.forget_new_id(*key)
+
+
+def from_storage(ctx):
+    """Whether the ids this step acts on were read back from storage (an
+    operation resumed or aborted, a checkpoint's ``created.json``) rather
+    than answered by the cloud to this process."""
+    return ctx.journal is not None and ctx.journal.resuming
+
+
+def checkpoints_object(ctx, fetch, what, object_id):
+    """The object ``fetch(object_id)`` when it carries the mark of this
+    context's checkpoint (what its protect created); ``None`` when it is
+    gone; raises :class:`NotOurs`. For a delete step acting on an id
+    read from the bank (a checkpoint delete's backup)."""
+    return ownership.proven(
+        fetch, what, object_id,
+        lambda obj: ownership.carries_checkpoint_mark(obj, ctx.checkpoint_id),
+        f"it carries no mark of checkpoint {ctx.checkpoint_id}")
+
+
+def prove_ours(ctx, fetch, what, object_id):
+    """Before a protect's step deletes what an earlier step created (a
+    temporary snapshot, volume or image, by its id in the flow's saved
+    results): when that id was read back from storage, the object must
+    carry the checkpoint's mark. Returns whether there is something to
+    delete (``False``: already gone); raises :class:`NotOurs`."""
+    if not from_storage(ctx):
+        return True
+    return checkpoints_object(ctx, fetch, what, object_id) is not None
+
+
+def leave(ctx, key, error):
+    """Report the object a delete step does not delete (``error``, a
+    :class:`NotOurs`): in the operation's result and its progress."""
+    if ctx.journal is not None:
+        ctx.journal.leave(key, error.object_id, f"{ctx.resource}: {error}")
+    ctx.progress.step("left", str(error))
 
 
 def tag_for(operation_id, name):

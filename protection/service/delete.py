@@ -45,18 +45,21 @@ def start(service, checkpoint_id, conn, force=False, cloud=None):
             plugin_mod.DELETE, "failed", checkpoint_id=checkpoint.id,
             failures=refused, seconds=time.monotonic() - started)
         raise exceptions.OperationFailed(plugin_mod.DELETE, refused, result)
+    undone = protect_journal.Undone()
     if checkpoint.status != cp.AVAILABLE:
         # A protect that did not finish, whose operation this database
-        # does not know: what it recorded in the bank goes too.
-        protect_journal.undo_recorded(checkpoint, service.registry, conn,
-                                      service.conf, service.timeouts,
-                                      service.progress)
+        # does not know: what it recorded in the bank goes too (what is
+        # proven its own: protection.plugin.ownership).
+        undone = protect_journal.undo_recorded(
+            checkpoint, service.registry, conn, service.conf,
+            service.timeouts, service.progress)
     op = running.start(service, plugin_mod.DELETE, checkpoint.id,
                        {"cloud": cloud})
     return running.run_or_post(
         service, runner_mod.OperationInputs(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP),
-        started, lambda inputs, started: finish(service, inputs, started))
+        started, lambda inputs, started: finish(service, inputs, started,
+                                                undone=undone))
 
 
 def refusals(service, checkpoint_id, conn):
@@ -92,12 +95,15 @@ def resume_inputs(service, op, checkpoint, connect):
         args.get("policy") or plugin_mod.KEEP)
 
 
-def finish(service, inputs, started, resume=False, abort=False):
+def finish(service, inputs, started, resume=False, abort=False,
+           undone=None):
     checkpoint = inputs.checkpoint
     checkpoint.claim(cp.DELETING, inputs.operation.id)
     with checkpoint.keep_alive():
         _run, result = running.execute(service, inputs, started, resume,
                                        abort)
+    if undone is not None:
+        running.report_left(result, undone.left, undone.warnings)
     if not result.ok:
         checkpoint.fail_delete([str(f) for f in result.failures])
         running.finish(service, inputs.operation, result)

@@ -148,7 +148,16 @@ def execute(service, inputs, started, resume=False, abort=False):
         left = run.journal.remaining()
         result.status = "failed" if left else "aborted"
         result.left_behind = left
+    report_left(result, run.journal.left, run.journal.notes)
     return run, result
+
+
+def report_left(result, left, notes):
+    """What a delete step left because it is not proven stackvault's
+    (protection.plugin.ownership): in ``left_behind`` and ``warnings``."""
+    if left:
+        result.left_behind = dict(result.left_behind, **left)
+        result.warnings = list(result.warnings) + list(notes)
 
 
 # -- what each kind defines ---------------------------------------------------

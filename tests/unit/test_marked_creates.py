@@ -547,7 +547,7 @@ class TestProtectIdsInTheBank:
         registry.get.return_value = volume.VolumePlugin()
         undone = protect_journal.undo_recorded(checkpoint, registry, conn,
                                                None, FAST, Progress())
-        return undone, deleted, section
+        return undone.deleted, deleted, section
 
     def test_checkpoint_delete_undoes_what_the_bank_records(self):
         undone, deleted, section = self._undo(mock.Mock(), {
@@ -574,6 +574,9 @@ class TestProtectIdsInTheBank:
 
 
 def _gone_if(deleted, object_id, status):
+    """A backup or snapshot of checkpoint cp-1 (as protect names them)
+    until deleted."""
     if object_id in deleted:
         raise sdk_exceptions.NotFoundException(object_id)
-    return obj(id=object_id, status=status)
+    return obj(id=object_id, status=status, name="stackvault-tmp-cp-1",
+               description="stackvault checkpoint cp-1")

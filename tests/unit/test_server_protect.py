@@ -172,10 +172,11 @@ class TestRootDiskSnapshot:
 
     def test_deleted_after_the_data_is_saved(self):
         conn = mock.Mock()
-        protect.DeleteRootDiskSnapshot().execute(conn, "snap-1")
+        ctx = make_ctx(SRV, conn)
+        protect.DeleteRootDiskSnapshot().execute(ctx, conn, "snap-1")
         conn.image.delete_image.assert_called_once_with(
             "snap-1", ignore_missing=True)
-        protect.DeleteRootDiskSnapshot().execute(conn, None)
+        protect.DeleteRootDiskSnapshot().execute(ctx, conn, None)
         assert conn.image.delete_image.call_count == 1
 
 

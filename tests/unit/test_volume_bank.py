@@ -134,8 +134,8 @@ def test_round_trip_through_the_bank(section):
         3000, "upload_image_id", "volume_copy").execute(
             ctx, conn, section, uploaded)
     assert len(copy["data"]["objects"]) == 5
-    image_tasks.DeleteTemporaryImage("upload_image_id").execute(conn,
-                                                                uploaded)
+    image_tasks.DeleteTemporaryImage("upload_image_id").execute(
+        ctx, conn, uploaded)
     assert uploaded not in glance.data
     bank.SaveBankVolumeMetadata().execute(section, INFO, copy, "snap-1")
     meta = section.load_metadata()

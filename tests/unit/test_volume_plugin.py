@@ -303,9 +303,12 @@ def test_restore_attributes_sets_bootable_and_writable_image_metadata(conn):
 
 class TestDeleteAndVerify:
     def test_delete_removes_the_backup(self, conn):
+        """A backup CreateBackup made (described with the checkpoint)."""
         seen = gone_once_deleted(
             conn.block_storage.get_backup, conn.block_storage.delete_backup,
-            obj(status="available", has_dependent_backups=False))
+            obj(status="available", has_dependent_backups=False,
+                name="stackvault-cp-1",
+                description="stackvault checkpoint cp-1 stackvault:ab"))
         volume.DeleteBackup().execute(make_ctx(VOL, conn), conn,
                                       {"backup_id": "bk-1"})
         assert seen == ["bk-1"]
