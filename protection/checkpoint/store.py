@@ -19,10 +19,12 @@ the index's. While ``protecting`` or ``deleting`` the index names its owner
 commits only a checkpoint that is still its own and complete.
 """
 
+import dataclasses
 import datetime
 import json
 import logging
 import threading
+import typing
 import uuid
 
 from protection.checkpoint import load
@@ -219,6 +221,17 @@ class Checkpoint:
             raise exceptions.CheckpointDamaged(self.id, self.damage)
         if self.status != AVAILABLE:
             raise exceptions.CheckpointNotAvailable(self.id, self.status)
+
+    @property
+    def project_id(self):
+        """The project that owns the checkpoint (format 2); ``None`` for
+        one written before projects were recorded, or unreadable."""
+        return self.index.get("project_id") if self.index_readable else None
+
+    @property
+    def plan_id(self):
+        """The plan whose run made the checkpoint, or ``None``."""
+        return self.index.get("plan_id") if self.index_readable else None
 
     @property
     def name(self):
@@ -436,7 +449,20 @@ class Checkpoint:
             "status": self.display_status,
             "created_at": self.index.get("created_at"),
             "resources": len(nodes),
+            "project_id": self.project_id,
+            "plan_id": self.plan_id,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenancy:
+    """Who an operation works for: the caller's project and user (from
+    its token, through the API) and the plan it runs for. ``None`` where
+    unknown: the embedded CLI acts for whoever can read the bank."""
+
+    project_id: typing.Optional[str] = None
+    user_id: typing.Optional[str] = None
+    plan_id: typing.Optional[str] = None
 
 
 class CheckpointStore:
@@ -446,13 +472,21 @@ class CheckpointStore:
         self.bank = bank
         self.owner_timeout = owner_timeout
 
-    def create(self, plan, graph, operation_id=None):
-        """A new ``protecting`` checkpoint owned by this process."""
+    def create(self, plan, graph, operation_id=None, tenancy=None):
+        """A new ``protecting`` checkpoint owned by this process.
+
+        ``tenancy`` (a :class:`Tenancy`) names the project and user it is
+        made for and the plan that made it; recorded in the index so that
+        the API shows it to that project only (embedded use: none)."""
         checkpoint_id = str(uuid.uuid4())
         now = utcnow()
+        tenancy = tenancy or Tenancy()
         index = {
             "format_version": FORMAT_VERSION,
             "id": checkpoint_id,
+            "project_id": tenancy.project_id,
+            "user_id": tenancy.user_id,
+            "plan_id": tenancy.plan_id,
             "status": PROTECTING,
             "plan": plan,
             "graph": graph.to_dict(),

@@ -49,7 +49,7 @@ def _ids_as_dict(restored):
 
 class ProtectionService:
     def __init__(self, conf, registry, bank, progress=None, stores=None,
-                 poster=None):
+                 poster=None, executor=None):
         self.conf = conf
         self.registry = registry
         self.bank = bank
@@ -63,6 +63,10 @@ class ProtectionService:
         # With a jobboard (protection.operations.jobboard.Poster), new
         # operations are posted for a conductor instead of run here.
         self.poster = poster
+        # Without one, an executor (protection.api.workers.WorkerPool, in
+        # the standalone API) runs them in the background: the caller
+        # gets the operation at once instead of waiting for its end.
+        self.executor = executor
 
     # -- discovery -----------------------------------------------------------
     def list_resources(self, conn, resource_type=None):
@@ -133,10 +137,15 @@ class ProtectionService:
 
 
     # -- operations: start, run, finish ---------------------------------------
-    def _start(self, kind, checkpoint_id, args):
-        """Record a new operation (after pruning old ones) and announce it."""
+    def _start(self, kind, checkpoint_id, args, tenancy=None):
+        """Record a new operation (after pruning old ones) and announce it;
+        ``tenancy`` (:class:`~protection.checkpoint.store.Tenancy`): the
+        project and user it runs for."""
         self._prune()
-        op = self.stores.operations.create(kind, checkpoint_id, args)
+        tenancy = tenancy or cp.Tenancy()
+        op = self.stores.operations.create(
+            kind, checkpoint_id, args, project_id=tenancy.project_id,
+            user_id=tenancy.user_id)
         self.progress.emit(ProgressEvent(kind, None, progress_mod.STARTED,
                                          message=op.id))
         return op
@@ -158,10 +167,14 @@ class ProtectionService:
         return result
 
     def _run_or_post(self, plan, started, finish):
-        """Run a new operation here, or post it (jobboard.Posted)."""
-        if self.poster is None:
-            return finish(plan, started)
-        return self.poster.post(plan.operation)
+        """Run a new operation here, or post it (jobboard.Posted), or
+        hand it to the executor (what its ``submit`` returns)."""
+        if self.poster is not None:
+            return self.poster.post(plan.operation)
+        if self.executor is not None:
+            return self.executor.submit(plan.operation,
+                                        lambda: finish(plan, started))
+        return finish(plan, started)
 
     def _execute(self, plan, started, resume=False, abort=False):
         """Run the plan's flow; an interruption leaves it resumable."""
@@ -186,7 +199,7 @@ class ProtectionService:
 
     # -- protect --------------------------------------------------------------
     def protect(self, conn, name, resources, parameters=None, cloud=None,
-                tags=None):
+                tags=None, tenancy=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
 
@@ -195,7 +208,8 @@ class ProtectionService:
         ``cloud`` (the clouds.yaml name of ``conn``) is recorded so that
         the operation can be resumed by another process. ``tags`` (such as
         the plan it runs for, :mod:`protection.plans.run`) are added to the
-        ``plan`` of the checkpoint's index.
+        ``plan`` of the checkpoint's index. ``tenancy`` (project, user,
+        plan) is recorded in the index and the operation.
         """
         started = time.monotonic()
         if not resources:
@@ -211,8 +225,9 @@ class ProtectionService:
                 "parameters": parameters or {}}
         plan.update(tags or {})
         op = self._start(plugin_mod.PROTECT, None,
-                         {"cloud": cloud, "parameters": parameters or {}})
-        checkpoint = self.checkpoints.create(plan, graph, op.id)
+                         {"cloud": cloud, "parameters": parameters or {}},
+                         tenancy)
+        checkpoint = self.checkpoints.create(plan, graph, op.id, tenancy)
         self.stores.operations.set_checkpoint(op.id, checkpoint.id)
         return self._run_or_post(runner_mod.Plan(
             op, checkpoint, conn, merged, {}), started, self._protect)
@@ -260,7 +275,7 @@ class ProtectionService:
     # -- restore --------------------------------------------------------------
     def restore(self, checkpoint_id, conn, parameters=None,
                 policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
-                skip_preflight=False):
+                skip_preflight=False, tenancy=None):
         """Restore a checkpoint into the cloud/project of ``conn``.
 
         ``policy``: ``rollback`` (default) reverts everything the restore
@@ -290,7 +305,7 @@ class ProtectionService:
         op = self._start(plugin_mod.RESTORE, checkpoint.id,
                          {"cloud": cloud, "parameters": parameters or {},
                           "policy": policy,
-                          **selection.as_args(only, exclude)})
+                          **selection.as_args(only, exclude)}, tenancy)
         return self._run_or_post(runner_mod.Plan(
             op, checkpoint, conn, merged, saved, policy, graph), started,
             self._restore)
@@ -324,7 +339,8 @@ class ProtectionService:
                                          result.failures, result)
 
     # -- delete and verify ----------------------------------------------------
-    def delete(self, checkpoint_id, conn, force=False, cloud=None):
+    def delete(self, checkpoint_id, conn, force=False, cloud=None,
+               tenancy=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
         Refused while the protect or delete that owns the checkpoint is
@@ -363,7 +379,8 @@ class ProtectionService:
             protect_journal.undo_recorded(checkpoint, self.registry, conn,
                                           self.conf, self.timeouts,
                                           self.progress)
-        op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud})
+        op = self._start(plugin_mod.DELETE, checkpoint.id, {"cloud": cloud},
+                         tenancy)
         return self._run_or_post(runner_mod.Plan(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP), started,
             self._delete)
@@ -402,14 +419,15 @@ class ProtectionService:
         self.checkpoints.remove(checkpoint)
         return self._finish(plan.operation, result)
 
-    def verify(self, checkpoint_id, conn=None, cloud=None):
+    def verify(self, checkpoint_id, conn=None, cloud=None, tenancy=None):
         """Recompute every object hash; with ``conn``, run plugin checks."""
         started = time.monotonic()
         checkpoint = self._checkpoint(checkpoint_id)
         problems = checkpoint_verify.verify_objects(checkpoint)
         saved = self._saved_metadata(checkpoint, check=False)
         problems += self._metadata_problems(checkpoint, saved)
-        op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud})
+        op = self._start(plugin_mod.VERIFY, checkpoint.id, {"cloud": cloud},
+                         tenancy)
         plan = runner_mod.Plan(op, checkpoint, conn, {}, saved,
                                plugin_mod.KEEP)
         return self._run_or_post(
@@ -452,8 +470,8 @@ class ProtectionService:
     def operation(self, operation_id):
         return self.stores.operations.get(operation_id)
 
-    def list_operations(self):
-        return self.stores.operations.list()
+    def list_operations(self, project_id=None):
+        return self.stores.operations.list(project_id)
 
     def resume(self, operation_id, connect):
         """Finish an interrupted operation, skipping what it finished.

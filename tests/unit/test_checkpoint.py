@@ -370,7 +370,7 @@ def test_get_rejects_an_unknown_format_version(store, bank):
     bank.put_json(checkpoint.key("index.json"), index)
     found = store.get(checkpoint.id)
     assert found.status == cp.DAMAGED
-    assert "format 2; this stackvault reads format 1" in found.damage
+    assert "format 3; this stackvault reads formats 1 and 2" in found.damage
     assert not found.deletable       # a newer stackvault's plugins must
     with pytest.raises(exceptions.CheckpointDamaged, match="format"):
         found.require_available()
