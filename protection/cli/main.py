@@ -15,6 +15,7 @@ import sys
 
 from flows import contract
 from protection import exceptions
+from protection.cli import api as api_cli
 from protection.cli import conductor
 from protection.cli import datasource
 from protection.cli import dry_run
@@ -101,6 +102,7 @@ def build_parser():
     operation.register(sub, fmt)
     plan_cli.register(sub, fmt, _resource_ref)
     conductor.register(sub)
+    api_cli.register(sub)
     return prog
 
 
@@ -412,7 +414,8 @@ def _cmd_operation(app, args):
 COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
             "datasource": datasource.run, "operation": _cmd_operation,
-            "plan": plan_cli.run, "conductor": conductor.run}
+            "plan": plan_cli.run, "conductor": conductor.run,
+            "api": api_cli.run}
 
 
 def _cloud_errors():
