@@ -17,7 +17,7 @@ from protection.api import errors
 
 SERVICE_TYPE = "data-protection"
 HEADER = "OpenStack-API-Version"
-_FORMAT = re.compile(r"^([1-9]\d*)\.(0|[1-9]\d*)$")
+_FORMAT = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 
 @dataclasses.dataclass(frozen=True, order=True)

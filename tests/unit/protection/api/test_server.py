@@ -1,0 +1,58 @@
+"""The standalone server answers over HTTP, with the whole pipeline."""
+
+import json
+import threading
+import urllib.request
+
+from protection.api import server
+from protection.cli import main as cli
+from tests.fakes import api as fake_api
+
+
+def test_the_standalone_server_serves_the_pipeline(tmp_path):
+    api = fake_api.Api(tmp_path / "bank")
+    httpd = server.make_server(api.conf, api.app, "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        with urllib.request.urlopen(f"{url}/") as resp:
+            assert json.load(resp)["versions"][0]["id"] == "v1.0"
+            assert resp.headers["x-openstack-request-id"]
+        request = urllib.request.Request(f"{url}/v1/checkpoints",
+                                         headers={"X-Auth-Token": "reader"})
+        with urllib.request.urlopen(request) as resp:
+            assert json.load(resp) == {"checkpoints": [], "next": None}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_the_default_port_is_8799():
+    conf = fake_api.api_conf()
+    assert conf.api.port == 8799
+
+
+def test_stackvault_api_is_a_cli_command(capsys):
+    try:
+        cli.main(["api", "--help"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert "--port" in capsys.readouterr().out
+
+
+def test_a_port_in_use_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    conf_file = tmp_path / "stackvault.conf"
+    conf_file.write_text("[filesystem_bank]\npath = " + str(tmp_path) +
+                         "/bank\n")
+    blocker = server.make_server(fake_api.api_conf(), lambda e, s: [],
+                                 "127.0.0.1", 0)
+    try:
+        code = server.main(["--config-file", str(conf_file), "--host",
+                            "127.0.0.1", "--port",
+                            str(blocker.server_address[1])])
+    finally:
+        blocker.server_close()
+    assert code == 2
+    assert "cannot listen" in capsys.readouterr().err
