@@ -186,7 +186,7 @@ def test_a_marker_of_another_project_is_400(api):
     assert resp.status_code == 400
 
 
-# -- what the routes answer -----------------------------------------------------
+# -- what the routes answer ---------------------------------------------
 def test_protect_records_the_callers_project_and_user(api):
     resp = api.call("POST", "/v1/checkpoints", "member", PROTECT)
     assert resp.status_code == 202
