@@ -11,6 +11,7 @@ connection of its request or operation, and never logged.
 """
 
 import openstack
+from keystoneauth1.identity import access as access_plugin
 from keystoneauth1 import session as ks_session
 
 from protection.api import errors
@@ -24,8 +25,13 @@ def connect(environ, conf):
     if plugin is None or not getattr(plugin, "has_user_token", False):
         raise errors.Forbidden("the request carries no user token to act "
                                "on the cloud with")
-    session = ks_session.Session(auth=plugin,
-                                 timeout=conf.timeouts.request)
+    # The validated token itself (AccessInfo: token and catalog), not
+    # keystonemiddleware's plugin, which adds the API's own service
+    # token: services that require the 'service' role of a service
+    # token refuse a request whose service token lacks it.
+    session = ks_session.Session(
+        auth=access_plugin.AccessInfoPlugin(plugin.user),
+        timeout=conf.timeouts.request)
     return openstack.connection.Connection(
         session=session, region_name=conf.api.region_name,
         api_timeout=conf.timeouts.request)

@@ -1,0 +1,145 @@
+"""The protection API with real Keystone tokens (keystonemiddleware
+validates them against the cloud's Keystone, the API acts on Nova with
+the caller's token): a member of project A protects a key pair; a member
+of project B can neither see, verify, restore nor delete it, and the
+bank is unchanged by its tries; A's admin-less reader paths and A's
+delete work.
+
+The API runs in this process (wsgiref on a free port) on a filesystem
+bank; its ``[keystone_authtoken]`` service user is the admin cloud's.
+"""
+
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from keystoneauth1 import loading
+from keystonemiddleware.auth_token import _opts as auth_token_opts
+
+from protection.api import server
+from protection.api import wsgi
+from tools.cloudkit.teardown import delete_keypair
+
+KP = "OS::Nova::KeyPair"
+GROUP = "keystone_authtoken"
+
+
+def _auth_token_conf(conf, admin_conn):
+    """``[keystone_authtoken]`` with the admin cloud as service user, set
+    in memory (no password written anywhere)."""
+    auth = admin_conn.config.config["auth"]
+    conf.register_opts(auth_token_opts._OPTS, group=GROUP)
+    loading.register_auth_conf_options(conf, GROUP)
+    conf.register_opts(loading.get_auth_plugin_conf_options("password"),
+                       group=GROUP)
+    conf.set_override("auth_type", "password", group=GROUP)
+    conf.set_override("www_authenticate_uri", auth["auth_url"], group=GROUP)
+    for key in ("auth_url", "username", "password", "project_name",
+                "user_domain_name", "project_domain_name"):
+        conf.set_override(key, auth[key], group=GROUP)
+
+
+@pytest.fixture(scope="module")
+def api_url(admin_conn, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api")
+    conf = wsgi.load_conf([])
+    conf.set_override("path", str(tmp / "bank"), group="filesystem_bank")
+    conf.set_override("connection", f"sqlite:///{tmp}/db.sqlite",
+                      group="persistence")
+    _auth_token_conf(conf, admin_conn)
+    httpd = server.make_server(conf, wsgi.make_app(conf), "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def call(url, method, path, conn=None, body=None):
+    headers = {"Content-Type": "application/json"}
+    if conn is not None:
+        headers["X-Auth-Token"] = conn.auth_token
+    request = urllib.request.Request(
+        url + path, method=method, headers=headers,
+        data=json.dumps(body).encode() if body is not None else None)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def wait_operation(url, conn, operation_id, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = call(url, "GET", f"/v1/operations/{operation_id}",
+                            conn)
+        assert status == 200, body
+        if body["operation"]["status"] not in ("running", "queued"):
+            return body["operation"]
+        time.sleep(0.5)
+    raise AssertionError(f"operation {operation_id} still running after "
+                         f"{timeout} s")
+
+
+@pytest.fixture
+def keypair(conn, cleanup):
+    public = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    name = f"fullstack-api-{secrets.token_hex(4)}"
+    conn.compute.create_keypair(name=name, public_key=public.decode(),
+                                type="ssh")
+    cleanup(delete_keypair, conn, name)
+    return name
+
+
+def test_version_discovery_needs_no_token_and_v1_does(api_url):
+    status, body = call(api_url, "GET", "/")
+    assert status == 200 and body["versions"][0]["id"] == "v1.0"
+    status, body = call(api_url, "GET", "/v1/checkpoints")
+    assert status == 401
+    assert body["error"]["request_id"].startswith("req-")
+
+
+def test_another_project_can_neither_see_nor_touch_a_checkpoint(
+        api_url, conn, alt_conn, admin_conn, keypair):
+    status, body = call(api_url, "POST", "/v1/checkpoints", conn, {
+        "name": "api-fullstack", "resources": [{"type": KP,
+                                                "id": keypair}]})
+    assert status == 202, body
+    checkpoint_id = body["checkpoint"]["id"]
+    assert body["checkpoint"]["project_id"] == conn.current_project_id
+    done = wait_operation(api_url, conn, body["operation_id"])
+    assert done["status"] == "succeeded", done
+    path = f"/v1/checkpoints/{checkpoint_id}"
+
+    tries = [("GET", path, None), ("DELETE", path, None),
+             ("POST", f"{path}/verify", None),
+             ("POST", "/v1/restores", {"checkpoint_id": checkpoint_id}),
+             ("POST", "/v1/restores", {"checkpoint_id": checkpoint_id,
+                                       "dry_run": True}),
+             ("GET", f"/v1/operations/{body['operation_id']}", None)]
+    for method, where, payload in tries:
+        status, answer = call(api_url, method, where, alt_conn, payload)
+        assert status == 404, (method, where, answer)
+    status, listed = call(api_url, "GET", "/v1/checkpoints", alt_conn)
+    assert checkpoint_id not in [c["id"] for c in listed["checkpoints"]]
+
+    status, shown = call(api_url, "GET", path, conn)
+    assert status == 200 and shown["checkpoint"]["status"] == "available"
+    assert call(api_url, "GET", path, admin_conn)[0] == 200
+    status, report = call(api_url, "POST", "/v1/restores", conn, {
+        "checkpoint_id": checkpoint_id, "dry_run": True})
+    assert status == 200 and report["dry_run"]["ok"], report
+
+    status, deleted = call(api_url, "DELETE", path, conn)
+    assert status == 202, deleted
+    assert wait_operation(api_url, conn,
+                          deleted["operation_id"])["status"] == "succeeded"
+    assert call(api_url, "GET", path, conn)[0] == 404
