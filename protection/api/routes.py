@@ -2,8 +2,7 @@
 and answers. The application dispatches from it and the OpenAPI
 document (:mod:`.openapi`) is made from it, so the two cannot differ.
 
-Plans (``/v1/plans``) and adopting old checkpoints are not routes yet
-(issue #22: a later change).
+Plans (``/v1/plans``) are not routes yet (issue #22: a later change).
 """
 
 import dataclasses
@@ -70,6 +69,10 @@ ROUTES = (
     Route("POST", "/v1/checkpoints/{checkpoint_id}/verify",
           checkpoints.verify_checkpoint, "Verify a checkpoint.",
           (202, 404, 409)),
+    Route("POST", "/v1/checkpoints/{checkpoint_id}/adopt",
+          checkpoints.adopt_checkpoint,
+          "Give a checkpoint written before projects were recorded to "
+          "the caller's project.", (200, 404, 409), body=schemas.ADOPT),
     Route("POST", "/v1/restores", restores.create_restore,
           "Restore a checkpoint into the caller's project (dry_run: "
           "only say what would be done).", (202, 200, 400, 404, 409),

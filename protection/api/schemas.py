@@ -52,6 +52,15 @@ RESTORE = {
     "additionalProperties": False,
 }
 
+ADOPT = {
+    "type": "object",
+    "properties": {"project_id": {
+        "type": "string", "minLength": 1, "maxLength": 64,
+        "description": "admin: the project to give it to (default: the "
+                       "caller's)"}},
+    "additionalProperties": False,
+}
+
 ALL_PROJECTS = {"type": "boolean",
                 "description": "admin: every project's (default false)"}
 
@@ -105,9 +114,11 @@ def check(instance, schema, what):
 
 
 def body(request, schema):
-    """The request's JSON body, checked against ``schema``."""
+    """The request's JSON body, checked against ``schema`` (no body:
+    ``{}``, so a schema's required fields are named)."""
     if not request.body:
-        raise errors.BadRequest("a JSON body is required")
+        check({}, schema, "body")
+        return {}
     try:
         data = json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -435,6 +435,27 @@ class Checkpoint:
         self.index["errors"] = list(reasons)
         self._release(ERROR)
 
+    def adopt(self, tenancy):
+        """Record ``tenancy``'s project and user in an index that has no
+        project (written before format 2, or by the embedded CLI); the
+        index becomes format 2. Refused (CheckpointBusy) while a protect
+        or delete owns it, and for a checkpoint that has a project."""
+        if not self.index_readable:
+            raise exceptions.CheckpointDamaged(self.id, self.damage)
+        if self.project_id is not None:
+            raise exceptions.CheckpointBusy(
+                f"checkpoint {self.id} already belongs to project "
+                f"{self.project_id}")
+        if self.status in (PROTECTING, DELETING):
+            raise exceptions.CheckpointBusy(
+                f"checkpoint {self.id} is {self.status!r}: adopt it once "
+                "that ends")
+        self.index.update(format_version=FORMAT_VERSION,
+                          project_id=tenancy.project_id,
+                          user_id=tenancy.user_id)
+        self.index.setdefault("plan_id", None)
+        self.save_index()
+
     def fail_delete(self, reasons):
         """A delete failed: ``error_deleting``, owner released."""
         self.index["errors"] = list(reasons)

@@ -466,6 +466,13 @@ class ProtectionService:
     def show_checkpoint(self, checkpoint_id):
         return self.checkpoints.get(checkpoint_id)
 
+    def adopt_checkpoint(self, checkpoint_id, tenancy):
+        """Give a checkpoint without a project to ``tenancy``'s project
+        (:meth:`~protection.checkpoint.store.Checkpoint.adopt`)."""
+        checkpoint = self.checkpoints.get(checkpoint_id)
+        checkpoint.adopt(tenancy)
+        return checkpoint
+
     # -- resume and abort -----------------------------------------------------
     def operation(self, operation_id):
         return self.stores.operations.get(operation_id)

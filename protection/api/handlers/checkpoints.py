@@ -2,6 +2,7 @@
 
 from protection.api import views
 from protection.api.policies import checkpoints as rules
+from protection.checkpoint.store import Tenancy
 from protection.model.report import OperationResult
 
 FILTERS = ("status", "plan_id", "name")
@@ -79,3 +80,23 @@ def verify_checkpoint(request, checkpoint_id):
     result = request.service.verify(checkpoint.id, request.connection(),
                                     tenancy=request.caller.tenancy)
     return started(request, result)
+
+
+def adopt_checkpoint(request, checkpoint_id):
+    """Give a checkpoint written before projects were recorded to the
+    caller's project (an admin: to ``project_id``). Such a checkpoint is
+    visible here to whoever may adopt (a project manager); one that
+    already has a project is 409 to those who see it."""
+    caller = request.caller
+    checkpoint = request.service.show_checkpoint(checkpoint_id)
+    project = request.body.get("project_id", caller.project_id)
+    if checkpoint.project_id is None and \
+            caller.allowed(rules.ADOPT, caller.project_id):
+        if project != caller.project_id:
+            caller.authorize(rules.ADOPT, project)
+    else:
+        checkpoint = visible_checkpoint(request, checkpoint_id)
+        caller.authorize(rules.ADOPT, checkpoint.project_id)
+    adopted = request.service.adopt_checkpoint(
+        checkpoint.id, Tenancy(project, caller.user_id))
+    return 200, {"checkpoint": views.checkpoint_summary(adopted)}

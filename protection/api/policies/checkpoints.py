@@ -34,7 +34,7 @@ def list_rules():
              "POST", "/v1/checkpoints/{checkpoint_id}/verify"),
         rule(ADOPT, base.ADMIN_OR_PROJECT_MANAGER,
              "Adopt a checkpoint written before projects were recorded "
-             "into the project (route to come).",
+             "into the project.",
              "POST", "/v1/checkpoints/{checkpoint_id}/adopt"),
         rule(RESTORE, base.ADMIN_OR_PROJECT_MEMBER,
              "Restore a checkpoint into the caller's project (or try it: "

@@ -264,3 +264,29 @@ def test_a_full_pool_refuses_before_recording_anything(tmp_path):
     assert resp.headers["Retry-After"] == "30"
     assert len(api.service.list_operations()) == 1
     pool.shutdown()
+
+
+def test_an_adopted_checkpoint_joins_the_project(api):
+    _op, legacy = api.protect(None)
+    assert api.call("GET", f"/v1/checkpoints/{legacy}",
+                    "reader").status_code == 404
+    resp = api.call("POST", f"/v1/checkpoints/{legacy}/adopt", "manager")
+    assert resp.status_code == 200
+    assert resp.json["checkpoint"]["project_id"] == "proj-a"
+    assert api.call("GET", f"/v1/checkpoints/{legacy}",
+                    "reader").status_code == 200
+    assert api.call("GET", f"/v1/checkpoints/{legacy}",
+                    "other").status_code == 404
+    index = api.service.show_checkpoint(legacy).index
+    assert (index["format_version"], index["user_id"]) == \
+        (2, "user-manager-a")
+
+
+def test_an_admin_adopts_into_a_named_project_a_manager_only_its_own(api):
+    _op, legacy = api.protect(None)
+    body = {"project_id": "proj-b"}
+    assert api.call("POST", f"/v1/checkpoints/{legacy}/adopt", "manager",
+                    body).status_code == 403
+    resp = api.call("POST", f"/v1/checkpoints/{legacy}/adopt", "admin", body)
+    assert resp.json["checkpoint"]["project_id"] == "proj-b"
+    assert _ids(api.call("GET", "/v1/checkpoints", "other")) == [legacy]

@@ -6,7 +6,10 @@ Personas (tests/fakes/api.py): reader, member and manager of proj-a,
 admin (of proj-admin), other (a member of proj-b). Targets: ``own``
 (proj-a's checkpoint and operation), ``theirs`` (proj-b's), ``legacy``
 (no project). An abort of an operation that already ended is 409 for
-whoever may abort it: authorised, and refused for what it is.
+whoever may abort it: authorised, and refused for what it is; so is
+adopting a checkpoint that already has a project. A checkpoint without
+one is visible to whoever may adopt it (a manager), nobody else but
+admins.
 """
 
 import pytest
@@ -30,6 +33,8 @@ ROUTES = {
     "delete checkpoint": ("DELETE", "/v1/checkpoints/{checkpoint}", None),
     "verify checkpoint": ("POST", "/v1/checkpoints/{checkpoint}/verify",
                           None),
+    "adopt checkpoint": ("POST", "/v1/checkpoints/{checkpoint}/adopt",
+                         None),
     "restore": ("POST", "/v1/restores", {"checkpoint_id": "{checkpoint}"}),
     "dry-run restore": ("POST", "/v1/restores", {
         "checkpoint_id": "{checkpoint}", "dry_run": True}),
@@ -59,6 +64,9 @@ ON_OBJECTS = {
     ("verify checkpoint", "own"):     (403,   202,   202,    202,  404),
     ("verify checkpoint", "theirs"):  (404,   404,   404,    202,  202),
     ("verify checkpoint", "legacy"):  (404,   404,   404,    202,  404),
+    ("adopt checkpoint", "own"):      (403,   403,   409,    409,  404),
+    ("adopt checkpoint", "theirs"):   (404,   404,   404,    409,  403),
+    ("adopt checkpoint", "legacy"):   (404,   404,   200,    200,  404),
     ("restore", "own"):               (403,   202,   202,    202,  404),
     ("restore", "theirs"):            (404,   404,   404,    202,  202),
     ("restore", "legacy"):            (404,   404,   404,    202,  404),
@@ -73,6 +81,7 @@ ON_OBJECTS = {
     ("abort operation", "legacy"):    (404,   404,   404,    409,  404),
 }
 
+FRESH = ("delete checkpoint", "adopt checkpoint")   # they change it
 OWNERS = {"own": "proj-a", "theirs": "proj-b", "legacy": None}
 
 
@@ -120,7 +129,7 @@ def test_routes_without_an_object(shared, route, persona, expected):
 def test_routes_on_an_object(shared, tmp_path, key, persona, expected):
     route, target = key
     api, targets = _world(tmp_path / "bank") \
-        if route == "delete checkpoint" else shared
+        if route in FRESH else shared
     resp = _call(api, route, persona, targets[target])
     assert resp.status_code == expected, resp.text
     if expected == 404:

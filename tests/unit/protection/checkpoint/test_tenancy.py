@@ -3,6 +3,7 @@ format 1 index (written before) is still read, owned by no project."""
 
 import pytest
 
+from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
 from protection.checkpoint import store as cp
 from protection.model.graph import ResourceGraph
@@ -51,3 +52,29 @@ def test_a_format_1_index_is_still_read_and_owned_by_no_project(store):
     assert found.status == cp.AVAILABLE
     assert found.project_id is None
     found.require_available()
+
+
+def test_adopting_gives_a_format_1_checkpoint_a_project(store):
+    checkpoint = _committed(store)
+    checkpoint.index["format_version"] = 1
+    del checkpoint.index["project_id"]
+    checkpoint.save_index()
+    found = store.get(checkpoint.id)
+    found.adopt(cp.Tenancy("proj-a", "manager"))
+    again = store.get(checkpoint.id)
+    assert again.damage is None
+    assert (again.project_id, again.index["format_version"]) == \
+        ("proj-a", 2)
+
+
+def test_a_checkpoint_with_a_project_is_not_adopted_again(store):
+    checkpoint = _committed(store, cp.Tenancy("proj-a", "u"))
+    with pytest.raises(exceptions.CheckpointBusy, match="already belongs"):
+        store.get(checkpoint.id).adopt(cp.Tenancy("proj-b", "v"))
+
+
+def test_a_protect_in_progress_is_not_adopted(store):
+    graph = ResourceGraph.build([SERVER], lambda r: [])
+    checkpoint = store.create({"name": "n"}, graph)
+    with pytest.raises(exceptions.CheckpointBusy, match="protecting"):
+        store.get(checkpoint.id).adopt(cp.Tenancy("proj-a", "u"))
