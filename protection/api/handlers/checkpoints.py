@@ -23,7 +23,9 @@ def started(request, result):
     if isinstance(result, OperationResult):
         return 200, {"operation_id": result.operation_id,
                      "result": result.to_dict()}
-    return 202, {"operation_id": result.operation_id}, {
+    operation = request.service.operation(result.operation_id)
+    return 202, {"operation_id": operation.id,
+                 "operation": views.operation(operation)}, {
         "Location": f"{request.host_url}/v1/operations/"
                     f"{result.operation_id}"}
 

@@ -290,3 +290,16 @@ def test_an_admin_adopts_into_a_named_project_a_manager_only_its_own(api):
     resp = api.call("POST", f"/v1/checkpoints/{legacy}/adopt", "admin", body)
     assert resp.json["checkpoint"]["project_id"] == "proj-b"
     assert _ids(api.call("GET", "/v1/checkpoints", "other")) == [legacy]
+
+
+def test_a_started_operation_is_answered_with_the_operation(api):
+    _op, mine = api.protect("proj-a")
+    resp = api.call("POST", "/v1/restores", "member",
+                    {"checkpoint_id": mine, "on_failure": "keep"})
+    assert resp.status_code == 202
+    operation = resp.json["operation"]
+    assert operation["id"] == resp.json["operation_id"]
+    assert (operation["kind"], operation["checkpoint_id"]) == \
+        ("restore", mine)
+    assert resp.headers["Location"].endswith(
+        f"/v1/operations/{operation['id']}")
