@@ -2,20 +2,24 @@
 
 Serves :mod:`.wsgi`'s application with the standard library's WSGI
 server, one thread per connection, on ``[api] host``:``[api] port``
-(8799). Without a jobboard the operations run in this process
-(:mod:`.workers`); on SIGTERM or Ctrl-C it stops accepting requests and
-the operations still running become ``interrupted`` (resumable).
+(8799). The operations run in this process (:mod:`.workers`); on
+SIGTERM or Ctrl-C it stops accepting requests, suspends the operations
+still running at their next task boundary and exits: they are
+``interrupted`` (resumable, or abortable through the API).
 For production, prefer a WSGI server (doc/deployment.rst).
 """
 
 import argparse
 import logging
+import signal
 import socketserver
 import sys
+import threading
 from wsgiref import simple_server
 
 from protection import exceptions
 from protection import api
+from protection.api import workers
 from protection.api import wsgi
 
 LOG = logging.getLogger(__name__)
@@ -41,11 +45,24 @@ def make_server(conf, app, host=None, port=None):
         app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
 
 
+def stop_operations(service, pool):
+    """Suspend the operations this process runs at their next task
+    boundary and wait for their workers: each is left ``interrupted``
+    (resumable, or abortable through the API), never half-recorded."""
+    service.runner.stop()
+    pool.shutdown(wait=True)
+
+
 def serve(config_files, host=None, port=None):
-    """Serve until interrupted; returns the exit code."""
+    """Serve until SIGTERM or Ctrl-C; returns the exit code."""
     conf = wsgi.load_conf(config_files)
-    app = wsgi.make_app(conf)
-    server = make_server(conf, app, host, port)
+    pool = workers.WorkerPool(conf.api.operation_workers,
+                              conf.api.max_queued_operations)
+    service = wsgi.build_service(conf, pool)
+    server = make_server(conf, wsgi.make_app(conf, service, pool=pool),
+                         host, port)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: threading.Thread(
+        target=server.shutdown, daemon=True).start())
     LOG.info("stackvault-api listening on %s:%s", *server.server_address)
     print(f"stackvault-api listening on http://{server.server_address[0]}:"
           f"{server.server_address[1]}/", file=sys.stderr, flush=True)
@@ -55,6 +72,7 @@ def serve(config_files, host=None, port=None):
         pass
     finally:
         server.server_close()
+        stop_operations(service, pool)
     return 0
 
 

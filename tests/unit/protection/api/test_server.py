@@ -5,6 +5,7 @@ import threading
 import urllib.request
 
 from protection.api import server
+from protection.api import workers
 from protection.cli import main as cli
 from tests.fakes import api as fake_api
 
@@ -56,3 +57,20 @@ def test_a_port_in_use_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
         blocker.server_close()
     assert code == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_stopping_leaves_running_operations_interrupted(tmp_path):
+    pool = workers.WorkerPool(2, 0)
+    api = fake_api.Api(tmp_path / "bank", pool=pool)
+    api.clouds["proj-a"].slow.update({"web": 0.5, "db": 0.5})
+    resp = api.call("POST", "/v1/checkpoints", "member", {
+        "name": "app", "resources": [{"type": "Test::Server", "id": "web"},
+                                     {"type": "Test::Server", "id": "db"}]})
+    assert resp.status_code == 202
+    server.stop_operations(api.service, pool)
+    op = api.service.operation(resp.json["operation_id"])
+    assert op.shown_status == "interrupted"
+    # Still this (living) process's; once it exits, 'interrupted' too.
+    checkpoint = api.service.show_checkpoint(resp.json["checkpoint"]["id"])
+    assert (checkpoint.status, checkpoint.operation_id) == \
+        ("protecting", op.id)
