@@ -58,7 +58,8 @@ class ApiRequest:
 
 
 def _json(status, body, headers=None):
-    resp = webob.Response(status=status, charset="utf-8")
+    resp = webob.Response(status=status, content_type="application/json",
+                          charset="utf-8")
     if body is not None:
         resp.json_body = body
     resp.headers.update(headers or {})

@@ -37,6 +37,7 @@ def test_root_is_version_discovery_without_a_token(api):
             v1["max_version"]) == ("v1.0", "CURRENT", "1.0", "1.0")
     assert v1["links"][0]["href"] == "http://localhost/v1/"
     assert resp.headers["x-openstack-request-id"].startswith("req-")
+    assert resp.content_type == "application/json"
 
 
 def test_everything_under_v1_needs_a_token(api):
