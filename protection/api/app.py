@@ -53,7 +53,8 @@ class ApiRequest:
         return self._conn
 
     def require_room(self):
-        if self.service.poster is None and self.pool is not None:
+        """503 before anything is recorded when the pool is full."""
+        if self.pool is not None:
             self.pool.require_room()
 
 

@@ -70,13 +70,19 @@ _MAPPED = (
       exceptions.CheckpointDamaged, exceptions.CheckpointCorrupt,
       exceptions.PreflightFailed, exceptions.OperationFailed,
       ops.OperationBusy), Conflict),
-    ((exceptions.OperationError, exceptions.ConfigError), ApiError),
+    ((exceptions.OperationError,), ApiError),
     ((exceptions.StackvaultError,), BadRequest),
 )
 
 
 def from_exception(exc):
-    """The ApiError for one of stackvault's errors (its message kept)."""
+    """The ApiError for one of stackvault's errors (its message kept,
+    but for the service's own configuration, which is logged: it may
+    name hosts and files a caller has no business knowing)."""
+    if isinstance(exc, exceptions.ConfigError):
+        LOG.error("configuration error: %s", exc)
+        return ServiceUnavailable("the service is not configured right; "
+                                  "its log says why")
     for classes, error in _MAPPED:
         if isinstance(exc, classes):
             return error(str(exc))

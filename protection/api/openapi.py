@@ -50,7 +50,9 @@ ERROR_SCHEMA = {
 
 
 def document(host_url=""):
-    from protection.api import routes   # routes import this module's user
+    # Imported here: the route table imports the handler that serves
+    # this document.
+    from protection.api import routes
     paths = {}
     for route in routes.ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = \

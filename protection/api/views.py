@@ -9,6 +9,7 @@ last item of the page as marker.
 import urllib.parse
 
 from protection.api import errors
+from protection.operations import store as ops
 
 
 def checkpoint_summary(checkpoint):
@@ -38,8 +39,8 @@ def operation(op):
         "id": op.id, "kind": op.kind, "checkpoint_id": op.checkpoint,
         "status": op.shown_status, "project_id": op.project_id,
         "user_id": op.user_id,
-        "created_at": op.to_dict()["created_at"],
-        "updated_at": op.to_dict()["updated_at"],
+        "created_at": ops.iso(op.created_at),
+        "updated_at": ops.iso(op.updated_at),
         "created": op.journal, "restored": op.restored,
         "left_behind": op.left_behind, "result": op.result,
     }

@@ -52,3 +52,6 @@ def test_stackvault_errors_map_to_their_status():
         exceptions.CheckpointNotAvailable("x", "error")).status == 409
     assert errors.from_exception(
         exceptions.InvalidParameter("t", "k", "bad")).status == 400
+    hidden = errors.from_exception(exceptions.ConfigError(
+        "cannot open mysql://db.internal/stackvault"))
+    assert hidden.status == 503 and "db.internal" not in hidden.message
