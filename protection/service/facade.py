@@ -20,6 +20,7 @@ from protection.checkpoint import store as cp
 from protection.checkpoint import check as checkpoint_check
 from protection.checkpoint import verify as checkpoint_verify
 from protection import exceptions
+from protection.operations import flow_progress
 from protection.operations import store as ops
 from protection.model import parameters as params_mod
 from protection.plugin import base as plugin_mod
@@ -476,6 +477,11 @@ class ProtectionService:
     # -- resume and abort -----------------------------------------------------
     def operation(self, operation_id):
         return self.stores.operations.get(operation_id)
+
+    def operation_progress(self, operation_id):
+        """Each resource's state in the operation's persisted flow
+        (:mod:`protection.operations.flow_progress`)."""
+        return flow_progress.per_resource(self.stores.flows, operation_id)
 
     def list_operations(self, project_id=None):
         return self.stores.operations.list(project_id)

@@ -30,7 +30,9 @@ def list_operations(request):
 def show_operation(request, operation_id):
     op = _visible(request, operation_id)
     request.caller.authorize(rules.SHOW, op.project_id)
-    return 200, {"operation": views.operation(op)}
+    shown = views.operation(op)
+    shown["progress"] = request.service.operation_progress(op.id)
+    return 200, {"operation": shown}
 
 
 def abort_operation(request, operation_id):

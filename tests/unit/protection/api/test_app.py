@@ -304,3 +304,25 @@ def test_a_started_operation_is_answered_with_the_operation(api):
         ("restore", mine)
     assert resp.headers["Location"].endswith(
         f"/v1/operations/{operation['id']}")
+
+
+def test_an_operation_shows_its_progress_per_resource(tmp_path):
+    pool = workers.WorkerPool(1, 0)
+    api = fake_api.Api(tmp_path / "bank", pool=pool)
+    api.clouds["proj-a"].slow["web"] = 1.5
+    resp = api.call("POST", "/v1/checkpoints", "member", {
+        "name": "app", "resources": [{"type": "Test::Server", "id": "web"}]})
+    path = f"/v1/operations/{resp.json['operation_id']}"
+    deadline = time.monotonic() + 20
+    progress = {}
+    while time.monotonic() < deadline:
+        progress = api.call("GET", path).json["operation"]["progress"]
+        if progress.get("Test::Server#web", {}).get("state") == "running":
+            break
+        time.sleep(0.05)
+    assert progress["Test::Server#web"]["state"] == "running"
+    assert progress["Test::Image#img"]["state"] in ("running", "done")
+    pool.shutdown()
+    progress = api.call("GET", path).json["operation"]["progress"]
+    assert {p["state"] for p in progress.values()} == {"done"}
+    assert all(p["steps_done"] == p["steps"] for p in progress.values())
