@@ -10,7 +10,9 @@ def _old_table(engine):
     """The table as versions before project_id/user_id created it."""
     meta = sa.MetaData()
     old = sa.Table("stackvault_operations", meta,
-                   *[c.copy() for c in ops.TABLE.columns
+                   *[sa.Column(c.name, c.type, primary_key=c.primary_key,
+                               nullable=c.nullable)
+                     for c in ops.TABLE.columns
                      if c.name not in ("project_id", "user_id")])
     meta.create_all(engine)
     with engine.begin() as conn:
