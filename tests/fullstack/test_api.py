@@ -143,3 +143,27 @@ def test_another_project_can_neither_see_nor_touch_a_checkpoint(
     assert wait_operation(api_url, conn,
                           deleted["operation_id"])["status"] == "succeeded"
     assert call(api_url, "GET", path, conn)[0] == 404
+
+
+def test_a_restore_lands_in_the_callers_project(api_url, conn, keypair):
+    """The key pair is deleted, then restored through the API with the
+    member's token: it is back in the member's own Nova."""
+    status, body = call(api_url, "POST", "/v1/checkpoints", conn, {
+        "name": "api-restore", "resources": [{"type": KP, "id": keypair}]})
+    assert status == 202, body
+    checkpoint_id = body["checkpoint"]["id"]
+    assert wait_operation(api_url, conn, body["operation_id"])[
+        "status"] == "succeeded"
+    public_key = conn.compute.get_keypair(keypair).public_key
+    conn.compute.delete_keypair(keypair)
+    status, body = call(api_url, "POST", "/v1/restores", conn,
+                        {"checkpoint_id": checkpoint_id})
+    assert status == 202, body
+    done = wait_operation(api_url, conn, body["operation_id"])
+    assert done["status"] == "succeeded", done
+    assert done["project_id"] == conn.current_project_id
+    assert conn.compute.get_keypair(keypair).public_key == public_key
+    status, body = call(api_url, "DELETE",
+                        f"/v1/checkpoints/{checkpoint_id}", conn)
+    assert wait_operation(api_url, conn, body["operation_id"])[
+        "status"] == "succeeded"
