@@ -28,6 +28,7 @@ from oslo_middleware import sizelimit
 
 from protection import bank as bank_mod
 from protection import config
+from protection import exceptions
 from protection.api import app as app_mod
 from protection.api import connection
 from protection.api import errors
@@ -54,8 +55,20 @@ class SkipAuthForRoot:
 
 
 def keystone_auth(app, conf):
-    """keystonemiddleware's auth_token, configured from ``conf``."""
-    return auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+    """keystonemiddleware's auth_token, configured from ``conf``; a
+    ConfigError when ``[keystone_authtoken]`` lacks what every request
+    needs (the URI clients authenticate at, the service user that
+    validates tokens): otherwise each request would fail with a 500."""
+    middleware = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+    group = conf.keystone_authtoken
+    missing = [name for name in ("www_authenticate_uri", "auth_type")
+               if not getattr(group, name, None)]
+    if missing:
+        raise exceptions.ConfigError(
+            f"[keystone_authtoken] {' and '.join(missing)} not set: the "
+            "API cannot check tokens (see doc/deployment.rst, "
+            "'[keystone_authtoken]')")
+    return middleware
 
 
 def pipeline(conf, application, auth=keystone_auth):

@@ -4,8 +4,11 @@ import json
 import threading
 import urllib.request
 
+import webob
+
 from protection.api import server
 from protection.api import workers
+from protection.api import wsgi
 from protection.cli import main as cli
 from tests.fakes import api as fake_api
 
@@ -46,7 +49,9 @@ def test_a_port_in_use_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     conf_file = tmp_path / "stackvault.conf"
     conf_file.write_text("[filesystem_bank]\npath = " + str(tmp_path) +
-                         "/bank\n")
+                         "/bank\n[keystone_authtoken]\n"
+                         "www_authenticate_uri = http://ks:5000/v3\n"
+                         "auth_type = none\n")
     blocker = server.make_server(fake_api.api_conf(), lambda e, s: [],
                                  "127.0.0.1", 0)
     try:
@@ -74,3 +79,37 @@ def test_stopping_leaves_running_operations_interrupted(tmp_path):
     checkpoint = api.service.show_checkpoint(resp.json["checkpoint"]["id"])
     assert (checkpoint.status, checkpoint.operation_id) == \
         ("protecting", op.id)
+
+
+def test_the_wsgi_entry_point_reads_its_config_files_at_first_request(
+        tmp_path, monkeypatch):
+    conf_file = tmp_path / "stackvault.conf"
+    conf_file.write_text(f"[filesystem_bank]\npath = {tmp_path}/bank\n"
+                         f"[persistence]\nconnection = "
+                         f"sqlite:///{tmp_path}/db.sqlite\n"
+                         "[keystone_authtoken]\nwww_authenticate_uri = "
+                         "http://keystone.example:5000/v3\n"
+                         "auth_type = none\n")
+    monkeypatch.setenv(wsgi.CONFIG_FILES_ENV, str(conf_file))
+    application = wsgi.LazyApplication()
+    resp = webob.Request.blank("/").get_response(application)
+    assert resp.status_code == 200
+    assert resp.json["versions"][0]["id"] == "v1.0"
+    # keystonemiddleware guards the rest (no token: 401, as JSON)
+    resp = webob.Request.blank("/v1/checkpoints").get_response(application)
+    assert resp.status_code == 401 and resp.json["error"]["request_id"]
+    assert "keystone.example" in resp.headers["WWW-Authenticate"]
+
+
+def test_without_keystone_authtoken_the_api_does_not_start(tmp_path,
+                                                            capsys):
+    conf_file = tmp_path / "stackvault.conf"
+    conf_file.write_text(f"[filesystem_bank]\npath = {tmp_path}/bank\n"
+                         f"[persistence]\nconnection = "
+                         f"sqlite:///{tmp_path}/db.sqlite\n")
+    assert server.main(["--config-file", str(conf_file), "--port",
+                        "0"]) == 2
+    err = capsys.readouterr().err
+    assert "[keystone_authtoken] www_authenticate_uri and auth_type " \
+        "not set" in err
+    assert len(err.strip().splitlines()) == 1
