@@ -95,6 +95,9 @@ class Application:
         return self.respond(request)(environ, start_response)
 
     def respond(self, request):
+        """The response to ``request``: version discovery at ``/``, else
+        the route's handler's answer with the microversion it was served
+        at, or the JSON error of whatever went wrong."""
         if request.path_info in ("", "/"):
             if request.method != "GET":
                 return self._error(request, errors.MethodNotAllowed(
@@ -110,7 +113,8 @@ class Application:
                                               version), **params)
         except Exception as exc:   # noqa: BLE001 - every error is JSON
             return self._error(request, self._api_error(exc), version)
-        status, body, headers = (tuple(answer) + ({},))[:3]
+        status, body, *extra = answer      # extra: [headers] or []
+        headers = extra[0] if extra else {}
         return _json(status, body,
                      {**headers, **microversion.headers(version)})
 

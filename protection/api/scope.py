@@ -10,6 +10,7 @@ checked only on what the caller sees, against the object's project
 checkpoint).
 """
 
+from oslo_config import cfg
 from oslo_context import context as oslo_context
 from oslo_policy import policy
 
