@@ -82,5 +82,4 @@ def enforcer_for_generator():
     """The Enforcer ``oslopolicy-policy-generator`` and
     ``oslopolicy-list-redundant`` read (entry point
     ``oslo.policy.enforcer``), on oslo.config's global options."""
-    from oslo_config import cfg
     return make_enforcer(cfg.CONF)
