@@ -2,8 +2,10 @@
 validates them against the cloud's Keystone, the API acts on Nova with
 the caller's token): a member of project A protects a key pair; a member
 of project B can neither see, verify, restore nor delete it, and the
-bank is unchanged by its tries; A's admin-less reader paths and A's
-delete work.
+bank is unchanged by its tries; a restore lands in the caller's Nova;
+the persona matrix (a reader and a manager of A made for the test, A's
+member, the admin, B's member) gets the statuses the unit matrix
+expects.
 
 The API runs in this process (wsgiref on a free port) on a filesystem
 bank; its ``[keystone_authtoken]`` service user is the admin cloud's.
@@ -165,5 +167,62 @@ def test_a_restore_lands_in_the_callers_project(api_url, conn, keypair):
     assert conn.compute.get_keypair(keypair).public_key == public_key
     status, body = call(api_url, "DELETE",
                         f"/v1/checkpoints/{checkpoint_id}", conn)
+    assert wait_operation(api_url, conn, body["operation_id"])[
+        "status"] == "succeeded"
+
+
+def _persona(admin_conn, conn, cleanup, role):
+    """A user of ``conn``'s project with only ``role`` (Keystone adds
+    the roles it implies to the token), deleted at teardown."""
+    import openstack
+    name = f"fullstack-{role}-{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(16)
+    user = admin_conn.identity.create_user(name=name, password=password,
+                                           domain_id="default")
+    cleanup(admin_conn.identity.delete_user, user)
+    admin_conn.identity.assign_project_role_to_user(
+        conn.current_project_id, user, admin_conn.identity.find_role(role))
+    auth = dict(admin_conn.config.config["auth"], username=name,
+                password=password, project_id=conn.current_project_id)
+    auth.pop("project_name", None)
+    return openstack.connect(auth=auth, region_name=conn.config.region_name,
+                             load_yaml_config=False, load_envvars=False)
+
+
+def test_the_persona_matrix_with_real_tokens(api_url, conn, alt_conn,
+                                             admin_conn, cleanup, keypair):
+    personas = {"reader": _persona(admin_conn, conn, cleanup, "reader"),
+                "member": conn,
+                "manager": _persona(admin_conn, conn, cleanup, "manager"),
+                "admin": admin_conn, "other": alt_conn}
+    status, body = call(api_url, "POST", "/v1/checkpoints", conn, {
+        "name": "api-matrix", "resources": [{"type": KP, "id": keypair}]})
+    assert status == 202, body
+    cid, oid = body["checkpoint"]["id"], body["operation_id"]
+    assert wait_operation(api_url, conn, oid)["status"] == "succeeded"
+    path = f"/v1/checkpoints/{cid}"
+    protect = {"name": "x", "resources": [{"type": KP, "id": keypair}]}
+    table = [   # reader member manager admin other (None: not tried)
+        ("GET", path, None, (200, 200, 200, 200, 404)),
+        ("GET", f"/v1/operations/{oid}", None, (200, 200, 200, 200, 404)),
+        ("POST", "/v1/restores", {"checkpoint_id": cid, "dry_run": True},
+         (403, 200, 200, 200, 404)),
+        ("POST", f"{path}/verify", None, (403, 202, 202, 202, 404)),
+        ("POST", f"/v1/operations/{oid}/abort", None,
+         (403, 409, 409, 409, 404)),
+        ("POST", f"{path}/adopt", None, (403, 403, 409, 409, 404)),
+        ("DELETE", path, None, (403, None, None, None, 404)),
+        ("POST", "/v1/checkpoints", protect, (403, None, None, None, None)),
+    ]
+    found = {}
+    for method, where, payload, expected in table:
+        for persona, want in zip(personas, expected):
+            if want is not None:
+                got, _ = call(api_url, method, where, personas[persona],
+                              payload)
+                found[(method, where, persona)] = (got, want)
+    wrong = {k: v for k, v in found.items() if v[0] != v[1]}
+    assert not wrong
+    status, body = call(api_url, "DELETE", path, conn)
     assert wait_operation(api_url, conn, body["operation_id"])[
         "status"] == "succeeded"
