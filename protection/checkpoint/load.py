@@ -17,7 +17,11 @@ from protection import exceptions
 from protection.bank import base
 from protection.model.graph import ResourceGraph
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 2 added the owning project, user and plan (index.json's
+# ``project_id``, ``user_id``, ``plan_id``); a format 1 index has none and
+# is read as owned by no project (doc/checkpoint-format.rst).
+READABLE_VERSIONS = (1, 2)
 # index.json's key for what the protect was asked for (its name, root
 # resources, parameters and tags such as the plan it ran for). Stored as
 # ``plan`` since format 1; the code calls it the request, as "plan" means
@@ -60,7 +64,7 @@ def parse_index(raw):
     if not isinstance(index, dict):
         raise Damage(f"not a JSON object (found {type(index).__name__})")
     version = index.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         return index, None
     if not isinstance(index.get("status"), str):
         raise Damage("no status")
@@ -161,12 +165,13 @@ def read(bank, key_of):
         return Loaded(index={}, damage=f"{INDEX}: {exc}",
                       index_readable=False)
     version = index.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         # A newer stackvault's checkpoint: not ours to read, nor to delete
         # without its plugins.
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         return Loaded(index={}, index_readable=False, deletable=False,
                       damage=f"{INDEX}: format {version!r}; this stackvault "
-                             f"reads format {FORMAT_VERSION}")
+                             f"reads formats {readable}")
     loaded = Loaded(index=index, index_sha256=sha, graph=graph,
                     damage=problem)
     if not index.get("index_hash") and problem is None:

@@ -10,7 +10,8 @@ Layout under ``checkpoints/<id>/`` (the format is documented in
     resources/<type>/<id>/<object>               data objects of the plugin
 
 ``<type>`` and ``<id>`` are the resource's, each made a key part by
-:func:`protection.bank.keys.encode_part` (:func:`section_prefix`).
+:func:`protection.bank.keys.encode_part`
+(:func:`protection.checkpoint.section.section_prefix`).
 
 The index reaches ``available`` only after every object and the manifest
 are written; the index records the manifest's own sha256, ``index.sha256``
@@ -19,14 +20,17 @@ the index's. While ``protecting`` or ``deleting`` the index names its owner
 commits only a checkpoint that is still its own and complete.
 """
 
+import dataclasses
 import datetime
 import json
 import logging
 import threading
+import typing
 import uuid
 
 from protection.checkpoint import load
 from protection.checkpoint import owner as owners
+from protection.checkpoint.section import ResourceSection
 from protection.heartbeat import Heartbeat
 from protection import exceptions
 from protection.bank import base
@@ -50,7 +54,6 @@ DAMAGED = "damaged"
 INDEX = load.INDEX
 INDEX_HASH = load.INDEX_HASH
 MANIFEST = load.MANIFEST
-METADATA = "metadata.json"
 
 
 def utcnow():
@@ -82,76 +85,6 @@ class Manifest:
 
     def to_dict(self):
         return {"format_version": FORMAT_VERSION, "objects": self.objects()}
-
-
-def section_prefix(resource):
-    """``resources/<type>/<id>/``: where one resource's objects live.
-
-    The one place where a resource's type and id become bank key parts:
-    an id with a space, a ``/``, a ``%`` or any other character outside
-    ``[A-Za-z0-9._:@=+-]`` (a key pair's id is its name) is
-    percent-encoded; an id made only of those characters is kept as it
-    is, so earlier checkpoints keep their layout.
-    """
-    return (f"resources/{keys.encode_part(resource.type)}/"
-            f"{keys.encode_part(resource.id)}/")
-
-
-class ResourceSection:
-    """The part of a checkpoint that belongs to one resource.
-
-    This is what a plugin sees as ``ctx.bank``: names are relative to
-    ``resources/<type>/<id>/``, and every object put here is hashed into the
-    checkpoint's manifest.
-    """
-
-    def __init__(self, checkpoint, resource):
-        self._checkpoint = checkpoint
-        self.resource = resource
-        self.prefix = section_prefix(resource)
-
-    def _relative(self, name):
-        keys.validate_key(name)
-        return self.prefix + name
-
-    def put(self, name, data):
-        return self._checkpoint.put_object(self._relative(name), data)
-
-    def get(self, name, **kwargs):
-        return self._checkpoint.get_object(self._relative(name), **kwargs)
-
-    def put_json(self, name, obj):
-        return self._checkpoint.put_json(self._relative(name), obj)
-
-    def get_json(self, name, verified=False):
-        return self._checkpoint.get_json(self._relative(name), verified)
-
-    def delete(self, name):
-        self._checkpoint.delete_object(self._relative(name))
-
-    def list(self):
-        """Names of this resource's objects (relative to the section)."""
-        return [k[len(self.prefix):]
-                for k in self._checkpoint.list_objects(self.prefix)]
-
-    def save_metadata(self, metadata):
-        return self.put_json(METADATA, metadata)
-
-    def load_metadata(self, verified=False):
-        """``metadata.json`` (``{}`` when none); ``verified``: checked
-        against the manifest first (:meth:`Checkpoint.get_json`)."""
-        try:
-            return self.get_json(METADATA, verified)
-        except exceptions.ObjectNotFound:
-            return {}
-        except ValueError as exc:
-            raise exceptions.CheckpointDamaged(
-                self._checkpoint.id,
-                f"{self.prefix}{METADATA}: not valid JSON ({exc})") from None
-
-    def delete_metadata(self):
-        """Drop ``metadata.json`` (the revert of saving it)."""
-        self.delete(METADATA)
 
 
 class Checkpoint:
@@ -230,6 +163,17 @@ class Checkpoint:
         request = self.index.get(load.REQUEST) \
             if isinstance(self.index, dict) else None
         return request if isinstance(request, dict) else {}
+
+    @property
+    def project_id(self):
+        """The project that owns the checkpoint (format 2); ``None`` for
+        one written before projects were recorded, or unreadable."""
+        return self.index.get("project_id") if self.index_readable else None
+
+    @property
+    def plan_id(self):
+        """The plan whose run made the checkpoint, or ``None``."""
+        return self.index.get("plan_id") if self.index_readable else None
 
     @property
     def name(self):
@@ -440,6 +384,27 @@ class Checkpoint:
         self.index["errors"] = list(reasons)
         self._release(ERROR)
 
+    def adopt(self, tenancy):
+        """Record ``tenancy``'s project and user in an index that has no
+        project (written before format 2, or by the embedded CLI); the
+        index becomes format 2. Refused (CheckpointBusy) while a protect
+        or delete owns it, and for a checkpoint that has a project."""
+        if not self.index_readable:
+            raise exceptions.CheckpointDamaged(self.id, self.damage)
+        if self.project_id is not None:
+            raise exceptions.CheckpointBusy(
+                f"checkpoint {self.id} already belongs to project "
+                f"{self.project_id}")
+        if self.status in (PROTECTING, DELETING):
+            raise exceptions.CheckpointBusy(
+                f"checkpoint {self.id} is {self.status!r}: adopt it once "
+                "that ends")
+        self.index.update(format_version=FORMAT_VERSION,
+                          project_id=tenancy.project_id,
+                          user_id=tenancy.user_id)
+        self.index.setdefault("plan_id", None)
+        self.save_index()
+
     def fail_delete(self, reasons):
         """A delete failed: ``error_deleting``, owner released."""
         self.index["errors"] = list(reasons)
@@ -454,7 +419,20 @@ class Checkpoint:
             "status": self.display_status,
             "created_at": self.index.get("created_at"),
             "resources": len(nodes),
+            "project_id": self.project_id,
+            "plan_id": self.plan_id,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenancy:
+    """Who an operation works for: the caller's project and user (from
+    its token, through the API) and the plan it runs for. ``None`` where
+    unknown: the embedded CLI acts for whoever can read the bank."""
+
+    project_id: typing.Optional[str] = None
+    user_id: typing.Optional[str] = None
+    plan_id: typing.Optional[str] = None
 
 
 class CheckpointStore:
@@ -464,15 +442,23 @@ class CheckpointStore:
         self.bank = bank
         self.owner_timeout = owner_timeout
 
-    def create(self, request, graph, operation_id=None):
+    def create(self, request, graph, operation_id=None, tenancy=None):
         """A new ``protecting`` checkpoint owned by this process;
         ``request``: what the protect was asked for (:attr:`Checkpoint.
-        request`)."""
+        request`).
+
+        ``tenancy`` (a :class:`Tenancy`) names the project and user it is
+        made for and the plan that made it; recorded in the index so that
+        the API shows it to that project only (embedded use: none)."""
         checkpoint_id = str(uuid.uuid4())
         now = utcnow()
+        tenancy = tenancy or Tenancy()
         index = {
             "format_version": FORMAT_VERSION,
             "id": checkpoint_id,
+            "project_id": tenancy.project_id,
+            "user_id": tenancy.user_id,
+            "plan_id": tenancy.plan_id,
             "status": PROTECTING,
             load.REQUEST: request,
             "graph": graph.to_dict(),

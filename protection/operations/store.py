@@ -18,6 +18,10 @@ same database as its persisted TaskFlow flow (:mod:`flows.persistence`):
 ``restored``     JSON: ``TYPE#ORIGINAL_ID`` -> new id (restore)
 ``left_behind``  JSON: what a failed rollback or ``keep`` left in the cloud
 ``result``       JSON: the operation's final report
+``project_id``   the project (and ``user_id`` the user) it runs for, from
+                 the caller's token through the API; ``NULL`` for the
+                 embedded CLI and for rows written before these columns
+                 (added to an older table by :mod:`.schema`)
 
 Only the owner writes a running operation; ``resume`` and ``abort`` take
 it over only when its owner is gone (same host: the pid is dead; another
@@ -36,6 +40,7 @@ import sqlalchemy as sa
 
 from protection.checkpoint import owner as owners
 from protection import exceptions
+from protection.operations import schema
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -62,6 +67,8 @@ TABLE = sa.Table(
     sa.Column("restored", sa.Text, nullable=False, default="{}"),
     sa.Column("left_behind", sa.Text, nullable=False, default="{}"),
     sa.Column("result", sa.Text),
+    sa.Column("project_id", sa.String(64), nullable=True),
+    sa.Column("user_id", sa.String(64), nullable=True),
 )
 _JSON = ("args", "journal", "restored", "left_behind", "result")
 
@@ -121,6 +128,7 @@ class Operation:
             "args": self.args, "created": self.journal,
             "restored": self.restored, "left_behind": self.left_behind,
             "result": self.result,
+            "project_id": self.project_id, "user_id": self.user_id,
         }
 
 
@@ -132,6 +140,7 @@ class OperationStore:
         self.owner_timeout = owner_timeout
         self._lock = threading.Lock()
         _META.create_all(engine)
+        schema.add_missing_columns(engine, TABLE)
 
     def _update(self, operation_id, **values):
         values["updated_at"] = time.time()
@@ -142,7 +151,8 @@ class OperationStore:
             conn.execute(TABLE.update().where(TABLE.c.id == operation_id)
                          .values(**values))
 
-    def create(self, kind, checkpoint_id, args):
+    def create(self, kind, checkpoint_id, args, project_id=None,
+               user_id=None):
         operation_id = str(uuid.uuid4())
         now = time.time()
         with self.engine.begin() as conn:
@@ -151,7 +161,8 @@ class OperationStore:
                 status=RUNNING, owner_host=socket.gethostname(),
                 owner_pid=os.getpid(), heartbeat=now, created_at=now,
                 updated_at=now, args=json.dumps(args, sort_keys=True),
-                journal="{}", restored="{}", left_behind="{}"))
+                journal="{}", restored="{}", left_behind="{}",
+                project_id=project_id, user_id=user_id))
         return self.get(operation_id)
 
     def get(self, operation_id):
@@ -162,10 +173,14 @@ class OperationStore:
             raise OperationNotFound(operation_id)
         return Operation(row, self.owner_timeout)
 
-    def list(self):
+    def list(self, project_id=None):
+        """Every operation, oldest first; ``project_id``: only that
+        project's."""
+        query = TABLE.select().order_by(TABLE.c.created_at)
+        if project_id is not None:
+            query = query.where(TABLE.c.project_id == project_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(TABLE.select().order_by(
-                TABLE.c.created_at)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return [Operation(row, self.owner_timeout) for row in rows]
 
     def set_checkpoint(self, operation_id, checkpoint_id):

@@ -17,6 +17,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
+from protection.checkpoint import store as checkpoint_store
 from protection.plans import retention
 from protection.operations import runner
 
@@ -57,7 +58,9 @@ def _protect(service, connect, plan, started):
     try:
         result = service.protect(connect(plan.cloud), plan.name, plan.roots,
                                  plan.parameters, cloud=plan.cloud,
-                                 tags=tags)
+                                 tags=tags,
+                                 tenancy=checkpoint_store.Tenancy(
+                                     plan_id=plan.name))
     except exceptions.OperationFailed as exc:
         checkpoint_id = exc.result.checkpoint_id if exc.result else None
         return PlanRun(plan.name, FAILED, checkpoint_id, str(exc))

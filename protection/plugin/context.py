@@ -16,7 +16,7 @@ class ResourceContext:
     - ``conn``: the target cloud's ``openstack.connection.Connection``
       (the cloud being protected, or the one being restored into);
     - ``bank``: the resource's section of the checkpoint
-      (:class:`protection.checkpoint.store.ResourceSection`);
+      (:class:`protection.checkpoint.section.ResourceSection`);
     - ``metadata``: what protect saved for this resource (restore, delete,
       verify; empty during protect);
     - ``parameters``: merged and validated parameters;

@@ -19,7 +19,8 @@ from protection.plugin import journal as protect_journal
 from protection.service import running
 
 
-def start(service, checkpoint_id, conn, force=False, cloud=None):
+def start(service, checkpoint_id, conn, force=False, cloud=None,
+          tenancy=None):
     """:meth:`ProtectionService.delete
     <protection.service.facade.ProtectionService.delete>`."""
     started = time.monotonic()
@@ -54,7 +55,7 @@ def start(service, checkpoint_id, conn, force=False, cloud=None):
             checkpoint, service.registry, conn, service.conf,
             service.timeouts, service.progress)
     op = running.start(service, plugin_mod.DELETE, checkpoint.id,
-                       {"cloud": cloud})
+                       {"cloud": cloud}, tenancy)
     return running.run_or_post(
         service, runner_mod.OperationInputs(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP),

@@ -26,6 +26,7 @@ from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
 from protection.model.report import Failure
 from protection.model.report import OperationResult
+from protection.operations import flow_progress
 from protection.operations import runner as runner_mod
 from protection.plugin import base as plugin_mod
 from protection.plugin.wait import Timeouts
@@ -40,7 +41,7 @@ from protection.service.stores import Stores
 
 class ProtectionService:
     def __init__(self, conf, registry, bank, progress=None, stores=None,
-                 poster=None):
+                 poster=None, executor=None):
         self.conf = conf
         self.registry = registry
         self.bank = bank
@@ -54,6 +55,10 @@ class ProtectionService:
         # With a jobboard (protection.operations.jobboard.Poster), new
         # operations are posted for a conductor instead of run here.
         self.poster = poster
+        # Without one, an executor (protection.api.workers.WorkerPool, in
+        # the standalone API) runs them in the background: the caller
+        # gets the operation at once instead of waiting for its end.
+        self.executor = executor
 
     # -- discovery -----------------------------------------------------------
     def list_resources(self, conn, resource_type=None):
@@ -80,7 +85,7 @@ class ProtectionService:
 
     # -- operations -----------------------------------------------------------
     def protect(self, conn, name, resources, parameters=None, cloud=None,
-                tags=None):
+                tags=None, tenancy=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
 
@@ -89,14 +94,15 @@ class ProtectionService:
         ``cloud`` (the clouds.yaml name of ``conn``) is recorded so that
         the operation can be resumed by another process. ``tags`` (such as
         the plan it runs for, :mod:`protection.plans.run`) are added to
-        the checkpoint's request (``plan`` in its index).
+        the checkpoint's request (``plan`` in its index). ``tenancy``
+        (project, user, plan) is recorded in the index and the operation.
         """
         return protect_kind.start(self, conn, name, resources, parameters,
-                                  cloud, tags)
+                                  cloud, tags, tenancy)
 
     def restore(self, checkpoint_id, conn, parameters=None,
                 policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
-                skip_preflight=False):
+                skip_preflight=False, tenancy=None):
         """Restore a checkpoint into the cloud/project of ``conn``.
 
         ``policy``: ``rollback`` (default) reverts everything the restore
@@ -108,7 +114,7 @@ class ProtectionService:
         """
         return restore_kind.start(self, checkpoint_id, conn, parameters,
                                   policy, cloud, only, exclude,
-                                  skip_preflight)
+                                  skip_preflight, tenancy)
 
     def dry_run(self, checkpoint_id, conn, parameters=None, only=(),
                 exclude=()):
@@ -117,7 +123,8 @@ class ProtectionService:
         return restore_kind.dry_run(self, checkpoint_id, conn, parameters,
                                     only, exclude)
 
-    def delete(self, checkpoint_id, conn, force=False, cloud=None):
+    def delete(self, checkpoint_id, conn, force=False, cloud=None,
+               tenancy=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
         Refused while the protect or delete that owns the checkpoint is
@@ -127,16 +134,17 @@ class ProtectionService:
         checkpoint without a readable index loses its objects only (see
         :mod:`protection.checkpoint.check`).
         """
-        return delete_kind.start(self, checkpoint_id, conn, force, cloud)
+        return delete_kind.start(self, checkpoint_id, conn, force, cloud,
+                                 tenancy)
 
     def delete_refusals(self, checkpoint_id, conn):
         """The Failures delete's precheck would refuse with now (``[]``:
         none); nothing is deleted."""
         return delete_kind.refusals(self, checkpoint_id, conn)
 
-    def verify(self, checkpoint_id, conn=None, cloud=None):
+    def verify(self, checkpoint_id, conn=None, cloud=None, tenancy=None):
         """Recompute every object hash; with ``conn``, run plugin checks."""
-        return verify_kind.start(self, checkpoint_id, conn, cloud)
+        return verify_kind.start(self, checkpoint_id, conn, cloud, tenancy)
 
     # -- checkpoints ----------------------------------------------------------
     def list_checkpoints(self):
@@ -145,12 +153,24 @@ class ProtectionService:
     def show_checkpoint(self, checkpoint_id):
         return self.checkpoints.get(checkpoint_id)
 
+    def adopt_checkpoint(self, checkpoint_id, tenancy):
+        """Give a checkpoint without a project to ``tenancy``'s project
+        (:meth:`~protection.checkpoint.store.Checkpoint.adopt`)."""
+        checkpoint = self.checkpoints.get(checkpoint_id)
+        checkpoint.adopt(tenancy)
+        return checkpoint
+
     # -- resume and abort -----------------------------------------------------
     def operation(self, operation_id):
         return self.stores.operations.get(operation_id)
 
-    def list_operations(self):
-        return self.stores.operations.list()
+    def operation_progress(self, operation_id):
+        """Each resource's state in the operation's persisted flow
+        (:mod:`protection.operations.flow_progress`)."""
+        return flow_progress.per_resource(self.stores.flows, operation_id)
+
+    def list_operations(self, project_id=None):
+        return self.stores.operations.list(project_id)
 
     def resume(self, operation_id, connect):
         """Finish an interrupted operation, skipping what it finished.

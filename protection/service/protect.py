@@ -21,7 +21,7 @@ LOG = logging.getLogger(__name__)
 
 
 def start(service, conn, name, resources, parameters=None, cloud=None,
-          tags=None):
+          tags=None, tenancy=None):
     """:meth:`ProtectionService.protect
     <protection.service.facade.ProtectionService.protect>`."""
     started = time.monotonic()
@@ -38,8 +38,9 @@ def start(service, conn, name, resources, parameters=None, cloud=None,
                "parameters": parameters or {}}
     request.update(tags or {})
     op = running.start(service, plugin_mod.PROTECT, None,
-                       {"cloud": cloud, "parameters": parameters or {}})
-    checkpoint = service.checkpoints.create(request, graph, op.id)
+                       {"cloud": cloud, "parameters": parameters or {}},
+                       tenancy)
+    checkpoint = service.checkpoints.create(request, graph, op.id, tenancy)
     service.stores.operations.set_checkpoint(op.id, checkpoint.id)
     return running.run_or_post(
         service, runner_mod.OperationInputs(op, checkpoint, conn, merged, {}),

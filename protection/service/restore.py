@@ -20,7 +20,7 @@ from protection.service import running
 
 def start(service, checkpoint_id, conn, parameters=None,
           policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
-          skip_preflight=False):
+          skip_preflight=False, tenancy=None):
     """:meth:`ProtectionService.restore
     <protection.service.facade.ProtectionService.restore>`."""
     started = time.monotonic()
@@ -43,7 +43,7 @@ def start(service, checkpoint_id, conn, parameters=None,
     op = running.start(service, plugin_mod.RESTORE, checkpoint.id,
                        {"cloud": cloud, "parameters": parameters or {},
                         "policy": policy,
-                        **selection.as_args(only, exclude)})
+                        **selection.as_args(only, exclude)}, tenancy)
     return running.run_or_post(
         service, runner_mod.OperationInputs(
             op, checkpoint, conn, merged, saved, policy, graph),

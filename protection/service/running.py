@@ -17,6 +17,7 @@ import dataclasses
 import time
 import typing
 
+from protection.checkpoint import store as cp
 from protection.model import parameters as params_mod
 from protection.model import progress as progress_mod
 from protection.model.progress import ProgressEvent
@@ -89,10 +90,15 @@ def checkpoint(service, checkpoint_id, want_available=True):
 
 
 # -- start, run, finish -------------------------------------------------------
-def start(service, kind, checkpoint_id, args):
-    """Record a new operation (after pruning old ones) and announce it."""
+def start(service, kind, checkpoint_id, args, tenancy=None):
+    """Record a new operation (after pruning old ones) and announce it;
+    ``tenancy`` (:class:`~protection.checkpoint.store.Tenancy`): the
+    project and user it runs for."""
     _prune(service)
-    op = service.stores.operations.create(kind, checkpoint_id, args)
+    tenancy = tenancy or cp.Tenancy()
+    op = service.stores.operations.create(
+        kind, checkpoint_id, args, project_id=tenancy.project_id,
+        user_id=tenancy.user_id)
     service.progress.emit(ProgressEvent(kind, None, progress_mod.STARTED,
                                         message=op.id))
     return op
@@ -119,10 +125,14 @@ def finish(service, op, result, left_behind=None):
 
 def run_or_post(service, inputs, started, run_here):
     """Run a new operation here (``run_here(inputs, started)``, its kind's
-    finish), or post it for a conductor (a jobboard.Posted)."""
-    if service.poster is None:
-        return run_here(inputs, started)
-    return service.poster.post(inputs.operation)
+    finish), or post it for a conductor (a jobboard.Posted), or hand it to
+    the service's executor (what its ``submit`` returns)."""
+    if service.poster is not None:
+        return service.poster.post(inputs.operation)
+    if service.executor is not None:
+        return service.executor.submit(inputs.operation,
+                                       lambda: run_here(inputs, started))
+    return run_here(inputs, started)
 
 
 def execute(service, inputs, started, resume=False, abort=False):

@@ -17,7 +17,7 @@ from protection.plugin import base as plugin_mod
 from protection.service import running
 
 
-def start(service, checkpoint_id, conn=None, cloud=None):
+def start(service, checkpoint_id, conn=None, cloud=None, tenancy=None):
     """:meth:`ProtectionService.verify
     <protection.service.facade.ProtectionService.verify>`."""
     started = time.monotonic()
@@ -26,7 +26,7 @@ def start(service, checkpoint_id, conn=None, cloud=None):
     saved = running.saved_metadata(service, checkpoint, check=False)
     problems += running.metadata_problems(service, checkpoint, saved)
     op = running.start(service, plugin_mod.VERIFY, checkpoint.id,
-                       {"cloud": cloud})
+                       {"cloud": cloud}, tenancy)
     inputs = runner_mod.OperationInputs(op, checkpoint, conn, {}, saved,
                                         plugin_mod.KEEP)
     return running.run_or_post(

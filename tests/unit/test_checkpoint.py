@@ -8,6 +8,7 @@ import threading
 import mock
 import pytest
 
+from protection.checkpoint import section
 from protection.checkpoint import store as cp
 from protection.checkpoint import verify as checkpoint_verify
 from protection import exceptions
@@ -210,9 +211,10 @@ def test_each_id_has_its_own_section_inside_the_checkpoint(store, bank):
         assert got.section(Resource(KEYPAIR, rid)).list() == [
             "metadata.json"]
     assert checkpoint_verify.verify_objects(got) == []
-    assert cp.section_prefix(Resource(KEYPAIR, "my key")) == \
+    assert section.section_prefix(Resource(KEYPAIR, "my key")) == \
         f"resources/{KEYPAIR}/my%20key/"
-    assert cp.section_prefix(VOLUME) == "resources/OS::Cinder::Volume/vol-1/"
+    assert section.section_prefix(VOLUME) == \
+        "resources/OS::Cinder::Volume/vol-1/"
     # one directory per id, every file inside the checkpoint's directory
     top = os.path.join(bank.root, "checkpoints", checkpoint.id)
     found = []
@@ -370,7 +372,7 @@ def test_get_rejects_an_unknown_format_version(store, bank):
     bank.put_json(checkpoint.key("index.json"), index)
     found = store.get(checkpoint.id)
     assert found.status == cp.DAMAGED
-    assert "format 2; this stackvault reads format 1" in found.damage
+    assert "format 3; this stackvault reads formats 1 and 2" in found.damage
     assert not found.deletable       # a newer stackvault's plugins must
     with pytest.raises(exceptions.CheckpointDamaged, match="format"):
         found.require_available()

@@ -10,11 +10,16 @@ import mock
 import pytest
 import yaml
 from openstack import exceptions as sdk_exceptions
+from oslo_config import cfg
 
+from protection import config
+from protection.bank.filesystem import FileSystemBank
 from protection.checkpoint import owner as checkpoint_owner
+from protection.checkpoint import store as cp
 from protection import exceptions
 from protection.cli import main as cli
 from protection.plugin.registry import PluginRegistry
+from protection.service import ProtectionService
 from tests import fake_cloud
 
 
@@ -181,6 +186,20 @@ def test_checkpoint_list_formats(run):
     for column in ("ID", "Name", "Status", "Created", "Resources"):
         assert column in header
     assert first in run.out and second in run.out
+
+
+def test_the_embedded_cli_lists_every_projects_checkpoints(run):
+    """Checkpoints the API made for two projects, in the CLI's bank: the
+    CLI (one user, its own bank) shows both, as before projects."""
+    conf = config.load_config([str(run.config)], conf=cfg.ConfigOpts())
+    service = ProtectionService(conf, run.registry,
+                                FileSystemBank(str(run.bank_path)))
+    made = [service.protect(run.cloud, project, [("Test::Network", "net")],
+                            tenancy=cp.Tenancy(project, "u")).checkpoint_id
+            for project in ("proj-a", "proj-b")]
+    listed = run.json("checkpoint", "list")
+    assert sorted(c["ID"] for c in listed) == sorted(made)
+    assert run("checkpoint", "show", made[1]) == 0
 
 
 def test_resource_list_and_show(run):

@@ -35,7 +35,8 @@ LAYERS = (
     ("operations",),
     ("restore", "plans"),
     ("service",),
-    ("cli", "testing"),
+    ("api", "testing"),
+    ("cli",),
 )
 LAYER_OF = {name: level for level, names in enumerate(LAYERS)
             for name in names}

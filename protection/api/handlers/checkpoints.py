@@ -1,0 +1,104 @@
+"""``/v1/checkpoints``: protect, list, show, delete and verify."""
+
+from protection.api import views
+from protection.api.policies import checkpoints as rules
+from protection.checkpoint.store import Tenancy
+from protection.model.report import OperationResult
+
+FILTERS = ("status", "plan_id", "name")
+
+
+def visible_checkpoint(request, checkpoint_id):
+    """The checkpoint, if the caller sees it; else 404 (the same answer
+    as for one that does not exist)."""
+    checkpoint = request.service.show_checkpoint(checkpoint_id)
+    request.caller.require_visible(
+        checkpoint.project_id, f"checkpoint {checkpoint_id} does not exist")
+    return checkpoint
+
+
+def started(request, result):
+    """202 with the operation an action started, or 200 with the result
+    of one that ended at once (a delete with nothing to run)."""
+    if isinstance(result, OperationResult):
+        return 200, {"operation_id": result.operation_id,
+                     "result": result.to_dict()}
+    operation = request.service.operation(result.operation_id)
+    return 202, {"operation_id": operation.id,
+                 "operation": views.operation(operation)}, {
+        "Location": f"{request.host_url}/v1/operations/"
+                    f"{result.operation_id}"}
+
+
+def create_checkpoint(request):
+    caller = request.caller
+    caller.authorize(rules.CREATE, caller.project_id)
+    request.require_room()
+    body = request.body
+    result = request.service.protect(
+        request.connection(), body["name"],
+        [(r["type"], r["id"]) for r in body["resources"]],
+        body.get("parameters"), tenancy=caller.tenancy)
+    operation = request.service.operation(result.operation_id)
+    checkpoint = request.service.show_checkpoint(operation.checkpoint)
+    return 202, {"checkpoint": views.checkpoint_summary(checkpoint),
+                 "operation_id": operation.id}, {
+        "Location": f"{request.host_url}/v1/checkpoints/{checkpoint.id}"}
+
+
+def list_checkpoints(request):
+    caller = request.caller
+    project = caller.list_filter(rules.LIST, rules.LIST_ALL_PROJECTS,
+                                 request.query.get("all_projects", False))
+    found = [views.checkpoint_summary(c)
+             for c in request.service.list_checkpoints()
+             if project is None or c.project_id == project]
+    shown = views.page(found, request.query, FILTERS,
+                       f"{request.host_url}/v1/checkpoints", request.conf)
+    return 200, {"checkpoints": shown["items"], "next": shown["next"]}
+
+
+def show_checkpoint(request, checkpoint_id):
+    checkpoint = visible_checkpoint(request, checkpoint_id)
+    request.caller.authorize(rules.SHOW, checkpoint.project_id)
+    return 200, {"checkpoint": views.checkpoint_detail(checkpoint)}
+
+
+def delete_checkpoint(request, checkpoint_id):
+    checkpoint = visible_checkpoint(request, checkpoint_id)
+    request.caller.authorize(rules.DELETE, checkpoint.project_id)
+    request.require_room()
+    result = request.service.delete(
+        checkpoint.id, request.connection(),
+        force=request.query.get("force", False),
+        tenancy=request.caller.tenancy)
+    return started(request, result)
+
+
+def verify_checkpoint(request, checkpoint_id):
+    checkpoint = visible_checkpoint(request, checkpoint_id)
+    request.caller.authorize(rules.VERIFY, checkpoint.project_id)
+    request.require_room()
+    result = request.service.verify(checkpoint.id, request.connection(),
+                                    tenancy=request.caller.tenancy)
+    return started(request, result)
+
+
+def adopt_checkpoint(request, checkpoint_id):
+    """Give a checkpoint written before projects were recorded to the
+    caller's project (an admin: to ``project_id``). Such a checkpoint is
+    visible here to whoever may adopt (a project manager); one that
+    already has a project is 409 to those who see it."""
+    caller = request.caller
+    checkpoint = request.service.show_checkpoint(checkpoint_id)
+    project = request.body.get("project_id", caller.project_id)
+    if checkpoint.project_id is None and \
+            caller.allowed(rules.ADOPT, caller.project_id):
+        if project != caller.project_id:
+            caller.authorize(rules.ADOPT, project)
+    else:
+        checkpoint = visible_checkpoint(request, checkpoint_id)
+        caller.authorize(rules.ADOPT, checkpoint.project_id)
+    adopted = request.service.adopt_checkpoint(
+        checkpoint.id, Tenancy(project, caller.user_id))
+    return 200, {"checkpoint": views.checkpoint_summary(adopted)}
