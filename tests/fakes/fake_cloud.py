@@ -282,3 +282,7 @@ def app_cloud():
     cloud.add("Test::Server", "web", b"web-spec", ["vol-web", "net"])
     cloud.add("Test::Server", "db", b"db-spec", ["vol-db", "net"])
     return cloud
+
+
+# The roots of app_cloud(): what a test protects to get the whole graph.
+ROOTS = [("Test::Server", "web"), ("Test::Server", "db")]

@@ -1,8 +1,8 @@
-"""The fake cloud of tests/fake_cloud.py, kept in a JSON file, so that a
+"""The fake cloud of tests/fakes/fake_cloud.py, kept in a JSON file, so that a
 process killed half way through an operation leaves the "cloud" as it
 was, and another process can resume or abort the operation on it.
 
-``python -m tests.file_cloud CLOUD BANK DATA_DIR protect|restore ...``
+``python -m tests.fakes.file_cloud CLOUD BANK DATA_DIR protect|restore ...``
 runs one operation through the real service, TaskFlow engines, bank and
 persistence database; the crash tests start it with STACKVAULT_CRASH_AT.
 """
@@ -18,7 +18,7 @@ from protection import config
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
-from tests import fake_cloud
+from tests.fakes import fake_cloud
 
 
 class FileCloud(fake_cloud.FakeCloud):
@@ -86,14 +86,10 @@ def main(argv):
     os.environ["XDG_DATA_HOME"] = data_dir
     svc, cloud = service(bank_path), FileCloud(cloud_path)
     if operation == "protect":
-        result = svc.protect(cloud, "app", fake_cloud_roots())
+        result = svc.protect(cloud, "app", fake_cloud.ROOTS)
     else:
         result = svc.restore(args[0], cloud)
     print(json.dumps(result.to_dict()))
-
-
-def fake_cloud_roots():
-    return [("Test::Server", "web"), ("Test::Server", "db")]
 
 
 if __name__ == "__main__":

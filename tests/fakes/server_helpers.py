@@ -16,8 +16,8 @@ from protection.checkpoint.store import CheckpointStore
 from protection.model.graph import ResourceGraph
 from protection.model.resource import Resource
 from protection.model.restored_ids import RestoredIds
-from tests.unit import fake_glance
-from tests.unit.plugin_helpers import make_ctx, obj
+from tests.fakes import fake_glance
+from tests.fakes.plugin_helpers import make_ctx, obj
 
 SRV = Resource(common.RESOURCE_TYPE, "srv-1", "web")
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-# Re-exported: the tests import the bounded waits from here.
-from tools.cloudkit.waits import DEFAULT_TIMEOUT  # noqa: F401
-from tools.cloudkit.waits import wait_for  # noqa: F401
-from tools.cloudkit.waits import wait_gone  # noqa: F401
-from tools.cloudkit.waits import wait_status  # noqa: F401
+from tests.fakes import crash_world
+from tools.cloudkit.waits import DEFAULT_TIMEOUT
+from tools.cloudkit.waits import wait_for
+from tools.cloudkit.waits import wait_gone
+from tools.cloudkit.waits import wait_status
 
 HERE = Path(__file__).resolve().parent
 
@@ -167,17 +167,6 @@ def cleanup():
         )
 
 
-def require_devcloud():
-    """Skip the calling test (one line, with the reason) unless volume
-    bytes can be read and written: only on devcloud."""
-    from tools.cloudkit import volume_bytes as devcloud_volume
-
-    try:
-        devcloud_volume.require()
-    except devcloud_volume.NotDevcloud as exc:
-        pytest.skip(f"byte checks need devcloud: {exc}")
-
-
 @pytest.fixture
 def waits():
     """The bounded wait helpers, for tests that prefer a fixture."""
@@ -226,3 +215,25 @@ def _ignore_missing(delete):
 
     call.__qualname__ = getattr(delete, "__qualname__", "delete")
     return call
+
+
+# -- the crash tests' application (tests/fakes/crash_world.py) ---------------
+# Module fixtures of test_crash_resume and test_conductor, each on the
+# ``world`` (a crash_world.World) that module defines.
+@pytest.fixture(scope="module")
+def app(conn, world):
+    """The live demo application, gone with everything of its prefix at the
+    end of the module."""
+    yield from crash_world.live_application(conn, world)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(world, app):
+    """The id of a checkpoint of ``app``, protected without a crash."""
+    return crash_world.protect_application(world, app)
+
+
+@pytest.fixture(scope="module")
+def deleted_app(conn, world, app, checkpoint):
+    """``app``, protected and then deleted: the restore cases' start."""
+    return crash_world.delete_application(conn, world, app)

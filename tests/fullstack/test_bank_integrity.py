@@ -11,7 +11,7 @@ import io
 import secrets
 
 from protection.cli import main as cli
-from tests.fullstack.conftest import wait_status
+from tools.cloudkit.waits import wait_status
 from tests.fullstack.service_fixtures import make_service, protect_one
 from tools.cloudkit.teardown import delete_volume
 

@@ -3,9 +3,10 @@ processes on Redis (the jobboard) and MariaDB (the shared persistence)
 that ``tools/devcloud up`` provides (issue 11, item 6).
 
 The demo-sized application, its checkpoint and its deletion are the
-fixtures of ``test_crash_resume`` (reused, with this module's ``world``:
-a config with ``[jobboard] address`` in a namespace of its own, so these
-conductors take only this module's jobs). Every CLI command posts a job
+crash tests' module fixtures (tests/fullstack/conftest.py, built from
+tests/fakes/crash_world.py), on this module's ``world``: a config with
+``[jobboard] address`` in a namespace of its own, so these conductors
+take only this module's jobs. Every CLI command posts a job
 and follows it, exactly as an operator's would; at least one conductor is
 running for every command unless a test says otherwise.
 
@@ -45,24 +46,18 @@ import sqlalchemy as sa
 from taskflow.jobs import backends as job_backends
 from taskflow import states as tf_states
 
-from tests.fullstack.conftest import require_devcloud
-from tests.fullstack.test_crash_resume import NO_ROOT_DISK
-from tests.fullstack.test_crash_resume import ROOT
-from tests.fullstack.test_crash_resume import SERVER
-from tests.fullstack.test_crash_resume import TIMINGS
-from tests.fullstack.test_crash_resume import World
-from tests.fullstack.test_crash_resume import _assert_one_copy_each
-from tests.fullstack.test_crash_resume import _assert_protected_once
-from tests.fullstack.test_crash_resume import _checkpoint_leftovers
-from tests.fullstack.test_crash_resume import _remove_restored
-from tests.fullstack import test_crash_resume as crash
+from tests.fakes.crash_world import NO_ROOT_DISK
+from tests.fakes.crash_world import SERVER
+from tests.fakes.crash_world import TIMINGS
+from tests.fakes.crash_world import World
+from tests.fakes.crash_world import assert_one_copy_each
+from tests.fakes.crash_world import assert_protected_once
+from tests.fakes.crash_world import checkpoint_leftovers
+from tests.fakes.crash_world import remove_restored
+from tests.fakes.devcloud import require_devcloud
+from tests.fakes.paths import ROOT
 from tools.cloudkit import demo_app
 from tools.cloudkit import teardown
-
-# The crash tests' module fixtures, on this module's ``world``.
-app = crash.app
-checkpoint = crash.checkpoint
-deleted_app = crash.deleted_app
 
 CLAIM_EXPIRY = 4
 KEEP_ALIVE = 1
@@ -329,11 +324,11 @@ def test_a_protect_whose_conductor_is_killed_half_way_is_finished(
     finally:
         world.autostart = True
     try:
-        _assert_protected_once(conn, world, app, checkpoint_id)
+        assert_protected_once(conn, world, app, checkpoint_id)
     finally:
         if checkpoint_id:
             world.ok("checkpoint", "delete", "--force", checkpoint_id)
-    assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
+    assert checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
     _timed(f"conductor: protect killed half way (in flight: "
            f"{', '.join(map(_step, in_flight))}), taken over in "
            f"{took:.1f} s", started)
@@ -388,14 +383,14 @@ def test_conductors_stopped_with_jobs_posted_release_them_to_the_next(
         assert verified["status"] == "succeeded", (verified, world.logs())
         assert world.ok("checkpoint", "show",
                         protect_cp)["status"] == "available"
-        backups, snapshots, _ = _checkpoint_leftovers(conn, protect_cp)
+        backups, snapshots, _ = checkpoint_leftovers(conn, protect_cp)
         assert collections.Counter(b.volume_id for b in backups) == {
             v: 1 for v in app["volumes"]}, backups
         assert snapshots == [], snapshots
     finally:
         if protect_cp:
             world.ok("checkpoint", "delete", "--force", protect_cp)
-    assert _checkpoint_leftovers(conn, protect_cp) == ([], [], [])
+    assert checkpoint_leftovers(conn, protect_cp) == ([], [], [])
     _timed(f"conductor: both stopped, one started ({ran_again:.1f} s "
            "from the stop to both ended)", started)
 
@@ -421,9 +416,9 @@ def test_a_restore_whose_conductor_is_killed_half_way_is_finished(
         restored = shown["result"]["restored"]
         demo_app.check_restored(conn, deleted_app, restored,
                                 say=lambda _: None)
-        _assert_one_copy_each(conn, world, deleted_app, restored)
+        assert_one_copy_each(conn, world, deleted_app, restored)
     finally:
-        _remove_restored(conn, world, operation_id)
+        remove_restored(conn, world, operation_id)
     _timed(f"conductor: restore killed half way (in flight: "
            f"{', '.join(map(_step, in_flight))}), taken over in "
            f"{took:.1f} s", started)

@@ -47,116 +47,30 @@ case are printed at the end of the module (doc/operations.rst lists them).
 
 import collections
 import copy
-import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 
 import pytest
 from openstack import exceptions as sdk_exceptions
 
 from flows import faults
-from tests.fullstack.conftest import require_devcloud
+from tests.fakes.crash_world import NO_ROOT_DISK
+from tests.fakes.crash_world import SERVER
+from tests.fakes.crash_world import TIMINGS
+from tests.fakes.crash_world import World
+from tests.fakes.crash_world import assert_one_copy_each
+from tests.fakes.crash_world import assert_protected_once
+from tests.fakes.crash_world import checkpoint_leftovers
+from tests.fakes.crash_world import listings
+from tests.fakes.crash_world import names
+from tests.fakes.crash_world import remove_restored
+from tests.fakes.crash_world import sweep
+from tests.fakes.devcloud import require_devcloud
 from tools.cloudkit import demo_app
 from tools.cloudkit import teardown
 
-SERVER = demo_app.SERVER
-# The crash matrix is about resuming, not root disks (tested elsewhere):
-# their snapshot would only add time and a restored image to the sweep.
-NO_ROOT_DISK = ("--parameter", f"{SERVER}:snapshot_root_disk=false")
-# 10.251.X.0/24: a network no other fullstack test uses (they pick
-# 10.20-219.X.0/24 at random; the demo has 10.250.1.0/24).
-CIDR_SECOND_OCTET = 251
-CLI_TIMEOUT = 900
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-TIMINGS = []
-
-
-# -- the stackvault CLI, in a child process ----------------------------------
-class World:
-    """A private bank and operations database, and the CLI run against
-    them (the same env for every child, so they share both)."""
-
-    def __init__(self, base, prefix):
-        self.prefix = prefix
-        conf = base / "stackvault.conf"
-        conf.write_text(f"[filesystem_bank]\npath = {base / 'bank'}\n")
-        self.conf = str(conf)
-        self.env = dict(os.environ, XDG_DATA_HOME=str(base / "data"))
-        self.env.pop("STACKVAULT_CRASH_AT", None)
-
-    def run(self, *args, crash_at=None):
-        env = dict(self.env)
-        if crash_at:
-            env["STACKVAULT_CRASH_AT"] = crash_at
-        return subprocess.run(
-            [sys.executable, "-m", "protection.cli.main", "--config-file",
-             self.conf, *args, "-f", "json"],
-            env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT,
-            cwd=ROOT)
-
-    def ok(self, *args):
-        proc = self.run(*args)
-        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
-        return json.loads(proc.stdout) if proc.stdout.strip() else None
-
-    def crashed(self, kind, crash_at, *args):
-        """Run ``kind`` killed at ``crash_at``; the interrupted operation."""
-        before = {o["ID"] for o in self.ok("operation", "list")}
-        proc = self.run(kind, *args, crash_at=crash_at)
-        assert proc.returncode == faults.EXIT_CODE, (proc.stdout,
-                                                     proc.stderr)
-        assert "fault injected" in proc.stderr, proc.stderr
-        ops = [o for o in self.ok("operation", "list")
-               if o["ID"] not in before]
-        assert [(o["Kind"], o["Status"]) for o in ops] == [
-            (kind, "interrupted")], ops
-        return ops[0]
-
 
 # -- sweeping the cloud by the prefix ----------------------------------------
-def _listings(conn):
-    return {
-        "server": conn.compute.servers,
-        "volume": conn.block_storage.volumes,
-        "network": conn.network.networks,
-        "subnet": conn.network.subnets,
-        "router": conn.network.routers,
-        "security group": conn.network.security_groups,
-        "port": conn.network.ports,
-        "image": conn.image.images,
-    }
-
-
-def sweep(conn, prefix):
-    """``{kind: {id: name}}`` of everything named with ``prefix``."""
-    return {kind: {r.id: r.name for r in demo_app.ours(listing(), prefix)}
-            for kind, listing in _listings(conn).items()}
-
-
-def _names(found):
-    return {kind: collections.Counter(ids.values())
-            for kind, ids in found.items()}
-
-
-def remove_prefixed(conn, prefix):
-    """Delete everything named with ``prefix`` (dependents first)."""
-    found = sweep(conn, prefix)
-    teardown.delete_resources(conn, {
-        teardown.SERVER: list(found["server"]),
-        teardown.PORT: list(found["port"]),
-        teardown.VOLUME: list(found["volume"]),
-        teardown.IMAGE: list(found["image"]),
-        teardown.ROUTER: list(found["router"]),
-        teardown.NETWORK: list(found["network"]),
-        teardown.SUBNET: list(found["subnet"]),
-        teardown.GROUP: list(found["security group"]),
-    })
-
-
 def _gone(conn, type_id_pairs):
     """The (type, id) pairs that still exist."""
     getters = {teardown.SERVER: conn.compute.get_server,
@@ -180,61 +94,12 @@ def _gone(conn, type_id_pairs):
     return left
 
 
-# -- module fixtures ---------------------------------------------------------
+# -- module fixtures (app, checkpoint, deleted_app: in the conftest) --------
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     require_devcloud()
     prefix = f"svcrash-{secrets.token_hex(3)}"
     return World(tmp_path_factory.mktemp("crash"), prefix)
-
-
-@pytest.fixture(scope="module")
-def app(conn, world):
-    """The live application; everything with the prefix (and every
-    checkpoint of the bank, with its backups) goes at the end."""
-    third = secrets.randbelow(200) + 20
-    cidr = f"10.{CIDR_SECOND_OCTET}.{third}.0/24"
-    fixed_ip = f"10.{CIDR_SECOND_OCTET}.{third}.10"
-    started = time.monotonic()
-    try:
-        made = demo_app.create_application(conn, world.prefix, cidr,
-                                           fixed_ip, say=lambda _: None)
-        made["names"] = _names(sweep(conn, world.prefix))
-        TIMINGS.append(("create the application",
-                        time.monotonic() - started))
-        yield made
-    finally:
-        failures = []
-        listed = world.run("checkpoint", "list")
-        for checkpoint in json.loads(listed.stdout or "[]"):
-            proc = world.run("checkpoint", "delete", "--force",
-                             checkpoint["ID"])
-            if proc.returncode != 0:
-                failures.append(proc.stderr)
-        remove_prefixed(conn, world.prefix)
-        _report_timings()
-        assert listed.returncode == 0 and not failures, (listed.stderr,
-                                                         failures)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(world, app):
-    started = time.monotonic()
-    result = world.ok("protect", "--name", world.prefix,
-                      *NO_ROOT_DISK, f"{SERVER}={app['server'].id}")
-    assert result["status"] == "success", result
-    TIMINGS.append(("protect (no crash)", time.monotonic() - started))
-    return result["checkpoint_id"]
-
-
-@pytest.fixture(scope="module")
-def deleted_app(conn, world, app, checkpoint):
-    """The application, protected and then deleted: restore cases' start."""
-    started = time.monotonic()
-    demo_app.delete_application(conn, app)
-    assert not any(sweep(conn, world.prefix).values())
-    TIMINGS.append(("delete the application", time.monotonic() - started))
-    return app
 
 
 @pytest.fixture
@@ -245,12 +110,6 @@ def timed(request):
     params = " ".join(map(str, spec.params.values())) if spec else ""
     TIMINGS.append((f"{request.node.originalname} {params}",
                     time.monotonic() - started))
-
-
-def _report_timings():
-    lines = [f"  {name:<78} {secs:6.1f} s" for name, secs in TIMINGS]
-    lines.append(f"  {'total':<78} {sum(s for _, s in TIMINGS):6.1f} s")
-    sys.stderr.write("\ncrash/resume timings:\n" + "\n".join(lines) + "\n")
 
 
 # -- chains of crashes -------------------------------------------------------
@@ -277,38 +136,12 @@ def crash_chain(world, kind, points, args, after_each, started):
 
 
 # -- protect -----------------------------------------------------------------
-def _checkpoint_leftovers(conn, checkpoint_id):
-    """Cinder backups and snapshots, Glance images, of this checkpoint."""
-    backups = [b for b in conn.block_storage.backups(details=True)
-               if checkpoint_id in (b.description or "")
-               or checkpoint_id in (b.name or "")]
-    snapshots = [s for s in conn.block_storage.snapshots(details=True)
-                 if checkpoint_id in (s.name or "")
-                 or checkpoint_id in (s.description or "")]
-    images = [i for i in conn.image.images()
-              if checkpoint_id in (i.name or "")]
-    return backups, snapshots, images
-
-
-def _assert_protected_once(conn, world, app, checkpoint_id):
-    """The checkpoint is ``available`` and verifies; Cinder holds exactly
-    one available backup per volume for it and no temporary snapshot or
-    image is left."""
-    shown = world.ok("checkpoint", "show", checkpoint_id)
-    assert shown["status"] == "available", shown
-    verified = world.ok("checkpoint", "verify", checkpoint_id)
-    assert verified["status"] == "success", verified
-    backups, snapshots, images = _checkpoint_leftovers(conn, checkpoint_id)
-    per_volume = collections.Counter(b.volume_id for b in backups)
-    assert per_volume == {v: 1 for v in app["volumes"]}, backups
-    assert all(b.status == "available" for b in backups), backups
-    assert (snapshots, images) == ([], []), (snapshots, images)
 
 
 def _assert_no_duplicate_backups(conn, app, checkpoint_id):
     """The sweep after every crash: at most one backup and one temporary
     snapshot of each volume for this checkpoint (marked by its id)."""
-    backups, snapshots, _ = _checkpoint_leftovers(conn, checkpoint_id)
+    backups, snapshots, _ = checkpoint_leftovers(conn, checkpoint_id)
     for found in (backups, snapshots):
         per_volume = collections.Counter(o.volume_id for o in found)
         assert set(per_volume) <= set(app["volumes"]), found
@@ -355,11 +188,11 @@ def test_a_protect_killed_again_and_again_resumes_to_one_checkpoint(
         checkpoint_id = op["Checkpoint"]
         result = world.ok("operation", "resume", op["ID"])
         assert result["status"] == "success", result
-        _assert_protected_once(conn, world, app, checkpoint_id)
+        assert_protected_once(conn, world, app, checkpoint_id)
     finally:
         for op in started:
             world.run("checkpoint", "delete", "--force", op["Checkpoint"])
-    assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
+    assert checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
 
 
 def test_a_protect_killed_before_its_journal_write_aborts_to_nothing(
@@ -371,7 +204,7 @@ def test_a_protect_killed_before_its_journal_write_aborts_to_nothing(
                        *_protect_args(world, app))
     checkpoint_id = op["Checkpoint"]
     try:
-        backups, _, _ = _checkpoint_leftovers(conn, checkpoint_id)
+        backups, _, _ = checkpoint_leftovers(conn, checkpoint_id)
         assert backups, "the killed protect made no backup to undo"
         result = world.ok("operation", "abort", op["ID"])
         assert result["status"] == "aborted", result
@@ -379,7 +212,7 @@ def test_a_protect_killed_before_its_journal_write_aborts_to_nothing(
         assert checkpoint_id not in listed
         assert world.ok("operation", "show", op["ID"])["status"] == \
             "aborted"
-        assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
+        assert checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
     finally:
         world.run("checkpoint", "delete", "--force", checkpoint_id)
 
@@ -396,11 +229,11 @@ def test_delete_force_without_the_operations_database(conn, world, app,
     stranger = copy.copy(world)
     stranger.env = dict(world.env, XDG_DATA_HOME=str(tmp_path / "other"))
     try:
-        assert _checkpoint_leftovers(conn, checkpoint_id)[0]
+        assert checkpoint_leftovers(conn, checkpoint_id)[0]
         result = stranger.ok("checkpoint", "delete", "--force",
                              checkpoint_id)
         assert result["status"] == "success", result
-        assert _checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
+        assert checkpoint_leftovers(conn, checkpoint_id) == ([], [], [])
     finally:
         world.run("operation", "abort", op["ID"])
         world.run("checkpoint", "delete", "--force", checkpoint_id)
@@ -417,55 +250,12 @@ def _journal_pairs(op):
     return pairs
 
 
-def _remove_restored(conn, world, operation_id):
-    shown = world.run("operation", "show", operation_id)
-    if shown.returncode == 0:
-        restored = json.loads(shown.stdout).get("restored") or {}
-        try:
-            teardown.delete_restored(conn, restored)
-        finally:
-            remove_prefixed(conn, world.prefix)
-    else:
-        remove_prefixed(conn, world.prefix)
-
-
 def _assert_no_duplicates(conn, world, app):
     """The sweep after every crash: no original restored twice."""
-    found = _names(sweep(conn, world.prefix))
+    found = names(sweep(conn, world.prefix))
     for kind, counts in found.items():
         for name, count in counts.items():
             assert count <= app["names"][kind][name], (kind, name, found)
-
-
-def _marked(conn, networks):
-    """Neutron objects of these networks that still carry a stackvault
-    mark (a description ``stackvault:<hash>``, replaced by the saved one
-    once the object's id is journaled): ``{kind: [object]}``."""
-    listings = {"network": conn.network.networks,
-                "subnet": conn.network.subnets,
-                "router": conn.network.routers,
-                "security group": conn.network.security_groups,
-                "port": conn.network.ports}
-    return {kind: [o for o in listing()
-                   if (o.description or "").startswith("stackvault:")
-                   and (o.id in networks
-                        or getattr(o, "network_id", None) in networks)]
-            for kind, listing in listings.items()}
-
-
-def _assert_one_copy_each(conn, world, app, restored):
-    """The sweep by prefix: exactly the originals' names, once each, and
-    every server, volume, network, router, group and image among them is
-    one the restore recorded; no Neutron object of the restored network
-    still carries a mark."""
-    found = sweep(conn, world.prefix)
-    assert _names(found) == app["names"], found
-    recorded = set(restored.values())
-    for kind in ("server", "volume", "network", "router",
-                 "security group", "image"):
-        assert set(found[kind]) <= recorded, (kind, found[kind], restored)
-    marked = _marked(conn, set(found["network"]))
-    assert not any(marked.values()), marked
 
 
 # Each chain: a restore killed at the first point, resumed and killed at
@@ -508,12 +298,12 @@ def test_a_restore_killed_again_and_again_resumes_to_one_copy(
         assert result["status"] == "success", result
         demo_app.check_restored(conn, deleted_app, result["restored"],
                                 say=lambda _: None)
-        _assert_one_copy_each(conn, world, deleted_app, result["restored"])
+        assert_one_copy_each(conn, world, deleted_app, result["restored"])
         assert world.ok("operation", "show", op["ID"])["status"] == \
             "succeeded"
     finally:
         for op in started:
-            _remove_restored(conn, world, op["ID"])
+            remove_restored(conn, world, op["ID"])
     assert not any(sweep(conn, world.prefix).values())
 
 
@@ -538,10 +328,10 @@ def test_a_killed_restore_aborts_to_nothing(conn, world, deleted_app,
         result = world.ok("operation", "abort", op["ID"])
         assert result["status"] == "aborted", result
         assert sweep(conn, world.prefix) == {
-            kind: {} for kind in _listings(conn)}
+            kind: {} for kind in listings(conn)}
         assert _gone(conn, _journal_pairs(before)) == []
         assert world.ok("operation", "show", op["ID"])["status"] == \
             "aborted"
     finally:
         for op in started:
-            _remove_restored(conn, world, op["ID"])
+            remove_restored(conn, world, op["ID"])

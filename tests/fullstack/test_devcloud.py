@@ -18,7 +18,7 @@ import secrets
 
 import pytest
 
-from .conftest import DEFAULT_TIMEOUT, wait_gone, wait_status
+from tools.cloudkit.waits import DEFAULT_TIMEOUT, wait_gone, wait_status
 from tools.cloudkit import volume_bytes as devcloud_volume
 
 MiB = 1024 * 1024

@@ -24,8 +24,9 @@ from protection.cli import main as cli
 from protection.datasources import polling
 from protection.datasources.heat import stacks as heat_ds
 from protection.datasources.heat.datasource import HeatDatasource
+from tests.fakes.heat_stacks import Heat
+from tests.fakes.heat_stacks import json_of
 
-TIMEOUT = 180
 DESCRIPTION = "stackvault fullstack : source de données Heat A ✓"
 GREETING = "grüß dich, ça va ✓"
 SNAPSHOT = "fs-snäp ✓"
@@ -86,77 +87,6 @@ FLAT = {
 }
 
 
-def _ok(response):
-    assert response.status_code < 300, (response.status_code,
-                                        response.text[:500])
-    return response.json() if response.content else None
-
-
-class Heat:
-    """Creating and deleting what the tests read (raw Heat API calls)."""
-
-    def __init__(self, conn, cleanup, waits):
-        self.proxy = conn.orchestration
-        self.cleanup = cleanup
-        self.waits = waits
-
-    def stack(self, name, template, files=None, parameters=None,
-              tags=None):
-        body = {"stack_name": name, "template": template,
-                "files": files or {}, "parameters": parameters or {},
-                "timeout_mins": 5}
-        if tags:
-            body["tags"] = ",".join(tags)
-        stack_id = _ok(self.proxy.post("/stacks", json=body))["stack"]["id"]
-        path = f"/stacks/{name}/{stack_id}"
-        self.cleanup(self.delete_stack, path)
-        self.wait(path, "stack", "stack_status", "CREATE_COMPLETE",
-                  "CREATE_FAILED")
-        return stack_id
-
-    def wait(self, path, key, field, done, failed):
-        def check():
-            found = _ok(self.proxy.get(path))[key]
-            assert found[field] != failed, found
-            return found if found[field] == done else None
-        return self.waits.wait_for(check, TIMEOUT, 0.5,
-                                   f"{path} to be {done}")
-
-    def delete_stack(self, path):
-        response = self.proxy.delete(path)
-        if response.status_code == 404:
-            return
-
-        def gone():
-            r = self.proxy.get(path)
-            return r.status_code == 404 or r.json()["stack"][
-                "stack_status"] == "DELETE_COMPLETE"
-        self.waits.wait_for(gone, TIMEOUT, 0.5, f"{path} to be deleted")
-
-    def snapshot(self, name, stack_id, snap_name):
-        path = f"/stacks/{name}/{stack_id}/snapshots"
-        snap = _ok(self.proxy.post(path, json={"name": snap_name}))
-
-        def done():
-            for s in _ok(self.proxy.get(path))["snapshots"]:
-                if s["id"] == snap["id"]:
-                    assert s["status"] != "FAILED", s
-                    return s if s["status"] == "COMPLETE" else None
-        return self.waits.wait_for(done, TIMEOUT, 0.5, "snapshot")
-
-    def deployment(self, config_id, server_id):
-        dep = _ok(self.proxy.post("/software_deployments", json={
-            "config_id": config_id, "server_id": server_id,
-            "action": "CREATE", "status": "COMPLETE",
-            "status_reason": "fullstack", "input_values": {"foo": "bar"}}))
-        dep_id = dep["software_deployment"]["id"]
-        self.cleanup(self.proxy.delete, f"/software_deployments/{dep_id}")
-        _ok(self.proxy.put(f"/software_deployments/{dep_id}", json={
-            "output_values": {"result": "ok", "deploy_status_code": 0},
-            "status": "COMPLETE"}))
-        return dep_id
-
-
 @pytest.fixture
 def built(conn, cleanup, waits):
     heat = Heat(conn, cleanup, waits)
@@ -168,7 +98,7 @@ def built(conn, cleanup, waits):
     b_id = heat.stack(b_name, FLAT, parameters={"greeting": GREETING},
                       tags=["fullstack", "stackvault"])
     snap = heat.snapshot(b_name, b_id, SNAPSHOT)
-    a_res = _ok(conn.orchestration.get(
+    a_res = json_of(conn.orchestration.get(
         f"/stacks/{a_name}/{a_id}/resources/cfg"))["resource"]
     config_id = a_res["physical_resource_id"]
     server_id = "00000000-5afe-4000-8000-%012d" % secrets.randbelow(10**12)
@@ -231,7 +161,7 @@ def test_every_table_matches_what_was_created(conn, built):
     a_name, a_id = built["a"]
     b_name, b_id = built["b"]
     prefix = built["prefix"]
-    before = _ok(conn.orchestration.get(
+    before = json_of(conn.orchestration.get(
         f"/stacks/{a_name}/{a_id}/events", params={"nested_depth": 5}))
 
     spy = Spy(conn.orchestration)
@@ -244,7 +174,7 @@ def test_every_table_matches_what_was_created(conn, built):
 
     # read-only: only GETs were made, and Heat saw no change
     assert set(spy.used) == {"get"}
-    after = _ok(conn.orchestration.get(
+    after = json_of(conn.orchestration.get(
         f"/stacks/{a_name}/{a_id}/events", params={"nested_depth": 5}))
     assert len(after["events"]) == len(before["events"])
 
@@ -403,7 +333,7 @@ def test_only_and_isolation_on_real_heat(conn, built):
     assert templates.calls == 1 + len(templates.tables["templates"]) + len(
         templates.errors)
     (row,) = by(templates.tables["templates"], stack_id=a_id)
-    assert json.loads(row["template"]) == _ok(conn.orchestration.get(
+    assert json.loads(row["template"]) == json_of(conn.orchestration.get(
         f"/stacks/{a_name}/{a_id}/template"))
     assert (row["template_version"], row["description"]) == (
         "2018-08-31", DESCRIPTION)
@@ -486,7 +416,7 @@ def test_polling_again_with_one_object_on_real_heat(conn, built, waits):
                           if p.endswith("/events")]
     assert params["marker"] in {e["id"] for e in by(
         second.tables["events"], stack_id=b_id)}
-    heat_events = _ok(record.real_get(
+    heat_events = json_of(record.real_get(
         f"/stacks/{b_name}/{b_id}/events",
         params={"nested_depth": 5}))["events"]
     assert sorted(e["id"] for e in by(third.tables["events"],

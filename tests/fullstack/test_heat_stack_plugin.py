@@ -16,9 +16,10 @@ import pytest
 from protection.datasources.heat import stacks as heat_ds
 from tools.cloudkit import volume_bytes as devcloud_volume
 from tools.cloudkit import teardown
-from tests.fullstack.conftest import require_devcloud, wait_status
+from tests.fakes.devcloud import require_devcloud
+from tools.cloudkit.waits import wait_status
 from tests.fullstack.service_fixtures import make_service
-from tests.fullstack.test_heat_datasource import Heat
+from tests.fakes.heat_stacks import Heat
 
 MiB = 1024 * 1024
 STACK = "OS::Heat::Stack"

@@ -16,7 +16,7 @@ import requests
 from openstack.image.v2 import image as sdk_image
 
 from protection import exceptions
-from tests.fullstack.conftest import wait_gone
+from tools.cloudkit.waits import wait_gone
 from tests.fullstack.service_fixtures import (
     make_service,
     protect_one,

@@ -25,7 +25,7 @@ from protection import exceptions
 from protection.model.resource import Resource
 from tools.cloudkit import teardown
 from tests.fullstack.service_fixtures import make_service
-from tests.unit.plugin_helpers import make_ctx
+from tests.fakes.plugin_helpers import make_ctx
 
 NETWORK = "OS::Neutron::Network"
 SUBNET = "OS::Neutron::Subnet"

@@ -15,7 +15,7 @@ import secrets
 
 from protection import exceptions
 from protection.cli import main as cli
-from tests.fullstack.conftest import wait_gone, wait_status
+from tools.cloudkit.waits import wait_gone, wait_status
 from tests.fullstack.service_fixtures import make_service
 from tools.cloudkit.teardown import delete_volume
 

@@ -18,7 +18,8 @@ import secrets
 
 from protection import exceptions
 from protection.cli import main as cli
-from tests.fullstack.conftest import require_devcloud, wait_status
+from tests.fakes.devcloud import require_devcloud
+from tools.cloudkit.waits import wait_status
 from tests.fullstack.service_fixtures import make_service
 from tools.cloudkit import demo_app
 from tools.cloudkit import root_disk

@@ -24,7 +24,7 @@ import openstack
 import pytest
 
 from tests.fullstack import service_fixtures
-from tests.fullstack.conftest import require_devcloud
+from tests.fakes.devcloud import require_devcloud
 from tools.cloudkit import demo_app
 from tools.cloudkit import teardown
 from tools.cloudkit import volume_bytes

@@ -8,7 +8,7 @@ restores it, and checks the cloud's real state: the server ACTIVE, the
 volumes ``in-use`` on it with the same bytes, the port on the restored
 network with the same fixed IP and MAC, the same security group rules.
 
-Byte checks need devcloud (tests/fullstack/devcloud_volume.py); on another
+Byte checks need devcloud (tools/cloudkit/volume_bytes.py); on another
 cloud those scenarios skip with that reason. Every resource, original or
 restored, is registered for deletion before anything is asserted.
 """
@@ -23,7 +23,8 @@ from protection import exceptions
 from tools.cloudkit import root_disk
 from tools.cloudkit import volume_bytes as devcloud_volume
 from tools.cloudkit import teardown
-from tests.fullstack.conftest import require_devcloud, wait_for, wait_status
+from tests.fakes.devcloud import require_devcloud
+from tools.cloudkit.waits import wait_for, wait_status
 from tests.fullstack.service_fixtures import make_service
 
 SERVER = "OS::Nova::Server"

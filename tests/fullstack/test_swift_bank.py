@@ -16,7 +16,7 @@ from openstack import exceptions as sdk_exceptions
 from protection import exceptions
 from protection.bank import base
 from protection.bank.swift import SwiftBank
-from tests.fullstack.conftest import wait_gone
+from tools.cloudkit.waits import wait_gone
 from tests.fullstack.service_fixtures import make_service
 
 IMAGE = "OS::Glance::Image"

@@ -1,7 +1,7 @@
 """The Cinder volume plugin against a real cloud: bytes survive the trip.
 
 Each test writes known bytes into a volume the way a guest would (through
-tests/fullstack/devcloud_volume.py, so the byte checks need devcloud; on
+tools/cloudkit/volume_bytes.py, so the byte checks need devcloud; on
 another cloud they skip with that reason), protects it, deletes the
 original, restores, and compares the restored volume's bytes.
 """
@@ -12,7 +12,8 @@ import pytest
 
 from protection import exceptions
 from tools.cloudkit import volume_bytes as devcloud_volume
-from tests.fullstack.conftest import require_devcloud, wait_status
+from tests.fakes.devcloud import require_devcloud
+from tools.cloudkit.waits import wait_status
 from tools.cloudkit.teardown import delete_server, delete_volume
 from tests.fullstack.service_fixtures import (
     make_service,

@@ -7,9 +7,7 @@ from protection import config
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
-from tests import fake_cloud
-
-ROOTS = [("Test::Server", "web"), ("Test::Server", "db")]
+from tests.fakes import fake_cloud
 
 
 @pytest.fixture
@@ -40,4 +38,4 @@ def cloud():
 
 @pytest.fixture
 def checkpoint_id(service, cloud):
-    return service.protect(cloud, "app", ROOTS).checkpoint_id
+    return service.protect(cloud, "app", fake_cloud.ROOTS).checkpoint_id

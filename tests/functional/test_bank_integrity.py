@@ -8,7 +8,7 @@ import pytest
 
 from protection.checkpoint import store as cp
 from protection import exceptions
-from tests.functional.conftest import ROOTS
+from tests.fakes.fake_cloud import ROOTS
 
 DATA = "resources/Test::Volume/vol-db/data"
 METADATA = "resources/Test::Volume/vol-db/metadata.json"

@@ -7,7 +7,7 @@ import pytest
 
 from protection.checkpoint import store as cp
 from protection import exceptions
-from tests.functional.conftest import ROOTS
+from tests.fakes.fake_cloud import ROOTS
 
 
 def _index(bank_path, checkpoint_id):

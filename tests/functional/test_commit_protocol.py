@@ -12,7 +12,7 @@ from protection.checkpoint import store as cp
 from protection.checkpoint import owner as owners
 from protection import exceptions
 from protection.model import progress as progress_mod
-from tests.functional.conftest import ROOTS
+from tests.fakes.fake_cloud import ROOTS
 
 
 def _index(bank_path, checkpoint_id):

@@ -21,7 +21,7 @@ from protection.operations import flow_factory
 from protection.operations import jobboard
 from protection.operations import store as ops
 from protection.operations import runner
-from tests.functional.conftest import ROOTS
+from tests.fakes.fake_cloud import ROOTS
 
 
 @dataclasses.dataclass(eq=False)

@@ -25,8 +25,8 @@ from protection.bank import base
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
-from tests import fake_cloud
-from tests.functional.conftest import ROOTS
+from tests.fakes import fake_cloud
+from tests.fakes.fake_cloud import ROOTS
 
 DATA = "resources/Test::Volume/vol-db/data"
 METADATA = "resources/Test::Volume/vol-db/metadata.json"
@@ -141,7 +141,7 @@ REPLACED = [
     (True, METADATA, f"{METADATA}: not what protect wrote"),
     # The listing vouches for it; its read at restore is checked (a fake
     # plugin's data is read unchecked: image data's check at use is
-    # tests/unit/test_image_plugin's).
+    # tests/unit/plugins/image/test_image's).
     (False, METADATA, f"{METADATA}: sha256 mismatch"),
 ]
 

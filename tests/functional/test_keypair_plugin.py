@@ -20,7 +20,7 @@ from plugins import keypair
 from protection import exceptions
 from protection.plugin import saved_metadata
 from protection import testing
-from tests import bank_edits
+from tests.fakes import bank_edits
 
 KP = keypair.RESOURCE_TYPE
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFunctionalTestKey user@host"

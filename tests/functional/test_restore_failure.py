@@ -3,8 +3,8 @@
 import pytest
 
 from protection import exceptions
-from tests import bank_edits
-from tests import fake_cloud
+from tests.fakes import bank_edits
+from tests.fakes import fake_cloud
 
 PARENT_CHILD = [("web", "vol-web"), ("web", "net"), ("db", "vol-db"),
                 ("db", "net"), ("vol-web", "img"), ("vol-db", "img")]

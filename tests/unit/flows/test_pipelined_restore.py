@@ -3,7 +3,7 @@
 A parent whose tasks name the children they need (``restored_child``)
 waits only for those: here a server boots once its network is restored,
 while its volume is still being restored (slow), and attaches the volume
-once that volume is done. The graph (tests.fake_cloud.app_cloud):
+once that volume is done. The graph (tests.fakes.fake_cloud.app_cloud):
 
     web -> vol-web -> img        db -> vol-db -> img
     web -> net                   db -> net
@@ -15,9 +15,9 @@ from taskflow.patterns import linear_flow
 
 from protection import exceptions
 from protection.plugin import restored_child
-from tests import fake_cloud
-from tests.unit.test_flow_ordering import ROOTS
-from tests.unit.test_flow_ordering import make_service
+from tests.fakes import fake_cloud
+from tests.fakes.fake_cloud import ROOTS
+from tests.fakes.service import make_service
 
 VOLUMES = {"web": "vol-web", "db": "vol-db"}
 

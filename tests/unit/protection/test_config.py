@@ -13,7 +13,7 @@ from protection import loader
 from protection import exceptions
 from protection.bank.filesystem import FileSystemBank
 from protection.datasources.heat.datasource import HeatDatasource
-from tests import fake_cloud
+from tests.fakes import fake_cloud
 
 
 def write(tmp_path, text, name="stackvault.conf"):

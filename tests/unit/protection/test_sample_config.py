@@ -1,10 +1,9 @@
 """The checked-in sample config is what oslo-config-generator writes now."""
 
-import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.fakes.paths import ROOT
 
 
 def test_sample_config_is_current(tmp_path):

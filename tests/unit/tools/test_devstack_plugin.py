@@ -16,7 +16,8 @@ import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.fakes.paths import ROOT
+
 DEVSTACK = ROOT / "devstack"
 
 STUBS = r"""

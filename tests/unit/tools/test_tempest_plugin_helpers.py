@@ -5,12 +5,11 @@ tempest: ``tools/devcloud tempest``.)"""
 
 import configparser
 import importlib.util
-import pathlib
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.fakes.paths import ROOT
 
 
 def _load(name, path):

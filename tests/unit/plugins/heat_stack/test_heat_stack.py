@@ -11,7 +11,7 @@ from protection import config
 from protection import exceptions
 from protection.datasources.heat.stacks import PhysicalResource
 from protection.model.resource import Resource
-from tests.unit.plugin_helpers import make_ctx, obj
+from tests.fakes.plugin_helpers import make_ctx, obj
 
 STACK = Resource(heat_stack.RESOURCE_TYPE, "st-1", "app")
 BUILT = [

@@ -3,7 +3,7 @@
 Task tests call ``execute``/``revert`` directly with a real checkpoint
 section on a real FileSystemBank; flow tests run the whole plugin through
 ProtectionService (real TaskFlow engines) with the fake Glance of
-``tests/unit/fake_glance.py``.
+``tests/fakes/fake_glance.py``.
 """
 
 import hashlib
@@ -38,7 +38,7 @@ from protection.model.resource import Resource
 from protection.model.restored_ids import RestoredIds
 from protection.service import ProtectionService
 from protection.plugin.wait import Timeouts
-from tests.unit import fake_glance
+from tests.fakes import fake_glance
 
 MiB = 1024 * 1024
 TYPE = image_plugin.RESOURCE_TYPE

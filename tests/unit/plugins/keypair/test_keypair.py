@@ -11,7 +11,7 @@ from protection import loader
 from protection.plugin import saved_metadata
 from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource
-from tests.unit.plugin_helpers import gone_once_deleted, make_ctx, obj
+from tests.fakes.plugin_helpers import gone_once_deleted, make_ctx, obj
 
 KP = Resource(keypair.RESOURCE_TYPE, "deploy", "deploy")
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")

@@ -2,7 +2,7 @@
 
 Each task against a ``mock`` of openstacksdk's network proxy; then whole
 protect/restore flows through ProtectionService (real TaskFlow engines, a
-real bank) against the in-memory Neutron of ``tests/unit/fake_neutron.py``,
+real bank) against the in-memory Neutron of ``tests/fakes/fake_neutron.py``,
 which refuses what the real one refuses, so rollbacks are proven too.
 """
 
@@ -30,9 +30,9 @@ from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource
 from protection.service import ProtectionService
 from protection.plugin.wait import Timeouts
-from tests import bank_edits
-from tests.unit import fake_neutron
-from tests.unit.plugin_helpers import make_ctx, obj
+from tests.fakes import bank_edits
+from tests.fakes import fake_neutron
+from tests.fakes.plugin_helpers import make_ctx, obj
 
 NET = Resource(common.RESOURCE_TYPE, "net-1", "app")
 PROJECT = "project-1"

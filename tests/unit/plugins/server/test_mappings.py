@@ -9,8 +9,8 @@ from openstack import exceptions as sdk_exceptions
 from flows import flatten
 from plugins.server import mappings
 from protection import exceptions
-from tests.unit.plugin_helpers import obj
-from tests.unit.server_helpers import (
+from tests.fakes.plugin_helpers import obj
+from tests.fakes.server_helpers import (
     MAC, NOT_FOUND, RESTORED_NET, attachment, cloud, flavor, port, restore_ctx,
     run_task, saved, server, volume)
 

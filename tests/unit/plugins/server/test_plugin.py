@@ -24,8 +24,8 @@ from protection.plugin import saved_metadata as schema_check
 from protection.model.graph import ResourceGraph
 from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource
-from tests.unit.plugin_helpers import make_ctx, obj
-from tests.unit.server_helpers import (
+from tests.fakes.plugin_helpers import make_ctx, obj
+from tests.fakes.server_helpers import (
     NOT_FOUND, RESTORED_NET, SRV, attachment, cloud, fip, flavor, port,
     restore_ctx, saved, saved_root_disk, server, server_section, volume)
 

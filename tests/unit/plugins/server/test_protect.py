@@ -9,8 +9,8 @@ import pytest
 from plugins.server import description
 from plugins.server import protect
 from protection import exceptions
-from tests.unit.plugin_helpers import make_ctx, obj, statuses
-from tests.unit.server_helpers import (
+from tests.fakes.plugin_helpers import make_ctx, obj, statuses
+from tests.fakes.server_helpers import (
     MAC, NOT_FOUND, SRV, attachment, cloud, flavor, port, saved,
     saved_root_disk, server, server_section, volume)
 

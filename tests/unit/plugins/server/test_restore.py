@@ -13,8 +13,8 @@ from plugins.server import restore
 from protection import exceptions
 from protection.plugin import tasks
 from protection.plugin.context import Journal
-from tests.unit.plugin_helpers import make_ctx, obj, statuses
-from tests.unit.server_helpers import (
+from tests.fakes.plugin_helpers import make_ctx, obj, statuses
+from tests.fakes.server_helpers import (
     MAC, NOT_FOUND, PROJECT, SRV, forbidden, restore_ctx, saved,
     saved_root_disk, server_section)
 

@@ -18,9 +18,9 @@ from protection.checkpoint.store import CheckpointStore
 from protection.bank.filesystem import FileSystemBank
 from protection.model.graph import ResourceGraph
 from protection.model.resource import Resource
-from tests.unit import fake_glance
-from tests.unit.plugin_helpers import make_ctx, obj, statuses
-from tests.unit.server_helpers import run_task
+from tests.fakes import fake_glance
+from tests.fakes.plugin_helpers import make_ctx, obj, statuses
+from tests.fakes.server_helpers import run_task
 
 VOL = Resource(volume.RESOURCE_TYPE, "vol-1", "data")
 NOT_FOUND = sdk_exceptions.NotFoundException("not found")

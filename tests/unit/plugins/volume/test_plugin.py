@@ -10,7 +10,7 @@ from plugins import volume
 from protection.plugin.context import Journal
 from protection import exceptions
 from protection.model.resource import Resource
-from tests.unit.plugin_helpers import (
+from tests.fakes.plugin_helpers import (
     gone_once_deleted,
     make_ctx,
     obj,

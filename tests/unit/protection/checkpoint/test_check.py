@@ -1,6 +1,6 @@
 """Restore's pre-check by Swift's fingerprints: a checkpoint protected
 into a SwiftBank whose openstacksdk object store is the in-memory
-``FakeObjectStore`` (tests/unit/test_swift_bank.py), checked by
+``FakeObjectStore`` (tests/fakes/fake_swift.py), checked by
 ``check_before_restore`` (fast) and ``verify_objects`` (deep)."""
 
 import hashlib
@@ -19,7 +19,7 @@ from protection import exceptions
 from protection.bank.swift import SwiftBank
 from protection.model.graph import ResourceGraph
 from protection.model.resource import Resource
-from tests.unit.test_swift_bank import FakeObjectStore
+from tests.fakes.fake_swift import FakeObjectStore
 
 MiB = 1024 * 1024
 IMAGE = Resource("OS::Glance::Image", "img-1", "base")

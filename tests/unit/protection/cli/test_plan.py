@@ -3,8 +3,8 @@ fake cloud, a real bank and a real database."""
 
 import pytest
 
-from tests.unit.test_cli import Cli
-from tests.unit.test_cli import assert_one_line_error
+from tests.fakes.cli import Cli
+from tests.fakes.cli import assert_one_line_error
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import threading
 from protection.operations import metrics
 from protection.model.progress import ProgressEvent
 from protection.model.resource import Resource
-from tests import fake_cloud
-from tests.unit.test_flow_ordering import ROOTS
-from tests.unit.test_flow_ordering import make_service
+from tests.fakes import fake_cloud
+from tests.fakes.fake_cloud import ROOTS
+from tests.fakes.service import make_service
 
 VOL = Resource("OS::Cinder::Volume", "v1")
 SRV = Resource("OS::Nova::Server", "s1")

@@ -2,8 +2,8 @@
 and the server plugin cut image data by, and its deprecated old name.
 
 The streaming, hashing and checks of ``protection/image_data.py`` are tested
-through the plugins that use it (tests/unit/test_image_plugin.py and the
-server plugin's root-disk tests).
+through the plugins that use it (tests/unit/plugins/image/test_image.py and
+the server plugin's root-disk tests).
 """
 
 from oslo_config import cfg

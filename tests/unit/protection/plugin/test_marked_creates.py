@@ -31,11 +31,11 @@ from protection.plugin.context import Journal
 from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
 from protection.model.resource import Resource
-from tests.unit import fake_glance
-from tests.unit import fake_neutron
-from tests.unit.plugin_helpers import FAST
-from tests.unit.plugin_helpers import make_ctx
-from tests.unit.plugin_helpers import obj
+from tests.fakes import fake_glance
+from tests.fakes import fake_neutron
+from tests.fakes.plugin_helpers import FAST
+from tests.fakes.plugin_helpers import make_ctx
+from tests.fakes.plugin_helpers import obj
 
 NET = Resource(common.RESOURCE_TYPE, "net-1", "app")
 OP = "op-1"

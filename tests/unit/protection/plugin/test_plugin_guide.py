@@ -7,9 +7,9 @@ excerpts of plugins/keypair.py together must cover all of its lines.
 
 import re
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes.paths import ROOT
+
 GUIDE = ROOT / "doc" / "plugin-guide.rst"
 EXAMPLE = "plugins/keypair.py"
 EXCERPT = re.compile(

@@ -9,7 +9,7 @@ from protection import loader
 from protection import exceptions
 from protection.plugin import base as plugin_mod
 from protection.plugin.registry import PluginRegistry
-from tests import fake_cloud
+from tests.fakes import fake_cloud
 
 
 def registry_of(*classes):

@@ -1,8 +1,7 @@
 """The Heat datasource against a fake Heat with recorded-shape answers
-(tests/heat_fakes.py), through a mock of openstacksdk's orchestration
+(tools/cloudkit/fake_heat.py), through a mock of openstacksdk's orchestration
 proxy: every table, the call bound, ``only``, error isolation, read-only."""
 
-import pathlib
 import threading
 import time
 
@@ -19,9 +18,8 @@ from protection.datasources import docs
 from protection.datasources.heat import calls as heat_calls
 from protection.datasources.heat import stacks as heat_ds
 from protection.datasources.heat.datasource import HeatDatasource
+from tests.fakes.paths import ROOT
 from tools.cloudkit.fake_heat import FakeHeat
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def make_conn(fake):

@@ -1,8 +1,8 @@
 """The Heat datasource as a library: one datasource object polled again
-and again against a fake Heat (tests/heat_fakes.py). Stale rows kept on a
-failure, reuse of unchanged stacks, incremental events, the periodic full
-refresh, the steady-state call formula, diff, poll_loop, non-ASCII text,
-the templates table."""
+and again against a fake Heat (tools/cloudkit/fake_heat.py). Stale rows
+kept on a failure, reuse of unchanged stacks, incremental events, the
+periodic full refresh, the steady-state call formula, diff, poll_loop,
+non-ASCII text, the templates table."""
 
 import json
 import threading

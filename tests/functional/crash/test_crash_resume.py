@@ -2,10 +2,12 @@
 
 Each case runs the operation in a child process (the real service,
 TaskFlow engines, filesystem bank and SQLite persistence, against the
-JSON-file fake cloud of tests/file_cloud.py) with STACKVAULT_CRASH_AT, so
-the child dies with os._exit exactly there, like kill -9. Then this
-process resumes or aborts the operation and checks the cloud: every
-original restored exactly once (no duplicates), or nothing left.
+JSON-file fake cloud of tests/fakes/file_cloud.py) with
+STACKVAULT_CRASH_AT, so the child dies with os._exit exactly there, like
+kill -9. Then this process resumes or aborts the operation and checks the
+cloud: every original restored exactly once (no duplicates), or nothing
+left. Slow (a child process per case): marked ``crash``, so that
+``-m "not crash"`` leaves them out of quick runs.
 """
 
 import collections
@@ -18,10 +20,11 @@ import pytest
 from flows import faults
 from protection.checkpoint import store as cp
 from protection.operations import store as ops
-from tests import file_cloud
+from tests.fakes import fake_cloud
+from tests.fakes import file_cloud
+from tests.fakes.paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+pytestmark = pytest.mark.crash
 ORIGINALS = {"img", "net", "vol-web", "vol-db", "web", "db"}
 
 
@@ -36,9 +39,9 @@ def world(tmp_path, monkeypatch):
 
 
 def _child(world, crash_at, operation, *args):
-    env = dict(os.environ, STACKVAULT_CRASH_AT=crash_at, PYTHONPATH=ROOT)
+    env = dict(os.environ, STACKVAULT_CRASH_AT=crash_at, PYTHONPATH=str(ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "tests.file_cloud", world["cloud"],
+        [sys.executable, "-m", "tests.fakes.file_cloud", world["cloud"],
          world["bank"], world["data"], operation, *args],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
@@ -56,7 +59,7 @@ def _crashed(world, crash_at, operation, *args):
 def _protected(world):
     service = file_cloud.service(world["bank"])
     cloud = file_cloud.FileCloud(world["cloud"])
-    return service.protect(cloud, "app", file_cloud.fake_cloud_roots())
+    return service.protect(cloud, "app", fake_cloud.ROOTS)
 
 
 def _restored_names(world):
