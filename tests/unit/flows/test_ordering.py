@@ -1,6 +1,6 @@
 """The ordering rules of doc/design.rst ("Ordering"), on recorded events.
 
-The graph (tests.fake_cloud.app_cloud) has depth 3 and shared children:
+The graph (tests.fakes.fake_cloud.app_cloud) has depth 3 and shared children:
 
     web -> vol-web -> img        db -> vol-db -> img
     web -> net                   db -> net
@@ -13,29 +13,18 @@ import threading
 import time
 
 import pytest
-from oslo_config import cfg
 from taskflow import task
 from taskflow.patterns import linear_flow
 
 from flows import builder
-from protection import config
 from protection import exceptions
 from protection.plugin import base as plugin_api
-from protection.bank.filesystem import FileSystemBank
-from protection.plugin.registry import PluginRegistry
-from protection.service import ProtectionService
-from tests import fake_cloud
+from tests.fakes import fake_cloud
+from tests.fakes.fake_cloud import ROOTS
+from tests.fakes.service import make_service
 
 EDGES = [("web", "vol-web"), ("web", "net"), ("db", "vol-db"),
          ("db", "net"), ("vol-web", "img"), ("vol-db", "img")]
-ROOTS = [("Test::Server", "web"), ("Test::Server", "db")]
-
-
-def make_service(tmp_path, workers=8, plugins=fake_cloud.ALL):
-    conf = config.load_config([], conf=cfg.ConfigOpts())
-    conf.set_override("max_workers", workers, group="engine")
-    return ProtectionService(conf, PluginRegistry([p() for p in plugins]),
-                             FileSystemBank(str(tmp_path / "bank")))
 
 
 @pytest.fixture
@@ -262,6 +251,15 @@ class _Backup(_Step):
             conn.event("backup-overlapped", resource.id)
 
 
+class _SnapshotAwaitingParent(_Step):
+    """Waits (bounded) until its parent server's protect has started: it
+    finishes first only if nothing orders the parent after it."""
+
+    def work(self, conn, resource):
+        server = {v: s for s, v in VOLUMES.items()}[resource.id]
+        conn.parents_running[server].wait(5)
+
+
 class TaggedServer(fake_cloud.ServerPlugin):
     protect_after_children = True
 
@@ -274,9 +272,12 @@ class TaggedVolume(fake_cloud.VolumePlugin):
     before the server's protect, its backup alongside, its snapshot
     released after."""
 
+    snapshot_step = _Step
+
     def protect_flow(self, ctx, resource):
         snapshot, backup, release = (
-            _Step("snapshot"), _Backup("backup"), _Step("release"))
+            self.snapshot_step("snapshot"), _Backup("backup"),
+            _Step("release"))
         self.tag(snapshot, release)
         return linear_flow.Flow("protect").add(snapshot, backup, release)
 
@@ -322,8 +323,12 @@ def test_tags_are_ignored_under_a_parent_that_does_not_ask(tmp_path,
                                                            tagged_cloud):
     class Server(TaggedServer):
         protect_after_children = False
+
+    class Volume(TaggedVolume):
+        snapshot_step = _SnapshotAwaitingParent
     cloud = tagged_cloud
-    _tagged_service(tmp_path, server=Server).protect(cloud, "app", ROOTS)
+    _tagged_service(tmp_path, server=Server, volume=Volume).protect(
+        cloud, "app", ROOTS)
     for server, volume in VOLUMES.items():
         assert ("release-done", volume) in cloud.log
         # nothing orders the server after the volume's snapshot
