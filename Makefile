@@ -6,6 +6,15 @@
 #               (unit, functional, fullstack against devcloud), ruff, and
 #               the tempest plugin against devcloud
 #
+# Without a cloud, while you work:
+#
+#   make unit   the unit tests alone, on every CPU (pytest-xdist)
+#   make check  ruff, then the unit and functional tests on every CPU
+#
+# XDIST=<n> sets the number of test processes (default: one per CPU;
+# XDIST=0 runs in one process). To leave out the slow crash-resume tests:
+# .venv/bin/python -m pytest tests/functional -m "not crash".
+#
 # devcloud stays up afterwards (tools/devcloud down stops it).
 
 VENV      ?= .venv
@@ -13,8 +22,10 @@ PYTHON    ?= python3
 PY        := $(VENV)/bin/python
 DEVCLOUD  := tools/devcloud
 CLOUD_ENV := eval "$$($(DEVCLOUD) env)"
+XDIST     ?= auto
+PYTEST    := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: demo test check install devcloud down benchmarks tempest
+.PHONY: demo test unit check install devcloud down benchmarks tempest
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,19 +41,26 @@ devcloud:
 demo: install devcloud
 	$(CLOUD_ENV) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tools/demo.py
 
+# Unit and functional tests in parallel; the fullstack tests one at a time
+# (they share one cloud).
 test: install devcloud
 	$(VENV)/bin/ruff check .
-	$(CLOUD_ENV) && $(PY) -m pytest tests -p no:cacheprovider -ra
+	$(PYTEST) tests/unit tests/functional -n $(XDIST) -ra
+	$(CLOUD_ENV) && $(PYTEST) tests/fullstack -ra
 	$(DEVCLOUD) tempest  # the tempest plugin (doc/tempest.rst); keep it last
 
 # The tempest plugin alone, against devcloud.
 tempest: install devcloud
 	$(DEVCLOUD) tempest
 
-# Without a cloud: unit and functional tests and the linter.
+# Without a cloud: the unit tests alone, for quick feedback.
+unit: install
+	$(PYTEST) tests/unit -n $(XDIST) -q
+
+# Without a cloud: the linter, then unit and functional tests in parallel.
 check: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest tests/unit tests/functional -q
+	$(PYTEST) tests/unit tests/functional -n $(XDIST) -q
 
 down:
 	$(DEVCLOUD) down

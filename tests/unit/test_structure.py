@@ -4,7 +4,9 @@ protection/ imports its own package and lower layers only (:data:`LAYERS`),
 flows/ imports neither protection/ nor plugins/, plugins/ import only the
 plugin door (protection.plugin, protection.exceptions) and no other plugin.
 The CLI's lazy imports (``LazyModule("protection.x")``) count as imports.
-Checked on the source text, so a violation fails here first."""
+And the tests' own shape (doc/design.rst, "Tests"): tests/unit/ mirroring
+the source tree, no module under tests/ importing a test module or a
+conftest. Checked on the source text, so a violation fails here first."""
 
 import ast
 import configparser
@@ -208,3 +210,75 @@ def test_plugin_entry_points_have_one_form():
         if found[2] not in defined:
             wrong.append(f"{line}: {path.name} has no {found[2]}")
     assert not wrong
+
+
+# -- the tests' own layout (doc/design.rst, "Tests") -------------------------
+TESTS = ROOT / "tests"
+UNIT = TESTS / "unit"
+# What tests/unit/ mirrors: the framework's packages, the plugins, flows/
+# and tools/ (devcloud, devstack and tempest-plugin helpers).
+MIRRORED = ("protection", "plugins", "flows", "tools")
+
+
+def _imported_names(path):
+    """Every dotted name ``path`` imports, ``from a import b`` giving
+    ``a.b`` too (``b`` may be a module); relative names start with dots."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            yield base
+            yield from (f"{base.rstrip('.')}.{a.name}" if node.module
+                        else f"{base}{a.name}" for a in node.names)
+
+
+def _is_test_module(name):
+    """A name under ``tests`` (or relative) naming a test_* module or a
+    conftest."""
+    if not (name.startswith(".") or name.split(".")[0] == "tests"):
+        return False
+    return any(part.startswith("test_") or part == "conftest"
+               for part in name.lstrip(".").split("."))
+
+
+def test_no_module_under_tests_imports_a_test_module_or_a_conftest():
+    """Shared helpers live in tests/fakes/ or in fixtures: a test module
+    imported by another runs its tests' import-time code twice, under two
+    names, and ties the two files' layouts together."""
+    wrong = sorted({f"{path.relative_to(ROOT)}: imports {name}"
+                    for path in TESTS.rglob("*.py")
+                    for name in _imported_names(path)
+                    if _is_test_module(name)})
+    assert not wrong
+
+
+def _mirrors_a_source_package(rel):
+    """``rel`` (a directory under tests/unit) names a source package, or
+    a plugin type that is a single module (``plugins/keypair.py``)."""
+    source = ROOT / rel
+    if rel.parts[0] not in MIRRORED:
+        return False
+    if rel.parts == ("tools",):         # a folder of scripts, no package
+        return source.is_dir()
+    if (source / "__init__.py").is_file():
+        return True
+    return rel.parts[0] == "plugins" and len(rel.parts) == 2 and \
+        source.with_suffix(".py").is_file()
+
+
+def test_unit_test_directories_mirror_the_source_tree():
+    """tests/unit/<path>/ is a package for an existing source package
+    (protection/<pkg>, plugins/<type>, flows, tools), so a module's tests
+    are found where the module is; only this file sits at the top."""
+    dirs = [d for d in sorted(UNIT.rglob("*"))
+            if d.is_dir() and d.name != "__pycache__"]
+    wrong = [f"{d.relative_to(ROOT)}: mirrors no source package"
+             for d in dirs if not _mirrors_a_source_package(
+                 d.relative_to(UNIT))]
+    wrong += [f"{d.relative_to(ROOT)}: no __init__.py" for d in dirs
+              if not (d / "__init__.py").is_file()]
+    top = sorted(p.name for p in UNIT.glob("*.py"))
+    assert not wrong
+    assert top == ["__init__.py", "test_structure.py"]
