@@ -1,6 +1,6 @@
-"""The fake cloud of tests/fakes/fake_cloud.py, kept in a JSON file, so that a
-process killed half way through an operation leaves the "cloud" as it
-was, and another process can resume or abort the operation on it.
+"""The fake cloud of tests/fakes/fake_cloud.py, kept in a JSON file, so
+that a process killed half way through an operation leaves the "cloud" as
+it was, and another process can resume or abort the operation on it.
 
 ``python -m tests.fakes.file_cloud CLOUD BANK DATA_DIR protect|restore ...``
 runs one operation through the real service, TaskFlow engines, bank and
