@@ -21,7 +21,7 @@ from protection.bank.filesystem import FileSystemBank
 from protection.checkpoint import store as cp
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
-from tests import fake_cloud
+from tests.fakes import fake_cloud
 
 # Keystone puts implied roles in the token: admin > manager > member >
 # reader.

@@ -19,9 +19,9 @@ from protection.plugin import journal as protect_journal
 from protection.plugin import tasks
 from protection.plugin.context import Journal
 from protection.model.resource import Resource
-from tests.fullstack.conftest import wait_gone, wait_status
+from tools.cloudkit.waits import wait_gone, wait_status
 from tests.fullstack.service_fixtures import make_service
-from tests.unit.plugin_helpers import make_ctx
+from tests.fakes.plugin_helpers import make_ctx
 from tools.cloudkit.teardown import delete_volume
 
 VOLUME = "OS::Cinder::Volume"

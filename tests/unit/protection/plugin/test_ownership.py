@@ -30,8 +30,8 @@ from protection.plugin.context import Journal
 from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
 from protection.model.resource import Resource
-from tests.unit.plugin_helpers import FAST
-from tests.unit.plugin_helpers import make_ctx
+from tests.fakes.plugin_helpers import FAST
+from tests.fakes.plugin_helpers import make_ctx
 
 OP = "op-1"
 CP = "cp-1"

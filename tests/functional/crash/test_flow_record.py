@@ -2,10 +2,10 @@
 factory record (issue #23 item 1; issue #21 item 6).
 
 Real TaskFlow SQLAlchemy persistence (SQLite), a real bank and the
-JSON-file fake cloud of tests/file_cloud.py: a restore is killed in a
-child process (``STACKVAULT_CRASH_AT``), its flow detail is then
+JSON-file fake cloud of tests/fakes/file_cloud.py: a restore is killed in
+a child process (``STACKVAULT_CRASH_AT``), its flow detail is then
 rewritten in the database as anyone holding its password could, and
-this process resumes it.
+this process resumes it. A child process per case: marked ``crash``.
 """
 
 import collections
@@ -17,10 +17,11 @@ import pytest
 
 from flows import faults
 from protection.operations import flow_factory
-from tests import file_cloud
+from tests.fakes import fake_cloud
+from tests.fakes import file_cloud
+from tests.fakes.paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+pytestmark = pytest.mark.crash
 OLD_FACTORY = "protection.flow_factory.operation_flow"
 CRASH_AT = "Test::Server#web/CreateRecord:after_call"
 ORIGINALS = {"img", "net", "vol-web", "vol-db", "web", "db"}
@@ -45,10 +46,10 @@ def _interrupted_restore(world):
     service = file_cloud.service(world["bank"])
     checkpoint_id = service.protect(
         file_cloud.FileCloud(world["cloud"]), "app",
-        file_cloud.fake_cloud_roots()).checkpoint_id
-    env = dict(os.environ, STACKVAULT_CRASH_AT=CRASH_AT, PYTHONPATH=ROOT)
+        fake_cloud.ROOTS).checkpoint_id
+    env = dict(os.environ, STACKVAULT_CRASH_AT=CRASH_AT, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.file_cloud", world["cloud"],
+        [sys.executable, "-m", "tests.fakes.file_cloud", world["cloud"],
          world["bank"], world["data"], "restore", checkpoint_id],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == faults.EXIT_CODE, proc.stderr

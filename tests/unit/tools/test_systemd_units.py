@@ -1,13 +1,13 @@
 """The systemd units in etc/systemd: hardened (issue #23, item 10), and
 valid for systemd itself (``systemd-analyze verify``)."""
 
-import pathlib
 import shutil
 import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.fakes.paths import ROOT
+
 UNITS = sorted((ROOT / "etc" / "systemd").glob("*.service"))
 REQUIRED = {"UMask": "0077", "NoNewPrivileges": "yes",
             "ProtectSystem": "strict", "ProtectHome": "yes",
