@@ -298,6 +298,11 @@ class Checkpoint:
             operation_id or str(uuid.uuid4()), utcnow())
         self.save_index()
 
+    def unclaim(self, status):
+        """Give back a claim that must not go ahead: ``status`` (what the
+        index said before the claim), no owner."""
+        self._release(status)
+
     def _release(self, status):
         self.index["status"] = status
         self.index.pop("owner", None)

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from protection.checkpoint import owner as owners
 from protection import exceptions
+from protection.operations import leases as leases_mod
 from protection.operations import schema
 
 QUEUED = "queued"
@@ -141,6 +142,10 @@ class OperationStore:
         self._lock = threading.Lock()
         _META.create_all(engine)
         schema.add_missing_columns(engine, TABLE)
+        # Read leases on checkpoints (restore, verify) live and die with
+        # the operation that holds them: renewed by its heartbeat, ended
+        # with it.
+        self.leases = leases_mod.LeaseStore(engine, owner_timeout)
 
     def _update(self, operation_id, **values):
         values["updated_at"] = time.time()
@@ -203,6 +208,7 @@ class OperationStore:
             self._update(operation_id, owner_host=socket.gethostname(),
                          owner_pid=os.getpid(), heartbeat=time.time(),
                          status=RUNNING)
+        self.leases.renew(operation_id)
         return self.get(operation_id)
 
     def release(self, operation_id):
@@ -218,6 +224,7 @@ class OperationStore:
 
     def heartbeat(self, operation_id):
         self._update(operation_id, heartbeat=time.time())
+        self.leases.renew(operation_id)
 
     def record_created(self, operation_id, atom_name, new_id):
         """Journal what an atom created, at once (see module doc)."""
@@ -241,6 +248,7 @@ class OperationStore:
         if left_behind is not None:
             values["left_behind"] = left_behind
         self._update(operation_id, **values)
+        self.leases.release(operation_id)
 
     def prune(self, older_than_seconds, now=None):
         """Delete ended operations older than the age; return their ids."""

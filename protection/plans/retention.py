@@ -105,6 +105,10 @@ def _delete(service, conn, decision, cloud):
         decision.action = REFUSED if refused else FAILED
         decision.reason = "; ".join(str(f) for f in exc.failures) or str(exc)
         return
+    except exceptions.CheckpointLeased as exc:
+        # A restore or verify reads it: kept, pruned by a later run.
+        decision.action, decision.reason = REFUSED, str(exc)
+        return
     except exceptions.StackvaultError as exc:
         decision.action, decision.reason = FAILED, str(exc)
         return
