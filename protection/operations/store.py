@@ -188,6 +188,16 @@ class OperationStore:
             rows = conn.execute(query).mappings().all()
         return [Operation(row, self.owner_timeout) for row in rows]
 
+    def protected_here(self, checkpoint_id):
+        """Whether a protect recorded in this database made the
+        checkpoint (ended operations are pruned after ``[persistence]
+        prune_after_days``)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(TABLE.c.id).where(
+                TABLE.c.kind == "protect",
+                TABLE.c.checkpoint == checkpoint_id).limit(1)).first()
+        return found is not None
+
     def set_checkpoint(self, operation_id, checkpoint_id):
         self._update(operation_id, checkpoint=checkpoint_id)
 
