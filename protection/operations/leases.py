@@ -79,14 +79,19 @@ class LeaseStore:
                 checkpoint_id=checkpoint_id, operation_id=operation_id,
                 kind=kind, holder=_holder(), expires_at=now + self.ttl))
 
-    def renew(self, operation_id, now=None):
+    def renew(self, operation_id, now=None, conn=None):
         """Push back the expiry of every lease ``operation_id`` holds (its
-        heartbeat; a lease that expired meanwhile is live again)."""
+        heartbeat; a lease that expired meanwhile is live again); in
+        ``conn``'s transaction when given."""
         now = time.time() if now is None else now
+        update = TABLE.update().where(
+            TABLE.c.operation_id == operation_id).values(
+                expires_at=now + self.ttl, holder=_holder())
+        if conn is not None:
+            conn.execute(update)
+            return
         with self.engine.begin() as conn:
-            conn.execute(TABLE.update().where(
-                TABLE.c.operation_id == operation_id).values(
-                    expires_at=now + self.ttl, holder=_holder()))
+            conn.execute(update)
 
     def release(self, operation_id):
         """End every lease of ``operation_id`` (it ended)."""

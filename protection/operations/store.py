@@ -233,8 +233,13 @@ class OperationStore:
                      owner_pid=None)
 
     def heartbeat(self, operation_id):
-        self._update(operation_id, heartbeat=time.time())
-        self.leases.renew(operation_id)
+        """The owner is alive; its read leases are renewed in the same
+        transaction (one write per beat)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(TABLE.update().where(TABLE.c.id == operation_id)
+                         .values(heartbeat=now, updated_at=now))
+            self.leases.renew(operation_id, now, conn)
 
     def record_created(self, operation_id, atom_name, new_id):
         """Journal what an atom created, at once (see module doc)."""
