@@ -27,6 +27,7 @@ def start(service, checkpoint_id, conn, force=False, cloud=None,
     checkpoint = running.checkpoint(service, checkpoint_id,
                                     want_available=False)
     checkpoint_check.check_owner(checkpoint, force)
+    checkpoint_check.check_project(checkpoint, conn)
     service.stores.operations.leases.refuse_if_leased(checkpoint.id)
     interrupted = _interrupted_protect(service, checkpoint)
     if interrupted is not None:
