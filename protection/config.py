@@ -62,6 +62,15 @@ bank_opts = [
                       "ANOTHER host counts as dead (an owner on this host "
                       "is checked by its pid). Until then 'checkpoint "
                       "delete --force' is refused."),
+    cfg.StrOpt("key_file",
+               help="A file (mode 0600) holding the bank key: at least 32 "
+                    "random bytes (head -c 32 /dev/urandom > FILE). Set: "
+                    "every checkpoint is signed (HMAC-SHA256, checkpoint "
+                    "format 3) and only checkpoints signed with this key "
+                    "are restored or verified; others are shown damaged. "
+                    "Empty (the default): checkpoints carry sha256 hashes "
+                    "only, which whoever can write the bank can recompute "
+                    "(doc/checkpoint-format.rst)."),
 ]
 
 filesystem_bank_opts = [

@@ -91,6 +91,16 @@ class CheckpointBusy(StackvaultError):
     """A live process still protects or deletes the checkpoint."""
 
 
+class CheckpointLeased(CheckpointBusy):
+    """A live restore or verify reads the checkpoint (it holds a read
+    lease, protection.operations.leases): it may not be removed."""
+
+
+class CheckpointOfAnotherProject(StackvaultError):
+    """A delete through a connection to another project than the
+    checkpoint's: what it stored in the cloud is invisible from there."""
+
+
 class CheckpointDamaged(OperationError):
     """A checkpoint's index or manifest is unreadable, malformed or does
     not match its hash; ``reason`` names the object."""

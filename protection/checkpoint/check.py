@@ -85,6 +85,32 @@ def check_owner(checkpoint, force=False):
             "running: delete it with --force")
 
 
+def check_project(checkpoint, conn):
+    """Raise CheckpointOfAnotherProject unless ``conn`` acts in the
+    project the checkpoint records (format 2 on; one without a project,
+    from the embedded CLI or before format 2, is anyone's who reads the
+    bank).
+
+    A delete asks the cloud for what protect stored there (a volume's
+    backup) and counts what it does not find as already gone: from
+    another project it finds nothing, and deleting the checkpoint would
+    orphan the owner's backups."""
+    owner = checkpoint.project_id
+    if owner is None:
+        return
+    current = getattr(conn, "current_project_id", None)
+    if current == owner:
+        return
+    acting = "an unknown project" if current is None \
+        else f"project {current}"
+    raise exceptions.CheckpointOfAnotherProject(
+        f"checkpoint {checkpoint.id} belongs to project {owner}, and this "
+        f"connection acts in {acting}: "
+        "what the checkpoint stored in the cloud is invisible from here, "
+        "so deleting it would orphan it; delete it with credentials of "
+        f"project {owner}")
+
+
 def delete_precheck(registry, checkpoint, conn, saved):
     """Ask every resource's plugin whether its delete would be refused.
 

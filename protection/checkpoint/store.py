@@ -22,12 +22,14 @@ commits only a checkpoint that is still its own and complete.
 
 import dataclasses
 import datetime
+import io
 import json
 import logging
 import threading
 import typing
 import uuid
 
+from protection.checkpoint import integrity
 from protection.checkpoint import load
 from protection.checkpoint import owner as owners
 from protection.checkpoint.section import ResourceSection
@@ -40,6 +42,7 @@ from protection.model.graph import ResourceGraph
 LOG = logging.getLogger(__name__)
 
 FORMAT_VERSION = load.FORMAT_VERSION
+SIGNED_FORMAT_VERSION = load.SIGNED_FORMAT_VERSION
 PREFIX = "checkpoints"
 
 PROTECTING = "protecting"
@@ -83,8 +86,8 @@ class Manifest:
         with self._lock:
             return dict(self._objects)
 
-    def to_dict(self):
-        return {"format_version": FORMAT_VERSION, "objects": self.objects()}
+    def to_dict(self, format_version=FORMAT_VERSION):
+        return {"format_version": format_version, "objects": self.objects()}
 
 
 class Checkpoint:
@@ -94,11 +97,14 @@ class Checkpoint:
     (the object named); ``index_readable`` says whether the request and graph
     could still be read. ``warnings`` are things verify reports without
     failing (a format 1 index written before ``index.sha256`` existed).
+    ``bank_key`` (:class:`~protection.checkpoint.integrity.BankKey`): what
+    every index and manifest write is signed with (``None``: unsigned).
     """
 
     def __init__(self, bank, checkpoint_id, index, manifest=None,
-                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
+                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT, bank_key=None):
         self.bank = bank
+        self.bank_key = bank_key
         self.id = checkpoint_id
         self.index = index
         self.manifest = manifest or Manifest()
@@ -163,6 +169,17 @@ class Checkpoint:
         request = self.index.get(load.REQUEST) \
             if isinstance(self.index, dict) else None
         return request if isinstance(request, dict) else {}
+
+    @property
+    def format_version(self):
+        """The format an index update writes: signed (3) with a key, else
+        at least 2 (a format 1 index that is rewritten gains the tenancy
+        fields' format)."""
+        if self.bank_key is not None:
+            return SIGNED_FORMAT_VERSION
+        version = self.index.get("format_version")
+        return version if version in load.READABLE_VERSIONS and \
+            version > FORMAT_VERSION else FORMAT_VERSION
 
     @property
     def project_id(self):
@@ -267,6 +284,8 @@ class Checkpoint:
             hashes = {"sha256": new}
             if self.index_sha256 and self.index_sha256 != new:
                 hashes["previous"] = self.index_sha256
+            if self.bank_key is not None:
+                integrity.sign_hashes(self.bank_key, hashes)
             self.bank.put_json(self.key(INDEX_HASH), hashes)
             self.bank.put(self.key(INDEX), data)
             self.index_sha256 = new
@@ -278,6 +297,11 @@ class Checkpoint:
         self.index["owner"] = owners.new_owner(
             operation_id or str(uuid.uuid4()), utcnow())
         self.save_index()
+
+    def unclaim(self, status):
+        """Give back a claim that must not go ahead: ``status`` (what the
+        index said before the claim), no owner."""
+        self._release(status)
 
     def _release(self, status):
         self.index["status"] = status
@@ -291,8 +315,13 @@ class Checkpoint:
         self.index["resources"][f"{resource.type}#{resource.id}"] = entry
 
     def _write_manifest(self):
-        info = self.bank.put_json(self.key(MANIFEST), self.manifest.to_dict())
+        data = base.encode_json(self.manifest.to_dict(
+            self.index.get("format_version", FORMAT_VERSION)))
+        info = self.bank.put(self.key(MANIFEST), io.BytesIO(data))
         self.index["manifest_sha256"] = info.sha256
+        if self.bank_key is not None:
+            self.index["manifest_mac"] = self.bank_key.sign(
+                integrity.MANIFEST_MAC, data)
 
     def lost_ownership(self):
         """Why the checkpoint in the bank is no longer this operation's
@@ -399,7 +428,12 @@ class Checkpoint:
             raise exceptions.CheckpointBusy(
                 f"checkpoint {self.id} is {self.status!r}: adopt it once "
                 "that ends")
-        self.index.update(format_version=FORMAT_VERSION,
+        if self.bank_key is None and \
+                self.index.get("format_version") == SIGNED_FORMAT_VERSION:
+            raise exceptions.CheckpointBusy(
+                f"checkpoint {self.id} is signed: adopt it with the bank "
+                "key configured ([bank] key_file), or its signature is lost")
+        self.index.update(format_version=self.format_version,
                           project_id=tenancy.project_id,
                           user_id=tenancy.user_id)
         self.index.setdefault("plan_id", None)
@@ -438,9 +472,13 @@ class Tenancy:
 class CheckpointStore:
     """Create, find, list and remove checkpoints in one bank."""
 
-    def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
+    def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT,
+                 bank_key=None):
         self.bank = bank
         self.owner_timeout = owner_timeout
+        # With a key (protection.checkpoint.integrity) new checkpoints are
+        # signed (format 3) and only signed ones are trusted.
+        self.bank_key = bank_key
 
     def create(self, request, graph, operation_id=None, tenancy=None):
         """A new ``protecting`` checkpoint owned by this process;
@@ -454,7 +492,8 @@ class CheckpointStore:
         now = utcnow()
         tenancy = tenancy or Tenancy()
         index = {
-            "format_version": FORMAT_VERSION,
+            "format_version": SIGNED_FORMAT_VERSION if self.bank_key
+            else FORMAT_VERSION,
             "id": checkpoint_id,
             "project_id": tenancy.project_id,
             "user_id": tenancy.user_id,
@@ -467,7 +506,8 @@ class CheckpointStore:
             "updated_at": now,
         }
         checkpoint = Checkpoint(self.bank, checkpoint_id, index,
-                                owner_timeout=self.owner_timeout)
+                                owner_timeout=self.owner_timeout,
+                                bank_key=self.bank_key)
         checkpoint._graph = graph
         checkpoint.claim(PROTECTING, operation_id)
         return checkpoint
@@ -483,9 +523,11 @@ class CheckpointStore:
             # even when a plugin stored an object named index.json there.
             raise exceptions.CheckpointNotFound(checkpoint_id)
         checkpoint = Checkpoint(self.bank, checkpoint_id, {},
-                                owner_timeout=self.owner_timeout)
+                                owner_timeout=self.owner_timeout,
+                                bank_key=self.bank_key)
         try:
-            loaded = load.read(self.bank, checkpoint.key)
+            loaded = load.read(self.bank, checkpoint.key, self.bank_key,
+                               checkpoint_id)
         except exceptions.ObjectNotFound:
             raise exceptions.CheckpointNotFound(checkpoint_id) from None
         checkpoint.index = loaded.index

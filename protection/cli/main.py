@@ -31,6 +31,7 @@ bank_mod = LazyModule("protection.bank")
 checkpoint_store = LazyModule("protection.checkpoint.store")
 cloud = LazyModule("protection.cloud")
 config = LazyModule("protection.config")
+integrity = LazyModule("protection.checkpoint.integrity")
 follow = LazyModule("protection.cli.follow")
 jobboard = LazyModule("protection.operations.jobboard")
 ops = LazyModule("protection.operations.store")
@@ -210,7 +211,8 @@ class App:
         if self._service is not None:
             return self._service.checkpoints
         return checkpoint_store.CheckpointStore(
-            self.bank, owner_timeout=self.conf.bank.owner_timeout)
+            self.bank, owner_timeout=self.conf.bank.owner_timeout,
+            bank_key=integrity.key_from_config(self.conf))
 
     def cloud_name(self, name=None):
         """The clouds.yaml name an operation records (never credentials)."""

@@ -12,6 +12,8 @@ Only additions: a change that needs more than that needs real
 migrations (alembic), which the catalog work of issue #22 brings.
 """
 
+import uuid
+
 import sqlalchemy as sa
 
 
@@ -42,3 +44,17 @@ def add_missing_columns(engine, table):
                 f"{column_type}"))
         added.append(column.name)
     return added
+
+
+def give_plans_ids(engine, table):
+    """Give every plan that has no ``id`` (made before plans had ids) a
+    new UUID; return how many. Each row is updated only while its id is
+    still NULL, so two processes upgrading at once agree on one id."""
+    with engine.begin() as conn:
+        names = [row.name for row in conn.execute(
+            sa.select(table.c.name).where(table.c.id.is_(None)))]
+        for name in names:
+            conn.execute(table.update().where(
+                table.c.name == name, table.c.id.is_(None)).values(
+                    id=str(uuid.uuid4())))
+    return len(names)

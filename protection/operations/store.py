@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from protection.checkpoint import owner as owners
 from protection import exceptions
+from protection.operations import leases as leases_mod
 from protection.operations import schema
 
 QUEUED = "queued"
@@ -141,6 +142,10 @@ class OperationStore:
         self._lock = threading.Lock()
         _META.create_all(engine)
         schema.add_missing_columns(engine, TABLE)
+        # Read leases on checkpoints (restore, verify) live and die with
+        # the operation that holds them: renewed by its heartbeat, ended
+        # with it.
+        self.leases = leases_mod.LeaseStore(engine, owner_timeout)
 
     def _update(self, operation_id, **values):
         values["updated_at"] = time.time()
@@ -183,6 +188,16 @@ class OperationStore:
             rows = conn.execute(query).mappings().all()
         return [Operation(row, self.owner_timeout) for row in rows]
 
+    def protected_here(self, checkpoint_id):
+        """Whether a protect recorded in this database made the
+        checkpoint (ended operations are pruned after ``[persistence]
+        prune_after_days``)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(TABLE.c.id).where(
+                TABLE.c.kind == "protect",
+                TABLE.c.checkpoint == checkpoint_id).limit(1)).first()
+        return found is not None
+
     def set_checkpoint(self, operation_id, checkpoint_id):
         self._update(operation_id, checkpoint=checkpoint_id)
 
@@ -203,6 +218,7 @@ class OperationStore:
             self._update(operation_id, owner_host=socket.gethostname(),
                          owner_pid=os.getpid(), heartbeat=time.time(),
                          status=RUNNING)
+        self.leases.renew(operation_id)
         return self.get(operation_id)
 
     def release(self, operation_id):
@@ -217,7 +233,13 @@ class OperationStore:
                      owner_pid=None)
 
     def heartbeat(self, operation_id):
-        self._update(operation_id, heartbeat=time.time())
+        """The owner is alive; its read leases are renewed in the same
+        transaction (one write per beat)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(TABLE.update().where(TABLE.c.id == operation_id)
+                         .values(heartbeat=now, updated_at=now))
+            self.leases.renew(operation_id, now, conn)
 
     def record_created(self, operation_id, atom_name, new_id):
         """Journal what an atom created, at once (see module doc)."""
@@ -241,6 +263,7 @@ class OperationStore:
         if left_behind is not None:
             values["left_behind"] = left_behind
         self._update(operation_id, **values)
+        self.leases.release(operation_id)
 
     def prune(self, older_than_seconds, now=None):
         """Delete ended operations older than the age; return their ids."""

@@ -1,5 +1,9 @@
 """Retention: which of a plan's checkpoints to delete, and deleting them.
 
+A plan's checkpoints are those whose index records its id
+(:func:`belongs_to`; older ones by name only when this deployment made
+them), never another plan's of the same name in a shared bank.
+
 The rule (:func:`select`) looks only at the plan's ``available``
 checkpoints, newest first: the newest is always kept; one beyond the
 plan's ``keep`` newest, or created more than ``keep_days`` days ago, is
@@ -45,10 +49,32 @@ class Decision:
 
 
 def plan_of(checkpoint):
-    """The plan a checkpoint was protected for (``None``: by hand)."""
+    """The name of the plan a checkpoint was protected for (``None``: by
+    hand); for people: retention selects by id (:func:`belongs_to`)."""
     if not checkpoint.index_readable:
         return None
     return checkpoint.request.get(PLAN_NAME)
+
+
+def belongs_to(checkpoint, plan, made_here):
+    """Whether retention may count ``checkpoint`` as ``plan``'s.
+
+    A checkpoint whose index records the plan's id is. One written before
+    plan ids (no ``plan_id``, or the plan's name where a release recorded
+    that) carries only the plan's name, which another deployment sharing
+    the bank may also use: it is the plan's only when this deployment's
+    database proves it made it (``made_here(checkpoint_id)``: its protect
+    is in the operations table, or it is the plan's last checkpoint).
+    Otherwise it is kept: a checkpoint is never pruned on a name alone.
+    """
+    if not checkpoint.index_readable:
+        return False
+    recorded = checkpoint.index.get("plan_id")
+    if recorded == plan.id:
+        return True
+    if recorded not in (None, plan.name) or plan_of(checkpoint) != plan.name:
+        return False
+    return checkpoint.id == plan.last_checkpoint or made_here(checkpoint.id)
 
 
 def _epoch(created_at):
@@ -105,6 +131,10 @@ def _delete(service, conn, decision, cloud):
         decision.action = REFUSED if refused else FAILED
         decision.reason = "; ".join(str(f) for f in exc.failures) or str(exc)
         return
+    except exceptions.CheckpointLeased as exc:
+        # A restore or verify reads it: kept, pruned by a later run.
+        decision.action, decision.reason = REFUSED, str(exc)
+        return
     except exceptions.StackvaultError as exc:
         decision.action, decision.reason = FAILED, str(exc)
         return
@@ -118,7 +148,9 @@ def prune(service, conn, plan, now=None, dry_run=False):
     delete is ``delete``, or ``refused`` when the cloud would refuse its
     delete now.
     """
-    mine = [c for c in service.list_checkpoints() if plan_of(c) == plan.name]
+    made_here = service.stores.operations.protected_here
+    mine = [c for c in service.list_checkpoints()
+            if belongs_to(c, plan, made_here)]
     decisions = select(mine, plan.keep, plan.keep_days, now)
     for decision in decisions:
         if decision.action != DELETE:

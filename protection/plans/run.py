@@ -1,8 +1,10 @@
 """One run of a plan: protect its resources now, then apply its retention.
 
-The checkpoint is named after the plan and carries it in its index
-(``plan.plan_name``, and ``plan.plan_run``: when the run started, in epoch
-seconds), which is how retention finds and orders a plan's checkpoints.
+The checkpoint is named after the plan and carries it in its index: the
+plan's id (``plan_id``), which is how retention finds the plan's
+checkpoints, its name (``plan.plan_name``, for people and for releases
+before plan ids) and ``plan.plan_run`` (when the run started, in epoch
+seconds), which orders them.
 A run that fails (a resource deleted from the cloud, a plugin failure, the
 cloud unreachable) is recorded in the plan (``last_status`` ``failed``,
 ``last_error``) with the reason, and retention is not applied: old
@@ -60,7 +62,7 @@ def _protect(service, connect, plan, started):
                                  plan.parameters, cloud=plan.cloud,
                                  tags=tags,
                                  tenancy=checkpoint_store.Tenancy(
-                                     plan_id=plan.name))
+                                     plan_id=plan.id))
     except exceptions.OperationFailed as exc:
         checkpoint_id = exc.result.checkpoint_id if exc.result else None
         return PlanRun(plan.name, FAILED, checkpoint_id, str(exc))

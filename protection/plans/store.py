@@ -4,8 +4,13 @@ A plan is one row of the ``stackvault_plans`` table, in the persistence
 database next to ``stackvault_operations``
 (:mod:`protection.operations.store`):
 
-``name``             the plan's name (unique); its checkpoints carry it
-                     in ``index.json`` (``plan.plan_name``)
+``name``             the plan's name (unique), also in its checkpoints'
+                     ``index.json`` (``plan.plan_name``), for people
+``id``               the plan's stable id (a UUID, given on creation, or
+                     on upgrade to a plan made before ids): recorded as
+                     ``plan_id`` in its checkpoints' index, which is how
+                     retention finds them (:mod:`protection.plans.
+                     retention`)
 ``resources``        JSON: ``[[type, id], ...]``, the roots to protect
 ``parameters``       JSON: protect parameters, as ``--parameter`` gives
 ``schedule``         a cron expression (UTC), or ``NULL``: run by hand only
@@ -22,10 +27,12 @@ database next to ``stackvault_operations``
 
 import json
 import time
+import uuid
 
 import sqlalchemy as sa
 
 from protection import exceptions
+from protection.operations import schema
 from protection.operations.store import iso
 from protection.model import parameters as params_mod
 from protection.model.resource import Resource
@@ -34,6 +41,9 @@ _META = sa.MetaData()
 TABLE = sa.Table(
     "stackvault_plans", _META,
     sa.Column("name", sa.String(255), primary_key=True),
+    # Nullable only for rows of an older table until they are given one
+    # (protection.operations.schema.give_plans_ids).
+    sa.Column("id", sa.String(36)),
     sa.Column("resources", sa.Text, nullable=False),
     sa.Column("parameters", sa.Text, nullable=False),
     sa.Column("schedule", sa.String(255)),
@@ -84,6 +94,7 @@ class Plan:
 
     def to_dict(self):
         return {
+            "id": self.id,
             "name": self.name,
             "resources": [f"{t}={i}" for t, i in self.roots],
             "parameters": self.parameters, "schedule": self.schedule,
@@ -132,6 +143,8 @@ class PlanStore:
     def __init__(self, engine):
         self.engine = engine
         _META.create_all(engine)
+        schema.add_missing_columns(engine, TABLE)
+        schema.give_plans_ids(engine, TABLE)
 
     @staticmethod
     def _encoded(values):
@@ -147,8 +160,8 @@ class PlanStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(TABLE.insert().values(
-                    name=name, next_run=next_run, created_at=now,
-                    updated_at=now, **values))
+                    name=name, id=str(uuid.uuid4()), next_run=next_run,
+                    created_at=now, updated_at=now, **values))
         except sa.exc.IntegrityError:
             raise PlanExists(name) from None
         return self.get(name)

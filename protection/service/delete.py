@@ -27,6 +27,8 @@ def start(service, checkpoint_id, conn, force=False, cloud=None,
     checkpoint = running.checkpoint(service, checkpoint_id,
                                     want_available=False)
     checkpoint_check.check_owner(checkpoint, force)
+    checkpoint_check.check_project(checkpoint, conn)
+    service.stores.operations.leases.refuse_if_leased(checkpoint.id)
     interrupted = _interrupted_protect(service, checkpoint)
     if interrupted is not None:
         # Undo it: what it created is journaled in its operation,
@@ -99,7 +101,7 @@ def resume_inputs(service, op, checkpoint, connect):
 def finish(service, inputs, started, resume=False, abort=False,
            undone=None):
     checkpoint = inputs.checkpoint
-    checkpoint.claim(cp.DELETING, inputs.operation.id)
+    _claim_unless_leased(service, checkpoint, inputs.operation)
     with checkpoint.keep_alive():
         _run, result = running.execute(service, inputs, started, resume,
                                        abort)
@@ -112,6 +114,25 @@ def finish(service, inputs, started, resume=False, abort=False,
                                          result)
     service.checkpoints.remove(checkpoint)
     return running.finish(service, inputs.operation, result)
+
+
+def _claim_unless_leased(service, checkpoint, op):
+    """Claim the checkpoint (``deleting``), then look for read leases
+    again: a restore takes its lease before it reads the index, so
+    either it sees the claim or this sees its lease (then the claim is
+    given back and the delete refused)."""
+    before = checkpoint.index.get("status") \
+        if checkpoint.index_readable else None
+    checkpoint.claim(cp.DELETING, op.id)
+    try:
+        service.stores.operations.leases.refuse_if_leased(checkpoint.id)
+    except exceptions.CheckpointBusy as exc:
+        if before is not None:
+            checkpoint.unclaim(before)
+        running.finish(service, op, OperationResult(
+            plugin_mod.DELETE, "failed", checkpoint_id=checkpoint.id,
+            warnings=[str(exc)]))
+        raise
 
 
 KIND = running.OperationKind(plugin_mod.DELETE, resume_inputs, finish)

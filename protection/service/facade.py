@@ -21,6 +21,7 @@ import time
 from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
+from protection.checkpoint import integrity
 from protection.checkpoint import store as cp
 from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
@@ -46,7 +47,8 @@ class ProtectionService:
         self.registry = registry
         self.bank = bank
         self.checkpoints = cp.CheckpointStore(
-            bank, owner_timeout=conf.bank.owner_timeout)
+            bank, owner_timeout=conf.bank.owner_timeout,
+            bank_key=integrity.key_from_config(conf))
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
         self.stores = stores or Stores(conf)

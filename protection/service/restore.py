@@ -44,6 +44,7 @@ def start(service, checkpoint_id, conn, parameters=None,
                        {"cloud": cloud, "parameters": parameters or {},
                         "policy": policy,
                         **selection.as_args(only, exclude)}, tenancy)
+    running.lease(service, op, checkpoint)
     return running.run_or_post(
         service, runner_mod.OperationInputs(
             op, checkpoint, conn, merged, saved, policy, graph),

@@ -104,6 +104,23 @@ def start(service, kind, checkpoint_id, args, tenancy=None):
     return op
 
 
+def lease(service, op, checkpoint):
+    """Hold a read lease on ``checkpoint`` for ``op`` (a restore or
+    verify) until it ends (:mod:`protection.operations.leases`).
+
+    Taken, then the index read again: a delete claims the checkpoint
+    before it looks for leases, so either it sees this lease or this sees
+    its claim (then the lease is dropped and the operation refused)."""
+    leases = service.stores.operations.leases
+    leases.take(checkpoint.id, op.id, op.kind)
+    now = service.checkpoints.get(checkpoint.id)
+    if now.status != cp.AVAILABLE:
+        leases.release(op.id)
+        finish(service, op, OperationResult(op.kind, "failed",
+                                            checkpoint_id=checkpoint.id))
+        now.require_available()
+
+
 def _prune(service):
     days = service.conf.persistence.prune_after_days
     if not days:

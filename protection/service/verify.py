@@ -27,6 +27,7 @@ def start(service, checkpoint_id, conn=None, cloud=None, tenancy=None):
     problems += running.metadata_problems(service, checkpoint, saved)
     op = running.start(service, plugin_mod.VERIFY, checkpoint.id,
                        {"cloud": cloud}, tenancy)
+    running.lease(service, op, checkpoint)
     inputs = runner_mod.OperationInputs(op, checkpoint, conn, {}, saved,
                                         plugin_mod.KEEP)
     return running.run_or_post(

@@ -105,6 +105,8 @@ class Api:
             "connection", f"sqlite:///{bank_path}.db", group="persistence")
         self.clouds = {p.project_id: fake_cloud.app_cloud()
                        for p in PERSONAS.values()}
+        for project_id, cloud in self.clouds.items():
+            cloud.current_project_id = project_id
         self.pool = pool or InlinePool()
         self.service = ProtectionService(
             self.conf, PluginRegistry([p() for p in fake_cloud.ALL]),

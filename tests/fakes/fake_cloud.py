@@ -25,7 +25,11 @@ class CloudError(Exception):
 
 
 class FakeCloud:
-    """Records by id, dependencies between them, and an event log."""
+    """Records by id, dependencies between them, and an event log;
+    ``current_project_id`` as a connection has it (``None``: none given,
+    as a cloud whose project is not known)."""
+
+    current_project_id = None
 
     def __init__(self):
         self.records = {}            # id -> {"type", "name", "data", ...}

@@ -121,6 +121,21 @@ def test_an_intact_checkpoint_still_restores(service, cloud, checkpoint_id):
     assert len(service.restore(checkpoint_id, cloud).restored) == 6
 
 
+def test_a_format_2_checkpoint_stripped_of_its_hash_is_damaged(
+        service, cloud, checkpoint_id, bank_path):
+    """Format 2 was always written with index.sha256 and index_hash:
+    without them it was stripped (this gave only a warning before)."""
+    index_path = _path(bank_path, checkpoint_id, "index.json")
+    index = json.loads(index_path.read_text())
+    del index["index_hash"]
+    index_path.write_text(json.dumps(index))
+    _remove(_path(bank_path, checkpoint_id, "index.sha256"))
+    with pytest.raises(exceptions.CheckpointDamaged,
+                       match="index.sha256: missing"):
+        service.restore(checkpoint_id, cloud)
+    assert cloud.created() == []
+
+
 # -- damaged checkpoints: listed, shown, deleted -----------------------------
 def test_a_damaged_checkpoint_is_listed_and_hides_nothing(
         service, cloud, checkpoint_id, bank_path):
@@ -173,7 +188,11 @@ def test_a_format_1_checkpoint_without_index_hash_is_read_with_a_warning(
         service, cloud, checkpoint_id, bank_path):
     index_path = _path(bank_path, checkpoint_id, "index.json")
     index = json.loads(index_path.read_text())
+    # As a stackvault before index.sha256 wrote it: format 1, no tenancy.
     del index["index_hash"]
+    for key in ("project_id", "user_id", "plan_id"):
+        del index[key]
+    index["format_version"] = 1
     index_path.write_text(json.dumps(index))
     _remove(_path(bank_path, checkpoint_id, "index.sha256"))
     result = service.verify(checkpoint_id, cloud)

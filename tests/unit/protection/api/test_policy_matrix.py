@@ -7,7 +7,9 @@ admin (of proj-admin), other (a member of proj-b). Targets: ``own``
 (proj-a's checkpoint and operation), ``theirs`` (proj-b's), ``legacy``
 (no project). An abort of an operation that already ended is 409 for
 whoever may abort it: authorised, and refused for what it is; so is
-adopting a checkpoint that already has a project. A checkpoint without
+adopting a checkpoint that already has a project, and an admin's delete
+of a project's checkpoint (its token cannot see the project's cloud
+objects, issue #22 item 3). A checkpoint without
 one is visible to whoever may adopt it (a manager), nobody else but
 admins.
 """
@@ -58,8 +60,10 @@ ON_OBJECTS = {
     ("show checkpoint", "own"):       (200,   200,   200,    200,  404),
     ("show checkpoint", "theirs"):    (404,   404,   404,    200,  200),
     ("show checkpoint", "legacy"):    (404,   404,   404,    200,  404),
-    ("delete checkpoint", "own"):     (403,   202,   202,    202,  404),
-    ("delete checkpoint", "theirs"):  (404,   404,   404,    202,  202),
+    # An admin's token acts in proj-admin, where proj-a's backups are
+    # invisible: its delete would orphan them, so it is refused (409).
+    ("delete checkpoint", "own"):     (403,   202,   202,    409,  404),
+    ("delete checkpoint", "theirs"):  (404,   404,   404,    409,  202),
     ("delete checkpoint", "legacy"):  (404,   404,   404,    202,  404),
     ("verify checkpoint", "own"):     (403,   202,   202,    202,  404),
     ("verify checkpoint", "theirs"):  (404,   404,   404,    202,  202),

@@ -368,11 +368,12 @@ def test_get_does_not_take_a_nested_path_for_a_checkpoint_id(store):
 def test_get_rejects_an_unknown_format_version(store, bank):
     checkpoint = committed(store)
     index = bank.get_json(checkpoint.key("index.json"))
-    index["format_version"] = cp.FORMAT_VERSION + 1
+    index["format_version"] = cp.SIGNED_FORMAT_VERSION + 1
     bank.put_json(checkpoint.key("index.json"), index)
     found = store.get(checkpoint.id)
     assert found.status == cp.DAMAGED
-    assert "format 3; this stackvault reads formats 1 and 2" in found.damage
+    assert "format 4; this stackvault reads formats 1, 2 and 3" in \
+        found.damage
     assert not found.deletable       # a newer stackvault's plugins must
     with pytest.raises(exceptions.CheckpointDamaged, match="format"):
         found.require_available()

@@ -1,5 +1,6 @@
 """The ``stackvault`` CLI, end to end over the fake cloud and a real bank."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -521,3 +522,44 @@ def test_listing_checkpoints_imports_no_cloud_or_engine_library(tmp_path):
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def _with_bank_key(run, mode=0o600, size=32):
+    key_file = run.tmp_path / "bank.key"
+    key_file.write_bytes(os.urandom(size))
+    os.chmod(key_file, mode)
+    run.config.write_text(run.config.read_text().replace(
+        "[filesystem_bank]", f"[bank]\nkey_file = {key_file}\n\n"
+                             "[filesystem_bank]"))
+
+
+def test_with_a_bank_key_a_rehashed_index_is_damaged_for_verify_and_restore(
+        run):
+    _with_bank_key(run)
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    assert run.json("checkpoint", "verify", "--offline",
+                    checkpoint_id)["status"] == "success"
+    index_path = _bank_object(run, checkpoint_id, "index.json")
+    index = json.loads(index_path.read_text())
+    index["plan"]["name"] = "forged"
+    index_path.write_text(json.dumps(index))
+    hash_path = _bank_object(run, checkpoint_id, "index.sha256")
+    hashes = json.loads(hash_path.read_text())
+    hashes["sha256"] = hashlib.sha256(index_path.read_bytes()).hexdigest()
+    hash_path.write_text(json.dumps(hashes))
+    listed = {c["ID"]: c for c in run.json("checkpoint", "list")}
+    assert listed[checkpoint_id]["Status"] == "damaged"
+    for argv in (("restore", checkpoint_id),
+                 ("checkpoint", "verify", "--offline", checkpoint_id)):
+        assert run(*argv) == 1
+        assert_one_line_error(run, f"checkpoint {checkpoint_id} is damaged: "
+                                   "index.sha256: signature does not match")
+    assert run.cloud.created() == []
+
+
+@pytest.mark.parametrize("mode, size, words", [
+    (0o644, 32, "chmod 600"), (0o600, 16, "at least 32 bytes")])
+def test_a_bad_bank_key_file_exits_2_with_one_line(run, mode, size, words):
+    _with_bank_key(run, mode, size)
+    assert run("checkpoint", "list") == 2
+    assert_one_line_error(run, "[bank] key_file", words)

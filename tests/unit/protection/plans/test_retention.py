@@ -16,7 +16,8 @@ DAY = 86400
 
 
 class FakeCheckpoint:
-    def __init__(self, cid, days_ago, status=cp.AVAILABLE, plan="nightly"):
+    def __init__(self, cid, days_ago, status=cp.AVAILABLE, plan="nightly",
+                 plan_id=None):
         created = NOW.timestamp() - days_ago * DAY
         self.id = cid
         self.status = status
@@ -24,7 +25,8 @@ class FakeCheckpoint:
         self.index = {
             "created_at": datetime.datetime.fromtimestamp(
                 created, datetime.timezone.utc).isoformat(timespec="seconds"),
-            "plan": {"name": plan, "plan_name": plan, "plan_run": created}}
+            "plan": {"name": plan, "plan_name": plan, "plan_run": created},
+            "plan_id": plan_id or f"id-of-{plan}"}
 
     @property
     def request(self):
@@ -92,15 +94,18 @@ def test_runs_in_the_same_second_are_ordered_by_run_start():
     assert _actions(decisions) == [("a-next", "keep"), ("z-first", "delete")]
 
 
-def _service(checkpoints):
+def _service(checkpoints, made_here=()):
     service = mock.Mock()
     service.list_checkpoints.return_value = checkpoints
     service.delete_refusals.return_value = []
+    service.stores.operations.protected_here.side_effect = \
+        lambda checkpoint_id: checkpoint_id in made_here
     return service
 
 
 def _plan(keep=1, keep_days=None):
-    plan = mock.Mock(keep=keep, keep_days=keep_days, cloud="devcloud")
+    plan = mock.Mock(keep=keep, keep_days=keep_days, cloud="devcloud",
+                     id="id-of-nightly", last_checkpoint=None)
     plan.name = "nightly"
     return plan
 
@@ -163,3 +168,34 @@ def test_plan_of(readable, expected):
     checkpoint = FakeCheckpoint("c", 1)
     checkpoint.index_readable = readable
     assert retention.plan_of(checkpoint) == expected
+
+
+def test_prune_selects_by_plan_id_never_by_a_name_alone():
+    """Another deployment's plan of the same name, in the same bank, has
+    another id; checkpoints from before plan ids (no plan_id, or the
+    name recorded as it) count only when this database made them."""
+    ours = [FakeCheckpoint("c1", 3), FakeCheckpoint("c2", 2),
+            FakeCheckpoint("c3", 1)]
+    theirs = [FakeCheckpoint("t1", 4, plan_id="id-of-their-nightly")]
+    legacy = [FakeCheckpoint("old-ours", 9), FakeCheckpoint("old-named", 8),
+              FakeCheckpoint("old-theirs", 7)]
+    legacy[0].index["plan_id"] = None
+    legacy[1].index["plan_id"] = "nightly"
+    del legacy[2].index["plan_id"]
+    service = _service(ours + theirs + legacy,
+                       made_here={"old-ours", "old-named"})
+    decisions = retention.prune(service, "conn", _plan(keep=1),
+                                NOW.timestamp())
+    assert sorted(c.args[0] for c in service.delete.call_args_list) == [
+        "c1", "c2", "old-named", "old-ours"]
+    assert {d.checkpoint_id for d in decisions} == {
+        "c1", "c2", "c3", "old-named", "old-ours"}
+
+
+def test_a_plans_last_checkpoint_is_its_own_without_an_operation():
+    legacy = FakeCheckpoint("last", 1)
+    legacy.index["plan_id"] = None
+    plan = _plan()
+    assert not retention.belongs_to(legacy, plan, lambda cid: False)
+    plan.last_checkpoint = "last"
+    assert retention.belongs_to(legacy, plan, lambda cid: False)
