@@ -7,7 +7,7 @@ import pytest
 
 from protection import exceptions
 from protection.checkpoint import store as cp
-from tests import fake_cloud
+from tests.fakes import fake_cloud
 from tests.fakes.fake_cloud import ROOTS
 
 

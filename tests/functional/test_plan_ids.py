@@ -9,7 +9,7 @@ from protection.bank.filesystem import FileSystemBank
 from protection.plans import run as plan_run
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
-from tests import fake_cloud
+from tests.fakes import fake_cloud
 
 SETTINGS = {"resources": [["Test::Server", "web"]], "parameters": {},
             "schedule": None, "keep": 1, "keep_days": None,
