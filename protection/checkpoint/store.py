@@ -97,8 +97,9 @@ class Checkpoint:
     """
 
     def __init__(self, bank, checkpoint_id, index, manifest=None,
-                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
+                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT, catalog=None):
         self.bank = bank
+        self.catalog = catalog
         self.id = checkpoint_id
         self.index = index
         self.manifest = manifest or Manifest()
@@ -270,6 +271,7 @@ class Checkpoint:
             self.bank.put_json(self.key(INDEX_HASH), hashes)
             self.bank.put(self.key(INDEX), data)
             self.index_sha256 = new
+        note_in_catalog(self.catalog, "record", self)
 
     def claim(self, status, operation_id=None):
         """Mark the checkpoint ``status`` (protecting, deleting), owned by
@@ -435,12 +437,36 @@ class Tenancy:
     plan_id: typing.Optional[str] = None
 
 
-class CheckpointStore:
-    """Create, find, list and remove checkpoints in one bank."""
+def note_in_catalog(catalog, action, argument):
+    """Tell the catalog (:mod:`protection.checkpoint.catalog`) what the
+    bank now holds: ``record`` a checkpoint or ``forget`` an id. The bank
+    is the truth and has been written: a catalog that cannot be written is
+    logged, never the operation's failure (``stackvault-manage catalog
+    rebuild`` mends it)."""
+    if catalog is None:
+        return
+    try:
+        getattr(catalog, action)(argument)
+    except Exception as exc:  # noqa: BLE001 - the bank was written
+        LOG.warning("the checkpoint catalog was not updated (%s %s): "
+                    "%s: %s; 'stackvault-manage catalog rebuild' mends it",
+                    action, getattr(argument, "id", argument),
+                    type(exc).__name__, exc)
 
-    def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
+
+class CheckpointStore:
+    """Create, find, list and remove checkpoints in one bank.
+
+    ``catalog`` (an object with ``record(checkpoint)`` and
+    ``forget(checkpoint_id)``, :class:`protection.checkpoint.catalog.
+    Catalog`), when given, is told of every index written and every
+    checkpoint removed."""
+
+    def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT,
+                 catalog=None):
         self.bank = bank
         self.owner_timeout = owner_timeout
+        self.catalog = catalog
 
     def create(self, request, graph, operation_id=None, tenancy=None):
         """A new ``protecting`` checkpoint owned by this process;
@@ -467,7 +493,8 @@ class CheckpointStore:
             "updated_at": now,
         }
         checkpoint = Checkpoint(self.bank, checkpoint_id, index,
-                                owner_timeout=self.owner_timeout)
+                                owner_timeout=self.owner_timeout,
+                                catalog=self.catalog)
         checkpoint._graph = graph
         checkpoint.claim(PROTECTING, operation_id)
         return checkpoint
@@ -483,7 +510,8 @@ class CheckpointStore:
             # even when a plugin stored an object named index.json there.
             raise exceptions.CheckpointNotFound(checkpoint_id)
         checkpoint = Checkpoint(self.bank, checkpoint_id, {},
-                                owner_timeout=self.owner_timeout)
+                                owner_timeout=self.owner_timeout,
+                                catalog=self.catalog)
         try:
             loaded = load.read(self.bank, checkpoint.key)
         except exceptions.ObjectNotFound:
@@ -521,6 +549,7 @@ class CheckpointStore:
                 self.bank.delete(key)
         for key in index_keys:
             self.bank.delete(key)
+        note_in_catalog(self.catalog, "forget", checkpoint.id)
 
 
 def hash_problem(relative, expected, size, sha):

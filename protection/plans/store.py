@@ -26,6 +26,7 @@ import time
 import sqlalchemy as sa
 
 from protection import exceptions
+from protection.db import migrate
 from protection.operations.store import iso
 from protection.model import parameters as params_mod
 from protection.model.resource import Resource
@@ -131,7 +132,7 @@ class PlanStore:
 
     def __init__(self, engine):
         self.engine = engine
-        _META.create_all(engine)
+        migrate.upgrade(engine)
 
     @staticmethod
     def _encoded(values):

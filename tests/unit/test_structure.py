@@ -27,6 +27,7 @@ LAYERS = (
     ("exceptions",),
     ("heartbeat", "loader"),
     ("config",),
+    ("db",),
     ("model",),
     ("cloud", "transfer"),
     ("bank", "datasources"),
