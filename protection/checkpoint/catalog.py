@@ -51,12 +51,12 @@ TABLE = sa.Table(
     sa.Column("plan_id", sa.String(255)),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.Float(precision=53), nullable=False),
-    sa.Column("updated_at", sa.Float(precision=53), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("resource_count", sa.Integer, nullable=False),
     sa.Column("owner", sa.Text),
-    sa.Column("recorded_at", sa.Float(precision=53), nullable=False),
+    sa.Column("recorded_at", sa.Double(), nullable=False),
     sa.Index("ix_stackvault_checkpoints_project_id_created_at_id",
              "project_id", "created_at", "id"),
     sa.Index("ix_stackvault_checkpoints_created_at_id", "created_at", "id"),
@@ -68,7 +68,7 @@ TABLE = sa.Table(
 STATE = sa.Table(
     "stackvault_catalog_state", _META,
     sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Float(precision=53), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
 )
 
 

@@ -581,3 +581,18 @@ def test_listing_checkpoints_imports_no_cloud_or_engine_library(tmp_path):
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_checkpoint_list_pages_with_limit_and_marker(run):
+    made = [run.protect("Test::Volume=vol-web", name=f"cp{n}")
+            for n in range(3)]
+    listed = [c["ID"] for c in run.json("checkpoint", "list")]
+    assert sorted(listed) == sorted(made)
+    first = run.json("checkpoint", "list", "--limit", "2")
+    rest = run.json("checkpoint", "list", "--limit", "2",
+                    "--marker", first[-1]["ID"])
+    assert [c["ID"] for c in first + rest] == listed
+    assert run("checkpoint", "list", "--marker", "no-such-id") == 2
+    assert_one_line_error(run, "--marker no-such-id")
+    assert run("checkpoint", "list", "--limit", "0") == 2
+    assert "at least 1" in run.err and "Traceback" not in run.err

@@ -27,12 +27,12 @@ def upgrade():
         sa.Column("plan_id", sa.String(255)),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.Float(precision=53), nullable=False),
-        sa.Column("updated_at", sa.Float(precision=53), nullable=False),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("updated_at", sa.Double(), nullable=False),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("resource_count", sa.Integer, nullable=False),
         sa.Column("owner", sa.Text),
-        sa.Column("recorded_at", sa.Float(precision=53), nullable=False),
+        sa.Column("recorded_at", sa.Double(), nullable=False),
     )
     for columns in (("project_id", "created_at", "id"),
                     ("created_at", "id"),
@@ -43,5 +43,5 @@ def upgrade():
     op.create_table(
         "stackvault_catalog_state",
         sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("value", sa.Float(precision=53), nullable=False),
+        sa.Column("value", sa.Double(), nullable=False),
     )
