@@ -256,9 +256,11 @@ class Catalog:
         if found is None:
             raise MarkerNotFound(marker)
         value = found[0]
+        # The leading bound lets the database seek in its index instead
+        # of testing every row against the OR.
         if descending:
-            return sa.or_(key < value, sa.and_(key == value, tie < marker))
-        return sa.or_(key > value, sa.and_(key == value, tie > marker))
+            return sa.and_(key <= value, sa.or_(key < value, tie < marker))
+        return sa.and_(key >= value, sa.or_(key > value, tie > marker))
 
     def count(self):
         with self.engine.connect() as conn:
