@@ -271,7 +271,10 @@ class Checkpoint:
             self.bank.put_json(self.key(INDEX_HASH), hashes)
             self.bank.put(self.key(INDEX), data)
             self.index_sha256 = new
-        note_in_catalog(self.catalog, "record", self)
+            # Under the lock: the catalog gets the index writes of this
+            # process in their order (a heartbeat never overwrites the
+            # commit that followed it).
+            note_in_catalog(self.catalog, "record", self)
 
     def claim(self, status, operation_id=None):
         """Mark the checkpoint ``status`` (protecting, deleting), owned by
