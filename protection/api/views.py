@@ -57,6 +57,22 @@ def _sort_key(key):
     return value
 
 
+def page_limit(query, conf):
+    """A page's size: ``limit``, or ``[api] default_limit``, at most
+    ``[api] max_limit``."""
+    return min(query.get("limit", conf.api.default_limit),
+               conf.api.max_limit)
+
+
+def next_link(query, last_id, limit, url):
+    """The link to the page after the one that ended with ``last_id``:
+    the same query with that id as marker."""
+    following = dict(query, marker=last_id, limit=limit)
+    following = {k: str(v).lower() if isinstance(v, bool) else v
+                 for k, v in following.items()}
+    return f"{url}?{urllib.parse.urlencode(following)}"
+
+
 def page(items, query, filter_names, url, conf):
     """``{"items": [...], "next": url or None}`` of one page."""
     filters = {name: query[name] for name in filter_names if name in query}
@@ -70,13 +86,9 @@ def page(items, query, filter_names, url, conf):
             raise errors.BadRequest(f"marker {query['marker']} is not in "
                                     "this list")
         start = ids.index(query["marker"]) + 1
-    limit = min(query.get("limit", conf.api.default_limit),
-                conf.api.max_limit)
+    limit = page_limit(query, conf)
     shown = chosen[start:start + limit]
     following = None
     if start + limit < len(chosen):
-        following = dict(query, marker=shown[-1]["id"], limit=limit)
-        following = {k: str(v).lower() if isinstance(v, bool) else v
-                     for k, v in following.items()}
-        following = f"{url}?{urllib.parse.urlencode(following)}"
+        following = next_link(query, shown[-1]["id"], limit, url)
     return {"items": shown, "next": following}

@@ -32,6 +32,8 @@ import uuid
 from protection.checkpoint import integrity
 from protection.checkpoint import load
 from protection.checkpoint import owner as owners
+from protection.checkpoint.manifest import Manifest
+from protection.checkpoint.manifest import hash_problem
 from protection.checkpoint.section import ResourceSection
 from protection.heartbeat import Heartbeat
 from protection import exceptions
@@ -64,32 +66,6 @@ def utcnow():
         timespec="seconds")
 
 
-class Manifest:
-    """Thread-safe record of the objects a checkpoint holds."""
-
-    def __init__(self, objects=None):
-        self._objects = dict(objects or {})
-        self._lock = threading.Lock()
-
-    def record(self, relative_key, info):
-        entry = {"sha256": info.sha256, "size": info.size}
-        if info.fingerprint is not None:
-            entry["fingerprint"] = info.fingerprint
-        with self._lock:
-            self._objects[relative_key] = entry
-
-    def forget(self, relative_key):
-        with self._lock:
-            self._objects.pop(relative_key, None)
-
-    def objects(self):
-        with self._lock:
-            return dict(self._objects)
-
-    def to_dict(self, format_version=FORMAT_VERSION):
-        return {"format_version": format_version, "objects": self.objects()}
-
-
 class Checkpoint:
     """One checkpoint as read from (or being written to) the bank.
 
@@ -102,9 +78,11 @@ class Checkpoint:
     """
 
     def __init__(self, bank, checkpoint_id, index, manifest=None,
-                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT, bank_key=None):
+                 owner_timeout=owners.DEFAULT_OWNER_TIMEOUT, bank_key=None,
+                 catalog=None):
         self.bank = bank
         self.bank_key = bank_key
+        self.catalog = catalog
         self.id = checkpoint_id
         self.index = index
         self.manifest = manifest or Manifest()
@@ -289,6 +267,10 @@ class Checkpoint:
             self.bank.put_json(self.key(INDEX_HASH), hashes)
             self.bank.put(self.key(INDEX), data)
             self.index_sha256 = new
+            # Under the lock: the catalog gets the index writes of this
+            # process in their order (a heartbeat never overwrites the
+            # commit that followed it).
+            note_in_catalog(self.catalog, "record", self)
 
     def claim(self, status, operation_id=None):
         """Mark the checkpoint ``status`` (protecting, deleting), owned by
@@ -469,16 +451,39 @@ class Tenancy:
     plan_id: typing.Optional[str] = None
 
 
+def note_in_catalog(catalog, action, argument):
+    """Tell the catalog (:mod:`protection.checkpoint.catalog`) what the
+    bank now holds: ``record`` a checkpoint or ``forget`` an id. The bank
+    is the truth and has been written: a catalog that cannot be written is
+    logged, never the operation's failure (``stackvault-manage catalog
+    rebuild`` mends it)."""
+    if catalog is None:
+        return
+    try:
+        getattr(catalog, action)(argument)
+    except Exception as exc:  # noqa: BLE001 - the bank was written
+        LOG.warning("the checkpoint catalog was not updated (%s %s): "
+                    "%s: %s; 'stackvault-manage catalog rebuild' mends it",
+                    action, getattr(argument, "id", argument),
+                    type(exc).__name__, exc)
+
+
 class CheckpointStore:
-    """Create, find, list and remove checkpoints in one bank."""
+    """Create, find, list and remove checkpoints in one bank.
+
+    ``catalog`` (an object with ``record(checkpoint)`` and
+    ``forget(checkpoint_id)``, :class:`protection.checkpoint.catalog.
+    Catalog`), when given, is told of every index written and every
+    checkpoint removed."""
 
     def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT,
-                 bank_key=None):
+                 bank_key=None, catalog=None):
         self.bank = bank
         self.owner_timeout = owner_timeout
         # With a key (protection.checkpoint.integrity) new checkpoints are
         # signed (format 3) and only signed ones are trusted.
         self.bank_key = bank_key
+        self.catalog = catalog
 
     def create(self, request, graph, operation_id=None, tenancy=None):
         """A new ``protecting`` checkpoint owned by this process;
@@ -507,7 +512,8 @@ class CheckpointStore:
         }
         checkpoint = Checkpoint(self.bank, checkpoint_id, index,
                                 owner_timeout=self.owner_timeout,
-                                bank_key=self.bank_key)
+                                bank_key=self.bank_key,
+                                catalog=self.catalog)
         checkpoint._graph = graph
         checkpoint.claim(PROTECTING, operation_id)
         return checkpoint
@@ -524,7 +530,8 @@ class CheckpointStore:
             raise exceptions.CheckpointNotFound(checkpoint_id)
         checkpoint = Checkpoint(self.bank, checkpoint_id, {},
                                 owner_timeout=self.owner_timeout,
-                                bank_key=self.bank_key)
+                                bank_key=self.bank_key,
+                                catalog=self.catalog)
         try:
             loaded = load.read(self.bank, checkpoint.key, self.bank_key,
                                checkpoint_id)
@@ -563,13 +570,4 @@ class CheckpointStore:
                 self.bank.delete(key)
         for key in index_keys:
             self.bank.delete(key)
-
-
-def hash_problem(relative, expected, size, sha):
-    """What is wrong with an object read as ``size`` bytes hashing to
-    ``sha``, against its manifest entry, or None."""
-    if sha != expected["sha256"] or size != expected["size"]:
-        return (f"{relative}: sha256 mismatch (expected "
-                f"{expected['sha256']}, {expected['size']} bytes; found "
-                f"{sha}, {size} bytes)")
-    return None
+        note_in_catalog(self.catalog, "forget", checkpoint.id)

@@ -9,6 +9,7 @@ vouch for an object whose manifest entry records the bank's fingerprint
 
 from concurrent import futures
 
+from protection.checkpoint import manifest
 from protection.checkpoint import store as cp
 from protection import exceptions
 
@@ -25,7 +26,7 @@ def _object_problem(checkpoint, relative, expected):
         return f"{relative}: missing"
     except exceptions.InvalidBankKey:
         return f"{relative}: not a valid object name"
-    return cp.hash_problem(relative, expected, size, sha)
+    return manifest.hash_problem(relative, expected, size, sha)
 
 
 READ = object()     # _fingerprint_problem: the object must be read

@@ -25,9 +25,10 @@ from protection.cli import plan as plan_cli
 from protection.cli import plugin as plugin_cli
 
 # Imported by the commands that need them, not at start: listing
-# checkpoints needs neither openstacksdk, TaskFlow nor SQLAlchemy (see
-# doc/operations.rst, "Performance").
+# checkpoints (from the catalog) needs neither openstacksdk nor TaskFlow
+# (see doc/operations.rst, "Performance").
 bank_mod = LazyModule("protection.bank")
+catalog_mod = LazyModule("protection.checkpoint.catalog")
 checkpoint_store = LazyModule("protection.checkpoint.store")
 cloud = LazyModule("protection.cloud")
 config = LazyModule("protection.config")
@@ -36,12 +37,13 @@ follow = LazyModule("protection.cli.follow")
 jobboard = LazyModule("protection.operations.jobboard")
 ops = LazyModule("protection.operations.store")
 params_mod = LazyModule("protection.model.parameters")
+plans_store = LazyModule("protection.plans.store")
 printer_mod = LazyModule("protection.cli.progress_printer")
 progress_mod = LazyModule("protection.model.progress")
 registry_mod = LazyModule("protection.plugin.registry")
-retention = LazyModule("protection.plans.retention")
 runner = LazyModule("protection.operations.runner")
 service_mod = LazyModule("protection.service")
+stores_mod = LazyModule("protection.service.stores")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -54,6 +56,18 @@ class UsageError(exceptions.StackvaultError):
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive(text):
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number "
+                                         "of at least 1")
+    return value
 
 
 def _resource_ref(text):
@@ -163,6 +177,14 @@ def _add_checkpoint_commands(sub, fmt):
     clist = csub.add_parser("list", parents=[fmt], help="list checkpoints")
     clist.add_argument("--plan", metavar="NAME",
                        help="only the checkpoints of this plan")
+    clist.add_argument("--limit", type=_positive, metavar="N",
+                       help="at most N checkpoints (a page)")
+    clist.add_argument("--marker", metavar="ID",
+                       help="those after checkpoint ID (the last of the "
+                            "previous page)")
+    csub.add_parser("reindex", parents=[fmt],
+                    help="rebuild the checkpoint catalog from the bank "
+                         "(safe to re-run)")
     for action, text in (("show", "show a checkpoint"),
                          ("delete", "delete a checkpoint and its backups"),
                          ("verify", "check every object hash (and, with a "
@@ -191,6 +213,7 @@ class App:
         self._service = None
         self._conf = None
         self._bank = None
+        self._stores = None
         self._conns = {}
 
     @property
@@ -206,13 +229,24 @@ class App:
         return self._bank
 
     @property
+    def stores(self):
+        """The persistence database's tables, without the whole
+        service."""
+        if self._service is not None:
+            return self._service.stores
+        if self._stores is None:
+            self._stores = stores_mod.Stores(self.conf)
+        return self._stores
+
+    @property
     def checkpoints(self):
         """The bank's checkpoints, without the whole service."""
         if self._service is not None:
             return self._service.checkpoints
         return checkpoint_store.CheckpointStore(
             self.bank, owner_timeout=self.conf.bank.owner_timeout,
-            bank_key=integrity.key_from_config(self.conf))
+            bank_key=integrity.key_from_config(self.conf),
+            catalog=self.stores.catalog_updates())
 
     def cloud_name(self, name=None):
         """The clouds.yaml name an operation records (never credentials)."""
@@ -238,7 +272,7 @@ class App:
                 progress.add_listener(
                     printer_mod.ProgressPrinter(self.stderr))
             service = service_mod.ProtectionService(
-                conf, plugins, self.bank, progress)
+                conf, plugins, self.bank, progress, stores=self._stores)
             if jobboard.configured(conf):
                 service.poster = jobboard.Poster(conf, service.stores)
             self._service = service
@@ -359,16 +393,43 @@ def _add_graph(data, checkpoint, fmt):
                                  for d, r in checkpoint.graph.tree())
 
 
+def _plan_ids(app, name):
+    """What ``--plan NAME`` matches in the catalog's ``plan_id``: the id
+    of this deployment's plan of that name, and the name itself (what
+    checkpoints written before plans had ids recorded)."""
+    try:
+        return (app.stores.plans.get(name).id, name)
+    except plans_store.PlanNotFound:
+        return (name,)
+
+
+def _list_checkpoints(app, args):
+    """``checkpoint list``: a page of the catalog (built from the bank
+    the first time; ``--plan``: the plan's checkpoints, see
+    :func:`_plan_ids`)."""
+    catalog = app.stores.catalog
+    catalog.built_from(app.checkpoints)
+    try:
+        found, _more = catalog.page(
+            filters={"plan_id": _plan_ids(app, args.plan)} if args.plan
+            else None, limit=args.limit, marker=args.marker)
+    except catalog_mod.MarkerNotFound:
+        raise UsageError(f"--marker {args.marker}: no such checkpoint in "
+                         "this list") from None
+    rows = [(s["id"], s["name"], s["status"], s["created_at"],
+             s["resources"]) for s in found]
+    app.print(output.render_list(
+        ["ID", "Name", "Status", "Created", "Resources"], rows,
+        args.format))
+    return EXIT_OK
+
+
 def _cmd_checkpoint(app, args):
     if args.action == "list":
-        rows = [(s["id"], s["name"], s["status"], s["created_at"],
-                 s["resources"]) for s in
-                (c.to_summary() for c in app.checkpoints.list()
-                 if args.plan is None
-                 or retention.plan_of(c) == args.plan)]
-        app.print(output.render_list(
-            ["ID", "Name", "Status", "Created", "Resources"], rows,
-            args.format))
+        return _list_checkpoints(app, args)
+    if args.action == "reindex":
+        counts = app.stores.catalog.rebuild(app.checkpoints)
+        app.print(output.render_one(counts, args.format))
         return EXIT_OK
     if args.action == "show":
         checkpoint = app.checkpoints.get(args.checkpoint_id)

@@ -13,6 +13,7 @@ database, next to the operation that holds it:
                    seconds, :mod:`protection.operations.runner`) moves it
                    to ``now + [persistence] owner_timeout``
 
+The table is made by migration 0004 (:mod:`protection.db.migrate`).
 A lease is live until ``expires_at``: a reader that died stops renewing
 it, and after ``owner_timeout`` it no longer holds anything. It ends with
 its operation (:meth:`protection.operations.store.OperationStore.finish`).
@@ -66,7 +67,6 @@ class LeaseStore:
     def __init__(self, engine, ttl):
         self.engine = engine
         self.ttl = ttl
-        create_leases_table(engine)
 
     def take(self, checkpoint_id, operation_id, kind, now=None):
         """Lease ``checkpoint_id`` to ``operation_id`` (again: renewed)."""
@@ -120,8 +120,3 @@ class LeaseStore:
                 f"renewed until {_iso(lease.expires_at)}): delete it once "
                 "that operation ends")
 
-
-def create_leases_table(engine):
-    """Create ``stackvault_checkpoint_leases`` where it does not exist
-    (a database of a version before read leases)."""
-    TABLE.create(engine, checkfirst=True)

@@ -21,7 +21,8 @@ same database as its persisted TaskFlow flow (:mod:`flows.persistence`):
 ``project_id``   the project (and ``user_id`` the user) it runs for, from
                  the caller's token through the API; ``NULL`` for the
                  embedded CLI and for rows written before these columns
-                 (added to an older table by :mod:`.schema`)
+                 (added to an older table by a migration,
+                 :mod:`protection.db.migrate`)
 
 Only the owner writes a running operation; ``resume`` and ``abort`` take
 it over only when its owner is gone (same host: the pid is dead; another
@@ -40,8 +41,8 @@ import sqlalchemy as sa
 
 from protection.checkpoint import owner as owners
 from protection import exceptions
+from protection.db import migrate
 from protection.operations import leases as leases_mod
-from protection.operations import schema
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -140,8 +141,7 @@ class OperationStore:
         self.engine = engine
         self.owner_timeout = owner_timeout
         self._lock = threading.Lock()
-        _META.create_all(engine)
-        schema.add_missing_columns(engine, TABLE)
+        migrate.upgrade(engine)
         # Read leases on checkpoints (restore, verify) live and die with
         # the operation that holds them: renewed by its heartbeat, ended
         # with it.

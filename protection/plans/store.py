@@ -32,7 +32,7 @@ import uuid
 import sqlalchemy as sa
 
 from protection import exceptions
-from protection.operations import schema
+from protection.db import migrate
 from protection.operations.store import iso
 from protection.model import parameters as params_mod
 from protection.model.resource import Resource
@@ -42,7 +42,7 @@ TABLE = sa.Table(
     "stackvault_plans", _META,
     sa.Column("name", sa.String(255), primary_key=True),
     # Nullable only for rows of an older table until they are given one
-    # (protection.operations.schema.give_plans_ids).
+    # (migration 0004, protection/db/migrations).
     sa.Column("id", sa.String(36)),
     sa.Column("resources", sa.Text, nullable=False),
     sa.Column("parameters", sa.Text, nullable=False),
@@ -142,9 +142,7 @@ class PlanStore:
 
     def __init__(self, engine):
         self.engine = engine
-        _META.create_all(engine)
-        schema.add_missing_columns(engine, TABLE)
-        schema.give_plans_ids(engine, TABLE)
+        migrate.upgrade(engine)
 
     @staticmethod
     def _encoded(values):

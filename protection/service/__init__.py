@@ -9,7 +9,15 @@ the one table resume, abort and a conductor's give-up dispatch from.
 flows, plans) together.
 
 Imports every framework package below it; nothing but the CLI, the
-conductor's command and the API imports it.
+conductor's command and the API imports it. ``ProtectionService`` is
+imported when first asked for, so that :mod:`.stores` alone (the CLI's
+``checkpoint list``, from the catalog) does not load the whole service.
 """
 
-from protection.service.facade import ProtectionService  # noqa: F401
+
+def __getattr__(name):
+    if name == "ProtectionService":
+        from protection.service.facade import ProtectionService
+
+        return ProtectionService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

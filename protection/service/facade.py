@@ -46,12 +46,13 @@ class ProtectionService:
         self.conf = conf
         self.registry = registry
         self.bank = bank
+        self.stores = stores or Stores(conf)
         self.checkpoints = cp.CheckpointStore(
             bank, owner_timeout=conf.bank.owner_timeout,
-            bank_key=integrity.key_from_config(conf))
+            bank_key=integrity.key_from_config(conf),
+            catalog=self.stores.catalog_updates())
         self.progress = progress or Progress()
         self.timeouts = Timeouts.from_config(conf)
-        self.stores = stores or Stores(conf)
         self.runner = runner_mod.Runner(conf, registry, self.progress,
                                         self.stores, self.timeouts)
         # With a jobboard (protection.operations.jobboard.Poster), new
@@ -150,7 +151,28 @@ class ProtectionService:
 
     # -- checkpoints ----------------------------------------------------------
     def list_checkpoints(self):
+        """Every checkpoint, read from the bank (what retention and a
+        rebuild need: the whole checkpoint); a list to show reads the
+        catalog (:meth:`checkpoint_page`)."""
         return self.checkpoints.list()
+
+    def checkpoint_page(self, project_id=None, filters=None,
+                        sort="created_at", descending=False, limit=None,
+                        marker=None):
+        """One page of checkpoint summaries from the catalog, and whether
+        more follow (:meth:`protection.checkpoint.catalog.Catalog.page`).
+        A catalog never built from this bank is rebuilt first
+        (:meth:`rebuild_catalog`): the first list after an upgrade sees
+        the checkpoints written before."""
+        catalog = self.stores.catalog
+        catalog.built_from(self.checkpoints)
+        return catalog.page(project_id, filters, sort, descending, limit,
+                            marker)
+
+    def rebuild_catalog(self):
+        """Make the catalog the bank's again; the counts of what changed
+        (:meth:`protection.checkpoint.catalog.Catalog.rebuild`)."""
+        return self.stores.catalog.rebuild(self.checkpoints)
 
     def show_checkpoint(self, checkpoint_id):
         return self.checkpoints.get(checkpoint_id)

@@ -29,6 +29,7 @@ LAYERS = (
     ("exceptions",),
     ("heartbeat", "loader"),
     ("config",),
+    ("db",),
     ("model",),
     ("cloud", "transfer"),
     ("bank", "datasources"),

@@ -1,7 +1,9 @@
 """``/v1/checkpoints``: protect, list, show, delete and verify."""
 
+from protection.api import errors
 from protection.api import views
 from protection.api.policies import checkpoints as rules
+from protection.checkpoint import catalog
 from protection.checkpoint.store import Tenancy
 from protection.model.report import OperationResult
 
@@ -47,15 +49,24 @@ def create_checkpoint(request):
 
 
 def list_checkpoints(request):
-    caller = request.caller
+    """One page from the checkpoint catalog (its cost is the page's, not
+    the bank's); ``show`` reads the bank."""
+    caller, query = request.caller, request.query
     project = caller.list_filter(rules.LIST, rules.LIST_ALL_PROJECTS,
-                                 request.query.get("all_projects", False))
-    found = [views.checkpoint_summary(c)
-             for c in request.service.list_checkpoints()
-             if project is None or c.project_id == project]
-    shown = views.page(found, request.query, FILTERS,
-                       f"{request.host_url}/v1/checkpoints", request.conf)
-    return 200, {"checkpoints": shown["items"], "next": shown["next"]}
+                                 query.get("all_projects", False))
+    key, _, direction = query.get("sort", "created_at").partition(":")
+    limit = views.page_limit(query, request.conf)
+    try:
+        found, more = request.service.checkpoint_page(
+            project, {name: query[name] for name in FILTERS if name in query},
+            key, direction == "desc", limit, query.get("marker"))
+    except catalog.MarkerNotFound:
+        raise errors.BadRequest(f"marker {query['marker']} is not in this "
+                                "list") from None
+    following = views.next_link(
+        query, found[-1]["id"], limit,
+        f"{request.host_url}/v1/checkpoints") if more else None
+    return 200, {"checkpoints": found, "next": following}
 
 
 def show_checkpoint(request, checkpoint_id):

@@ -1,5 +1,5 @@
 """Opening a shared database: one process at a time creates or upgrades
-its schema (flows.persistence.schema_lock, used by
+its schema (protection.db.engine.schema_lock, used by
 protection.service.stores.Stores)."""
 
 import os
@@ -7,7 +7,8 @@ from unittest import mock
 
 import pytest
 
-from flows import persistence
+from flows import persistence as flows_persistence
+from protection.db import engine as persistence
 from protection.service import stores as stores_mod
 
 
@@ -59,7 +60,7 @@ def test_sqlite_takes_no_lock():
     engine.connect.assert_not_called()
 
 
-def test_stores_create_every_table_inside_the_lock(tmp_path):
+def test_stores_migrate_and_open_each_table_inside_the_lock(tmp_path):
     conf = mock.Mock()
     conf.persistence.connection = f"sqlite:///{tmp_path / 'ops.db'}"
     conf.persistence.owner_timeout = 30.0
@@ -76,16 +77,22 @@ def test_stores_create_every_table_inside_the_lock(tmp_path):
         return lambda *args: order.append(name) or name
     with mock.patch.object(persistence, "schema_lock",
                            lambda _engine: Lock()), \
+            mock.patch.object(stores_mod.migrate, "upgrade",
+                              store("migrate")), \
             mock.patch.object(stores_mod.ops, "OperationStore",
                               store("operations")), \
-            mock.patch.object(persistence, "FlowStore", store("flows")), \
+            mock.patch.object(flows_persistence, "FlowStore",
+                              store("flows")), \
             mock.patch.object(stores_mod.plans, "PlanStore", store("plans")), \
             mock.patch.object(stores_mod.config, "persistence_url",
                               lambda c: c.persistence.connection):
         stores = stores_mod.Stores(conf)
-        assert (stores.plans, stores.operations) == ("plans",
-                                                     "operations")
-    assert order == ["lock", "operations", "flows", "plans", "unlock"]
+        assert (stores.plans, stores.operations, stores.flows) == (
+            "plans", "operations", "flows")
+        assert stores.plans == "plans"          # opened once
+    assert order == ["lock", "migrate", "plans", "unlock",
+                     "lock", "migrate", "operations", "unlock",
+                     "lock", "migrate", "flows", "unlock"]
 
 
 def test_a_sqlite_database_is_created_private(tmp_path):

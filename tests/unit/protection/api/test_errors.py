@@ -37,8 +37,8 @@ def test_another_layers_html_error_becomes_json():
 def test_an_unexpected_error_in_a_handler_is_a_json_500(tmp_path,
                                                        monkeypatch):
     api = fake_api.Api(tmp_path / "bank")
-    monkeypatch.setattr(api.service, "list_checkpoints",
-                        lambda: 1 / 0)
+    monkeypatch.setattr(api.service, "checkpoint_page",
+                        lambda *args: 1 / 0)
     resp = api.call("GET", "/v1/checkpoints", "reader")
     assert resp.status_code == 500
     assert resp.json["error"]["message"] == "internal error"

@@ -12,6 +12,7 @@ import urllib.parse
 import mock
 import pytest
 
+from protection.checkpoint import manifest as manifest_mod
 from protection.checkpoint import store as cp
 from protection.checkpoint import check as checkpoint_check
 from protection.checkpoint import verify as checkpoint_verify
@@ -81,7 +82,7 @@ def _replace(store, checkpoint, relative, data):
 
 def _rewrite_manifest(checkpoint, objects):
     """A manifest saved again with ``objects``, the index's hash too."""
-    checkpoint.manifest = cp.Manifest(objects)
+    checkpoint.manifest = manifest_mod.Manifest(objects)
     checkpoint._write_manifest()
     checkpoint.save_index()
 

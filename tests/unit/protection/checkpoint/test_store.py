@@ -9,6 +9,7 @@ import mock
 import pytest
 
 from protection.checkpoint import section
+from protection.checkpoint import manifest as manifest_mod
 from protection.checkpoint import store as cp
 from protection.checkpoint import verify as checkpoint_verify
 from protection import exceptions
@@ -428,7 +429,7 @@ def test_remove_deletes_everything_index_last(store, bank):
 def test_manifest_is_safe_to_record_from_threads():
     import threading
 
-    manifest = cp.Manifest()
+    manifest = manifest_mod.Manifest()
 
     class Info:
         sha256 = "s"

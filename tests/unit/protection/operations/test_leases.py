@@ -6,6 +6,7 @@ import sqlalchemy as sa
 import pytest
 
 from protection import exceptions
+from protection.db import migrate
 from protection.operations import leases as leases_mod
 from protection.operations import store as ops
 
@@ -14,7 +15,9 @@ T0 = 1893456000.0
 
 @pytest.fixture
 def engine(tmp_path):
-    return sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate.upgrade(engine)        # the leases table: migration 0004
+    return engine
 
 
 def test_a_lease_lives_for_its_ttl_and_a_renewal_extends_it(engine):
@@ -42,7 +45,8 @@ def test_the_operations_heartbeat_renews_and_its_end_releases(engine):
     assert store.leases.live("cp-1") == []
 
 
-def test_a_database_from_before_leases_gets_the_table(engine):
+def test_a_database_from_before_leases_gets_the_table(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE other (id INTEGER)"))
     assert not sa.inspect(engine).has_table(leases_mod.TABLE.name)

@@ -8,7 +8,7 @@ import threading
 import mock
 import pytest
 
-from flows import persistence
+from protection.db import engine as persistence
 from protection.plans import store as plans
 from protection.plans import schedule
 
