@@ -9,7 +9,7 @@ import pytest
 
 from protection import exceptions
 from protection.checkpoint.store import Tenancy
-from tests import file_cloud
+from tests.fakes import file_cloud
 from tests.fakes.fake_cloud import ROOTS
 
 PROJECT = Tenancy(project_id="project-a", user_id="user-a")
