@@ -405,6 +405,10 @@ def test_parameter_for_a_resource_not_in_the_operation(run):
     ("checkpoint", "verify", "--offline", "0000-not-there"),
     ("restore", "0000-not-there"),
     ("checkpoint", "show", "../../etc"),
+    # found by the fuzz suite: a name too long for the filesystem was
+    # an internal error (OSError ENAMETOOLONG)
+    ("restore", "9" * 400),
+    ("checkpoint", "delete", "9" * 256),
 ])
 def test_unknown_checkpoint(run, argv):
     assert run(*argv) == 2
