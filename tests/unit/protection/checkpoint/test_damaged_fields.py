@@ -28,3 +28,21 @@ def test_a_null_created_at_does_not_break_listing(run):
     _rewrite_index(run, odd, lambda index: index.update(created_at=None))
     listed = run.json("checkpoint", "list")
     assert {c["ID"] for c in listed} == {good, odd}
+
+
+def _first_node(index):
+    return index["graph"]["nodes"][0]["resource"]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("children", 1), ("child_types", "x"), ("child_types", {"net": []})])
+def test_resource_data_a_hook_cannot_read_fails_the_preflight(
+        run, field, value):
+    checkpoint_id = run.protect("Test::Server=web")
+    _rewrite_index(run, checkpoint_id,
+                   lambda index: _first_node(index)["extra"].update(
+                       {field: value}))
+    assert run("restore", checkpoint_id, "--dry-run") == 1
+    assert "internal error" not in run.err
+    assert run.err.count("\n") == 1, run.err
+    assert "pre-flight" in run.err and "the hook failed" in run.err
