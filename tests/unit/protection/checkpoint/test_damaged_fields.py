@@ -46,3 +46,13 @@ def test_resource_data_a_hook_cannot_read_fails_the_preflight(
     assert "internal error" not in run.err
     assert run.err.count("\n") == 1, run.err
     assert "pre-flight" in run.err and "the hook failed" in run.err
+
+
+def test_a_failing_check_quoting_a_newline_stays_one_line(run):
+    checkpoint_id = run.protect("Test::Server=web")
+    _rewrite_index(run, checkpoint_id,
+                   lambda index: _first_node(index)["extra"].update(
+                       children=["a\nb"]))
+    assert run("restore", checkpoint_id, "--dry-run") == 1
+    assert run.err.count("\n") == 1, run.err
+    assert "a\\nb" in run.err
