@@ -15,6 +15,7 @@ import sys
 from flows import contract
 from protection import exceptions
 from protection.cli import api as api_cli
+from protection.cli import audit as audit_cli
 from protection.cli import conductor
 from protection.cli import datasource
 from protection.cli import dry_run
@@ -92,6 +93,7 @@ def build_parser():
     plugin_cli.register(sub, fmt)
     conductor.register(sub)
     api_cli.register(sub)
+    audit_cli.register(sub, fmt)
     return prog
 
 
@@ -405,7 +407,8 @@ COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
             "datasource": datasource.run, "operation": _cmd_operation,
             "plan": plan_cli.run, "conductor": conductor.run,
-            "plugin": plugin_cli.run, "api": api_cli.run}
+            "plugin": plugin_cli.run, "api": api_cli.run,
+            "audit": audit_cli.run}
 
 
 def _cloud_errors():

@@ -1,8 +1,9 @@
 """The tables stackvault keeps in its one persistence database.
 
 The operations table (:mod:`protection.operations.store`), TaskFlow's
-flow details (:mod:`flows.persistence`) and the plans table
-(:mod:`protection.plans.store`) share ``[persistence] connection``. They
+flow details (:mod:`flows.persistence`), the plans table
+(:mod:`protection.plans.store`) and the audit trail
+(:mod:`protection.operations.audit`) share ``[persistence] connection``. They
 are opened together, under the schema lock, because creating or upgrading
 their schemas must be done by one process at a time on a shared database.
 This lives in the service, the layer above both operations and plans, so
@@ -14,6 +15,7 @@ import threading
 from flows import persistence
 from protection import config
 from protection import exceptions
+from protection.operations import audit
 from protection.operations import store as ops
 from protection.plans import store as plans
 
@@ -38,7 +40,8 @@ class Stores:
                             ops.OperationStore(
                                 sql, self._conf.persistence.owner_timeout),
                             persistence.FlowStore(sql),
-                            plans.PlanStore(sql))
+                            plans.PlanStore(sql),
+                            audit.AuditLog(sql))
                 except Exception as exc:  # noqa: BLE001 - one clear line
                     raise exceptions.ConfigError(
                         "cannot open the persistence database "
@@ -58,3 +61,8 @@ class Stores:
     def plans(self):
         """The plans table, on the same database."""
         return self._open()[2]
+
+    @property
+    def audit(self):
+        """The audit trail (:mod:`protection.operations.audit`)."""
+        return self._open()[3]
