@@ -122,7 +122,7 @@ def assert_clear(run, argv):
         assert run.err.count("\n") == 1, where
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(data=st.data())
 def test_a_damaged_checkpoint_never_hides_the_others(bank, data):
     name, damaged, rehash = data.draw(damages(bank.pristine))

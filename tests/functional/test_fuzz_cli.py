@@ -49,6 +49,7 @@ COMMANDS = [
     ("plan", "delete", V),
     ("plan", "run", V),
     ("plugin", "show", V),
+    ("audit", "list", "--limit", V),
     ("checkpoint", "list", "-f", V),
     (V,),
     ("checkpoint", V),
