@@ -576,3 +576,11 @@ def test_listing_checkpoints_imports_no_cloud_or_engine_library(tmp_path):
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_an_error_quoting_control_characters_stays_one_line(run):
+    # found by tests/functional/test_fuzz_cli.py: a newline in what the
+    # user typed split the error line (and an escape could drive the
+    # terminal)
+    assert run("resource", "show", "Test::Server", "a\nb\x1b[31m") == 2
+    assert_one_line_error(run, "a\\nb\\x1b[31m", "not found")
