@@ -2,10 +2,31 @@
 the operations database of one test never leaks into another, nor into
 the developer's own ~/.local/share/stackvault."""
 
+import os
+
 import pytest
+from hypothesis import settings
+
+from tests.fakes import fuzz
 
 
 @pytest.fixture(autouse=True)
 def _own_data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME",
                        str(tmp_path_factory.mktemp("xdg-data")))
+
+
+def pytest_configure(config):
+    """The fuzz tests' bounded profile (tests/fakes/fuzz.py)."""
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fuzz"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many inputs the fuzz tests tried, per target."""
+    if not fuzz.TRIED:
+        return
+    terminalreporter.section("fuzz inputs tried")
+    for target, tried in sorted(fuzz.TRIED.items()):
+        terminalreporter.write_line(f"{target}: {tried}")
+    terminalreporter.write_line(
+        f"total: {sum(fuzz.TRIED.values())} inputs")

@@ -23,7 +23,11 @@ RESOURCE_REF = {
 
 PARAMETERS = {"type": "object",
               "description": "Per resource type (or TYPE#ID) parameters, "
-                             "as the CLI's --parameter gives them."}
+                             "as the CLI's --parameter gives them.",
+              "propertyNames": {"minLength": 1, "maxLength": 255},
+              # each TYPE[#ID] holds its KEY: VALUE pairs, which the
+              # plugins' own schemas check further
+              "additionalProperties": {"type": "object"}}
 
 PROTECT = {
     "type": "object",

@@ -13,6 +13,10 @@ _PART = re.compile(r"[A-Za-z0-9._:@=+%\-]+")
 _KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                   "0123456789._:@=+-")
 MAX_KEY_LENGTH = 1024
+# One part is one file or directory name in the filesystem bank: longer
+# than NAME_MAX (255 on ext4, XFS, btrfs) is an OSError there, not a
+# missing object.
+MAX_PART_LENGTH = 255
 
 
 def validate_key(key):
@@ -27,6 +31,9 @@ def validate_key(key):
         if part in ("", ".", ".."):
             raise exceptions.InvalidBankKey(
                 key, "empty, '.' and '..' path parts are not allowed")
+        if len(part) > MAX_PART_LENGTH:
+            raise exceptions.InvalidBankKey(
+                key, f"a part is longer than {MAX_PART_LENGTH}")
         # fullmatch: '$' would let a trailing newline through.
         if not _PART.fullmatch(part):
             raise exceptions.InvalidBankKey(

@@ -557,8 +557,9 @@ class CheckpointStore:
                     found.append(self.get(parts[1]))
                 except exceptions.CheckpointNotFound:
                     continue      # deleted while we listed
-        return sorted(found, key=lambda c: (c.index.get("created_at", ""),
-                                            c.id))
+        # "or": an index may hold null (a damaged one holds nothing)
+        return sorted(found, key=lambda c: (c.index.get("created_at")
+                                            or "", c.id))
 
     def remove(self, checkpoint):
         """Delete every object of the checkpoint; its index hash, then its

@@ -49,7 +49,7 @@ def show(app, report, fmt):
         app.print(_table(report))
     if report.ok:
         return 0
-    failing = "; ".join(str(c) for c in report.failing)
+    failing = output.one_line("; ".join(str(c) for c in report.failing))
     app.stderr.write(f"stackvault: dry-run: {len(report.failing)} "
                      f"pre-flight check(s) fail: {failing}\n")
     return 1

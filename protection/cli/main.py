@@ -15,6 +15,7 @@ import sys
 from flows import contract
 from protection import exceptions
 from protection.cli import api as api_cli
+from protection.cli import audit as audit_cli
 from protection.cli import conductor
 from protection.cli import datasource
 from protection.cli import dry_run
@@ -107,6 +108,7 @@ def build_parser():
     plugin_cli.register(sub, fmt)
     conductor.register(sub)
     api_cli.register(sub)
+    audit_cli.register(sub, fmt)
     return prog
 
 
@@ -331,7 +333,7 @@ def _run_operation(app, args, call):
     except exceptions.OperationFailed as exc:
         if exc.result is not None:
             _report(app, exc.result, args.format)
-        app.stderr.write(f"stackvault: {exc}\n")
+        app.stderr.write(f"stackvault: {output.one_line(exc)}\n")
         return EXIT_FAILED
     if isinstance(result, jobboard.Posted):
         return _follow(app, args, result)
@@ -358,7 +360,8 @@ def _follow(app, args, posted):
         _report_data(app, op.result, args.format)
     if op.status == ops.SUCCEEDED:
         return EXIT_OK
-    app.stderr.write(f"stackvault: {follow.failure_line(op)}\n")
+    app.stderr.write(
+        f"stackvault: {output.one_line(follow.failure_line(op))}\n")
     return EXIT_FAILED
 
 
@@ -467,7 +470,8 @@ COMMANDS = {"resource": _cmd_resource, "protect": _cmd_protect,
             "restore": _cmd_restore, "checkpoint": _cmd_checkpoint,
             "datasource": datasource.run, "operation": _cmd_operation,
             "plan": plan_cli.run, "conductor": conductor.run,
-            "plugin": plugin_cli.run, "api": api_cli.run}
+            "plugin": plugin_cli.run, "api": api_cli.run,
+            "audit": audit_cli.run}
 
 
 def _cloud_errors():
@@ -501,16 +505,16 @@ def main(argv=None, stdout=None, stderr=None):
             args = build_parser().parse_args(argv)
         return COMMANDS[args.command](App(args, stdout, stderr), args)
     except UsageError as exc:
-        stderr.write(f"{exc}\n")
+        stderr.write(f"{output.one_line(exc)}\n")
         return EXIT_USAGE
     except exceptions.OperationFailed as exc:
-        stderr.write(f"stackvault: {exc}\n")
+        stderr.write(f"stackvault: {output.one_line(exc)}\n")
         return EXIT_FAILED
     except exceptions.OperationError as exc:
-        stderr.write(f"stackvault: error: {exc}\n")
+        stderr.write(f"stackvault: error: {output.one_line(exc)}\n")
         return EXIT_FAILED
     except exceptions.StackvaultError as exc:
-        stderr.write(f"stackvault: error: {exc}\n")
+        stderr.write(f"stackvault: error: {output.one_line(exc)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         stderr.write("stackvault: interrupted\n")
@@ -519,10 +523,12 @@ def main(argv=None, stdout=None, stderr=None):
         if debug:
             raise
         if isinstance(exc, _cloud_errors()):
-            stderr.write(f"stackvault: cloud error: {exc}\n")
+            stderr.write(
+                f"stackvault: cloud error: {output.one_line(exc)}\n")
             return EXIT_FAILED
         stderr.write(f"stackvault: internal error: {type(exc).__name__}: "
-                     f"{exc} (run with --debug for the traceback)\n")
+                     f"{output.one_line(exc)} (run with --debug for the "
+                     "traceback)\n")
         return EXIT_FAILED
 
 

@@ -4,10 +4,21 @@ import csv
 import io
 import json
 import shutil
+import unicodedata
 
 import yaml
 
 FORMATS = ("table", "json", "yaml", "value", "csv")
+
+
+def one_line(text):
+    """``text`` with its control characters escaped (``\\n``,
+    ``\\x1b``, ``\\u2028``): an error quoting what the user typed stays
+    one line and cannot drive the terminal."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char
+        for char in str(text))
 
 
 def _cell(value):

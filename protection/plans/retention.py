@@ -24,6 +24,7 @@ import time
 from protection.checkpoint import store as cp
 from protection.checkpoint import check as checkpoint_check
 from protection import exceptions
+from protection.operations import audit
 
 DAY = 86400.0
 # Tags of a plan's checkpoint's request (index.json's ``plan``, see
@@ -124,7 +125,8 @@ def select(checkpoints, keep=None, keep_days=None, now=None):
 
 def _delete(service, conn, decision, cloud):
     try:
-        service.delete(decision.checkpoint_id, conn, cloud=cloud)
+        service.delete(decision.checkpoint_id, conn, cloud=cloud,
+                       action=audit.PRUNE)
     except exceptions.OperationFailed as exc:
         refused = exc.failures and all(
             f.step == checkpoint_check.PRECHECK_STEP for f in exc.failures)

@@ -28,6 +28,7 @@ why.
 
 from concurrent import futures
 import dataclasses
+import logging
 
 from openstack import exceptions as sdk_exceptions
 
@@ -39,6 +40,8 @@ from protection.plugin.checks import FAIL
 from protection.plugin.checks import PASS
 from protection.plugin.checks import placeholder
 from protection.plugin import registry as plugin_registry
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -90,6 +93,13 @@ def _ask(plugin, ctx, resource):
         items = list(plugin.restore_preflight(ctx, resource) or ())
     except (exceptions.StackvaultError, sdk_exceptions.SDKException) as exc:
         return [Check("pre-flight", FAIL, str(exc))]
+    except Exception as exc:  # noqa: BLE001 - a hook's bug, or bad metadata
+        # A checkpoint whose recorded resource data a hook cannot read
+        # (hashes rewritten to match) must fail its check, not the run.
+        LOG.debug("pre-flight hook of %s failed", key_str(resource.key),
+                  exc_info=True)
+        return [Check("pre-flight", FAIL,
+                      f"the hook failed: {type(exc).__name__}: {exc}")]
     for item in items:
         if isinstance(item, Demand):
             plugin_registry.check_demand(plugin, item.quota)

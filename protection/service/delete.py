@@ -12,6 +12,7 @@ from protection import exceptions
 from protection.checkpoint import check as checkpoint_check
 from protection.checkpoint import store as cp
 from protection.model.report import OperationResult
+from protection.operations import audit
 from protection.operations import runner as runner_mod
 from protection.operations import store as ops
 from protection.plugin import base as plugin_mod
@@ -20,9 +21,11 @@ from protection.service import running
 
 
 def start(service, checkpoint_id, conn, force=False, cloud=None,
-          tenancy=None):
+          tenancy=None, note=None):
     """:meth:`ProtectionService.delete
-    <protection.service.facade.ProtectionService.delete>`."""
+    <protection.service.facade.ProtectionService.delete>`; ``note`` (an
+    :class:`~protection.service.audited.Note`) takes the audit record of
+    an undo of what a dead protect recorded."""
     started = time.monotonic()
     checkpoint = running.checkpoint(service, checkpoint_id,
                                     want_available=False)
@@ -33,7 +36,7 @@ def start(service, checkpoint_id, conn, force=False, cloud=None,
     if interrupted is not None:
         # Undo it: what it created is journaled in its operation,
         # also what it had not yet recorded in the bank.
-        return service.abort(interrupted.id, lambda _name: conn)
+        return service.abort(interrupted.id, lambda _name: conn, tenancy)
     if not checkpoint.index_readable:
         service.checkpoints.remove(checkpoint)
         return OperationResult(
@@ -56,6 +59,9 @@ def start(service, checkpoint_id, conn, force=False, cloud=None,
         undone = protect_journal.undo_recorded(
             checkpoint, service.registry, conn, service.conf,
             service.timeouts, service.progress)
+        if note is not None:
+            note.also(audit.UNDO, checkpoint.id, audit.SUCCEEDED,
+                      len(undone.deleted) or None, _undo_detail(undone))
     op = running.start(service, plugin_mod.DELETE, checkpoint.id,
                        {"cloud": cloud}, tenancy)
     return running.run_or_post(
@@ -63,6 +69,14 @@ def start(service, checkpoint_id, conn, force=False, cloud=None,
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP),
         started, lambda inputs, started: finish(service, inputs, started,
                                                 undone=undone))
+
+
+def _undo_detail(undone):
+    """The ids an undo deleted and left (ids only, never metadata)."""
+    return "; ".join(filter(None, [
+        f"deleted: {', '.join(map(str, undone.deleted))}"
+        if undone.deleted else "",
+        f"left: {undone.left}" if undone.left else ""])) or None
 
 
 def refusals(service, checkpoint_id, conn):

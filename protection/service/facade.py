@@ -27,10 +27,12 @@ from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
 from protection.model.report import Failure
 from protection.model.report import OperationResult
+from protection.operations import audit
 from protection.operations import flow_progress
 from protection.operations import runner as runner_mod
 from protection.plugin import base as plugin_mod
 from protection.plugin.wait import Timeouts
+from protection.service.audited import audited
 from protection.service import delete as delete_kind
 from protection.service import protect as protect_kind
 from protection.service import restore as restore_kind
@@ -127,7 +129,7 @@ class ProtectionService:
                                     only, exclude)
 
     def delete(self, checkpoint_id, conn, force=False, cloud=None,
-               tenancy=None):
+               tenancy=None, action=audit.DELETE):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
         Refused while the protect or delete that owns the checkpoint is
@@ -136,9 +138,16 @@ class ProtectionService:
         deleted: a refusal leaves the checkpoint as it was. A damaged
         checkpoint without a readable index loses its objects only (see
         :mod:`protection.checkpoint.check`).
+
+        Audited as ``action`` (``prune`` when retention deletes), by the
+        caller ``tenancy`` names, else the connection's user, else the
+        local user.
         """
-        return delete_kind.start(self, checkpoint_id, conn, force, cloud,
-                                 tenancy)
+        actor = audit.Actor.of(tenancy, conn)
+        with audited(self, action, checkpoint_id, actor) as note:
+            note.result = delete_kind.start(self, checkpoint_id, conn,
+                                            force, cloud, tenancy, note)
+            return note.result
 
     def delete_refusals(self, checkpoint_id, conn):
         """The Failures delete's precheck would refuse with now (``[]``:
@@ -204,9 +213,24 @@ class ProtectionService:
         """
         return self._take_over(operation_id, connect, abort=False)
 
-    def abort(self, operation_id, connect):
-        """Revert an interrupted operation: nothing it created is left."""
-        return self._take_over(operation_id, connect, abort=True)
+    def abort(self, operation_id, connect, tenancy=None):
+        """Revert an interrupted operation: nothing it created is left.
+        Audited, by the caller ``tenancy`` names (else the local user)."""
+        with audited(self, audit.ABORT, operation_id,
+                     audit.Actor.of(tenancy)) as note:
+            note.checkpoint = self._checkpoint_of(operation_id)
+            note.result = self._take_over(operation_id, connect, abort=True)
+            return note.result
+
+    def _checkpoint_of(self, operation_id):
+        try:
+            return self.stores.operations.get(operation_id).checkpoint
+        except exceptions.StackvaultError:
+            return None
+
+    def audit_records(self, limit=None):
+        """The audit trail, newest first."""
+        return self.stores.audit.list(limit)
 
     def _take_over(self, operation_id, connect, abort):
         started = time.monotonic()

@@ -2,7 +2,8 @@
 
 The operations table (:mod:`protection.operations.store`), the plans
 table (:mod:`protection.plans.store`), the checkpoint catalog
-(:mod:`protection.checkpoint.catalog`) and TaskFlow's flow details
+(:mod:`protection.checkpoint.catalog`), the audit trail
+(:mod:`protection.operations.audit`) and TaskFlow's flow details
 (:mod:`flows.persistence`) share ``[persistence] connection``. The
 database is migrated when first opened (stackvault's tables by
 :mod:`protection.db.migrate`, TaskFlow's by TaskFlow), under the schema
@@ -20,6 +21,7 @@ from protection import exceptions
 from protection.checkpoint import catalog as catalog_mod
 from protection.db import engine as db_engine
 from protection.db import migrate
+from protection.operations import audit
 from protection.operations import store as ops
 from protection.plans import store as plans
 
@@ -79,6 +81,11 @@ class Stores:
         """The checkpoint catalog, on the same database."""
         return self._open("catalog", lambda sql: catalog_mod.Catalog(
             sql, self._conf.bank.owner_timeout))
+
+    @property
+    def audit(self):
+        """The audit trail (:mod:`protection.operations.audit`)."""
+        return self._open("audit", audit.AuditLog)
 
     def catalog_updates(self):
         """What the checkpoint store tells of each change: the catalog,

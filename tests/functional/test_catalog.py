@@ -69,7 +69,7 @@ def _killed_protect(tmp_path, monkeypatch):
     root = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
     done = subprocess.run(
-        [sys.executable, "-m", "tests.file_cloud", world["cloud"],
+        [sys.executable, "-m", "tests.fakes.file_cloud", world["cloud"],
          world["bank"], str(data), "protect"],
         env=dict(os.environ, PYTHONPATH=root,
                  STACKVAULT_CRASH_AT="Test::Server#web/SaveRecord:before"),

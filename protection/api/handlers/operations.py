@@ -49,6 +49,7 @@ def abort_operation(request, operation_id):
     request.require_room()
     conn = request.connection()
     submitted = request.pool.submit(
-        op, lambda: request.service.abort(op.id, lambda _cloud: conn))
+        op, lambda: request.service.abort(op.id, lambda _cloud: conn,
+                                          request.caller.tenancy))
     return 202, {"operation_id": submitted.operation_id}, {
         "Location": f"{request.host_url}/v1/operations/{op.id}"}

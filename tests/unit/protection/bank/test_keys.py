@@ -14,7 +14,8 @@ from protection.bank import keys
     "a",
     "a.b_c-d@e=f+g:h",
     "...",                     # a name made of dots, not a path step
-    "x" * keys.MAX_KEY_LENGTH,
+    "/".join(["x" * 254] * 4 + ["x" * 4]),     # MAX_KEY_LENGTH long
+    "x" * keys.MAX_PART_LENGTH,
 ])
 def test_accepts_safe_keys(key):
     assert keys.validate_key(key) == key
@@ -43,6 +44,7 @@ def test_accepts_safe_keys(key):
     ("caf\u00e9", "characters"),
     ("my key", "characters"),
     ("x" * (keys.MAX_KEY_LENGTH + 1), "longer"),
+    ("checkpoints/" + "9" * (keys.MAX_PART_LENGTH + 1), "longer"),
 ])
 def test_rejects_unsafe_keys(key, reason):
     with pytest.raises(exceptions.InvalidBankKey) as err:

@@ -362,6 +362,10 @@ def test_parameter_for_a_resource_not_in_the_operation(run):
     ("checkpoint", "verify", "--offline", "0000-not-there"),
     ("restore", "0000-not-there"),
     ("checkpoint", "show", "../../etc"),
+    # found by the fuzz suite: a name too long for the filesystem was
+    # an internal error (OSError ENAMETOOLONG)
+    ("restore", "9" * 400),
+    ("checkpoint", "delete", "9" * 256),
 ])
 def test_unknown_checkpoint(run, argv):
     assert run(*argv) == 2
@@ -590,3 +594,11 @@ def test_checkpoint_list_pages_with_limit_and_marker(run):
     assert_one_line_error(run, "--marker no-such-id")
     assert run("checkpoint", "list", "--limit", "0") == 2
     assert "at least 1" in run.err and "Traceback" not in run.err
+
+
+def test_an_error_quoting_control_characters_stays_one_line(run):
+    # found by tests/functional/test_fuzz_cli.py: a newline in what the
+    # user typed split the error line (and an escape could drive the
+    # terminal)
+    assert run("resource", "show", "Test::Server", "a\nb\x1b[31m") == 2
+    assert_one_line_error(run, "a\\nb\\x1b[31m", "not found")

@@ -9,13 +9,14 @@ from alembic import migration
 from protection.checkpoint import catalog
 from protection.db import engine as db_engine
 from protection.db import migrate
+from protection.operations import audit
 from protection.operations import leases
 from protection.operations import store as ops
 from protection.plans import store as plans
 
 OURS = {"stackvault_operations", "stackvault_plans",
         "stackvault_checkpoints", "stackvault_catalog_state",
-        "stackvault_checkpoint_leases"}
+        "stackvault_checkpoint_leases", "stackvault_audit"}
 
 
 def _engine(tmp_path):
@@ -25,7 +26,7 @@ def _engine(tmp_path):
 def _declared():
     meta = sa.MetaData()
     for table in (ops.TABLE, plans.TABLE, catalog.TABLE, catalog.STATE,
-                  leases.TABLE):
+                  leases.TABLE, audit.TABLE):
         table.to_metadata(meta)
     return meta
 

@@ -122,12 +122,14 @@ def test_prune_deletes_newest_first_and_keeps_what_the_cloud_refuses():
              FakeCheckpoint("c3", 1), FakeCheckpoint("other", 5,
                                                      plan="weekly")]
     service = _service(found)
-    service.delete.side_effect = lambda cid, conn, cloud: (
+    service.delete.side_effect = lambda cid, conn, cloud, action: (
         _ for _ in ()).throw(_precheck_refusal(cid)) if cid == "c1" else None
     decisions = retention.prune(service, "conn", _plan(keep=1),
                                 NOW.timestamp())
     assert [c.args[0] for c in service.delete.call_args_list] == ["c2", "c1"]
-    assert service.delete.call_args.kwargs == {"cloud": "devcloud"}
+    # audited as a prune, not a delete someone asked for
+    assert service.delete.call_args.kwargs == {"cloud": "devcloud",
+                                               "action": "prune"}
     assert _actions(decisions) == [("c3", "keep"), ("c2", "deleted"),
                                    ("c1", "refused")]
     assert "incremental backups that depend on it" in decisions[2].reason
@@ -138,7 +140,7 @@ def test_prune_reports_a_failed_delete_and_goes_on():
              FakeCheckpoint("c3", 1)]
     service = _service(found)
 
-    def delete(cid, conn, cloud):
+    def delete(cid, conn, cloud, action):
         if cid == "c2":
             raise exceptions.CheckpointBusy("c2 is being deleted")
     service.delete.side_effect = delete
