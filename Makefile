@@ -2,9 +2,10 @@
 #
 #   make demo   install stackvault, bring devcloud up, protect a workload,
 #               delete it, restore it, check it, print a report
-#   make test   install stackvault, bring devcloud up, run every test
-#               (unit, functional, fullstack against devcloud), ruff, and
-#               the tempest plugin against devcloud
+#   make test   install stackvault (and shellcheck), build the docs, bring
+#               devcloud up, run every test (unit, functional, fullstack
+#               against devcloud), ruff, and the tempest plugin against
+#               devcloud
 #
 # Without a cloud, while you work:
 #
@@ -25,12 +26,13 @@ CLOUD_ENV := eval "$$($(DEVCLOUD) env)"
 XDIST     ?= auto
 PYTEST    := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: demo test unit check install devcloud down benchmarks tempest
+.PHONY: demo test unit check install devcloud down benchmarks tempest docs \
+	shellcheck
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,11 +45,28 @@ demo: install devcloud
 
 # Unit and functional tests in parallel; the fullstack tests one at a time
 # (they share one cloud).
-test: install devcloud
+test: install shellcheck docs devcloud
 	$(VENV)/bin/ruff check .
 	$(PYTEST) tests/unit tests/functional -n $(XDIST) -ra
 	$(CLOUD_ENV) && $(PYTEST) tests/fullstack -ra
 	$(DEVCLOUD) tempest  # the tempest plugin (doc/tempest.rst); keep it last
+
+# doc/ as HTML (doc/_build/html), warnings as errors: what tox -e docs runs.
+docs: install
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html doc doc/_build/html
+
+# The devstack plugin's test runs shellcheck on devstack/plugin.sh and is
+# skipped without it: install Debian's package when it is missing.
+shellcheck:
+	@command -v shellcheck >/dev/null || { \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && apt-get install -y -qq shellcheck; \
+	    else \
+	        echo "make: shellcheck is missing; install it (sudo apt-get" \
+	             "install shellcheck), or the devstack plugin's test is" \
+	             "skipped" >&2; \
+	        exit 1; \
+	    fi; }
 
 # The tempest plugin alone, against devcloud.
 tempest: install devcloud

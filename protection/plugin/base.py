@@ -82,29 +82,33 @@ class ProtectionPlugin:
 
     Class attributes:
 
-    ``resource_type``  Heat-style type name, e.g. ``OS::Cinder::Volume``.
-    ``options_schema`` JSON Schema of protect parameters (``{}``: none).
-    ``restore_schema`` JSON Schema of restore parameters (``{}``: none).
-    ``metadata_schema`` JSON Schema of the ``metadata.json`` protect saves;
-                       checked by the framework on verify and before a
-                       restore creates anything (``{}``: not checked).
-    ``quota_demands``  ``{"SERVICE.FIELD": "label"}``: every quota name its
-                       ``restore_preflight`` demands (``checks.Demand``),
-                       with what users call it: ``{"compute.server_groups":
-                       "server groups"}``. SERVICE (compute, volume,
-                       network, image: :data:`protection.plugin.checks.
-                       QUOTA_SERVICES`) says which answer of the project's
-                       quotas the limit and use are read from, FIELD which
-                       field. Checked when the plugin loads; a demand of an
-                       undeclared name is a contract error.
-    ``config_group`` / ``config_opts``  the plugin's own oslo.config options.
-    ``protect_after_children``  protect this resource only once its
-                       children's protect flows finished (restore always
-                       does), or, for a child that tags tasks
-                       ``before_parent`` / ``after_parent`` (module doc),
-                       between those: e.g. a server snapshot that the
-                       cloud refuses while its volumes' snapshots are
-                       being created or deleted.
+    ``resource_type``
+        Heat-style type name, e.g. ``OS::Cinder::Volume``.
+    ``options_schema``
+        JSON Schema of protect parameters (``{}``: none).
+    ``restore_schema``
+        JSON Schema of restore parameters (``{}``: none).
+    ``metadata_schema``
+        JSON Schema of the ``metadata.json`` protect saves; checked by the
+        framework on verify and before a restore creates anything (``{}``:
+        not checked).
+    ``quota_demands``
+        ``{"SERVICE.FIELD": "label"}``: every quota name its
+        ``restore_preflight`` demands (``checks.Demand``), with what users
+        call it: ``{"compute.server_groups": "server groups"}``. SERVICE
+        (compute, volume, network, image:
+        :data:`protection.plugin.checks.QUOTA_SERVICES`) says which answer
+        of the project's quotas the limit and use are read from, FIELD
+        which field. Checked when the plugin loads; a demand of an
+        undeclared name is a contract error.
+    ``config_group`` / ``config_opts``
+        the plugin's own oslo.config options.
+    ``protect_after_children``
+        protect this resource only once its children's protect flows
+        finished (restore always does), or, for a child that tags tasks
+        ``before_parent`` / ``after_parent`` (module doc), between those:
+        e.g. a server snapshot that the cloud refuses while its volumes'
+        snapshots are being created or deleted.
     """
 
     resource_type = None

@@ -113,12 +113,15 @@ class CreatingTask(task.Task):
 
     Class attributes:
 
-    ``kind``      what the object is called in messages (``"volume"``).
-    ``settled``   statuses in which the service allows a delete (waited for
-                  before deleting); ``None``: delete at once.
-    ``records``   the type under which the new id is recorded in the
-                  restore's map (``ctx.restored``); ``True``: the resource's
-                  own type and id; ``None``: not recorded.
+    ``kind``
+        what the object is called in messages (``"volume"``).
+    ``settled``
+        statuses in which the service allows a delete (waited for before
+        deleting); ``None``: delete at once.
+    ``records``
+        the type under which the new id is recorded in the restore's map
+        (``ctx.restored``); ``True``: the resource's own type and id;
+        ``None``: not recorded.
     """
 
     kind = "object"

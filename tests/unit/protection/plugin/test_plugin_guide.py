@@ -59,3 +59,15 @@ def test_the_excerpts_show_every_line_of_the_example():
     missing = [source[i] for i in range(len(source)) if i not in shown]
     assert not missing, "the plugin guide does not show these lines of " \
         f"{EXAMPLE}:\n" + "\n".join(missing)
+
+
+def test_the_guide_states_the_example_s_length():
+    """The guide says how long the example is ("small enough (N lines)");
+    N must be the file's length, give or take a tenth (it once said
+    "under 150" of a 170-line file)."""
+    stated = re.search(r"small enough \((\d+) lines\)", GUIDE.read_text())
+    assert stated, "the plugin guide no longer states the example's length"
+    actual = len((ROOT / EXAMPLE).read_text().splitlines())
+    assert abs(int(stated.group(1)) - actual) <= actual // 10, (
+        f"the plugin guide says {EXAMPLE} has {stated.group(1)} lines; it "
+        f"has {actual}")
