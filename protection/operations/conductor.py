@@ -112,8 +112,7 @@ class JobWorker:
             return RELEASE
         attempts, last_error = stores.flows.note_attempt(operation_id)
         if attempts > self.conf.jobboard.max_attempts:
-            self.give_up(op, attempts - 1, last_error)
-            return CONSUME
+            return self.give_up(op, attempts - 1, last_error)
         LOG.info("running %s %s (attempt %d)", op.kind, operation_id,
                  attempts)
         return self._resume(operation_id)
@@ -129,24 +128,42 @@ class JobWorker:
         except exceptions.OperationFailed as exc:
             LOG.info("operation %s: %s", operation_id, exc)
             return CONSUME
+        except (ops.OperationBusy, ops.OwnershipLost) as exc:
+            # Another process won the operation (a resume racing this
+            # conductor) or took it from this one: its job waits for it.
+            LOG.info("operation %s: %s; released", operation_id, exc)
+            self.sleep(self._backoff)
+            return RELEASE
         except Exception as exc:  # noqa: BLE001 - counted, then given up
+            # The service released the operation (its _take_over);
+            # failing to record why must not stop the job's release.
             reason = f"{type(exc).__name__}: {exc}"
             LOG.warning("operation %s broke: %s", operation_id, reason,
                         exc_info=LOG.isEnabledFor(logging.DEBUG))
-            stores.flows.note_attempt(operation_id, error=reason)
-            stores.operations.release(operation_id)
+            try:
+                stores.flows.note_attempt(operation_id, error=reason)
+            except Exception as note_exc:  # noqa: BLE001 - logged
+                LOG.warning("operation %s: why it broke was not recorded: "
+                            "%s", operation_id, note_exc)
             self.sleep(self._backoff)
             return RELEASE
         LOG.info("operation %s succeeded", operation_id)
         return CONSUME
 
     def give_up(self, op, attempts, last_error):
-        """Too many starts: the service ends the operation ``failed``
-        with the last reason."""
+        """Too many starts: the service takes the operation over and ends
+        it ``failed`` with the last reason (still abortable); whether to
+        consume the job."""
         reason = (f"given up after {attempts} attempts by conductors; last: "
                   f"{last_error or 'the conductor running it died'}")
+        try:
+            owned = self.service.stores.operations.take_over(op.id)
+        except ops.OperationBusy as exc:
+            LOG.info("operation %s not given up: %s", op.id, exc)
+            return RELEASE
         LOG.warning("operation %s: %s", op.id, reason)
-        self.service.give_up(op, reason)
+        self.service.give_up(owned, reason)
+        return CONSUME
 
 
 def _dispatching_to(base):

@@ -42,3 +42,13 @@ def add_missing_columns(engine, table):
                 f"{column_type}"))
         added.append(column.name)
     return added
+
+
+def start_generations(engine, table):
+    """Give rows written before the ``generation`` column (the fencing
+    token, :mod:`protection.operations.store`) generation 0, so that
+    every compare-and-swap compares two numbers (``NULL = 0`` is never
+    true). Run after :func:`add_missing_columns`; a no-op once done."""
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.generation.is_(None))
+                     .values(generation=0))

@@ -99,7 +99,8 @@ def resume_inputs(service, op, checkpoint, connect):
 def finish(service, inputs, started, resume=False, abort=False,
            undone=None):
     checkpoint = inputs.checkpoint
-    checkpoint.claim(cp.DELETING, inputs.operation.id)
+    checkpoint.claim(cp.DELETING, inputs.operation.id,
+                     inputs.operation.generation)
     with checkpoint.keep_alive():
         _run, result = running.execute(service, inputs, started, resume,
                                        abort)

@@ -36,7 +36,8 @@ class Stores:
                     with persistence.schema_lock(sql):
                         self._opened = (
                             ops.OperationStore(
-                                sql, self._conf.persistence.owner_timeout),
+                                sql, self._conf.persistence.owner_timeout,
+                                self._conf.persistence.host),
                             persistence.FlowStore(sql),
                             plans.PlanStore(sql))
                 except Exception as exc:  # noqa: BLE001 - one clear line
