@@ -93,6 +93,13 @@ class Fence:
         except ops.OwnershipLost as exc:
             self._trip(str(exc))
             raise
+        except Exception as exc:  # noqa: BLE001 - the database is away
+            # Ownership cannot be proven: stop here, resumable, rather
+            # than let the write fail the operation.
+            self._trip(f"the operations database did not answer: "
+                       f"{type(exc).__name__}: {exc}")
+            raise ops.OwnershipLost(self.operation_id,
+                                    self._lost) from exc
 
 
 # What TaskFlow's storage writes through a backend connection.

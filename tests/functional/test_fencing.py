@@ -1,0 +1,104 @@
+"""Fenced owners: rivals for one interrupted operation, in real processes.
+
+A restore is killed half way (STACKVAULT_CRASH_AT, like kill -9) in a
+child process; then two more children, started together, both try to
+take it over: two ``operation resume``, or a resume and a conductor's job
+worker. Each runs the real service, TaskFlow engines, filesystem bank and
+SQLite persistence against the JSON-file cloud of tests/file_cloud.py,
+whose every create is appended to a log by whichever process made it.
+Exactly one rival may run the operation, and every original is restored
+exactly once.
+"""
+
+import collections
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from flows import faults
+from protection.operations import store as ops
+from tests import file_cloud
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+ORIGINALS = {"img", "net", "vol-web", "vol-db", "web", "db"}
+ROUNDS = 3
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    paths = {"cloud": str(tmp_path / "cloud.json"),
+             "bank": str(tmp_path / "bank"), "data": str(data)}
+    file_cloud.app_cloud(paths["cloud"])
+    return paths
+
+
+def _argv(world, *args):
+    return [sys.executable, "-m", "tests.file_cloud", world["cloud"],
+            world["bank"], world["data"], *args]
+
+
+def _interrupted_restore(world):
+    """A restore killed after its first creates: its operation id."""
+    service = file_cloud.service(world["bank"])
+    checkpoint_id = service.protect(file_cloud.FileCloud(world["cloud"]),
+                                    "app", file_cloud.fake_cloud_roots()
+                                    ).checkpoint_id
+    env = dict(os.environ, PYTHONPATH=ROOT,
+               STACKVAULT_CRASH_AT="Test::Volume#vol-web/CreateRecord:"
+                                   "after_call")
+    proc = subprocess.run(_argv(world, "restore", checkpoint_id), env=env,
+                          capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert proc.returncode == faults.EXIT_CODE, proc.stderr
+    [op] = [o for o in service.list_operations() if o.kind == "restore"]
+    assert op.shown_status == ops.INTERRUPTED
+    return op.id
+
+
+def _race(world, operation_id, rivals):
+    """Start every rival at once; their outputs, in order."""
+    env = dict(os.environ, PYTHONPATH=ROOT, STACKVAULT_TEST_SLOW="0.2",
+               STACKVAULT_TEST_START=str(time.time() + 4.0))
+    env.pop("STACKVAULT_CRASH_AT", None)
+    started = [subprocess.Popen(_argv(world, rival, operation_id), env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
+               for rival in rivals]
+    outputs = []
+    for proc in started:
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        outputs.append(out.strip().splitlines()[-1])
+    return outputs
+
+
+def _ran(output):
+    """Whether a rival's last line says it ran the operation."""
+    return output.startswith("{") or output == "consume"
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+@pytest.mark.parametrize("rivals", [("resume", "resume"),
+                                    ("resume", "conduct")])
+def test_rivals_for_one_interrupted_restore_run_it_once(world, rivals,
+                                                        round_):
+    operation_id = _interrupted_restore(world)
+    outputs = _race(world, operation_id, rivals)
+    assert [_ran(o) for o in outputs].count(True) == 1, outputs
+    for output in outputs:
+        if not _ran(output):    # refused: the other one owns it
+            assert output.startswith("busy:") or output == "release", \
+                outputs
+    names = collections.Counter(name for _pid, _id, name in
+                                file_cloud.creates(world["cloud"]))
+    assert names == {name: 1 for name in ORIGINALS}, names
+    service = file_cloud.service(world["bank"])
+    op = service.operation(operation_id)
+    assert op.status == ops.SUCCEEDED
+    assert op.generation >= 1
