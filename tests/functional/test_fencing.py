@@ -102,3 +102,30 @@ def test_rivals_for_one_interrupted_restore_run_it_once(world, rivals,
     op = service.operation(operation_id)
     assert op.status == ops.SUCCEEDED
     assert op.generation >= 1
+
+
+def test_a_given_up_restore_can_still_be_aborted_to_nothing(world):
+    """A conductor that gives an operation up ends it ``failed``; what it
+    created is undone by an abort afterwards (it was refused: 'already
+    ended')."""
+    operation_id = _interrupted_restore(world)
+    service = file_cloud.service(world["bank"])
+    owned = service.stores.operations.take_over(operation_id)
+    service.give_up(owned, "given up after 3 attempts by conductors")
+    assert service.operation(operation_id).status == ops.FAILED
+    assert file_cloud.creates(world["cloud"])       # it did create
+
+    result = service.abort(operation_id, lambda _name: file_cloud.FileCloud(
+        world["cloud"]))
+    assert result.status == "aborted", result.to_dict()
+    assert file_cloud.FileCloud(world["cloud"]).created() == []
+    assert service.operation(operation_id).status == ops.ABORTED
+
+
+def test_an_operation_that_ended_otherwise_is_not_reopened(world):
+    operation_id = _interrupted_restore(world)
+    service = file_cloud.service(world["bank"])
+    connect = lambda _name: file_cloud.FileCloud(world["cloud"])  # noqa
+    assert service.resume(operation_id, connect).ok
+    with pytest.raises(ops.OperationBusy, match="already ended"):
+        service.abort(operation_id, connect)

@@ -13,7 +13,8 @@ def _old_table(engine):
                    *[sa.Column(c.name, c.type, primary_key=c.primary_key,
                                nullable=c.nullable)
                      for c in ops.TABLE.columns
-                     if c.name not in ("project_id", "user_id")])
+                     if c.name not in ("project_id", "user_id",
+                                       "generation")])
     meta.create_all(engine)
     with engine.begin() as conn:
         conn.execute(old.insert().values(
@@ -32,3 +33,13 @@ def test_an_old_table_gets_the_tenancy_columns(tmp_path):
     assert (new.project_id, new.user_id) == ("p", "u")
     assert [op.id for op in store.list(project_id="p")] == [new.id]
     assert {op.id for op in store.list()} == {"old-op", new.id}
+
+
+def test_old_rows_start_at_generation_zero(tmp_path):
+    """A compare-and-swap on NULL never matches: old rows get 0."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/ops.db")
+    _old_table(engine)
+    ops.OperationStore(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(ops.TABLE.c.generation)).scalar()
+    assert stored == 0
