@@ -7,15 +7,20 @@ runs one operation through the real service, TaskFlow engines, bank and
 persistence database; the crash tests start it with STACKVAULT_CRASH_AT.
 ``resume OPERATION_ID`` and ``conduct OPERATION_ID`` (a conductor's job
 worker) take an interrupted operation over: the fencing tests race them,
-with ``STACKVAULT_TEST_SLOW`` seconds per step.
+with ``STACKVAULT_TEST_SLOW`` seconds per step. With
+``STACKVAULT_TEST_DB_DOWN=PATH`` every database statement fails while
+PATH exists. Options come from ``OS_<GROUP>__<OPTION>`` variables
+(oslo.config), such as ``OS_PERSISTENCE__HOST``.
 """
 
 import itertools
 import json
 import os
+import sqlite3
 import sys
 import time
 
+import sqlalchemy as sa
 from oslo_config import cfg
 
 from protection import config
@@ -143,10 +148,25 @@ class _Job:
 SLOW = float(os.environ.get("STACKVAULT_TEST_SLOW", "0"))
 
 
+def _outage_while(flag_path, engine):
+    """Every statement on ``engine`` fails while ``flag_path`` exists:
+    the persistence database is away for this process (the fencing
+    tests' outage; SQLite has no connection to cut)."""
+    def refuse(*_args, **_kwargs):
+        if os.path.exists(flag_path):
+            raise sqlite3.OperationalError(
+                "unable to open database (test outage)")
+    sa.event.listen(engine, "before_cursor_execute", refuse)
+
+
 def main(argv):
     cloud_path, bank_path, data_dir, operation, *args = argv
     os.environ["XDG_DATA_HOME"] = data_dir
     svc, cloud = service(bank_path), FileCloud(cloud_path)
+    cloud.slow = {rid: SLOW for rid in cloud.records}
+    if os.environ.get("STACKVAULT_TEST_DB_DOWN"):
+        _outage_while(os.environ["STACKVAULT_TEST_DB_DOWN"],
+                      svc.stores.operations.engine)
     if operation in ("resume", "conduct"):
         svc.stores.operations.get(args[0])     # opened before the start
         _rival(svc, cloud_path, operation, args[0])

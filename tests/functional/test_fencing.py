@@ -129,3 +129,72 @@ def test_an_operation_that_ended_otherwise_is_not_reopened(world):
     assert service.resume(operation_id, connect).ok
     with pytest.raises(ops.OperationBusy, match="already ended"):
         service.abort(operation_id, connect)
+
+
+OWNER_TIMEOUT = 4.0     # seconds; the fence's bound is half of it
+
+
+def _on_host(host, **extra):
+    """A child's environment: its own [persistence] host name (so the
+    other is judged by heartbeat, as on two machines) and a short
+    owner timeout."""
+    return dict(os.environ, PYTHONPATH=ROOT, OS_PERSISTENCE__HOST=host,
+                OS_PERSISTENCE__OWNER_TIMEOUT=str(OWNER_TIMEOUT), **extra)
+
+
+def _wait(predicate, what, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_database_outage_stops_the_runner_and_another_host_finishes(
+        world, tmp_path):
+    """The database goes away for the process running a restore, for
+    longer than owner_timeout: that process stops at its next task
+    boundary (it cannot prove it owns the operation) without waiting to
+    be told; a process on another host takes the operation over once
+    the heartbeat is older than owner_timeout and finishes it; every
+    original is restored once."""
+    service = file_cloud.service(world["bank"])
+    checkpoint_id = service.protect(file_cloud.FileCloud(world["cloud"]),
+                                    "app", file_cloud.fake_cloud_roots()
+                                    ).checkpoint_id
+    down = str(tmp_path / "db-down")
+    first = subprocess.Popen(
+        _argv(world, "restore", checkpoint_id), cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=_on_host("host-a", STACKVAULT_TEST_SLOW="0.3",
+                     STACKVAULT_TEST_DB_DOWN=down))
+    _wait(lambda: file_cloud.creates(world["cloud"]), "a first create")
+    open(down, "w").close()                          # the outage starts
+    outage = time.monotonic()
+    _out, err = first.communicate(timeout=120)
+    stopped_after = time.monotonic() - outage
+    assert first.returncode != 0
+    assert "is no longer this process's" in err, err
+    # It stopped by itself, before another host could take over.
+    assert stopped_after < OWNER_TIMEOUT, stopped_after
+    creates_before = len(file_cloud.creates(world["cloud"]))
+    assert creates_before < len(ORIGINALS)
+    [op] = [o for o in service.list_operations() if o.kind == "restore"]
+    assert op.owner_host == "host-a" and op.generation == 0
+
+    time.sleep(max(0.0, OWNER_TIMEOUT + 0.5 - (time.monotonic() - outage)))
+    second = subprocess.run(
+        _argv(world, "resume", op.id), cwd=ROOT, text=True,
+        capture_output=True, timeout=120,
+        env=_on_host("host-b", STACKVAULT_TEST_SLOW="0.05"))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip().splitlines()[-1].startswith("{"), \
+        second.stdout
+    names = collections.Counter(name for _pid, _id, name in
+                                file_cloud.creates(world["cloud"]))
+    assert names == {name: 1 for name in ORIGINALS}, names
+    finished = service.operation(op.id)
+    assert (finished.status, finished.owner_host, finished.generation) == \
+        (ops.SUCCEEDED, "host-b", 1)
+    print(f"fencing outage: first runner stopped {stopped_after:.1f} s "
+          f"after the outage began, {creates_before} of {len(ORIGINALS)} "
+          "creates done; the other host finished it")
