@@ -65,6 +65,7 @@ class JobWorker:
         self.connect = connect
         self.sleep = sleep
         self.active = {}          # job -> operation id, while it runs
+        self.orphans = set()      # ids this process may still own
         self._lock = threading.Lock()
 
     def stop(self):
@@ -128,10 +129,17 @@ class JobWorker:
         except exceptions.OperationFailed as exc:
             LOG.info("operation %s: %s", operation_id, exc)
             return CONSUME
-        except (ops.OperationBusy, ops.OwnershipLost) as exc:
+        except ops.OperationBusy as exc:
             # Another process won the operation (a resume racing this
-            # conductor) or took it from this one: its job waits for it.
+            # conductor): its job waits for it to end.
             LOG.info("operation %s: %s; released", operation_id, exc)
+            self.sleep(self._backoff)
+            return RELEASE
+        except ops.OwnershipLost as exc:
+            # Taken from this process, or the database was away: if it
+            # is still recorded as ours it is released (now or later).
+            LOG.warning("%s; job released", exc)
+            self.let_go(operation_id)
             self.sleep(self._backoff)
             return RELEASE
         except Exception as exc:  # noqa: BLE001 - counted, then given up
@@ -140,6 +148,7 @@ class JobWorker:
             reason = f"{type(exc).__name__}: {exc}"
             LOG.warning("operation %s broke: %s", operation_id, reason,
                         exc_info=LOG.isEnabledFor(logging.DEBUG))
+            self.let_go(operation_id)
             try:
                 stores.flows.note_attempt(operation_id, error=reason)
             except Exception as note_exc:  # noqa: BLE001 - logged
@@ -149,6 +158,29 @@ class JobWorker:
             return RELEASE
         LOG.info("operation %s succeeded", operation_id)
         return CONSUME
+
+    def let_go(self, operation_id):
+        """Release an operation whose run stopped here if this process is
+        still its recorded owner (the service releases it too, but not
+        while the database is away: a live conductor's pid would keep it
+        from every process of this host); retried by the Ticker
+        (:meth:`release_orphans`) until the database answers."""
+        try:
+            self.service.stores.operations.release_mine(operation_id)
+        except Exception as exc:  # noqa: BLE001 - retried by the ticker
+            LOG.warning("operation %s not released yet: %s", operation_id,
+                        exc)
+            with self._lock:
+                self.orphans.add(operation_id)
+
+    def release_orphans(self):
+        """Retry :meth:`let_go` for each operation still pending (not one
+        this worker runs again meanwhile)."""
+        with self._lock:
+            pending = self.orphans - set(self.active.values())
+            self.orphans -= pending
+        for operation_id in sorted(pending):
+            self.let_go(operation_id)
 
     def give_up(self, op, attempts, last_error):
         """Too many starts: the service takes the operation over and ends
@@ -217,6 +249,8 @@ class Ticker:
         if now - self._extended >= self.interval:
             self._extended = now
             self._extend()
+            if self.worker.orphans:
+                self.worker.release_orphans()
         for entry in self.periodic:
             seconds, hook, last = entry
             if now - last >= seconds:

@@ -262,6 +262,22 @@ class OperationStore:
         return self._swap(operation_id, generation, owner_host=None,
                           owner_pid=None) is not None
 
+    def release_mine(self, operation_id):
+        """Release a running operation if this very process is still its
+        recorded owner (host and pid): a compare-and-swap on the owner,
+        bumping the generation. For a conductor whose run stopped while
+        the database was away: whether it released it."""
+        with self.engine.begin() as conn:
+            released = conn.execute(
+                TABLE.update().where(TABLE.c.id == operation_id,
+                                     TABLE.c.status == RUNNING,
+                                     TABLE.c.owner_host == self.host,
+                                     TABLE.c.owner_pid == os.getpid())
+                .values(owner_host=None, owner_pid=None,
+                        generation=TABLE.c.generation + 1,
+                        updated_at=time.time())).rowcount
+        return released == 1
+
     def queue(self, op):
         """Hand the operation (as created by this process) to the
         jobboard: no owner until a conductor takes it over. Returns it

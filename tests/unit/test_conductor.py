@@ -145,6 +145,26 @@ def test_a_broken_run_is_recorded_and_retried():
     service.stores.operations.release.assert_not_called()
 
 
+def test_a_run_stopped_while_the_database_was_away_is_released_later():
+    worker, service = _worker(_op())
+    service.resume.side_effect = ops.OwnershipLost("op-1", "db away")
+    release = service.stores.operations.release_mine
+    release.side_effect = [OSError("db away"), True]
+    assert worker(Job("op-1")) is conductor.RELEASE
+    assert worker.orphans == {"op-1"}
+    ticker = conductor.Ticker(10.0, worker, 30.0)
+    ticker.tick(now=100.0)          # the database answers again
+    assert release.call_count == 2 and worker.orphans == set()
+
+
+def test_an_orphan_run_here_again_is_not_released():
+    worker, service = _worker(_op())
+    worker.orphans.add("op-1")
+    worker.active[Job("op-1")] = "op-1"
+    worker.release_orphans()
+    service.stores.operations.release_mine.assert_not_called()
+
+
 def test_a_reason_that_cannot_be_recorded_still_releases_the_job():
     worker, service = _worker(_op())
     service.resume.side_effect = OSError("disk")
@@ -161,6 +181,8 @@ def test_an_operation_another_process_won_releases_the_job(lost):
     service.resume.side_effect = lost
     assert worker(Job("op-1")) is conductor.RELEASE
     service.stores.flows.note_attempt.assert_called_once_with("op-1")
+    # Never released blind: only if still recorded as this process's.
+    service.stores.operations.release.assert_not_called()
 
 
 def test_too_many_starts_end_the_operation_failed():

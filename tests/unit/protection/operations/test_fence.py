@@ -160,3 +160,14 @@ def test_the_fenced_backend_checks_before_every_write_only(engine):
 def test_beats_fit_several_times_in_the_bound():
     assert fence_mod.beat_interval(30.0) == 5.0
     assert fence_mod.beat_interval(3.0) == 0.5
+
+
+def test_release_mine_only_while_this_process_is_the_recorded_owner(engine):
+    a = _store(engine, "host-a")
+    op = a.create("restore", "cp", {})
+    assert a.release_mine(op.id)
+    assert a.get(op.id).generation == 1 and a.get(op.id).owner_pid is None
+    a._update(op.id, heartbeat=0.0, owner_host="host-a", owner_pid=1)
+    _store(engine, "host-b").take_over(op.id)
+    assert not a.release_mine(op.id)
+    assert a.get(op.id).owner_host == "host-b"
