@@ -93,7 +93,7 @@ class OperationBusy(exceptions.StackvaultError):
     """The operation's owner is alive: it is not ours to take."""
 
 
-class OwnershipLost(exceptions.StackvaultError):
+class OwnershipLost(exceptions.OperationError):
     """This process no longer owns the operation: another one took it
     over (its generation moved), or this one could not prove it still
     owns it (heartbeats failed for too long). Nothing more of the
@@ -324,18 +324,39 @@ class OperationStore:
                                 f"over (generation {generation} -> "
                                 f"{current})")
 
+    def _edit_journal(self, operation_id, edit):
+        """Apply ``edit(journal)`` (True: it changed) to the journal as a
+        compare-and-swap on its text, again until no other writer came in
+        between: a step still finishing in a process that lost the
+        operation and the new owner's steps both keep their entries."""
+        with self._lock:
+            while True:
+                with self.engine.connect() as conn:
+                    text = conn.execute(sa.select(TABLE.c.journal).where(
+                        TABLE.c.id == operation_id)).scalar()
+                journal = json.loads(text or "{}")
+                if not edit(journal):
+                    return
+                with self.engine.begin() as conn:
+                    swapped = conn.execute(
+                        TABLE.update().where(TABLE.c.id == operation_id,
+                                             TABLE.c.journal == text)
+                        .values(journal=json.dumps(journal, sort_keys=True),
+                                updated_at=time.time())).rowcount
+                if swapped == 1:
+                    return
+
     def record_created(self, operation_id, atom_name, new_id):
         """Journal what an atom created, at once (see module doc)."""
-        with self._lock:
-            journal = self.get(operation_id).journal
+        def add(journal):
             journal[atom_name] = new_id
-            self._update(operation_id, journal=journal)
+            return True
+        self._edit_journal(operation_id, add)
 
     def forget_created(self, operation_id, atom_name):
-        with self._lock:
-            journal = self.get(operation_id).journal
-            if journal.pop(atom_name, None) is not None:
-                self._update(operation_id, journal=journal)
+        self._edit_journal(
+            operation_id,
+            lambda journal: journal.pop(atom_name, None) is not None)
 
     def save_restored(self, operation_id, restored):
         with self._lock:

@@ -171,3 +171,27 @@ def test_release_mine_only_while_this_process_is_the_recorded_owner(engine):
     _store(engine, "host-b").take_over(op.id)
     assert not a.release_mine(op.id)
     assert a.get(op.id).owner_host == "host-b"
+
+
+def test_two_writers_of_one_journal_keep_both_entries(engine):
+    """A step finishing in a process that lost the operation journals
+    its create while the new owner journals one of its own."""
+    a, b = _store(engine, "host-a"), _store(engine, "host-b")
+    op = a.create("restore", "cp", {})
+    real_select = a.engine.connect
+    calls = []
+
+    def connect_then_let_b_write():
+        calls.append(1)
+        if len(calls) == 1:          # a has read; b writes before a does
+            conn = real_select()
+            b.record_created(op.id, "B#1/Create", "new-b")
+            return conn
+        return real_select()
+    with mock.patch.object(a.engine, "connect",
+                           side_effect=connect_then_let_b_write):
+        a.record_created(op.id, "A#1/Create", "new-a")
+    assert a.get(op.id).journal == {"A#1/Create": "new-a",
+                                    "B#1/Create": "new-b"}
+    a.forget_created(op.id, "A#1/Create")
+    assert a.get(op.id).journal == {"B#1/Create": "new-b"}
