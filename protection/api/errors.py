@@ -69,7 +69,7 @@ _MAPPED = (
     ((exceptions.CheckpointNotAvailable, exceptions.CheckpointBusy,
       exceptions.CheckpointDamaged, exceptions.CheckpointCorrupt,
       exceptions.PreflightFailed, exceptions.OperationFailed,
-      ops.OperationBusy), Conflict),
+      ops.OperationBusy, ops.OwnershipLost), Conflict),
     ((exceptions.OperationError,), ApiError),
     ((exceptions.StackvaultError,), BadRequest),
 )

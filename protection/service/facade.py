@@ -28,7 +28,6 @@ from protection.model.report import Failure
 from protection.model.report import OperationResult
 from protection.operations import flow_progress
 from protection.operations import runner as runner_mod
-from protection.operations import store as ops
 from protection.plugin import base as plugin_mod
 from protection.plugin.wait import Timeouts
 from protection.service import delete as delete_kind
@@ -196,17 +195,13 @@ class ProtectionService:
         reopen = abort and running.was_given_up(store.get(operation_id))
         op = store.take_over(operation_id, reopen=reopen)
         kind = KINDS[op.kind]
-        try:
+
+        def run():
             checkpoint = self.checkpoints.get(op.checkpoint)
             inputs = kind.resume_inputs(self, op, checkpoint, connect)
             return kind.finish(self, inputs, started, resume=not abort,
                                abort=abort)
-        except (exceptions.OperationFailed, runner_mod.OperationInterrupted,
-                ops.OwnershipLost):
-            raise       # ended, released, or someone else's now
-        except BaseException:
-            running.release_quietly(self, op)
-            raise
+        return running.released_if_broken(self, op, run)
 
     def give_up(self, op, reason):
         """End an operation that will not be run (a conductor gave it up

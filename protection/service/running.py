@@ -148,10 +148,27 @@ def run_or_post(service, inputs, started, run_here):
     the service's executor (what its ``submit`` returns)."""
     if service.poster is not None:
         return _post(service, inputs.operation)
+    def run():
+        return released_if_broken(service, inputs.operation,
+                                  lambda: run_here(inputs, started))
     if service.executor is not None:
-        return service.executor.submit(inputs.operation,
-                                       lambda: run_here(inputs, started))
-    return run_here(inputs, started)
+        return service.executor.submit(inputs.operation, run)
+    return run()
+
+
+def released_if_broken(service, op, run):
+    """``run()``; when it breaks on anything but the operation's own end
+    (failed, interrupted, taken by another process), ``op`` is released
+    at once, resumable: a long-lived process (a conductor, the API) must
+    not hold an operation it no longer runs."""
+    try:
+        return run()
+    except (exceptions.OperationFailed, runner_mod.OperationInterrupted,
+            ops.OwnershipLost):
+        raise       # ended, released, or someone else's now
+    except BaseException:
+        release_quietly(service, op)
+        raise
 
 
 def _post(service, op):
