@@ -129,6 +129,13 @@ persistence_opts = [
                  help="Seconds without a heartbeat after which an "
                       "operation owned by another host counts as "
                       "interrupted (same host: its pid is checked)."),
+    cfg.StrOpt("host", sample_default="<the machine's host name>",
+               help="The name this process records as the owner host of "
+                    "the operations it runs. An owner on a host of the "
+                    "same name is checked by its pid; one on another by "
+                    "its heartbeat. Processes that do not share a pid "
+                    "namespace (two machines, two containers) must have "
+                    "different names. Default: the host name."),
     cfg.FloatOpt("prune_after_days", default=14.0, min=0,
                  help="Ended operations and their flow details older than "
                       "this are deleted when the next operation starts "

@@ -69,7 +69,8 @@ _MAPPED = (
     ((exceptions.CheckpointNotAvailable, exceptions.CheckpointBusy,
       exceptions.CheckpointDamaged, exceptions.CheckpointCorrupt,
       exceptions.PreflightFailed, exceptions.OperationFailed,
-      exceptions.CheckpointOfAnotherProject, ops.OperationBusy), Conflict),
+      exceptions.CheckpointOfAnotherProject, ops.OperationBusy,
+      ops.OwnershipLost), Conflict),
     ((exceptions.OperationError,), ApiError),
     ((exceptions.StackvaultError,), BadRequest),
 )

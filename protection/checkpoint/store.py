@@ -272,12 +272,17 @@ class Checkpoint:
             # commit that followed it).
             note_in_catalog(self.catalog, "record", self)
 
-    def claim(self, status, operation_id=None):
+    def claim(self, status, operation_id=None, generation=None):
         """Mark the checkpoint ``status`` (protecting, deleting), owned by
-        this process for ``operation_id`` (a new id when ``None``)."""
+        this process for ``operation_id`` (a new id when ``None``) at the
+        operation's ``generation`` (its fencing token: a process that
+        owned an older generation of the same operation no longer owns
+        the checkpoint, see :meth:`lost_ownership`)."""
         self.index["status"] = status
         self.index["owner"] = owners.new_owner(
             operation_id or str(uuid.uuid4()), utcnow())
+        if generation is not None:
+            self.index["owner"]["generation"] = generation
         self.save_index()
 
     def unclaim(self, status):
@@ -317,8 +322,10 @@ class Checkpoint:
         if not isinstance(current, dict):
             return "its index.json is no longer readable"
         owner = current.get("owner") or {}
+        mine = self.index.get("owner") or {}
         if current.get("status") != self.index["status"] or \
-                owner.get("operation_id") != self.operation_id:
+                owner.get("operation_id") != self.operation_id or \
+                owner.get("generation") != mine.get("generation"):
             return (f"it is now {current.get('status')!r}, owned by "
                     f"{owners.describe(current.get('owner'))}")
         return None
@@ -355,13 +362,16 @@ class Checkpoint:
         return sorted(relative for relative in unlisted
                       if not self.bank.exists(self.key(relative)))
 
-    def commit(self):
+    def commit(self, still_ours=None):
         """Write the manifest, then mark the checkpoint available: only
         when the checkpoint is still this protect's and complete.
 
         Raises CommitRefused otherwise; a checkpoint deleted or claimed by
         another operation is left as it is, an incomplete one of ours is
-        marked ``error``.
+        marked ``error``. ``still_ours()``, called just before the first
+        write, raises when the operation's generation moved (the
+        operations database's fence, :mod:`protection.operations.fence`):
+        then nothing is written.
         """
         lost = self.lost_ownership()
         if lost:
@@ -377,6 +387,8 @@ class Checkpoint:
             raise exceptions.CommitRefused(
                 f"protect of checkpoint {self.id} was not committed: "
                 f"{reason}; it is marked 'error'")
+        if still_ours is not None:
+            still_ours()
         self._write_manifest()
         self._release(AVAILABLE)
 

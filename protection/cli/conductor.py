@@ -21,6 +21,7 @@ conductor_mod = LazyModule("protection.operations.conductor")
 config = LazyModule("protection.config")
 jobboard = LazyModule("protection.operations.jobboard")
 periodic_mod = LazyModule("protection.plans.periodic")
+sweeper_mod = LazyModule("protection.operations.sweeper")
 registry = LazyModule("protection.plugin.registry")
 progress_mod = LazyModule("protection.model.progress")
 service_mod = LazyModule("protection.service.facade")
@@ -81,8 +82,12 @@ def run(app, args):
     stores = _opened(service)
     board = jobboard.connect(conf, name, stores.flows.backend)
     try:
-        periodic = PERIODIC + [(periodic_mod.PLAN_INTERVAL,
-                                periodic_mod.DuePlans(service, connect))]
+        periodic = PERIODIC + [
+            (periodic_mod.PLAN_INTERVAL,
+             periodic_mod.DuePlans(service, connect)),
+            (sweeper_mod.SWEEP_INTERVAL,
+             sweeper_mod.QueuedSweeper(stores, board,
+                                       conf.jobboard.claim_expiry))]
         conductor_mod.serve(conf, service, board, name, connect,
                             periodic=periodic)
     finally:

@@ -65,6 +65,7 @@ class JobWorker:
         self.connect = connect
         self.sleep = sleep
         self.active = {}          # job -> operation id, while it runs
+        self.orphans = set()      # ids this process may still own
         self._lock = threading.Lock()
 
     def stop(self):
@@ -112,8 +113,7 @@ class JobWorker:
             return RELEASE
         attempts, last_error = stores.flows.note_attempt(operation_id)
         if attempts > self.conf.jobboard.max_attempts:
-            self.give_up(op, attempts - 1, last_error)
-            return CONSUME
+            return self.give_up(op, attempts - 1, last_error)
         LOG.info("running %s %s (attempt %d)", op.kind, operation_id,
                  attempts)
         return self._resume(operation_id)
@@ -129,24 +129,73 @@ class JobWorker:
         except exceptions.OperationFailed as exc:
             LOG.info("operation %s: %s", operation_id, exc)
             return CONSUME
+        except ops.OperationBusy as exc:
+            # Another process won the operation (a resume racing this
+            # conductor): its job waits for it to end.
+            LOG.info("operation %s: %s; released", operation_id, exc)
+            self.sleep(self._backoff)
+            return RELEASE
+        except ops.OwnershipLost as exc:
+            # Taken from this process, or the database was away: if it
+            # is still recorded as ours it is released (now or later).
+            LOG.warning("%s; job released", exc)
+            self.let_go(operation_id)
+            self.sleep(self._backoff)
+            return RELEASE
         except Exception as exc:  # noqa: BLE001 - counted, then given up
+            # The service released the operation (its _take_over);
+            # failing to record why must not stop the job's release.
             reason = f"{type(exc).__name__}: {exc}"
             LOG.warning("operation %s broke: %s", operation_id, reason,
                         exc_info=LOG.isEnabledFor(logging.DEBUG))
-            stores.flows.note_attempt(operation_id, error=reason)
-            stores.operations.release(operation_id)
+            self.let_go(operation_id)
+            try:
+                stores.flows.note_attempt(operation_id, error=reason)
+            except Exception as note_exc:  # noqa: BLE001 - logged
+                LOG.warning("operation %s: why it broke was not recorded: "
+                            "%s", operation_id, note_exc)
             self.sleep(self._backoff)
             return RELEASE
         LOG.info("operation %s succeeded", operation_id)
         return CONSUME
 
+    def let_go(self, operation_id):
+        """Release an operation whose run stopped here if this process is
+        still its recorded owner (the service releases it too, but not
+        while the database is away: a live conductor's pid would keep it
+        from every process of this host); retried by the Ticker
+        (:meth:`release_orphans`) until the database answers."""
+        try:
+            self.service.stores.operations.release_mine(operation_id)
+        except Exception as exc:  # noqa: BLE001 - retried by the ticker
+            LOG.warning("operation %s not released yet: %s", operation_id,
+                        exc)
+            with self._lock:
+                self.orphans.add(operation_id)
+
+    def release_orphans(self):
+        """Retry :meth:`let_go` for each operation still pending (not one
+        this worker runs again meanwhile)."""
+        with self._lock:
+            pending = self.orphans - set(self.active.values())
+            self.orphans -= pending
+        for operation_id in sorted(pending):
+            self.let_go(operation_id)
+
     def give_up(self, op, attempts, last_error):
-        """Too many starts: the service ends the operation ``failed``
-        with the last reason."""
+        """Too many starts: the service takes the operation over and ends
+        it ``failed`` with the last reason (still abortable); whether to
+        consume the job."""
         reason = (f"given up after {attempts} attempts by conductors; last: "
                   f"{last_error or 'the conductor running it died'}")
+        try:
+            owned = self.service.stores.operations.take_over(op.id)
+        except ops.OperationBusy as exc:
+            LOG.info("operation %s not given up: %s", op.id, exc)
+            return RELEASE
         LOG.warning("operation %s: %s", op.id, reason)
-        self.service.give_up(op, reason)
+        self.service.give_up(owned, reason)
+        return CONSUME
 
 
 def _dispatching_to(base):
@@ -200,6 +249,8 @@ class Ticker:
         if now - self._extended >= self.interval:
             self._extended = now
             self._extend()
+            if self.worker.orphans:
+                self.worker.release_orphans()
         for entry in self.periodic:
             seconds, hook, last = entry
             if now - last >= seconds:

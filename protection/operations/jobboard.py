@@ -139,6 +139,16 @@ class Posted:
     operation_id: str
 
 
+class NotPosted(exceptions.StackvaultError):
+    """The operation was queued but its job could not be posted; it is
+    :attr:`operation` (queued, at its new generation) for the caller to
+    give up."""
+
+    def __init__(self, operation, reason):
+        super().__init__(reason)
+        self.operation = operation
+
+
 class Poster:
     """Posts operations as jobs (what the CLI does with a jobboard)."""
 
@@ -147,7 +157,10 @@ class Poster:
         self._stores = stores
         self._board = None
 
-    def _connected(self):
+    def connect(self):
+        """Reach the jobboard (once); a board that is down is a one-line
+        OperationError. Called before an operation is recorded, so that
+        an outage leaves nothing behind."""
         if self._board is None:
             self._board = connect(self._conf, default_name("client"),
                                   self._stores.flows.backend)
@@ -155,17 +168,31 @@ class Poster:
 
     def post(self, op):
         """Queue ``op`` (its flow detail records the factory) and post a
-        job naming it; a conductor takes it from there."""
-        board = self._connected()
+        job naming it; a conductor takes it from there. A post that fails
+        raises NotPosted with the queued operation."""
+        board = self.connect()
         flows = self._stores.flows
         book, detail = flows.create(op.id, {"kind": op.kind})
         flow_factory.record(detail, flows.backend, op)
-        self._stores.operations.queue(op.id)
-        board.post(f"{op.kind} {op.id}", book=book,
-                   details={"operation_id": op.id})
+        queued = self._stores.operations.queue(op)
+        try:
+            post_job(board, queued, book)
+        except Exception as exc:  # noqa: BLE001 - one line, then given up
+            raise NotPosted(queued, (
+                f"the {self._conf.jobboard.backend} jobboard at "
+                f"{self._conf.jobboard.address} refused the job: "
+                f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+            ) from None
         return Posted(op.kind, op.id)
 
     def close(self):
         if self._board is not None:
             self._board.close()
             self._board = None
+
+
+def post_job(board, op, book):
+    """Post the job of ``op`` (its logbook ``book``): the operation id is
+    all it carries."""
+    board.post(f"{op.kind} {op.id}", book=book,
+               details={"operation_id": op.id})

@@ -24,8 +24,10 @@ from flows import builder
 from flows import contract
 from flows import engine
 from protection import exceptions
+from protection.operations import fence as fence_mod
 from protection.operations import flow_factory
 from protection.operations import metrics
+from protection.operations import store as ops
 from protection.model import progress as progress_mod
 from protection.plugin.context import Journal
 from protection.plugin.context import ResourceContext
@@ -36,8 +38,6 @@ from protection.model.report import StatusBoard
 from protection.model.resource import key_str
 from protection.model.resource import parse_key_str
 from protection.model.restored_ids import RestoredIds
-
-OPERATION_HEARTBEAT = 5.0   # seconds between two beats of a running operation
 
 
 @dataclasses.dataclass
@@ -166,11 +166,13 @@ class Runner:
             self._stopping = True
         self.interrupt()
 
-    def _track(self, running):
-        """Follow an engine about to run: an interruption that comes
-        before it is compiled is applied at its first atom transition."""
+    def _track(self, running, fence=None):
+        """Follow an engine about to run: an interruption (or a tripped
+        ``fence``) that comes before it is compiled is applied at its
+        first atom transition."""
         def on_atom(_state, details=None):  # TaskFlow passes details=
-            if self._interrupted or self._stopping:
+            if self._interrupted or self._stopping or \
+                    (fence is not None and fence.tripped):
                 _suspend(running)
         running.atom_notifier.register("*", on_atom)
         with self._lock:
@@ -231,7 +233,9 @@ class Runner:
         return build_flow(self.registry, inputs.operation.kind,
                           inputs.graph, make, abort)
 
-    def _persistence(self, op, resume):
+    def _persistence(self, op, resume, fence):
+        """Where the engine keeps its state: the operation's flow detail,
+        written through ``fence`` (:mod:`protection.operations.fence`)."""
         if not (self.persistent or resume):
             return None
         flows = self.stores.flows
@@ -246,7 +250,9 @@ class Runner:
             book, detail = flows.create(op.id, {"kind": op.kind})
         if not flow_factory.recorded(detail):
             flow_factory.record(detail, flows.backend, op)
-        return engine.Persistence(flows.backend, book, detail)
+        return engine.Persistence(fence_mod.FencedBackend(flows.backend,
+                                                          fence),
+                                  book, detail)
 
     def _build_lent(self, inputs, make, abort):
         """What :mod:`protection.operations.flow_factory` calls back with the
@@ -273,7 +279,9 @@ class Runner:
         restored = self._restored_ids(op)
         board, timings = StatusBoard(), metrics.ResourceTimings()
         progress = Progress([board, timings, self.progress.emit])
-        persisted = self._persistence(op, resume or abort)
+        fence = fence_mod.Fence(store, op.id, op.generation,
+                                store.owner_timeout)
+        persisted = self._persistence(op, resume or abort, fence)
         build = self._build_lent(inputs, self._context_factory(
             inputs, restored, journal, progress), abort)
         if persisted is None:
@@ -293,10 +301,10 @@ class Runner:
 
         def on_engine(running):
             started.append(running)
-            self._track(running)
+            self._track(running, fence)
         try:
-            with Heartbeat(lambda: store.heartbeat(op.id),
-                           OPERATION_HEARTBEAT,
+            with Heartbeat(fence.beat,
+                           fence_mod.beat_interval(store.owner_timeout),
                            f"operation {op.id} heartbeat"), \
                     metrics.api_calls(inputs.conn) as calls:
                 outcome = engine.run(
@@ -309,6 +317,8 @@ class Runner:
                 self._untrack(running)
             with self._lock:        # an interruption stops one run only
                 self._interrupted = False
+        if fence.tripped:
+            raise ops.OwnershipLost(op.id, fence.tripped)
         if abort:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]

@@ -23,10 +23,20 @@ same database as its persisted TaskFlow flow (:mod:`flows.persistence`):
                  embedded CLI and for rows written before these columns
                  (added to an older table by a migration,
                  :mod:`protection.db.migrate`)
+``generation``   the fencing token: bumped by every change of owner
 
 Only the owner writes a running operation; ``resume`` and ``abort`` take
 it over only when its owner is gone (same host: the pid is dead; another
 host: no heartbeat for ``owner_timeout`` seconds).
+
+Fencing. Every change of owner (create, take over, queue, release) is a
+compare-and-swap on the row, ``UPDATE ... WHERE id = ? AND generation =
+?``, that bumps ``generation``: of two processes that both saw the owner
+dead, exactly one gets the operation, whatever their hosts (a lock in
+one process could not decide that). The owner keeps the generation it
+got; its heartbeats and its final write carry it and fail
+(:class:`OwnershipLost`) once another process has moved it, and its
+runner checks it before each task (:mod:`protection.operations.fence`).
 """
 
 import datetime
@@ -71,6 +81,7 @@ TABLE = sa.Table(
     sa.Column("result", sa.Text),
     sa.Column("project_id", sa.String(64), nullable=True),
     sa.Column("user_id", sa.String(64), nullable=True),
+    sa.Column("generation", sa.Integer, nullable=True),
 )
 _JSON = ("args", "journal", "restored", "left_behind", "result")
 
@@ -82,6 +93,18 @@ class OperationNotFound(exceptions.StackvaultError):
 
 class OperationBusy(exceptions.StackvaultError):
     """The operation's owner is alive: it is not ours to take."""
+
+
+class OwnershipLost(exceptions.OperationError):
+    """This process no longer owns the operation: another one took it
+    over (its generation moved), or this one could not prove it still
+    owns it (heartbeats failed for too long). Nothing more of the
+    operation may be done here."""
+
+    def __init__(self, operation_id, reason):
+        super().__init__(f"operation {operation_id} is no longer this "
+                         f"process's: {reason}")
+        self.operation_id = operation_id
 
 
 def iso(epoch):
@@ -98,17 +121,19 @@ _iso = iso
 class Operation:
     """One row, decoded."""
 
-    def __init__(self, row, owner_timeout):
+    def __init__(self, row, owner_timeout, host=None):
         self.__dict__.update({k: row[k] for k in row.keys()})
         for key in _JSON:
             value = getattr(self, key)
             setattr(self, key, json.loads(value) if value else None)
+        self.generation = self.generation or 0
         self._owner_timeout = owner_timeout
+        self._host = host or socket.gethostname()
 
     def owner_alive(self, now=None):
         if self.status in FINAL or self.owner_pid is None:
             return False
-        if self.owner_host == socket.gethostname():
+        if self.owner_host == self._host:
             return owners.pid_alive(self.owner_pid)
         now = time.time() if now is None else now
         return (now - (self.heartbeat or 0)) < self._owner_timeout
@@ -131,15 +156,19 @@ class Operation:
             "restored": self.restored, "left_behind": self.left_behind,
             "result": self.result,
             "project_id": self.project_id, "user_id": self.user_id,
+            "generation": self.generation,
         }
 
 
 class OperationStore:
     """The operations table on a SQLAlchemy engine."""
 
-    def __init__(self, engine, owner_timeout=30.0):
+    def __init__(self, engine, owner_timeout=30.0, host=None):
         self.engine = engine
         self.owner_timeout = owner_timeout
+        # The name this process's rows carry as owner_host ([persistence]
+        # host): the pid check applies only to owners of the same name.
+        self.host = host or socket.gethostname()
         self._lock = threading.Lock()
         migrate.upgrade(engine)
         # Read leases on checkpoints (restore, verify) live and die with
@@ -163,11 +192,11 @@ class OperationStore:
         with self.engine.begin() as conn:
             conn.execute(TABLE.insert().values(
                 id=operation_id, kind=kind, checkpoint=checkpoint_id,
-                status=RUNNING, owner_host=socket.gethostname(),
+                status=RUNNING, owner_host=self.host,
                 owner_pid=os.getpid(), heartbeat=now, created_at=now,
                 updated_at=now, args=json.dumps(args, sort_keys=True),
                 journal="{}", restored="{}", left_behind="{}",
-                project_id=project_id, user_id=user_id))
+                project_id=project_id, user_id=user_id, generation=0))
         return self.get(operation_id)
 
     def get(self, operation_id):
@@ -176,7 +205,7 @@ class OperationStore:
                 TABLE.c.id == operation_id)).mappings().first()
         if row is None:
             raise OperationNotFound(operation_id)
-        return Operation(row, self.owner_timeout)
+        return Operation(row, self.owner_timeout, self.host)
 
     def list(self, project_id=None):
         """Every operation, oldest first; ``project_id``: only that
@@ -186,7 +215,8 @@ class OperationStore:
             query = query.where(TABLE.c.project_id == project_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [Operation(row, self.owner_timeout) for row in rows]
+        return [Operation(row, self.owner_timeout, self.host)
+                for row in rows]
 
     def protected_here(self, checkpoint_id):
         """Whether a protect recorded in this database made the
@@ -201,68 +231,173 @@ class OperationStore:
     def set_checkpoint(self, operation_id, checkpoint_id):
         self._update(operation_id, checkpoint=checkpoint_id)
 
-    def take_over(self, operation_id):
+    def _swap(self, operation_id, generation, **values):
+        """The compare-and-swap every change of owner is: write
+        ``values`` and bump the generation only if it is still
+        ``generation``; the new generation, or ``None`` when another
+        process moved it first."""
+        values.update(generation=generation + 1, updated_at=time.time())
+        with self.engine.begin() as conn:
+            swapped = conn.execute(
+                TABLE.update().where(TABLE.c.id == operation_id,
+                                     TABLE.c.generation == generation)
+                .values(**values)).rowcount
+        return generation + 1 if swapped == 1 else None
+
+    def take_over(self, operation_id, reopen=False):
         """Make this process the owner of an operation whose owner is
-        gone; raise OperationBusy when it is alive, or when it ended."""
-        with self._lock:
-            op = self.get(operation_id)
-            if op.status in FINAL:
-                raise OperationBusy(
-                    f"operation {operation_id} has already ended "
-                    f"({op.status})")
-            if op.owner_alive():
-                raise OperationBusy(
-                    f"operation {operation_id} is still running in process "
-                    f"{op.owner_pid} on {op.owner_host}: resume or abort it "
-                    "only once that process has stopped")
-            self._update(operation_id, owner_host=socket.gethostname(),
-                         owner_pid=os.getpid(), heartbeat=time.time(),
-                         status=RUNNING)
+        gone; raise OperationBusy when it is alive, when it ended (unless
+        ``reopen``: a given-up operation being aborted), or when another
+        process took it over between the look and the swap."""
+        op = self.get(operation_id)
+        if op.status in FINAL and not (reopen and op.status == FAILED):
+            raise OperationBusy(
+                f"operation {operation_id} has already ended "
+                f"({op.status})")
+        if op.owner_alive():
+            raise OperationBusy(
+                f"operation {operation_id} is still running in process "
+                f"{op.owner_pid} on {op.owner_host}: resume or abort it "
+                "only once that process has stopped")
+        generation = self._swap(
+            operation_id, op.generation, owner_host=self.host,
+            owner_pid=os.getpid(), heartbeat=time.time(), status=RUNNING)
+        taken = self.get(operation_id)
+        if generation is None or taken.generation != generation:
+            raise OperationBusy(
+                f"operation {operation_id} was taken over by another "
+                "process at the same moment; it runs there")
         self.leases.renew(operation_id)
-        return self.get(operation_id)
+        return taken
 
-    def release(self, operation_id):
+    def release(self, operation_id, generation):
         """Give up ownership of a running operation (it was interrupted):
-        it is ``interrupted`` at once, for any process to resume."""
-        self._update(operation_id, owner_host=None, owner_pid=None)
+        it is ``interrupted`` at once, for any process to resume. Only
+        while this process's ``generation`` holds; whether it did."""
+        return self._swap(operation_id, generation, owner_host=None,
+                          owner_pid=None) is not None
 
-    def queue(self, operation_id):
-        """Hand the operation to the jobboard: no owner until a conductor
-        takes it over."""
-        self._update(operation_id, status=QUEUED, owner_host=None,
-                     owner_pid=None)
+    def release_mine(self, operation_id):
+        """Release a running operation if this very process is still its
+        recorded owner (host and pid): a compare-and-swap on the owner,
+        bumping the generation. For a conductor whose run stopped while
+        the database was away: whether it released it."""
+        with self.engine.begin() as conn:
+            released = conn.execute(
+                TABLE.update().where(TABLE.c.id == operation_id,
+                                     TABLE.c.status == RUNNING,
+                                     TABLE.c.owner_host == self.host,
+                                     TABLE.c.owner_pid == os.getpid())
+                .values(owner_host=None, owner_pid=None,
+                        generation=TABLE.c.generation + 1,
+                        updated_at=time.time())).rowcount
+        return released == 1
 
-    def heartbeat(self, operation_id):
-        """The owner is alive; its read leases are renewed in the same
+    def queue(self, op):
+        """Hand the operation (as created by this process) to the
+        jobboard: no owner until a conductor takes it over. Returns it
+        with its new generation."""
+        if self._swap(op.id, op.generation, status=QUEUED, owner_host=None,
+                      owner_pid=None) is None:
+            raise OwnershipLost(op.id, "it was taken over before it was "
+                                       "queued")
+        return self.get(op.id)
+
+    def requeue(self, op):
+        """A queued operation whose job is gone is posted again (the
+        sweeper): whether this process won the right to post it."""
+        return self._swap(op.id, op.generation, status=QUEUED) is not None
+
+    def _fenced_update(self, operation_id, generation, **values):
+        values["updated_at"] = time.time()
+        for key in _JSON:
+            if key in values:
+                values[key] = json.dumps(values[key], sort_keys=True)
+        with self.engine.begin() as conn:
+            written = conn.execute(
+                TABLE.update().where(TABLE.c.id == operation_id,
+                                     TABLE.c.generation == generation)
+                .values(**values)).rowcount
+        if written != 1:
+            raise OwnershipLost(operation_id, "another process took it "
+                                f"over (generation {generation} moved)")
+
+    def heartbeat(self, operation_id, generation):
+        """Say the owner of ``generation`` is alive; OwnershipLost when
+        the generation moved. Its read leases are renewed in the same
         transaction (one write per beat)."""
         now = time.time()
         with self.engine.begin() as conn:
-            conn.execute(TABLE.update().where(TABLE.c.id == operation_id)
-                         .values(heartbeat=now, updated_at=now))
+            written = conn.execute(
+                TABLE.update().where(TABLE.c.id == operation_id,
+                                     TABLE.c.generation == generation)
+                .values(heartbeat=now, updated_at=now)).rowcount
+            if written != 1:
+                raise OwnershipLost(operation_id, "another process took it "
+                                    f"over (generation {generation} moved)")
             self.leases.renew(operation_id, now, conn)
+
+    def check_generation(self, operation_id, generation):
+        """Raise OwnershipLost unless the operation is still at
+        ``generation`` (what the runner asks before each task)."""
+        with self.engine.connect() as conn:
+            current = conn.execute(
+                sa.select(TABLE.c.generation).where(
+                    TABLE.c.id == operation_id)).scalar()
+        if (current or 0) != generation:
+            raise OwnershipLost(operation_id, "another process took it "
+                                f"over (generation {generation} -> "
+                                f"{current})")
+
+    def _edit_journal(self, operation_id, edit):
+        """Apply ``edit(journal)`` (True: it changed) to the journal as a
+        compare-and-swap on its text, again until no other writer came in
+        between: a step still finishing in a process that lost the
+        operation and the new owner's steps both keep their entries."""
+        with self._lock:
+            while True:
+                with self.engine.connect() as conn:
+                    text = conn.execute(sa.select(TABLE.c.journal).where(
+                        TABLE.c.id == operation_id)).scalar()
+                journal = json.loads(text or "{}")
+                if not edit(journal):
+                    return
+                with self.engine.begin() as conn:
+                    swapped = conn.execute(
+                        TABLE.update().where(TABLE.c.id == operation_id,
+                                             TABLE.c.journal == text)
+                        .values(journal=json.dumps(journal, sort_keys=True),
+                                updated_at=time.time())).rowcount
+                if swapped == 1:
+                    return
 
     def record_created(self, operation_id, atom_name, new_id):
         """Journal what an atom created, at once (see module doc)."""
-        with self._lock:
-            journal = self.get(operation_id).journal
+        def add(journal):
             journal[atom_name] = new_id
-            self._update(operation_id, journal=journal)
+            return True
+        self._edit_journal(operation_id, add)
 
     def forget_created(self, operation_id, atom_name):
-        with self._lock:
-            journal = self.get(operation_id).journal
-            if journal.pop(atom_name, None) is not None:
-                self._update(operation_id, journal=journal)
+        self._edit_journal(
+            operation_id,
+            lambda journal: journal.pop(atom_name, None) is not None)
 
     def save_restored(self, operation_id, restored):
         with self._lock:
             self._update(operation_id, restored=restored)
 
-    def finish(self, operation_id, status, result, left_behind=None):
+    def finish(self, operation_id, status, result, left_behind=None,
+               generation=None):
+        """Record the operation's end; with ``generation``, only while it
+        holds (else OwnershipLost: the new owner ends it)."""
         values = {"status": status, "result": result}
         if left_behind is not None:
             values["left_behind"] = left_behind
-        self._update(operation_id, **values)
+        if generation is None:
+            self._update(operation_id, **values)
+        else:
+            self._fenced_update(operation_id, generation, **values)
         self.leases.release(operation_id)
 
     def prune(self, older_than_seconds, now=None):

@@ -233,21 +233,34 @@ class ProtectionService:
         return self.stores.audit.list(limit)
 
     def _take_over(self, operation_id, connect, abort):
+        """Own the operation (a compare-and-swap of its generation:
+        :mod:`protection.operations.store`), then run or abort it; a run
+        that breaks on something other than the operation's own failure
+        releases it, resumable at once. A given-up operation can still be
+        aborted."""
         started = time.monotonic()
-        op = self.stores.operations.take_over(operation_id)
-        checkpoint = self.checkpoints.get(op.checkpoint)
+        store = self.stores.operations
+        reopen = abort and running.was_given_up(store.get(operation_id))
+        op = store.take_over(operation_id, reopen=reopen)
         kind = KINDS[op.kind]
-        inputs = kind.resume_inputs(self, op, checkpoint, connect)
-        return kind.finish(self, inputs, started, resume=not abort,
-                           abort=abort)
+
+        def run():
+            checkpoint = self.checkpoints.get(op.checkpoint)
+            inputs = kind.resume_inputs(self, op, checkpoint, connect)
+            return kind.finish(self, inputs, started, resume=not abort,
+                               abort=abort)
+        return running.released_if_broken(self, op, run)
 
     def give_up(self, op, reason):
-        """End an operation that will not be run again (a conductor gave
-        it up after too many starts): ``failed``, with ``reason``, and
-        what its kind holds left right (a protect's checkpoint fails)."""
+        """End an operation that will not be run (a conductor gave it up
+        after too many starts, or it could not be posted): ``failed``,
+        with ``reason``, and what its kind holds left right (a protect's
+        checkpoint fails). ``op`` is owned by this process at its
+        generation. It can still be aborted (:meth:`abort`)."""
         KINDS[op.kind].give_up(self, op, reason)
         result = OperationResult(op.kind, "failed",
                                  checkpoint_id=op.checkpoint,
-                                 failures=[Failure(None, "conductor",
+                                 failures=[Failure(None,
+                                                   running.GIVEN_UP_STEP,
                                                    reason)])
         return running.finish(self, op, result)

@@ -14,6 +14,7 @@ from protection.model.report import Failure
 from protection.model.resource import Resource
 from protection.model.resource import key_str
 from protection.operations import runner as runner_mod
+from protection.operations import store as ops
 from protection.plugin import base as plugin_mod
 from protection.service import running
 
@@ -59,15 +60,16 @@ def resume_inputs(service, op, checkpoint, connect):
 
 def finish(service, inputs, started, resume=False, abort=False):
     checkpoint = inputs.checkpoint
+    op = inputs.operation
     if resume or abort:
-        checkpoint.claim(cp.PROTECTING, inputs.operation.id)
+        checkpoint.claim(cp.PROTECTING, op.id, op.generation)
         checkpoint.adopt_objects()
     try:
         with checkpoint.keep_alive():
             run, result = running.execute(service, inputs, started, resume,
                                           abort)
-    except runner_mod.OperationInterrupted:
-        raise
+    except (runner_mod.OperationInterrupted, ops.OwnershipLost):
+        raise       # resumable, or another process's to finish
     except BaseException as exc:
         checkpoint.fail([f"protect aborted: {exc}"])
         raise
@@ -95,8 +97,12 @@ def finish(service, inputs, started, resume=False, abort=False):
 def _commit(service, inputs, run, result):
     """A protect whose flow succeeded: its checkpoint becomes
     ``available`` (a refused commit fails the operation)."""
+    op = inputs.operation
     try:
-        inputs.checkpoint.commit()
+        inputs.checkpoint.commit(still_ours=lambda: service.stores.operations
+                                 .check_generation(op.id, op.generation))
+    except ops.OwnershipLost:
+        raise       # the new owner commits
     except exceptions.StackvaultError as exc:
         result.status = "failed"
         result.failures = [Failure(None, "commit", str(exc))]

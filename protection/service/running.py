@@ -14,21 +14,25 @@ poster) it uses.
 """
 
 import dataclasses
+import logging
 import time
 import typing
 
+from protection import exceptions
 from protection.checkpoint import store as cp
 from protection.model import parameters as params_mod
 from protection.model import progress as progress_mod
 from protection.model.progress import ProgressEvent
 from protection.model.report import OperationResult
 from protection.model.resource import key_str
+from protection.operations import jobboard
 from protection.operations import runner as runner_mod
 from protection.operations import store as ops
 from protection.plugin import saved_metadata as metadata_schema
 from protection.plugin import tasks as plugin_tasks
 
 DAY = 86400.0
+LOG = logging.getLogger(__name__)
 
 
 def _ids_as_dict(restored):
@@ -93,7 +97,10 @@ def checkpoint(service, checkpoint_id, want_available=True):
 def start(service, kind, checkpoint_id, args, tenancy=None):
     """Record a new operation (after pruning old ones) and announce it;
     ``tenancy`` (:class:`~protection.checkpoint.store.Tenancy`): the
-    project and user it runs for."""
+    project and user it runs for. With a jobboard, the board is reached
+    first: one that is down leaves nothing recorded."""
+    if service.poster is not None:
+        service.poster.connect()
     _prune(service)
     tenancy = tenancy or cp.Tenancy()
     op = service.stores.operations.create(
@@ -136,8 +143,20 @@ def finish(service, op, result, left_behind=None):
     if result.status == "aborted":
         status = ops.ABORTED
     service.stores.operations.finish(op.id, status, result.to_dict(),
-                                     left_behind)
+                                     left_behind, generation=op.generation)
     return result
+
+
+def was_given_up(op):
+    """Whether ``op`` ended ``failed`` because it was given up
+    (:meth:`~protection.service.facade.ProtectionService.give_up`),
+    not run to its end: it can still be aborted."""
+    failures = (op.result or {}).get("failures") or []
+    return op.status == ops.FAILED and any(
+        f.get("step") == GIVEN_UP_STEP for f in failures)
+
+
+GIVEN_UP_STEP = "conductor"     # the step of a given-up operation's failure
 
 
 def run_or_post(service, inputs, started, run_here):
@@ -145,19 +164,64 @@ def run_or_post(service, inputs, started, run_here):
     finish), or post it for a conductor (a jobboard.Posted), or hand it to
     the service's executor (what its ``submit`` returns)."""
     if service.poster is not None:
-        return service.poster.post(inputs.operation)
+        return _post(service, inputs.operation)
+    def run():
+        return released_if_broken(service, inputs.operation,
+                                  lambda: run_here(inputs, started))
     if service.executor is not None:
-        return service.executor.submit(inputs.operation,
-                                       lambda: run_here(inputs, started))
-    return run_here(inputs, started)
+        return service.executor.submit(inputs.operation, run)
+    return run()
+
+
+def released_if_broken(service, op, run):
+    """``run()``; when it breaks on anything but the operation's own end
+    (failed, interrupted, taken by another process), ``op`` is released
+    at once, resumable: a long-lived process (a conductor, the API) must
+    not hold an operation it no longer runs."""
+    try:
+        return run()
+    except (exceptions.OperationFailed, runner_mod.OperationInterrupted,
+            ops.OwnershipLost):
+        raise       # ended, released, or someone else's now
+    except BaseException:
+        release_quietly(service, op)
+        raise
+
+
+def _post(service, op):
+    """Post ``op`` for a conductor; when the post fails once it is
+    queued, it is given up (a protect's checkpoint fails with it) and the
+    caller gets one line: nothing is left ``queued`` or ``protecting``."""
+    try:
+        return service.poster.post(op)
+    except jobboard.NotPosted as exc:
+        service.give_up(exc.operation, str(exc))
+        raise exceptions.OperationError(
+            f"operation {op.id} was not started: {exc}") from None
+
+
+def release_quietly(service, op):
+    """Release ``op`` if this process still owns it at its generation
+    (a stopped or broken run): it is resumable at once. A database that
+    does not answer leaves it to the owner timeout."""
+    try:
+        service.stores.operations.release(op.id, op.generation)
+    except Exception as exc:  # noqa: BLE001 - best effort, logged
+        LOG.warning("operation %s not released: %s", op.id, exc)
 
 
 def execute(service, inputs, started, resume=False, abort=False):
     """Run the operation's flow: ``(run, result)``; an interruption leaves
-    it resumable (OperationInterrupted)."""
-    run = service.runner.run(inputs, resume=resume, abort=abort)
+    it resumable (OperationInterrupted), a lost ownership untouched by
+    this process (OwnershipLost)."""
+    try:
+        run = service.runner.run(inputs, resume=resume, abort=abort)
+    except ops.OwnershipLost:
+        release_quietly(service, inputs.operation)
+        raise
     if run.outcome.suspended:
-        service.stores.operations.release(inputs.operation.id)
+        service.stores.operations.release(inputs.operation.id,
+                                          inputs.operation.generation)
         raise runner_mod.OperationInterrupted(inputs.operation.id)
     result = OperationResult(
         inputs.operation.kind,

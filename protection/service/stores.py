@@ -60,7 +60,8 @@ class Stores:
     @property
     def operations(self):
         return self._open("operations", lambda sql: ops.OperationStore(
-            sql, self._conf.persistence.owner_timeout))
+            sql, self._conf.persistence.owner_timeout,
+            self._conf.persistence.host))
 
     @property
     def flows(self):

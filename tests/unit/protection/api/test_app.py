@@ -316,8 +316,12 @@ def test_an_operation_shows_its_progress_per_resource(tmp_path):
     deadline = time.monotonic() + 20
     progress = {}
     while time.monotonic() < deadline:
+        # Until the slow server runs after its image: its first steps
+        # may be seen running before the image's have started.
         progress = api.call("GET", path).json["operation"]["progress"]
-        if progress.get("Test::Server#web", {}).get("state") == "running":
+        if progress.get("Test::Server#web", {}).get("state") == "running" \
+                and progress.get("Test::Image#img", {}).get("state") in (
+                    "running", "done"):
             break
         time.sleep(0.05)
     assert progress["Test::Server#web"]["state"] == "running"

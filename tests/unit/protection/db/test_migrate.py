@@ -47,7 +47,8 @@ def _old_release_tables(engine, tenancy_columns=False):
     (``create_all``); with ``tenancy_columns``, as the API release left
     them (project_id and user_id added by ALTER TABLE)."""
     meta = sa.MetaData()
-    skipped = () if tenancy_columns else ("project_id", "user_id")
+    skipped = ("generation",) if tenancy_columns else (
+        "project_id", "user_id", "generation")
     columns = [sa.Column(c.name, c.type, primary_key=c.primary_key,
                          nullable=c.nullable)
                for c in ops.TABLE.columns if c.name not in skipped]
@@ -88,8 +89,8 @@ def test_the_release_before_migrations_is_upgraded_rows_kept(tmp_path):
     assert migrate.current(engine) == migrate.HEAD
     assert _differences(engine) == []
     old = store.get("old-op")
-    assert (old.status, old.project_id, old.user_id) == (
-        ops.SUCCEEDED, None, None)
+    assert (old.status, old.project_id, old.user_id, old.generation) == (
+        ops.SUCCEEDED, None, None, 0)     # every old row starts at 0
     new = store.create("protect", None, {}, project_id="p", user_id="u")
     assert [op.id for op in store.list(project_id="p")] == [new.id]
     assert {op.id for op in store.list()} == {"old-op", new.id}

@@ -134,24 +134,76 @@ def test_a_run_is_a_resume_and_its_outcome_decides_the_job():
     assert worker(Job("op-1")) is conductor.CONSUME
 
 
-def test_a_broken_run_is_recorded_released_and_retried():
+def test_a_broken_run_is_recorded_and_retried():
     worker, service = _worker(_op())
     service.resume.side_effect = OSError("disk")
     assert worker(Job("op-1")) is conductor.RELEASE
     service.stores.flows.note_attempt.assert_called_with(
         "op-1", error="OSError: disk")
-    service.stores.operations.release.assert_called_once_with("op-1")
+    # The service released the operation itself (its _take_over), at the
+    # generation it owned: the worker never releases blind.
+    service.stores.operations.release.assert_not_called()
+
+
+def test_a_run_stopped_while_the_database_was_away_is_released_later():
+    worker, service = _worker(_op())
+    service.resume.side_effect = ops.OwnershipLost("op-1", "db away")
+    release = service.stores.operations.release_mine
+    release.side_effect = [OSError("db away"), True]
+    assert worker(Job("op-1")) is conductor.RELEASE
+    assert worker.orphans == {"op-1"}
+    ticker = conductor.Ticker(10.0, worker, 30.0)
+    ticker.tick(now=100.0)          # the database answers again
+    assert release.call_count == 2 and worker.orphans == set()
+
+
+def test_an_orphan_run_here_again_is_not_released():
+    worker, service = _worker(_op())
+    worker.orphans.add("op-1")
+    worker.active[Job("op-1")] = "op-1"
+    worker.release_orphans()
+    service.stores.operations.release_mine.assert_not_called()
+
+
+def test_a_reason_that_cannot_be_recorded_still_releases_the_job():
+    worker, service = _worker(_op())
+    service.resume.side_effect = OSError("disk")
+    service.stores.flows.note_attempt.side_effect = [
+        (1, None), RuntimeError("database gone")]
+    assert worker(Job("op-1")) is conductor.RELEASE
+
+
+@pytest.mark.parametrize("lost", [
+    ops.OperationBusy("taken over by another process"),
+    ops.OwnershipLost("op-1", "generation moved")])
+def test_an_operation_another_process_won_releases_the_job(lost):
+    worker, service = _worker(_op(ops.QUEUED))
+    service.resume.side_effect = lost
+    assert worker(Job("op-1")) is conductor.RELEASE
+    service.stores.flows.note_attempt.assert_called_once_with("op-1")
+    # Never released blind: only if still recorded as this process's.
+    service.stores.operations.release.assert_not_called()
 
 
 def test_too_many_starts_end_the_operation_failed():
     worker, service = _worker(_op())
+    owned = _op()
+    service.stores.operations.take_over.return_value = owned
     service.stores.flows.note_attempt.return_value = (4, "OSError: disk")
     assert worker(Job("op-1")) is conductor.CONSUME
     service.resume.assert_not_called()
     (op, reason), _ = service.give_up.call_args
-    assert op.id == "op-1"
+    assert op is owned          # given up by its owner, not from a look
     assert reason == ("given up after 3 attempts by conductors; last: "
                       "OSError: disk")
+
+
+def test_an_operation_taken_over_meanwhile_is_not_given_up():
+    worker, service = _worker(_op())
+    service.stores.operations.take_over.side_effect = ops.OperationBusy("x")
+    service.stores.flows.note_attempt.return_value = (4, "OSError: disk")
+    assert worker(Job("op-1")) is conductor.RELEASE
+    service.give_up.assert_not_called()
 
 
 def test_the_ticker_extends_claims_and_calls_hooks_on_time():

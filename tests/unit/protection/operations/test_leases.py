@@ -39,7 +39,7 @@ def test_the_operations_heartbeat_renews_and_its_end_releases(engine):
     store = ops.OperationStore(engine, owner_timeout=30)
     op = store.create("restore", "cp-1", {})
     store.leases.take("cp-1", op.id, "restore", now=T0)
-    store.heartbeat(op.id)
+    store.heartbeat(op.id, op.generation)
     assert store.leases.live("cp-1") != []
     store.finish(op.id, ops.SUCCEEDED, {})
     assert store.leases.live("cp-1") == []

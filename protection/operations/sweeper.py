@@ -1,0 +1,58 @@
+"""The sweeper: queued operations whose job the jobboard lost are posted
+again.
+
+An operation posted for a conductor is ``queued`` until a conductor takes
+it over. Its job lives only in the jobboard: a Redis restarted without
+persistence (or a flushed etcd) forgets it, and the operation would stay
+``queued`` for ever. Every conductor runs :class:`QueuedSweeper` among its
+periodic hooks (:class:`protection.operations.conductor.Ticker`): an
+operation queued for longer than a grace period (the poster queues it just
+before posting its job) whose id no job names is posted again. Two
+sweepers may see the same lost job: re-posting is a compare-and-swap of
+the operation's generation (:meth:`~protection.operations.store.
+OperationStore.requeue`), so only one posts it.
+"""
+
+import logging
+import time
+
+from protection.operations import jobboard
+from protection.operations import store as ops
+
+LOG = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 60.0     # seconds between two sweeps of one conductor
+
+
+class QueuedSweeper:
+    """A periodic hook: re-post queued operations that have no job."""
+
+    def __init__(self, stores, board, grace, clock=time.time):
+        self.stores = stores
+        self.board = board
+        self.grace = grace
+        self.clock = clock
+
+    def _named_by_jobs(self):
+        return {(job.details or {}).get("operation_id")
+                for job in self.board.iterjobs(only_unclaimed=False,
+                                               ensure_fresh=True)}
+
+    def __call__(self):
+        """Sweep once; the ids of the operations posted again."""
+        limit = self.clock() - self.grace
+        stale = [op for op in self.stores.operations.list()
+                 if op.status == ops.QUEUED and op.updated_at < limit]
+        if not stale:
+            return []
+        named = self._named_by_jobs()
+        posted = []
+        for op in stale:
+            if op.id in named or not self.stores.operations.requeue(op):
+                continue
+            book, _detail = self.stores.flows.load(op.id)
+            jobboard.post_job(self.board, op, book)
+            LOG.warning("operation %s was queued but no job named it "
+                        "(the jobboard lost it): posted again", op.id)
+            posted.append(op.id)
+        return posted
