@@ -1,6 +1,7 @@
 """One run of a plan: protect its resources now, then apply its retention.
 
-The checkpoint is named after the plan and carries it in its index
+The checkpoint is named after the plan (its ``display_name``), owned by
+the plan's project, and carries the plan in its index
 (``plan.plan_name``, and ``plan.plan_run``: when the run started, in epoch
 seconds), which is how retention finds and orders a plan's checkpoints.
 A run that fails (a resource deleted from the cloud, a plugin failure, the
@@ -56,11 +57,12 @@ def _protect(service, connect, plan, started):
     """Protect the plan's resources; a PlanRun (failed ones included)."""
     tags = {retention.PLAN_NAME: plan.name, retention.PLAN_RUN: started}
     try:
-        result = service.protect(connect(plan.cloud), plan.name, plan.roots,
-                                 plan.parameters, cloud=plan.cloud,
-                                 tags=tags,
+        result = service.protect(connect(plan.cloud), plan.display_name,
+                                 plan.roots, plan.parameters,
+                                 cloud=plan.cloud, tags=tags,
                                  tenancy=checkpoint_store.Tenancy(
-                                     plan_id=plan.name))
+                                     plan.project_id, plan.user_id,
+                                     plan.name))
     except exceptions.OperationFailed as exc:
         checkpoint_id = exc.result.checkpoint_id if exc.result else None
         return PlanRun(plan.name, FAILED, checkpoint_id, str(exc))

@@ -18,6 +18,14 @@ database next to ``stackvault_operations``
                      (:mod:`protection.plans.schedule`)
 ``last_*``           when the last run started, how it ended, its
                      checkpoint and its error
+``project_id``       the project a plan made through the API belongs to,
+``user_id``          and the user who made it (``NULL``: a plan of the
+                     embedded CLI, which acts for whoever can read the
+                     bank); added to older tables by
+                     :func:`protection.operations.schema.add_missing_columns`
+``title``            the name an API caller gave (such a plan's ``name``
+                     is a generated id, so that two projects may each
+                     have a plan called ``nightly``)
 """
 
 import json
@@ -26,6 +34,7 @@ import time
 import sqlalchemy as sa
 
 from protection import exceptions
+from protection.operations import schema
 from protection.operations.store import iso
 from protection.model import parameters as params_mod
 from protection.model.resource import Resource
@@ -49,10 +58,16 @@ TABLE = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # Added after the first version: nullable (schema.add_missing_columns).
+    sa.Column("project_id", sa.String(64)),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("title", sa.String(255)),
 )
 _JSON = ("resources", "parameters")
 SETTINGS = ("resources", "parameters", "schedule", "keep", "keep_days",
             "cloud")
+# Who a plan belongs to (set once, at create).
+OWNER = ("project_id", "user_id", "title")
 
 
 class PlanNotFound(exceptions.StackvaultError):
@@ -79,6 +94,18 @@ class Plan:
             setattr(self, key, json.loads(getattr(self, key)))
 
     @property
+    def display_name(self):
+        """What its checkpoints are named: the caller's name of a plan
+        made through the API, else the plan's name."""
+        return self.title or self.name
+
+    @property
+    def made_by_api(self):
+        """Made through the API: it acts with its caller's token only,
+        never with a clouds.yaml cloud."""
+        return self.project_id is not None and self.cloud is None
+
+    @property
     def roots(self):
         return [tuple(r) for r in self.resources]
 
@@ -94,6 +121,8 @@ class Plan:
             "last_error": self.last_error,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
+            "project_id": self.project_id, "user_id": self.user_id,
+            "title": self.title,
         }
 
 
@@ -132,6 +161,7 @@ class PlanStore:
     def __init__(self, engine):
         self.engine = engine
         _META.create_all(engine)
+        schema.add_missing_columns(engine, TABLE)
 
     @staticmethod
     def _encoded(values):
@@ -141,9 +171,13 @@ class PlanStore:
                 values[key] = json.dumps(values[key], sort_keys=True)
         return values
 
-    def create(self, name, settings, next_run, now=None):
+    def create(self, name, settings, next_run, now=None, owner=None):
+        """A new plan; ``owner``: its ``project_id``, ``user_id`` and
+        ``title`` (a plan made through the API)."""
         now = time.time() if now is None else now
         values = self._encoded({k: settings[k] for k in SETTINGS})
+        values.update({k: v for k, v in (owner or {}).items()
+                       if k in OWNER})
         try:
             with self.engine.begin() as conn:
                 conn.execute(TABLE.insert().values(
@@ -161,10 +195,13 @@ class PlanStore:
             raise PlanNotFound(name)
         return Plan(row)
 
-    def list(self):
+    def list(self, project_id=None):
+        """Every plan, or only ``project_id``'s."""
+        query = TABLE.select().order_by(TABLE.c.name)
+        if project_id is not None:
+            query = query.where(TABLE.c.project_id == project_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(TABLE.select().order_by(
-                TABLE.c.name)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return [Plan(row) for row in rows]
 
     def update(self, name, **values):
