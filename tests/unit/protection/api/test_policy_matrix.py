@@ -7,11 +7,11 @@ admin (of proj-admin), other (a member of proj-b). Targets: ``own``
 (proj-a's checkpoint, operation and plan), ``theirs`` (proj-b's),
 ``legacy`` (no project: a plan of the embedded CLI). Running a plan acts
 with the caller's token, so only a token of the plan's project may (an
-admin of another project: 409). An abort of an operation that already ended is 409 for
-whoever may abort it: authorised, and refused for what it is; so is
-adopting a checkpoint that already has a project. A checkpoint without
-one is visible to whoever may adopt it (a manager), nobody else but
-admins.
+admin of another project: 409). An abort of an operation that already
+ended is 409 for whoever may abort it: authorised, and refused for what
+it is; so is adopting a checkpoint that already has a project. A
+checkpoint without one is visible to whoever may adopt it (a manager),
+nobody else but admins.
 """
 
 import pytest
