@@ -42,6 +42,8 @@ ROUTES = {
         "checkpoint_id": "{checkpoint}", "dry_run": True}),
     "show operation": ("GET", "/v1/operations/{operation}", None),
     "abort operation": ("POST", "/v1/operations/{operation}/abort", None),
+    "resume operation": ("POST", "/v1/operations/{operation}/resume",
+                         None),
     "list plans": ("GET", "/v1/plans", None),
     "create plan": ("POST", "/v1/plans", {
         "name": "nightly", "resources": [{"type": "Test::Network",
@@ -91,6 +93,9 @@ ON_OBJECTS = {
     ("abort operation", "own"):       (403,   409,   409,    409,  404),
     ("abort operation", "theirs"):    (404,   404,   404,    409,  409),
     ("abort operation", "legacy"):    (404,   404,   404,    409,  404),
+    ("resume operation", "own"):      (403,   409,   409,    409,  404),
+    ("resume operation", "theirs"):   (404,   404,   404,    409,  409),
+    ("resume operation", "legacy"):   (404,   404,   404,    409,  404),
     ("show plan", "own"):             (200,   200,   200,    200,  404),
     ("show plan", "theirs"):          (404,   404,   404,    200,  200),
     ("show plan", "legacy"):          (404,   404,   404,    200,  404),
