@@ -211,6 +211,7 @@ def test_another_project_changes_nothing_of_demos_checkpoint(
     pid = _plan(api_url, conn, cleanup, VOLUME, volume.id)
     bank_before, cloud_before = api_http.snapshot(bank_dir), \
         _cloud_state(conn)
+    assert any(cid in path for path in bank_before), "not the API's bank"
     checkpoint = f"/v1/checkpoints/{cid}"
     tries = [("GET", checkpoint, None), ("DELETE", checkpoint, None),
              ("POST", f"{checkpoint}/verify", None),
