@@ -34,8 +34,9 @@ def call(url, method, path, who=None, body=None, timeout=120):
         return exc.code, json.loads(text) if text else None
 
 
-def wait_operation(url, who, operation_id, timeout=900):
-    """The operation once it is neither running nor queued."""
+def wait_operation(url, who, operation_id, timeout=900, interval=1.0):
+    """The operation once it is neither running nor queued (polled every
+    ``interval`` seconds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status, body = call(url, "GET", f"/v1/operations/{operation_id}",
@@ -43,7 +44,7 @@ def wait_operation(url, who, operation_id, timeout=900):
         assert status == 200, body
         if body["operation"]["status"] not in STILL_RUNNING:
             return body["operation"]
-        time.sleep(1.0)
+        time.sleep(interval)
     raise AssertionError(f"operation {operation_id} still running after "
                          f"{timeout} s")
 
