@@ -236,3 +236,23 @@ def test_another_project_changes_nothing_of_demos_checkpoint(
     assert shown["status"] == "available"
     assert call(api_url, "GET", f"/v1/plans/{pid}", conn)[1][
         "plan"]["keep"] == 1
+
+
+def test_a_plan_runs_with_the_members_token_and_keeps_its_newest(
+        api_url, conn, cleanup, keypair):
+    """keep=1: the second run's checkpoint replaces the first's."""
+    pid = _plan(api_url, conn, cleanup, KP, keypair)
+    made = []
+    for _ in range(2):
+        status, body = call(api_url, "POST", f"/v1/plans/{pid}/run", conn)
+        assert status == 202, body
+        assert body["plan"]["last_status"] == "running"
+        plan = api_http.wait_plan_run(api_url, conn, pid)
+        assert plan["last_status"] == "succeeded", plan
+        made.append(plan["last_checkpoint"])
+        cleanup(_delete_checkpoint, api_url, conn, plan["last_checkpoint"])
+    listed = call(api_url, "GET", f"/v1/checkpoints?plan_id={pid}",
+                  conn)[1]["checkpoints"]
+    assert [c["id"] for c in listed] == [made[1]]
+    assert (listed[0]["name"], listed[0]["project_id"]) == \
+        ("fullstack-apidev", conn.current_project_id)
