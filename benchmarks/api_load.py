@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from tests.fakes import api_http  # noqa: E402
+from tools.cloudkit import api_http  # noqa: E402
 
 KP = "OS::Nova::KeyPair"
 RATE_GOAL = 200

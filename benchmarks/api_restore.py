@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from benchmarks import benchkit  # noqa: E402
-from tests.fakes import api_http  # noqa: E402
+from tools.cloudkit import api_http  # noqa: E402
 from tools.cloudkit import demo_app  # noqa: E402
 from tools.cloudkit import teardown  # noqa: E402
 

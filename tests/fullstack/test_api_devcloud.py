@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from protection.api import routes
-from tests.fakes import api_http
-from tests.fakes.api_http import call
-from tests.fakes.api_http import wait_operation
+from tools.cloudkit import api_http
+from tools.cloudkit.api_http import call
+from tools.cloudkit.api_http import wait_operation
 from tools.cloudkit import teardown
 
 KP = "OS::Nova::KeyPair"

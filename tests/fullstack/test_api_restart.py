@@ -28,9 +28,9 @@ import time
 
 import pytest
 
-from tests.fakes import api_http
-from tests.fakes.api_http import call
-from tests.fakes.api_http import wait_operation
+from tools.cloudkit import api_http
+from tools.cloudkit.api_http import call
+from tools.cloudkit.api_http import wait_operation
 from tools.cloudkit import teardown
 
 VOLUME = "OS::Cinder::Volume"

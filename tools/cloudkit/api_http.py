@@ -1,6 +1,7 @@
-"""A small HTTP client of the protection API for the fullstack tests:
-real tokens (an openstacksdk connection's, or a token string), JSON in
-and out, and waits for operations and plan runs to end."""
+"""A small HTTP client of the protection API, for the fullstack tests and
+the benchmarks: real tokens (an openstacksdk connection's, or a token
+string), JSON in and out, and waits for operations and plan runs to
+end."""
 
 import json
 import pathlib
