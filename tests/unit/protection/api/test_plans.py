@@ -106,3 +106,9 @@ def test_an_older_plans_table_gets_the_owner_columns(tmp_path):
     assert (old.project_id, old.title, old.display_name) == \
         (None, None, "old")
     assert store.list("proj-a") == []
+
+
+def test_a_plan_deleted_meanwhile_is_404_not_400():
+    from protection.api import errors
+    error = errors.from_exception(plans.PlanNotFound("4b52"))
+    assert error.status == 404
