@@ -1,11 +1,14 @@
 #!/bin/bash
 # devstack/plugin.sh: stackvault's devstack plugin (see doc/devstack.rst).
 #
-#   stack install      setup_develop stackvault
-#   stack post-config  write $STACKVAULT_CONF (bank, timeouts, engine)
-#   stack extra        start stackvault-conductor, if stackvault ships one
+#   stack install      setup_develop stackvault; Redis for the conductor
+#   stack post-config  write $STACKVAULT_CONF (bank, timeouts, engine; for
+#                      the conductor [jobboard] and [persistence]; for the
+#                      API [api], [keystone_authtoken], its service user
+#                      and its data-protection endpoint in the catalog)
+#   stack extra        start stackvault-conductor and stackvault-api
 #   stack test-config  configure the tempest plugin in $TEMPEST_CONFIG
-#   unstack            stop stackvault-conductor
+#   unstack            stop stackvault-conductor and stackvault-api
 #   clean              delete the bank and the configuration
 #
 # Heat is never enabled here: stackvault protects and restores without it.
@@ -15,6 +18,40 @@ set -o xtrace
 
 function install_stackvault {
     setup_develop "$STACKVAULT_DIR"
+    if is_service_enabled stackvault-conductor; then
+        # the conductor's jobboard (stackvault's default backend)
+        install_package redis-server
+        restart_service redis-server
+    fi
+}
+
+# The conductor takes jobs from the jobboard and keeps operations in the
+# persistence database: without both it refuses to start (exit 2).
+function configure_stackvault_conductor {
+    iniset "$STACKVAULT_CONF" jobboard backend redis
+    iniset "$STACKVAULT_CONF" jobboard address "$STACKVAULT_JOBBOARD_ADDRESS"
+    recreate_database stackvault
+    iniset "$STACKVAULT_CONF" persistence connection \
+        "$(database_connection_url stackvault)"
+}
+
+# The protection API: its service user (validates tokens), the
+# data-protection service and its endpoint, [keystone_authtoken], [api].
+function configure_stackvault_api {
+    create_service_user stackvault
+    get_or_create_service stackvault data-protection \
+        "stackvault data protection"
+    get_or_create_endpoint data-protection "$REGION_NAME" \
+        "$STACKVAULT_API_URL"
+    configure_keystone_authtoken_middleware "$STACKVAULT_CONF" stackvault
+    iniset "$STACKVAULT_CONF" api host "$STACKVAULT_API_LISTEN"
+    iniset "$STACKVAULT_CONF" api port "$STACKVAULT_API_PORT"
+    iniset "$STACKVAULT_CONF" api region_name "$REGION_NAME"
+    if ! is_service_enabled stackvault-conductor; then
+        recreate_database stackvault
+        iniset "$STACKVAULT_CONF" persistence connection \
+            "$(database_connection_url stackvault)"
+    fi
 }
 
 function configure_stackvault {
@@ -25,37 +62,51 @@ function configure_stackvault {
     iniset "$STACKVAULT_CONF" timeouts status_wait "$STACKVAULT_STATUS_WAIT"
     iniset "$STACKVAULT_CONF" timeouts per_gib "$STACKVAULT_PER_GIB"
     iniset "$STACKVAULT_CONF" engine max_workers "$STACKVAULT_MAX_WORKERS"
+    if is_service_enabled stackvault-conductor; then
+        configure_stackvault_conductor
+    fi
+    if is_service_enabled stackvault-api; then
+        configure_stackvault_api
+    fi
 }
 
-# The conductor service comes with a later stackvault release; until its
-# console script is installed there is nothing to start (the command line
-# needs no service), and this says so instead of failing.
-function stackvault_conductor_command {
+# A service whose console script an older stackvault does not install
+# is not started (the command line needs no service), and this says so
+# instead of failing.
+function stackvault_command {
     local exe
-    exe="$(get_python_exec_prefix)/stackvault-conductor"
+    exe="$(get_python_exec_prefix)/$1"
     if [[ -x "$exe" ]]; then
         echo "$exe"
     fi
 }
 
+function start_stackvault_service {
+    local service=$1 exe
+    if ! is_service_enabled "$service"; then
+        return 0
+    fi
+    exe=$(stackvault_command "$service")
+    if [[ -z "$exe" ]]; then
+        echo "stackvault: no $service command is installed;" \
+            "not starting it (the stackvault CLI needs none)"
+        return 0
+    fi
+    run_process "$service" "$exe --config-file $STACKVAULT_CONF"
+}
+
 function start_stackvault {
-    local conductor
-    if ! is_service_enabled stackvault-conductor; then
-        return 0
-    fi
-    conductor=$(stackvault_conductor_command)
-    if [[ -z "$conductor" ]]; then
-        echo "stackvault: no stackvault-conductor command is installed;" \
-            "not starting a conductor (the stackvault CLI needs none)"
-        return 0
-    fi
-    run_process stackvault-conductor "$conductor --config-file $STACKVAULT_CONF"
+    start_stackvault_service stackvault-conductor
+    start_stackvault_service stackvault-api
 }
 
 function stop_stackvault {
-    if is_service_enabled stackvault-conductor; then
-        stop_process stackvault-conductor
-    fi
+    local service
+    for service in stackvault-conductor stackvault-api; do
+        if is_service_enabled "$service"; then
+            stop_process "$service"
+        fi
+    done
 }
 
 function configure_tempest_for_stackvault {

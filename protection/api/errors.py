@@ -19,6 +19,7 @@ import webob.exc
 
 from protection import exceptions
 from protection.operations import store as ops
+from protection.plans import store as plans
 
 LOG = logging.getLogger(__name__)
 REQUEST_ID = "openstack.request_id"
@@ -65,7 +66,8 @@ class ServiceUnavailable(ApiError):
 
 _MAPPED = (
     ((exceptions.CheckpointNotFound, ops.OperationNotFound,
-      exceptions.ResourceNotFound, exceptions.PluginNotFound), NotFound),
+      plans.PlanNotFound, exceptions.ResourceNotFound,
+      exceptions.PluginNotFound), NotFound),
     ((exceptions.CheckpointNotAvailable, exceptions.CheckpointBusy,
       exceptions.CheckpointDamaged, exceptions.CheckpointCorrupt,
       exceptions.PreflightFailed, exceptions.OperationFailed,

@@ -1,8 +1,6 @@
 """The route table of ``/v1``: method, path, handler, request schemas
 and answers. The application dispatches from it and the OpenAPI
 document (:mod:`.openapi`) is made from it, so the two cannot differ.
-
-Plans (``/v1/plans``) are not routes yet (issue #22: a later change).
 """
 
 import dataclasses
@@ -13,6 +11,7 @@ from protection.api import errors
 from protection.api import schemas
 from protection.api.handlers import checkpoints
 from protection.api.handlers import operations
+from protection.api.handlers import plans
 from protection.api.handlers import resources
 from protection.api.handlers import restores
 from protection.api.handlers import versions
@@ -85,6 +84,26 @@ ROUTES = (
     Route("POST", "/v1/operations/{operation_id}/abort",
           operations.abort_operation,
           "Undo an interrupted operation.", (202, 404, 409)),
+    Route("POST", "/v1/operations/{operation_id}/resume",
+          operations.resume_operation,
+          "Finish an interrupted operation with the caller's token.",
+          (202, 404, 409)),
+    Route("GET", "/v1/plans", plans.list_plans,
+          "The project's plans, a page at a time.",
+          query=schemas.PLAN_LIST_QUERY),
+    Route("POST", "/v1/plans", plans.create_plan,
+          "Create a plan in the caller's project (run on request only: "
+          "schedule must be null).", (201, 400), body=schemas.PLAN_CREATE),
+    Route("GET", "/v1/plans/{plan_id}", plans.show_plan, "A plan.",
+          (200, 404)),
+    Route("PATCH", "/v1/plans/{plan_id}", plans.update_plan,
+          "Change a plan's name, resources, parameters or retention.",
+          (200, 400, 404), body=schemas.PLAN_UPDATE),
+    Route("DELETE", "/v1/plans/{plan_id}", plans.delete_plan,
+          "Delete a plan (its checkpoints stay).", (204, 404)),
+    Route("POST", "/v1/plans/{plan_id}/run", plans.run_plan,
+          "Run a plan now, with the caller's token, in the background.",
+          (202, 404, 409)),
 )
 
 

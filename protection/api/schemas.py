@@ -56,6 +56,34 @@ RESTORE = {
     "additionalProperties": False,
 }
 
+_KEEP = {"type": ["integer", "null"], "minimum": 1, "maximum": 100000,
+         "description": "keep the newest N available checkpoints (null: "
+                        "all)"}
+_KEEP_DAYS = {"type": ["number", "null"], "exclusiveMinimum": 0,
+              "maximum": 36500,
+              "description": "delete available checkpoints older than D "
+                             "days (null: never)"}
+_PLAN_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 255},
+    "resources": {"type": "array", "minItems": 1, "maxItems": 1000,
+                  "items": RESOURCE_REF},
+    "parameters": PARAMETERS,
+    "keep": _KEEP,
+    "keep_days": _KEEP_DAYS,
+    "schedule": {"type": ["string", "null"], "maxLength": 255,
+                 "description": "scheduled runs of plans made through the "
+                                "API wait for deferred auth: only null is "
+                                "accepted (run it with POST "
+                                "/v1/plans/{plan_id}/run)"},
+}
+
+PLAN_CREATE = {"type": "object", "properties": _PLAN_FIELDS,
+               "required": ["name", "resources"],
+               "additionalProperties": False}
+
+PLAN_UPDATE = {"type": "object", "properties": _PLAN_FIELDS,
+               "minProperties": 1, "additionalProperties": False}
+
 ADOPT = {
     "type": "object",
     "properties": {"project_id": {
@@ -88,6 +116,7 @@ CHECKPOINT_LIST_QUERY = page_query(("created_at", "name", "status"),
                                    ("status", "plan_id", "name"))
 OPERATION_LIST_QUERY = page_query(("created_at", "kind", "status"),
                                   ("status", "kind", "checkpoint_id"))
+PLAN_LIST_QUERY = page_query(("created_at", "name"), ("name",))
 RESOURCE_LIST_QUERY = {"type": "object",
                        "properties": {"type": {"type": "string"}},
                        "additionalProperties": False}

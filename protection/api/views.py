@@ -1,4 +1,5 @@
-"""What the API shows of checkpoints and operations, and list pages.
+"""What the API shows of checkpoints, operations and plans, and list
+pages.
 
 A list is filtered, sorted (``created_at`` by default, oldest first) and
 cut into pages of ``limit`` after the item named by ``marker``; when more
@@ -44,6 +45,17 @@ def operation(op):
         "created": op.journal, "restored": op.restored,
         "left_behind": op.left_behind, "result": op.result,
     }
+
+
+def plan(row):
+    """A plan (:class:`protection.plans.store.Plan`): its id is the
+    table's ``name``, its name the caller's (``title``)."""
+    data = row.to_dict()
+    data.update({"id": row.name, "name": row.display_name,
+                 "resources": [{"type": t, "id": i} for t, i in row.roots]})
+    for key in ("title", "cloud"):
+        data.pop(key)
+    return data
 
 
 def _matches(item, filters):

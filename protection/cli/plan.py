@@ -167,12 +167,24 @@ def _report_runs(app, runs, fmt):
     return EXIT_OK if all(r.ok for r in runs) else EXIT_FAILED
 
 
+def _runnable(plan):
+    """The plan, unless it was made through the API: such a plan runs
+    with its caller's token (``POST /v1/plans/{id}/run``), never with
+    this command's clouds.yaml cloud."""
+    if plan.made_by_api:
+        raise plans.InvalidPlan(
+            f"plan {plan.name} ({plan.display_name!r}) belongs to project "
+            f"{plan.project_id} and was made through the API: run it with "
+            f"POST /v1/plans/{plan.name}/run")
+    return plan
+
+
 def _cmd_run(app, args):
     service = app.service
     try:
         with service.runner.handle_signals():
             if args.action == "run":
-                plan = service.stores.plans.get(args.name)
+                plan = _runnable(service.stores.plans.get(args.name))
                 runs = [plan_run.run(service, app.conn, plan)]
             else:
                 runs = schedule.run_due(service, app.conn, args.now)
@@ -200,7 +212,7 @@ def run(app, args):
 def prune(app, args):
     """``checkpoint prune --plan NAME [--dry-run]``."""
     service = app.service
-    plan = service.stores.plans.get(args.plan)
+    plan = _runnable(service.stores.plans.get(args.plan))
     decisions = retention.prune(service, app.conn(plan.cloud), plan,
                                 args.now, dry_run=args.dry_run)
     app.print(output.render_list(

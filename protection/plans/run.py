@@ -1,10 +1,11 @@
 """One run of a plan: protect its resources now, then apply its retention.
 
-The checkpoint is named after the plan and carries it in its index: the
-plan's id (``plan_id``), which is how retention finds the plan's
-checkpoints, its name (``plan.plan_name``, for people and for releases
-before plan ids) and ``plan.plan_run`` (when the run started, in epoch
-seconds), which orders them.
+The checkpoint is named after the plan (its ``display_name``), owned by
+the plan's project, and carries the plan in its index: the plan's id
+(``plan_id``), which is how retention finds the plan's checkpoints, its
+name (``plan.plan_name``, for people and for releases before plan ids)
+and ``plan.plan_run`` (when the run started, in epoch seconds), which
+orders them.
 A run that fails (a resource deleted from the cloud, a plugin failure, the
 cloud unreachable) is recorded in the plan (``last_status`` ``failed``,
 ``last_error``) with the reason, and retention is not applied: old
@@ -58,11 +59,12 @@ def _protect(service, connect, plan, started):
     """Protect the plan's resources; a PlanRun (failed ones included)."""
     tags = {retention.PLAN_NAME: plan.name, retention.PLAN_RUN: started}
     try:
-        result = service.protect(connect(plan.cloud), plan.name, plan.roots,
-                                 plan.parameters, cloud=plan.cloud,
-                                 tags=tags,
+        result = service.protect(connect(plan.cloud), plan.display_name,
+                                 plan.roots, plan.parameters,
+                                 cloud=plan.cloud, tags=tags,
                                  tenancy=checkpoint_store.Tenancy(
-                                     plan_id=plan.id))
+                                     plan.project_id, plan.user_id,
+                                     plan.id))
     except exceptions.OperationFailed as exc:
         checkpoint_id = exc.result.checkpoint_id if exc.result else None
         return PlanRun(plan.name, FAILED, checkpoint_id, str(exc))

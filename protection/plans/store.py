@@ -23,6 +23,14 @@ database next to ``stackvault_operations``
                      (:mod:`protection.plans.schedule`)
 ``last_*``           when the last run started, how it ended, its
                      checkpoint and its error
+``project_id``       the project a plan made through the API belongs to,
+``user_id``          and the user who made it (``NULL``: a plan of the
+                     embedded CLI, which acts for whoever can read the
+                     bank); added to older tables by
+                     migration 0007 (:mod:`protection.db.migrate`)
+``title``            the name an API caller gave (such a plan's ``name``
+                     is a generated id, so that two projects may each
+                     have a plan called ``nightly``)
 """
 
 import json
@@ -59,10 +67,16 @@ TABLE = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # Added after the first version: nullable (migration 0007).
+    sa.Column("project_id", sa.String(64)),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("title", sa.String(255)),
 )
 _JSON = ("resources", "parameters")
 SETTINGS = ("resources", "parameters", "schedule", "keep", "keep_days",
             "cloud")
+# Who a plan belongs to (set once, at create).
+OWNER = ("project_id", "user_id", "title")
 
 
 class PlanNotFound(exceptions.StackvaultError):
@@ -89,6 +103,18 @@ class Plan:
             setattr(self, key, json.loads(getattr(self, key)))
 
     @property
+    def display_name(self):
+        """What its checkpoints are named: the caller's name of a plan
+        made through the API, else the plan's name."""
+        return self.title or self.name
+
+    @property
+    def made_by_api(self):
+        """Made through the API: it acts with its caller's token only,
+        never with a clouds.yaml cloud."""
+        return self.project_id is not None and self.cloud is None
+
+    @property
     def roots(self):
         return [tuple(r) for r in self.resources]
 
@@ -105,6 +131,8 @@ class Plan:
             "last_error": self.last_error,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
+            "project_id": self.project_id, "user_id": self.user_id,
+            "title": self.title,
         }
 
 
@@ -152,13 +180,21 @@ class PlanStore:
                 values[key] = json.dumps(values[key], sort_keys=True)
         return values
 
-    def create(self, name, settings, next_run, now=None):
+    def create(self, name, settings, next_run, now=None, owner=None,
+               plan_id=None):
+        """A new plan; ``owner``: its ``project_id``, ``user_id`` and
+        ``title`` (a plan made through the API); ``plan_id``: its id (a
+        new UUID when ``None``; the API gives its plans their name as id,
+        so that the id it shows is the one their checkpoints record)."""
         now = time.time() if now is None else now
         values = self._encoded({k: settings[k] for k in SETTINGS})
+        values.update({k: v for k, v in (owner or {}).items()
+                       if k in OWNER})
         try:
             with self.engine.begin() as conn:
                 conn.execute(TABLE.insert().values(
-                    name=name, id=str(uuid.uuid4()), next_run=next_run,
+                    name=name, id=plan_id or str(uuid.uuid4()),
+                    next_run=next_run,
                     created_at=now, updated_at=now, **values))
         except sa.exc.IntegrityError:
             raise PlanExists(name) from None
@@ -172,10 +208,13 @@ class PlanStore:
             raise PlanNotFound(name)
         return Plan(row)
 
-    def list(self):
+    def list(self, project_id=None):
+        """Every plan, or only ``project_id``'s."""
+        query = TABLE.select().order_by(TABLE.c.name)
+        if project_id is not None:
+            query = query.where(TABLE.c.project_id == project_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(TABLE.select().order_by(
-                TABLE.c.name)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return [Plan(row) for row in rows]
 
     def update(self, name, **values):

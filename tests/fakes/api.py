@@ -9,6 +9,7 @@ give), so what a restore creates is visible in the caller's cloud.
 
 import dataclasses
 import json
+import uuid
 
 import webob
 from oslo_config import cfg
@@ -137,3 +138,21 @@ class Api:
             tenancy=cp.Tenancy(project_id, user_id))
         return result.operation_id, self.service.operation(
             result.operation_id).checkpoint
+
+    def plan(self, project_id=None, user_id=None):
+        """A plan of ``project_id`` (as the API makes them), or, with
+        none, one of the embedded CLI (named, with a clouds.yaml cloud);
+        its id."""
+        settings = {"resources": [["Test::Network", "net"]],
+                    "parameters": {}, "schedule": None, "keep": 2,
+                    "keep_days": None, "cloud": None}
+        if project_id is None:
+            name = f"cli-plan-{len(self.service.stores.plans.list())}"
+            self.service.stores.plans.create(
+                name, dict(settings, cloud="devcloud"), None)
+            return name
+        name = str(uuid.uuid4())
+        self.service.stores.plans.create(name, settings, None, owner={
+            "project_id": project_id, "user_id": user_id,
+            "title": "nightly"})
+        return name

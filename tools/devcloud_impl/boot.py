@@ -4,8 +4,10 @@ up:  configs -> MariaDB/epmd/RabbitMQ -> (new state: databases, schemas,
      rings, all in parallel; Keystone starts and gets its content as soon as
      its schema exists) -> bind mount for Cinder -> every other service ->
      nova-compute once the conductor's queue exists -> readiness -> flavors,
-     public network, volume type, quotas (new state) -> clouds.yaml.
-down: services, then RabbitMQ/epmd/MariaDB, then the bind mount.
+     public network, volume type, quotas (new state) -> clouds.yaml ->
+     stackvault's protection API (stackvault_api.py, also ``api``).
+down: the protection API, services, then RabbitMQ/epmd/MariaDB, then the
+      bind mount.
 """
 
 import hashlib
@@ -16,7 +18,7 @@ import threading
 import time
 
 from . import db as dbmod
-from . import paths, procs, rabbit, stackvault_services
+from . import paths, procs, rabbit, stackvault_api, stackvault_services
 from .context import Ctx
 from .services import modules, nova, swift
 
@@ -289,6 +291,14 @@ def up(ctx, timings, ready_timeout=300.0):
         resources.setup()
         layout.marker("resources").write_text("")
     write_clouds_yaml(layout)
+    try:
+        if stackvault_api.ensure(ctx) is None:
+            print("devcloud: no stackvault-api installed ('make install'): "
+                  "the protection API is not started", flush=True)
+    except RuntimeError as exc:
+        # The cloud is up without it: say why, 'tools/devcloud api' retries.
+        print("devcloud: the protection API did not start: %s" % exc,
+              flush=True)
     timings["boot"] = time.monotonic() - t0
 
 
@@ -394,6 +404,9 @@ def write_clouds_yaml(layout):
             cloud("devcloud", "demo", USER_PASSWORD, "demo"),
             cloud("devcloud-admin", "admin", ADMIN_PASSWORD, "admin"),
             cloud("devcloud-alt", "alt", USER_PASSWORD, "alt"),
+            # the protection API's reader persona (stackvault_api.py)
+            cloud("devcloud-reader", stackvault_api.READER_USER,
+                  USER_PASSWORD, "demo"),
             "",
         ]
     )
@@ -413,11 +426,14 @@ def total_rss_mib(ctx):
 
 # -- down --------------------------------------------------------------------
 def stop(ctx):
+    # the API first: it suspends its operations while the cloud still
+    # answers
+    killed = stackvault_api.stop(ctx.layout)
     names = service_names(ctx)
     infra = [n for n in names if n in INFRA]
     services = [n for n in names if n not in INFRA]
     # a test cloud: give the services a short grace, all at once
-    killed = procs.stop_many(ctx.layout, services, timeout=15)
+    killed += procs.stop_many(ctx.layout, services, timeout=15)
     killed += procs.stop_many(ctx.layout, ["rabbitmq"], timeout=30)
     killed += procs.stop_many(
         ctx.layout, [n for n in infra if n != "rabbitmq"], timeout=30

@@ -1,4 +1,4 @@
-"""tools/devcloud up|down|status|reset|env|tempest
+"""tools/devcloud up|down|status|reset|env|tempest|api
 
 ``up`` installs what is missing with the system python (stdlib only), then
 re-executes itself with the services virtualenv's python (which has
@@ -168,6 +168,40 @@ def cmd_tempest(args):
     return rc
 
 
+def cmd_api(args):
+    """Register, configure and start stackvault's protection API on the
+    running devcloud (idempotent; ``up`` does the same)."""
+    layout = _layout()
+    if not layout.clouds_yaml.exists():
+        print("devcloud: %s does not exist: run 'tools/devcloud up' first"
+              % layout.clouds_yaml, file=sys.stderr)
+        return 2
+    try:
+        import openstack  # noqa: F401 - only in the services virtualenv
+    except ImportError:
+        py = str(layout.venv / "bin" / "python")
+        env = dict(os.environ, PYTHONPATH=str(paths.TOOLS_DIR))
+        argv = [py, "-m", "devcloud_impl"] + sys.argv[1:]
+        sys.stdout.flush()
+        os.execve(py, argv, env)
+    from . import boot, stackvault_api
+
+    ctx = boot.make_ctx(layout)
+    try:
+        exe = stackvault_api.ensure(ctx, args.exe, restart=args.restart)
+    except RuntimeError as exc:
+        print("devcloud: api FAILED: %s" % exc, file=sys.stderr)
+        return 1
+    if exe is None:
+        print("devcloud: no stackvault-api installed: run 'make install' or "
+              "pass --exe PATH (Keystone and clouds.yaml are done)",
+              file=sys.stderr)
+        return 2
+    print("devcloud: protection API %s (%s, config %s)"
+          % (stackvault_api.URL, exe, stackvault_api.conf_path(layout)))
+    return 0
+
+
 def cmd_down(args):
     layout = _layout()
     if not layout.root.exists():
@@ -212,9 +246,11 @@ def cmd_status(args):
         print("total RSS %.0f MiB" % boot.total_rss_mib(ctx))
     from . import stackvault_services
 
+    from . import stackvault_api
+
     for name, where, answers in stackvault_services.status_rows(
         ctx.db.name
-    ):
+    ) + [stackvault_api.status_row(layout)]:
         print("%-18s %-15s %s" % (name, where, answers))
     return 0 if up_all and all(r[3] == "yes" for r in rows) else 3
 
@@ -292,5 +328,22 @@ def main(argv=None):
     )
     p.add_argument("--installed", help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_tempest)
+    p = sub.add_parser(
+        "api",
+        help="register stackvault's protection API in Keystone, write its "
+        "config, start it on 127.0.0.1:8799 and add the personas to "
+        "clouds.yaml (idempotent: for a running devcloud)",
+    )
+    p.add_argument(
+        "--exe",
+        help="the stackvault-api to run (default .venv/bin/stackvault-api "
+        "of this checkout, else stackvault-api on PATH)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="stop a running API first (to run new code or config)",
+    )
+    p.set_defaults(fn=cmd_api)
     args = parser.parse_args(argv)
     return args.fn(args)

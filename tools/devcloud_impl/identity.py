@@ -86,24 +86,36 @@ def _grant(conn, project, user, role):
         conn.identity.assign_project_role_to_user(project, user, role)
 
 
+def catalog_entry(conn, name, stype, url):
+    """The service ``name`` of type ``stype`` with its three endpoints at
+    ``url`` (find-or-create)."""
+    svc = conn.identity.find_service(name)
+    if svc is None or svc.type != stype:
+        svc = conn.identity.create_service(
+            name=name, type=stype, description="devcloud " + name
+        )
+    have = {e.interface for e in conn.identity.endpoints(service_id=svc.id)}
+    for interface in ("public", "internal", "admin"):
+        if interface not in have:
+            conn.identity.create_endpoint(
+                service_id=svc.id,
+                interface=interface,
+                url=url,
+                region_id=ports.REGION,
+            )
+
+
+def project_user(conn, user, password, project, role):
+    """``user`` (find-or-create) with ``role`` on ``project``."""
+    project = _project(conn, project)
+    found = _user(conn, user, password, project=project)
+    _grant(conn, project, found, _role(conn, role))
+    return found
+
+
 def _catalog(conn):
     for name, stype, url in ALL_CATALOG:
-        svc = conn.identity.find_service(name)
-        if svc is None or svc.type != stype:
-            svc = conn.identity.create_service(
-                name=name, type=stype, description="devcloud " + name
-            )
-        have = {
-            e.interface for e in conn.identity.endpoints(service_id=svc.id)
-        }
-        for interface in ("public", "internal", "admin"):
-            if interface not in have:
-                conn.identity.create_endpoint(
-                    service_id=svc.id,
-                    interface=interface,
-                    url=url,
-                    region_id=ports.REGION,
-                )
+        catalog_entry(conn, name, stype, url)
 
 
 def setup():

@@ -1,5 +1,6 @@
 """``/v1/operations``: what protects, restores, deletes and verifies
-did or are doing, and aborting an interrupted one."""
+did or are doing, and resuming or aborting an interrupted one (an API
+process that died leaves its operations ``interrupted``)."""
 
 from protection.api import errors
 from protection.api import views
@@ -38,18 +39,42 @@ def show_operation(request, operation_id):
 def abort_operation(request, operation_id):
     """Undo an interrupted operation, in the background (202); one that
     ended or whose process still runs it is 409."""
+    return _take_over(
+        request, operation_id, rules.ABORT,
+        lambda op_id, connect: request.service.abort(
+            op_id, connect, request.caller.tenancy))   # audited: who
+
+
+def resume_operation(request, operation_id):
+    """Finish an interrupted operation (skipping what it finished) with
+    the caller's token, in the background (202): what a restore still
+    creates lands in the token's project, so the token must be of the
+    operation's project (else 409, also for an admin)."""
     op = _visible(request, operation_id)
-    request.caller.authorize(rules.ABORT, op.project_id)
+    if op.project_id != request.caller.project_id:
+        request.caller.authorize(rules.RESUME, op.project_id)
+        raise errors.Conflict(
+            f"operation {op.id} belongs to project {op.project_id}: resume "
+            "it with a token of that project (it acts with the caller's "
+            "token)")
+    return _take_over(request, operation_id, rules.RESUME,
+                      request.service.resume)
+
+
+def _take_over(request, operation_id, rule, action):
+    """Run ``action(id, connect)`` (the service's abort or resume) on an
+    interrupted operation with the caller's token, in the pool."""
+    op = _visible(request, operation_id)
+    request.caller.authorize(rule, op.project_id)
     if op.status in ops.FINAL:
         raise errors.Conflict(f"operation {op.id} has already ended "
                               f"({op.status})")
     if op.owner_alive():
         raise errors.Conflict(f"operation {op.id} is still running: only "
-                              "an interrupted operation can be aborted")
+                              "an interrupted operation can be taken over")
     request.require_room()
     conn = request.connection()
     submitted = request.pool.submit(
-        op, lambda: request.service.abort(op.id, lambda _cloud: conn,
-                                          request.caller.tenancy))
+        op, lambda: action(op.id, lambda _cloud: conn))
     return 202, {"operation_id": submitted.operation_id}, {
         "Location": f"{request.host_url}/v1/operations/{op.id}"}

@@ -7,7 +7,8 @@ every project's:
 =================  =========================================================
 reader             list and show resources, checkpoints and operations
 member             protect, restore, delete and verify checkpoints, abort
-                   operations (and everything a reader does)
+                   operations, create, change, delete and run plans (and
+                   everything a reader does)
 manager            a project's own administrator: adopt checkpoints written
                    before projects were recorded into the project
 admin              all of it in every project; lists every project's with
@@ -25,6 +26,7 @@ import itertools
 from protection.api.policies import base
 from protection.api.policies import checkpoints
 from protection.api.policies import operations
+from protection.api.policies import plans
 from protection.api.policies import resources
 
 
@@ -32,4 +34,5 @@ def list_rules():
     """Every default rule (entry point ``oslo.policy.policies``)."""
     return list(itertools.chain(base.list_rules(), resources.list_rules(),
                                 checkpoints.list_rules(),
-                                operations.list_rules()))
+                                operations.list_rules(),
+                                plans.list_rules()))

@@ -6,6 +6,7 @@ LIST = base.name("operation", "list")
 LIST_ALL_PROJECTS = base.name("operation", "list", "all_projects")
 SHOW = base.name("operation", "show")
 ABORT = base.name("operation", "abort")
+RESUME = base.name("operation", "resume")
 
 
 def list_rules():
@@ -21,4 +22,8 @@ def list_rules():
         rule(ABORT, base.ADMIN_OR_PROJECT_MEMBER,
              "Abort an interrupted operation: undo what it created.",
              "POST", "/v1/operations/{operation_id}/abort"),
+        rule(RESUME, base.ADMIN_OR_PROJECT_MEMBER,
+             "Resume an interrupted operation with the caller's token (of "
+             "the operation's project).",
+             "POST", "/v1/operations/{operation_id}/resume"),
     ]

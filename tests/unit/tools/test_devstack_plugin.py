@@ -51,6 +51,16 @@ stop_process() { _record stop_process "$@"; }
 echo_summary() { _record echo_summary "$@"; }
 die() { _record die "${@:2}"; exit 1; }
 sudo() { _record sudo "$@"; "$@"; }
+install_package() { _record install_package "$@"; }
+restart_service() { _record restart_service "$@"; }
+recreate_database() { _record recreate_database "$@"; }
+database_connection_url() { echo "mysql+pymysql://root:pw@db/$1"; }
+create_service_user() { _record create_service_user "$@"; }
+get_or_create_service() { _record get_or_create_service "$@"; }
+get_or_create_endpoint() { _record get_or_create_endpoint "$@"; }
+configure_keystone_authtoken_middleware() {
+    _record configure_keystone_authtoken_middleware "$@"
+}
 """
 
 BASE_SERVICES = "key,n-api,n-cpu,c-api,c-vol,g-api,q-svc,tempest"
@@ -78,6 +88,8 @@ class Devstack:
             "STUB_LOG": str(self.log),
             "STUB_BIN": str(self.bin),
             "ENABLED_SERVICES": BASE_SERVICES,
+            "REGION_NAME": "RegionOne",
+            "SERVICE_HOST": "192.0.2.10",
         }
 
     def run(self, *args, script="", local_conf="", **env):
@@ -97,8 +109,8 @@ class Devstack:
                  for line in self.log.read_text().splitlines()]
         return done.returncode, calls, done.stdout
 
-    def conductor_script(self):
-        exe = self.bin / "stackvault-conductor"
+    def conductor_script(self, name="stackvault-conductor"):
+        exe = self.bin / name
         exe.write_text("#!/bin/sh\n")
         exe.chmod(0o755)
         return exe
@@ -124,9 +136,11 @@ def test_settings_enable_stackvault_and_never_heat(devstack):
         script='echo "$ENABLED_SERVICES|$TEMPEST_PLUGINS"')
     assert code == 0
     assert named(calls, "enable_service") == [
-        ("enable_service", "stackvault", "stackvault-conductor")]
+        ("enable_service", "stackvault", "stackvault-conductor",
+         "stackvault-api")]
     services, plugins = out.strip().split("|")
-    assert services == BASE_SERVICES + ",stackvault,stackvault-conductor"
+    assert services == BASE_SERVICES + \
+        ",stackvault,stackvault-conductor,stackvault-api"
     assert plugins == f"{devstack.env['DEST']}/stackvault/" \
                       "stackvault_tempest_plugin"
 
@@ -143,8 +157,12 @@ def test_settings_add_the_tempest_plugin_to_other_plugins(devstack):
 def test_install_sets_up_stackvault_from_its_checkout(devstack):
     code, calls, _ = devstack.run("stack", "install")
     assert code == 0
-    assert named(calls, "setup_develop", "pip_install", "run_process") == [
-        ("setup_develop", f"{devstack.env['DEST']}/stackvault")]
+    assert named(calls, "setup_develop", "pip_install", "run_process",
+                 "install_package", "restart_service") == [
+        ("setup_develop", f"{devstack.env['DEST']}/stackvault"),
+        # the conductor's jobboard
+        ("install_package", "redis-server"),
+        ("restart_service", "redis-server")]
 
 
 def test_post_config_writes_the_configuration(devstack):
@@ -159,7 +177,27 @@ def test_post_config_writes_the_configuration(devstack):
         ("timeouts", "status_wait"): "900",
         ("timeouts", "per_gib"): "120",
         ("engine", "max_workers"): "16",
+        # the conductor's: without them it exits 2 at start
+        ("jobboard", "backend"): "redis",
+        ("jobboard", "address"): "127.0.0.1:6379",
+        ("persistence", "connection"): "mysql+pymysql://root:pw@db/"
+                                       "stackvault",
+        # the API's
+        ("api", "host"): "0.0.0.0",
+        ("api", "port"): "8799",
+        ("api", "region_name"): "RegionOne",
     }
+    assert named(calls, "recreate_database", "create_service_user",
+                 "get_or_create_service", "get_or_create_endpoint",
+                 "configure_keystone_authtoken_middleware") == [
+        ("recreate_database", "stackvault"),
+        ("create_service_user", "stackvault"),
+        ("get_or_create_service", "stackvault", "data-protection",
+         "stackvault data protection"),
+        ("get_or_create_endpoint", "data-protection", "RegionOne",
+         "http://192.0.2.10:8799"),
+        ("configure_keystone_authtoken_middleware",
+         str(conf_dir / "stackvault.conf"), "stackvault")]
     assert conf_dir.is_dir() and bank.is_dir()
     assert named(calls, "run_process", "setup_develop") == []
 
@@ -245,7 +283,8 @@ def test_unstack_stops_the_conductor_and_clean_removes_state(devstack):
     code, calls, _ = devstack.run("unstack")
     assert code == 0
     assert named(calls, "stop_process") == [
-        ("stop_process", "stackvault-conductor")]
+        ("stop_process", "stackvault-conductor"),
+        ("stop_process", "stackvault-api")]
     code, calls, _ = devstack.run("clean")
     assert code == 0
     assert not pathlib.Path(devstack.env["STACKVAULT_CONF_DIR"]).exists()
@@ -261,3 +300,39 @@ def test_shellcheck():
         ["shellcheck", "-s", "bash", str(DEVSTACK / "plugin.sh"),
          str(DEVSTACK / "settings")], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_extra_starts_the_api_once_it_is_installed(devstack):
+    conductor = devstack.conductor_script()
+    api = devstack.conductor_script("stackvault-api")
+    code, calls, _ = devstack.run("stack", "extra")
+    assert code == 0
+    conf = pathlib.Path(devstack.env["STACKVAULT_CONF_DIR"]) / \
+        "stackvault.conf"
+    assert named(calls, "run_process") == [
+        ("run_process", "stackvault-conductor",
+         f"{conductor} --config-file {conf}"),
+        ("run_process", "stackvault-api", f"{api} --config-file {conf}")]
+
+
+def test_the_api_alone_gets_its_database_and_no_jobboard(devstack):
+    code, calls, _ = devstack.run(
+        "stack", "post-config",
+        local_conf='ENABLED_SERVICES=${ENABLED_SERVICES/,stackvault-conductor/}')
+    assert code == 0
+    conf = pathlib.Path(devstack.env["STACKVAULT_CONF_DIR"]) / \
+        "stackvault.conf"
+    found = inisets(calls, conf)
+    assert not [key for key in found if key[0] == "jobboard"]
+    assert found[("persistence", "connection")].endswith("/stackvault")
+    assert ("create_service_user", "stackvault") in calls
+
+
+def test_without_the_api_nothing_is_registered_in_keystone(devstack):
+    code, calls, _ = devstack.run(
+        "stack", "post-config",
+        local_conf='ENABLED_SERVICES=${ENABLED_SERVICES/,stackvault-api/}')
+    assert code == 0
+    assert named(calls, "create_service_user", "get_or_create_service",
+                 "get_or_create_endpoint",
+                 "configure_keystone_authtoken_middleware") == []

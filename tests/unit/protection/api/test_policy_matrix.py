@@ -4,14 +4,15 @@ status each gets (issue #22: another project's object is 404, never 403).
 
 Personas (tests/fakes/api.py): reader, member and manager of proj-a,
 admin (of proj-admin), other (a member of proj-b). Targets: ``own``
-(proj-a's checkpoint and operation), ``theirs`` (proj-b's), ``legacy``
-(no project). An abort of an operation that already ended is 409 for
-whoever may abort it: authorised, and refused for what it is; so is
-adopting a checkpoint that already has a project, and an admin's delete
-of a project's checkpoint (its token cannot see the project's cloud
-objects, issue #22 item 3). A checkpoint without
-one is visible to whoever may adopt it (a manager), nobody else but
-admins.
+(proj-a's checkpoint, operation and plan), ``theirs`` (proj-b's),
+``legacy`` (no project: a plan of the embedded CLI). Running a plan acts
+with the caller's token, so only a token of the plan's project may (an
+admin of another project: 409). An abort of an operation that already
+ended is 409 for whoever may abort it: authorised, and refused for what
+it is; so is adopting a checkpoint that already has a project, and an
+admin's delete of a project's checkpoint (its token cannot see the
+project's cloud objects, issue #22 item 3). A checkpoint without one is
+visible to whoever may adopt it (a manager), nobody else but admins.
 """
 
 import pytest
@@ -42,6 +43,16 @@ ROUTES = {
         "checkpoint_id": "{checkpoint}", "dry_run": True}),
     "show operation": ("GET", "/v1/operations/{operation}", None),
     "abort operation": ("POST", "/v1/operations/{operation}/abort", None),
+    "resume operation": ("POST", "/v1/operations/{operation}/resume",
+                         None),
+    "list plans": ("GET", "/v1/plans", None),
+    "create plan": ("POST", "/v1/plans", {
+        "name": "nightly", "resources": [{"type": "Test::Network",
+                                          "id": "net"}], "keep": 3}),
+    "show plan": ("GET", "/v1/plans/{plan}", None),
+    "update plan": ("PATCH", "/v1/plans/{plan}", {"keep": 5}),
+    "delete plan": ("DELETE", "/v1/plans/{plan}", None),
+    "run plan": ("POST", "/v1/plans/{plan}/run", None),
 }
 
 #                          reader member manager admin other
@@ -53,6 +64,8 @@ PROJECTLESS = {
     "protect":            (403,   202,   202,    202,  202),
     "list checkpoints":   (200,   200,   200,    200,  200),
     "list operations":    (200,   200,   200,    200,  200),
+    "list plans":         (200,   200,   200,    200,  200),
+    "create plan":        (403,   201,   201,    201,  201),
 }
 
 #                                     reader member manager admin other
@@ -83,15 +96,33 @@ ON_OBJECTS = {
     ("abort operation", "own"):       (403,   409,   409,    409,  404),
     ("abort operation", "theirs"):    (404,   404,   404,    409,  409),
     ("abort operation", "legacy"):    (404,   404,   404,    409,  404),
+    ("resume operation", "own"):      (403,   409,   409,    409,  404),
+    ("resume operation", "theirs"):   (404,   404,   404,    409,  409),
+    ("resume operation", "legacy"):   (404,   404,   404,    409,  404),
+    ("show plan", "own"):             (200,   200,   200,    200,  404),
+    ("show plan", "theirs"):          (404,   404,   404,    200,  200),
+    ("show plan", "legacy"):          (404,   404,   404,    200,  404),
+    ("update plan", "own"):           (403,   200,   200,    200,  404),
+    ("update plan", "theirs"):        (404,   404,   404,    200,  200),
+    ("update plan", "legacy"):        (404,   404,   404,    200,  404),
+    ("delete plan", "own"):           (403,   204,   204,    204,  404),
+    ("delete plan", "theirs"):        (404,   404,   404,    204,  204),
+    ("delete plan", "legacy"):        (404,   404,   404,    204,  404),
+    ("run plan", "own"):              (403,   202,   202,    409,  404),
+    ("run plan", "theirs"):           (404,   404,   404,    409,  202),
+    ("run plan", "legacy"):           (404,   404,   404,    409,  404),
 }
 
-FRESH = ("delete checkpoint", "adopt checkpoint")   # they change it
+# They change their target.
+FRESH = ("delete checkpoint", "adopt checkpoint", "update plan",
+         "delete plan", "run plan")
 OWNERS = {"own": "proj-a", "theirs": "proj-b", "legacy": None}
 
 
 def _world(path):
     api = fake_api.Api(path)
     targets = {name: api.protect(project, f"user-of-{name}")
+               + (api.plan(project, f"user-of-{name}"),)
                for name, project in OWNERS.items()}
     return api, targets
 
@@ -114,8 +145,9 @@ def _cases(table):
 
 def _call(api, route, persona, target=None):
     method, path, body = ROUTES[route]
-    operation_id, checkpoint_id = target or (None, None)
-    path = path.format(checkpoint=checkpoint_id, operation=operation_id)
+    operation_id, checkpoint_id, plan_id = target or (None, None, None)
+    path = path.format(checkpoint=checkpoint_id, operation=operation_id,
+                       plan=plan_id)
     if body is not None and "checkpoint_id" in body:
         body = dict(body, checkpoint_id=checkpoint_id)
     return api.call(method, path, persona, body)
@@ -146,6 +178,7 @@ def test_every_route_of_the_table_is_in_the_matrix():
     covered = {(ROUTES[r][0], ROUTES[r][1]) for r in ROUTES}
     templates = {(m, p.replace("{checkpoint}", "{checkpoint_id}")
                   .replace("{operation}", "{operation_id}")
+                  .replace("{plan}", "{plan_id}")
                   .replace("Test::Network/net",
                            "{resource_type}/{resource_id}"))
                  for m, p in covered}

@@ -113,3 +113,10 @@ def test_without_keystone_authtoken_the_api_does_not_start(tmp_path,
     assert "[keystone_authtoken] www_authenticate_uri and auth_type " \
         "not set" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_server_queues_a_burst_of_connections():
+    """Fifty clients connecting at once are all queued (socketserver's
+    backlog of 5 made the rest wait for SYN retries)."""
+    from protection.api import server as server_mod
+    assert server_mod.ThreadingWSGIServer.request_queue_size >= 64

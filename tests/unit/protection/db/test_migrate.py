@@ -56,7 +56,7 @@ def _old_release_tables(engine, tenancy_columns=False):
     old_plans = sa.Table("stackvault_plans", meta, *[
         sa.Column(c.name, c.type, primary_key=c.primary_key,
                   nullable=c.nullable) for c in plans.TABLE.columns
-        if c.name != "id"])
+        if c.name not in ("id", "project_id", "user_id", "title")])
     meta.create_all(engine)
     with engine.begin() as conn:
         conn.execute(old_ops.insert().values(
