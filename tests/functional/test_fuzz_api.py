@@ -22,6 +22,7 @@ pytestmark = pytest.mark.fuzz
 def api(tmp_path_factory):
     made = fake_api.Api(tmp_path_factory.mktemp("fuzz-api") / "bank")
     made.operation_id, made.checkpoint_id = made.protect("proj-a", "u")
+    made.plan_id = made.plan("proj-a", "u")
     return made
 
 
@@ -33,7 +34,7 @@ def _path(route, api, value):
     """The route's path with ``value`` (quoted) as its first parameter
     and real ids for the others."""
     real = {"checkpoint_id": api.checkpoint_id,
-            "operation_id": api.operation_id,
+            "operation_id": api.operation_id, "plan_id": api.plan_id,
             "resource_type": "Test::Network", "resource_id": "net"}
     path = route.path
     for i, name in enumerate(route.params):
@@ -101,7 +102,10 @@ def _valid_bodies(api):
                              "parameters": {}, "only": [ref],
                              "exclude": [], "on_failure": "keep",
                              "dry_run": True},
-            "/v1/checkpoints/{checkpoint_id}/adopt": {"project_id": "p"}}
+            "/v1/checkpoints/{checkpoint_id}/adopt": {"project_id": "p"},
+            "/v1/plans": {"name": "nightly", "resources": [ref],
+                          "parameters": {}, "keep": 2},
+            "/v1/plans/{plan_id}": {"name": "weekly", "keep": 3}}
 
 
 def _one_field_spoiled(valid):
@@ -145,7 +149,8 @@ def _bodies(route, valid):
 def test_a_hostile_body_is_4xx_naming_the_field(api, route, data):
     fuzz.count("api: body " + _route_id(route))
     body = data.draw(_bodies(route, _valid_bodies(api)[route.path]))
-    path = _path(route, api, api.checkpoint_id)
+    first = route.params[0] if route.params else "checkpoint_id"
+    path = _path(route, api, getattr(api, first))
     resp = api.call(route.method, path, persona="admin",
                     body=body.encode("utf-8", "surrogatepass"))
     assert_a_clear_answer(resp, f"{route.method} {path} {body[:200]!r}")
