@@ -21,6 +21,21 @@ def pytest_configure(config):
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fuzz"))
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, a worker hands its counts to the controller,
+    which prints them (make test runs the suite in parallel)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_tried"] = dict(fuzz.TRIED)
+
+
+def pytest_testnodedown(node, error):
+    """The controller's side of :func:`pytest_sessionfinish`."""
+    for target, tried in getattr(node, "workeroutput", {}).get(
+            "fuzz_tried", {}).items():
+        fuzz.TRIED[target] = fuzz.TRIED.get(target, 0) + tried
+
+
 def pytest_terminal_summary(terminalreporter):
     """How many inputs the fuzz tests tried, per target."""
     if not fuzz.TRIED:
