@@ -548,6 +548,9 @@ class CheckpointStore:
             loaded = load.read(self.bank, checkpoint.key, self.bank_key,
                                checkpoint_id)
         except exceptions.ObjectNotFound:
+            # The bank is the truth: a catalog row of a checkpoint removed
+            # elsewhere (another database, another deployment) goes too.
+            note_in_catalog(self.catalog, "forget", checkpoint_id)
             raise exceptions.CheckpointNotFound(checkpoint_id) from None
         checkpoint.index = loaded.index
         checkpoint.index_sha256 = loaded.index_sha256

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -602,3 +603,18 @@ def test_an_error_quoting_control_characters_stays_one_line(run):
     # terminal)
     assert run("resource", "show", "Test::Server", "a\nb\x1b[31m") == 2
     assert_one_line_error(run, "a\\nb\\x1b[31m", "not found")
+
+
+def test_a_checkpoint_removed_behind_the_catalog_leaves_it_when_asked_for(
+        run):
+    # Deleted through another operations database (or deployment): the
+    # catalog still lists it; the bank, the truth, says it is gone, and
+    # the first command that asks for it drops its row.
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    assert len(run.json("checkpoint", "list")) == 1    # the catalog built
+    shutil.rmtree(run.bank_path / "checkpoints" / checkpoint_id)
+    assert [c["ID"] for c in run.json("checkpoint", "list")] == \
+        [checkpoint_id]
+    assert run("checkpoint", "show", checkpoint_id) == 2
+    assert_one_line_error(run, f"checkpoint {checkpoint_id} does not exist")
+    assert run.json("checkpoint", "list") == []
