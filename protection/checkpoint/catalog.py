@@ -39,6 +39,7 @@ LOG = logging.getLogger(__name__)
 PLAN_NAME_TAG = "plan_name"
 PROTECTING = "protecting"
 INTERRUPTED = "interrupted"
+DAMAGED = "damaged"
 SORT_KEYS = ("created_at", "name", "status")
 REBUILT = "rebuilt_at"
 
@@ -160,6 +161,22 @@ class Catalog:
     def forget(self, checkpoint_id):
         with self.engine.begin() as conn:
             conn.execute(TABLE.delete().where(TABLE.c.id == checkpoint_id))
+
+    def mark_damaged(self, checkpoint_id, read_at):
+        """A read of the bank that began at ``read_at`` (epoch) found the
+        checkpoint damaged (a forged, truncated or unsigned index or
+        manifest): its row, if it has one, is listed ``damaged`` from now
+        on. Only the status changes: project, plan and name stay what an
+        intact index recorded, never what a damaged one claims. A row
+        recorded since the read began is left: the read may have caught a
+        writer between the index and its hash, and the writer's row is
+        newer than what it saw."""
+        with self.engine.begin() as conn:
+            conn.execute(TABLE.update().where(
+                (TABLE.c.id == checkpoint_id)
+                & (TABLE.c.status != DAMAGED)
+                & (TABLE.c.recorded_at < read_at)
+            ).values(status=DAMAGED))
 
     def _upsert(self, rows, conn=None):
         if conn is None:

@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import threading
+import time
 import typing
 import uuid
 
@@ -463,16 +464,17 @@ class Tenancy:
     plan_id: typing.Optional[str] = None
 
 
-def note_in_catalog(catalog, action, argument):
+def note_in_catalog(catalog, action, argument, *more):
     """Tell the catalog (:mod:`protection.checkpoint.catalog`) what the
-    bank now holds: ``record`` a checkpoint or ``forget`` an id. The bank
+    bank now holds: ``record`` a checkpoint, ``forget`` an id or
+    ``mark_damaged`` one (with when the read began). The bank
     is the truth and has been written: a catalog that cannot be written is
     logged, never the operation's failure (``stackvault-manage catalog
     rebuild`` mends it)."""
     if catalog is None:
         return
     try:
-        getattr(catalog, action)(argument)
+        getattr(catalog, action)(argument, *more)
     except Exception as exc:  # noqa: BLE001 - the bank was written
         LOG.warning("the checkpoint catalog was not updated (%s %s): "
                     "%s: %s; 'stackvault-manage catalog rebuild' mends it",
@@ -483,10 +485,11 @@ def note_in_catalog(catalog, action, argument):
 class CheckpointStore:
     """Create, find, list and remove checkpoints in one bank.
 
-    ``catalog`` (an object with ``record(checkpoint)`` and
-    ``forget(checkpoint_id)``, :class:`protection.checkpoint.catalog.
-    Catalog`), when given, is told of every index written and every
-    checkpoint removed."""
+    ``catalog`` (an object with ``record(checkpoint)``,
+    ``forget(checkpoint_id)`` and ``mark_damaged(checkpoint_id,
+    read_at)``, :class:`protection.checkpoint.catalog.Catalog`), when
+    given, is told of every index written, every checkpoint removed and
+    every one found damaged."""
 
     def __init__(self, bank, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT,
                  bank_key=None, catalog=None):
@@ -544,6 +547,7 @@ class CheckpointStore:
                                 owner_timeout=self.owner_timeout,
                                 bank_key=self.bank_key,
                                 catalog=self.catalog)
+        read_at = time.time()
         try:
             loaded = load.read(self.bank, checkpoint.key, self.bank_key,
                                checkpoint_id)
@@ -557,6 +561,11 @@ class CheckpointStore:
         checkpoint._graph = loaded.graph
         checkpoint.manifest = Manifest(loaded.manifest_objects)
         checkpoint.damage = loaded.damage
+        if loaded.damage is not None:
+            # Damaged since it was listed (forged, truncated, stripped of
+            # its signature): the catalog lists it so from now on.
+            note_in_catalog(self.catalog, "mark_damaged", checkpoint_id,
+                            read_at)
         checkpoint.index_readable = loaded.index_readable
         checkpoint.deletable = loaded.deletable
         checkpoint.warnings = loaded.warnings

@@ -3,6 +3,7 @@ paging by marker in a stable order, filters, project scoping, and a
 catalog that cannot be written never failing what the bank recorded."""
 
 import logging
+import time
 
 import pytest
 
@@ -133,3 +134,41 @@ def test_a_rebuild_counts_what_it_changed(catalog, tmp_path):
                                          "removed": 0, "total": 3}
     assert catalog.built_from(store) is None        # built already
     assert {r["id"] for r in catalog.page()[0]} == {c.id for c in made}
+
+
+def test_a_checkpoint_found_damaged_is_listed_damaged(catalog, tmp_path):
+    bank = FileSystemBank(str(tmp_path / "bank"))
+    store = cp.CheckpointStore(bank, catalog=catalog)
+    checkpoint = store.create({"name": "n"}, _graph())
+    checkpoint.commit()
+    key = checkpoint.key(cp.INDEX)
+    forged = bank.get_json(key)
+    forged["name"] = "forged"
+    forged["project_id"] = "someone-else"
+    bank.put_json(key, forged)
+    [row] = catalog.page()[0]
+    assert row["status"] == "available"          # listed before the forgery
+
+    assert store.get(checkpoint.id).status == cp.DAMAGED
+    [row] = catalog.page()[0]
+    # Only the status: the damaged index's claims never reach the row.
+    assert (row["status"], row["name"], row["project_id"]) == \
+        ("damaged", "n", None)
+
+
+def test_a_row_recorded_since_the_read_began_stays(catalog, tmp_path):
+    # A read that caught a writer between its index and its hash must not
+    # mark the row the writer recorded after it.
+    store = cp.CheckpointStore(FileSystemBank(str(tmp_path / "bank")),
+                               catalog=catalog)
+    checkpoint = store.create({"name": "n"}, _graph())
+    read_at = time.time() - 1          # the read began before the commit
+    checkpoint.commit()
+    catalog.mark_damaged(checkpoint.id, read_at=read_at)
+    assert catalog.page()[0][0]["status"] == "available"
+    catalog.mark_damaged(checkpoint.id, read_at=time.time() + 1)
+    assert catalog.page()[0][0]["status"] == "damaged"
+
+
+def test_the_catalogs_damaged_is_the_stores():
+    assert catalog_mod.DAMAGED == cp.DAMAGED
