@@ -104,3 +104,6 @@ class _LazyCatalog:
 
     def forget(self, checkpoint_id):
         self._stores.catalog.forget(checkpoint_id)
+
+    def mark_damaged(self, checkpoint_id, read_at):
+        self._stores.catalog.mark_damaged(checkpoint_id, read_at)

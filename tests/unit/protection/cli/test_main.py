@@ -618,3 +618,18 @@ def test_a_checkpoint_removed_behind_the_catalog_leaves_it_when_asked_for(
     assert run("checkpoint", "show", checkpoint_id) == 2
     assert_one_line_error(run, f"checkpoint {checkpoint_id} does not exist")
     assert run.json("checkpoint", "list") == []
+
+
+def test_list_shows_a_checkpoint_damaged_once_a_read_finds_it(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    run.json("checkpoint", "list")      # the first list builds the catalog
+    index_path = _bank_object(run, checkpoint_id, "index.json")
+    index = json.loads(index_path.read_text())
+    index["name"] = "edited behind stackvault's back"
+    index_path.write_text(json.dumps(index))
+    listed = {c["ID"]: c for c in run.json("checkpoint", "list")}
+    assert listed[checkpoint_id]["Status"] == "available"     # the catalog
+    assert run.json("checkpoint", "show", checkpoint_id)["status"] == \
+        "damaged"
+    listed = {c["ID"]: c for c in run.json("checkpoint", "list")}
+    assert listed[checkpoint_id]["Status"] == "damaged"
