@@ -434,6 +434,28 @@ class Checkpoint:
         self.index.setdefault("plan_id", None)
         self.save_index()
 
+    def sign(self):
+        """Sign an unsigned checkpoint (format 1 or 2, read with its
+        sha256 chain intact) with the bank key: it becomes format 3,
+        trusted from now on where the key is configured. Its manifest is
+        written again (for ``manifest_mac``) before the index, as a commit
+        does; a crash between the writes leaves it unsigned or signed,
+        never damaged (``index.sha256`` names both hashes), and signing
+        again finishes it. The caller vouches for what it signs: the
+        chain proves the checkpoint is whole, not who wrote it."""
+        if self.bank_key is None:
+            raise exceptions.ConfigError(
+                "signing needs the bank key: set [bank] key_file")
+        if self.status in (PROTECTING, DELETING):
+            raise exceptions.CheckpointBusy(
+                f"checkpoint {self.id} is {self.status!r}: sign it once "
+                "that ends")
+        self.index["format_version"] = SIGNED_FORMAT_VERSION
+        for field in ("project_id", "user_id", "plan_id"):
+            self.index.setdefault(field, None)
+        self._write_manifest()
+        self.save_index()
+
     def fail_delete(self, reasons):
         """A delete failed: ``error_deleting``, owner released."""
         self.index["errors"] = list(reasons)
@@ -570,6 +592,36 @@ class CheckpointStore:
         checkpoint.deletable = loaded.deletable
         checkpoint.warnings = loaded.warnings
         return checkpoint
+
+    def sign(self, checkpoint_id):
+        """Sign checkpoint ``checkpoint_id`` with the bank key
+        (:meth:`Checkpoint.sign`); ``False`` when it was signed already.
+        Only a checkpoint whose sha256 chain is whole is signed: a damaged
+        one raises CheckpointDamaged, one signed with another key too."""
+        if self.bank_key is None:
+            raise exceptions.ConfigError(
+                "signing needs the bank key: set [bank] key_file")
+        signed = self.get(checkpoint_id)
+        if signed.damage is None:
+            return False
+        if signed.index_readable and \
+                signed.index.get("format_version") == SIGNED_FORMAT_VERSION:
+            # Signed once, now failing (another key, a stripped or edited
+            # signature): never signed again.
+            raise exceptions.CheckpointDamaged(checkpoint_id, signed.damage)
+        checkpoint = Checkpoint(self.bank, checkpoint_id, {},
+                                owner_timeout=self.owner_timeout,
+                                bank_key=self.bank_key,
+                                catalog=self.catalog)
+        loaded = load.read(self.bank, checkpoint.key, None, checkpoint_id)
+        if loaded.damage is not None:
+            raise exceptions.CheckpointDamaged(checkpoint_id, loaded.damage)
+        checkpoint.index = loaded.index
+        checkpoint.index_sha256 = loaded.index_sha256
+        checkpoint._graph = loaded.graph
+        checkpoint.manifest = Manifest(loaded.manifest_objects)
+        checkpoint.sign()
+        return True
 
     def list(self):
         """Every checkpoint, damaged ones included (status ``damaged``)."""

@@ -187,6 +187,15 @@ def _add_checkpoint_commands(sub, fmt):
     csub.add_parser("reindex", parents=[fmt],
                     help="rebuild the checkpoint catalog from the bank "
                          "(safe to re-run)")
+    sign = csub.add_parser(
+        "sign", parents=[fmt],
+        help="sign older, unsigned checkpoints with the bank key "
+             "([bank] key_file) so that they stay restorable")
+    which = sign.add_mutually_exclusive_group(required=True)
+    which.add_argument("checkpoint_ids", metavar="ID", nargs="*", default=[],
+                       help="the checkpoints to sign")
+    which.add_argument("--all", action="store_true",
+                       help="every checkpoint of the bank not signed yet")
     for action, text in (("show", "show a checkpoint"),
                          ("delete", "delete a checkpoint and its backups"),
                          ("verify", "check every object hash (and, with a "
@@ -427,6 +436,28 @@ def _list_checkpoints(app, args):
     return EXIT_OK
 
 
+def _sign_checkpoints(app, args):
+    """``checkpoint sign``: one row per checkpoint, what became of it;
+    exit 1 when one was refused (damaged, busy), after trying them all."""
+    if app.conf.bank.key_file is None:
+        raise UsageError("checkpoint sign needs the bank key: set [bank] "
+                         "key_file in stackvault.conf")
+    service = app.service
+    ids = service.checkpoint_ids() if args.all else args.checkpoint_ids
+    rows, refused = [], 0
+    for checkpoint_id in ids:
+        try:
+            done = service.sign_checkpoint(checkpoint_id)
+        except (exceptions.CheckpointDamaged, exceptions.CheckpointBusy,
+                exceptions.CheckpointNotFound) as exc:
+            refused += 1
+            rows.append((checkpoint_id, f"refused: {output.one_line(exc)}"))
+            continue
+        rows.append((checkpoint_id, "signed" if done else "signed already"))
+    app.print(output.render_list(["ID", "Result"], rows, args.format))
+    return EXIT_FAILED if refused else EXIT_OK
+
+
 def _cmd_checkpoint(app, args):
     if args.action == "list":
         return _list_checkpoints(app, args)
@@ -434,6 +465,8 @@ def _cmd_checkpoint(app, args):
         counts = app.stores.catalog.rebuild(app.checkpoints)
         app.print(output.render_one(counts, args.format))
         return EXIT_OK
+    if args.action == "sign":
+        return _sign_checkpoints(app, args)
     if args.action == "show":
         checkpoint = app.checkpoints.get(args.checkpoint_id)
         data = dict(checkpoint.to_summary())

@@ -40,6 +40,8 @@ from oslo_utils import strutils
 LOG = logging.getLogger("stackvault.audit")
 
 DELETE, PRUNE, ABORT, UNDO = "delete", "prune", "abort", "undo"
+# Not destructive, but a trust decision: what the bank key vouches for.
+SIGN = "sign"
 SUCCEEDED, FAILED, REFUSED, STARTED = ("succeeded", "failed", "refused",
                                        "started")
 

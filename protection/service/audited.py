@@ -44,6 +44,8 @@ def _settled(note):
         return (audit.SUCCEEDED if done else audit.FAILED,
                 len(result.resources) or None, _detail(result))
     operation_id = getattr(result, "operation_id", None)
+    if operation_id is None:        # done in the request (a signature)
+        return audit.SUCCEEDED, None, None
     return audit.STARTED, None, f"operation {operation_id}"
 
 

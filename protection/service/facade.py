@@ -186,6 +186,20 @@ class ProtectionService:
     def show_checkpoint(self, checkpoint_id):
         return self.checkpoints.get(checkpoint_id)
 
+    def sign_checkpoint(self, checkpoint_id, tenancy=None):
+        """Sign an older, unsigned checkpoint with the bank key
+        (:meth:`~protection.checkpoint.store.CheckpointStore.sign`);
+        ``False`` when it was signed already. Audited: signing is a trust
+        decision, whoever makes it is recorded."""
+        with audited(self, audit.SIGN, checkpoint_id,
+                     audit.Actor.of(tenancy)) as note:
+            note.result = self.checkpoints.sign(checkpoint_id)
+            return note.result
+
+    def checkpoint_ids(self):
+        """Every checkpoint id in the bank, oldest first (a bank scan)."""
+        return [checkpoint.id for checkpoint in self.checkpoints.list()]
+
     def adopt_checkpoint(self, checkpoint_id, tenancy):
         """Give a checkpoint without a project to ``tenancy``'s project
         (:meth:`~protection.checkpoint.store.Checkpoint.adopt`)."""

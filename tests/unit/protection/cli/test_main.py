@@ -620,6 +620,71 @@ def test_a_checkpoint_removed_behind_the_catalog_leaves_it_when_asked_for(
     assert run.json("checkpoint", "list") == []
 
 
+def test_sign_keeps_older_checkpoints_restorable_once_a_key_is_set(run):
+    # Protected before the key was set (format 2, unsigned): with the key
+    # it is damaged for restore until the operator signs it.
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    _with_bank_key(run)
+    assert run("checkpoint", "verify", "--offline", checkpoint_id) == 1
+    assert_one_line_error(run, "not signed")
+
+    assert run.json("checkpoint", "sign", checkpoint_id) == [
+        {"ID": checkpoint_id, "Result": "signed"}]
+    index = json.loads(_bank_object(run, checkpoint_id,
+                                    "index.json").read_text())
+    assert index["format_version"] == 3 and index["manifest_mac"]
+    assert run.json("checkpoint", "verify", "--offline",
+                    checkpoint_id)["status"] == "success"
+    assert run.json("checkpoint", "sign", checkpoint_id) == [
+        {"ID": checkpoint_id, "Result": "signed already"}]
+    [record, *_] = run.json("audit", "list")
+    assert (record["action"], record["target"], record["outcome"]) == \
+        ("sign", checkpoint_id, "succeeded")
+
+
+def test_sign_all_signs_what_is_whole_and_refuses_the_rest(run):
+    whole = run.protect("Test::Volume=vol-web", name="whole")
+    broken = run.protect("Test::Volume=vol-web", name="broken")
+    index_path = _bank_object(run, broken, "index.json")
+    index = json.loads(index_path.read_text())
+    index["name"] = "edited without rehashing"
+    index_path.write_text(json.dumps(index))
+    _with_bank_key(run)
+    signed_later = run.protect("Test::Volume=vol-web", name="signed")
+
+    assert run("checkpoint", "sign", "--all", "--format", "json") == 1
+    results = {row["ID"]: row["Result"] for row in json.loads(run.out)}
+    assert results[whole] == "signed"
+    assert results[signed_later] == "signed already"
+    assert results[broken].startswith(f"refused: checkpoint {broken} is "
+                                      "damaged")
+    assert run("checkpoint", "verify", "--offline", broken) == 1
+
+
+def test_a_signature_once_broken_is_never_signed_again(run):
+    # Stripping a signed checkpoint's MAC must not make it signable: only
+    # checkpoints that were never signed are.
+    _with_bank_key(run)
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    hash_path = _bank_object(run, checkpoint_id, "index.sha256")
+    hashes = json.loads(hash_path.read_text())
+    for field in ("mac", "previous_mac", "key_id"):
+        hashes.pop(field, None)
+    hash_path.write_text(json.dumps(hashes))
+    assert run("checkpoint", "sign", checkpoint_id) == 1
+    assert "refused" in run.out and "not signed" in run.out
+    assert run("checkpoint", "verify", "--offline", checkpoint_id) == 1
+
+
+def test_sign_without_a_key_or_without_ids_exits_2(run):
+    checkpoint_id = run.protect("Test::Volume=vol-web")
+    assert run("checkpoint", "sign", checkpoint_id) == 2
+    assert_one_line_error(run, "[bank] key_file")
+    _with_bank_key(run)
+    assert run("checkpoint", "sign") == 2
+    assert "Traceback" not in run.err
+
+
 def test_list_shows_a_checkpoint_damaged_once_a_read_finds_it(run):
     checkpoint_id = run.protect("Test::Volume=vol-web")
     run.json("checkpoint", "list")      # the first list builds the catalog
