@@ -31,6 +31,7 @@ COMMANDS = [
     ("checkpoint", "show", V),
     ("checkpoint", "delete", V),
     ("checkpoint", "verify", "--offline", V),
+    ("checkpoint", "sign", V),
     ("checkpoint", "prune", "--plan", V, "--dry-run"),
     ("checkpoint", "prune", "--plan", "p", "--now", V, "--dry-run"),
     ("datasource", "tables", V),
