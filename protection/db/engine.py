@@ -9,7 +9,9 @@ a SQLite file in stackvault's state directory; a MariaDB/MySQL URL makes
 the database shared.
 
 A MariaDB/MySQL connection waits for the server at most ``timeout``
-seconds (``[persistence] timeout``): to connect, and for each answer. A
+seconds (``[persistence] timeout``): to connect, and for each answer (a
+statement on a pooled connection may take twice that to fail: the
+pool's ping, then a new connection). A
 database that stops answering without closing the connection (a network
 partition: nothing comes back, no reset) otherwise held every statement,
 and with it the process, for ever: the fence of a running operation
@@ -23,7 +25,7 @@ import os
 import sqlalchemy as sa
 
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 5.0
 # pymysql's own names; what the URL's query sets (``?read_timeout=60``)
 # wins over ``timeout``.
 _MYSQL_TIMEOUTS = ("connect_timeout", "read_timeout", "write_timeout")
