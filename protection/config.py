@@ -136,6 +136,22 @@ persistence_opts = [
                     "its heartbeat. Processes that do not share a pid "
                     "namespace (two machines, two containers) must have "
                     "different names. Default: the host name."),
+    cfg.FloatOpt("timeout", default=5.0, min=0.1,
+                 help="Seconds a MariaDB/MySQL persistence database is "
+                      "waited for: to connect, and for each answer "
+                      "(pymysql's connect, read and write timeouts; a "
+                      "value in the connection URL's query wins). A "
+                      "database that stops answering (a network "
+                      "partition) fails a statement after at most twice "
+                      "this (the pool's ping, then a new connection) "
+                      "instead of holding the process for ever. A running "
+                      "operation that loses the database stops starting "
+                      "tasks within about owner_timeout / 2 + 2 x timeout: "
+                      "keep 2 x timeout below owner_timeout / 2 so that it "
+                      "stops before another host may take the operation "
+                      "over, and this above your slowest statement (raise "
+                      "it for a 'stackvault-manage db sync' of a large "
+                      "database)."),
     cfg.FloatOpt("prune_after_days", default=14.0, min=0,
                  help="Ended operations and their flow details older than "
                       "this are deleted when the next operation starts "

@@ -7,14 +7,44 @@ checkpoint being written or deleted (its index's ``updated_at``,
 host's processes, so it takes an owner whose beat is older than a timeout
 for dead. What a beat writes is the caller's; this only keeps time.
 
+The rule that judges an owner by its beat is here too, once, for both
+(:func:`owner_alive`): an owner recorded under this host's name is
+checked by its pid, any other by the age of its last beat.
+
 Imports nothing of stackvault's (the lowest layer, beside
 :mod:`protection.loader`).
 """
 
 import logging
+import os
 import threading
 
 LOG = logging.getLogger(__name__)
+
+
+def pid_alive(pid):
+    """Whether process ``pid`` exists on this host (one that exists but
+    belongs to another user counts as alive: the safe side)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True          # exists, someone else's
+    except (OverflowError, ValueError, TypeError):
+        return False
+    return True
+
+
+def owner_alive(host, pid, silent_for, timeout, here):
+    """Whether the owner ``host``/``pid`` may still be running, judged
+    from host ``here``: an owner recorded under the same host name by its
+    pid (the clock says nothing about a process we can look at), one on
+    another host until its last beat is ``timeout`` seconds old
+    (``silent_for``: seconds since that beat)."""
+    if host == here:
+        return pid_alive(pid)
+    return silent_for < timeout
 
 
 class Heartbeat:

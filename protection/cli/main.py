@@ -359,6 +359,9 @@ def _follow(app, args, posted):
         return EXIT_OK
     try:
         op = follow.wait(app.service, posted)
+    except follow.NotFollowed as exc:
+        app.stderr.write(f"stackvault: {output.one_line(exc)}\n")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         app.stderr.write(
             f"stackvault: stopped following operation "

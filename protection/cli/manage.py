@@ -62,7 +62,8 @@ def build_parser():
 
 
 def _engine(app):
-    return db_engine.make_engine(cli_main.config.persistence_url(app.conf))
+    return db_engine.make_engine(cli_main.config.persistence_url(app.conf),
+                                 app.conf.persistence.timeout)
 
 
 def _db(app, args):

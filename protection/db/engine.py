@@ -7,6 +7,16 @@ One database (``[persistence] connection``) holds stackvault's own tables
 (:mod:`flows.persistence`, migrated by TaskFlow). The embedded default is
 a SQLite file in stackvault's state directory; a MariaDB/MySQL URL makes
 the database shared.
+
+A MariaDB/MySQL connection waits for the server at most ``timeout``
+seconds (``[persistence] timeout``): to connect, and for each answer (a
+statement on a pooled connection may take twice that to fail: the
+pool's ping, then a new connection). A
+database that stops answering without closing the connection (a network
+partition: nothing comes back, no reset) otherwise held every statement,
+and with it the process, for ever: the fence of a running operation
+(:mod:`protection.operations.fence`) could not stop it, and its
+heartbeat thread could not be joined.
 """
 
 import contextlib
@@ -15,9 +25,17 @@ import os
 import sqlalchemy as sa
 
 
-def make_engine(url):
+DEFAULT_TIMEOUT = 5.0
+# pymysql's own names; what the URL's query sets (``?read_timeout=60``)
+# wins over ``timeout``.
+_MYSQL_TIMEOUTS = ("connect_timeout", "read_timeout", "write_timeout")
+
+
+def make_engine(url, timeout=DEFAULT_TIMEOUT):
     """A SQLAlchemy engine for ``url``; a SQLite file's folder is created
-    and its writers wait for each other instead of failing at once."""
+    and its writers wait for each other instead of failing at once; a
+    MariaDB/MySQL server is waited for at most ``timeout`` seconds per
+    connection attempt and per answer (module doc)."""
     parsed = sa.engine.make_url(url)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
@@ -26,7 +44,13 @@ def make_engine(url):
             url, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_recycle=3600, pool_pre_ping=True)
+    connect_args = {}
+    if parsed.get_backend_name() == "mysql" and \
+            parsed.get_driver_name() == "pymysql":
+        connect_args = {name: timeout for name in _MYSQL_TIMEOUTS
+                        if name not in parsed.query}
+    return sa.create_engine(url, pool_recycle=3600, pool_pre_ping=True,
+                            connect_args=connect_args)
 
 
 def _private_sqlite_file(path):
@@ -47,6 +71,7 @@ def _private_sqlite_file(path):
 
 SCHEMA_LOCK = "stackvault-schema"
 SCHEMA_LOCK_WAIT = 120      # seconds one process waits for another's upgrade
+SCHEMA_LOCK_TRY = 1         # seconds of one GET_LOCK: well within a timeout
 
 
 @contextlib.contextmanager
@@ -64,10 +89,16 @@ def schema_lock(engine):
         yield
         return
     with engine.connect() as conn:
-        got = conn.execute(sa.text("SELECT GET_LOCK(:name, :wait)"),
-                           {"name": SCHEMA_LOCK,
-                            "wait": SCHEMA_LOCK_WAIT}).scalar()
-        if got != 1:
+        # Asked again every SCHEMA_LOCK_TRY seconds: one GET_LOCK that the
+        # server answers only after SCHEMA_LOCK_WAIT would outlast the
+        # connection's read timeout.
+        for _ in range(int(SCHEMA_LOCK_WAIT / SCHEMA_LOCK_TRY)):
+            got = conn.execute(sa.text("SELECT GET_LOCK(:name, :wait)"),
+                               {"name": SCHEMA_LOCK,
+                                "wait": SCHEMA_LOCK_TRY}).scalar()
+            if got == 1:
+                break
+        else:
             raise TimeoutError(
                 f"another process held the schema lock {SCHEMA_LOCK!r} "
                 f"for more than {SCHEMA_LOCK_WAIT} s")

@@ -196,3 +196,11 @@ def post_job(board, op, book):
     all it carries."""
     board.post(f"{op.kind} {op.id}", book=book,
                details={"operation_id": op.id})
+
+
+def operations_named(board):
+    """The ids of the operations the jobs on ``board`` name (claimed or
+    not): what the sweeper and a follower look for."""
+    return {(job.details or {}).get("operation_id")
+            for job in board.iterjobs(only_unclaimed=False,
+                                      ensure_fresh=True)}

@@ -297,15 +297,35 @@ class Runner:
                 step=step))
 
         policy = contract.ROLLBACK if abort else inputs.policy
+        outcome, calls = self._run_fenced(inputs, built, fence, policy,
+                                          persisted, on_step)
+        if fence.tripped:
+            raise ops.OwnershipLost(op.id, fence.tripped)
+        if abort:
+            outcome.failures = [f for f in outcome.failures
+                                if f.step != "abort"]
+        return Run(outcome, self._statuses(inputs, outcome, board),
+                   restored, journal, timings.as_dict(),
+                   dict(sorted(calls.items())))
+
+    def _run_fenced(self, inputs, built, fence, policy, persisted, on_step):
+        """Run the engine while the fence's heartbeat beats: ``(outcome,
+        API calls)``."""
+        op = inputs.operation
         started = []
 
         def on_engine(running):
             started.append(running)
             self._track(running, fence)
+        # The fence's bound counts from a beat written now, not from its
+        # making: building and recording the flow may take longer than
+        # the bound (TaskFlow migrating a new MariaDB database took over
+        # 2 s, and the run stopped before its first task).
+        fence.beat()
         try:
-            with Heartbeat(fence.beat,
-                           fence_mod.beat_interval(store.owner_timeout),
-                           f"operation {op.id} heartbeat"), \
+            with Heartbeat(fence.beat, fence_mod.beat_interval(
+                    self.stores.operations.owner_timeout),
+                    f"operation {op.id} heartbeat"), \
                     metrics.api_calls(inputs.conn) as calls:
                 outcome = engine.run(
                     built, max_workers=self.conf.engine.max_workers,
@@ -317,14 +337,7 @@ class Runner:
                 self._untrack(running)
             with self._lock:        # an interruption stops one run only
                 self._interrupted = False
-        if fence.tripped:
-            raise ops.OwnershipLost(op.id, fence.tripped)
-        if abort:
-            outcome.failures = [f for f in outcome.failures
-                                if f.step != "abort"]
-        return Run(outcome, self._statuses(inputs, outcome, board),
-                   restored, journal, timings.as_dict(),
-                   dict(sorted(calls.items())))
+        return outcome, calls
 
     @staticmethod
     def _statuses(inputs, outcome, board):

@@ -49,8 +49,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from protection.checkpoint import owner as owners
 from protection import exceptions
+from protection import heartbeat as heartbeats
 from protection.db import migrate
 from protection.operations import leases as leases_mod
 
@@ -133,10 +133,10 @@ class Operation:
     def owner_alive(self, now=None):
         if self.status in FINAL or self.owner_pid is None:
             return False
-        if self.owner_host == self._host:
-            return owners.pid_alive(self.owner_pid)
         now = time.time() if now is None else now
-        return (now - (self.heartbeat or 0)) < self._owner_timeout
+        return heartbeats.owner_alive(
+            self.owner_host, self.owner_pid, now - (self.heartbeat or 0),
+            self._owner_timeout, self._host)
 
     @property
     def shown_status(self):

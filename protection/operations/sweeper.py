@@ -33,11 +33,6 @@ class QueuedSweeper:
         self.grace = grace
         self.clock = clock
 
-    def _named_by_jobs(self):
-        return {(job.details or {}).get("operation_id")
-                for job in self.board.iterjobs(only_unclaimed=False,
-                                               ensure_fresh=True)}
-
     def __call__(self):
         """Sweep once; the ids of the operations posted again."""
         limit = self.clock() - self.grace
@@ -45,7 +40,7 @@ class QueuedSweeper:
                  if op.status == ops.QUEUED and op.updated_at < limit]
         if not stale:
             return []
-        named = self._named_by_jobs()
+        named = jobboard.operations_named(self.board)
         posted = []
         for op in stale:
             if op.id in named or not self.stores.operations.requeue(op):

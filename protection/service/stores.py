@@ -46,7 +46,8 @@ class Stores:
                 try:
                     if self._engine is None:
                         self._engine = db_engine.make_engine(
-                            config.persistence_url(self._conf))
+                            config.persistence_url(self._conf),
+                            self._conf.persistence.timeout)
                     with db_engine.schema_lock(self._engine):
                         migrate.upgrade(self._engine)
                         self._opened[name] = make(self._engine)

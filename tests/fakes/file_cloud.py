@@ -15,6 +15,7 @@ PATH exists. Options come from ``OS_<GROUP>__<OPTION>`` variables
 
 import itertools
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -161,6 +162,9 @@ def _outage_while(flag_path, engine):
 
 def main(argv):
     cloud_path, bank_path, data_dir, operation, *args = argv
+    # Warnings with their epoch time: the fencing tests read when the
+    # fence stopped a run.
+    logging.basicConfig(format="%(created).3f %(name)s: %(message)s")
     os.environ["XDG_DATA_HOME"] = data_dir
     svc, cloud = service(bank_path), FileCloud(cloud_path)
     cloud.slow = {rid: SLOW for rid in cloud.records}

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from flows import faults
+from protection.operations import flow_factory
 from protection.operations import store as ops
 from tests.fakes import fake_cloud
 from tests.fakes import file_cloud
@@ -204,3 +205,19 @@ def test_a_database_outage_stops_the_runner_and_another_host_finishes(
     print(f"fencing outage: first runner stopped {stopped_after:.1f} s "
           f"after the outage began, {creates_before} of {len(ORIGINALS)} "
           "creates done; the other host finished it")
+
+
+def test_the_fences_bound_counts_from_the_runs_start(service, cloud,
+                                                     monkeypatch):
+    """Building and recording the flow (TaskFlow migrating a new MariaDB
+    database, seconds) may outlast half of owner_timeout: that is not a
+    silent heartbeat, and the run must not stop before its first task."""
+    service.stores.operations.owner_timeout = 1.0       # bound 0.5 s
+    recorded = flow_factory.record
+
+    def slow_record(*args, **kwargs):
+        time.sleep(0.8)
+        return recorded(*args, **kwargs)
+    monkeypatch.setattr(flow_factory, "record", slow_record)
+    result = service.protect(cloud, "app", fake_cloud.ROOTS)
+    assert result.status == "success", result.to_dict()

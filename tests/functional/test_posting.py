@@ -2,14 +2,24 @@
 is left ``queued`` or ``protecting``; and the sweeper re-posts a queued
 operation whose job the jobboard lost.
 
+And following a posted operation (the CLI's ``--wait``, the default)
+stops with one line when its job is lost and no conductor re-posts it,
+or the jobboard stays away, instead of waiting for ever.
+
 Real service, TaskFlow persistence and bank; the jobboard is a list.
 """
 
 import dataclasses
+import functools
+import io
+import types
 
+import mock
 import pytest
 
 from protection import exceptions
+from protection.cli import follow
+from protection.cli import main as cli_main
 from protection.checkpoint import store as cp
 from protection.operations import conductor
 from protection.operations import jobboard
@@ -105,3 +115,106 @@ def test_the_sweeper_leaves_recent_and_posted_operations_alone(
     assert sweeper.QueuedSweeper(cli.stores, board, grace=0.0)() == []
     board.jobs.clear()
     assert sweeper.QueuedSweeper(cli.stores, board, grace=3600.0)() == []
+
+
+class _Clock:
+    """Time for the follower: each of its sleeps moves it on; it gives up
+    (a failure, not a hang) after ``limit`` sleeps."""
+
+    def __init__(self, limit=10000, at_sleep=None):
+        self.now = 0.0
+        self.sleeps = 0
+        self.limit = limit
+        self.at_sleep = at_sleep or {}
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps += 1
+        assert self.sleeps < self.limit, "still following"
+        self.now += seconds
+        self.at_sleep.get(self.sleeps, lambda: None)()
+
+
+def _follow(service, posted, clock):
+    return follow.wait(service, posted, sleep=clock.sleep, clock=clock)
+
+
+def test_following_a_queued_operation_whose_job_was_lost_stops_with_a_line(
+        service, cloud):
+    board = Board()
+    _posting(service, board)
+    posted = service.protect(cloud, "app", ROOTS)
+    board.jobs.clear()                    # Redis restarted, job gone
+    clock = _Clock()
+    with pytest.raises(follow.NotFollowed) as raised:
+        _follow(service, posted, clock)
+    line = str(raised.value)
+    assert "\n" not in line
+    assert f"operation {posted.operation_id} is still queued and no job" \
+        in line
+    assert f"stackvault operation resume {posted.operation_id}" in line
+    # Not before a running conductor's sweeper had its chance.
+    assert clock.now >= follow.lost_after(service.conf)
+    assert service.operation(posted.operation_id).status == ops.QUEUED
+
+
+def test_following_waits_as_long_as_the_job_is_there_or_comes_back(
+        make_service, cloud):
+    """No conductor for a long while (the job waits on the board), then a
+    lost job posted again by a sweeper, then a conductor runs it: the
+    follower follows to the end."""
+    cli, board = make_service(), Board()
+    _posting(cli, board)
+    posted = cli.protect(cloud, "app", ROOTS)
+    conductor_side = make_service()
+    limit = follow.lost_after(cli.conf)
+
+    def lose():
+        board.jobs.clear()
+
+    def sweep():
+        assert sweeper.QueuedSweeper(conductor_side.stores, board,
+                                     grace=0.0)() == [posted.operation_id]
+
+    def run():
+        worker = conductor.JobWorker(conductor_side.conf, conductor_side,
+                                     lambda _n: cloud, sleep=lambda _s: None)
+        assert worker(board.jobs[0]) is conductor.CONSUME
+    waited = int(3 * limit)               # sleeps of 1 s: 3 x the bound
+    clock = _Clock(at_sleep={waited: lose, waited + int(limit / 2): sweep,
+                             waited + int(limit): run})
+    op = _follow(cli, posted, clock)
+    assert op.status == ops.SUCCEEDED
+
+
+def test_following_stops_when_the_jobboard_stays_away(service, cloud):
+    board = Board()
+    _posting(service, board)
+    posted = service.protect(cloud, "app", ROOTS)
+    board.down = True
+    with pytest.raises(follow.NotFollowed, match=(
+            "is still queued and the redis jobboard at .* has not answered "
+            r"for \d+ s \(ConnectionError\): follow it later with "
+            f"'stackvault operation show {posted.operation_id}'")):
+        _follow(service, posted, _Clock())
+
+
+def test_the_cli_says_it_in_one_line_and_exits_1(service, cloud):
+    board = Board()
+    _posting(service, board)
+    posted = service.protect(cloud, "app", ROOTS)
+    board.jobs.clear()
+    clock = _Clock()
+    err = io.StringIO()
+    app = types.SimpleNamespace(service=service, stderr=err,
+                                print=lambda _text: None)
+    with mock.patch.object(follow, "wait", functools.partial(
+            follow.wait, sleep=clock.sleep, clock=clock)):
+        code = cli_main._follow(app, types.SimpleNamespace(format="table"),
+                                posted)
+    assert code == 1
+    [line] = err.getvalue().splitlines()
+    assert line.startswith(f"stackvault: operation {posted.operation_id} "
+                           "is still queued"), line

@@ -1,8 +1,10 @@
 """The one heartbeat, beaten by running operations and by checkpoints
 being written (protection.heartbeat)."""
 
+import os
 import threading
 
+from protection import heartbeat
 from protection.heartbeat import Heartbeat
 
 
@@ -46,3 +48,14 @@ def test_no_beat_runs_after_the_block_ends():
     threading.Event().wait(0.05)
     assert len(finished) == count
     assert not heartbeat._thread.is_alive()
+
+
+def test_one_owner_rule_pid_on_this_host_beat_age_elsewhere():
+    """The rule both an operation's and a checkpoint's owner are judged
+    by (protection.heartbeat.owner_alive)."""
+    here = "node-1"
+    assert heartbeat.owner_alive(here, os.getpid(), 10 ** 6, 1, here)
+    assert not heartbeat.owner_alive(here, 2 ** 40, 0, 3600, here)
+    assert heartbeat.owner_alive("node-2", 2 ** 40, 59, 60, here)
+    assert not heartbeat.owner_alive("node-2", os.getpid(), 61, 60, here)
+    assert not heartbeat.pid_alive("x")

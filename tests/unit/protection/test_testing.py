@@ -9,6 +9,8 @@ from openstack import utils as sdk_utils
 from plugins import keypair
 from protection import config
 from protection import testing
+from tests.fakes import fake_cloud
+from tests.fakes import service as fakes_service
 
 
 class ConfiguredKeyPairs(keypair.KeyPairPlugin):
@@ -93,3 +95,20 @@ def test_a_request_beyond_the_spoken_microversion_is_a_bad_request():
     assert str(err.value).endswith(
         "server group policy needs compute API 2.64; this request speaks "
         "2.60 (cloud: 2.1 to 2.60)")
+
+
+def test_the_fakes_service_is_the_public_one_with_what_its_tests_had(
+        tmp_path, monkeypatch):
+    """tests/fakes/service.make_service builds on this module's: same
+    bank, workers asked, the data directory's database, production
+    timeouts."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    made = fakes_service.make_service(tmp_path, workers=3)
+    conf = made.conf
+    assert conf.engine.max_workers == 3
+    assert conf.filesystem_bank.path == str(tmp_path / "bank")
+    assert config.persistence_url(conf) == \
+        f"sqlite:///{tmp_path / 'xdg' / 'stackvault' / 'stackvault.db'}"
+    assert conf.timeouts.status_wait == 600.0
+    assert sorted(made.registry.types()) == sorted(
+        p.resource_type for p in fake_cloud.ALL)
