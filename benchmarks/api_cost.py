@@ -8,8 +8,9 @@ code, the handlers) over a SQLite catalog of ``--count`` checkpoints (10,000)
 and one operation with a persisted flow of ``--resources`` resources, and
 calls it directly, one request at a time, ``--requests`` times per route.
 For each route it prints the CPU time per request (``time.thread_time``:
-the requests run in this thread) in total and per middleware layer (each
-layer's own time: its time minus the layers inside it), beside two
+the requests run in this thread; the median request) in total and per
+middleware layer (each layer's own time, the mean: its time minus the
+layers inside it), beside two
 anchors of the same run: a bare WSGI app answering a fixed JSON body,
 called directly, and the same route's wall time.
 
@@ -217,7 +218,9 @@ def request(path, token):
 
 
 def run_inprocess(app, path, token, count, profile=None):
-    """``(cpu ms, wall ms per request, {layer: own cpu ms})``."""
+    """``(cpu ms, wall ms per request, {layer: own cpu ms})``: the
+    median request's CPU (robust against the other processes of a
+    loaded machine), the mean wall time, each layer's mean."""
     response = request(path, token).get_response(app)     # warms caches
     assert response.status_code == 200, (path, response.status,
                                          response.text[:300])
@@ -239,7 +242,7 @@ def run_inprocess(app, path, token, count, profile=None):
     for outer, inner in zip(probes, probes[1:] + [None]):
         own = outer.cpu - (inner.cpu if inner else 0.0)
         layers[outer.name] = own * 1000 / count
-    return statistics.mean(cpu) * 1000, wall * 1000, layers
+    return statistics.median(cpu) * 1000, wall * 1000, layers
 
 
 def uninstrument(top):
@@ -316,7 +319,7 @@ def report_layers(rows):
     say(f"\nCPU ms per request, in-process (one thread, "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}):")
     say(f"{'route':<34} {'cpu ms':>7} {'wall ms':>8}   own CPU ms of "
-        "each layer, outermost first")
+        "each layer (mean), outermost first")
     for route, cpu, wall, layers in rows:
         say(f"{route:<34} {cpu:7.3f} {wall:8.3f}")
         for name in names:
