@@ -133,3 +133,18 @@ def test_a_rebuild_counts_what_it_changed(catalog, tmp_path):
                                          "removed": 0, "total": 3}
     assert catalog.built_from(store) is None        # built already
     assert {r["id"] for r in catalog.page()[0]} == {c.id for c in made}
+
+
+def test_a_catalog_seen_built_is_not_asked_again(catalog, tmp_path):
+    """A page asks whether the catalog was ever built only until it has
+    seen it built: one query fewer per page."""
+    store = cp.CheckpointStore(FileSystemBank(str(tmp_path / "bank")))
+    store.create({"name": "n"}, _graph())
+    catalog.built_from(store)
+    other = catalog_mod.Catalog(catalog.engine)       # another process
+    asked = []
+    for seen in (catalog, other):
+        seen.rebuilt_at = lambda seen=seen: asked.append(seen) or 1.0
+        assert seen.built_from(store) is None
+        assert seen.built_from(store) is None
+    assert asked == [other]
