@@ -66,6 +66,7 @@ if ROOT not in sys.path:
 import webob  # noqa: E402
 
 from benchmarks import catalog_list  # noqa: E402
+from benchmarks.bare_wsgi import app as bare_app  # noqa: E402
 from protection.api import server  # noqa: E402
 from protection.api import wsgi  # noqa: E402
 from protection.bank.filesystem import FileSystemBank  # noqa: E402
@@ -73,7 +74,6 @@ from protection.plugin.registry import PluginRegistry  # noqa: E402
 from protection.service import ProtectionService  # noqa: E402
 from tools.cloudkit import api_http  # noqa: E402
 
-BARE_BODY = b'{"checkpoints": [], "next": null}'
 # The attribute each layer keeps the next one in (SkipAuthForRoot: the
 # authenticated path, which every route but / takes).
 INNER = ("auth", "application", "_app", "app")
@@ -81,13 +81,6 @@ INNER = ("auth", "application", "_app", "app")
 
 def say(text=""):
     print(text, flush=True)
-
-
-def bare_app(environ, start_response):
-    """The anchor: a fixed JSON body, nothing else."""
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(BARE_BODY)))])
-    return [BARE_BODY]
 
 
 class FakeAuth:
