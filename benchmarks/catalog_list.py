@@ -57,14 +57,15 @@ def say(text):
     print(text, flush=True)
 
 
-def write_checkpoint(bank, number):
-    """One minimal valid ``available`` checkpoint; created_at steps one
-    second per ten checkpoints, so that equal timestamps are common."""
+def write_checkpoint(bank, number, project=PROJECT):
+    """One minimal valid ``available`` checkpoint of ``project``;
+    created_at steps one second per ten checkpoints, so that equal
+    timestamps are common."""
     checkpoint_id = str(uuid.uuid4())
     created = datetime.datetime.fromtimestamp(
         1_700_000_000 + number // 10, datetime.timezone.utc).isoformat()
     index = {"format_version": cp.FORMAT_VERSION, "id": checkpoint_id,
-             "project_id": PROJECT, "user_id": "bench-user",
+             "project_id": project, "user_id": "bench-user",
              "plan_id": None, "status": cp.AVAILABLE,
              "plan": {"name": f"bench-{number}", "resources": [],
                       "parameters": {}},
@@ -76,10 +77,11 @@ def write_checkpoint(bank, number):
     return checkpoint_id
 
 
-def fill(bank, count, workers):
+def fill(bank, count, workers, project=PROJECT):
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda n: write_checkpoint(bank, n), range(count)))
+        list(pool.map(lambda n: write_checkpoint(bank, n, project),
+                      range(count)))
     return time.monotonic() - started
 
 

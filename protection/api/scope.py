@@ -34,7 +34,16 @@ class Caller:
     def __init__(self, environ, enforcer):
         self.context = oslo_context.RequestContext.from_environ(environ)
         self._enforcer = enforcer
-        self.is_admin = self.allowed("context_is_admin", None)
+        self._is_admin = None
+
+    @property
+    def is_admin(self):
+        """``context_is_admin``, checked when first needed: a request on
+        its own project's objects never needs it, and each policy check
+        costs (oslo.policy looks for its files at every check)."""
+        if self._is_admin is None:
+            self._is_admin = self.allowed("context_is_admin", None)
+        return self._is_admin
 
     @property
     def project_id(self):
@@ -60,9 +69,9 @@ class Caller:
             raise errors.Forbidden(f"policy does not allow {rule}")
 
     def sees(self, project_id):
-        if self.is_admin:
+        if project_id is not None and project_id == self.project_id:
             return True
-        return project_id is not None and project_id == self.project_id
+        return self.is_admin
 
     def require_visible(self, project_id, not_found_message):
         if not self.sees(project_id):

@@ -151,6 +151,7 @@ class Catalog:
     def __init__(self, engine, owner_timeout=owners.DEFAULT_OWNER_TIMEOUT):
         self.engine = engine
         self.owner_timeout = owner_timeout
+        self._built = False
         migrate.upgrade(engine)
 
     # -- kept by the checkpoint store ---------------------------------------
@@ -228,10 +229,16 @@ class Catalog:
         """Rebuild from ``store`` when the catalog never was (a database
         upgraded to the catalog's revision, or a new one): the first list
         after an upgrade shows the checkpoints written before. Returns
-        the rebuild's counts, or ``None`` when it was built already."""
-        if self.rebuilt_at() is not None:
+        the rebuild's counts, or ``None`` when it was built already.
+
+        Once seen built, not asked again by this object: a catalog stays
+        built (a rebuild replaces its mark in one transaction), and the
+        query was a tenth of the CPU of a page."""
+        if self._built or self.rebuilt_at() is not None:
+            self._built = True
             return None
         counts = self.rebuild(store)
+        self._built = True
         LOG.info("checkpoint catalog built from the bank: %s", counts)
         return counts
 

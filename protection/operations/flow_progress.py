@@ -41,16 +41,14 @@ def _state(atoms):
 
 def per_resource(flows, operation_id):
     """``{"TYPE#ID": {"state", "steps", "steps_done"}}``; ``{}`` when the
-    operation keeps no flow (an in-memory run, or one pruned)."""
-    try:
-        _book, detail = flows.load(operation_id)
-    except LookupError:
-        return {}
+    operation keeps no flow (an in-memory run, or one pruned). Reads only
+    the atoms' names and states (``flows.atom_states``), not the whole
+    flow detail."""
     atoms = {}
-    for atom in detail:
-        label, sep, step = atom.name.rpartition("/")
+    for name, state in flows.atom_states(operation_id).items():
+        label, sep, step = name.rpartition("/")
         if sep and "#" in label:
-            atoms.setdefault(label, {})[step] = atom.state
+            atoms.setdefault(label, {})[step] = state
     return {label: {"state": _state(steps), "steps": len(steps),
                     "steps_done": sum(1 for s in steps.values()
                                       if s == states.SUCCESS)}

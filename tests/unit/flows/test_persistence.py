@@ -121,3 +121,31 @@ def test_an_existing_readable_sqlite_database_is_tightened(tmp_path):
     persistence.make_engine(f"sqlite:///{path}")
     assert path.stat().st_mode & 0o777 == 0o600
     assert tmp_path.stat().st_mode & 0o777 == 0o700
+
+
+def test_atom_states_are_the_flow_details_names_and_states(tmp_path):
+    """What an operation's progress reads (one query of names and
+    states) is what the whole flow detail holds; an operation without a
+    flow has none."""
+    from taskflow import states
+    from taskflow.persistence import models
+
+    store = flows_persistence.FlowStore(
+        persistence.make_engine(f"sqlite:///{tmp_path}/flows.db"))
+    _book, detail = store.create("op-1", {})
+    store.create("op-2", {})
+    for name, state in (("T#a/started", states.SUCCESS),
+                        ("T#a/Save", states.RUNNING),
+                        ("prepared", states.PENDING)):
+        atom = models.TaskDetail(name, f"uuid-{name}")
+        atom.state = state
+        atom.results = {"big": "x" * 100}
+        detail.add(atom)
+    store.backend.get_connection().update_flow_details(detail)
+    _book, loaded = store.load("op-1")
+    assert store.atom_states("op-1") == {a.name: a.state for a in loaded}
+    assert store.atom_states("op-1") == {
+        "T#a/started": states.SUCCESS, "T#a/Save": states.RUNNING,
+        "prepared": states.PENDING}
+    assert store.atom_states("op-2") == {}
+    assert store.atom_states("no-such-operation") == {}

@@ -172,3 +172,18 @@ def test_a_row_recorded_since_the_read_began_stays(catalog, tmp_path):
 
 def test_the_catalogs_damaged_is_the_stores():
     assert catalog_mod.DAMAGED == cp.DAMAGED
+
+
+def test_a_catalog_seen_built_is_not_asked_again(catalog, tmp_path):
+    """A page asks whether the catalog was ever built only until it has
+    seen it built: one query fewer per page."""
+    store = cp.CheckpointStore(FileSystemBank(str(tmp_path / "bank")))
+    store.create({"name": "n"}, _graph())
+    catalog.built_from(store)
+    other = catalog_mod.Catalog(catalog.engine)       # another process
+    asked = []
+    for seen in (catalog, other):
+        seen.rebuilt_at = lambda seen=seen: asked.append(seen) or 1.0
+        assert seen.built_from(store) is None
+        assert seen.built_from(store) is None
+    assert asked == [other]
