@@ -106,7 +106,8 @@ def _worker(op):
 
 
 def _op(status=ops.RUNNING, alive=False):
-    op = mock.Mock(id="op-1", kind="restore", checkpoint="cp", status=status)
+    op = mock.Mock(id="op-1", kind="restore", checkpoint="cp", status=status,
+                   args={})
     op.owner_alive.return_value = alive
     return op
 
