@@ -203,6 +203,7 @@ class Poster:
                   for key in [*(changes or {}), *drop]}
         queued = stores.operations.queue(op)
         stores.operations.update_args(op.id, changes, drop)
+        stores.flows.reset_attempts(op.id)     # asked for: counted anew
         try:
             post_job(board, queued, book)
         except Exception as exc:  # noqa: BLE001 - undone, one line
