@@ -25,6 +25,7 @@ import time
 import openstack
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import plugin as ks_plugin
 from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
@@ -181,16 +182,19 @@ class Trusts:
         LOG.info("trust %s deleted", trust_id)
 
     def _gone(self, trust_id):
-        """Whether authenticating with the trust says it does not exist
-        (rather than refusing the trustee)."""
+        """Whether Keystone says the trust does not exist (deleted, or
+        expired): asked as the trustee, with its own token (Keystone's
+        ``identity:get_trust`` lets the trustee read it), since a token
+        scoped by a deleted trust is refused as any other (401)."""
+        session = self._session(self._plugin())
         try:
-            self._session(self._plugin(trust_id=trust_id)) \
-                .get_auth_headers()
-        except ks_exceptions.NotFound:
-            return True
+            answer = session.get(
+                f"/OS-TRUST/trusts/{trust_id}", raise_exc=False,
+                endpoint_filter={"interface": ks_plugin.AUTH_INTERFACE,
+                                 "version": (3, 0)})
         except ks_exceptions.ClientException:
             return False
-        return False
+        return answer.status_code == 404
 
     def delete_quietly(self, trust_id, conn=None):
         """:meth:`delete`; whether it is gone. A failure is logged

@@ -126,15 +126,23 @@ def test_deleting_with_the_callers_token_or_the_trusts_own():
 
 
 def test_a_trust_already_gone_counts_as_deleted():
+    """Keystone refuses a token scoped by a deleted trust with 401, as
+    any refusal: the trustee asks for the trust, and 404 means gone."""
     found, session = _trusts()
-    session.get_auth_headers.side_effect = ks_exceptions.NotFound("no trust")
+    session.get_auth_headers.side_effect = ks_exceptions.Unauthorized()
+    session.get.return_value = mock.Mock(status_code=404)
     found.delete("t-1")
+    assert session.get.call_args.args == ("/OS-TRUST/trusts/t-1",)
+    session.get.return_value = mock.Mock(status_code=200)
+    with pytest.raises(trusts.TrustNotHonoured):
+        found.delete("t-1")
 
 
 def test_a_delete_that_fails_is_logged_without_secrets(caplog):
     found, session = _trusts()
     session.get_auth_headers.side_effect = ks_exceptions.Unauthorized(
         "expired")
+    session.get.return_value = mock.Mock(status_code=200)
     with caplog.at_level(logging.WARNING):
         assert found.delete_quietly("t-1") is False
     assert "trust t-1 not deleted yet" in caplog.text
