@@ -84,11 +84,12 @@ class Deployment:
             "address": os.environ["STACKVAULT_JOBBOARD"],
             "namespace": prefix, "claim_expiry": "4", "keep_alive": "1"}
         parser["conductor"] = {"max_jobs": "1", "wait_timeout": "0.5"}
-        parser["trustee"] = {
-            "auth_type": "password", "auth_url": authtoken["auth_url"],
-            "username": authtoken["username"],
-            "password": authtoken["password"],
-            "user_domain_name": authtoken["user_domain_name"]}
+        if not parser.has_section("trustee"):     # written before it was
+            parser["trustee"] = {
+                "auth_type": "password", "auth_url": authtoken["auth_url"],
+                "username": authtoken["username"],
+                "password": authtoken["password"],
+                "user_domain_name": authtoken["user_domain_name"]}
         self.conf = base / "stackvault.conf"
         with open(os.open(self.conf, os.O_WRONLY | os.O_CREAT, 0o600),
                   "w") as out:
