@@ -229,8 +229,11 @@ def _assert_no_secret(text, secrets_, where):
 def _posted(deployment, conn, path, body):
     """POST an operation; its id once it is queued (no conductor yet may
     be running)."""
+    started = time.monotonic()
     status, answer = call(deployment.url, "POST", path, conn, body)
     assert status == 202, answer
+    sys.stderr.write(f"\nPOST {path} (trust made, job posted): "
+                     f"{time.monotonic() - started:.2f} s\n")
     deployment.operations.append(answer["operation_id"])
     return answer["operation_id"]
 
@@ -327,12 +330,13 @@ def test_a_conductor_killed_mid_protect_leaves_it_to_another_with_the_trust(
         "trust_id"]
     first = deployment.start_conductor("killed")
     deadline = time.monotonic() + WAIT
-    while not deployment.running_atoms(operation_id):
+    steps = []
+    while not steps:
         assert deployment.row(operation_id)["status"] in ("queued",
                                                           "running")
         assert time.monotonic() < deadline, deployment.log("killed")
         time.sleep(0.1)
-    steps = deployment.running_atoms(operation_id)
+        steps = deployment.running_atoms(operation_id)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     killed_at = time.monotonic()
