@@ -5,7 +5,8 @@
 #   stack post-config  write $STACKVAULT_CONF (bank, timeouts, engine; for
 #                      the conductor [jobboard] and [persistence]; for the
 #                      API [api], [keystone_authtoken], its service user
-#                      and its data-protection endpoint in the catalog)
+#                      and its data-protection endpoint in the catalog;
+#                      with both, [trustee] for the trusts the API makes)
 #   stack extra        start stackvault-conductor and stackvault-api
 #   stack test-config  configure the tempest plugin in $TEMPEST_CONFIG
 #   unstack            stop stackvault-conductor and stackvault-api
@@ -51,7 +52,22 @@ function configure_stackvault_api {
         recreate_database stackvault
         iniset "$STACKVAULT_CONF" persistence connection \
             "$(database_connection_url stackvault)"
+    else
+        configure_stackvault_trustee
     fi
+}
+
+# With a conductor the API posts its operations to the jobboard, each
+# with a Keystone trust from the caller to this user, and the conductor
+# acts with it: both read [trustee] (the API refuses to start without
+# it). The service user, unscoped: a trust scopes its tokens.
+function configure_stackvault_trustee {
+    iniset "$STACKVAULT_CONF" trustee auth_type password
+    iniset "$STACKVAULT_CONF" trustee auth_url "$STACKVAULT_TRUSTEE_AUTH_URL"
+    iniset "$STACKVAULT_CONF" trustee username stackvault
+    iniset "$STACKVAULT_CONF" trustee password "$SERVICE_PASSWORD"
+    iniset "$STACKVAULT_CONF" trustee user_domain_name \
+        "${SERVICE_DOMAIN_NAME:-Default}"
 }
 
 function configure_stackvault {

@@ -125,6 +125,15 @@ class FlowStore:
             conn.update_flow_details(detail)
         return meta.get("attempts", 0), meta.get("last_error")
 
+    def reset_attempts(self, operation_id):
+        """Start counting the operation's starts again (someone asked for
+        it to be run once more: a resume or an abort)."""
+        _book, detail = self.load(operation_id)
+        detail.meta.pop("attempts", None)
+        detail.meta.pop("last_error", None)
+        with self._connection() as conn:
+            conn.update_flow_details(detail)
+
     def size(self, operation_id):
         """Bytes the operation's atom details hold (for the benchmarks)."""
         _book, detail = self.load(operation_id)

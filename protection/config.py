@@ -12,6 +12,7 @@ from oslo_config import cfg
 
 from protection import exceptions
 from protection import loader
+from protection.auth import opts as auth_opts
 
 
 
@@ -268,6 +269,9 @@ FRAMEWORK_OPTS = [
 def register_framework_opts(conf):
     for group, opts in FRAMEWORK_OPTS:
         conf.register_opts(opts, group=group)
+    # [trustee]: keystoneauth's options, registered its way
+    # (protection.auth.opts); the chosen plugin's when it is loaded.
+    auth_opts.register(conf)
 
 
 def _check_values(conf, group, opts):
@@ -310,6 +314,7 @@ def load_config(config_files=None, conf=None):
         raise exceptions.ConfigError(f"bad configuration: {exc}") from None
     for group, opts in FRAMEWORK_OPTS:
         _check_values(conf, group, opts)
+    _check_values(conf, auth_opts.GROUP, auth_opts.trust_opts)
     return conf
 
 
@@ -325,6 +330,7 @@ def _component_opts(namespace):
 
 def list_opts():
     """Every option, for oslo-config-generator (entry point ``stackvault``)."""
-    return (list(FRAMEWORK_OPTS) + _component_opts(loader.BANKS)
+    return (list(FRAMEWORK_OPTS) + auth_opts.list_opts()
+            + _component_opts(loader.BANKS)
             + _component_opts(loader.PLUGINS)
             + _component_opts(loader.DATASOURCES))

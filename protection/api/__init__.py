@@ -13,7 +13,9 @@ cli` (the other way in). Nothing below this package imports it.
   see which project's objects (another project's object is 404);
 * :mod:`.schemas` request validation, :mod:`.openapi` the OpenAPI
   document made from the route table, :mod:`.workers` the pool that runs
-  operations when no jobboard is configured.
+  operations when no jobboard is configured, :mod:`.delegation` posting
+  them to one with a Keystone trust of the caller's
+  (:mod:`protection.auth`) when it is.
 
 The reference is ``doc/api-ref.rst``; deployment in ``doc/deployment.rst``.
 """

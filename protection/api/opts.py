@@ -7,6 +7,7 @@ Registered by :func:`register` when the API starts; listed for
 from oslo_config import cfg
 
 from protection.api import DEFAULT_PORT
+from protection.auth import opts as auth_opts
 
 GROUP = "api"
 
@@ -45,5 +46,6 @@ def register(conf):
 
 
 def list_opts():
-    """For oslo-config-generator (namespace ``stackvault.api``)."""
-    return [(GROUP, api_opts)]
+    """For oslo-config-generator (namespace ``stackvault.api``): ``[api]``
+    and ``[trustee]``, which the API needs with a jobboard."""
+    return [(GROUP, api_opts)] + auth_opts.list_opts()

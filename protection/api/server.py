@@ -2,7 +2,9 @@
 
 Serves :mod:`.wsgi`'s application with the standard library's WSGI
 server, one thread per connection, on ``[api] host``:``[api] port``
-(8799). The operations run in this process (:mod:`.workers`); on
+(8799). Without a jobboard the operations run in this process
+(:mod:`.workers`; with one they are posted for the conductors, and only
+plan runs do); on
 SIGTERM or Ctrl-C it stops accepting requests, suspends the operations
 still running at their next task boundary and exits: they are
 ``interrupted`` (resumable, or abortable through the API).

@@ -34,6 +34,7 @@ from protection.api import connection
 from protection.api import errors
 from protection.api import opts
 from protection.api import workers
+from protection.operations import jobboard
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
 
@@ -95,15 +96,22 @@ def load_conf(config_files=None):
 
 def build_service(conf, pool):
     """The ProtectionService the API calls: plugins, bank and database
-    from ``conf``; its operations run by ``pool`` in this process.
+    from ``conf``.
 
-    Never posted to a jobboard yet, even when one is configured: a
-    conductor runs a job with its own clouds.yaml credentials, and an
-    API operation must run with the caller's (restores land in the
-    caller's project). Handing the caller's token to the conductor with
-    the job is the next step of issue #22."""
-    return ProtectionService(conf, PluginRegistry.load(conf),
-                             bank_mod.load(conf), executor=pool)
+    With ``[jobboard] address``, its operations are posted for the
+    conductors, each acting with a Keystone trust the API makes from the
+    caller's token (:mod:`.delegation`): ``[trustee]`` must then be
+    usable (else a ConfigError naming it: the API does not start) and
+    the persistence database shared. Without one they run in ``pool``,
+    in this process, with the caller's token in memory (plan runs do so
+    in either case)."""
+    service = ProtectionService(conf, PluginRegistry.load(conf),
+                                bank_mod.load(conf), executor=pool)
+    if jobboard.configured(conf):
+        service.trusts.check_configured()
+        config.shared_persistence_url(conf)
+        service.poster = jobboard.Poster(conf, service.stores)
+    return service
 
 
 def make_app(conf, service=None, connect=connection.connect,

@@ -72,6 +72,9 @@ def run(app, args):
     name = args.name or conf.conductor.name or \
         jobboard.default_name("conductor")
 
+    # Operations that recorded a clouds.yaml name (the CLI's) connect
+    # with it; those the API posted act with their Keystone trust
+    # (protection.service.running.connection, [trustee]).
     def connect(cloud_name=None):
         return cloud.connect(cloud_name,
                              request_timeout=conf.timeouts.request)
@@ -87,7 +90,9 @@ def run(app, args):
              periodic_mod.DuePlans(service, connect)),
             (sweeper_mod.SWEEP_INTERVAL,
              sweeper_mod.QueuedSweeper(stores, board,
-                                       conf.jobboard.claim_expiry))]
+                                       conf.jobboard.claim_expiry)),
+            (sweeper_mod.SWEEP_INTERVAL,
+             sweeper_mod.TrustSweeper(stores, service.trusts))]
         conductor_mod.serve(conf, service, board, name, connect,
                             periodic=periodic)
     finally:

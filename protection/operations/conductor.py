@@ -26,6 +26,12 @@ counted in the operation's flow detail; after ``[jobboard]
 max_attempts`` starts (a conductor dying during the job counts) the
 operation ends ``failed`` with the last reason instead of being run
 again.
+
+An operation posted by the API acts with the Keystone trust it recorded
+(:mod:`protection.auth`); one whose trust Keystone no longer honours
+(deleted, expired, its trustor's role removed) is not retried: it ends
+``failed`` with that reason at once. An abort asked through the API
+(``abort`` in the operation's args, with who asked) is run as an abort.
 """
 
 import logging
@@ -37,6 +43,8 @@ from taskflow.conductors.backends import impl_blocking
 from taskflow.conductors.backends import impl_nonblocking
 
 from protection import exceptions
+from protection.auth import trusts
+from protection.checkpoint.store import Tenancy
 from protection.operations import store as ops
 from protection.model import progress as progress_mod
 from protection.operations import runner as runner_mod
@@ -116,12 +124,25 @@ class JobWorker:
             return self.give_up(op, attempts - 1, last_error)
         LOG.info("running %s %s (attempt %d)", op.kind, operation_id,
                  attempts)
-        return self._resume(operation_id)
+        return self._resume(operation_id, (op.args or {}).get("abort"))
 
-    def _resume(self, operation_id):
+    def _take_over(self, operation_id, abort):
+        """The service's resume, or its abort when one was asked
+        (``abort``: who asked, ``{"project_id", "user_id"}``)."""
+        if abort:
+            self.service.abort(operation_id, self.connect, Tenancy(
+                abort.get("project_id"), abort.get("user_id")))
+        else:
+            self.service.resume(operation_id, self.connect)
+
+    def _resume(self, operation_id, abort=None):
         stores = self.service.stores
         try:
-            self.service.resume(operation_id, self.connect)
+            self._take_over(operation_id, abort)
+        except trusts.TrustNotHonoured as exc:
+            # Retrying cannot help: ended now, with the reason.
+            LOG.warning("operation %s: %s", operation_id, exc)
+            return self.end(stores.operations.get(operation_id), str(exc))
         except runner_mod.OperationInterrupted:
             LOG.info("operation %s stopped at a task boundary; released",
                      operation_id)
@@ -188,6 +209,11 @@ class JobWorker:
         consume the job."""
         reason = (f"given up after {attempts} attempts by conductors; last: "
                   f"{last_error or 'the conductor running it died'}")
+        return self.end(op, reason)
+
+    def end(self, op, reason):
+        """Take the operation over and end it ``failed`` with ``reason``
+        (still abortable); whether to consume the job."""
         try:
             owned = self.service.stores.operations.take_over(op.id)
         except ops.OperationBusy as exc:

@@ -10,6 +10,9 @@ machine:
 
 ``operation_id``  ``kind``  ``checkpoint_id``   what and on which checkpoint
 ``cloud``         the ``clouds.yaml`` entry it acts on (never credentials)
+``trust_id``      or the Keystone trust it acts with (the API's operations
+                  with a jobboard; an id, useless without the trustee's
+                  password: :mod:`protection.auth`)
 ``parameters``    the user's parameters, as given
 ``policy``        rollback | keep
 
@@ -62,6 +65,10 @@ ARGUMENTS_SCHEMA = {
         "kind": {"enum": list(contract.OPERATIONS)},
         "checkpoint_id": {"anyOf": [_ID, {"type": "null"}]},
         "cloud": {"anyOf": [_ID, {"type": "null"}]},
+        "trust_id": {"anyOf": [{"type": "string", "minLength": 1,
+                                "maxLength": 64,
+                                "pattern": "^[0-9a-fA-F-]+$"},
+                               {"type": "null"}]},
         "parameters": {"type": "object"},
         "policy": {"enum": [*contract.POLICIES, None]},
     },
@@ -81,12 +88,13 @@ def arguments(op):
     args = op.args or {}
     return {"operation_id": op.id, "kind": op.kind,
             "checkpoint_id": op.checkpoint, "cloud": args.get("cloud"),
+            "trust_id": args.get("trust_id"),
             "parameters": args.get("parameters") or {},
             "policy": args.get("policy")}
 
 
 def operation_flow(operation_id, kind, checkpoint_id, cloud=None,
-                   parameters=None, policy=None):
+                   parameters=None, policy=None, trust_id=None):
     """TaskFlow flow factory: the operation's flow, built with what the
     running process lent (see the module doc)."""
     build = getattr(_lent, "build", None)
@@ -96,7 +104,8 @@ def operation_flow(operation_id, kind, checkpoint_id, cloud=None,
             "process that runs it (stackvault, or a stackvault conductor)")
     built = build(dict(operation_id=operation_id, kind=kind,
                        checkpoint_id=checkpoint_id, cloud=cloud,
-                       parameters=parameters or {}, policy=policy))
+                       parameters=parameters or {}, policy=policy,
+                       **({"trust_id": trust_id} if trust_id else {})))
     _lent.built = built
     return built.flow
 

@@ -185,6 +185,39 @@ class Poster:
             ) from None
         return Posted(op.kind, op.id)
 
+    def post_again(self, op, changes=None, drop=()):
+        """Post a recorded operation once more (a resume or an abort asked
+        through the API): queue it, set ``changes`` in its ``args`` (a new
+        trust, an abort request; ``drop`` removes keys), post its job. A
+        post that fails puts it back as it was (changes undone) and
+        raises NotPosted; nothing is left queued."""
+        board = self.connect()
+        stores = self._stores
+        try:
+            book, _detail = stores.flows.load(op.id)
+        except LookupError:
+            raise exceptions.StackvaultError(
+                f"operation {op.id} has no saved flow to resume "
+                "(pruned?)") from None
+        before = {key: (op.args or {}).get(key)
+                  for key in [*(changes or {}), *drop]}
+        queued = stores.operations.queue(op)
+        stores.operations.update_args(op.id, changes, drop)
+        stores.flows.reset_attempts(op.id)     # asked for: counted anew
+        try:
+            post_job(board, queued, book)
+        except Exception as exc:  # noqa: BLE001 - undone, one line
+            stores.operations.update_args(
+                op.id, {k: v for k, v in before.items() if v is not None},
+                drop=[k for k, v in before.items() if v is None])
+            stores.operations.unqueue(queued, op.status)
+            raise NotPosted(queued, (
+                f"the {self._conf.jobboard.backend} jobboard at "
+                f"{self._conf.jobboard.address} refused the job: "
+                f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+            ) from None
+        return Posted(op.kind, op.id)
+
     def close(self):
         if self._board is not None:
             self._board.close()

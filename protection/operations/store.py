@@ -7,7 +7,10 @@ same database as its persisted TaskFlow flow (:mod:`flows.persistence`):
 ``kind``         protect | restore | delete | verify
 ``checkpoint``   the checkpoint it works on
 ``args``         JSON: everything needed to build its flow again (cloud
-                 names, parameters, policy); never credentials
+                 names, parameters, policy) and what it acts with: a
+                 ``clouds.yaml`` name (``cloud``) or a Keystone trust's
+                 id and expiry (``trust_id``, ``trust_expires_at``: the
+                 API's operations with a jobboard); never credentials
 ``status``       queued (posted to the jobboard, no conductor has it
                  yet) | running | succeeded | failed | aborted (a running
                  one whose owner is gone is shown as ``interrupted``)
@@ -302,6 +305,34 @@ class OperationStore:
             raise OwnershipLost(op.id, "it was taken over before it was "
                                        "queued")
         return self.get(op.id)
+
+    def unqueue(self, op, status):
+        """Take back :meth:`queue` of ``op`` (as queued by this process)
+        whose job could not be posted: ``status`` again (``running``
+        without an owner: interrupted; or ``failed``); whether it held."""
+        return self._swap(op.id, op.generation, status=status) is not None
+
+    def update_args(self, operation_id, changes=None, drop=()):
+        """Set ``changes`` in the operation's ``args`` and remove the keys
+        ``drop`` (what it acts with, a requested abort)."""
+        with self._lock:
+            args = dict(self.get(operation_id).args or {})
+            for key in drop:
+                args.pop(key, None)
+            args.update(changes or {})
+            self._update(operation_id, args=args)
+
+    def forget_trust(self, operation_id, trust_id):
+        """The operation's trust was deleted (or expired): its id leaves
+        ``args`` (kept as ``ended_trust_id``), so no one tries it again;
+        unless a newer trust replaced it meanwhile."""
+        with self._lock:
+            args = dict(self.get(operation_id).args or {})
+            if args.get("trust_id") != trust_id:
+                return
+            del args["trust_id"]
+            args["ended_trust_id"] = trust_id
+            self._update(operation_id, args=args)
 
     def requeue(self, op):
         """A queued operation whose job is gone is posted again (the

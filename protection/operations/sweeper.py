@@ -1,5 +1,7 @@
-"""The sweeper: queued operations whose job the jobboard lost are posted
-again.
+"""The sweepers: queued operations whose job the jobboard lost are
+posted again (:class:`QueuedSweeper`); the Keystone trusts of ended
+operations that could not be deleted when they ended are deleted
+(:class:`TrustSweeper`).
 
 An operation posted for a conductor is ``queued`` until a conductor takes
 it over. Its job lives only in the jobboard: a Redis restarted without
@@ -51,3 +53,38 @@ class QueuedSweeper:
                         "(the jobboard lost it): posted again", op.id)
             posted.append(op.id)
         return posted
+
+
+class TrustSweeper:
+    """A periodic hook: delete the trusts of ended operations.
+
+    An operation that recorded a trust (:mod:`protection.auth`) deletes
+    it when it ends (:func:`protection.service.running.end_trust`); when
+    that fails (Keystone away, a conductor killed between the end and
+    the delete), the trust's id stays in the operation's ``args`` and
+    this deletes it later. A trust that cannot be deleted is forgotten
+    once it expired (``trust_expires_at``): Keystone no longer honours
+    it then.
+    """
+
+    def __init__(self, stores, trusts, clock=time.time):
+        self.stores = stores
+        self.trusts = trusts
+        self.clock = clock
+
+    def __call__(self):
+        """Sweep once; the ids of the operations whose trust went."""
+        done = []
+        for op in self.stores.operations.list():
+            args = op.args or {}
+            trust_id = args.get("trust_id")
+            if op.status not in ops.FINAL or not trust_id:
+                continue
+            expired = self.clock() > (args.get("trust_expires_at") or 0)
+            if self.trusts.delete_quietly(trust_id) or expired:
+                if expired:
+                    LOG.warning("trust %s of operation %s expired before "
+                                "it could be deleted", trust_id, op.id)
+                self.stores.operations.forget_trust(op.id, trust_id)
+                done.append(op.id)
+        return done

@@ -21,7 +21,7 @@ from protection.service import running
 
 
 def start(service, checkpoint_id, conn, force=False, cloud=None,
-          tenancy=None, note=None):
+          tenancy=None, note=None, trust=None):
     """:meth:`ProtectionService.delete
     <protection.service.facade.ProtectionService.delete>`; ``note`` (an
     :class:`~protection.service.audited.Note`) takes the audit record of
@@ -63,7 +63,7 @@ def start(service, checkpoint_id, conn, force=False, cloud=None,
             note.also(audit.UNDO, checkpoint.id, audit.SUCCEEDED,
                       len(undone.deleted) or None, _undo_detail(undone))
     op = running.start(service, plugin_mod.DELETE, checkpoint.id,
-                       {"cloud": cloud}, tenancy)
+                       running.credentials(cloud, trust), tenancy)
     return running.run_or_post(
         service, runner_mod.OperationInputs(
             op, checkpoint, conn, {}, saved, plugin_mod.KEEP),
@@ -105,7 +105,7 @@ def _interrupted_protect(service, checkpoint):
 
 def resume_inputs(service, op, checkpoint, connect):
     args = op.args
-    conn = connect(args.get("cloud"))
+    conn = running.connection(service, op, connect)
     metadata = running.saved_metadata(service, checkpoint, check=False)
     return runner_mod.OperationInputs(
         op, checkpoint, conn, {}, metadata,

@@ -21,6 +21,7 @@ import time
 from openstack import exceptions as sdk_exceptions
 
 from protection import exceptions
+from protection.auth import trusts as trusts_mod
 from protection.checkpoint import integrity
 from protection.checkpoint import store as cp
 from protection.model.graph import ResourceGraph
@@ -44,7 +45,7 @@ from protection.service.stores import Stores
 
 class ProtectionService:
     def __init__(self, conf, registry, bank, progress=None, stores=None,
-                 poster=None, executor=None):
+                 poster=None, executor=None, trusts=None):
         self.conf = conf
         self.registry = registry
         self.bank = bank
@@ -64,6 +65,9 @@ class ProtectionService:
         # the standalone API) runs them in the background: the caller
         # gets the operation at once instead of waiting for its end.
         self.executor = executor
+        # Keystone trusts: what operations the API posts act with in a
+        # conductor (made there, used and deleted here).
+        self.trusts = trusts or trusts_mod.Trusts(conf)
 
     # -- discovery -----------------------------------------------------------
     def list_resources(self, conn, resource_type=None):
@@ -90,7 +94,7 @@ class ProtectionService:
 
     # -- operations -----------------------------------------------------------
     def protect(self, conn, name, resources, parameters=None, cloud=None,
-                tags=None, tenancy=None):
+                tags=None, tenancy=None, trust=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
 
@@ -101,13 +105,16 @@ class ProtectionService:
         the plan it runs for, :mod:`protection.plans.run`) are added to
         the checkpoint's request (``plan`` in its index). ``tenancy``
         (project, user, plan) is recorded in the index and the operation.
+        ``trust`` (a :class:`~protection.auth.trusts.Trust`, the API's
+        with a jobboard) is recorded instead of ``cloud``: the conductor
+        acts with it (same for restore, delete and verify).
         """
         return protect_kind.start(self, conn, name, resources, parameters,
-                                  cloud, tags, tenancy)
+                                  cloud, tags, tenancy, trust)
 
     def restore(self, checkpoint_id, conn, parameters=None,
                 policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
-                skip_preflight=False, tenancy=None):
+                skip_preflight=False, tenancy=None, trust=None):
         """Restore a checkpoint into the cloud/project of ``conn``.
 
         ``policy``: ``rollback`` (default) reverts everything the restore
@@ -119,7 +126,7 @@ class ProtectionService:
         """
         return restore_kind.start(self, checkpoint_id, conn, parameters,
                                   policy, cloud, only, exclude,
-                                  skip_preflight, tenancy)
+                                  skip_preflight, tenancy, trust)
 
     def dry_run(self, checkpoint_id, conn, parameters=None, only=(),
                 exclude=()):
@@ -129,7 +136,7 @@ class ProtectionService:
                                     only, exclude)
 
     def delete(self, checkpoint_id, conn, force=False, cloud=None,
-               tenancy=None, action=audit.DELETE):
+               tenancy=None, action=audit.DELETE, trust=None):
         """Delete what the checkpoint's plugins stored, then the checkpoint.
 
         Refused while the protect or delete that owns the checkpoint is
@@ -146,7 +153,8 @@ class ProtectionService:
         actor = audit.Actor.of(tenancy, conn)
         with audited(self, action, checkpoint_id, actor) as note:
             note.result = delete_kind.start(self, checkpoint_id, conn,
-                                            force, cloud, tenancy, note)
+                                            force, cloud, tenancy, note,
+                                            trust)
             return note.result
 
     def delete_refusals(self, checkpoint_id, conn):
@@ -154,9 +162,11 @@ class ProtectionService:
         none); nothing is deleted."""
         return delete_kind.refusals(self, checkpoint_id, conn)
 
-    def verify(self, checkpoint_id, conn=None, cloud=None, tenancy=None):
+    def verify(self, checkpoint_id, conn=None, cloud=None, tenancy=None,
+               trust=None):
         """Recompute every object hash; with ``conn``, run plugin checks."""
-        return verify_kind.start(self, checkpoint_id, conn, cloud, tenancy)
+        return verify_kind.start(self, checkpoint_id, conn, cloud, tenancy,
+                                 trust)
 
     # -- checkpoints ----------------------------------------------------------
     def list_checkpoints(self):
@@ -223,7 +233,9 @@ class ProtectionService:
         """Finish an interrupted operation, skipping what it finished.
 
         ``connect(cloud_name)`` gives the connection for the cloud the
-        operation recorded. Refused while its owner process is alive.
+        operation recorded (one that recorded a trust acts with it:
+        :func:`protection.service.running.connection`). Refused while its
+        owner process is alive.
         """
         return self._take_over(operation_id, connect, abort=False)
 

@@ -22,7 +22,7 @@ LOG = logging.getLogger(__name__)
 
 
 def start(service, conn, name, resources, parameters=None, cloud=None,
-          tags=None, tenancy=None):
+          tags=None, tenancy=None, trust=None):
     """:meth:`ProtectionService.protect
     <protection.service.facade.ProtectionService.protect>`."""
     started = time.monotonic()
@@ -39,8 +39,8 @@ def start(service, conn, name, resources, parameters=None, cloud=None,
                "parameters": parameters or {}}
     request.update(tags or {})
     op = running.start(service, plugin_mod.PROTECT, None,
-                       {"cloud": cloud, "parameters": parameters or {}},
-                       tenancy)
+                       {**running.credentials(cloud, trust),
+                        "parameters": parameters or {}}, tenancy)
     checkpoint = service.checkpoints.create(request, graph, op.id, tenancy)
     service.stores.operations.set_checkpoint(op.id, checkpoint.id)
     return running.run_or_post(
@@ -50,7 +50,7 @@ def start(service, conn, name, resources, parameters=None, cloud=None,
 
 def resume_inputs(service, op, checkpoint, connect):
     args = op.args
-    conn = connect(args.get("cloud"))
+    conn = running.connection(service, op, connect)
     parameters = running.validated_parameters(
         service, op.kind, checkpoint.graph, args.get("parameters"))
     return runner_mod.OperationInputs(

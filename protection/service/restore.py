@@ -20,7 +20,7 @@ from protection.service import running
 
 def start(service, checkpoint_id, conn, parameters=None,
           policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
-          skip_preflight=False, tenancy=None):
+          skip_preflight=False, tenancy=None, trust=None):
     """:meth:`ProtectionService.restore
     <protection.service.facade.ProtectionService.restore>`."""
     started = time.monotonic()
@@ -41,7 +41,8 @@ def start(service, checkpoint_id, conn, parameters=None,
         if not report.ok:
             raise exceptions.PreflightFailed(report)
     op = running.start(service, plugin_mod.RESTORE, checkpoint.id,
-                       {"cloud": cloud, "parameters": parameters or {},
+                       {**running.credentials(cloud, trust),
+                        "parameters": parameters or {},
                         "policy": policy,
                         **selection.as_args(only, exclude)}, tenancy)
     running.lease(service, op, checkpoint)
@@ -69,7 +70,7 @@ def dry_run(service, checkpoint_id, conn, parameters=None, only=(),
 
 def resume_inputs(service, op, checkpoint, connect):
     args = op.args
-    conn = connect(args.get("cloud"))
+    conn = running.connection(service, op, connect)
     graph = selection.select(
         checkpoint.graph, [tuple(k) for k in args.get("only") or ()],
         [tuple(k) for k in args.get("exclude") or ()])

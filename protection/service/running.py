@@ -137,14 +137,54 @@ def _prune(service):
 
 
 def finish(service, op, result, left_behind=None):
-    """Record ``result`` as the operation's end; return it."""
+    """Record ``result`` as the operation's end (then its trust, if it
+    has one, is deleted: :func:`end_trust`); return it."""
     result.operation_id = op.id
     status = ops.SUCCEEDED if result.ok else ops.FAILED
     if result.status == "aborted":
         status = ops.ABORTED
     service.stores.operations.finish(op.id, status, result.to_dict(),
                                      left_behind, generation=op.generation)
+    end_trust(service, op)
     return result
+
+
+# -- credentials -------------------------------------------------------------
+def credentials(cloud=None, trust=None):
+    """What an operation records of the credentials it acts with: the
+    ``clouds.yaml`` name (the CLI), or the id and expiry of the Keystone
+    trust the API made (:mod:`protection.auth.trusts`); never a secret."""
+    if trust is not None:
+        return {"trust_id": trust.id, "trust_expires_at": trust.expires_at}
+    return {"cloud": cloud}
+
+
+def connection(service, op, connect):
+    """The one place a recorded operation's connection comes from (a
+    resume, an abort, a conductor's run): its trust, as the trustee
+    scoped by it (:meth:`protection.auth.trusts.Trusts.connection`:
+    TrustNotHonoured when Keystone refuses it), else
+    ``connect(cloud_name)`` for the ``clouds.yaml`` name it recorded."""
+    args = op.args or {}
+    if args.get("trust_id"):
+        return service.trusts.connection(args["trust_id"])
+    return connect(args.get("cloud"))
+
+
+def has_credentials(op):
+    """Whether the operation recorded a cloud or a trust to act with."""
+    args = op.args or {}
+    return bool(args.get("cloud") or args.get("trust_id"))
+
+
+def end_trust(service, op):
+    """Delete the trust of an operation that ended (with the trust's own
+    token: the trustor's, impersonated). A failure is logged and left to
+    the conductors' sweeper (:class:`protection.operations.sweeper.
+    TrustSweeper`); the trust's expiry bounds it anyway."""
+    trust_id = (op.args or {}).get("trust_id")
+    if trust_id and service.trusts.delete_quietly(trust_id):
+        service.stores.operations.forget_trust(op.id, trust_id)
 
 
 def was_given_up(op):

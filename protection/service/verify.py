@@ -17,7 +17,8 @@ from protection.plugin import base as plugin_mod
 from protection.service import running
 
 
-def start(service, checkpoint_id, conn=None, cloud=None, tenancy=None):
+def start(service, checkpoint_id, conn=None, cloud=None, tenancy=None,
+          trust=None):
     """:meth:`ProtectionService.verify
     <protection.service.facade.ProtectionService.verify>`."""
     started = time.monotonic()
@@ -26,7 +27,7 @@ def start(service, checkpoint_id, conn=None, cloud=None, tenancy=None):
     saved = running.saved_metadata(service, checkpoint, check=False)
     problems += running.metadata_problems(service, checkpoint, saved)
     op = running.start(service, plugin_mod.VERIFY, checkpoint.id,
-                       {"cloud": cloud}, tenancy)
+                       running.credentials(cloud, trust), tenancy)
     running.lease(service, op, checkpoint)
     inputs = runner_mod.OperationInputs(op, checkpoint, conn, {}, saved,
                                         plugin_mod.KEEP)
@@ -38,7 +39,8 @@ def start(service, checkpoint_id, conn=None, cloud=None, tenancy=None):
 
 def resume_inputs(service, op, checkpoint, connect):
     args = op.args
-    conn = connect(args["cloud"]) if args.get("cloud") else None
+    conn = running.connection(service, op, connect) \
+        if running.has_credentials(op) else None
     metadata = running.saved_metadata(service, checkpoint, check=False)
     return runner_mod.OperationInputs(
         op, checkpoint, conn, {}, metadata,

@@ -19,10 +19,12 @@ from protection.api import opts
 from protection.api import wsgi
 from protection.api import workers
 from protection.bank.filesystem import FileSystemBank
+from protection.operations import jobboard
 from protection.checkpoint import store as cp
 from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
 from tests.fakes import fake_cloud
+from tests.fakes.trusts import FakeTrusts
 
 # Keystone puts implied roles in the token: admin > manager > member >
 # reader.
@@ -100,7 +102,9 @@ def api_conf(**overrides):
 class Api:
     """The WSGI app and what is behind it."""
 
-    def __init__(self, bank_path, pool=None, **overrides):
+    def __init__(self, bank_path, pool=None, board=None, **overrides):
+        """``board``: a jobboard (what Poster uses of one): the API then
+        posts its operations, acting with trusts (``self.trusts``)."""
         self.conf = api_conf(**overrides)
         self.conf.set_override(
             "connection", f"sqlite:///{bank_path}.db", group="persistence")
@@ -109,9 +113,15 @@ class Api:
         for project_id, cloud in self.clouds.items():
             cloud.current_project_id = project_id
         self.pool = pool or InlinePool()
+        self.trusts = FakeTrusts(self.clouds)
         self.service = ProtectionService(
             self.conf, PluginRegistry([p() for p in fake_cloud.ALL]),
-            FileSystemBank(str(bank_path)), executor=self.pool)
+            FileSystemBank(str(bank_path)), executor=self.pool,
+            trusts=self.trusts)
+        if board is not None:
+            self.service.poster = jobboard.Poster(self.conf,
+                                                  self.service.stores)
+            self.service.poster._board = board
         self.app = wsgi.make_app(
             self.conf, self.service,
             connect=lambda environ, conf: self.clouds[

@@ -24,10 +24,12 @@ MAX_FUNCTION_LINES = 60
 # Where this differs from one line per concept, the code has a reason:
 # config registers the options of the components the loader finds; the
 # Swift bank streams (transfer) over a connection (cloud); the restore
-# dry-run builds the operation's flow (operations.runner) to read it.
+# dry-run builds the operation's flow (operations.runner) to read it;
+# auth (Keystone trusts) needs only exceptions, and config lists its
+# [trustee] options.
 LAYERS = (
     ("exceptions",),
-    ("heartbeat", "loader"),
+    ("heartbeat", "loader", "auth"),
     ("config",),
     ("db",),
     ("model",),

@@ -11,7 +11,9 @@ running devcloud as often as wanted (``up`` runs it last):
 * ``<state>/etc/stackvault/stackvault-api.conf``: ``[api]`` on
   127.0.0.1:8799, a filesystem bank and a SQLite database of its own under
   ``<state>/data/stackvault-api`` (nothing shared with other stackvault
-  runs on this devcloud), ``[keystone_authtoken]`` with the service user;
+  runs on this devcloud), ``[keystone_authtoken]`` with the service user,
+  and ``[trustee]`` (the same user: what conductors act as with an API's
+  trusts; this API has no jobboard and does not use it);
 * starts ``stackvault-api`` as a devcloud process (log
   ``<state>/logs/stackvault-api.log``; ``down`` stops it) and waits until
   ``/`` answers;
@@ -80,6 +82,19 @@ def write_conf(layout):
             "interface": "public",
             # validated tokens are kept in the process for 5 minutes
             "token_cache_time": 300,
+        },
+        # The user conductors act as with the trusts an API with a
+        # jobboard makes. devcloud's API has no jobboard (one process,
+        # its own pool: nothing else of devcloud must run for it), so it
+        # does not use this; a test that starts an API and conductors
+        # on devcloud's Redis and MariaDB (tests/fullstack/
+        # test_api_conductor.py) uses the same user.
+        "trustee": {
+            "auth_type": "password",
+            "auth_url": KEYSTONE_URL,
+            "username": SERVICE_USER,
+            "password": SERVICE_PASSWORD,
+            "user_domain_name": "Default",
         },
     })
     os.chmod(path, 0o600)

@@ -1,5 +1,6 @@
 """``/v1/checkpoints``: protect, list, show, delete and verify."""
 
+from protection.api import delegation
 from protection.api import errors
 from protection.api import views
 from protection.api.policies import checkpoints as rules
@@ -35,12 +36,11 @@ def started(request, result):
 def create_checkpoint(request):
     caller = request.caller
     caller.authorize(rules.CREATE, caller.project_id)
-    request.require_room()
     body = request.body
-    result = request.service.protect(
+    result = delegation.start(request, lambda trust: request.service.protect(
         request.connection(), body["name"],
         [(r["type"], r["id"]) for r in body["resources"]],
-        body.get("parameters"), tenancy=caller.tenancy)
+        body.get("parameters"), tenancy=caller.tenancy, trust=trust))
     operation = request.service.operation(result.operation_id)
     checkpoint = request.service.show_checkpoint(operation.checkpoint)
     return 202, {"checkpoint": views.checkpoint_summary(checkpoint),
@@ -78,20 +78,19 @@ def show_checkpoint(request, checkpoint_id):
 def delete_checkpoint(request, checkpoint_id):
     checkpoint = visible_checkpoint(request, checkpoint_id)
     request.caller.authorize(rules.DELETE, checkpoint.project_id)
-    request.require_room()
-    result = request.service.delete(
+    result = delegation.start(request, lambda trust: request.service.delete(
         checkpoint.id, request.connection(),
         force=request.query.get("force", False),
-        tenancy=request.caller.tenancy)
+        tenancy=request.caller.tenancy, trust=trust))
     return started(request, result)
 
 
 def verify_checkpoint(request, checkpoint_id):
     checkpoint = visible_checkpoint(request, checkpoint_id)
     request.caller.authorize(rules.VERIFY, checkpoint.project_id)
-    request.require_room()
-    result = request.service.verify(checkpoint.id, request.connection(),
-                                    tenancy=request.caller.tenancy)
+    result = delegation.start(request, lambda trust: request.service.verify(
+        checkpoint.id, request.connection(), tenancy=request.caller.tenancy,
+        trust=trust))
     return started(request, result)
 
 

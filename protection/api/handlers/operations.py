@@ -2,10 +2,12 @@
 did or are doing, and resuming or aborting an interrupted one (an API
 process that died leaves its operations ``interrupted``)."""
 
+from protection.api import delegation
 from protection.api import errors
 from protection.api import views
 from protection.api.policies import operations as rules
 from protection.operations import store as ops
+from protection.service import running
 
 FILTERS = ("status", "kind", "checkpoint_id")
 
@@ -63,15 +65,20 @@ def resume_operation(request, operation_id):
 
 def _take_over(request, operation_id, rule, action):
     """Run ``action(id, connect)`` (the service's abort or resume) on an
-    interrupted operation with the caller's token, in the pool."""
+    interrupted operation with the caller's token, in the pool; with a
+    jobboard, post it for a conductor (:func:`.delegation.post_again`)."""
     op = _visible(request, operation_id)
     request.caller.authorize(rule, op.project_id)
-    if op.status in ops.FINAL:
+    given_up = rule == rules.ABORT and running.was_given_up(op)
+    if op.status in ops.FINAL and not given_up:     # given up: undo it
         raise errors.Conflict(f"operation {op.id} has already ended "
                               f"({op.status})")
-    if op.owner_alive():
+    if op.owner_alive() or op.status == ops.QUEUED:
         raise errors.Conflict(f"operation {op.id} is still running: only "
                               "an interrupted operation can be taken over")
+    if delegation.posting(request):
+        # A conductor takes it over, acting with its trust.
+        return delegation.post_again(request, op, rule == rules.ABORT)
     request.require_room()
     conn = request.connection()
     submitted = request.pool.submit(

@@ -130,8 +130,11 @@ def run_plan(request, plan_id):
     # says, one after another in this worker: a view of the service
     # that runs its operations here instead of handing them to the pool
     # (same runner, stores and bank).
+    # With a jobboard too: a plan run waits for its protect, then prunes;
+    # posting plan runs (with a trust the plan keeps) is deferred auth's.
     inline = copy.copy(request.service)
     inline.executor = None
+    inline.poster = None
     request.service.stores.plans.record_run(plan.name, time.time(), RUNNING)
     request.pool.submit(PlanJob(plan.name), lambda: plan_run.run(
         inline, lambda _cloud: conn, plan))

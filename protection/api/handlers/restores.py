@@ -1,6 +1,7 @@
 """``/v1/restores``: restore a checkpoint into the caller's project (the
 connection is the caller's token's), or say what a restore would do."""
 
+from protection.api import delegation
 from protection.api.handlers import checkpoints
 from protection.api.policies import checkpoints as rules
 
@@ -20,10 +21,9 @@ def create_restore(request):
             checkpoint.id, request.connection(), body.get("parameters"),
             only=_refs(body.get("only")), exclude=_refs(body.get("exclude")))
         return 200, {"dry_run": report.to_dict()}
-    request.require_room()
-    result = service.restore(
+    result = delegation.start(request, lambda trust: service.restore(
         checkpoint.id, request.connection(), body.get("parameters"),
         policy=body.get("on_failure", "rollback"),
         only=_refs(body.get("only")), exclude=_refs(body.get("exclude")),
-        tenancy=request.caller.tenancy)
+        tenancy=request.caller.tenancy, trust=trust))
     return checkpoints.started(request, result)

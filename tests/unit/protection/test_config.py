@@ -197,7 +197,9 @@ def test_list_opts_includes_installed_plugin_groups():
     assert [o.dest for o in groups["image_data"]] == ["object_size_mib",
                                                        "concurrency",
                                                        "process_concurrency"]
-    assert len(groups) == 10
+    assert {"trust_lifetime", "auth_type", "auth_url", "username",
+            "password", "timeout"} <= {o.dest for o in groups["trustee"]}
+    assert len(groups) == 11
 
 
 def test_list_opts_with_the_real_entry_points():

@@ -27,6 +27,11 @@ def test_the_config_is_the_apis_own_and_only_the_services(tmp_path):
     assert (auth["username"], auth["project_name"]) == ("stackvault",
                                                         "service")
     assert auth["www_authenticate_uri"].endswith(":5000/v3")
+    trustee = parser["trustee"]      # unscoped: a trust scopes its tokens
+    assert (trustee["auth_type"], trustee["username"]) == ("password",
+                                                           "stackvault")
+    assert "project_name" not in trustee
+    assert conf.jobboard.address is None     # the API's own pool
 
 
 def test_clouds_yaml_has_a_persona_per_role(tmp_path):

@@ -167,7 +167,9 @@ def test_install_sets_up_stackvault_from_its_checkout(devstack):
 
 def test_post_config_writes_the_configuration(devstack):
     code, calls, _ = devstack.run("stack", "post-config",
-                                  STACKVAULT_STATUS_WAIT="900")
+                                  STACKVAULT_STATUS_WAIT="900",
+                                  SERVICE_PASSWORD="service-pw",
+                                  KEYSTONE_SERVICE_URI="http://ks/identity")
     assert code == 0
     conf_dir = pathlib.Path(devstack.env["STACKVAULT_CONF_DIR"])
     bank = pathlib.Path(devstack.env["DATA_DIR"]) / "stackvault" / "bank"
@@ -186,6 +188,12 @@ def test_post_config_writes_the_configuration(devstack):
         ("api", "host"): "0.0.0.0",
         ("api", "port"): "8799",
         ("api", "region_name"): "RegionOne",
+        # with a conductor, the API posts with trusts to this user
+        ("trustee", "auth_type"): "password",
+        ("trustee", "auth_url"): "http://ks/identity",
+        ("trustee", "username"): "stackvault",
+        ("trustee", "password"): "service-pw",
+        ("trustee", "user_domain_name"): "Default",
     }
     assert named(calls, "recreate_database", "create_service_user",
                  "get_or_create_service", "get_or_create_endpoint",
@@ -323,7 +331,7 @@ def test_the_api_alone_gets_its_database_and_no_jobboard(devstack):
     conf = pathlib.Path(devstack.env["STACKVAULT_CONF_DIR"]) / \
         "stackvault.conf"
     found = inisets(calls, conf)
-    assert not [key for key in found if key[0] == "jobboard"]
+    assert not [key for key in found if key[0] in ("jobboard", "trustee")]
     assert found[("persistence", "connection")].endswith("/stackvault")
     assert ("create_service_user", "stackvault") in calls
 

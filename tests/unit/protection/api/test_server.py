@@ -120,3 +120,19 @@ def test_the_server_queues_a_burst_of_connections():
     backlog of 5 made the rest wait for SYN retries)."""
     from protection.api import server as server_mod
     assert server_mod.ThreadingWSGIServer.request_queue_size >= 64
+
+
+def test_with_a_jobboard_but_no_trustee_the_api_does_not_start(tmp_path,
+                                                               capsys):
+    """Operations posted for conductors act with Keystone trusts: without
+    a [trustee] user the API refuses to start, naming the group."""
+    conf_file = tmp_path / "stackvault.conf"
+    conf_file.write_text(f"[filesystem_bank]\npath = {tmp_path}/bank\n"
+                         "[persistence]\nconnection = "
+                         "mysql+pymysql://u:p@127.0.0.1:1/db\n"
+                         "[jobboard]\naddress = 127.0.0.1:1\n")
+    assert server.main(["--config-file", str(conf_file), "--port",
+                        "0"]) == 2
+    err = capsys.readouterr().err
+    assert "[trustee] auth_type is not set" in err
+    assert len(err.strip().splitlines()) == 1

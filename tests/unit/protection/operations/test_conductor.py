@@ -10,6 +10,7 @@ from oslo_config import cfg
 from protection.operations import conductor
 from protection import config
 from protection import exceptions
+from protection.auth import trusts
 from protection.operations import jobboard
 from protection.operations import store as ops
 from protection.operations import runner
@@ -106,7 +107,8 @@ def _worker(op):
 
 
 def _op(status=ops.RUNNING, alive=False):
-    op = mock.Mock(id="op-1", kind="restore", checkpoint="cp", status=status)
+    op = mock.Mock(id="op-1", kind="restore", checkpoint="cp", status=status,
+                   args={})
     op.owner_alive.return_value = alive
     return op
 
@@ -249,3 +251,26 @@ def test_conductor_without_a_jobboard_is_a_usage_error():
     assert cli_main.main(["conductor"], stdout=io.StringIO(),
                          stderr=err) == 2
     assert "needs a jobboard" in err.getvalue()
+
+
+def test_a_trust_keystone_refuses_ends_the_operation_at_once():
+    """Not retried until max_attempts: the reason is final."""
+    worker, service = _worker(_op(ops.QUEUED))
+    service.resume.side_effect = trusts.TrustNotHonoured("t-1", "401")
+    assert worker(Job("op-1")) is conductor.CONSUME
+    [(owned, reason)] = [c.args for c in service.give_up.call_args_list]
+    assert "no longer honours trust t-1" in reason
+    service.stores.flows.note_attempt.assert_called_once_with("op-1")
+
+
+def test_an_abort_asked_through_the_api_is_run_as_an_abort():
+    op = _op(ops.QUEUED)
+    op.args = {"trust_id": "t-1", "abort": {"project_id": "p",
+                                            "user_id": "u"}}
+    worker, service = _worker(op)
+    assert worker(Job("op-1")) is conductor.CONSUME
+    service.resume.assert_not_called()
+    [(operation_id, _connect, tenancy)] = [
+        c.args for c in service.abort.call_args_list]
+    assert (operation_id, tenancy.project_id, tenancy.user_id) == (
+        "op-1", "p", "u")

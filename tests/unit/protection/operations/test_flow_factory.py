@@ -95,3 +95,13 @@ def test_delete_and_verify_record_no_policy():
     kwargs = dict(ARGS, kind="delete", policy=None, parameters={})
     _built, seen = _rebuilt(_detail(kwargs=kwargs))
     assert seen == [kwargs]
+
+
+def test_a_trust_id_is_recorded_and_checked():
+    kwargs = dict(ARGS, cloud=None, trust_id="0a1b2c3d4e5f")
+    _built, seen = _rebuilt(_detail(kwargs=kwargs))
+    assert seen == [kwargs]
+    for bad in ("'; os.system", {"id": "x"}, "a" * 65):
+        with pytest.raises(flow_factory.RefusedFlowRecord,
+                           match="trust_id"):
+            _rebuilt(_detail(kwargs=dict(ARGS, trust_id=bad)))
