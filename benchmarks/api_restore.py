@@ -40,6 +40,7 @@ GOAL = 1.5
 SIDES = ("API restore", "CLI restore", "floor: raw Cinder restores",
          "critical path: raw cloud work")
 SHORT = ("api", "cli", "floor", "critical")
+BASELINE = "API restore, baseline"
 
 
 def api_restore(api, conn, checkpoint_id):
@@ -190,17 +191,7 @@ def protect_both(cleanup, api, conn, cli, app, tag):
     """The application protected through the API and with the CLI:
     ``(API checkpoint id, CLI checkpoint id)``."""
     root = {"type": demo_app.SERVER, "id": app["server"].id}
-    status, body = api_http.call(api, "POST", "/v1/checkpoints", conn,
-                                 {"name": f"bench-api-{tag}",
-                                  "resources": [root]})
-    if status != 202:
-        raise RuntimeError(f"API protect refused ({status}): {body}")
-    api_checkpoint = body["checkpoint"]["id"]
-    cleanup.callback(api_http.call, api, "DELETE",
-                     f"/v1/checkpoints/{api_checkpoint}", conn)
-    done = api_http.wait_operation(api, conn, body["operation_id"])
-    if done["status"] != "succeeded":
-        raise RuntimeError(f"API protect ended {done['status']}")
+    api_checkpoint = protect_on(cleanup, api, conn, app, f"bench-api-{tag}")
     _seconds, protected = cli.run("protect", f"{root['type']}={root['id']}",
                                   "--name", f"bench-cli-{tag}")
     cli_checkpoint = protected["checkpoint_id"]
@@ -211,7 +202,7 @@ def protect_both(cleanup, api, conn, cli, app, tag):
 def report(seconds):
     medians = {side: statistics.median(found)
                for side, found in seconds.items() if found}
-    if len(medians) < len(SIDES):
+    if any(side not in medians for side in SIDES):
         for side, median in medians.items():
             benchkit.say(f"  median {side:<30} {median:7.2f} s")
         return
@@ -238,6 +229,12 @@ def main(argv=None):
              "checkout's stackvault-api) instead of devcloud's")
     found.add_argument("--api-log", metavar="PATH",
                        help="with --own-api: its log here (kept)")
+    found.add_argument(
+        "--baseline-api", metavar="EXE",
+        help="also run this stackvault-api (another checkout's: the code "
+             "before a change) in a process of its own, its restores in "
+             "the same rounds as the others (a paired comparison on a "
+             "shared machine)")
     found.add_argument("--sides", default=",".join(SHORT),
                        help="which to run, of " + ",".join(SHORT) +
                             " (a trace needs only one)")
@@ -257,13 +254,38 @@ def main(argv=None):
                              "catalog, or it does not answer (tools/devcloud "
                              "api)")
                 return 2
-        return rounds(args, conn, tag, workdir, cli, api)
+        baseline = None
+        if args.baseline_api:
+            other = benchkit.OwnApi(os.path.join(workdir, "baseline"),
+                                    args.baseline_api)
+            cleanup.callback(other.stop)
+            baseline = other.start()
+            benchkit.say(f"baseline API: {other.exe} on {baseline}")
+        return rounds(args, conn, tag, workdir, cli, api, baseline)
 
 
-def rounds(args, conn, tag, workdir, cli, api):
+def protect_on(cleanup, api, conn, app, name):
+    """The application protected through the API at ``api``: the
+    checkpoint's id (deleted at the end)."""
+    root = {"type": demo_app.SERVER, "id": app["server"].id}
+    status, body = api_http.call(api, "POST", "/v1/checkpoints", conn,
+                                 {"name": name, "resources": [root]})
+    if status != 202:
+        raise RuntimeError(f"API protect refused ({status}): {body}")
+    checkpoint = body["checkpoint"]["id"]
+    cleanup.callback(api_http.call, api, "DELETE",
+                     f"/v1/checkpoints/{checkpoint}", conn)
+    done = api_http.wait_operation(api, conn, body["operation_id"])
+    if done["status"] != "succeeded":
+        raise RuntimeError(f"API protect ended {done['status']}")
+    return checkpoint
+
+
+def rounds(args, conn, tag, workdir, cli, api, baseline=None):
     benchkit.say(f"restore through the API vs the CLI vs the floor, "
                  f"{args.repeat} round(s); {benchkit.load()}")
-    seconds = {side: [] for side in SIDES}
+    sides = SIDES + ((BASELINE,) if baseline else ())
+    seconds = {side: [] for side in sides}
     with contextlib.ExitStack() as cleanup:
         app = benchkit.application(cleanup, conn, args, workdir,
                                    f"bench-apirestore-{tag}")
@@ -277,8 +299,14 @@ def rounds(args, conn, tag, workdir, cli, api):
                 SIDES[3]: lambda: critical_path(conn, app, backups,
                                                 flavor.id, tag)}
         chosen = [SIDES[SHORT.index(s)] for s in args.sides.split(",")]
+        if baseline:
+            base_checkpoint = protect_on(cleanup, baseline, conn, app,
+                                         f"bench-base-{tag}")
+            runs[BASELINE] = lambda: api_restore(baseline, conn,
+                                                 base_checkpoint)
+            chosen.append(BASELINE)
         for n in range(args.repeat):
-            order = [s for s in SIDES if s in chosen]
+            order = [s for s in sides if s in chosen]
             order = order if n % 2 == 0 else order[::-1]
             for side in order:
                 found = runs[side]()
@@ -288,6 +316,16 @@ def rounds(args, conn, tag, workdir, cli, api):
                 benchkit.say(f"  run {n + 1}  {side:<30} "
                              f"{found:7.2f} s  {detail}".rstrip())
     report(seconds)
+    if baseline and seconds[BASELINE] and seconds[SIDES[0]]:
+        ours = statistics.median(seconds[SIDES[0]])
+        theirs = statistics.median(seconds[BASELINE])
+        benchkit.say(f"  median {BASELINE:<30} {theirs:7.2f} s; this "
+                     f"checkout's API {ours - theirs:+.2f} s against it")
+        if len(seconds[SIDES[0]]) == len(seconds[BASELINE]):
+            paired = [a - b for a, b in zip(seconds[SIDES[0]],
+                                            seconds[BASELINE])]
+            benchkit.say("  per round (this - baseline): " + ", ".join(
+                f"{d:+.2f}" for d in paired))
     return 0
 
 
