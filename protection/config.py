@@ -109,7 +109,7 @@ timeout_opts = [
                       "(the interval at the start of a wait)."),
     cfg.FloatOpt("poll_max", default=5.0, min=0.01,
                  help="Longest interval between two polls."),
-    cfg.FloatOpt("poll_lateness", default=0.1, min=0.01, max=1.0,
+    cfg.FloatOpt("poll_lateness", default=0.05, min=0.01, max=1.0,
                  help="The interval between two polls is this fraction of "
                       "the time already waited (between poll_initial and "
                       "poll_max), so a step's end is noticed at most this "

@@ -1,9 +1,9 @@
 """Bounded, fail-fast waits for cloud resources.
 
 Every wait has a deadline, polls with an interval that grows with the time
-already waited (``poll_lateness`` of it, a tenth by default: a change is
-noticed at most a tenth of the wait late, and never more than
-``poll_max``; every ``poll_initial`` at first, because most steps on a
+already waited (``poll_lateness`` of it, a twentieth by default: a change is
+noticed at most a twentieth of the wait late, and never more than
+``poll_max`` late; every ``poll_initial`` at first, because most steps on a
 healthy cloud take a second or two), and ends at once when the resource
 reaches an error status, with the cloud's own reason.
 
@@ -61,7 +61,7 @@ class Timeouts:
     per_gib: float = 120.0
     poll_initial: float = 0.25
     poll_max: float = 5.0
-    poll_lateness: float = 0.1
+    poll_lateness: float = 0.05
 
     @classmethod
     def from_config(cls, conf):

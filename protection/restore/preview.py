@@ -9,6 +9,8 @@ a :class:`~protection.restore.preflight.Report`. Nothing is created: the
 hooks only read, the flow is only built.
 """
 
+from concurrent import futures
+
 from flows import contract
 from flows import stages as flow_stages
 from protection.restore import preflight
@@ -54,9 +56,24 @@ def preview(service, checkpoint, graph, conn, parameters, metadata,
     report.steps = flow_stages.steps(built)
     report.excluded = selection.excluded(checkpoint.graph, graph)
     report.checks.append(preflight.integrity_check(problems))
-    preflight.run_hooks(service.registry, graph, _context_factory(
+    hooks_and_quotas(service.registry, graph, _context_factory(
         service, checkpoint, conn, parameters, metadata, RestoredIds()),
-        report)
-    report.checks += quotas.checks(conn, report.demands,
-                                   service.registry.quota_labels())
+        conn, report)
     return report
+
+
+def hooks_and_quotas(registry, graph, make_context, conn, report):
+    """The plugins' pre-flight hooks (:func:`preflight.run_hooks`) and
+    the quota checks of what they demand, into ``report``. The quotas
+    are read while the hooks run, not after them: which services the
+    hooks can demand of is known from their plugins' declarations (a
+    service nothing turns out to demand of was read for nothing: one
+    request)."""
+    services = quotas.declared_services(registry, graph)
+    with futures.ThreadPoolExecutor(
+            max(1, len(services)),
+            thread_name_prefix="stackvault-quota") as pool:
+        ahead = quotas.read_ahead(pool, conn, services)
+        preflight.run_hooks(registry, graph, make_context, report)
+        report.checks += quotas.checks(conn, report.demands,
+                                       registry.quota_labels(), ahead)

@@ -114,19 +114,41 @@ def _wanted(demands, labels):
     return sorted(wanted, key=lambda item: order.index(item[0]))
 
 
-def checks(conn, demands, labels):
+def declared_services(registry, graph):
+    """The services whose quotas the plugins of ``graph``'s types may
+    demand (their ``quota_demands``): what can be read before the hooks
+    say what they demand."""
+    return sorted({quota.split(".", 1)[0] for resource in graph
+                   for quota in registry.get(resource.type).quota_demands
+                   if quota.split(".", 1)[0] in READERS})
+
+
+def read_ahead(pool, conn, services):
+    """``{service: future of its reader}``, each asked on ``pool`` now."""
+    return {service: pool.submit(_read, conn, service)
+            for service in services}
+
+
+def checks(conn, demands, labels, ahead=None):
     """One Check per demanded quota (``demands``: SERVICE.FIELD -> amount;
     ``labels``: SERVICE.FIELD -> what users call it, the registry's
     ``quota_labels()``); the services asked at once (each is one request
-    that mostly waits)."""
+    that mostly waits). ``ahead``: what :func:`read_ahead` is already
+    asking (used where it has the service; the rest is asked here)."""
     wanted = _wanted(demands, labels)
     services = sorted({service for service, *_ in wanted})
     if not services:
         return []
-    with futures.ThreadPoolExecutor(
-            len(services), thread_name_prefix="stackvault-quota") as pool:
-        readers = dict(zip(services, pool.map(
-            lambda service: _read(conn, service), services)))
+    ahead = ahead or {}
+    missing = [service for service in services if service not in ahead]
+    readers = {}
+    if missing:
+        with futures.ThreadPoolExecutor(
+                len(missing), thread_name_prefix="stackvault-quota") as pool:
+            readers = dict(zip(missing, pool.map(
+                lambda service: _read(conn, service), missing)))
+    readers.update({service: ahead[service].result()
+                    for service in services if service in ahead})
     found = []
     for service, name, label, amount in wanted:
         read = readers[service]

@@ -34,7 +34,7 @@ def test_defaults(empty_conf):
     assert conf.timeouts.status_wait == 600.0
     assert conf.timeouts.per_gib == 120.0
     assert conf.timeouts.poll_initial == 0.25
-    assert conf.timeouts.poll_lateness == 0.1
+    assert conf.timeouts.poll_lateness == 0.05
     assert conf.timeouts.poll_max == 5.0
     assert conf.filesystem_bank.path is None
     assert config.filesystem_bank_path(conf) == os.path.join(

@@ -2,6 +2,7 @@
 of the whole graph, the stages read from a built flow, the selection of a
 selective restore. (The plugins' own hooks are tested with each plugin.)"""
 
+from concurrent import futures
 import re
 import threading
 from unittest import mock
@@ -20,6 +21,7 @@ from protection.plugin.checks import UNKNOWN
 from protection.plugin.checks import placeholder
 from protection import exceptions
 from protection.restore import preflight
+from protection.restore import preview
 from protection.restore import quotas
 from protection.restore import selection
 from protection.model.graph import ResourceGraph
@@ -164,6 +166,54 @@ def test_quota_services_are_asked_at_once():
         ("quota instances", PASS),
         ("quota volumes", PASS),
         ("quota ports", PASS)]
+
+
+def test_quotas_read_ahead_are_not_asked_again():
+    conn = quota_conn()
+    with futures.ThreadPoolExecutor(2) as pool:
+        ahead = quotas.read_ahead(pool, conn, ["compute"])
+        found = quotas.checks(conn, {"compute.instances": 1,
+                                     "network.ports": 1}, LABELS, ahead)
+    assert [(c.name, c.verdict) for c in found] == [
+        ("quota instances", PASS), ("quota ports", PASS)]
+    conn.compute.get_quota_set.assert_called_once()
+    conn.network.get_quota.assert_called_once()
+
+
+def test_the_declared_services_of_a_graph():
+    registry = PluginRegistry([_Demanding()])
+    graph = ResourceGraph.build([Resource("Test::Server", "web", "web")],
+                                lambda r: [])
+    assert quotas.declared_services(registry, graph) == ["compute"]
+
+
+def test_quotas_are_read_while_the_hooks_run():
+    """The pre-flight's quota reads do not wait for the hooks: a hook
+    and Nova's quota set meet at a barrier (one after the other, the
+    first would wait alone until the barrier breaks)."""
+    together = threading.Barrier(2, timeout=5)
+
+    class Waiting(_Demanding):
+        def restore_preflight(self, ctx, resource):
+            together.wait()
+            return [Demand("compute.cores", 1)]
+    conn = quota_conn()
+    quota_set = conn.compute.get_quota_set.return_value
+
+    def read(*_args, **_kwargs):
+        together.wait()
+        return quota_set
+    conn.compute.get_quota_set.side_effect = read
+    registry = PluginRegistry([Waiting()])
+    graph = ResourceGraph.build([Resource("Test::Server", "db", "db")],
+                                lambda r: [])
+    report = preflight.Report("cp")
+    preview.hooks_and_quotas(registry, graph,
+                             lambda r: mock.Mock(restored=RestoredIds()),
+                             conn, report)
+    assert [(c.name, c.verdict) for c in report.checks] == [
+        ("quota cores", PASS)]
+    conn.compute.get_quota_set.assert_called_once()
 
 
 # -- the hooks of the whole graph ---------------------------------------------
