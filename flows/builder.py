@@ -348,9 +348,14 @@ def _link_all(whole, links):
     whole._swap(graph)
 
 
-def _unmark_stage(nodes, contexts, built):
+def _unmark_stage(nodes, contexts, built, abort):
     """The restore's last atom (see the module doc): the plugin atoms that
-    define ``unmark``, each with its resource's context."""
+    define ``unmark``, each with its resource's context. In an abort's
+    flow it does nothing (TaskFlow may run again an atom that was running
+    when the process died before it reverts the flow: an abort must never
+    take a mark off what it is about to prove and delete)."""
+    if abort:
+        return atoms.Unmark([], built.unmark_failed, name=contract.UNMARK)
     steps = [(atom, contexts[key]) for key, own in nodes.items()
              for atom in own.atoms
              if callable(getattr(atom, contract.UNMARK, None))]
@@ -393,7 +398,7 @@ def build(operation, graph, registry, make_context, abort=False):
     built = BuiltFlow(operation=operation, flow=whole, owners=owners,
                       contexts=contexts)
     if operation == contract.RESTORE:
-        unmark = _unmark_stage(nodes, contexts, built)
+        unmark = _unmark_stage(nodes, contexts, built, abort)
         links += [(own.complete, unmark) for own in nodes.values()]
         every.append(unmark)
     if abort:

@@ -345,7 +345,11 @@ class CreatingTask(task.Task):
             new_id = self.find_marked(ctx, conn, self.marks(ctx))
         if new_id is None:
             return
-        self.undo(ctx, conn, new_id)
+        try:
+            self.undo(ctx, conn, new_id)
+        except NotOurs:
+            self._undo_marked_instead(ctx, conn, result, new_id)
+            raise               # the journaled id stays, reported
         if ctx.journal is not None:
             ctx.journal.forget(self.name)
         if ctx.operation == PROTECT:
@@ -353,6 +357,15 @@ class CreatingTask(task.Task):
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.forget_new_id(*key)
+
+    def _undo_marked_instead(self, ctx, conn, result, journaled):
+        """A journaled id that is not ours (planted) may hide what this
+        step really made before it died: that one carries its marks."""
+        if isinstance(result, str) or not ctx.operation_id:
+            return
+        found = self.find_marked(ctx, conn, self.marks(ctx))
+        if found is not None and found != journaled:
+            self.undo(ctx, conn, found)
 
 
 def from_storage(ctx):
