@@ -449,8 +449,9 @@ class NameMarkedTask(CreatingTask):
     """A create whose object has no field for a mark but a name that can
     be changed afterwards: it is created under the operation's mark
     (:meth:`mark_tag`, ``stackvault:`` and 32 hex digits) and renamed to
-    its real name in :meth:`finish`, once the id is journaled. A re-run
-    (or a revert without a result) finds it by the marked name.
+    its real name in :meth:`finish` (a restore's last stage; a protect's
+    once the id is journaled). A re-run (or a revert without a result)
+    finds it by the marked name, and an undo proves it by it.
 
     A subclass provides :meth:`object_name`, :meth:`find_named` and
     :meth:`rename`, and creates with ``name=self.create_name(ctx)``.
