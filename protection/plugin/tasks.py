@@ -361,7 +361,8 @@ class CreatingTask(task.Task):
     def _undo_marked_instead(self, ctx, conn, result, journaled):
         """A journaled id that is not ours (planted) may hide what this
         step really made before it died: that one carries its marks."""
-        if isinstance(result, str) or not ctx.operation_id:
+        if isinstance(result, str) or not ctx.operation_id or \
+                ctx.operation != RESTORE:
             return
         found = self.find_marked(ctx, conn, self.marks(ctx))
         if found is not None and found != journaled:
