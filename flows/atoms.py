@@ -1,6 +1,13 @@
-"""The framework's own small tasks: plugin hooks and per-resource markers."""
+"""The framework's own small tasks: plugin hooks and per-resource markers,
+and the last stage of a restore."""
+
+from concurrent import futures
+import logging
 
 from taskflow import task
+
+LOG = logging.getLogger(__name__)
+UNMARK_WORKERS = 8
 
 
 class HookTask(task.Task):
@@ -77,3 +84,39 @@ class Abort(task.Task):
 
 class AbortRequested(Exception):
     pass
+
+
+class Unmark(task.Task):
+    """A restore's last stage: after every resource's ``on_complete``, each
+    plugin atom that defines ``unmark(ctx, conn)`` takes the marks off
+    what it created (``contract.UNMARK``). Until then everything a restore
+    made carries its marks, so that every undo can prove it.
+
+    ``steps``: ``[(atom, ctx)]``, called in parallel (the calls are
+    independent, each one object). It never fails: a restore that worked
+    is not rolled back because a mark stayed. An atom's ``unmark`` reports
+    what it could not do itself; an exception it lets out is handed to
+    ``on_error(atom name, exception)`` and logged. Its revert does
+    nothing: the atoms' own reverts undo what they created.
+    """
+
+    def __init__(self, steps, on_error, name):
+        super().__init__(name=name)
+        self._steps = steps
+        self._on_error = on_error
+
+    def _one(self, atom, ctx):
+        try:
+            atom.unmark(ctx, ctx.conn)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            LOG.warning("%s: marks not taken off: %s", atom.name, exc)
+            self._on_error(atom.name, exc)
+
+    def execute(self):
+        if not self._steps:
+            return
+        workers = min(UNMARK_WORKERS, len(self._steps))
+        with futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            for done in [pool.submit(self._one, atom, ctx)
+                         for atom, ctx in self._steps]:
+                done.result()

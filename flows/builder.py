@@ -29,6 +29,14 @@ parent -> child, these orderings (doc/design.rst, "Ordering"):
   error
 * ``R/finished`` before ``R/on_complete``; ``child/on_complete`` before
   ``parent/on_complete``
+* restore only: every ``R/on_complete`` before ``unmark``, the restore's
+  last stage (:class:`flows.atoms.Unmark`): each plugin atom that
+  defines ``unmark(ctx, conn)`` (``contract.UNMARK``) takes the marks
+  off what it created. Until then, everything the restore made carries
+  them, so that any undo (a rollback, an abort, a resumed rollback) can
+  prove an object is this operation's before deleting it. The stage
+  never fails; what it could not do is reported (``unmark_failures``
+  here, and what the atoms note themselves)
 
 Anything not ordered runs concurrently under the parallel engine. Every
 atom is a node of one graph flow (``flows/flatten.py``): TaskFlow links
@@ -73,11 +81,25 @@ class BuiltFlow:
     contexts: dict           # resource key -> ResourceContext
     # atom name -> exception its revert raised (the rollback went on)
     revert_errors: dict = dataclasses.field(default_factory=dict)
+    # atom name -> exception its unmark raised (the restore stands)
+    unmark_errors: dict = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def revert_failed(self, atom_name, exc):
         with self._lock:
             self.revert_errors[atom_name] = exc
+
+    def unmark_failed(self, atom_name, exc):
+        with self._lock:
+            self.unmark_errors[atom_name] = exc
+
+    def unmark_failures(self):
+        """The unmarks that raised, as Failure objects (resource, step)."""
+        with self._lock:
+            errors = dict(self.unmark_errors)
+        return [failure.Failure(*self.owners.get(name, (None, name)),
+                                failure.message_of(exc))
+                for name, exc in sorted(errors.items())]
 
     def revert_failures(self):
         """The reverts that failed, as Failure objects (resource, step)."""
@@ -326,6 +348,30 @@ def _link_all(whole, links):
     whole._swap(graph)
 
 
+def _unmark_stage(nodes, contexts, built, abort):
+    """The restore's last atom (see the module doc): the plugin atoms that
+    define ``unmark``, each with its resource's context. In an abort's
+    flow it does nothing (TaskFlow may run again an atom that was running
+    when the process died before it reverts the flow: an abort must never
+    take a mark off what it is about to prove and delete)."""
+    if abort:
+        return atoms.Unmark([], built.unmark_failed, name=contract.UNMARK)
+    steps = [(atom, contexts[key]) for key, own in nodes.items()
+             for atom in own.atoms
+             if callable(getattr(atom, contract.UNMARK, None))]
+    return atoms.Unmark(steps, built.unmark_failed, name=contract.UNMARK)
+
+
+def unmark_now(built):
+    """Run a restore's last stage outside the engine: a restore that
+    failed under the ``keep`` policy keeps what it made, without marks.
+    Returns its ``unmark_failures``."""
+    for atom in iter_atoms(built.flow):
+        if isinstance(atom, atoms.Unmark):
+            atom.execute()
+    return built.unmark_failures()
+
+
 def build(operation, graph, registry, make_context, abort=False):
     """Assemble the operation's flow over ``graph``.
 
@@ -349,14 +395,18 @@ def build(operation, graph, registry, make_context, abort=False):
                       if getattr(registry.get(r.type),
                                  "protect_after_children", False)}
     links = _links(operation, graph, nodes, prepared, after_children)
+    built = BuiltFlow(operation=operation, flow=whole, owners=owners,
+                      contexts=contexts)
+    if operation == contract.RESTORE:
+        unmark = _unmark_stage(nodes, contexts, built, abort)
+        links += [(own.complete, unmark) for own in nodes.values()]
+        every.append(unmark)
     if abort:
         stop = atoms.Abort(name="abort")
         links += [(stop, node) for node in every]
         every.append(stop)
     whole.add(*every, resolve_requires=False, resolve_existing=False)
     _link_all(whole, links)
-    built = BuiltFlow(operation=operation, flow=whole, owners=owners,
-                      contexts=contexts)
     for atom in iter_atoms(whole):
         _tolerate_revert_errors(atom, built)
     return built

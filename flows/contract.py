@@ -20,6 +20,12 @@ ON_PREPARE_FINISH = "on_prepare_finish"
 ON_COMPLETE = "on_complete"
 HOOKS = (ON_PREPARE_BEGIN, ON_PREPARE_FINISH, ON_COMPLETE)
 
+# A restore's last stage (flows.atoms.Unmark): every plugin atom of a
+# restore flow that defines a method of this name, ``unmark(ctx, conn)``,
+# is called once every resource is restored, to take the marks off what
+# it created. It must be idempotent and never delete anything.
+UNMARK = "unmark"
+
 # Failure policies: revert everything (``rollback``) or keep what exists.
 ROLLBACK = "rollback"
 KEEP = "keep"

@@ -25,6 +25,8 @@ class RunOutcome:
     failures: list            # [Failure] from execute
     revert_failures: list     # [Failure] from revert (rollback incomplete)
     suspended: bool = False   # stopped at a task boundary, resumable
+    # [Failure] from a restore's last stage (flows.atoms.Unmark)
+    unmark_failures: list = dataclasses.field(default_factory=list)
 
 
 def _message(failure):
@@ -115,4 +117,5 @@ def run(built, *, max_workers, policy=ROLLBACK, on_step=None,
             return RunOutcome(False, failures, built.revert_failures())
         suspended = engine.storage.get_flow_state() == states.SUSPENDED
     return RunOutcome(not suspended, [], built.revert_failures(),
-                      suspended=suspended)
+                      suspended=suspended,
+                      unmark_failures=built.unmark_failures())

@@ -9,6 +9,9 @@ boundary of the first atom whose name matches the pattern (fnmatch, so
 ``after_call``  the atom's cloud call returned a new id, before anything
                 recorded it (CreatingTask.created)
 ``after_save``  the atom finished and TaskFlow saved its result
+``unmarked``    a restore's final stage took the marks off what the atom
+                created (protection.plugin.tasks.take_marks_off), before
+                it goes on to the next object
 
 Nothing here runs unless the variable is set: it is read once.
 """
@@ -19,7 +22,8 @@ import os
 BEFORE = "before"
 AFTER_CALL = "after_call"
 AFTER_SAVE = "after_save"
-POINTS = (BEFORE, AFTER_CALL, AFTER_SAVE)
+UNMARKED = "unmarked"
+POINTS = (BEFORE, AFTER_CALL, AFTER_SAVE, UNMARKED)
 EXIT_CODE = 137           # what a shell reports for a process killed by -9
 
 _SPEC = os.environ.get("STACKVAULT_CRASH_AT", "")

@@ -129,8 +129,9 @@ class CreateImage(tasks.CreatingTask):
                 fields[prop] = restored.get(RESOURCE_TYPE, original, original)
         if image["os_hidden"]:       # older Glances do not know the key
             fields["os_hidden"] = True
-        # Marked (until CheckRestoredImage) so that a re-run finds this
-        # image instead of making a second one.
+        # Marked (until the restore's last stage) so that a re-run finds
+        # this image instead of making a second one, and an undo can
+        # prove it.
         fields.update(self.marks(ctx))
         # Not protected yet: a protected image cannot be deleted, and the
         # revert below must be able to. ProtectImage sets it last.
@@ -142,6 +143,9 @@ class CreateImage(tasks.CreatingTask):
 
     def find_marked(self, ctx, conn, marks):
         return image_data.marked_image(conn, marks)
+
+    def finish(self, ctx, conn, new_id):
+        image_data.drop_marks(conn, new_id)
 
     def delete(self, conn, new_id):
         conn.image.delete_image(new_id)
@@ -166,14 +170,13 @@ class WaitImageActive(task.Task):
 
 
 class CheckRestoredImage(task.Task):
-    """Glance's hash of what it stored equals the saved one; the marks of
-    CreateImage come off (the properties are the saved ones again)."""
+    """Glance's hash of what it stored equals the saved one (the marks of
+    CreateImage come off in the restore's last stage)."""
 
     def execute(self, conn, resource, metadata, new_image_id):
         _image, data = _saved(metadata, resource)
         image_data.check_restored_image(conn, data, new_image_id,
                                         resource.id)
-        image_data.drop_marks(conn, new_image_id)
 
 
 class ProtectImage(task.Task):

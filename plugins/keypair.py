@@ -12,7 +12,9 @@ What restore creates
     same public key is reused; one with another key is a clear error.
     Key pairs hold no metadata to mark, but their id is the name restore
     chooses: it is journaled before the import, so a restore killed at
-    any point finds (resume) or deletes (abort) the key pair it imported.
+    any point finds the key pair it imported (resume). Nothing proves a
+    journaled name is ours, so an abort lists it for the operator
+    rather than delete it.
 
 How each creation is undone
     Protect creates nothing in the cloud (its revert drops the metadata).
@@ -95,6 +97,12 @@ class ImportKeyPair(tasks.CreatingTask):
                 ctx.journal.forget(self.name)
             raise
         return self.created(ctx, keypair.name)
+
+    def keeps_mark(self, ctx):
+        """A key pair carries no mark: one journaled by an operation that
+        is resumed or aborted is listed for the operator, not deleted
+        (a planted name would delete the user's own key pair)."""
+        return False
 
     def revert(self, ctx, conn, result, **kwargs):
         super().revert(ctx, conn, result, **kwargs)

@@ -109,13 +109,27 @@ class EnsureRouter(task.Task):
                 found, description=saved["description"]))
         return {"id": new_id, "created": created}
 
+    def unmark(self, ctx, conn):
+        """The restore's last stage: the saved description replaces the
+        mark (on the router this atom created)."""
+        tasks.unmark_shared(
+            ctx, self.name, common.ROUTER, self.router["id"], "router",
+            conn.network.get_router,
+            lambda found: conn.network.update_router(
+                found, description=self.router["description"]))
+
     def revert(self, ctx, conn, result, **kwargs):
         router_id = tasks.shared_to_undo(
             ctx, self.name, common.ROUTER, self.router["id"], result,
             lambda mark: _marked_router(conn, mark))
         if router_id is None:
             return
-        dismantle_router(ctx, conn, router_id)
+        # Proven before anything is taken off it: the id may come from
+        # storage (an abort), and a router is dismantled, not just deleted.
+        if tasks.shared_proven(ctx, conn.network.get_router, "router",
+                               common.ROUTER, self.router["id"],
+                               router_id) is not None:
+            dismantle_router(ctx, conn, router_id)
         tasks.forget_shared(ctx, self.name, common.ROUTER, self.router["id"])
 
 
@@ -194,8 +208,9 @@ class AddRouterInterface(task.Task):
                          provides=common.interface_key(router_id, port_id),
                          rebind=rebind)
         self.by_port = by_port
+        self.router_id = router_id
 
-    def execute(self, conn, router, port_id=None, subnet_id=None):
+    def execute(self, ctx, conn, router, port_id=None, subnet_id=None):
         where = {"port": port_id} if self.by_port else {"subnet": subnet_id}
         try:
             reply = conn.network.add_interface_to_router(router["id"],
@@ -218,8 +233,10 @@ class AddRouterInterface(task.Task):
                 return port.id
         return None
 
-    def revert(self, conn, result, router, **kwargs):
-        if not isinstance(result, str):
+    def revert(self, ctx, conn, result, router, **kwargs):
+        if not isinstance(result, str) or tasks.shared_proven(
+                ctx, conn.network.get_router, "router", common.ROUTER,
+                self.router_id, router["id"]) is None:
             return
         try:
             conn.network.remove_interface_from_router(router["id"],

@@ -69,6 +69,17 @@ class EnsureSecurityGroup(task.Task):
                 found, description=saved["description"]))
         return {"id": new_id, "created": created, "recorded": created}
 
+    def unmark(self, ctx, conn):
+        """The restore's last stage: the saved description replaces the
+        mark (on the group this atom created)."""
+        if self.group["is_default"]:
+            return
+        tasks.unmark_shared(
+            ctx, self.name, common.SECURITY_GROUP, self.group["id"],
+            "security group", conn.network.get_security_group,
+            lambda found: conn.network.update_security_group(
+                found, description=self.group["description"]))
+
     def revert(self, ctx, conn, result, **kwargs):
         group_id = None
         if not self.group["is_default"]:
@@ -76,11 +87,16 @@ class EnsureSecurityGroup(task.Task):
                 ctx, self.name, common.SECURITY_GROUP, self.group["id"],
                 result, lambda mark: _marked_group(conn, mark))
         if group_id is not None:
-            wait.delete_when_settled(
-                lambda: conn.network.get_security_group(group_id),
-                lambda: conn.network.delete_security_group(
-                    group_id, ignore_missing=True),
-                what=f"security group {group_id}", timeouts=ctx.timeouts)
+            if tasks.shared_proven(
+                    ctx, conn.network.get_security_group, "security group",
+                    common.SECURITY_GROUP, self.group["id"],
+                    group_id) is not None:
+                wait.delete_when_settled(
+                    lambda: conn.network.get_security_group(group_id),
+                    lambda: conn.network.delete_security_group(
+                        group_id, ignore_missing=True),
+                    what=f"security group {group_id}",
+                    timeouts=ctx.timeouts)
             tasks.forget_shared(ctx, self.name, common.SECURITY_GROUP,
                                 self.group["id"])
         elif isinstance(result, dict) and result["recorded"]:
@@ -159,8 +175,11 @@ class CreateSecurityGroupRules(task.Task):
         created = conn.network.create_security_group_rules(rules)
         return [r.id for r in created]
 
-    def revert(self, conn, result, **kwargs):
-        if not isinstance(result, list):
+    def revert(self, ctx, conn, result, **kwargs):
+        if not isinstance(result, list) or tasks.from_storage(ctx):
+            # Rules carry no mark: ids read back from storage are not
+            # deleted one by one; deleting the group (its creator's
+            # revert, proven by the group's mark) takes them with it.
             return
         for rule_id in result:
             conn.network.delete_security_group_rule(rule_id,

@@ -39,9 +39,13 @@ class CreateRootDiskImage(tasks.CreatingTask):
     def find_marked(self, ctx, conn, marks):
         return image_data.marked_image(conn, marks)
 
+    def finish(self, ctx, conn, new_id):
+        image_data.drop_marks(conn, new_id)
+
     def execute(self, ctx, conn, metadata, server_attrs):
         root = common.root_disk(metadata)
-        # marked until WaitRootDiskImage, so that a re-run finds it
+        # marked until the restore's last stage, so that a re-run finds
+        # it and an undo can prove it
         new_id = image_data.create_image(
             conn, root["image"], name=f"{server_attrs['name']}-root-disk",
             visibility="private", **self.marks(ctx))
@@ -70,7 +74,6 @@ class WaitRootDiskImage(task.Task):
         image_data.wait_image_active(ctx, conn, root_image_id, data)
         image_data.check_restored_image(conn, data, root_image_id,
                                         common.root_snapshot_id(metadata))
-        image_data.drop_marks(conn, root_image_id)
         return {"image_id": root_image_id}
 
 
@@ -92,9 +95,14 @@ class CreateServer(tasks.CreatingTask):
         return tasks.marked_by_metadata(conn.compute.servers(details=True),
                                         marks)
 
+    def finish(self, ctx, conn, new_id):
+        tasks.drop_marks(lambda key: conn.compute.delete_server_metadata(
+            new_id, keys=[key]))
+
     def execute(self, ctx, conn, flavor_id, server_attrs, boot_source):
-        # marked until WaitServerActive, so that a re-run finds this server
-        # instead of booting a second one
+        # marked until the restore's last stage, so that a re-run finds
+        # this server instead of booting a second one, and an undo can
+        # prove it
         attrs = dict(server_attrs, flavor_id=flavor_id, networks="none",
                      metadata=dict(server_attrs.get("metadata") or {},
                                    **self.marks(ctx)))
@@ -118,9 +126,19 @@ class WaitServerActive(task.Task):
         ctx.wait_for_status(lambda: conn.compute.get_server(new_server_id),
                             "ACTIVE", what=common.label(new_server_id),
                             failures=("ERROR",))
-        tasks.drop_marks(lambda key: conn.compute.delete_server_metadata(
-            new_server_id, keys=[key]))
         return new_server_id
+
+
+def _our_server(ctx, conn, server_id):
+    """Before a revert detaches from ``server_id`` (an id that may come
+    from storage): the server must carry the marks of this resource's
+    CreateServer (it does until the restore's last stage). Raises
+    NotOurs; ``None`` when it is gone."""
+    if ctx.journal is None:
+        return True     # a bare run of the flow: the id is this run's
+    label = f"{ctx.resource.type}#{ctx.resource.id}"
+    return CreateServer(name=f"{label}/CreateServer").proven(
+        ctx, conn, server_id)
 
 
 def _resumed(ctx):
@@ -166,14 +184,29 @@ class CreatePort(task.Task):
                 found, description=plan["attrs"].get("description", "")))
         return {"id": new_id, "created": created}
 
+    def unmark(self, ctx, conn):
+        """The restore's last stage: the saved description replaces the
+        mark (on the port this atom created)."""
+        saved = next((p for p in ctx.metadata.get("ports", [])
+                      if p["id"] == self.original_id), {})
+        tasks.unmark_shared(
+            ctx, self.name, common.PORT_TYPE, self.original_id, "port",
+            conn.network.get_port,
+            lambda found: conn.network.update_port(
+                found, description=saved.get("description") or ""))
+
     def revert(self, ctx, conn, result, **kwargs):
         port_id = tasks.shared_to_undo(
             ctx, self.name, common.PORT_TYPE, self.original_id, result,
             lambda mark: _marked_port(conn, mark))
-        if port_id is not None:
+        if port_id is None:
+            return
+        if tasks.shared_proven(ctx, conn.network.get_port, "port",
+                               common.PORT_TYPE, self.original_id,
+                               port_id) is not None:
             conn.network.delete_port(port_id, ignore_missing=True)
-            tasks.forget_shared(ctx, self.name, common.PORT_TYPE,
-                                self.original_id)
+        tasks.forget_shared(ctx, self.name, common.PORT_TYPE,
+                            self.original_id)
 
 
 def _marked_port(conn, mark):
@@ -199,7 +232,8 @@ class AttachPort(task.Task):
         return port["id"]
 
     def revert(self, ctx, conn, active_server_id, result, **kwargs):
-        if not isinstance(result, str):
+        if not isinstance(result, str) or \
+                _our_server(ctx, conn, active_server_id) is None:
             return
         conn.compute.delete_server_interface(result, server=active_server_id,
                                              ignore_missing=True)
@@ -297,11 +331,37 @@ class AssociateFloatingIP(task.Task):
 
     def _allocated(self, ctx, conn, plan, fip_id, address, message):
         """Journal a floating IP this step allocated; the saved
-        description then replaces the mark."""
+        description replaces the mark in the restore's last stage
+        (:meth:`unmark`), at once when there is no journal."""
         if ctx.journal is not None:
             ctx.journal.record(self.name, fip_id)
-        conn.network.update_ip(fip_id, description=plan["description"])
+        else:
+            conn.network.update_ip(fip_id, description=plan["description"])
         return self._done(ctx, fip_id, address, True, message)
+
+    def _saved_description(self, ctx):
+        for port in ctx.metadata.get("ports", []):
+            for fip in port.get("floating_ips", []):
+                if fip["id"] == self.original_id:
+                    return fip.get("description") or ""
+        return ""
+
+    def _proven(self, ctx, conn, fip_id):
+        return tasks.proven_by_tag(ctx, conn.network.get_ip, "floating IP",
+                                   fip_id, self.name)
+
+    def unmark(self, ctx, conn):
+        """The restore's last stage: the saved description replaces the
+        mark of a floating IP this step allocated."""
+        if ctx.journal is None:
+            return
+        fip_id = ctx.journal.created_by(self.name)
+        if fip_id is None:
+            return
+        tasks.take_marks_off(
+            ctx, self.name, fip_id, lambda: self._proven(ctx, conn, fip_id),
+            lambda: conn.network.update_ip(
+                fip_id, description=self._saved_description(ctx)))
 
     def _earlier(self, ctx, conn, plan, port_id):
         """What the interrupted run associated with the port: allocated
@@ -345,7 +405,8 @@ class AssociateFloatingIP(task.Task):
             if allocated is None:
                 return
         if result["created"]:
-            conn.network.delete_ip(result["id"], ignore_missing=True)
+            if self._proven(ctx, conn, result["id"]) is not None:
+                conn.network.delete_ip(result["id"], ignore_missing=True)
             if ctx.journal is not None:
                 ctx.journal.forget(self.name)
         else:
@@ -388,7 +449,8 @@ class AttachVolume(task.Task):
     def revert(self, ctx, conn, active_server_id, result, **kwargs):
         """Detach and wait ``available``; the volume plugin's own revert
         deletes the volume."""
-        if not isinstance(result, str):
+        if not isinstance(result, str) or \
+                _our_server(ctx, conn, active_server_id) is None:
             return
         try:
             conn.compute.delete_volume_attachment(

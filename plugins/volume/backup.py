@@ -254,9 +254,9 @@ class CreateVolumeFromBackup(CreatingVolume):
 
     def volume_attrs(self, ctx, metadata, parameters):
         """What every new volume gets: name, description, type, zone, and
-        the saved metadata with this atom's marks (until
-        RestoreVolumeAttributes, so that a re-run finds this volume
-        instead of restoring a second one)."""
+        the saved metadata with this atom's marks (until the restore's
+        last stage, so that a re-run finds this volume instead of
+        restoring a second one, and an undo can prove it)."""
         attrs = {
             "size": metadata["size"],
             "name": parameters.get("restore_name") or metadata["name"],
@@ -272,6 +272,10 @@ class CreateVolumeFromBackup(CreatingVolume):
         if zone:
             attrs["availability_zone"] = zone
         return attrs
+
+    def finish(self, ctx, conn, new_id):
+        tasks.drop_marks(lambda key: conn.block_storage.delete_volume_metadata(
+            new_id, keys=[key]))
 
     def execute(self, ctx, conn, resource, metadata, parameters):
         if not sdk_utils.supports_microversion(conn.block_storage,
@@ -295,15 +299,14 @@ class WaitVolumeAvailable(task.Task):
 
 
 class RestoreVolumeAttributes(task.Task):
-    """Bootable flag and image metadata of the new volume; the marks of
-    CreateVolumeFromBackup come off its metadata.
+    """Bootable flag and image metadata of the new volume (the marks of
+    CreateVolumeFromBackup stay on its metadata until the restore's last
+    stage).
 
     Undone by the revert of CreateVolumeFromBackup, which deletes the volume.
     """
 
     def execute(self, conn, new_volume_id, metadata):
-        tasks.drop_marks(lambda key: conn.block_storage.delete_volume_metadata(
-            new_volume_id, keys=[key]))
         if metadata.get("bootable"):
             conn.block_storage.set_volume_bootable_status(new_volume_id,
                                                           True)

@@ -25,6 +25,8 @@ class OperationResult:
     problems: list = dataclasses.field(default_factory=list)
     rollback_failures: list = dataclasses.field(default_factory=list)
     warnings: list = dataclasses.field(default_factory=list)
+    # restore: {step: id} of restored objects whose marks stayed on
+    still_marked: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     operation_id: typing.Optional[str] = None
     timings: dict = dataclasses.field(default_factory=dict)   # key -> s
@@ -55,6 +57,8 @@ class OperationResult:
             data["timings"] = self.timings
         if self.api_calls:
             data["api_calls"] = self.api_calls
+        if self.still_marked:
+            data["still_marked"] = self.still_marked
         if self.warnings:
             data["warnings"] = self.warnings
         if self.rollback_failures:

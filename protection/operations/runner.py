@@ -120,6 +120,15 @@ def build_flow(registry, operation, graph, make, abort=False):
         raise exceptions.PluginError(str(exc)) from None
 
 
+def _unmark_what_is_kept(op, policy, outcome, built):
+    """A restore that failed under ``keep`` leaves what it made to the
+    user: its marks come off as they would have at the end (nothing will
+    undo it)."""
+    if op.kind == contract.RESTORE and policy == contract.KEEP and \
+            not outcome.succeeded and not outcome.suspended:
+        outcome.unmark_failures = builder.unmark_now(built)
+
+
 class Runner:
     """Builds and runs operations' flows with persistence.
 
@@ -301,6 +310,7 @@ class Runner:
                                           persisted, on_step)
         if fence.tripped:
             raise ops.OwnershipLost(op.id, fence.tripped)
+        _unmark_what_is_kept(op, policy, outcome, built)
         if abort:
             outcome.failures = [f for f in outcome.failures
                                 if f.step != "abort"]

@@ -76,7 +76,18 @@ class Journal:
     finds it again when the atom runs a second time after a crash, or when it
     is reverted without a result. ``resuming`` is true when the operation is
     being resumed or aborted (only then is anything looked up).
+
+    A restore's last stage (:func:`protection.plugin.tasks.take_marks_off`)
+    adds two kinds of notes beside an entry ``KEY``: ``unmarked:KEY`` (the
+    object's marks were taken off: it no longer proves to be this
+    operation's, so an undo leaves it and reports it) and ``marked:KEY``
+    (its marks could not be taken off: reported, the object stays).
+    Forgetting ``KEY`` forgets its notes.
     """
+
+    UNMARKED = "unmarked:"
+    STILL_MARKED = "marked:"
+    NOTES = (UNMARKED, STILL_MARKED)
 
     def __init__(self, operation_id, store=None, resuming=False,
                  initial=None):
@@ -100,12 +111,28 @@ class Journal:
             self._store.record_created(self.operation_id, atom_name, new_id)
 
     def forget(self, atom_name):
-        if self._created.pop(atom_name, None) is not None and \
-                self._store is not None:
-            self._store.forget_created(self.operation_id, atom_name)
+        for key in (atom_name, *(note + atom_name for note in self.NOTES)):
+            if self._created.pop(key, None) is not None and \
+                    self._store is not None:
+                self._store.forget_created(self.operation_id, key)
 
     def created_by(self, atom_name):
         return self._created.get(atom_name)
 
     def remaining(self):
         return dict(self._created)
+
+    def still_marked(self):
+        """``{KEY: id}`` of what the final stage of a restore could not
+        take the marks off."""
+        return {key[len(self.STILL_MARKED):]: new_id
+                for key, new_id in sorted(self._created.items())
+                if key.startswith(self.STILL_MARKED)}
+
+    def left_after_undo(self):
+        """What an undo left: :meth:`remaining` without the notes of an
+        entry that is itself listed (its note says nothing more)."""
+        entries = self.remaining()
+        return {key: new_id for key, new_id in entries.items()
+                if not any(key.startswith(note) and key[len(note):] in entries
+                           for note in self.NOTES)}

@@ -84,6 +84,9 @@ class CreatingTemporaryImage(tasks.CreatingTask):
         in a restore too."""
         return True
 
+    def unmark(self, ctx, conn):
+        """Nothing to take off: the flow deletes the image."""
+
     def fetch(self, conn, new_id):
         return conn.image.get_image(new_id)
 

@@ -15,6 +15,9 @@ fetched and must carry one of:
   and step>`` (:func:`protection.plugin.tasks.tag_for`) in its
   description, name or tags: what :class:`~protection.plugin.tasks.
   CreatingTask` stamps on what it creates;
+  A restore's objects keep it until the restore's final stage, once
+  everything is restored, takes it off (:func:`protection.plugin.tasks.
+  take_marks_off`): until then every undo of a restore can prove them;
 * the *checkpoint's mark* (objects a protect created): a name
   ``stackvault-<checkpoint id>`` or ``stackvault-tmp-<checkpoint id>...``,
   or ``stackvault checkpoint <checkpoint id>`` in its description. It
@@ -82,7 +85,13 @@ def carries_step_mark(obj, marks, tag):
     if any(all(values.get(k) == v for k, v in marks.items())
            for values in _key_values(obj)):
         return True
-    return any(tag in text for text in _texts(obj))
+    return carries_tag(obj, tag)
+
+
+def carries_tag(obj, tag):
+    """Whether ``obj`` carries ``tag`` (:func:`protection.plugin.tasks.
+    tag_for`) in its description, name or tags."""
+    return bool(tag) and any(tag in text for text in _texts(obj))
 
 
 def carries_checkpoint_mark(obj, checkpoint_id):

@@ -22,47 +22,54 @@ operation's journal (durably, before anything else can happen), and the
 task marks what it creates with :meth:`CreatingTask.marks` (the operation
 id and the atom name, as metadata or properties) or
 :meth:`CreatingTask.mark_tag` (one short string, in a description), and
-takes off a mark that stands in a user-visible field in
-:meth:`CreatingTask.finish`. During a protect the id also goes into the
-checkpoint (:mod:`protection.plugin.journal`). When the atom runs
-again (an operation resumed after its process died mid-task), the base
-class first looks for what an earlier run created, by the journal and then
-by the marks, and returns that instead of creating a second one. A revert
-without a result (the process died before the task finished) deletes what
-the journal says the atom created, or, when the process died between the
-API's answer and the journal write, what carries the atom's marks.
+takes the marks off in :meth:`CreatingTask.finish`: a protect at once
+(its objects keep the marks that do not stand in a user-visible field
+for life), a restore in its final stage, once every resource is restored
+(:meth:`CreatingTask.unmark`, :func:`take_marks_off`). During a protect
+the id also goes into the checkpoint (:mod:`protection.plugin.journal`).
+When the atom runs again (an operation resumed after its process died
+mid-task), the base class first looks for what an earlier run created, by
+the journal and then by the marks, and returns that instead of creating
+a second one. A revert without a result (the process died before the
+task finished) deletes what the journal says the atom created, or, when
+the process died between the API's answer and the journal write, what
+carries the atom's marks.
 
 Objects that carry no mark (no metadata, tags or description) and get an
 id the cloud chooses: :class:`NameMarkedTask` when the name can be changed
-afterwards (created under the mark, renamed once the id is journaled);
+afterwards (created under the mark, renamed as :meth:`finish` says);
 :class:`UnmarkedTask` when nothing can carry a mark (a Nova server group):
 it journals a note before the call, so after a crash in the call the
 object is listed for the operator instead of being deleted blind or
 forgotten.
 
 Deletes trust only marks. A protect's objects keep their marks for
-life, so an id of one read back from storage (a protect resumed or
-aborted, a checkpoint's ``created.json``) is deleted only once the object
-proves to be this step's (:meth:`CreatingTask.carries_mark`;
+life and a restore's until its final stage, so an id of one read back
+from storage (a protect or restore resumed or aborted, a checkpoint's
+``created.json``), and any id a restore undoes, is deleted only once the
+object proves to be this step's (:meth:`CreatingTask.carries_mark`;
 :mod:`protection.plugin.ownership`): anything else raises
 :class:`NotOurs` and is left, reported. :func:`prove_ours` does the same
 for a step that deletes what an earlier step of a protect created (a
-temporary snapshot or image). A restore's objects lose their marks once
-set up (:meth:`CreatingTask.keeps_mark`; its temporary images keep
-theirs), so a restore's abort still trusts its journal for them
-(doc/operations.rst, "What a delete trusts").
+temporary snapshot or image). An object whose marks the final stage
+took off no longer proves anything: an abort after that point leaves it
+and reports it. Objects that can carry no mark
+(:meth:`CreatingTask.keeps_mark` false: :class:`UnmarkedTask`, a key
+pair) are never deleted by an id read back from storage: they are listed
+for the operator (doc/operations.rst, "What a delete trusts").
 
-``create_shared`` / ``shared_to_undo``
+``create_shared`` / ``shared_to_undo`` (:mod:`protection.plugin.shared`)
     The same for an object several atoms of one restore may need (a router
     or security group two networks share, a port): made once per restore
     (``RestoredIds.create_once``), marked with the object's own key
     (``TYPE#ORIGINAL_ID``) rather than an atom's, and journaled as
     ``TYPE#ORIGINAL_ID@ATOM``: whichever atom runs again finds it, and
-    only the atom that created it sets it up and deletes it on revert.
+    only the atom that created it sets it up and deletes it on revert,
+    once the object proves to carry the mark (:func:`shared_proven`); its
+    :func:`unmark_shared` takes the mark off in the restore's final stage.
 """
 
 import functools
-import hashlib
 import inspect
 
 from openstack import exceptions as sdk_exceptions
@@ -70,9 +77,22 @@ from taskflow import task
 
 from flows import faults
 from flows.contract import PROTECT
+from flows.contract import RESTORE
 from protection.plugin import journal as protect_journal
 from protection.plugin import ownership
 from protection.plugin import wait
+from protection.plugin.context import Journal
+from protection.plugin.marks import TAG_PREFIX
+from protection.plugin.marks import leave
+from protection.plugin.marks import proven_by_tag
+from protection.plugin.marks import tag_for
+from protection.plugin.marks import take_marks_off
+from protection.plugin.shared import create_shared
+from protection.plugin.shared import forget_shared
+from protection.plugin.shared import shared_key
+from protection.plugin.shared import shared_proven
+from protection.plugin.shared import shared_to_undo
+from protection.plugin.shared import unmark_shared
 from protection.plugin.ownership import MARK_OPERATION
 from protection.plugin.ownership import MARK_TASK
 from protection.plugin.ownership import NotOurs
@@ -81,9 +101,9 @@ __all__ = ["CreatingTask", "MARK_KEYS", "MARK_OPERATION", "MARK_TASK",
            "NotOurs", "SaveMetadata", "TAG_PREFIX", "checkpoints_object",
            "create_shared", "drop_marks", "exists", "first_id",
            "forget_shared", "from_storage", "leave", "marked_by_metadata",
-           "prove_ours", "shared_to_undo", "tag_for"]
+           "prove_ours", "proven_by_tag", "shared_key", "shared_proven",
+           "shared_to_undo", "tag_for", "take_marks_off", "unmark_shared"]
 MARK_KEYS = (MARK_OPERATION, MARK_TASK)
-TAG_PREFIX = "stackvault:"
 
 
 def _reusing(execute):
@@ -102,7 +122,7 @@ def _reusing(execute):
         else:
             new_id = self.creating(ctx, lambda: execute(self, *args,
                                                         **kwargs))
-        if isinstance(new_id, str):
+        if isinstance(new_id, str) and not self.defers_finish(ctx):
             self.finish(ctx, conn, new_id)
         return new_id
     return wrapper
@@ -160,10 +180,14 @@ class CreatingTask(task.Task):
         return None
 
     def finish(self, ctx, conn, new_id):
-        """Called once the new id is recorded, on the first run and on a
-        re-run that found the object: take off a mark that takes the
-        place of a user-visible field (a Neutron description). Must be
-        idempotent."""
+        """Take the marks off the object: put back the user-visible field
+        a mark took the place of (a Neutron description), drop marks kept
+        as metadata or properties. A protect calls it once the new id is
+        recorded (on the first run and on a re-run that found the object;
+        a protect's object keeps its other marks for life, so a protect's
+        ``finish`` restores only user-visible fields). A restore calls it
+        in its final stage (:meth:`unmark`), once everything is restored
+        and the object proved to carry the marks. Must be idempotent."""
 
     # -- idempotency -------------------------------------------------------
     def marks(self, ctx):
@@ -179,11 +203,12 @@ class CreatingTask(task.Task):
     def earlier(self, ctx, conn):
         """What an earlier run of this atom created and still exists.
 
-        A protect's objects keep their marks for life, so a journaled id
-        that does not carry them is not taken (a later step of the
-        protect deletes a temporary object). A restore's objects lose
-        theirs once set up (possibly in the run that died), so there the
-        journal alone is taken: a re-run never deletes what it finds."""
+        Objects keep their marks while the operation runs (a protect's
+        for life, a restore's until its final stage), so a journaled id
+        that does not carry them is not taken: a planted id is never
+        adopted (nor deleted later). An object that can carry no mark
+        (:meth:`keeps_mark` false) is taken by the journal alone: a
+        re-run never deletes what it finds."""
         journal = ctx.journal
         if journal is None or not journal.resuming:
             return None
@@ -203,12 +228,28 @@ class CreatingTask(task.Task):
 
     # -- ownership (see the module doc) ---------------------------------------
     def keeps_mark(self, ctx):
-        """Whether what this step creates keeps its mark for life, so
-        that an id of it read back from storage can be proven before a
-        delete: a protect's objects (backups, temporary objects) do; a
-        restore's lose theirs once set up. Override for a restore's
-        temporary object that keeps it (a temporary image's name)."""
-        return ctx.operation == PROTECT
+        """Whether what this step creates carries its mark as long as it
+        may be undone, so that its id can be proven before a delete: a
+        protect's objects keep it for life, a restore's until the
+        restore's final stage. ``False`` for objects that can carry no
+        mark (:class:`UnmarkedTask`, a key pair): an id of one read back
+        from storage is listed for the operator, never deleted."""
+        return True
+
+    def defers_finish(self, ctx):
+        """Whether :meth:`finish` waits for the restore's final stage
+        (:meth:`unmark`): in a restore with a journal (a run of the
+        service), for what carries marks."""
+        return ctx.operation == RESTORE and ctx.journal is not None and \
+            self.keeps_mark(ctx)
+
+    def must_prove(self, ctx):
+        """Whether an undo proves the object first: an id read back from
+        storage (an operation resumed or aborted), and every undo of a
+        restore run by the service (its objects carry their marks until
+        its final stage, after which nothing is undone)."""
+        return from_storage(ctx) or (
+            ctx.operation == RESTORE and bool(ctx.operation_id))
 
     def carries_mark(self, ctx, obj):
         """Whether ``obj`` is what this step created: it carries the
@@ -227,6 +268,12 @@ class CreatingTask(task.Task):
                   f"step {self.name}")
         if ctx.operation == PROTECT:
             reason += f" nor of checkpoint {ctx.checkpoint_id}"
+        if ctx.journal is not None and ctx.journal.created_by(
+                Journal.UNMARKED + self.name) == new_id:
+            reason = ("the restore's final stage took its marks off "
+                      f"(operation {ctx.operation_id} step {self.name}): "
+                      "it is this restore's, but nothing proves it any "
+                      "more")
         return ownership.proven(
             lambda found: self.fetch(conn, found), self.kind, new_id,
             lambda obj: self.carries_mark(ctx, obj), reason)
@@ -251,18 +298,41 @@ class CreatingTask(task.Task):
         return new_id
 
     def undo(self, ctx, conn, new_id):
-        """Delete the object and wait until it is gone (bounded). An id
-        read back from storage (:func:`from_storage`) of an object that
-        keeps its mark (:meth:`keeps_mark`) is first proven
-        (:meth:`proven`): raises :class:`NotOurs`, deleting nothing."""
-        if self.keeps_mark(ctx) and from_storage(ctx) and \
-                self.proven(ctx, conn, new_id) is None:
-            return                  # already gone
+        """Delete the object and wait until it is gone (bounded). When
+        :meth:`must_prove`, the object is first proven (:meth:`proven`);
+        one that can carry no mark (:meth:`keeps_mark` false) is deleted
+        only by an id this process got from the cloud. Otherwise raises
+        :class:`NotOurs`, deleting nothing."""
+        if self.must_prove(ctx):
+            if self.keeps_mark(ctx):
+                if self.proven(ctx, conn, new_id) is None:
+                    return          # already gone
+            elif from_storage(ctx):
+                if not self._exists(conn, new_id):
+                    return
+                raise NotOurs(
+                    self.kind, new_id,
+                    f"a {self.kind} can carry no mark, so an id read back "
+                    "from storage is never deleted: it is listed for the "
+                    "operator")
         wait.delete_when_settled(
             lambda: self.fetch(conn, new_id),
             lambda: self.delete(conn, new_id),
             what=f"{self.kind} {new_id}", timeouts=ctx.timeouts,
             settled=self.settled)
+
+    def unmark(self, ctx, conn):
+        """The restore's final stage (:class:`flows.atoms.Unmark`): take
+        this step's marks off what it created (:meth:`finish`), once the
+        object proves to carry them (:func:`take_marks_off`)."""
+        if not self.defers_finish(ctx):
+            return
+        new_id = ctx.journal.created_by(self.name)
+        if new_id is None:
+            return
+        take_marks_off(ctx, self.name, new_id,
+                       lambda: self.proven(ctx, conn, new_id),
+                       lambda: self.finish(ctx, conn, new_id))
 
     def revert(self, ctx, conn, result, **kwargs):
         new_id = result if isinstance(result, str) else None
@@ -275,7 +345,11 @@ class CreatingTask(task.Task):
             new_id = self.find_marked(ctx, conn, self.marks(ctx))
         if new_id is None:
             return
-        self.undo(ctx, conn, new_id)
+        try:
+            self.undo(ctx, conn, new_id)
+        except NotOurs:
+            self._undo_marked_instead(ctx, conn, result, new_id)
+            raise               # the journaled id stays, reported
         if ctx.journal is not None:
             ctx.journal.forget(self.name)
         if ctx.operation == PROTECT:
@@ -283,6 +357,16 @@ class CreatingTask(task.Task):
         key = self.recorded_key(ctx)
         if key is not None:
             ctx.forget_new_id(*key)
+
+    def _undo_marked_instead(self, ctx, conn, result, journaled):
+        """A journaled id that is not ours (planted) may hide what this
+        step really made before it died: that one carries its marks."""
+        if isinstance(result, str) or not ctx.operation_id or \
+                ctx.operation != RESTORE:
+            return
+        found = self.find_marked(ctx, conn, self.marks(ctx))
+        if found is not None and found != journaled:
+            self.undo(ctx, conn, found)
 
 
 def from_storage(ctx):
@@ -312,24 +396,6 @@ def prove_ours(ctx, fetch, what, object_id):
     if not from_storage(ctx):
         return True
     return checkpoints_object(ctx, fetch, what, object_id) is not None
-
-
-def leave(ctx, key, error):
-    """Report the object a delete step does not delete (``error``, a
-    :class:`NotOurs`): in the operation's result and its progress."""
-    if ctx.journal is not None:
-        ctx.journal.leave(key, error.object_id, f"{ctx.resource}: {error}")
-    ctx.progress.step("left", str(error))
-
-
-def tag_for(operation_id, name):
-    """One short mark for (operation, atom or object key), for a field
-    that holds a string: a Cinder description, or a Neutron description
-    until ``finish`` (Neutron refuses tags on create unless its
-    ``tag-creation`` covers the resource, and tags are 60 characters)."""
-    digest = hashlib.sha256(
-        f"{operation_id}/{name}".encode()).hexdigest()[:32]
-    return f"{TAG_PREFIX}{digest}"
 
 
 def exists(get, object_id):
@@ -379,107 +445,14 @@ class SaveMetadata(task.Task):
         bank.delete_metadata()
 
 
-# -- objects several atoms share (RestoredIds.create_once) --------------------
-def shared_key(rtype, original_id):
-    """The object's own key (its tag is made from it)."""
-    return f"{rtype}#{original_id}"
-
-
-def _journal_key(rtype, original_id, atom_name):
-    """A shared object's journal key: the object's type and original id
-    (what it is), then the atom that created it (who deletes it)."""
-    return f"{shared_key(rtype, original_id)}@{atom_name}"
-
-
-def _journaled(journal, rtype, original_id):
-    """``(journal key, id)`` of what any atom journaled for the object."""
-    prefix = shared_key(rtype, original_id) + "@"
-    for key, new_id in sorted(journal.remaining().items()):
-        if key.startswith(prefix):
-            return key, new_id
-    return None, None
-
-
-def create_shared(ctx, atom_name, rtype, original_id, create, exists,
-                  find_tagged, finish=None):
-    """``ctx.restored.create_once``, durable (see module doc).
-
-    ``create(tag)`` makes the object carrying ``tag`` and returns its id;
-    ``exists(id)`` and ``find_tagged(tag)`` find what an earlier run of
-    this operation made; ``finish(id)`` (optional, idempotent) takes the
-    mark off once the id is journaled, by the creating atom. Returns
-    ``(new_id, created)``: ``created`` is true for the one atom that
-    created it (in this run or, by the journal, an earlier one): that
-    atom alone sets it up and deletes it on revert.
-    """
-    journal = ctx.journal
-    mine = _journal_key(rtype, original_id, atom_name)
-
-    def adopt(found, earlier_key=None):
-        if earlier_key not in (None, mine):
-            journal.forget(earlier_key)     # the creator is now this atom
-        journal.record(mine, found)
-        return found
-
-    def make():
-        if journal is not None and journal.resuming:
-            earlier_key, found = _journaled(journal, rtype, original_id)
-            if found is not None and exists(found):
-                return adopt(found, earlier_key)
-            found = find_tagged(tag_for(ctx.operation_id,
-                                        shared_key(rtype, original_id)))
-            if found is not None:
-                return adopt(found, earlier_key)
-        new_id = create(tag_for(ctx.operation_id,
-                                shared_key(rtype, original_id)))
-        faults.maybe_crash(atom_name, faults.AFTER_CALL)
-        if journal is not None:
-            journal.record(mine, new_id)
-        return new_id
-    new_id, created = ctx.restored.create_once(rtype, original_id, make)
-    created = created or (journal is not None
-                          and journal.created_by(mine) == new_id)
-    if created and finish is not None:
-        finish(new_id)
-    return new_id, created
-
-
-def shared_to_undo(ctx, atom_name, rtype, original_id, result, find_tagged):
-    """The id a revert of a shared create must delete, or ``None``: what
-    this atom journaled (also when it died before its result), or its
-    result's when it created it, or, when no atom journaled the object
-    (killed between the API's answer and the journal write), the object
-    carrying its tag."""
-    journal = ctx.journal
-    if journal is not None:
-        new_id = journal.created_by(_journal_key(rtype, original_id,
-                                                 atom_name))
-        if new_id is not None:
-            return new_id
-    if isinstance(result, dict):
-        return result["id"] if result.get("created") else None
-    if not ctx.operation_id or (
-            journal is not None
-            and _journaled(journal, rtype, original_id)[0] is not None):
-        return None
-    return find_tagged(tag_for(ctx.operation_id,
-                               shared_key(rtype, original_id)))
-
-
-def forget_shared(ctx, atom_name, rtype, original_id):
-    """After a revert deleted a shared object: out of journal and map."""
-    if ctx.journal is not None:
-        ctx.journal.forget(_journal_key(rtype, original_id, atom_name))
-    ctx.forget_new_id(rtype, original_id)
-
-
 # -- objects that carry no mark -----------------------------------------------
 class NameMarkedTask(CreatingTask):
     """A create whose object has no field for a mark but a name that can
     be changed afterwards: it is created under the operation's mark
     (:meth:`mark_tag`, ``stackvault:`` and 32 hex digits) and renamed to
-    its real name in :meth:`finish`, once the id is journaled. A re-run
-    (or a revert without a result) finds it by the marked name.
+    its real name in :meth:`finish` (a restore's last stage; a protect's
+    once the id is journaled). A re-run (or a revert without a result)
+    finds it by the marked name, and an undo proves it by it.
 
     A subclass provides :meth:`object_name`, :meth:`find_named` and
     :meth:`rename`, and creates with ``name=self.create_name(ctx)``.
@@ -543,7 +516,14 @@ class UnmarkedTask(CreatingTask):
 
     A subclass provides :meth:`describe` and, where the service can list
     them, :meth:`find_candidates`.
+
+    Its object carries no mark (:meth:`keeps_mark` is false), so an id of
+    one read back from storage (a resumed or aborted operation) is listed
+    for the operator, never deleted.
     """
+
+    def keeps_mark(self, ctx):
+        return False
 
     def describe(self, ctx):
         """What the object is, for the operator (``named 'web'``)."""

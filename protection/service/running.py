@@ -276,11 +276,30 @@ def execute(service, inputs, started, resume=False, abort=False):
     result.warnings += plugin_tasks.unconfirmed_notes(
         run.journal.remaining())
     if abort:
-        left = run.journal.remaining()
+        left = run.journal.left_after_undo()
         result.status = "failed" if left else "aborted"
         result.left_behind = left
+    else:
+        report_marks(result, run)
     report_left(result, run.journal.left, run.journal.notes)
     return run, result
+
+
+def report_marks(result, run):
+    """What a restore's last stage could not take the marks off: the
+    objects stay (the restore stands), listed in ``still_marked`` and
+    ``warnings``, for the operator to take the marks off by hand."""
+    result.still_marked = run.journal.still_marked()
+    result.warnings += [
+        f"{new_id} ({key}): its stackvault marks were not taken off "
+        "(the restore stands; take them off by hand: metadata or "
+        "properties stackvault_operation and stackvault_task, or a "
+        "stackvault: description)"
+        for key, new_id in result.still_marked.items()]
+    result.warnings += [
+        f"{failure.resource}: {failure.step}: marks not taken off: "
+        f"{failure.message}"
+        for failure in run.outcome.unmark_failures]
 
 
 def report_left(result, left, notes):

@@ -56,16 +56,23 @@ class FakeCloud:
             rid = f"new-{next(self._ids)}"
             self.records[rid] = {"type": rtype, "name": name, "data": data,
                                  "children": children_new_ids,
-                                 "marks": dict(marks or {})}
+                                 "metadata": dict(marks or {})}
         return rid
 
     def find_marked(self, marks):
-        """The id of a record created with exactly these marks."""
+        """The id of a record that carries exactly these marks."""
         with self._lock:
             for rid, record in self.records.items():
-                if marks and record.get("marks") == marks:
+                if marks and record.get("metadata") == marks:
                     return rid
         return None
+
+    def unmark(self, rid):
+        """Take the marks off a record (a restore's last stage)."""
+        with self._lock:
+            if rid in self.records:
+                self.records[rid]["metadata"] = {}
+        self.event("unmark", rid)
 
     def delete(self, rid):
         with self._lock:
@@ -109,6 +116,9 @@ class CreateRecord(tasks.CreatingTask):
 
     def find_marked(self, ctx, conn, marks):
         return conn.find_marked(marks)
+
+    def finish(self, ctx, conn, new_id):
+        conn.unmark(new_id)
 
     def execute(self, ctx, conn, resource, metadata, bank, parameters):
         conn.event("restore", resource.id)

@@ -81,6 +81,11 @@ class FileCloud(fake_cloud.FakeCloud):
         with self._lock:
             self._save()
 
+    def unmark(self, rid):
+        super().unmark(rid)
+        with self._lock:
+            self._save()
+
 
 def app_cloud(path):
     cloud = FileCloud(path)

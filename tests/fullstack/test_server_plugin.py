@@ -278,6 +278,20 @@ def test_image_booted_server_with_network_volumes_and_floating_ip(
     assert [i.port_id for i in conn.compute.server_interfaces(
         new_server.id)] == [new_port.id]
 
+    # The restore's last stage took every mark off what it made.
+    assert new_port.description == (port.description or "")
+    for new_image in (root_image, restored[f"{IMAGE}#{image.id}"]):
+        properties = conn.image.get_image(new_image).properties or {}
+        assert not {"stackvault_operation", "stackvault_task"} & \
+            set(properties), new_image
+    for new_id in new_volumes.values():
+        assert not {"stackvault_operation", "stackvault_task"} & set(
+            conn.block_storage.get_volume(new_id).metadata or {})
+    assert not conn.network.get_network(
+        restored[f"{NETWORK}#{net.id}"]).description.startswith(
+            "stackvault:")
+    assert result.still_marked == {}
+
     new_fip = conn.network.get_ip(restored[f"{FLOATING_IP}#{fip.id}"])
     assert new_fip.id == fip.id          # the same, still allocated one
     assert new_fip.floating_ip_address == fip.floating_ip_address

@@ -137,3 +137,23 @@ def check_restored(conn, app, restored, say=print):
         raise AppCheckFailed(f"restored server has {sorted(ips)}, not "
                          f"{fixed_ip}/{app['port'].mac_address}")
     say(f"  port: {fixed_ip} {app['port'].mac_address}, as before")
+    _check_unmarked(server, [conn.block_storage.get_volume(
+        restored[f"{VOLUME}#{original}"]) for original in app["volumes"]],
+        ports)
+    say("  no stackvault mark left on the server, its volumes and ports")
+
+
+MARK_KEYS = ("stackvault_operation", "stackvault_task")
+
+
+def _check_unmarked(server, volumes, ports):
+    """A restore's last stage took every mark off what it made."""
+    for what, obj in [("server", server)] + [("volume", v) for v in volumes]:
+        left = set(MARK_KEYS) & set(obj.metadata or {})
+        if left:
+            raise AppCheckFailed(f"restored {what} {obj.id} still carries "
+                                 f"the marks {sorted(left)}")
+    for port in ports:
+        if (port.description or "").startswith("stackvault:"):
+            raise AppCheckFailed(f"restored port {port.id} still carries "
+                                 f"the mark {port.description}")

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from flows import faults
+from protection import exceptions
 from protection.checkpoint import store as cp
 from protection.operations import store as ops
 from tests.fakes import fake_cloud
@@ -81,6 +82,9 @@ RESTORE_CRASHES = [
     "Test::Server#web/CreateRecord:after_call",
     "Test::Server#db/CreateRecord:after_save",
     "Test::Network#net/started:after_save",
+    # the last stage: before it, and once the first object lost its marks
+    "unmark:before",
+    "Test::Volume#vol-web/CreateRecord:unmarked",
 ]
 
 
@@ -97,6 +101,9 @@ def test_a_killed_restore_resumes_without_duplicates(world, crash_at):
             ("Test::Image", "img"), ("Test::Network", "net"),
             ("Test::Volume", "vol-web"), ("Test::Volume", "vol-db"),
             ("Test::Server", "web"), ("Test::Server", "db"))}
+    # the last stage finished: nothing keeps a mark, nothing is reported
+    assert _marked(world) == []
+    assert result.still_marked == {} and result.left_behind == {}
 
 
 @pytest.mark.parametrize("crash_at", [
@@ -111,6 +118,89 @@ def test_a_killed_restore_aborts_to_nothing(world, crash_at):
     assert result.status == "aborted", result.to_dict()
     assert _restored_names(world) == {}
     assert service.operation(op.id).status == ops.ABORTED
+
+
+def _marked(world):
+    cloud = file_cloud.FileCloud(world["cloud"])
+    return sorted(r for r in cloud.created()
+                  if cloud.records[r].get("metadata"))
+
+
+def test_an_abort_half_way_through_the_last_stage_leaves_the_unmarked(
+        world):
+    """Killed once vol-web's marks came off (others may have lost theirs
+    alongside): the abort deletes what still proves to be its own, and
+    leaves and reports what no longer does, never deleting it blind."""
+    checkpoint_id = _protected(world).checkpoint_id
+    service, op = _crashed(world, "Test::Volume#vol-web/CreateRecord:"
+                           "unmarked", "restore", checkpoint_id)
+    cloud = file_cloud.FileCloud(world["cloud"])
+    unmarked = sorted(r for r in cloud.created()
+                      if not cloud.records[r].get("metadata"))
+    assert "vol-web" in {cloud.records[r]["name"] for r in unmarked}
+    result = service.abort(op.id, _connect(world))
+    cloud = file_cloud.FileCloud(world["cloud"])
+    assert cloud.created() == unmarked       # the marked ones are gone
+    assert result.status == "failed"
+    assert sorted(result.left_behind.values()) == unmarked
+    assert all(not k.startswith("unmarked:") for k in result.left_behind)
+    assert any("took its marks off" in f.message
+               for f in result.rollback_failures)
+    assert {cloud.records[r]["name"] for r in ORIGINALS} == ORIGINALS
+
+
+PLANTED = "Test::Volume#vol-web/CreateRecord"
+NEVER_RAN = "Test::Server#web/CreateRecord"
+
+
+def _killed_with_planted_ids(world):
+    """vol-web's step killed after the cloud made its record, before
+    the journal write; then the journal is made to name the project's
+    own records (what anyone holding the database's password can do):
+    vol-db for vol-web's step, db for the server web's (which never
+    ran)."""
+    checkpoint_id = _protected(world).checkpoint_id
+    service, op = _crashed(world, f"{PLANTED}:after_call", "restore",
+                           checkpoint_id)
+    store = service.stores.operations
+    store.record_created(op.id, PLANTED, "vol-db")
+    store.record_created(op.id, NEVER_RAN, "db")
+    return service, op
+
+
+def test_an_abort_leaves_foreign_ids_planted_in_the_journal(world):
+    """The step that was running runs again first (TaskFlow), finds its
+    own record by its mark instead of adopting vol-db, and is reverted;
+    the entry of the step that never ran is listed, not deleted."""
+    service, op = _killed_with_planted_ids(world)
+    result = service.abort(op.id, _connect(world))
+    cloud = file_cloud.FileCloud(world["cloud"])
+    assert set(ORIGINALS) <= set(cloud.records)    # vol-db, db still there
+    assert cloud.created() == []     # the real vol-web: found by its mark
+    assert result.status == "failed"
+    assert result.left_behind == {NEVER_RAN: "db"}
+    assert service.operation(op.id).status == ops.FAILED
+
+
+def test_a_resumed_rollback_leaves_a_foreign_id_planted_in_the_journal(
+        world):
+    service, op = _killed_with_planted_ids(world)
+
+    def failing_web(_name):
+        cloud = file_cloud.FileCloud(world["cloud"])
+        cloud.fail.add(("restore", "web"))
+        return cloud
+    with pytest.raises(exceptions.OperationFailed) as caught:
+        service.resume(op.id, failing_web)
+    cloud = file_cloud.FileCloud(world["cloud"])
+    assert set(ORIGINALS) <= set(cloud.records)
+    assert cloud.created() == []
+    # web's step failed before it created anything: its revert found the
+    # planted db, which carries no mark: left, and reported
+    result = caught.value.result
+    assert result.left_behind == {NEVER_RAN: "db"}
+    assert any("record db was not deleted" in f.message
+               for f in result.rollback_failures)
 
 
 def test_resume_is_refused_while_the_owner_lives(world):

@@ -25,6 +25,8 @@ from plugins.network import security_groups
 from protection import config
 from protection import exceptions
 from protection.plugin import saved_metadata
+from protection.plugin import tasks
+from protection.plugin.context import Journal
 from protection.bank.filesystem import FileSystemBank
 from protection.plugin.registry import PluginRegistry
 from protection.model.resource import Resource
@@ -527,9 +529,18 @@ class TestSecurityGroupRules:
 
     def test_revert_deletes_the_rules_it_made(self, conn):
         security_groups.CreateSecurityGroupRules(WEB, set()).revert(
-            conn, ["a", "b"])
+            restore_ctx(conn), conn, ["a", "b"])
         assert [c.args[0] for c in conn.network.delete_security_group_rule
                 .call_args_list] == ["a", "b"]
+
+    def test_rule_ids_read_back_from_storage_are_left(self, conn):
+        """Rules carry no mark: an abort does not delete ids from storage
+        one by one (the group's proven delete takes its rules)."""
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        security_groups.CreateSecurityGroupRules(WEB, set()).revert(
+            ctx, conn, ["foreign-rule"])
+        conn.network.delete_security_group_rule.assert_not_called()
 
 
 # -- restore: routers ---------------------------------------------------------
@@ -688,7 +699,7 @@ class TestRouterInterfaces:
         interface = {"port_id": "p2", "fixed_ips": []}
         task = routers.AddRouterInterface("r1", interface, by_port=True)
         assert task.rebind["port_id"] == "interface_port:r1:p2"
-        assert task.execute(conn, {"id": "new-r1"},
+        assert task.execute(restore_ctx(conn), conn, {"id": "new-r1"},
                             port_id="new-port") == "new-port"
         conn.network.add_interface_to_router.assert_called_once_with(
             "new-r1", port="new-port")
@@ -699,19 +710,32 @@ class TestRouterInterfaces:
         task = routers.AddRouterInterface("r1", EDGE["interfaces"][0],
                                           by_port=False)
         assert task.rebind["subnet_id"] == "subnet:sub-1"
-        assert task.execute(conn, {"id": "new-r1"},
+        assert task.execute(restore_ctx(conn), conn, {"id": "new-r1"},
                             subnet_id="new-sub") == "gw-port"
         conn.network.add_interface_to_router.assert_called_once_with(
             "new-r1", subnet="new-sub")
-        task.revert(conn, "gw-port", {"id": "new-r1"})
+        task.revert(restore_ctx(conn), conn, "gw-port", {"id": "new-r1"})
         conn.network.remove_interface_from_router.assert_called_once_with(
             "new-r1", port="gw-port")
 
     def test_revert_when_the_router_is_already_gone(self, conn):
         conn.network.remove_interface_from_router.side_effect = NOT_FOUND
         routers.AddRouterInterface("r1", EDGE["interfaces"][0],
-                                   False).revert(conn, "gw-port",
-                                                 {"id": "new-r1"})
+                                   False).revert(restore_ctx(conn), conn,
+                                                 "gw-port", {"id": "new-r1"})
+
+    def test_an_abort_leaves_the_interface_of_a_planted_router(self, conn):
+        """The router's id read back from storage is not this restore's
+        (no mark): its interface is not removed (NotOurs, reported)."""
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        conn.network.get_router.return_value = obj(id="foreign",
+                                                   description="theirs")
+        with pytest.raises(tasks.NotOurs, match="router foreign"):
+            routers.AddRouterInterface("r1", EDGE["interfaces"][0],
+                                       False).revert(ctx, conn, "gw-port",
+                                                     {"id": "foreign"})
+        conn.network.remove_interface_from_router.assert_not_called()
 
 
 class TestRouterRoutes:

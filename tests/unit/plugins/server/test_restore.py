@@ -63,15 +63,40 @@ class TestCreateServer:
         conn.compute.create_server.assert_not_called()
         assert again.journal.created_by(task.name) == "new-srv"
 
-    def test_the_marks_come_off_once_active(self):
+    def test_the_marks_stay_once_active(self):
+        """Until the restore's last stage: an undo can prove the server."""
         conn = mock.Mock()
         conn.compute.get_server.return_value = obj(status="ACTIVE")
-        conn.compute.delete_server_metadata.side_effect = [None, NOT_FOUND]
         assert restore.WaitServerActive().execute(
             restore_ctx(conn), conn, "new-srv") == "new-srv"
+        conn.compute.delete_server_metadata.assert_not_called()
+
+    def test_the_last_stage_takes_the_marks_off(self):
+        conn = mock.Mock()
+        task = restore.CreateServer(name="OS::Nova::Server#srv-1/Create")
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1")
+        ctx.journal.record(task.name, "new-srv")
+        conn.compute.get_server.return_value = obj(
+            id="new-srv", metadata=task.marks(ctx))
+        conn.compute.delete_server_metadata.side_effect = [None, NOT_FOUND]
+        task.unmark(ctx, conn)
         assert conn.compute.delete_server_metadata.call_args_list == [
             mock.call("new-srv", keys=["stackvault_operation"]),
             mock.call("new-srv", keys=["stackvault_task"])]
+        assert ctx.journal.created_by("unmarked:" + task.name) == "new-srv"
+
+    def test_the_last_stage_leaves_a_planted_server_alone(self):
+        conn = mock.Mock()
+        task = restore.CreateServer(name="OS::Nova::Server#srv-1/Create")
+        ctx = restore_ctx(conn)
+        ctx.journal = Journal("op-1", resuming=True)
+        ctx.journal.record(task.name, "foreign")
+        conn.compute.get_server.return_value = obj(id="foreign",
+                                                   metadata={})
+        task.unmark(ctx, conn)
+        conn.compute.delete_server_metadata.assert_not_called()
+        assert ctx.journal.left == {task.name: "foreign"}
 
     def test_from_a_volume(self):
         conn = mock.Mock()
@@ -316,9 +341,22 @@ class TestFloatingIP:
         conn, task, again, mark = self._killed_after_allocating()
         conn.network.ips.side_effect = lambda **query: [obj(id="fip-9")] \
             if query == {"description": mark} else []
+        conn.network.get_ip.return_value = obj(id="fip-9", description=mark)
         task.revert(again, conn, None)
         conn.network.delete_ip.assert_called_once_with(
             "fip-9", ignore_missing=True)
+
+    def test_abort_leaves_a_planted_floating_ip(self):
+        """The journal names a floating IP of the project that does not
+        carry the step's mark: not deleted, NotOurs (reported)."""
+        conn, task, again, _mark = self._killed_after_allocating()
+        again.journal.record(task.name, "foreign-fip")
+        conn.network.get_ip.return_value = obj(id="foreign-fip",
+                                               description="mine")
+        with pytest.raises(tasks.NotOurs, match="foreign-fip"):
+            task.revert(again, conn, None)
+        conn.network.delete_ip.assert_not_called()
+        assert again.journal.created_by(task.name) == "foreign-fip"
 
 
 class TestVolumes:

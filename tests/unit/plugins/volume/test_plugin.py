@@ -241,13 +241,36 @@ class TestCreateVolumeFromBackup:
         conn.block_storage.create_volume.assert_not_called()
         assert again.restored.get(volume.RESOURCE_TYPE, "vol-1") == "new-1"
 
-    def test_the_marks_come_off_with_the_attributes(self, conn):
+    def test_the_marks_stay_with_the_attributes(self, conn):
+        volume.RestoreVolumeAttributes().execute(conn, "new-1", METADATA)
+        conn.block_storage.delete_volume_metadata.assert_not_called()
+
+    def test_the_marks_come_off_in_the_last_stage(self, conn):
+        task = volume.CreateVolumeFromBackup(
+            name="OS::Cinder::Volume#vol-1/CreateVolumeFromBackup")
+        ctx = make_ctx(VOL, conn, operation="restore")
+        ctx.journal = Journal("op-1")
+        ctx.journal.record(task.name, "new-1")
+        conn.block_storage.get_volume.return_value = obj(
+            id="new-1", metadata=dict(task.marks(ctx), k="v"))
         conn.block_storage.delete_volume_metadata.side_effect = [
             NOT_FOUND, None]
-        volume.RestoreVolumeAttributes().execute(conn, "new-1", METADATA)
+        task.unmark(ctx, conn)
         assert conn.block_storage.delete_volume_metadata.call_args_list \
             == [mock.call("new-1", keys=["stackvault_operation"]),
                 mock.call("new-1", keys=["stackvault_task"])]
+
+    def test_the_last_stage_leaves_a_planted_volume_alone(self, conn):
+        task = volume.CreateVolumeFromBackup(
+            name="OS::Cinder::Volume#vol-1/CreateVolumeFromBackup")
+        ctx = make_ctx(VOL, conn, operation="restore")
+        ctx.journal = Journal("op-1", resuming=True)
+        ctx.journal.record(task.name, "foreign")
+        conn.block_storage.get_volume.return_value = obj(
+            id="foreign", metadata={"k": "v"})
+        task.unmark(ctx, conn)
+        conn.block_storage.delete_volume_metadata.assert_not_called()
+        assert ctx.journal.left == {task.name: "foreign"}
 
     def test_name_type_and_zone_mapping(self, conn):
         _, kwargs = self._run(conn, {

@@ -34,6 +34,7 @@ from protection.model.resource import Resource
 from tests.fakes import fake_glance
 from tests.fakes import fake_neutron
 from tests.fakes.plugin_helpers import FAST
+from tests.fakes.plugin_helpers import gone_once_deleted
 from tests.fakes.plugin_helpers import make_ctx
 from tests.fakes.plugin_helpers import obj
 
@@ -115,9 +116,38 @@ class TestNetworkAndSubnet:
         assert _named(neutron, "network", "app") == [made]
         assert again.journal.created_by("N#net-1/CreateNetwork") == made
         assert again.restored.get(common.RESOURCE_TYPE, "net-1") == made
-        # the mark is off: the saved description is back
+        # the mark stays until the restore's last stage takes it off
+        assert _marked(neutron, "network") == [made]
+        networks.CreateNetwork(name="N#net-1/CreateNetwork").unmark(
+            again, neutron)
         assert _marked(neutron, "network") == []
         assert neutron.network.network_table[made]["description"] == "d"
+        assert again.journal.created_by(
+            "unmarked:N#net-1/CreateNetwork") == made
+
+    def test_an_abort_after_the_last_stage_leaves_it(self, neutron):
+        """Unmarked, it proves nothing: an abort leaves it, reported."""
+        ctx = ctx_for(NET, neutron, False)
+        made = self._run(ctx, neutron)
+        task = networks.CreateNetwork(name="N#net-1/CreateNetwork")
+        task.unmark(ctx, neutron)
+        abort = ctx_for(NET, neutron, True)
+        abort.journal = Journal(OP, resuming=True,
+                                initial=ctx.journal.remaining())
+        with pytest.raises(tasks.NotOurs, match="took its marks off"):
+            task.revert(abort, neutron, made)
+        assert _named(neutron, "network", "app") == [made]
+
+    def test_a_planted_network_is_neither_adopted_nor_deleted(self, neutron):
+        foreign = neutron.network.create_network(name="theirs").id
+        task = networks.CreateNetwork(name="N#net-1/CreateNetwork")
+        again = ctx_for(NET, neutron, True)
+        again.journal.record(task.name, foreign)
+        made = self._run(again, neutron)
+        assert made != foreign
+        with pytest.raises(tasks.NotOurs, match=foreign):
+            task.revert(again, neutron, foreign)
+        assert _named(neutron, "network", "theirs") == [foreign]
 
     def test_the_mark_is_the_operations_and_the_atoms(self, neutron):
         task = networks.CreateNetwork(name="N#net-1/CreateNetwork")
@@ -145,7 +175,7 @@ class TestNetworkAndSubnet:
         again = ctx_for(NET, neutron, True)
         assert task.execute(again, neutron, {}, net) == made
         assert _named(neutron, "subnet", "a") == [made]
-        assert _marked(neutron, "subnet") == []
+        assert _marked(neutron, "subnet") == [made]
         task.revert(again, neutron, None)       # by the journal now
         assert _named(neutron, "subnet", "a") == []
 
@@ -178,6 +208,10 @@ class TestSharedSecurityGroup:
         assert _group_task("net-1").execute(again, neutron, {}) == {
             "id": made, "created": False, "recorded": False}
         assert _named(neutron, "group", "web") == [made]
+        assert _marked(neutron, "group") == [made]
+        _group_task("net-1").unmark(again, neutron)     # not its creator
+        assert _marked(neutron, "group") == [made]
+        _group_task("net-2").unmark(again, neutron)
         assert neutron.network.groups[made]["description"] == "w"
 
     def test_the_creator_stays_the_creator_after_a_resume(self, neutron):
@@ -239,9 +273,24 @@ class TestSharedRouter:
         assert self._task().execute(again, neutron, {}) == {
             "id": made, "created": True}
         assert _named(neutron, "router", "edge") == [made]
-        assert neutron.network.router_table[made]["description"] == "e"
+        assert _marked(neutron, "router") == [made]
         self._task().revert(again, neutron, None)
         assert _named(neutron, "router", "edge") == []
+
+    def test_an_abort_leaves_a_planted_or_unmarked_router(self, neutron):
+        ctx = ctx_for(NET, neutron, False)
+        made = self._task().execute(ctx, neutron, {})["id"]
+        self._task().unmark(ctx, neutron)
+        assert neutron.network.router_table[made]["description"] == "e"
+        foreign = neutron.network.create_router(name="theirs").id
+        for planted in (made, foreign):
+            abort = ctx_for(NET, neutron, True)
+            abort.journal.record(f"{common.ROUTER}#r1@{self._task().name}",
+                                 planted)
+            with pytest.raises(tasks.NotOurs, match=planted):
+                self._task().revert(abort, neutron, None)
+        assert sorted(neutron.network.router_table) == sorted(
+            [made, foreign])
 
     def test_abort_finds_it_by_its_mark(self, neutron):
         run_killed(lambda: self._task().execute(
@@ -269,11 +318,12 @@ class TestRouterInterface:
         gateway = {"port_id": "gw", "fixed_ips": [
             {"subnet_id": "sub-1", "ip_address": "10.0.0.1"}]}
         task = routers.AddRouterInterface("r1", gateway, by_port=False)
-        first = task.execute(neutron, {"id": router}, subnet_id=subnet)
+        ctx = ctx_for(NET, neutron, False)
+        first = task.execute(ctx, neutron, {"id": router}, subnet_id=subnet)
         with pytest.raises(sdk_exceptions.BadRequestException,
                            match="already has a port on subnet"):
             neutron.network.add_interface_to_router(router, subnet=subnet)
-        assert task.execute(neutron, {"id": router},
+        assert task.execute(ctx, neutron, {"id": router},
                             subnet_id=subnet) == first
         assert self._interfaces(neutron, router) == [first]
 
@@ -283,8 +333,11 @@ class TestRouterInterface:
             {"subnet_id": subnet, "ip_address": "10.0.0.7"}]).id
         task = routers.AddRouterInterface(
             "r1", {"port_id": "p7", "fixed_ips": []}, by_port=True)
-        assert task.execute(neutron, {"id": router}, port_id=port) == port
-        assert task.execute(neutron, {"id": router}, port_id=port) == port
+        ctx = ctx_for(NET, neutron, False)
+        assert task.execute(ctx, neutron, {"id": router},
+                            port_id=port) == port
+        assert task.execute(ctx, neutron, {"id": router},
+                            port_id=port) == port
         assert self._interfaces(neutron, router) == [port]
 
     def test_a_refusal_with_no_interface_of_its_own_stays_an_error(
@@ -297,7 +350,8 @@ class TestRouterInterface:
         task = routers.AddRouterInterface(
             "r1", {"port_id": "p7", "fixed_ips": []}, by_port=True)
         with pytest.raises(sdk_exceptions.ConflictException):
-            task.execute(neutron, {"id": router}, port_id=port)
+            task.execute(ctx_for(NET, neutron, False), neutron,
+                         {"id": router}, port_id=port)
         assert self._interfaces(neutron, router) == []
 
 
@@ -326,10 +380,19 @@ class TestServerPort:
         again = ctx_for(SRV, neutron, True)
         assert task.execute(again, neutron, plans) == {"id": made,
                                                        "created": True}
-        assert neutron.network.port_table[made]["description"] == \
-            "web port"
+        assert _marked(neutron, "port") == [made]
         task.revert(again, neutron, None)
         assert neutron.network.port_table == {}
+
+    def test_the_last_stage_puts_the_description_back(self, neutron):
+        plans = self._plans(neutron)
+        task = server_restore.CreatePort("port-1")
+        ctx = ctx_for(SRV, neutron, False, metadata={
+            "ports": [{"id": "port-1", "description": "web port"}]})
+        made = task.execute(ctx, neutron, plans)["id"]
+        task.unmark(ctx, neutron)
+        assert neutron.network.port_table[made]["description"] == \
+            "web port"
 
     def test_abort_finds_it_by_its_mark(self, neutron):
         plans = self._plans(neutron)
@@ -479,8 +542,24 @@ class TestKeyPair:
         again.journal = Journal(OP, resuming=True,
                                 initial=first.journal.remaining())
         assert task.execute(again, conn, KP_META, {}) == "deploy"
-        task.revert(again, conn, None)
-        assert made == {}
+        # a key pair carries no mark: an abort lists it for the operator
+        with pytest.raises(tasks.NotOurs, match="key pair deploy"):
+            task.revert(again, conn, None)
+        assert list(made) == ["deploy"]
+        assert again.journal.created_by(task.name) == "deploy"
+
+    def test_a_live_rollback_deletes_what_nova_answered(self):
+        conn = mock.Mock()
+        conn.compute.find_keypair.return_value = None
+        conn.compute.create_keypair.return_value = obj(name="deploy")
+        task = keypair.ImportKeyPair(name="K#deploy/ImportKeyPair")
+        ctx = ctx_for(KP, conn, False)
+        assert task.execute(ctx, conn, KP_META, {}) == "deploy"
+        deleted = gone_once_deleted(conn.compute.get_keypair,
+                                    conn.compute.delete_keypair,
+                                    obj(name="deploy"))
+        task.revert(ctx, conn, "deploy")
+        assert deleted == ["deploy"]
 
     def test_a_refused_import_is_not_journaled(self):
         conn = mock.Mock()

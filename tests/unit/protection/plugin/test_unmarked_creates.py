@@ -104,7 +104,7 @@ class CreateRenamable(tasks.NameMarkedTask):
         conn.rename(new_id, name)
 
     def fetch(self, conn, new_id):
-        return conn.get(new_id)
+        return {"id": new_id, "name": conn.get(new_id)}
 
     def delete(self, conn, new_id):
         conn.delete(new_id)
@@ -145,13 +145,15 @@ def run(task, ctx, conn, kill=False):
 
 # -- NameMarkedTask -----------------------------------------------------------
 class TestNameMarked:
-    def test_created_under_the_mark_renamed_once_journaled(self):
+    def test_created_under_the_mark_renamed_in_the_last_stage(self):
         events = []
         conn, ctx = Groups(events), make_ctx(events)
         new_id = run(CreateRenamable(name=ATOM), ctx, conn)
         tag = tasks.tag_for(OP, ATOM)
-        assert events == [("create", tag), ("journal", ATOM),
-                          ("rename", new_id, "web")]
+        assert events == [("create", tag), ("journal", ATOM)]
+        CreateRenamable(name=ATOM).unmark(ctx, conn)
+        assert events[2:] == [("journal", "unmarked:" + ATOM),
+                              ("rename", new_id, "web")]
         assert conn.by_id == {new_id: "web"}
         assert ctx.restored.get(GROUP.type, GROUP.id) == new_id
 
@@ -163,6 +165,7 @@ class TestNameMarked:
         assert conn.by_id[made] == tasks.tag_for(OP, ATOM)    # not renamed
         again = make_ctx(events, resuming=True)
         assert run(CreateRenamable(name=ATOM), again, conn) == made
+        CreateRenamable(name=ATOM).unmark(again, conn)
         assert conn.by_id == {made: "web"}        # one, and renamed
         assert again.journal.created_by(ATOM) == made
 
