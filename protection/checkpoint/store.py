@@ -302,7 +302,9 @@ class Checkpoint:
             entry["reason"] = reason
         self.index["resources"][f"{resource.type}#{resource.id}"] = entry
 
-    def _write_manifest(self):
+    def write_manifest(self):
+        """Write ``manifest.json`` from :attr:`manifest`; the index records
+        its hash (and, with a key, its MAC): save the index after."""
         data = base.encode_json(self.manifest.to_dict(
             self.index.get("format_version", FORMAT_VERSION)))
         info = self.bank.put(self.key(MANIFEST), io.BytesIO(data))
@@ -390,7 +392,7 @@ class Checkpoint:
                 f"{reason}; it is marked 'error'")
         if still_ours is not None:
             still_ours()
-        self._write_manifest()
+        self.write_manifest()
         self._release(AVAILABLE)
 
     def fail(self, reasons):
@@ -404,7 +406,7 @@ class Checkpoint:
             LOG.warning("checkpoint %s not marked 'error': %s", self.id, lost)
             self._remove_orphans()
             return
-        self._write_manifest()
+        self.write_manifest()
         self.index["errors"] = list(reasons)
         self._release(ERROR)
 
@@ -432,28 +434,6 @@ class Checkpoint:
                           project_id=tenancy.project_id,
                           user_id=tenancy.user_id)
         self.index.setdefault("plan_id", None)
-        self.save_index()
-
-    def sign(self):
-        """Sign an unsigned checkpoint (format 1 or 2, read with its
-        sha256 chain intact) with the bank key: it becomes format 3,
-        trusted from now on where the key is configured. Its manifest is
-        written again (for ``manifest_mac``) before the index, as a commit
-        does; a crash between the writes leaves it unsigned or signed,
-        never damaged (``index.sha256`` names both hashes), and signing
-        again finishes it. The caller vouches for what it signs: the
-        chain proves the checkpoint is whole, not who wrote it."""
-        if self.bank_key is None:
-            raise exceptions.ConfigError(
-                "signing needs the bank key: set [bank] key_file")
-        if self.status in (PROTECTING, DELETING):
-            raise exceptions.CheckpointBusy(
-                f"checkpoint {self.id} is {self.status!r}: sign it once "
-                "that ends")
-        self.index["format_version"] = SIGNED_FORMAT_VERSION
-        for field in ("project_id", "user_id", "plan_id"):
-            self.index.setdefault(field, None)
-        self._write_manifest()
         self.save_index()
 
     def fail_delete(self, reasons):
@@ -592,36 +572,6 @@ class CheckpointStore:
         checkpoint.deletable = loaded.deletable
         checkpoint.warnings = loaded.warnings
         return checkpoint
-
-    def sign(self, checkpoint_id):
-        """Sign checkpoint ``checkpoint_id`` with the bank key
-        (:meth:`Checkpoint.sign`); ``False`` when it was signed already.
-        Only a checkpoint whose sha256 chain is whole is signed: a damaged
-        one raises CheckpointDamaged, one signed with another key too."""
-        if self.bank_key is None:
-            raise exceptions.ConfigError(
-                "signing needs the bank key: set [bank] key_file")
-        signed = self.get(checkpoint_id)
-        if signed.damage is None:
-            return False
-        if signed.index_readable and \
-                signed.index.get("format_version") == SIGNED_FORMAT_VERSION:
-            # Signed once, now failing (another key, a stripped or edited
-            # signature): never signed again.
-            raise exceptions.CheckpointDamaged(checkpoint_id, signed.damage)
-        checkpoint = Checkpoint(self.bank, checkpoint_id, {},
-                                owner_timeout=self.owner_timeout,
-                                bank_key=self.bank_key,
-                                catalog=self.catalog)
-        loaded = load.read(self.bank, checkpoint.key, None, checkpoint_id)
-        if loaded.damage is not None:
-            raise exceptions.CheckpointDamaged(checkpoint_id, loaded.damage)
-        checkpoint.index = loaded.index
-        checkpoint.index_sha256 = loaded.index_sha256
-        checkpoint._graph = loaded.graph
-        checkpoint.manifest = Manifest(loaded.manifest_objects)
-        checkpoint.sign()
-        return True
 
     def list(self):
         """Every checkpoint, damaged ones included (status ``damaged``)."""

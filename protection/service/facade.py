@@ -23,6 +23,7 @@ from openstack import exceptions as sdk_exceptions
 from protection import exceptions
 from protection.auth import trusts as trusts_mod
 from protection.checkpoint import integrity
+from protection.checkpoint import signing
 from protection.checkpoint import store as cp
 from protection.model.graph import ResourceGraph
 from protection.model.progress import Progress
@@ -198,12 +199,12 @@ class ProtectionService:
 
     def sign_checkpoint(self, checkpoint_id, tenancy=None):
         """Sign an older, unsigned checkpoint with the bank key
-        (:meth:`~protection.checkpoint.store.CheckpointStore.sign`);
+        (:func:`protection.checkpoint.signing.sign`);
         ``False`` when it was signed already. Audited: signing is a trust
         decision, whoever makes it is recorded."""
         with audited(self, audit.SIGN, checkpoint_id,
                      audit.Actor.of(tenancy)) as note:
-            note.result = self.checkpoints.sign(checkpoint_id)
+            note.result = signing.sign(self.checkpoints, checkpoint_id)
             return note.result
 
     def checkpoint_ids(self):
