@@ -91,9 +91,9 @@ class Follower:
 
 
 class BoardWatch:
-    """Whether a queued operation still has a job on the jobboard; raises
-    NotFollowed once it has had none, or the board has not answered, for
-    ``limit`` seconds."""
+    """Whether a queued operation, or one interrupted (its process died),
+    still has a job on the jobboard; raises NotFollowed once it has had
+    none, or the board has not answered, for ``limit`` seconds."""
 
     def __init__(self, service, operation_id, clock, limit):
         self.service = service
@@ -106,7 +106,8 @@ class BoardWatch:
     def reset(self):
         self._missing_since = self._silent_since = None
 
-    def look(self):
+    def look(self, state=ops.QUEUED):
+        """``state``: the operation's shown status (queued, interrupted)."""
         now = self.clock()
         if self.service.poster is None or now < self._next:
             return
@@ -117,31 +118,40 @@ class BoardWatch:
         except Exception as exc:  # noqa: BLE001 - the board is away
             self._silent_since = self._silent_since or now
             if now - self._silent_since >= self.limit:
-                raise NotFollowed(self._silent_line(now, exc)) from None
+                raise NotFollowed(self._silent_line(now, exc, state)) \
+                    from None
             return
         self._silent_since = None
         self._missing_since = None if named else \
             (self._missing_since or now)
         if not named and now - self._missing_since >= self.limit:
-            raise NotFollowed(self._lost_line(now))
+            raise NotFollowed(self._lost_line(now, state))
 
     def _board(self):
         conf = self.service.conf.jobboard
         return f"the {conf.backend} jobboard at {conf.address}"
 
-    def _lost_line(self, now):
+    def _lost_line(self, now, state):
         op = self.operation_id
-        return (f"operation {op} is still queued and no job on "
+        why = ("the jobboard lost it and no conductor posted it again (is "
+               "one running? a running conductor's sweeper posts it again)"
+               if state == ops.QUEUED else
+               "its process died and no conductor will take it up again "
+               "(a sweeper posts only queued operations)")
+        return (f"operation {op} is {self._shown(state)} and no job on "
                 f"{self._board()} has named it for "
-                f"{now - self._missing_since:.0f} s: the jobboard lost it "
-                "and no conductor posted it again (is one running? a "
-                "running conductor's sweeper posts it again); run it here "
+                f"{now - self._missing_since:.0f} s: {why}; run it here "
                 f"with 'stackvault operation resume {op}' or drop it with "
                 f"'stackvault operation abort {op}'")
 
-    def _silent_line(self, now, exc):
+    @staticmethod
+    def _shown(state):
+        return "still queued" if state == ops.QUEUED else "interrupted"
+
+    def _silent_line(self, now, exc, state):
         op = self.operation_id
-        return (f"operation {op} is still queued and {self._board()} has "
+        return (f"operation {op} is {self._shown(state)} and "
+                f"{self._board()} has "
                 f"not answered for {now - self._silent_since:.0f} s "
                 f"({type(exc).__name__}): follow it later with "
                 f"'stackvault operation show {op}'")
@@ -150,8 +160,10 @@ class BoardWatch:
 def wait(service, posted, sleep=time.sleep, poll=POLL, clock=time.monotonic):
     """Follow ``posted`` (jobboard.Posted) until it ends; return its
     Operation row (final status and result). NotFollowed when it stays
-    queued with no job naming it, or no jobboard answering, for
-    :func:`lost_after` seconds."""
+    queued, or interrupted, with no job naming it, or no jobboard
+    answering, for :func:`lost_after` seconds (a job still on the board
+    is waited for: a conductor takes it, or takes it over once the claim
+    of one that died expires)."""
     follower = Follower(service, posted.operation_id, posted.kind)
     watch = BoardWatch(service, posted.operation_id, clock,
                        lost_after(service.conf))
@@ -160,8 +172,9 @@ def wait(service, posted, sleep=time.sleep, poll=POLL, clock=time.monotonic):
         follower.poll()
         if op.status in ops.FINAL:
             return op
-        if op.status == ops.QUEUED:
-            watch.look()
+        shown = op.shown_status
+        if shown in (ops.QUEUED, ops.INTERRUPTED):
+            watch.look(shown)
         else:
             watch.reset()
         sleep(poll)

@@ -218,3 +218,55 @@ def test_the_cli_says_it_in_one_line_and_exits_1(service, cloud):
     [line] = err.getvalue().splitlines()
     assert line.startswith(f"stackvault: operation {posted.operation_id} "
                            "is still queued"), line
+
+
+def _interrupted(service, operation_id, final_after=None, clock=None):
+    """``service.operation`` as when the process running the operation
+    died (shown ``interrupted``); ``succeeded`` once ``clock`` passes
+    ``final_after``."""
+    real = service.operation
+
+    def operation(op_id):
+        row = real(op_id)
+        if op_id != operation_id:
+            return row
+        if final_after is not None and clock.now >= final_after:
+            return types.SimpleNamespace(status=ops.SUCCEEDED,
+                                         shown_status=ops.SUCCEEDED)
+        return types.SimpleNamespace(status=ops.RUNNING,
+                                     shown_status=ops.INTERRUPTED)
+    return mock.patch.object(service, "operation", operation)
+
+
+def test_following_an_interrupted_operation_whose_job_is_gone_stops(
+        service, cloud):
+    # Its conductor died and the jobboard lost the job: no conductor will
+    # take it over, and the sweeper re-posts queued operations only.
+    board = Board()
+    _posting(service, board)
+    posted = service.protect(cloud, "app", ROOTS)
+    board.jobs.clear()
+    clock = _Clock()
+    with _interrupted(service, posted.operation_id), \
+            pytest.raises(follow.NotFollowed) as raised:
+        _follow(service, posted, clock)
+    line = str(raised.value)
+    assert "\n" not in line
+    assert f"operation {posted.operation_id} is interrupted and no job" \
+        in line and "its process died" in line
+    assert f"stackvault operation resume {posted.operation_id}" in line
+    assert clock.now >= follow.lost_after(service.conf)
+
+
+def test_following_an_interrupted_operation_waits_while_its_job_is_there(
+        service, cloud):
+    # A conductor died holding the job: another takes it over once the
+    # claim expires, however long that takes.
+    board = Board()
+    _posting(service, board)
+    posted = service.protect(cloud, "app", ROOTS)
+    clock = _Clock()
+    final_after = 3 * follow.lost_after(service.conf)
+    with _interrupted(service, posted.operation_id, final_after, clock):
+        op = _follow(service, posted, clock)
+    assert op.status == ops.SUCCEEDED and clock.now >= final_after
