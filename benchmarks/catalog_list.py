@@ -72,7 +72,7 @@ def write_checkpoint(bank, number, project=PROJECT):
              "graph": GRAPH.to_dict(), "resources": {},
              "created_at": created, "updated_at": created}
     checkpoint = cp.Checkpoint(bank, checkpoint_id, index)
-    checkpoint._write_manifest()
+    checkpoint.write_manifest()
     checkpoint.save_index()
     return checkpoint_id
 

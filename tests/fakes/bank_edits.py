@@ -10,5 +10,5 @@ the index are saved again, exactly as protect would have.
 def resave_metadata(checkpoint, resource, metadata):
     """Replace ``resource``'s metadata.json, hashes and all."""
     checkpoint.section(resource).save_metadata(metadata)
-    checkpoint._write_manifest()
+    checkpoint.write_manifest()
     checkpoint.save_index()

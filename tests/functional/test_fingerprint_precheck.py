@@ -196,7 +196,7 @@ def test_a_checkpoint_without_fingerprints_is_read_whole(
     checkpoint = service.checkpoints.get(checkpoint_id)
     for entry in checkpoint.manifest._objects.values():
         entry.pop("fingerprint")
-    checkpoint._write_manifest()
+    checkpoint.write_manifest()
     checkpoint.save_index()
     manifest = json.loads(_path(bank_path, checkpoint_id,
                                 "manifest.json").read_text())

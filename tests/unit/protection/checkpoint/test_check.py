@@ -83,7 +83,7 @@ def _replace(store, checkpoint, relative, data):
 def _rewrite_manifest(checkpoint, objects):
     """A manifest saved again with ``objects``, the index's hash too."""
     checkpoint.manifest = manifest_mod.Manifest(objects)
-    checkpoint._write_manifest()
+    checkpoint.write_manifest()
     checkpoint.save_index()
 
 
