@@ -178,11 +178,7 @@ class Poster:
         try:
             post_job(board, queued, book)
         except Exception as exc:  # noqa: BLE001 - one line, then given up
-            raise NotPosted(queued, (
-                f"the {self._conf.jobboard.backend} jobboard at "
-                f"{self._conf.jobboard.address} refused the job: "
-                f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
-            ) from None
+            raise NotPosted(queued, self._refused(exc)) from None
         return Posted(op.kind, op.id)
 
     def post_again(self, op, changes=None, drop=()):
@@ -211,12 +207,15 @@ class Poster:
                 op.id, {k: v for k, v in before.items() if v is not None},
                 drop=[k for k, v in before.items() if v is None])
             stores.operations.unqueue(queued, op.status)
-            raise NotPosted(queued, (
-                f"the {self._conf.jobboard.backend} jobboard at "
-                f"{self._conf.jobboard.address} refused the job: "
-                f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
-            ) from None
+            raise NotPosted(queued, self._refused(exc)) from None
         return Posted(op.kind, op.id)
+
+    def _refused(self, exc):
+        """The one line a refused post gives."""
+        board = self._conf.jobboard
+        first = (str(exc).splitlines() or [""])[0]
+        return (f"the {board.backend} jobboard at {board.address} refused "
+                f"the job: {type(exc).__name__}: {first}")
 
     def close(self):
         if self._board is not None:

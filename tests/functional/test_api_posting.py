@@ -8,7 +8,6 @@ list and Keystone's trusts are :class:`tests.fakes.trusts.FakeTrusts`
 (a trust-scoped connection is the cloud of the trust's project).
 """
 
-import dataclasses
 
 import pytest
 
@@ -22,28 +21,10 @@ from protection.plugin.registry import PluginRegistry
 from protection.service import ProtectionService
 from tests.fakes import api as fake_api
 from tests.fakes import fake_cloud
+from tests.fakes.jobboard import Board
 
 PROTECT = {"name": "app", "resources": [{"type": "Test::Server",
                                          "id": "web"}]}
-
-
-@dataclasses.dataclass(eq=False)
-class Job:
-    details: dict
-
-
-class Board:
-    def __init__(self):
-        self.jobs = []
-        self.down = False
-
-    def post(self, name, book=None, details=None):
-        if self.down:
-            raise ConnectionError("Connection refused")
-        self.jobs.append(Job(details))
-
-    def iterjobs(self, only_unclaimed=False, ensure_fresh=False):
-        return iter(list(self.jobs))
 
 
 @pytest.fixture

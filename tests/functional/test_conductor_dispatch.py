@@ -9,7 +9,6 @@ checkpoint committed, the operation's row finished, its result) happens
 when a conductor runs the job.
 """
 
-import dataclasses
 import json
 import threading
 
@@ -22,28 +21,11 @@ from protection.operations import jobboard
 from protection.operations import store as ops
 from protection.operations import runner
 from tests.fakes.fake_cloud import ROOTS
-
-
-@dataclasses.dataclass(eq=False)
-class Job:
-    details: dict
-
-
-class Board:
-    """What Poster uses of a jobboard."""
-
-    def __init__(self):
-        self.jobs = []
-
-    def post(self, name, book=None, details=None):
-        self.jobs.append(Job(details))
+from tests.fakes import jobboard as fake_board
 
 
 def _posting(service):
-    poster = jobboard.Poster(service.conf, service.stores)
-    poster._board = Board()
-    service.poster = poster
-    return poster._board
+    return fake_board.posting(service)
 
 
 def _worker(service, cloud):

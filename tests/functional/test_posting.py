@@ -9,7 +9,6 @@ or the jobboard stays away, instead of waiting for ever.
 Real service, TaskFlow persistence and bank; the jobboard is a list.
 """
 
-import dataclasses
 import functools
 import io
 import types
@@ -26,36 +25,12 @@ from protection.operations import jobboard
 from protection.operations import store as ops
 from protection.operations import sweeper
 from tests.fakes.fake_cloud import ROOTS
-
-
-@dataclasses.dataclass(eq=False)
-class Job:
-    details: dict
-
-
-class Board:
-    """What Poster and the sweeper use of a jobboard; ``down``: every
-    call fails as a Redis that went away does."""
-
-    def __init__(self):
-        self.jobs = []
-        self.down = False
-
-    def post(self, name, book=None, details=None):
-        if self.down:
-            raise ConnectionError("Connection refused")
-        self.jobs.append(Job(details))
-
-    def iterjobs(self, only_unclaimed=False, ensure_fresh=False):
-        if self.down:
-            raise ConnectionError("Connection refused")
-        return iter(list(self.jobs))
+from tests.fakes.jobboard import Board
+from tests.fakes import jobboard as fake_board
 
 
 def _posting(service, board):
-    poster = jobboard.Poster(service.conf, service.stores)
-    poster._board = board
-    service.poster = poster
+    fake_board.posting(service, board)
 
 
 def test_a_board_that_cannot_be_reached_leaves_nothing_recorded(
