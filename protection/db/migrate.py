@@ -26,7 +26,7 @@ VERSION_TABLE = "stackvault_alembic_version"
 # The newest revision; tests/unit/protection/db checks it is the scripts'
 # head. Knowing it without loading alembic keeps opening an up-to-date
 # database to one query.
-HEAD = "0007"
+HEAD = "0008"
 SCRIPTS = os.path.join(os.path.dirname(__file__), "migrations")
 
 _upgraded = weakref.WeakSet()

@@ -49,7 +49,7 @@ _META = sa.MetaData()
 TABLE = sa.Table(
     "stackvault_audit", _META,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("at", sa.Double(), nullable=False, index=True),
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("project_id", sa.String(64), nullable=True),
     sa.Column("user_id", sa.String(64), nullable=True),

@@ -38,7 +38,7 @@ TABLE = sa.Table(
     sa.Column("operation_id", sa.String(36), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("holder", sa.String(255), nullable=False),
-    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Double(), nullable=False),
 )
 
 

@@ -56,17 +56,17 @@ TABLE = sa.Table(
     sa.Column("parameters", sa.Text, nullable=False),
     sa.Column("schedule", sa.String(255)),
     sa.Column("keep", sa.Integer),
-    sa.Column("keep_days", sa.Float),
+    sa.Column("keep_days", sa.Double()),
     sa.Column("cloud", sa.String(255)),
     # Whole seconds: compared for equality when a run is claimed (a
     # MySQL FLOAT would round it).
     sa.Column("next_run", sa.BigInteger),
-    sa.Column("last_run", sa.Float),
+    sa.Column("last_run", sa.Double()),
     sa.Column("last_status", sa.String(16)),
     sa.Column("last_checkpoint", sa.String(64)),
     sa.Column("last_error", sa.Text),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
     # Added after the first version: nullable (migration 0007).
     sa.Column("project_id", sa.String(64)),
     sa.Column("user_id", sa.String(64)),

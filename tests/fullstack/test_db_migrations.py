@@ -16,11 +16,14 @@ from alembic import migration
 from protection.checkpoint import catalog
 from protection.db import engine as db_engine
 from protection.db import migrate
+from protection.operations import audit
+from protection.operations import leases
 from protection.operations import store as ops
 from protection.plans import store as plans
 
 OURS = {"stackvault_operations", "stackvault_plans",
-        "stackvault_checkpoints", "stackvault_catalog_state"}
+        "stackvault_checkpoints", "stackvault_catalog_state",
+        "stackvault_checkpoint_leases", "stackvault_audit"}
 
 
 @pytest.fixture
@@ -34,7 +37,8 @@ def engine():
 
 def _differences(engine):
     meta = sa.MetaData()
-    for table in (ops.TABLE, plans.TABLE, catalog.TABLE, catalog.STATE):
+    for table in (ops.TABLE, plans.TABLE, catalog.TABLE, catalog.STATE,
+                  leases.TABLE, audit.TABLE):
         table.to_metadata(meta)
 
     def ours(_obj, name, kind, _reflected, _compare_to):

@@ -3,6 +3,7 @@ database and one created by an earlier release end with the tables the
 code declares, earlier rows kept; TaskFlow's version table is not ours."""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from alembic import autogenerate
 from alembic import migration
 
@@ -36,9 +37,19 @@ def _differences(engine):
     tables as the code declares them (``[]``: none)."""
     def ours(_obj, name, kind, _reflected, _compare_to):
         return kind != "table" or name in OURS
+
+    def compare_type(_context, _inspected, _column, reflected, declared):
+        # SQLite stores every float in 8 bytes, whatever the declared
+        # name: FLOAT and DOUBLE are the same there (0008 changes them on
+        # MySQL only, where FLOAT is 4 bytes).
+        if isinstance(reflected, sa.Float) and \
+                isinstance(declared, sa.Float):
+            return False
+        return None                     # alembic's own comparison
     with engine.connect() as conn:
         context = migration.MigrationContext.configure(
-            conn, opts={"include_object": ours, "compare_type": True})
+            conn, opts={"include_object": ours,
+                        "compare_type": compare_type})
         return autogenerate.compare_metadata(context, _declared())
 
 
@@ -125,3 +136,32 @@ def test_plans_made_before_plan_ids_get_one_each_on_upgrade(tmp_path):
     assert {p.name: p.id for p in plans.PlanStore(
         _engine(tmp_path)).list()} == ids
     assert _differences(engine) == []
+
+
+def test_every_time_is_double_precision_on_mysql():
+    # MySQL and MariaDB store sa.Float as a 4-byte FLOAT: an epoch time of
+    # 2026 rounds to 128 s, and a dead owner's heartbeat looked a minute
+    # younger than it was (found on MariaDB by the fencing outage test).
+    singles = [f"{table.name}.{column.name}"
+               for table in _declared().sorted_tables
+               for column in table.columns
+               if isinstance(column.type, sa.Float) and
+               column.type.compile(dialect=mysql.dialect()) != "DOUBLE"]
+    assert singles == []
+
+
+
+def test_the_migration_to_double_names_every_such_column():
+    """0008 alters on MySQL every column a Float was declared with there
+    before: the two lists must not drift."""
+    import importlib
+    versions = importlib.import_module(
+        "protection.db.migrations.versions.0008_double_precision_times")
+    altered = {f"{table}.{column}" for table, column, _n in versions.COLUMNS}
+    doubles = {f"{table.name}.{column.name}"
+               for table in _declared().sorted_tables
+               for column in table.columns
+               if isinstance(column.type, sa.Double)
+               and table.name not in ("stackvault_checkpoints",
+                                      "stackvault_catalog_state")}
+    assert altered == doubles
