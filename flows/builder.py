@@ -7,12 +7,18 @@ Per resource R (plugin P(R)) the flow holds these atoms:
 ``R/finished``           marker, provides R's restored id
 ``R/on_complete``        hook
 
-(``R/started`` .. ``R/finished`` is R's *main flow*) and, for every edge
-parent -> child, these orderings (doc/design.rst, "Ordering"):
+(``R/started`` .. ``R/finished`` is R's *main flow*). A hook is an atom
+only when P(R) defines it (``contract.defines_hook``: the base plugin's
+are no-ops): a restore of ten resources whose plugins define none runs
+no hook step and saves no state for one. The orderings below hold
+between the hooks that exist, through the resources whose plugins
+define none (a hook's nearest ancestors or descendants that have one).
+For every edge parent -> child (doc/design.rst, "Ordering"):
 
 * ``parent/on_prepare_begin``  before ``child/on_prepare_begin``  (top-down)
 * ``child/on_prepare_finish``  before ``parent/on_prepare_finish`` (bottom-up)
-* every prepare hook before any main flow (the ``prepared`` barrier)
+* every prepare hook before any main flow (the ``prepared`` barrier, there
+  when some resource has a prepare hook)
 * a task of the parent that requires ``restored_child(type, id)`` of the
   child runs after ``child/finished`` and receives the child's new id;
 * restore only: ``child/finished`` before ``parent/started``, unless a task
@@ -28,8 +34,10 @@ parent -> child, these orderings (doc/design.rst, "Ordering"):
   ordered before a ``BEFORE_PARENT`` one of the same flow is a contract
   error
 * ``R/finished`` before ``R/on_complete``; ``child/on_complete`` before
-  ``parent/on_complete``
-* restore only: every ``R/on_complete`` before ``unmark``, the restore's
+  ``parent/on_complete`` (a child without one: its ``finished``, and its
+  own children's ``on_complete`` or, without, ``finished``, down)
+* restore only: every ``R/finished`` and ``R/on_complete`` before
+  ``unmark``, the restore's
   last stage (:class:`flows.atoms.Unmark`): each plugin atom that
   defines ``unmark(ctx, conn)`` (``contract.UNMARK``) takes the marks
   off what it created. Until then, everything the restore made carries
@@ -194,7 +202,8 @@ def _plugin_flow(plugin, operation, ctx, resource):
 
 @dataclasses.dataclass
 class _Nodes:
-    """A resource's atoms (see the module doc)."""
+    """A resource's atoms (see the module doc); a hook its plugin does
+    not define is ``None``."""
 
     begin: tf_atom.Atom
     finish: tf_atom.Atom
@@ -205,8 +214,18 @@ class _Nodes:
     edges: list              # their orderings
 
     def every(self):
-        return [self.begin, self.finish, self.started, *self.atoms,
-                self.finished, self.complete]
+        return [atom for atom in (self.begin, self.finish, self.started,
+                                  *self.atoms, self.finished, self.complete)
+                if atom is not None]
+
+    def prepares(self):
+        """The resource's prepare hooks (those it has)."""
+        return [atom for atom in (self.begin, self.finish)
+                if atom is not None]
+
+    def completed(self):
+        """The atom after which the resource counts as complete."""
+        return self.complete or self.finished
 
     def tagged(self, order):
         """The plugin's atoms tagged ``order`` (contract.parent_order)."""
@@ -248,6 +267,7 @@ def _resource_nodes(plugin, operation, ctx, resource, owners):
     label = contract.resource_label(resource)
     begin, finish, complete = (
         atoms.HookTask(plugin, hook, ctx, f"{label}/{hook}")
+        if contract.defines_hook(plugin, hook) else None
         for hook in contract.HOOKS)
     started = atoms.ResourceStarted(ctx, f"{label}/started")
     finished = atoms.ResourceFinished(
@@ -260,8 +280,9 @@ def _resource_nodes(plugin, operation, ctx, resource, owners):
         owners.update(_isolate(plugin_flow, ctx, label))
         plugin_atoms, edges = flatten.flatten(plugin_flow)
         flatten.scope_symbols(plugin_atoms, label)
-    for hook in contract.HOOKS:
-        owners[f"{label}/{hook}"] = (resource, hook)
+    for hook, atom in zip(contract.HOOKS, (begin, finish, complete)):
+        if atom is not None:
+            owners[atom.name] = (resource, hook)
     owners[f"{label}/started"] = (resource, "start")
     owners[f"{label}/finished"] = (resource, "finish")
     own = _Nodes(begin, finish, started, finished, complete, plugin_atoms,
@@ -318,23 +339,82 @@ def _around_parent(up, down, named):
             + [(up.finished, atom) for atom in after])
 
 
-def _links(operation, graph, nodes, prepared, after_children):
-    """Every ordering of the module doc, explicitly (no symbol linking:
-    each resource's flow is closed, checked when it was isolated).
-    ``after_children``: the types whose protect waits for its children's."""
+def _nearest(start, step, has):
+    """The resources nearest to ``start`` along ``step`` (its parents or
+    its children) for which ``has(resource)``, looking through the ones
+    without: the hooks that exist keep the order of the graph."""
+    found, seen, stack = [], set(), list(step(start))
+    while stack:
+        resource = stack.pop()
+        if resource.key in seen:
+            continue
+        seen.add(resource.key)
+        if has(resource):
+            found.append(resource)
+        else:
+            stack.extend(step(resource))
+    return found
+
+
+def _below(graph, nodes, resource):
+    """What ``resource``'s ``on_complete`` waits for below it: each
+    child's ``on_complete``, or for a child without one its ``finished``
+    and, in the same way, its own children's (down to the leaves)."""
+    found, seen, stack = [], set(), list(graph.children(resource))
+    while stack:
+        child = stack.pop()
+        if child.key in seen:
+            continue
+        seen.add(child.key)
+        down = nodes[child.key]
+        found.append(down.completed())
+        if down.complete is None:
+            stack.extend(graph.children(child))
+    return found
+
+
+def _hook_links(graph, nodes, prepared):
+    """The hooks' orderings (module doc), between the hooks that exist."""
+    parents = {}
+    for parent, child in graph.edges():
+        parents.setdefault(child.key, []).append(parent)
     links = []
     for resource in graph:
         own = nodes[resource.key]
-        links += [(own.begin, own.finish), (own.finish, prepared),
-                  (prepared, own.started), (own.finished, own.complete)]
+        links += [(hook, prepared) for hook in own.prepares()]
+        if own.begin is not None:
+            if own.finish is not None:
+                links.append((own.begin, own.finish))
+            links += [(nodes[up.key].begin, own.begin) for up in _nearest(
+                resource, lambda r: parents.get(r.key, ()),
+                lambda r: nodes[r.key].begin is not None)]
+        if own.finish is not None:
+            links += [(nodes[down.key].finish, own.finish)
+                      for down in _nearest(
+                          resource, graph.children,
+                          lambda r: nodes[r.key].finish is not None)]
+        if own.complete is not None:
+            links += [(own.finished, own.complete)]
+            links += [(below, own.complete)
+                      for below in _below(graph, nodes, resource)]
+    return links
+
+
+def _links(operation, graph, nodes, prepared, after_children):
+    """Every ordering of the module doc, explicitly (no symbol linking:
+    each resource's flow is closed, checked when it was isolated).
+    ``after_children``: the types whose protect waits for its children's.
+    ``prepared``: the barrier after every prepare hook, ``None`` when no
+    resource has one."""
+    links = []
+    for resource in graph:
+        own = nodes[resource.key]
+        if prepared is not None:
+            links.append((prepared, own.started))
         _link_main(links, own)
         _link_children(links, operation, graph, nodes, resource,
                        after_children)
-    for parent, child in graph.edges():
-        up, down = nodes[parent.key], nodes[child.key]
-        links += [(up.begin, down.begin), (down.finish, up.finish),
-                  (down.complete, up.complete)]
-    return links
+    return links + _hook_links(graph, nodes, prepared)
 
 
 def _link_all(whole, links):
@@ -383,14 +463,16 @@ def build(operation, graph, registry, make_context, abort=False):
         raise ValueError(f"unknown operation {operation!r}")
     whole = graph_flow.Flow(f"{operation}")
     owners, contexts, nodes = {}, {}, {}
-    prepared = atoms.Barrier(name="prepared")
     for resource in graph.bottom_up():
         ctx = make_context(resource)
         contexts[resource.key] = ctx
         nodes[resource.key] = _resource_nodes(
             registry.get(resource.type), operation, ctx, resource, owners)
-    every = [prepared] + [node for own in nodes.values()
-                          for node in own.every()]
+    every = [node for own in nodes.values() for node in own.every()]
+    prepared = None
+    if any(own.prepares() for own in nodes.values()):
+        prepared = atoms.Barrier(name="prepared")
+        every.insert(0, prepared)
     after_children = {r.type for r in graph
                       if getattr(registry.get(r.type),
                                  "protect_after_children", False)}
@@ -399,7 +481,7 @@ def build(operation, graph, registry, make_context, abort=False):
                       contexts=contexts)
     if operation == contract.RESTORE:
         unmark = _unmark_stage(nodes, contexts, built, abort)
-        links += [(own.complete, unmark) for own in nodes.values()]
+        links += [(own.completed(), unmark) for own in nodes.values()]
         every.append(unmark)
     if abort:
         stop = atoms.Abort(name="abort")

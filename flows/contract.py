@@ -19,6 +19,21 @@ ON_PREPARE_BEGIN = "on_prepare_begin"
 ON_PREPARE_FINISH = "on_prepare_finish"
 ON_COMPLETE = "on_complete"
 HOOKS = (ON_PREPARE_BEGIN, ON_PREPARE_FINISH, ON_COMPLETE)
+_DEFAULT_HOOK = "_stackvault_default_hook"
+
+
+def default_hook(method):
+    """Mark a base class's hook as the default that does nothing: a
+    plugin that keeps it gets no step for it (no atom, no state saved)."""
+    setattr(method, _DEFAULT_HOOK, True)
+    return method
+
+
+def defines_hook(plugin, hook):
+    """Whether ``plugin`` has a hook ``hook`` of its own (not the
+    base's :func:`default_hook`)."""
+    method = getattr(plugin, hook, None)
+    return callable(method) and not getattr(method, _DEFAULT_HOOK, False)
 
 # A restore's last stage (flows.atoms.Unmark): every plugin atom of a
 # restore flow that defines a method of this name, ``unmark(ctx, conn)``,

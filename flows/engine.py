@@ -69,6 +69,15 @@ def _crash_listener(state, details):
         faults.maybe_crash(name, faults.AFTER_SAVE)
 
 
+def _flow_crash_listener(operation):
+    """The whole flow's point: ``<operation>:after_save`` once its
+    SUCCESS is saved (every atom done, nothing committed yet)."""
+    def on_flow(state, details):  # TaskFlow passes details by name
+        if state == states.SUCCESS:
+            faults.maybe_crash(operation, faults.AFTER_SAVE)
+    return on_flow
+
+
 @dataclasses.dataclass
 class Persistence:
     """Where the engine keeps its state (see flows.persistence)."""
@@ -102,6 +111,8 @@ def run(built, *, max_workers, policy=ROLLBACK, on_step=None,
             never_resolve=(policy == KEEP), **options)
         if faults.armed():
             engine.atom_notifier.register("*", _crash_listener)
+            engine.notifier.register(
+                "*", _flow_crash_listener(built.operation))
         if on_step is not None:
             engine.atom_notifier.register("*",
                                           _step_listener(built, on_step))

@@ -8,7 +8,10 @@ boundary of the first atom whose name matches the pattern (fnmatch, so
 ``before``      the atom is about to run (its RUNNING state is saved)
 ``after_call``  the atom's cloud call returned a new id, before anything
                 recorded it (CreatingTask.created)
-``after_save``  the atom finished and TaskFlow saved its result
+``after_save``  the atom finished and TaskFlow saved its result; for the
+                whole flow (the pattern is the operation: ``protect``,
+                ``restore`` ...), its SUCCESS is saved: every atom is
+                done, nothing is committed yet
 ``unmarked``    a restore's final stage took the marks off what the atom
                 created (protection.plugin.tasks.take_marks_off), before
                 it goes on to the next object

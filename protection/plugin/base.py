@@ -56,6 +56,7 @@ from flows.contract import ROLLBACK
 from flows.contract import VERIFY
 from flows.contract import after_parent
 from flows.contract import before_parent
+from flows.contract import default_hook
 from flows.contract import restored_child
 from protection import exceptions
 
@@ -184,14 +185,21 @@ class ProtectionPlugin:
         return ()
 
     # -- hooks -------------------------------------------------------------
+    # Override the ones you need: a hook left as it is here costs nothing
+    # (the operation gets no step for it).
+    @default_hook
     def on_prepare_begin(self, ctx, resource):
         """Before this resource's children's ``on_prepare_begin``."""
 
+    @default_hook
     def on_prepare_finish(self, ctx, resource):
         """After this resource's children's ``on_prepare_finish``."""
 
+    @default_hook
     def on_complete(self, ctx, resource):
-        """After this resource's flow and every child's ``on_complete``."""
+        """After this resource's flow and its children's: their tasks,
+        and their own ``on_complete`` (or, for a child without one, its
+        children's, and so on down)."""
 
     # -- helpers -------------------------------------------------------------
     def flow_for(self, operation, ctx, resource):

@@ -151,7 +151,7 @@ def _assert_no_duplicate_backups(conn, app, checkpoint_id):
 # Each chain: a protect killed at the first point, resumed and killed at
 # the next, ... then resumed to the end. A volume's points follow its
 # linear flow (the '*' matches either volume: the one killed at a point
-# always reaches the next); on_complete hooks come after every main flow.
+# always reaches the next); the whole flow's point comes after every atom.
 PROTECT_CHAINS = {
     "volume": [
         "OS::Cinder::Volume#*/CreateTemporarySnapshot:after_call",
@@ -160,13 +160,13 @@ PROTECT_CHAINS = {
         "OS::Cinder::Volume#*/WaitBackupAvailable:before",
         "OS::Cinder::Volume#*/DeleteTemporarySnapshot:before",
         "OS::Cinder::Volume#*/SaveVolumeMetadata:after_save",
-        "OS::Nova::Server#*/on_complete:before",
+        "protect:after_save",
     ],
     "image-server": [
         "OS::Glance::Image#*/SaveImageData:before",
         "OS::Glance::Image#*/SaveImageMetadata:before",
         "OS::Nova::Server#*/SaveServerMetadata:after_save",
-        "OS::Nova::Server#*/on_complete:after_save",
+        "protect:after_save",
     ],
 }
 

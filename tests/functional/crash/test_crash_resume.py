@@ -85,6 +85,8 @@ RESTORE_CRASHES = [
     # the last stage: before it, and once the first object lost its marks
     "unmark:before",
     "Test::Volume#vol-web/CreateRecord:unmarked",
+    # the whole flow done and saved, the restore not yet recorded
+    "restore:after_save",
 ]
 
 
@@ -214,6 +216,7 @@ def test_resume_is_refused_while_the_owner_lives(world):
 @pytest.mark.parametrize("crash_at", [
     "Test::Volume#vol-web/SaveRecord:before",
     "Test::Server#db/SaveRecord:after_save",
+    "protect:after_save",        # every atom done, nothing committed
 ])
 def test_a_killed_protect_resumes_to_an_available_checkpoint(world,
                                                               crash_at):

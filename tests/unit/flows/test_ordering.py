@@ -12,6 +12,8 @@ parent starting before its child finished.
 import threading
 import time
 
+from unittest import mock
+
 import pytest
 from taskflow import task
 from taskflow.patterns import linear_flow
@@ -382,3 +384,106 @@ def test_rollback_reverts_the_parent_before_its_childrens_snapshots(
             assert cloud.index("protect-revert", server) < \
                 cloud.index("snapshot-revert", volume)
     assert ("release", "vol-web") not in cloud.log
+
+
+# -- hooks a plugin does not define ---------------------------------------
+class _NoHooks:
+    """The base plugin's hooks again: a plugin that defines none."""
+
+    on_prepare_begin = plugin_api.ProtectionPlugin.on_prepare_begin
+    on_prepare_finish = plugin_api.ProtectionPlugin.on_prepare_finish
+    on_complete = plugin_api.ProtectionPlugin.on_complete
+
+
+class _HooklessVolume(_NoHooks, fake_cloud.VolumePlugin):
+    pass
+
+
+class _SlowToCompleteImage(fake_cloud.ImagePlugin):
+    """Its on_complete takes a while: a grandparent that did not wait for
+    it would complete first."""
+
+    def on_complete(self, ctx, resource):
+        time.sleep(0.3)
+        super().on_complete(ctx, resource)
+
+
+def _hookless_volumes():
+    swap = {fake_cloud.VolumePlugin: _HooklessVolume,
+            fake_cloud.ImagePlugin: _SlowToCompleteImage}
+    return tuple(swap.get(p, p) for p in fake_cloud.ALL)
+
+
+def _without_hooks(*plugins):
+    return tuple(type(f"Hookless{p.__name__}", (_NoHooks, p), {})
+                 for p in plugins)
+
+
+def _atom_names(service, cloud, operation="protect", checkpoint_id=None):
+    names = []
+    original = builder.build
+
+    def spy(*args, **kwargs):
+        built = original(*args, **kwargs)
+        names.extend(atom.name for atom in builder.iter_atoms(built.flow))
+        return built
+    with mock.patch.object(builder, "build", spy):
+        if operation == "protect":
+            service.protect(cloud, "app", ROOTS)
+        else:
+            service.restore(checkpoint_id, cloud)
+    return names
+
+
+def test_a_plugin_without_hooks_gets_no_hook_steps(tmp_path, cloud):
+    service = make_service(tmp_path,
+                           plugins=_without_hooks(*fake_cloud.ALL))
+    names = _atom_names(service, cloud)
+    assert not [n for n in names
+                if n.rsplit("/", 1)[-1] in plugin_api.HOOKS]
+    assert "prepared" not in names
+    assert not [what for what, _ in cloud.log
+                if what.startswith("prepare_") or what == "complete"]
+    # every resource still ran its main flow
+    assert sorted(rid for what, rid in cloud.log if what == "protect") == \
+        ["db", "img", "net", "vol-db", "vol-web", "web"]
+
+
+def test_only_defined_hooks_get_steps(tmp_path, cloud):
+    plugins = tuple(_HooklessVolume if p is fake_cloud.VolumePlugin else p
+                    for p in fake_cloud.ALL)
+    names = _atom_names(make_service(tmp_path, plugins=plugins), cloud)
+    hooks = {n for n in names if n.rsplit("/", 1)[-1] in plugin_api.HOOKS}
+    assert not {n for n in hooks if n.startswith("Test::Volume#")}
+    assert "Test::Server#web/on_complete" in hooks
+    assert "Test::Image#img/on_prepare_begin" in hooks
+    assert "prepared" in names
+
+
+@pytest.mark.parametrize("operation", ["protect", "restore"])
+def test_hook_orders_hold_through_a_resource_without_hooks(
+        tmp_path, cloud, operation):
+    """web -> vol-web -> img: with no hook on vol-web, web's begin still
+    precedes img's, img's prepare finish and on_complete precede web's,
+    and web's on_complete comes after vol-web's own tasks."""
+    service = make_service(tmp_path, plugins=_hookless_volumes())
+    result = service.protect(cloud, "app", ROOTS)
+    if operation == "restore":
+        cloud.log.clear()
+        service.restore(result.checkpoint_id, cloud)
+    else:
+        for parent in ("web", "db"):
+            assert cloud.index("prepare_begin", parent) < \
+                cloud.index("prepare_begin", "img")
+            assert cloud.index("prepare_finish", "img") < \
+                cloud.index("prepare_finish", parent)
+        last_prepare = max(i for i, (what, _) in enumerate(cloud.log)
+                           if what.startswith("prepare_"))
+        assert last_prepare < min(i for i, (what, _) in enumerate(cloud.log)
+                                  if what == operation)
+    for parent, volume in (("web", "vol-web"), ("db", "vol-db")):
+        assert cloud.index(f"{operation}-done", volume) < \
+            cloud.index("complete", parent)
+        assert cloud.index("complete", "img") < \
+            cloud.index("complete", parent)
+    assert ("complete", "vol-web") not in cloud.log
