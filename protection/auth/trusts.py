@@ -21,6 +21,7 @@ import datetime
 import logging
 import threading
 import time
+import typing
 
 import openstack
 from keystoneauth1 import exceptions as ks_exceptions
@@ -59,10 +60,12 @@ class TrustNotHonoured(exceptions.OperationError):
 @dataclasses.dataclass(frozen=True)
 class Trust:
     """A trust made for an operation: its id and when it expires (epoch
-    seconds)."""
+    seconds). ``lent_by``: the operation that owns it, when another one
+    acts with it too (and must not delete it)."""
 
     id: str
     expires_at: float
+    lent_by: typing.Optional[str] = None
 
 
 def _one_line(exc):

@@ -21,6 +21,7 @@ conductor_mod = LazyModule("protection.operations.conductor")
 config = LazyModule("protection.config")
 jobboard = LazyModule("protection.operations.jobboard")
 periodic_mod = LazyModule("protection.plans.periodic")
+plan_run = LazyModule("protection.plans.run")
 sweeper_mod = LazyModule("protection.operations.sweeper")
 registry = LazyModule("protection.plugin.registry")
 progress_mod = LazyModule("protection.model.progress")
@@ -93,8 +94,11 @@ def run(app, args):
                                        conf.jobboard.claim_expiry)),
             (sweeper_mod.SWEEP_INTERVAL,
              sweeper_mod.TrustSweeper(stores, service.trusts))]
+        # A plan run the API posted: its retention and record, after its
+        # protect, with its trust (operations know nothing of plans).
         conductor_mod.serve(conf, service, board, name, connect,
-                            periodic=periodic)
+                            periodic=periodic,
+                            after=plan_run.AfterProtect(service))
     finally:
         board.close()
     return 0

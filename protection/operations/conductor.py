@@ -32,6 +32,13 @@ An operation posted by the API acts with the Keystone trust it recorded
 (deleted, expired, its trustor's role removed) is not retried: it ends
 ``failed`` with that reason at once. An abort asked through the API
 (``abort`` in the operation's args, with who asked) is run as an abort.
+
+An operation with a follow-up (``follow_up`` in its args: a plan run the
+API posted, whose retention and plan record come after its protect) has
+it run by the ``after`` hook once the operation ended, before the job is
+consumed and only then is its trust deleted (:meth:`JobWorker.
+follow_up`). The conductor knows nothing of plans: the hook is handed in
+by :mod:`protection.cli.conductor`, as the periodic hooks are.
 """
 
 import logging
@@ -67,11 +74,15 @@ def log_progress(event):
 class JobWorker:
     """Runs one job's operation; says whether to consume the job."""
 
-    def __init__(self, conf, service, connect, sleep=time.sleep):
+    def __init__(self, conf, service, connect, sleep=time.sleep,
+                 after=None):
         self.conf = conf
         self.service = service
         self.connect = connect
         self.sleep = sleep
+        # The follow-up hook of operations that have one (a posted plan
+        # run: protection.plans.run.AfterProtect, handed in by the CLI).
+        self.after = after
         self.active = {}          # job -> operation id, while it runs
         self.orphans = set()      # ids this process may still own
         self._lock = threading.Lock()
@@ -94,7 +105,9 @@ class JobWorker:
         with self._lock:
             self.active[job] = operation_id
         try:
-            return self.run(operation_id)
+            if self.run(operation_id) is RELEASE:
+                return RELEASE
+            return self.follow_up(operation_id)
         finally:
             with self._lock:
                 self.active.pop(job, None)
@@ -178,6 +191,25 @@ class JobWorker:
             self.sleep(self._backoff)
             return RELEASE
         LOG.info("operation %s succeeded", operation_id)
+        return CONSUME
+
+    def follow_up(self, operation_id):
+        """The job's operation ended: run its follow-up (if it has one,
+        not run yet), which ends its trust; whether to consume the job.
+        It runs while the job is still claimed: a conductor that dies
+        during it (or a hook that breaks) leaves the job unconsumed, and
+        the next conductor to claim it finds the operation ended and
+        runs the follow-up again."""
+        try:
+            self.service.follow_up(operation_id, self.after)
+        except ops.OperationNotFound:
+            return CONSUME
+        except Exception as exc:  # noqa: BLE001 - the job is retried
+            LOG.warning("operation %s: its follow-up broke: %s: %s; job "
+                        "released", operation_id, type(exc).__name__, exc,
+                        exc_info=LOG.isEnabledFor(logging.DEBUG))
+            self.sleep(self._backoff)
+            return RELEASE
         return CONSUME
 
     def let_go(self, operation_id):
@@ -308,11 +340,12 @@ class Ticker:
         self._thread.join(timeout=TICK + 1)
 
 
-def serve(conf, service, board, name, connect, periodic=()):
+def serve(conf, service, board, name, connect, periodic=(), after=None):
     """Run a conductor until SIGTERM/SIGINT: then running operations stop
     at their next task boundary, their jobs are released for another
-    conductor, and this returns."""
-    worker = JobWorker(conf, service, connect)
+    conductor, and this returns. ``after``: the follow-up hook of
+    operations that have one (:meth:`JobWorker.follow_up`)."""
+    worker = JobWorker(conf, service, connect, after=after)
     conductor = make_conductor(conf, name, board, worker)
 
     def stop():

@@ -10,7 +10,15 @@ same database as its persisted TaskFlow flow (:mod:`flows.persistence`):
                  names, parameters, policy) and what it acts with: a
                  ``clouds.yaml`` name (``cloud``) or a Keystone trust's
                  id and expiry (``trust_id``, ``trust_expires_at``: the
-                 API's operations with a jobboard); never credentials
+                 API's operations with a jobboard); never credentials.
+                 ``trust_lent_by``: the trust is that operation's, lent
+                 (a plan run's retention deletes act with its protect's
+                 trust) and deleted only when that one ends.
+                 ``follow_up``: what a hook does once the operation ended
+                 (a posted plan run's retention and record,
+                 :meth:`protection.service.facade.ProtectionService.
+                 follow_up`); the operation's trust is kept until it is
+                 done, then the key is renamed ``followed_up``
 ``status``       queued (posted to the jobboard, no conductor has it
                  yet) | running | succeeded | failed | aborted (a running
                  one whose owner is gone is shown as ``interrupted``)
@@ -64,6 +72,24 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 ABORTED = "aborted"
 FINAL = (SUCCEEDED, FAILED, ABORTED)
+# ``args`` keys of the trust an operation acts with (see the module doc).
+TRUST_LENT_BY = "trust_lent_by"
+FOLLOW_UP = "follow_up"
+FOLLOWED_UP = "followed_up"
+
+
+def trust_to_end(args, now=None):
+    """The id of the trust an operation that ended must delete: its own
+    (not one lent by another operation), and not while a follow-up still
+    needs it (unless it expired: ``now`` epoch seconds); else ``None``."""
+    args = args or {}
+    trust_id = args.get("trust_id")
+    if not trust_id or args.get(TRUST_LENT_BY):
+        return None
+    if FOLLOW_UP in args and (now is None or
+                              now <= (args.get("trust_expires_at") or 0)):
+        return None
+    return trust_id
 
 _META = sa.MetaData()
 TABLE = sa.Table(
@@ -320,6 +346,16 @@ class OperationStore:
             for key in drop:
                 args.pop(key, None)
             args.update(changes or {})
+            self._update(operation_id, args=args)
+
+    def follow_up_done(self, operation_id):
+        """The operation's follow-up ran: ``follow_up`` becomes
+        ``followed_up`` (its trust may now be deleted)."""
+        with self._lock:
+            args = dict(self.get(operation_id).args or {})
+            if FOLLOW_UP not in args:
+                return
+            args[FOLLOWED_UP] = args.pop(FOLLOW_UP)
             self._update(operation_id, args=args)
 
     def forget_trust(self, operation_id, trust_id):

@@ -64,7 +64,10 @@ class TrustSweeper:
     the delete), the trust's id stays in the operation's ``args`` and
     this deletes it later. A trust that cannot be deleted is forgotten
     once it expired (``trust_expires_at``): Keystone no longer honours
-    it then.
+    it then. A trust lent by another operation (``trust_lent_by``) is
+    that one's to delete; one whose operation's follow-up has not run
+    yet (``follow_up``, a posted plan run's retention) is kept for it
+    until it expires.
     """
 
     def __init__(self, stores, trusts, clock=time.time):
@@ -77,10 +80,11 @@ class TrustSweeper:
         done = []
         for op in self.stores.operations.list():
             args = op.args or {}
-            trust_id = args.get("trust_id")
+            now = self.clock()
+            trust_id = ops.trust_to_end(args, now)
             if op.status not in ops.FINAL or not trust_id:
                 continue
-            expired = self.clock() > (args.get("trust_expires_at") or 0)
+            expired = now > (args.get("trust_expires_at") or 0)
             if self.trusts.delete_quietly(trust_id) or expired:
                 if expired:
                     LOG.warning("trust %s of operation %s expired before "

@@ -123,10 +123,13 @@ def select(checkpoints, keep=None, keep_days=None, now=None):
     return decisions
 
 
-def _delete(service, conn, decision, cloud):
+def _delete(service, conn, decision, plan, trust):
+    tenancy = cp.Tenancy(plan.project_id, plan.user_id) \
+        if plan.project_id else None
     try:
-        service.delete(decision.checkpoint_id, conn, cloud=cloud,
-                       action=audit.PRUNE)
+        service.delete(decision.checkpoint_id, conn,
+                       cloud=None if trust else plan.cloud,
+                       tenancy=tenancy, action=audit.PRUNE, trust=trust)
     except exceptions.OperationFailed as exc:
         refused = exc.failures and all(
             f.step == checkpoint_check.PRECHECK_STEP for f in exc.failures)
@@ -143,12 +146,14 @@ def _delete(service, conn, decision, cloud):
     decision.action = DELETED
 
 
-def prune(service, conn, plan, now=None, dry_run=False):
+def prune(service, conn, plan, now=None, dry_run=False, trust=None):
     """Apply the plan's rule to its checkpoints; return every Decision.
 
     With ``dry_run`` nothing is deleted: a checkpoint the rule would
     delete is ``delete``, or ``refused`` when the cloud would refuse its
-    delete now.
+    delete now. ``trust`` (a :class:`~protection.auth.trusts.Trust` lent
+    by a posted plan run's protect, ``conn`` its connection): each
+    delete records it, not the plan's cloud, and does not delete it.
     """
     made_here = service.stores.operations.protected_here
     mine = [c for c in service.list_checkpoints()
@@ -158,7 +163,7 @@ def prune(service, conn, plan, now=None, dry_run=False):
         if decision.action != DELETE:
             continue
         if not dry_run:
-            _delete(service, conn, decision, plan.cloud)
+            _delete(service, conn, decision, plan, trust)
             continue
         refusals = service.delete_refusals(decision.checkpoint_id, conn)
         if refusals:

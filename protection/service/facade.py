@@ -95,7 +95,7 @@ class ProtectionService:
 
     # -- operations -----------------------------------------------------------
     def protect(self, conn, name, resources, parameters=None, cloud=None,
-                tags=None, tenancy=None, trust=None):
+                tags=None, tenancy=None, trust=None, follow_up=None):
         """Protect ``resources`` (``Resource`` or ``(type, id)``) and their
         dependencies into a new checkpoint; return the OperationResult.
 
@@ -109,9 +109,12 @@ class ProtectionService:
         ``trust`` (a :class:`~protection.auth.trusts.Trust`, the API's
         with a jobboard) is recorded instead of ``cloud``: the conductor
         acts with it (same for restore, delete and verify).
+        ``follow_up`` (JSON, with a jobboard): what the conductor's
+        follow-up hook does once the protect ended, with its trust
+        (:meth:`follow_up`; a posted plan run's retention).
         """
         return protect_kind.start(self, conn, name, resources, parameters,
-                                  cloud, tags, tenancy, trust)
+                                  cloud, tags, tenancy, trust, follow_up)
 
     def restore(self, checkpoint_id, conn, parameters=None,
                 policy=plugin_mod.ROLLBACK, cloud=None, only=(), exclude=(),
@@ -277,6 +280,12 @@ class ProtectionService:
             return kind.finish(self, inputs, started, resume=not abort,
                                abort=abort)
         return running.released_if_broken(self, op, run)
+
+    def follow_up(self, operation_id, hook):
+        """Run the follow-up of an operation that ended (``hook(op)``),
+        then delete its trust (:func:`protection.service.running.
+        follow_up`); nothing when it has none."""
+        running.follow_up(self, operation_id, hook)
 
     def give_up(self, op, reason):
         """End an operation that will not be run (a conductor gave it up

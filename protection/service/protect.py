@@ -22,7 +22,7 @@ LOG = logging.getLogger(__name__)
 
 
 def start(service, conn, name, resources, parameters=None, cloud=None,
-          tags=None, tenancy=None, trust=None):
+          tags=None, tenancy=None, trust=None, follow_up=None):
     """:meth:`ProtectionService.protect
     <protection.service.facade.ProtectionService.protect>`."""
     started = time.monotonic()
@@ -38,9 +38,11 @@ def start(service, conn, name, resources, parameters=None, cloud=None,
                "resources": [list(r.key) for r in roots],
                "parameters": parameters or {}}
     request.update(tags or {})
-    op = running.start(service, plugin_mod.PROTECT, None,
-                       {**running.credentials(cloud, trust),
-                        "parameters": parameters or {}}, tenancy)
+    args = {**running.credentials(cloud, trust),
+            "parameters": parameters or {}}
+    if follow_up is not None:
+        args[ops.FOLLOW_UP] = follow_up
+    op = running.start(service, plugin_mod.PROTECT, None, args, tenancy)
     checkpoint = service.checkpoints.create(request, graph, op.id, tenancy)
     service.stores.operations.set_checkpoint(op.id, checkpoint.id)
     return running.run_or_post(

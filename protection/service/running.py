@@ -155,7 +155,11 @@ def credentials(cloud=None, trust=None):
     ``clouds.yaml`` name (the CLI), or the id and expiry of the Keystone
     trust the API made (:mod:`protection.auth.trusts`); never a secret."""
     if trust is not None:
-        return {"trust_id": trust.id, "trust_expires_at": trust.expires_at}
+        recorded = {"trust_id": trust.id,
+                    "trust_expires_at": trust.expires_at}
+        if trust.lent_by:
+            recorded[ops.TRUST_LENT_BY] = trust.lent_by
+        return recorded
     return {"cloud": cloud}
 
 
@@ -181,10 +185,36 @@ def end_trust(service, op):
     """Delete the trust of an operation that ended (with the trust's own
     token: the trustor's, impersonated). A failure is logged and left to
     the conductors' sweeper (:class:`protection.operations.sweeper.
-    TrustSweeper`); the trust's expiry bounds it anyway."""
-    trust_id = (op.args or {}).get("trust_id")
+    TrustSweeper`); the trust's expiry bounds it anyway. A trust lent by
+    another operation, or still needed by this one's follow-up
+    (:func:`follow_up`), is not deleted here
+    (:func:`protection.operations.store.trust_to_end`)."""
+    trust_id = ops.trust_to_end(op.args)
     if trust_id and service.trusts.delete_quietly(trust_id):
         service.stores.operations.forget_trust(op.id, trust_id)
+
+
+def follow_up(service, operation_id, hook):
+    """Run the follow-up of an operation that ended, then delete its
+    trust; nothing when it has none (or it ran already).
+
+    ``hook(op)`` does the work (a posted plan run's retention and
+    record: :class:`protection.plans.run.AfterProtect`); it acts with
+    the operation's trust, which is kept until the hook returned. A hook
+    that raises leaves the follow-up pending: the conductor releases the
+    job and the next one that claims it runs the hook again, so the hook
+    must be safe to run twice (retention selects again; a checkpoint
+    being deleted is not ``available`` and is not selected)."""
+    op = service.stores.operations.get(operation_id)
+    if ops.FOLLOW_UP not in (op.args or {}):
+        return
+    if hook is None:
+        LOG.warning("operation %s has a follow-up and this process runs "
+                    "none: its trust is deleted without it", op.id)
+    else:
+        hook(op)
+    service.stores.operations.follow_up_done(op.id)
+    end_trust(service, service.stores.operations.get(op.id))
 
 
 def was_given_up(op):

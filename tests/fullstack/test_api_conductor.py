@@ -364,3 +364,105 @@ def test_a_conductor_killed_mid_protect_leaves_it_to_another_with_the_trust(
     _trust_ended(deployment, conn, admin_conn, operation_id, trust_id)
     assert f"{operation_id}" in deployment.log("heir")
     _assert_no_secret(deployment.logs(), scan, "the logs")
+
+
+def _plan_ran(deployment, conn, plan_id):
+    """The plan once its run ended (``last_status`` no longer
+    ``running``)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        status, shown = call(deployment.url, "GET", f"/v1/plans/{plan_id}",
+                             conn)
+        assert status == 200, shown
+        if shown["plan"]["last_status"] != "running":
+            return shown["plan"]
+        assert time.monotonic() < deadline, deployment.logs()[-3000:]
+        time.sleep(0.3)
+
+
+def _plan_protects(deployment, plan_id):
+    """The args of the plan's protect operations, oldest first (each also
+    noted for the module's trust cleanup)."""
+    with deployment.db.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT id, args FROM stackvault_operations WHERE kind = "
+            "'protect' ORDER BY created_at")).mappings().all()
+    found = []
+    for row in rows:
+        args = json.loads(row["args"])
+        follow = args.get("follow_up") or args.get("followed_up") or {}
+        if follow.get("plan") == plan_id:
+            if row["id"] not in deployment.operations:
+                deployment.operations.append(row["id"])
+            found.append((row["id"], args))
+    return found
+
+
+def _delete_plan(deployment, conn, plan_id):
+    call(deployment.url, "DELETE", f"/v1/plans/{plan_id}", conn)
+
+
+def test_a_plan_run_is_posted_and_its_retention_runs_with_its_trust(
+        deployment, conn, admin_conn, cleanup):
+    name = f"fullstack-plan-{secrets.token_hex(3)}"
+    conn.compute.create_keypair(name=name)
+    cleanup(teardown.delete_keypair, conn, name)
+    scan = _secrets(conn, deployment)
+    before = _trusts(admin_conn, conn.current_user_id)
+    status, made = call(deployment.url, "POST", "/v1/plans", conn, {
+        "name": name, "keep": 1,
+        "resources": [{"type": KEYPAIR, "id": name}]})
+    assert status == 201, made
+    plan_id = made["plan"]["id"]
+    cleanup(_delete_plan, deployment, conn, plan_id)
+    deployment.ensure_conductor()
+
+    ran = []
+    for _ in range(2):
+        started = time.monotonic()
+        status, answer = call(deployment.url, "POST",
+                              f"/v1/plans/{plan_id}/run", conn)
+        assert status == 202, answer
+        assert answer["plan"]["last_status"] == "running"
+        plan = _plan_ran(deployment, conn, plan_id)
+        sys.stderr.write(f"\nplan run through the API and a conductor: "
+                         f"{time.monotonic() - started:.1f} s\n")
+        assert plan["last_status"] == "succeeded", (
+            plan, deployment.logs()[-3000:])
+        cleanup(_delete_checkpoint, deployment, conn,
+                plan["last_checkpoint"])
+        ran.append(plan["last_checkpoint"])
+
+    status, shown = call(deployment.url, "GET",
+                         f"/v1/checkpoints/{ran[1]}", conn)
+    assert status == 200, shown
+    assert (shown["checkpoint"]["project_id"], shown["checkpoint"][
+        "plan_id"]) == (conn.current_project_id, plan_id)
+    # keep=1: the second run's retention deleted the first checkpoint
+    status, _gone = call(deployment.url, "GET", f"/v1/checkpoints/{ran[0]}",
+                         conn)
+    assert status == 404
+    protects = _plan_protects(deployment, plan_id)
+    assert len(protects) == 2
+    # each run's trust is gone (deleted after the retention and record)
+    deadline = time.monotonic() + 60
+    while _trusts(admin_conn, conn.current_user_id) != before:
+        assert time.monotonic() < deadline, deployment.logs()[-3000:]
+        time.sleep(0.3)
+    for operation_id, args in _plan_protects(deployment, plan_id):
+        assert "trust_id" not in args and args["ended_trust_id"], args
+        assert "follow_up" not in args and "cloud" not in args
+        _assert_no_secret(deployment.flow_text(operation_id), scan,
+                          "the flow details")
+    with deployment.db.connect() as db:
+        deletes = db.execute(sa.text(
+            "SELECT args, status, project_id FROM stackvault_operations "
+            "WHERE kind = 'delete' AND checkpoint = :id"),
+            {"id": ran[0]}).mappings().all()
+    [delete] = deletes
+    delete_args = json.loads(delete["args"])
+    assert (delete["status"], delete["project_id"]) == (
+        "succeeded", conn.current_project_id)
+    assert delete_args["trust_lent_by"] == protects[1][0] and \
+        "cloud" not in delete_args
+    _assert_no_secret(deployment.logs(), scan, "the logs")

@@ -4,10 +4,12 @@ A plan made through the API belongs to its caller's project (another
 project's plan is 404, as for checkpoints). Its id is generated (its
 ``name`` is the caller's, free in every project); its checkpoints carry
 that id as their ``plan_id``. It runs only when asked
-(``POST /v1/plans/{plan_id}/run``), with the caller's token: scheduled
-runs need a credential the service may keep, which waits for deferred
-auth, so ``schedule`` must be null; the API never takes a clouds.yaml
-name from a caller.
+(``POST /v1/plans/{plan_id}/run``), with the caller's credentials (a
+Keystone trust a conductor uses and deletes, with a jobboard; the token,
+in this process's pool, without): scheduled runs need a credential the
+service may keep between runs, which waits for deferred auth, so
+``schedule`` must be null; the API never takes a clouds.yaml name from a
+caller.
 """
 
 import copy
@@ -15,6 +17,7 @@ import dataclasses
 import time
 import uuid
 
+from protection.api import delegation
 from protection.api import errors
 from protection.api import views
 from protection.api.policies import plans as rules
@@ -22,7 +25,6 @@ from protection.plans import run as plan_run
 from protection.plans import store as plans
 
 FILTERS = ("name",)
-RUNNING = "running"
 NO_SCHEDULE = ("scheduled runs of plans made through the API wait for "
                "deferred auth: leave 'schedule' null and run the plan with "
                "POST /v1/plans/{plan_id}/run")
@@ -113,30 +115,45 @@ def delete_plan(request, plan_id):
 
 def run_plan(request, plan_id):
     """Run the plan now in the background (202): protect its resources
-    with the caller's token, then apply its retention. Its ``last_*``
-    fields say how it went (``last_status`` ``running`` meanwhile). The
-    token must be of the plan's project: what it creates and reads is
-    the token's project's."""
+    with the caller's credentials, then apply its retention. Its
+    ``last_*`` fields say how it went (``last_status`` ``running``
+    meanwhile). The token must be of the plan's project: what it creates
+    and reads is the token's project's.
+
+    With a jobboard the run is posted (:func:`protection.plans.run.post`
+    through :func:`protection.api.delegation.start`): a conductor runs
+    the protect and then the retention with one Keystone trust of the
+    caller's. Without one, it runs in this process's worker pool with
+    the caller's token."""
     plan = _visible(request, plan_id)
     caller = request.caller
     caller.authorize(rules.RUN, plan.project_id)
     if plan.project_id != caller.project_id:
         raise errors.Conflict(
             f"plan {plan.name} belongs to project {plan.project_id}: run it "
-            "with a token of that project (it acts with the caller's token)")
+            "with a token of that project (it acts with the caller's "
+            "credentials)")
+    if delegation.posting(request):
+        delegation.start(request, lambda trust: plan_run.post(
+            request.service, request.connection(), plan, trust))
+    else:
+        _run_in_pool(request, plan)
+    return 202, {"plan": views.plan(request.service.stores.plans.get(
+        plan.name))}, {"Location": f"{request.host_url}/v1/plans/{plan.name}"}
+
+
+def _run_in_pool(request, plan):
+    """No jobboard: the run waits for its protect and then deletes what
+    retention says, one after another in a worker of the pool, with the
+    caller's token: a view of the service that runs its operations there
+    instead of handing them to the pool again (same runner, stores and
+    bank)."""
     request.require_room()
     conn = request.connection()
-    # The run waits for its protect and then deletes what retention
-    # says, one after another in this worker: a view of the service
-    # that runs its operations here instead of handing them to the pool
-    # (same runner, stores and bank).
-    # With a jobboard too: a plan run waits for its protect, then prunes;
-    # posting plan runs (with a trust the plan keeps) is deferred auth's.
     inline = copy.copy(request.service)
     inline.executor = None
     inline.poster = None
-    request.service.stores.plans.record_run(plan.name, time.time(), RUNNING)
+    request.service.stores.plans.record_run(plan.name, time.time(),
+                                            plan_run.RUNNING)
     request.pool.submit(PlanJob(plan.name), lambda: plan_run.run(
         inline, lambda _cloud: conn, plan))
-    return 202, {"plan": views.plan(request.service.stores.plans.get(
-        plan.name))}, {"Location": f"{request.host_url}/v1/plans/{plan.name}"}

@@ -5,8 +5,12 @@ its run protects into that project and applies its retention."""
 import pytest
 import sqlalchemy as sa
 
+from protection import exceptions
+from protection.operations import jobboard
+from protection.operations import store as ops
 from protection.plans import store as plans
 from tests.fakes import api as fake_api
+from tests.fakes.jobboard import Board
 
 PLAN = {"name": "nightly", "keep": 1,
         "resources": [{"type": "Test::Network", "id": "net"}]}
@@ -112,3 +116,81 @@ def test_a_plan_deleted_meanwhile_is_404_not_400():
     from protection.api import errors
     error = errors.from_exception(plans.PlanNotFound("4b52"))
     assert error.status == 404
+
+
+class RecordingPool(fake_api.InlinePool):
+    """The inline pool, remembering what it was handed."""
+
+    def __init__(self):
+        super().__init__()
+        self.handed = []
+
+    def submit(self, operation, run):
+        self.handed.append(operation.kind)
+        return super().submit(operation, run)
+
+
+def test_without_a_jobboard_a_run_goes_to_the_pool(tmp_path):
+    api = fake_api.Api(tmp_path / "bank", pool=RecordingPool())
+    plan = _create(api)
+    resp = api.call("POST", f"/v1/plans/{plan['id']}/run", "member")
+    assert resp.status_code == 202, resp.text
+    assert api.pool.handed == ["plan run"]
+    assert api.trusts.made == []
+    assert _shown(api, plan)["last_status"] == "succeeded"
+
+
+def _shown(api, plan):
+    return api.call("GET", f"/v1/plans/{plan['id']}").json["plan"]
+
+
+def test_with_a_jobboard_a_run_is_posted_with_a_trust(tmp_path):
+    board = Board()
+    api = fake_api.Api(tmp_path / "bank", pool=RecordingPool(), board=board)
+    plan = _create(api)
+    resp = api.call("POST", f"/v1/plans/{plan['id']}/run", "member")
+    assert resp.status_code == 202, resp.text
+    assert resp.json["plan"]["last_status"] == "running"
+    assert api.pool.handed == []
+    [job] = board.jobs
+    op = api.service.operation(job.details["operation_id"])
+    [(trust_id, user, project, _roles)] = api.trusts.made
+    assert (user, project) == ("user-member-a", "proj-a")
+    assert trust_id in api.trusts.live
+    assert (op.kind, op.status, op.args["trust_id"]) == (
+        "protect", ops.QUEUED, trust_id)
+    assert op.args["follow_up"]["plan"] == plan["id"]
+    checkpoint = api.service.show_checkpoint(op.checkpoint)
+    assert (checkpoint.project_id, checkpoint.index["plan_id"]) == (
+        "proj-a", plan["id"])
+
+
+def test_a_board_that_is_down_is_503_no_trust_and_no_plan_change(
+        tmp_path, monkeypatch):
+    api = fake_api.Api(tmp_path / "bank", board=Board())
+    plan = _create(api)
+    api.service.poster._board = None
+
+    def unreachable(*_args):
+        raise exceptions.OperationError("cannot reach the redis jobboard")
+    monkeypatch.setattr(jobboard, "connect", unreachable)
+    resp = api.call("POST", f"/v1/plans/{plan['id']}/run", "member")
+    assert resp.status_code == 503
+    assert "cannot reach" in resp.json["error"]["message"]
+    assert api.trusts.made == [] and api.service.list_operations() == []
+    assert _shown(api, plan) == plan
+
+
+def test_a_posted_run_whose_resource_is_gone_fails_the_plan_at_once(
+        tmp_path):
+    board = Board()
+    api = fake_api.Api(tmp_path / "bank", board=board)
+    plan = _create(api, dict(PLAN, resources=[{"type": "Test::Network",
+                                               "id": "no-such-net"}]))
+    resp = api.call("POST", f"/v1/plans/{plan['id']}/run", "member")
+    assert resp.status_code == 404, resp.text
+    assert "no-such-net" in resp.json["error"]["message"]
+    shown = _shown(api, plan)
+    assert shown["last_status"] == "failed"
+    assert "no-such-net" in shown["last_error"]
+    assert board.jobs == [] and not api.trusts.live

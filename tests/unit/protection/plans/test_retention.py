@@ -8,6 +8,8 @@ import pytest
 from protection.checkpoint import store as cp
 from protection.checkpoint import check as checkpoint_check
 from protection import exceptions
+from protection.auth import trusts
+from protection.checkpoint.store import Tenancy
 from protection.plans import retention
 from protection.model.report import Failure
 
@@ -105,7 +107,8 @@ def _service(checkpoints, made_here=()):
 
 def _plan(keep=1, keep_days=None):
     plan = mock.Mock(keep=keep, keep_days=keep_days, cloud="devcloud",
-                     id="id-of-nightly", last_checkpoint=None)
+                     id="id-of-nightly", last_checkpoint=None,
+                     project_id=None, user_id=None)
     plan.name = "nightly"
     return plan
 
@@ -122,14 +125,15 @@ def test_prune_deletes_newest_first_and_keeps_what_the_cloud_refuses():
              FakeCheckpoint("c3", 1), FakeCheckpoint("other", 5,
                                                      plan="weekly")]
     service = _service(found)
-    service.delete.side_effect = lambda cid, conn, cloud, action: (
+    service.delete.side_effect = lambda cid, conn, **_kw: (
         _ for _ in ()).throw(_precheck_refusal(cid)) if cid == "c1" else None
     decisions = retention.prune(service, "conn", _plan(keep=1),
                                 NOW.timestamp())
     assert [c.args[0] for c in service.delete.call_args_list] == ["c2", "c1"]
     # audited as a prune, not a delete someone asked for
-    assert service.delete.call_args.kwargs == {"cloud": "devcloud",
-                                               "action": "prune"}
+    assert service.delete.call_args.kwargs == {
+        "cloud": "devcloud", "tenancy": None, "action": "prune",
+        "trust": None}
     assert _actions(decisions) == [("c3", "keep"), ("c2", "deleted"),
                                    ("c1", "refused")]
     assert "incremental backups that depend on it" in decisions[2].reason
@@ -140,7 +144,7 @@ def test_prune_reports_a_failed_delete_and_goes_on():
              FakeCheckpoint("c3", 1)]
     service = _service(found)
 
-    def delete(cid, conn, cloud, action):
+    def delete(cid, conn, **_kwargs):
         if cid == "c2":
             raise exceptions.CheckpointBusy("c2 is being deleted")
     service.delete.side_effect = delete
@@ -201,3 +205,18 @@ def test_a_plans_last_checkpoint_is_its_own_without_an_operation():
     assert not retention.belongs_to(legacy, plan, lambda cid: False)
     plan.last_checkpoint = "last"
     assert retention.belongs_to(legacy, plan, lambda cid: False)
+
+
+def test_prune_with_a_lent_trust_deletes_as_the_plans_project_with_it():
+    found = [FakeCheckpoint("c1", 2), FakeCheckpoint("c2", 1)]
+    service = _service(found)
+    plan = _plan(keep=1)
+    plan.cloud, plan.project_id, plan.user_id = None, "proj-a", "user-a"
+    trust = trusts.Trust("t1", 5000.0, lent_by="op-protect")
+    retention.prune(service, "trust-conn", plan, NOW.timestamp(),
+                    trust=trust)
+    [call] = service.delete.call_args_list
+    assert call.args == ("c1", "trust-conn")
+    assert call.kwargs == {"cloud": None, "tenancy": Tenancy("proj-a",
+                                                              "user-a"),
+                           "action": "prune", "trust": trust}
