@@ -95,11 +95,12 @@ class Unmark(task.Task):
     ``steps``: ``[(atom, ctx)]``, all called at once (up to
     ``UNMARK_WORKERS`` threads: the calls are independent, each one
     object, and the stage is on the restore's critical path, so a slow
-    service's object must not wait for a free worker). It never fails: a restore that worked
-    is not rolled back because a mark stayed. An atom's ``unmark`` reports
-    what it could not do itself; an exception it lets out is handed to
-    ``on_error(atom name, exception)`` and logged. Its revert does
-    nothing: the atoms' own reverts undo what they created.
+    service's object must not wait for a free worker). It never fails:
+    a restore that worked is not rolled back because a mark stayed. An
+    atom's ``unmark`` reports what it could not do itself; an exception
+    it lets out is handed to ``on_error(atom name, exception)`` and
+    logged. Its revert does nothing: the atoms' own reverts undo what
+    they created.
     """
 
     def __init__(self, steps, on_error, name):
