@@ -397,8 +397,8 @@ def drop_marks(conn, image_id, image=None):
         return
     response = _remove_properties(conn, image_id, tasks.MARK_KEYS)
     if response.status_code == 409:
-        present = [key for key in tasks.MARK_KEYS
-                   if key in read_image(conn, image_id)]
+        record = read_image(conn, image_id)         # once, not per key
+        present = [key for key in tasks.MARK_KEYS if key in record]
         if not present:
             return
         response = _remove_properties(conn, image_id, present)
