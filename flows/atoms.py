@@ -7,7 +7,7 @@ import logging
 from taskflow import task
 
 LOG = logging.getLogger(__name__)
-UNMARK_WORKERS = 8
+UNMARK_WORKERS = 32
 
 
 class HookTask(task.Task):
@@ -92,12 +92,15 @@ class Unmark(task.Task):
     what it created (``contract.UNMARK``). Until then everything a restore
     made carries its marks, so that every undo can prove it.
 
-    ``steps``: ``[(atom, ctx)]``, called in parallel (the calls are
-    independent, each one object). It never fails: a restore that worked
-    is not rolled back because a mark stayed. An atom's ``unmark`` reports
-    what it could not do itself; an exception it lets out is handed to
-    ``on_error(atom name, exception)`` and logged. Its revert does
-    nothing: the atoms' own reverts undo what they created.
+    ``steps``: ``[(atom, ctx)]``, all called at once (up to
+    ``UNMARK_WORKERS`` threads: the calls are independent, each one
+    object, and the stage is on the restore's critical path, so a slow
+    service's object must not wait for a free worker). It never fails:
+    a restore that worked is not rolled back because a mark stayed. An
+    atom's ``unmark`` reports what it could not do itself; an exception
+    it lets out is handed to ``on_error(atom name, exception)`` and
+    logged. Its revert does nothing: the atoms' own reverts undo what
+    they created.
     """
 
     def __init__(self, steps, on_error, name):

@@ -147,6 +147,9 @@ class CreateImage(tasks.CreatingTask):
     def finish(self, ctx, conn, new_id):
         image_data.drop_marks(conn, new_id)
 
+    def finish_found(self, ctx, conn, new_id, found):
+        image_data.drop_marks(conn, new_id, found)     # no second read
+
     def delete(self, conn, new_id):
         conn.image.delete_image(new_id)
 

@@ -42,6 +42,9 @@ class CreateRootDiskImage(tasks.CreatingTask):
     def finish(self, ctx, conn, new_id):
         image_data.drop_marks(conn, new_id)
 
+    def finish_found(self, ctx, conn, new_id, found):
+        image_data.drop_marks(conn, new_id, found)     # no second read
+
     def execute(self, ctx, conn, metadata, server_attrs):
         root = common.root_disk(metadata)
         # marked until the restore's last stage, so that a re-run finds
@@ -97,7 +100,7 @@ class CreateServer(tasks.CreatingTask):
 
     def finish(self, ctx, conn, new_id):
         tasks.drop_marks(lambda key: conn.compute.delete_server_metadata(
-            new_id, keys=[key]))
+            new_id, keys=[key]), lambda: conn.compute.get_server(new_id))
 
     def execute(self, ctx, conn, flavor_id, server_attrs, boot_source):
         # marked until the restore's last stage, so that a re-run finds
@@ -360,7 +363,7 @@ class AssociateFloatingIP(task.Task):
             return
         tasks.take_marks_off(
             ctx, self.name, fip_id, lambda: self._proven(ctx, conn, fip_id),
-            lambda: conn.network.update_ip(
+            lambda _found: conn.network.update_ip(
                 fip_id, description=self._saved_description(ctx)))
 
     def _earlier(self, ctx, conn, plan, port_id):

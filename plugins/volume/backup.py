@@ -274,8 +274,10 @@ class CreateVolumeFromBackup(CreatingVolume):
         return attrs
 
     def finish(self, ctx, conn, new_id):
-        tasks.drop_marks(lambda key: conn.block_storage.delete_volume_metadata(
-            new_id, keys=[key]))
+        tasks.drop_marks(
+            lambda key: conn.block_storage.delete_volume_metadata(
+                new_id, keys=[key]),
+            lambda: conn.block_storage.get_volume(new_id))
 
     def execute(self, ctx, conn, resource, metadata, parameters):
         if not sdk_utils.supports_microversion(conn.block_storage,

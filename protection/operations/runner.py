@@ -283,8 +283,11 @@ class Runner:
         Run."""
         op = inputs.operation
         store = self.stores.operations
+        # A journal loaded empty holds only what this run gets from the
+        # cloud: nothing in it is read back from storage (Journal doc).
         journal = Journal(op.id, store, resuming=resume or abort,
-                          initial=op.journal)
+                          initial=op.journal,
+                          read_back=bool(op.journal) and (resume or abort))
         restored = self._restored_ids(op)
         board, timings = StatusBoard(), metrics.ResourceTimings()
         progress = Progress([board, timings, self.progress.emit])

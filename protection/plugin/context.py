@@ -90,9 +90,10 @@ class Journal:
     NOTES = (UNMARKED, STILL_MARKED)
 
     def __init__(self, operation_id, store=None, resuming=False,
-                 initial=None):
+                 initial=None, read_back=None):
         self.operation_id = operation_id
         self.resuming = resuming
+        self.read_back = resuming if read_back is None else read_back
         self._store = store
         self._created = dict(initial or {})
         self.left = {}          # key -> id a delete step left (not ours)

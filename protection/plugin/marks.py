@@ -18,6 +18,8 @@ re-exports them.
 import hashlib
 import logging
 
+from openstack import exceptions as sdk_exceptions
+
 from flows import faults
 from protection.plugin import ownership
 from protection.plugin.context import Journal
@@ -30,7 +32,17 @@ TAG_PREFIX = "stackvault:"
 def take_marks_off(ctx, key, new_id, prove, unmark):
     """One object of the restore's final stage: once every resource is
     restored, ``prove()`` (the object, ``None`` when gone, raises
-    :class:`NotOurs`) then ``unmark()`` (idempotent).
+    :class:`NotOurs`) then ``unmark(found)`` (idempotent), handed what
+    ``prove()`` returned, so that it need not read the object again.
+
+    The proof is asked only when the journal's ids may have been read back
+    from storage (:func:`ids_read_back`: an operation resumed or aborted
+    whose journal held anything). Otherwise every id in the journal is one
+    the cloud answered to this process in this run (a create's answer, or
+    an object found by its marks), so it is ours by construction, and
+    ``unmark(None)`` is called without the GET; an ``unmark`` that finds
+    the object gone raises NotFound, and it counts as gone, as a proof
+    that finds it gone does.
 
     The journal gets ``unmarked:KEY`` before the marks come off, so a run
     that is resumed after a crash half way through the stage knows which
@@ -41,21 +53,26 @@ def take_marks_off(ctx, key, new_id, prove, unmark):
     ``marked:KEY`` in the journal and listed in the result's
     ``still_marked``. Returns whether the marks came off."""
     journal = ctx.journal
-    done = journal.created_by(Journal.UNMARKED + key) == new_id
-    try:
-        found = prove()
-    except NotOurs as exc:
-        if not done:
-            leave(ctx, key, exc)
-        return done
-    except Exception as exc:  # noqa: BLE001 - reported, the restore stands
-        _still_marked(ctx, key, new_id, exc)
-        return False
-    if found is None:
-        return False                # gone: nothing to take off
+    found = None
+    if ids_read_back(ctx):
+        done = journal.created_by(Journal.UNMARKED + key) == new_id
+        try:
+            found = prove()
+        except NotOurs as exc:
+            if not done:
+                leave(ctx, key, exc)
+            return done
+        except Exception as exc:  # noqa: BLE001 - reported, the restore stands
+            _still_marked(ctx, key, new_id, exc)
+            return False
+        if found is None:
+            return False                # gone: nothing to take off
     journal.record(Journal.UNMARKED + key, new_id)
     try:
-        unmark()
+        unmark(found)
+    except sdk_exceptions.NotFoundException:
+        journal.forget(Journal.UNMARKED + key)
+        return False                    # gone: nothing to take off
     except Exception as exc:  # noqa: BLE001 - reported, the restore stands
         journal.forget(Journal.UNMARKED + key)
         _still_marked(ctx, key, new_id, exc)
@@ -63,6 +80,18 @@ def take_marks_off(ctx, key, new_id, prove, unmark):
     journal.forget(Journal.STILL_MARKED + key)
     faults.maybe_crash(key, faults.UNMARKED)
     return True
+
+
+def ids_read_back(ctx):
+    """Whether an id in this run's journal may have been read back from
+    storage rather than answered by the cloud to this process: the
+    operation is resumed or aborted (``Journal.resuming``) and its
+    journal was not empty when this run loaded it
+    (``Journal.read_back``). A conductor's first run of a posted
+    operation is ``resuming`` but starts from an empty journal: its ids
+    are this process's own (or found by their marks)."""
+    journal = ctx.journal
+    return journal is not None and journal.resuming and journal.read_back
 
 
 def _still_marked(ctx, key, new_id, error):

@@ -113,7 +113,7 @@ def unmark_shared(ctx, atom_name, rtype, original_id, what, fetch, finish):
     take_marks_off(
         ctx, key, new_id,
         lambda: shared_proven(ctx, fetch, what, rtype, original_id, new_id),
-        lambda: finish(new_id))
+        lambda _found: finish(new_id))
 
 
 def shared_to_undo(ctx, atom_name, rtype, original_id, result, find_tagged):

@@ -69,6 +69,7 @@ for the operator (doc/operations.rst, "What a delete trusts").
     :func:`unmark_shared` takes the mark off in the restore's final stage.
 """
 
+from concurrent import futures
 import functools
 import inspect
 
@@ -332,7 +333,16 @@ class CreatingTask(task.Task):
             return
         take_marks_off(ctx, self.name, new_id,
                        lambda: self.proven(ctx, conn, new_id),
-                       lambda: self.finish(ctx, conn, new_id))
+                       lambda found: self.finish_found(ctx, conn, new_id,
+                                                       found))
+
+    def finish_found(self, ctx, conn, new_id, found):
+        """:meth:`finish` in the restore's final stage: ``found`` is the
+        object as its proof just read it, or ``None`` when it was not read
+        (an id this run got from the cloud: :func:`take_marks_off`).
+        Override where the object says what is left to take off (an
+        image's properties), so that it is not read again."""
+        self.finish(ctx, conn, new_id)
 
     def revert(self, ctx, conn, result, **kwargs):
         new_id = result if isinstance(result, str) else None
@@ -423,15 +433,25 @@ def marked_by_metadata(objects, marks):
     return None
 
 
-def drop_marks(delete_key):
-    """Take the marks off again once a later step runs (the creating
-    atom's result, the id, is saved by then): ``delete_key(key)`` for each
-    mark key; a key already gone (a re-run of that step) is fine."""
-    for key in MARK_KEYS:
-        try:
-            delete_key(key)
-        except sdk_exceptions.NotFoundException:
-            pass
+def drop_marks(delete_key, fetch=None):
+    """Take the marks off again: ``delete_key(key)`` for each mark key,
+    all at once (one request per key, in parallel: the services' calls
+    that set all metadata in one request replace it, and would race a
+    user's own change). A key already gone (a re-run of that step) is
+    fine; when every key is gone and ``fetch()`` is given, it is asked
+    whether the object itself is gone (it raises NotFound: Nova and Cinder
+    answer 404 for a gone key and a gone object alike)."""
+    with futures.ThreadPoolExecutor(max_workers=len(MARK_KEYS)) as pool:
+        calls = [pool.submit(delete_key, key) for key in MARK_KEYS]
+    missing = 0
+    for call in calls:
+        error = call.exception()
+        if isinstance(error, sdk_exceptions.NotFoundException):
+            missing += 1
+        elif error is not None:
+            raise error
+    if missing == len(MARK_KEYS) and fetch is not None:
+        fetch()
 
 
 class SaveMetadata(task.Task):

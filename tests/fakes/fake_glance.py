@@ -134,11 +134,14 @@ class FakeGlance:
         record = self.records.get(self._id_from(url))
         if record is None:
             return error(404, "no such image")
+        keys = []
         for change in json:
             assert change["op"] == "remove", change
-            key = change["path"].lstrip("/")
+            keys.append(change["path"].lstrip("/"))
+        for key in keys:        # all or nothing, as Glance does
             if key not in record:
                 return error(409, f"Property {key} does not exist.")
+        for key in keys:
             del record[key]
         return response(200, body=dict(record))
 

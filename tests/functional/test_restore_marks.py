@@ -140,3 +140,58 @@ def test_a_resumed_run_that_fails_rolls_back_only_what_is_marked(
     assert result.left_behind[WEB] == "vol-db"
     assert any("vol-db was not deleted" in f.message
                for f in result.rollback_failures)
+
+
+def _count_fetches(monkeypatch):
+    """The ids each CreateRecord.fetch (a proving GET) asked for."""
+    fetched = []
+    fetch = fake_cloud.CreateRecord.fetch
+
+    def counted(self, conn, new_id):
+        fetched.append(new_id)
+        return fetch(self, conn, new_id)
+    monkeypatch.setattr(fake_cloud.CreateRecord, "fetch", counted)
+    return fetched
+
+
+def test_a_fresh_restore_does_not_prove_its_own_objects(
+        service, cloud, checkpoint_id, monkeypatch):
+    """Every id is one the cloud answered to this run: the last stage
+    takes the marks off without reading the objects (issue 22 item 7)."""
+    fetched = _count_fetches(monkeypatch)
+    result = service.restore(checkpoint_id, cloud)
+    assert result.ok
+    assert _marked(cloud) == [] and len(cloud.created()) == len(ORIGINALS)
+    assert fetched == []
+
+
+def test_a_resumed_restore_proves_each_object_once(
+        service, cloud, checkpoint_id, monkeypatch):
+    operation_id = _interrupted(service, cloud, checkpoint_id)
+    fetched = _count_fetches(monkeypatch)
+    service.resume(operation_id, lambda _name: cloud)
+    assert _marked(cloud) == [] and len(cloud.created()) == len(ORIGINALS)
+    # what the interrupted run made is fetched by the re-run's step
+    # (CreatingTask.earlier) and by the last stage's proof; the rest
+    # only by the proof
+    for rid in cloud.created():
+        assert 1 <= fetched.count(rid) <= 2, (rid, fetched)
+    assert sorted(set(fetched)) == cloud.created()
+
+
+def test_a_resume_from_an_empty_journal_does_not_prove(
+        service, cloud, checkpoint_id, monkeypatch):
+    """A conductor's first run of a posted operation is a resume whose
+    journal is empty: what it makes the cloud answered to it, so the last
+    stage reads nothing again. Here: a restore stopped at its first task
+    boundary, before anything was made, then resumed."""
+    service.runner.interrupt()
+    with pytest.raises(runner_mod.OperationInterrupted) as caught:
+        service.restore(checkpoint_id, cloud)
+    operation_id = caught.value.operation_id
+    assert cloud.created() == []
+    assert service.operation(operation_id).journal == {}
+    fetched = _count_fetches(monkeypatch)
+    service.resume(operation_id, lambda _name: cloud)
+    assert _marked(cloud) == [] and len(cloud.created()) == len(ORIGINALS)
+    assert fetched == []

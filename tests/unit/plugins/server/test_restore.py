@@ -3,6 +3,7 @@ openstacksdk; the root disk through a fake Glance).
 """
 
 import json
+import threading
 from unittest import mock
 
 import pytest
@@ -17,6 +18,10 @@ from tests.fakes.plugin_helpers import make_ctx, obj, statuses
 from tests.fakes.server_helpers import (
     MAC, NOT_FOUND, PROJECT, SRV, forbidden, restore_ctx, saved,
     saved_root_disk, server_section)
+
+
+def _raise(error):
+    raise error
 
 
 @pytest.fixture
@@ -71,19 +76,68 @@ class TestCreateServer:
             restore_ctx(conn), conn, "new-srv") == "new-srv"
         conn.compute.delete_server_metadata.assert_not_called()
 
-    def test_the_last_stage_takes_the_marks_off(self):
+    def _unmarking(self, resuming=False):
         conn = mock.Mock()
         task = restore.CreateServer(name="OS::Nova::Server#srv-1/Create")
         ctx = restore_ctx(conn)
-        ctx.journal = Journal("op-1")
-        ctx.journal.record(task.name, "new-srv")
+        ctx.journal = Journal("op-1", resuming=resuming,
+                              initial={task.name: "new-srv"})
         conn.compute.get_server.return_value = obj(
             id="new-srv", metadata=task.marks(ctx))
-        conn.compute.delete_server_metadata.side_effect = [None, NOT_FOUND]
+        return conn, task, ctx
+
+    def test_the_last_stage_takes_the_marks_off(self):
+        conn, task, ctx = self._unmarking()
+        conn.compute.delete_server_metadata.side_effect = \
+            lambda server, keys: None if keys == ["stackvault_operation"] \
+            else _raise(NOT_FOUND)          # a re-run: already gone
         task.unmark(ctx, conn)
-        assert conn.compute.delete_server_metadata.call_args_list == [
-            mock.call("new-srv", keys=["stackvault_operation"]),
-            mock.call("new-srv", keys=["stackvault_task"])]
+        assert sorted(c.kwargs["keys"][0] for c in
+                      conn.compute.delete_server_metadata.call_args_list) \
+            == ["stackvault_operation", "stackvault_task"]
+        assert {c.args[0] for c in
+                conn.compute.delete_server_metadata.call_args_list} \
+            == {"new-srv"}
+        assert ctx.journal.created_by("unmarked:" + task.name) == "new-srv"
+
+    def test_a_fresh_run_does_not_read_its_own_server_again(self):
+        """The id is the one Nova answered to this run: ours by
+        construction, no proving GET (issue 22 item 7)."""
+        conn, task, ctx = self._unmarking()
+        task.unmark(ctx, conn)
+        conn.compute.get_server.assert_not_called()
+        assert conn.compute.delete_server_metadata.call_count == 2
+
+    def test_a_resumed_run_proves_the_server_once(self):
+        conn, task, ctx = self._unmarking(resuming=True)
+        task.unmark(ctx, conn)
+        conn.compute.get_server.assert_called_once_with("new-srv")
+        assert conn.compute.delete_server_metadata.call_count == 2
+
+    def test_both_mark_keys_come_off_at_once(self):
+        """Two DELETEs in flight together (a metadata PUT would replace a
+        user's concurrent change): each waits for the other."""
+        conn, task, ctx = self._unmarking()
+        both = threading.Barrier(2, timeout=30)
+        conn.compute.delete_server_metadata.side_effect = \
+            lambda server, keys: both.wait()
+        task.unmark(ctx, conn)
+        assert ctx.journal.created_by("unmarked:" + task.name) == "new-srv"
+        assert ctx.journal.still_marked() == {}
+
+    def test_a_server_gone_before_the_last_stage_counts_as_gone(self):
+        conn, task, ctx = self._unmarking()
+        conn.compute.delete_server_metadata.side_effect = NOT_FOUND
+        conn.compute.get_server.side_effect = NOT_FOUND
+        task.unmark(ctx, conn)
+        assert ctx.journal.created_by("unmarked:" + task.name) is None
+        assert ctx.journal.still_marked() == {}
+
+    def test_marks_already_gone_from_a_live_server_are_off(self):
+        conn, task, ctx = self._unmarking()
+        conn.compute.delete_server_metadata.side_effect = NOT_FOUND
+        task.unmark(ctx, conn)
+        conn.compute.get_server.assert_called_once_with("new-srv")
         assert ctx.journal.created_by("unmarked:" + task.name) == "new-srv"
 
     def test_the_last_stage_leaves_a_planted_server_alone(self):

@@ -1,5 +1,6 @@
 """Unit tests of the Cinder volume plugin's tasks (mocked openstacksdk)."""
 
+import threading
 from unittest import mock
 
 import pytest
@@ -253,12 +254,21 @@ class TestCreateVolumeFromBackup:
         ctx.journal.record(task.name, "new-1")
         conn.block_storage.get_volume.return_value = obj(
             id="new-1", metadata=dict(task.marks(ctx), k="v"))
-        conn.block_storage.delete_volume_metadata.side_effect = [
-            NOT_FOUND, None]
+        both = threading.Barrier(2, timeout=30)   # in flight together
+
+        def delete(volume_id, keys):
+            both.wait()
+            if keys == ["stackvault_operation"]:
+                raise NOT_FOUND                 # a re-run: already gone
+        conn.block_storage.delete_volume_metadata.side_effect = delete
         task.unmark(ctx, conn)
-        assert conn.block_storage.delete_volume_metadata.call_args_list \
-            == [mock.call("new-1", keys=["stackvault_operation"]),
-                mock.call("new-1", keys=["stackvault_task"])]
+        assert sorted(
+            (c.args, c.kwargs["keys"]) for c in
+            conn.block_storage.delete_volume_metadata.call_args_list) == [
+            (("new-1",), ["stackvault_operation"]),
+            (("new-1",), ["stackvault_task"])]
+        conn.block_storage.get_volume.assert_not_called()   # a fresh run
+        assert ctx.journal.created_by("unmarked:" + task.name) == "new-1"
 
     def test_the_last_stage_leaves_a_planted_volume_alone(self, conn):
         task = volume.CreateVolumeFromBackup(

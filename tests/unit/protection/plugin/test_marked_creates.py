@@ -462,6 +462,58 @@ class TestGlanceImage:
         assert record["os_distro"] == "cirros"
         image_data.drop_marks(glance, made)        # a re-run: nothing left
 
+    def _counted(self, glance):
+        for name in ("get", "get_image", "patch"):
+            setattr(glance.image, name, mock.Mock(
+                wraps=getattr(glance.image, name)))
+        return glance.image
+
+    def _unmark(self, glance, resuming):
+        made = self._run(ctx_for(IMG, glance, False), glance)
+        task = image_plugin.CreateImage(name="I#img-orig/CreateImage")
+        ctx = ctx_for(IMG, glance, resuming)
+        ctx.journal = Journal(OP, resuming=resuming,
+                              initial={task.name: made})
+        calls = self._counted(glance)
+        task.unmark(ctx, glance)
+        assert not set(tasks.MARK_KEYS) & set(glance.image.records[made])
+        assert ctx.journal.created_by("unmarked:" + task.name) == made
+        return calls
+
+    def test_a_resumed_last_stage_reads_the_image_once(self, glance):
+        """The proving GET says which marks are there: no second read
+        before the PATCH (issue 22 item 7)."""
+        calls = self._unmark(glance, resuming=True)
+        assert calls.get_image.call_count + calls.get.call_count == 1
+        assert calls.patch.call_count == 1
+
+    def test_a_fresh_last_stage_does_not_read_the_image(self, glance):
+        """Its id is the one Glance answered to this run: one PATCH."""
+        calls = self._unmark(glance, resuming=False)
+        assert calls.get_image.call_count + calls.get.call_count == 0
+        assert calls.patch.call_count == 1
+
+    def test_a_mark_already_gone_is_read_then_patched(self, glance):
+        """Glance refuses the whole patch (409) when one key is gone: the
+        image is then read, and what is left comes off."""
+        made = self._run(ctx_for(IMG, glance, False), glance)
+        del glance.image.records[made]["stackvault_task"]
+        calls = self._counted(glance)
+        image_data.drop_marks(glance, made)
+        assert not set(tasks.MARK_KEYS) & set(glance.image.records[made])
+        assert calls.get.call_count == 1, calls.get.call_args_list
+        assert calls.patch.call_count == 2
+
+    def test_an_image_gone_before_a_fresh_last_stage_is_gone(self, glance):
+        made = self._run(ctx_for(IMG, glance, False), glance)
+        task = image_plugin.CreateImage(name="I#img-orig/CreateImage")
+        ctx = ctx_for(IMG, glance, False)
+        ctx.journal = Journal(OP, initial={task.name: made})
+        del glance.image.records[made]
+        task.unmark(ctx, glance)
+        assert ctx.journal.created_by("unmarked:" + task.name) is None
+        assert ctx.journal.still_marked() == {}
+
 
 class TestResumedUpload:
     DATA = b"x" * 1000
