@@ -46,7 +46,6 @@ Figures, not asserts: nothing here fails when a figure is high.
 """
 
 import argparse
-import configparser
 import cProfile
 import os
 import pstats
@@ -138,22 +137,13 @@ def instrument(top):
 
 def deployed_conf(tmp):
     """devcloud's API's configuration, with this run's bank and
-    database (as tests/fullstack/test_api_restart.py does)."""
-    clouds = os.environ.get("OS_CLIENT_CONFIG_FILE")
-    deployed = clouds and api_http.devcloud_state(clouds) / "etc" / \
-        "stackvault" / "stackvault-api.conf"
-    if not deployed or not deployed.exists():
+    database (``api_http.own_api_conf``)."""
+    try:
+        return [str(api_http.own_api_conf(tmp))]
+    except api_http.NoDeployedApi:
         raise SystemExit("api_cost: devcloud's API is not configured "
                          "(tools/devcloud api), or OS_CLIENT_CONFIG_FILE "
-                         "is unset: use --auth fake")
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(deployed)
-    parser["filesystem_bank"]["path"] = os.path.join(tmp, "bank")
-    parser["persistence"]["connection"] = f"sqlite:///{tmp}/api.db"
-    path = os.path.join(tmp, "stackvault-api.conf")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
-        parser.write(out)
-    return [path]
+                         "is unset: use --auth fake") from None
 
 
 def build(tmp, args):

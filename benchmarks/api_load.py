@@ -52,7 +52,6 @@ rate. The load average is printed with every row.
 """
 
 import argparse
-import configparser
 import json
 import os
 import secrets
@@ -179,24 +178,13 @@ class OwnServer:
     def configure(self, project):
         """The configuration file; ``--checkpoints`` checkpoints of
         ``project`` in its bank, indexed in its catalog."""
-        clouds = os.environ.get("OS_CLIENT_CONFIG_FILE")
-        deployed = clouds and api_http.devcloud_state(clouds) / "etc" / \
-            "stackvault" / "stackvault-api.conf"
-        if not deployed or not deployed.exists():
+        try:
+            self.conf = str(api_http.own_api_conf(
+                self.tmp, api={"port": self.port, "host": "127.0.0.1"}))
+        except api_http.NoDeployedApi:
             raise SystemExit("api_load: devcloud's API is not configured "
                              "(tools/devcloud api): no [keystone_authtoken]"
-                             " to copy")
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(deployed)
-        parser["api"]["port"] = str(self.port)
-        parser["api"]["host"] = "127.0.0.1"
-        parser["filesystem_bank"]["path"] = os.path.join(self.tmp, "bank")
-        parser["persistence"]["connection"] = \
-            f"sqlite:///{self.tmp}/api.db"
-        self.conf = os.path.join(self.tmp, "stackvault-api.conf")
-        with open(os.open(self.conf, os.O_WRONLY | os.O_CREAT, 0o600),
-                  "w") as out:
-            parser.write(out)
+                             " to copy") from None
         if self.args.checkpoints:
             _fill(self.conf, project, self.args.checkpoints)
 

@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from tools.cloudkit import api_http  # noqa: E402
 from tools.cloudkit import demo_app  # noqa: E402
 from tools.cloudkit import volume_bytes  # noqa: E402
 
@@ -172,40 +173,22 @@ class OwnApi:
     """``stackvault-api`` in a process of the benchmark's own, so that a
     branch's code is measured instead of the API devcloud deploys: that
     API's ``[keystone_authtoken]`` (its service user), a free port, and a
-    bank and SQLite database under ``workdir`` (as
-    tests/fullstack/test_api_restart.py does). ``exe``: the
+    bank and SQLite database under ``workdir/api``
+    (``api_http.own_api_conf``). ``exe``: the
     ``stackvault-api`` to run (another checkout's, to compare); default
     this interpreter's."""
 
     def __init__(self, workdir, exe=None, log=None):
-        import configparser
-        clouds = os.environ.get("OS_CLIENT_CONFIG_FILE")
-        deployed = clouds and os.path.join(
-            os.path.dirname(os.path.realpath(clouds)), "etc", "stackvault",
-            "stackvault-api.conf")
-        if not deployed or not os.path.exists(deployed):
-            raise RuntimeError("devcloud's API is not configured "
-                               "(tools/devcloud api)")
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(deployed)
         own = os.path.join(workdir, "api")
-        os.makedirs(own, mode=0o700, exist_ok=True)
-        parser["api"]["port"] = str(_free_port())
-        parser["filesystem_bank"]["path"] = os.path.join(own, "bank")
-        parser["persistence"]["connection"] = \
-            f"sqlite:///{os.path.join(own, 'api.db')}"
-        self.conf = os.path.join(own, "stackvault-api.conf")
-        with open(os.open(self.conf, os.O_WRONLY | os.O_CREAT, 0o600),
-                  "w") as out:
-            parser.write(out)
-        self.url = f"http://127.0.0.1:{parser['api']['port']}"
+        port = _free_port()
+        self.conf = str(api_http.own_api_conf(own, api={"port": port}))
+        self.url = f"http://127.0.0.1:{port}"
         self.log = log or os.path.join(own, "api.log")
         self.exe = exe or os.path.join(os.path.dirname(sys.executable),
                                        "stackvault-api")
         self.proc = None
 
     def start(self, timeout=60):
-        from tools.cloudkit import api_http
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen([self.exe, "--config-file",
                                           self.conf],

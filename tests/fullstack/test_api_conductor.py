@@ -24,7 +24,6 @@ Everything is cleaned up: key pairs, volume, checkpoints (deleted
 through the API: their backups too), trusts, the namespace's jobs.
 """
 
-import configparser
 import json
 import os
 import pathlib
@@ -61,39 +60,36 @@ class Deployment:
 
     def __init__(self, base, prefix):
         self.base, self.prefix = base, prefix
-        clouds = os.environ.get("OS_CLIENT_CONFIG_FILE")
-        deployed = clouds and api_http.devcloud_state(clouds) / "etc" / \
-            "stackvault" / "stackvault-api.conf"
         missing = [v for v in ("STACKVAULT_JOBBOARD",
                                "STACKVAULT_PERSISTENCE")
                    if not os.environ.get(v)]
-        if not deployed or not deployed.exists() or missing:
+        try:
+            deployed = api_http.deployed_api_conf()
+        except api_http.NoDeployedApi:
+            deployed = None
+        if deployed is None or missing:
             pytest.skip("needs devcloud's API config, Redis and MariaDB "
                         "(tools/devcloud env)")
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(deployed)
-        authtoken = parser["keystone_authtoken"]
+        authtoken = deployed["keystone_authtoken"]
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.trustee_password = authtoken["password"]
-        parser["api"]["port"] = str(self.port)
-        parser["filesystem_bank"]["path"] = str(base / "bank")
-        parser["persistence"]["connection"] = \
-            os.environ["STACKVAULT_PERSISTENCE"]
-        parser["jobboard"] = {
-            "address": os.environ["STACKVAULT_JOBBOARD"],
-            "namespace": prefix, "claim_expiry": "4", "keep_alive": "1"}
-        parser["conductor"] = {"max_jobs": "1", "wait_timeout": "0.5"}
-        if not parser.has_section("trustee"):     # written before it was
-            parser["trustee"] = {
+        overrides = {
+            "api": {"port": self.port},
+            "persistence": {
+                "connection": os.environ["STACKVAULT_PERSISTENCE"]},
+            "jobboard": {
+                "address": os.environ["STACKVAULT_JOBBOARD"],
+                "namespace": prefix, "claim_expiry": "4", "keep_alive": "1"},
+            "conductor": {"max_jobs": "1", "wait_timeout": "0.5"}}
+        if not deployed.has_section("trustee"):     # written before it was
+            overrides["trustee"] = {
                 "auth_type": "password", "auth_url": authtoken["auth_url"],
                 "username": authtoken["username"],
                 "password": authtoken["password"],
                 "user_domain_name": authtoken["user_domain_name"]}
-        self.conf = base / "stackvault.conf"
-        with open(os.open(self.conf, os.O_WRONLY | os.O_CREAT, 0o600),
-                  "w") as out:
-            parser.write(out)
+        self.conf = api_http.own_api_conf(base, filename="stackvault.conf",
+                                          **overrides)
         self.api = None
         self.conductors = {}
         self.operations = []      # posted here: their trusts go at the end

@@ -16,8 +16,6 @@ operation's project:
 same database with a clouds.yaml cloud of that project.)
 """
 
-import configparser
-import os
 import pathlib
 import secrets
 import signal
@@ -46,21 +44,13 @@ def _free_port():
 def api_conf(tmp_path):
     """A config: devcloud's API's ``[keystone_authtoken]`` (its service
     user), this test's port, bank and database."""
-    clouds = os.environ.get("OS_CLIENT_CONFIG_FILE")
-    deployed = clouds and api_http.devcloud_state(clouds) / "etc" / \
-        "stackvault" / "stackvault-api.conf"
-    if not deployed or not deployed.exists():
+    port = _free_port()
+    try:
+        path = api_http.own_api_conf(tmp_path, api={"port": port})
+    except api_http.NoDeployedApi:
         pytest.skip("devcloud's API is not configured: run 'tools/devcloud "
                     "api'")
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(deployed)
-    parser["api"]["port"] = str(_free_port())
-    parser["filesystem_bank"]["path"] = str(tmp_path / "bank")
-    parser["persistence"]["connection"] = f"sqlite:///{tmp_path}/api.db"
-    path = tmp_path / "stackvault-api.conf"
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
-        parser.write(out)
-    return path, f"http://127.0.0.1:{parser['api']['port']}"
+    return path, f"http://127.0.0.1:{port}"
 
 
 class ApiProcess:

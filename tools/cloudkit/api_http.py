@@ -1,9 +1,12 @@
 """A small HTTP client of the protection API, for the fullstack tests and
 the benchmarks: real tokens (an openstacksdk connection's, or a token
 string), JSON in and out, and waits for operations and plan runs to
-end."""
+end; and the configuration of an API of a test's or benchmark's own on
+devcloud (:func:`own_api_conf`)."""
 
+import configparser
 import json
+import os
 import pathlib
 import time
 import urllib.error
@@ -82,6 +85,59 @@ def deployed_url(conn):
 def devcloud_state(clouds_yaml):
     """devcloud's state directory: the one holding its clouds.yaml."""
     return pathlib.Path(clouds_yaml).resolve().parent
+
+
+class NoDeployedApi(RuntimeError):
+    """devcloud's API has no configuration to copy: ``tools/devcloud api``
+    has not run, or ``OS_CLIENT_CONFIG_FILE`` is unset (``tools/devcloud
+    env``)."""
+
+
+def deployed_api_conf(clouds_yaml=None):
+    """devcloud's API's configuration, parsed (no interpolation): the
+    ``etc/stackvault/stackvault-api.conf`` that ``tools/devcloud api``
+    writes in the state directory of ``clouds_yaml`` (default
+    ``$OS_CLIENT_CONFIG_FILE``). Raises :class:`NoDeployedApi`."""
+    clouds = clouds_yaml or os.environ.get("OS_CLIENT_CONFIG_FILE")
+    path = clouds and devcloud_state(clouds) / "etc" / "stackvault" / \
+        "stackvault-api.conf"
+    if not path or not path.is_file():
+        raise NoDeployedApi("devcloud's API is not configured (tools/"
+                            "devcloud api), or OS_CLIENT_CONFIG_FILE is "
+                            "unset (tools/devcloud env)")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    return parser
+
+
+def own_api_conf(directory, /, filename="stackvault-api.conf", **overrides):
+    """A copy of devcloud's API's configuration for an API (or conductor)
+    of a test's or a benchmark's own: its ``[keystone_authtoken]`` and
+    ``[trustee]`` (the service user), with ``[filesystem_bank] path`` =
+    ``directory/bank`` and ``[persistence] connection`` = a SQLite
+    database ``directory/api.db``, then ``overrides``, each
+    ``section={option: value}`` (a value is written as ``str(value)``;
+    a section devcloud's has not is added). Written to
+    ``directory/filename``, mode 0600 (it holds the service user's
+    password); ``directory`` is made (0700) when missing. Returns the
+    file's path. Raises :class:`NoDeployedApi`.
+    """
+    directory = pathlib.Path(directory)
+    parser = deployed_api_conf()
+    parser["filesystem_bank"]["path"] = str(directory / "bank")
+    parser["persistence"]["connection"] = f"sqlite:///{directory}/api.db"
+    for section, options in overrides.items():
+        if not parser.has_section(section):
+            parser.add_section(section)
+        for option, value in options.items():
+            parser[section][option] = str(value)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / filename
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)        # a file there before may have had more
+    with open(fd, "w") as out:
+        parser.write(out)
+    return path
 
 
 def snapshot(directory):
