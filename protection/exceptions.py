@@ -16,6 +16,12 @@ class OperationError(StackvaultError):
     (a damaged bank, an I/O error, a refused commit): the CLI exits 1."""
 
 
+class JobNotPosted(OperationError):
+    """The jobboard refused an operation's job (it went down after it was
+    reached): nothing runs, nothing is left queued; worth trying again
+    later (the API answers 503 with Retry-After)."""
+
+
 class ConfigError(StackvaultError):
     """The configuration is unusable (bad value, missing cloud, ...)."""
 

@@ -34,7 +34,7 @@ def reach_board(request):
         request.service.poster.connect()
     except exceptions.OperationError as exc:
         raise errors.ServiceUnavailable(
-            str(exc), headers={"Retry-After": "30"}) from None
+            str(exc), headers={"Retry-After": errors.RETRY_AFTER}) from None
 
 
 def make_trust(request):

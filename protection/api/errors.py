@@ -64,6 +64,9 @@ class ServiceUnavailable(ApiError):
     status = 503
 
 
+RETRY_AFTER = "30"      # seconds a 503 for a passing outage asks to wait
+
+
 _MAPPED = (
     ((exceptions.CheckpointNotFound, ops.OperationNotFound,
       plans.PlanNotFound, exceptions.ResourceNotFound,
@@ -86,6 +89,11 @@ def from_exception(exc):
         LOG.error("configuration error: %s", exc)
         return ServiceUnavailable("the service is not configured right; "
                                   "its log says why")
+    if isinstance(exc, exceptions.JobNotPosted):
+        # The jobboard went down after it was reached: nothing was left
+        # behind, and trying again later may work.
+        return ServiceUnavailable(str(exc),
+                                  headers={"Retry-After": RETRY_AFTER})
     for classes, error in _MAPPED:
         if isinstance(exc, classes):
             return error(str(exc))

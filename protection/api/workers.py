@@ -45,7 +45,7 @@ class WorkerPool:
                 raise errors.ServiceUnavailable(
                     f"{self._pending} operations are running or waiting "
                     "in this API process; try again later",
-                    headers={"Retry-After": "30"})
+                    headers={"Retry-After": errors.RETRY_AFTER})
 
     def submit(self, operation, run):
         """Run ``run()`` (the operation's whole flow) on a worker."""

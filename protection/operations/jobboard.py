@@ -139,7 +139,7 @@ class Posted:
     operation_id: str
 
 
-class NotPosted(exceptions.StackvaultError):
+class NotPosted(exceptions.JobNotPosted):
     """The operation was queued but its job could not be posted; it is
     :attr:`operation` (queued, at its new generation) for the caller to
     give up."""

@@ -266,7 +266,7 @@ def _post(service, op):
         return service.poster.post(op)
     except jobboard.NotPosted as exc:
         service.give_up(exc.operation, str(exc))
-        raise exceptions.OperationError(
+        raise exceptions.JobNotPosted(
             f"operation {op.id} was not started: {exc}") from None
 
 

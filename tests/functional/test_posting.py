@@ -245,3 +245,12 @@ def test_following_an_interrupted_operation_waits_while_its_job_is_there(
     with _interrupted(service, posted.operation_id, final_after, clock):
         op = _follow(service, posted, clock)
     assert op.status == ops.SUCCEEDED and clock.now >= final_after
+
+
+def test_a_refused_post_is_a_job_not_posted_error(service, cloud):
+    """What the API answers 503 for and the CLI exits 1 with."""
+    board = Board()
+    _posting(service, board)
+    board.down = True
+    with pytest.raises(exceptions.JobNotPosted):
+        service.protect(cloud, "app", ROOTS)

@@ -55,3 +55,20 @@ def test_stackvault_errors_map_to_their_status():
     hidden = errors.from_exception(exceptions.ConfigError(
         "cannot open mysql://db.internal/stackvault"))
     assert hidden.status == 503 and "db.internal" not in hidden.message
+
+
+def test_a_job_the_board_refused_is_503_to_try_again():
+    """The jobboard went down after it was reached: a new operation's job
+    (given up, nothing left queued) or a resume's or abort's (put back as
+    it was) was not posted. Not the caller's mistake (not 400), nothing
+    broken for good (not 500): 503 with Retry-After."""
+    from protection import exceptions
+    from protection.operations import jobboard
+    for refused in (
+            exceptions.JobNotPosted("operation op-1 was not started: the "
+                                    "redis jobboard refused the job"),
+            jobboard.NotPosted(None, "the redis jobboard refused the job")):
+        error = errors.from_exception(refused)
+        assert error.status == 503
+        assert error.headers == {"Retry-After": errors.RETRY_AFTER}
+        assert "refused the job" in error.message
