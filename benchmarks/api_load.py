@@ -56,7 +56,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -134,12 +133,6 @@ def _sweep(api, conn, checkpoint_id, keypair):
     conn.compute.delete_keypair(keypair, ignore_missing=True)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _cpu_seconds(pid):
     """CPU (user + system) of ``pid`` and every process below it."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -171,7 +164,7 @@ class OwnServer:
         self.kind, self.app, self.args = kind, app, args
         self.tmp = os.path.join(tmp, f"{kind}-{app}")
         os.makedirs(self.tmp)
-        self.port = _free_port()
+        self.port = api_http.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 

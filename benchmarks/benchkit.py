@@ -162,13 +162,6 @@ class Report:
         return ratio
 
 
-def _free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class OwnApi:
     """``stackvault-api`` in a process of the benchmark's own, so that a
     branch's code is measured instead of the API devcloud deploys: that
@@ -180,7 +173,7 @@ class OwnApi:
 
     def __init__(self, workdir, exe=None, log=None):
         own = os.path.join(workdir, "api")
-        port = _free_port()
+        port = api_http.free_port()
         self.conf = str(api_http.own_api_conf(own, api={"port": port}))
         self.url = f"http://127.0.0.1:{port}"
         self.log = log or os.path.join(own, "api.log")

@@ -29,7 +29,6 @@ import os
 import pathlib
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -49,12 +48,6 @@ VOLUME = "OS::Cinder::Volume"
 WAIT = 600
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Deployment:
     """The API and conductor processes, their config and what they use."""
 
@@ -71,7 +64,7 @@ class Deployment:
             pytest.skip("needs devcloud's API config, Redis and MariaDB "
                         "(tools/devcloud env)")
         authtoken = deployed["keystone_authtoken"]
-        self.port = _free_port()
+        self.port = api_http.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.trustee_password = authtoken["password"]
         overrides = {

@@ -19,7 +19,6 @@ same database with a clouds.yaml cloud of that project.)
 import pathlib
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,17 +33,11 @@ from tools.cloudkit import teardown
 VOLUME = "OS::Cinder::Volume"
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def api_conf(tmp_path):
     """A config: devcloud's API's ``[keystone_authtoken]`` (its service
     user), this test's port, bank and database."""
-    port = _free_port()
+    port = api_http.free_port()
     try:
         path = api_http.own_api_conf(tmp_path, api={"port": port})
     except api_http.NoDeployedApi:

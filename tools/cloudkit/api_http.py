@@ -8,6 +8,7 @@ import configparser
 import json
 import os
 import pathlib
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -71,6 +72,14 @@ def answers(url, timeout=5):
             return resp.status == 200
     except OSError:
         return False
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now, for an API
+    (or another server) of a test's or benchmark's own."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def deployed_url(conn):
