@@ -74,6 +74,14 @@ def _posted_run(api, board, plan_id):
     return api.service.operation(board.jobs[-1].details["operation_id"])
 
 
+def _conducted_run(api, board, plan_id):
+    """Run the plan through the API and have a conductor run its job to
+    the end (protect, then the follow-up); the protect as posted."""
+    posted = _posted_run(api, board, plan_id)
+    assert _worker(api)(board.jobs[-1]) is conductor.CONSUME
+    return posted
+
+
 def _plan_row(api, plan_id):
     return api.call("GET", f"/v1/plans/{plan_id}", TOKEN).json["plan"]
 
@@ -133,12 +141,10 @@ def test_a_plan_run_is_posted_and_run_with_one_trust_then_retention(
 def test_a_failed_protect_fails_the_plan_and_applies_no_retention(
         api, board):
     plan_id = _plan(api)
-    _posted_run(api, board, plan_id)
-    assert _worker(api)(board.jobs[-1]) is conductor.CONSUME
+    _conducted_run(api, board, plan_id)
     kept = _plan_row(api, plan_id)["last_checkpoint"]
     api.clouds["proj-a"].fail.add(("protect", "net"))
-    failed = _posted_run(api, board, plan_id)
-    assert _worker(api)(board.jobs[-1]) is conductor.CONSUME
+    failed = _conducted_run(api, board, plan_id)
     shown = _plan_row(api, plan_id)
     assert shown["last_status"] == "failed", shown
     assert shown["last_error"] and "net" in shown["last_error"]
@@ -152,8 +158,7 @@ def test_a_failed_protect_fails_the_plan_and_applies_no_retention(
 def test_a_conductor_dying_after_the_commit_leaves_the_rest_to_another(
         api, board):
     plan_id = _plan(api)
-    _posted_run(api, board, plan_id)
-    assert _worker(api)(board.jobs[-1]) is conductor.CONSUME
+    _conducted_run(api, board, plan_id)
     first_checkpoint = _plan_row(api, plan_id)["last_checkpoint"]
     second = _posted_run(api, board, plan_id)
     trust_id = second.args["trust_id"]
@@ -182,8 +187,7 @@ def test_a_conductor_dying_after_the_commit_leaves_the_rest_to_another(
 
 def test_a_follow_up_broken_after_retention_is_finished_once(api, board):
     plan_id = _plan(api)
-    _posted_run(api, board, plan_id)
-    assert _worker(api)(board.jobs[-1]) is conductor.CONSUME
+    _conducted_run(api, board, plan_id)
     second = _posted_run(api, board, plan_id)
     worker = _worker(api)
     plans = worker.service.stores.plans
@@ -208,8 +212,7 @@ def test_a_follow_up_broken_after_retention_is_finished_once(api, board):
 def test_no_token_reaches_the_job_the_operations_or_the_flows(api, board):
     plan_id = _plan(api)
     for _ in range(2):
-        _posted_run(api, board, plan_id)
-        assert _worker(api)(board.jobs[-1]) is conductor.CONSUME
+        _conducted_run(api, board, plan_id)
     kept = [json.dumps(job.details, default=str) for job in board.jobs]
     for op in api.service.list_operations():
         kept.append(json.dumps(op.to_dict(), default=str))
